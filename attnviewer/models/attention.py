@@ -1,0 +1,139 @@
+"""Attention: the alignment score functions of the lecture table behind one interface.
+
+    e_ti = score(s_t, h_i)     alpha_t = softmax(e_t)     c_t = sum_i alpha_ti h_i
+
+| name       | score(s, h_i)                         | learned                         |
+|------------|---------------------------------------|---------------------------------|
+| content    | cosine(W_q s, h_i) * sharpness         | W_q, sharpness (as in the NTM)  |
+| additive   | v^T tanh(W_q s + W_k h_i)  (Bahdanau)  | W_q, W_k, v                     |
+| location   | alpha_t = softmax(W_a s)  (no h_i)     | W_a; needs a fixed input length |
+| general    | s^T W_a h_i  (Luong)                   | W_a                             |
+| dot        | s^T h_i                               | nothing; s and h the same size  |
+| scaled_dot | s^T h_i / sqrt(n)                      | nothing; s and h the same size  |
+
+Soft attention returns the expected context. Hard (stochastic) attention samples one location
+from the weights while training (so a REINFORCE term can use its log probability) and uses the
+expectation at evaluation, as in Show, Attend and Tell.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+SCORES = ("content", "additive", "location", "general", "dot", "scaled_dot")
+
+
+class AttentionOutput(NamedTuple):
+    weights: Tensor  # (B, N), each row sums to 1
+    context: Tensor  # (B, value_dim)
+    sample: Tensor | None = None  # (B,) sampled location, hard attention only
+    log_prob: Tensor | None = None  # (B,) log probability of that sample
+
+
+class Attention(nn.Module):
+    """One alignment score function; `prepare` does the per-input work once, `forward` per step."""
+
+    def __init__(
+        self,
+        query_dim: int,
+        key_dim: int,
+        score: str = "additive",
+        attn_dim: int | None = None,
+        n_positions: int | None = None,
+        hard: bool = False,
+    ):
+        super().__init__()
+        if score not in SCORES:
+            raise ValueError(f"unknown score function {score!r}; choose one of {', '.join(SCORES)}")
+        self.score_name = score
+        self.hard = hard
+        self.query_dim, self.key_dim = query_dim, key_dim
+        attn_dim = attn_dim or query_dim
+        if score == "content":
+            self.query_proj = nn.Linear(query_dim, key_dim)
+            self.log_sharpness = nn.Parameter(torch.tensor(math.log(10.0)))
+        elif score == "additive":
+            self.query_proj = nn.Linear(query_dim, attn_dim)
+            self.key_proj = nn.Linear(key_dim, attn_dim, bias=False)
+            self.v = nn.Linear(attn_dim, 1, bias=False)
+        elif score == "location":
+            if not n_positions:
+                raise ValueError("location-based attention needs a fixed number of positions")
+            self.position_proj = nn.Linear(query_dim, n_positions)
+        elif score == "general":
+            self.key_proj = nn.Linear(key_dim, query_dim, bias=False)
+        elif query_dim != key_dim:  # dot, scaled_dot have nothing to learn: sizes must agree
+            raise ValueError(f"{score} attention needs queries and keys of one size, got {query_dim} and {key_dim}")
+
+    def prepare(self, keys: Tensor) -> Tensor:
+        """Per-key work that does not depend on the decoder state, done once per input."""
+        if self.score_name == "content":
+            return F.normalize(keys, dim=-1)
+        if self.score_name in ("additive", "general"):
+            return self.key_proj(keys)
+        return keys
+
+    def scores(self, query: Tensor, prepared: Tensor) -> Tensor:
+        """Unnormalised alignment scores e_ti, shape (B, N)."""
+        name = self.score_name
+        if name == "content":
+            q = F.normalize(self.query_proj(query), dim=-1)
+            return torch.einsum("bk,bnk->bn", q, prepared) * self.log_sharpness.exp()
+        if name == "additive":
+            return self.v(torch.tanh(prepared + self.query_proj(query)[:, None, :])).squeeze(-1)
+        if name == "location":
+            return self.position_proj(query)[:, : prepared.shape[1]]
+        dot = torch.einsum("bq,bnq->bn", query, prepared)  # general, dot, scaled_dot
+        return dot / math.sqrt(self.key_dim) if name == "scaled_dot" else dot
+
+    def forward(
+        self,
+        query: Tensor,
+        prepared: Tensor,
+        values: Tensor,
+        mask: Tensor | None = None,
+        sample: bool | None = None,
+    ) -> AttentionOutput:
+        """Weights over the N positions and the context vector.
+
+        mask: (B, N) bool, True where a position is real (padding gets weight 0).
+        sample: draw one location (hard attention); defaults to hard and training.
+        """
+        e = self.scores(query, prepared)
+        if mask is not None:
+            e = e.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(e, dim=-1)
+        if sample is None:
+            sample = self.hard and self.training
+        if not sample:
+            return AttentionOutput(weights, torch.einsum("bn,bnv->bv", weights, values))
+        dist = torch.distributions.Categorical(probs=weights)
+        where = dist.sample()
+        context = values[torch.arange(values.shape[0], device=values.device), where]
+        return AttentionOutput(weights, context, where, dist.log_prob(where))
+
+
+class Gate(nn.Module):
+    """Show-Attend-Tell's gating scalar beta = sigmoid(f_beta(h)): how much context to let in."""
+
+    def __init__(self, hidden_dim: int):
+        super().__init__()
+        self.f_beta = nn.Linear(hidden_dim, 1)
+
+    def forward(self, hidden: Tensor, context: Tensor) -> Tensor:
+        return torch.sigmoid(self.f_beta(hidden)) * context
+
+
+def doubly_stochastic_penalty(weights: Tensor, step_mask: Tensor | None = None) -> Tensor:
+    """Show-Attend-Tell's regulariser: push every region's attention summed over time towards 1.
+
+    weights: (B, T, N); step_mask: (B, T) True for real (non-padding) steps.
+    Returns the mean over regions and batch of (1 - sum_t alpha_ti)^2; multiply by lambda.
+    """
+    if step_mask is not None:
+        weights = weights * step_mask[..., None].to(weights.dtype)
+    return ((1.0 - weights.sum(dim=1)) ** 2).mean()

@@ -1,0 +1,156 @@
+"""Show, Attend and Tell: an LSTM decoder attending over a grid of image regions.
+
+Each step attends with the previous hidden state, gates the context (beta), feeds
+[embedding of the previous word; context] to the LSTM and predicts the next word from the new
+hidden state, so the attention of a step is the attention that emitted that step's word.
+Regions carry two coordinate channels: a left-to-right caption needs to know where things are.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import Tensor, nn
+
+from .attention import Attention, Gate
+from .encoders import ImageEncoder, coordinate_grid
+
+PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
+SPECIALS = (PAD, START, END, UNK)
+
+
+@dataclass
+class CaptionerConfig:
+    vocab_size: int
+    encoder: str = "efficientnet-lite0"
+    image_size: int = 160  # images are resized to a square of this side
+    coords: bool = True  # append (x, y) of each cell to its region vector
+    embed_dim: int = 64
+    hidden_dim: int = 256
+    attn_dim: int = 256
+    score: str = "additive"
+    hard: bool = False  # stochastic hard attention (trained with REINFORCE)
+    gate: bool = True
+    dropout: float = 0.3
+    max_len: int = 20
+    ds_lambda: float = 0.0  # weight of the doubly stochastic penalty it was trained with
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CaptionerConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        side = -(-self.image_size // 16)  # both encoders have stride 16, "same" padding
+        return side, side
+
+
+class Captioner(nn.Module):
+    kind = "caption"
+    per_input_state = ("keys", "values")  # the same for every hypothesis of one image
+
+    def __init__(self, config: CaptionerConfig, vocab: list[str]):
+        super().__init__()
+        if len(vocab) != config.vocab_size:
+            raise ValueError(f"vocab has {len(vocab)} words but the config says {config.vocab_size}")
+        self.config, self.vocab = config, vocab
+        self.index = {w: i for i, w in enumerate(vocab)}
+        self.pad_id, self.start_id, self.end_id = self.index[PAD], self.index[START], self.index[END]
+        self.never = [self.pad_id, self.start_id]
+        self.encoder = ImageEncoder(config.encoder)
+        region_dim = self.encoder.channels + (2 if config.coords else 0)
+        n_regions = config.grid[0] * config.grid[1]
+        h = config.hidden_dim
+        # Dot-style scores compare the decoder state with the regions directly, so the regions are
+        # first projected to the state's size (the keys); the context still mixes raw regions.
+        dot_style = config.score in ("dot", "scaled_dot")
+        self.key_proj = nn.Linear(region_dim, h) if dot_style else None
+        key_dim = h if dot_style else region_dim
+        self.attention = Attention(h, key_dim, config.score, config.attn_dim, n_regions, config.hard)
+        self.gate = Gate(h) if config.gate else None
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_dim)
+        self.init_h = nn.Linear(region_dim, h)
+        self.init_c = nn.Linear(region_dim, h)
+        self.lstm = nn.LSTMCell(config.embed_dim + region_dim, h)
+        self.dropout = nn.Dropout(config.dropout)
+        self.fc = nn.Linear(h, config.vocab_size)
+
+    # -- the interface every decoding function uses --------------------------------------------
+
+    @property
+    def attention_shape(self) -> tuple[int, int]:
+        return self.config.grid
+
+    def regions(self, pixels: Tensor) -> Tensor:
+        """pixels (B, 3, S, S) in 0..255 -> regions (B, N, C) from the encoder, without coordinates."""
+        feats, _ = self.encoder(pixels)
+        return feats
+
+    def init_state(self, pixels: Tensor) -> dict[str, Tensor]:
+        return self.init_state_from_regions(self.regions(pixels))
+
+    def init_state_from_regions(self, regions: Tensor) -> dict[str, Tensor]:
+        """Every tensor of the state has the batch first, so beam search can reorder it."""
+        if self.config.coords:
+            coords = coordinate_grid(*self.config.grid, device=regions.device).to(regions.dtype)
+            regions = torch.cat([regions, coords.expand(regions.shape[0], -1, -1)], dim=2)
+        mean = regions.mean(dim=1)
+        return {
+            "h": torch.tanh(self.init_h(mean)),
+            "c": torch.tanh(self.init_c(mean)),
+            "values": regions,
+            "keys": self.attention.prepare(self.key_proj(regions) if self.key_proj else regions),
+        }
+
+    def step(
+        self, state: dict[str, Tensor], prev_tokens: Tensor, sample_attention: bool | None = None
+    ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        """One word: (log_probs (B, V), attention (B, N), new state).
+
+        With hard attention and sampling on, the state's "location" holds the sampled region.
+        """
+        logits, att, new = self._step(state, prev_tokens, sample_attention)
+        logits[:, self.never] = float("-inf")  # <pad> and <start> are never generated
+        return torch.log_softmax(logits, dim=-1), att.weights, new
+
+    def _step(self, state, prev_tokens, sample_attention=None):
+        att = self.attention(state["h"], state["keys"], state["values"], sample=sample_attention)
+        context = self.gate(state["h"], att.context) if self.gate is not None else att.context
+        x = torch.cat([self.embedding(prev_tokens), context], dim=1)
+        h, c = self.lstm(x, (state["h"], state["c"]))
+        new = dict(state, h=h, c=c)
+        if att.sample is not None:
+            new["location"] = att.sample
+        return self.fc(self.dropout(h)), att, new
+
+    # -- training ------------------------------------------------------------------------------
+
+    def forward(self, regions: Tensor, captions: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Teacher forcing. captions (B, T) start with <start>; predicts captions[:, 1:].
+
+        Returns logits (B, T-1, V), attention (B, T-1, N) and, for hard attention, the log
+        probabilities (B, T-1) of the sampled locations for a REINFORCE term.
+        """
+        state = self.init_state_from_regions(regions)
+        logits, weights, log_probs = [], [], []
+        for t in range(captions.shape[1] - 1):
+            out, att, state = self._step(state, captions[:, t])
+            logits.append(out)
+            weights.append(att.weights)
+            if att.log_prob is not None:
+                log_probs.append(att.log_prob)
+        lp = torch.stack(log_probs, 1) if log_probs else None
+        return torch.stack(logits, 1), torch.stack(weights, 1), lp
+
+    # -- text ----------------------------------------------------------------------------------
+
+    def encode_text(self, text: str) -> list[int]:
+        unk = self.index[UNK]
+        return [self.start_id] + [self.index.get(w, unk) for w in text.split()] + [self.end_id]

@@ -1,0 +1,140 @@
+"""Model files: one safetensors file holding the weights, with config, vocab and training record
+as JSON in its metadata. Pickle files (.pt/.pth) can run code when loaded, so they are refused
+unless the user says the file is trusted.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from ..errors import CheckpointError
+from .captioner import Captioner, CaptionerConfig
+
+FORMAT = "attnviewer-1"
+KINDS = {"caption": (Captioner, CaptionerConfig)}
+
+
+def sniff(path: Path) -> str:
+    """'safetensors', 'pickle' (a torch zip or a raw pickle) or 'unknown', from the first bytes."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
+        return "pickle"
+    if len(head) >= 9 and head[8:9] == b"{":
+        return "safetensors"
+    return "unknown"
+
+
+def save_checkpoint(model: torch.nn.Module, path: str | Path, training: dict | None = None) -> None:
+    """Write atomically: a temporary file in the same folder, renamed into place."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {
+        "format": FORMAT,
+        "kind": model.kind,
+        "config": json.dumps(model.config.to_dict()),
+        "vocab": json.dumps(model.vocab),
+        "training": json.dumps(training or {}),
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(state, tmp, metadata=meta)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_metadata(path: str | Path) -> dict:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    return meta
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", trust_pickle: bool = False):
+    """Build the model a checkpoint describes and load its weights, or raise CheckpointError."""
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder, not a model file")
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such model file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: model file is empty")
+    kind = sniff(path)
+    if kind == "pickle":
+        if not trust_pickle:
+            raise CheckpointError(
+                f"{path}: is a pickle checkpoint, which can run code when loaded; refused. "
+                "Convert it to safetensors, or pass --trust-pickle if you trust its source"
+            )
+        return _from_pickle(path, device)
+    if kind != "safetensors":
+        raise CheckpointError(f"{path}: not a safetensors model file")
+    try:
+        from safetensors.torch import load_file
+
+        meta = read_metadata(path)
+        state = load_file(str(path))
+    except Exception as e:  # a truncated or corrupt file
+        raise CheckpointError(f"{path}: cannot read model file ({_first_line(e)})") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an attnviewer model (no '{FORMAT}' metadata)")
+    try:
+        config, vocab = json.loads(meta["config"]), json.loads(meta["vocab"])
+    except (KeyError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: damaged config or vocab in the metadata ({e})") from None
+    model = build_model(path, meta.get("kind", "caption"), config, vocab, state)
+    model.training_record = json.loads(meta.get("training", "{}"))
+    return model.to(device).eval()
+
+
+def build_model(path: Path, kind: str, config: dict, vocab: list[str], state: dict):
+    if kind not in KINDS:
+        raise CheckpointError(f"{path}: unknown model kind {kind!r}")
+    model_cls, config_cls = KINDS[kind]
+    try:
+        model = model_cls(config_cls.from_dict(config), vocab)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: bad config ({e})") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
+        raise CheckpointError(f"{path}: weights do not match its config ({what})")
+    for name, tensor in expected.items():
+        if tuple(state[name].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"{path}: weights do not match its config: {name} is {list(state[name].shape)}, "
+                f"the config needs {list(tensor.shape)}"
+            )
+    model.load_state_dict(state)
+    return model
+
+
+def _from_pickle(path: Path, device):
+    """A trusted pickle holding {'kind', 'config', 'vocab', 'state_dict'}."""
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:
+        raise CheckpointError(f"{path}: cannot read pickle checkpoint ({_first_line(e)})") from None
+    if not isinstance(blob, dict) or not {"config", "vocab", "state_dict"} <= set(blob):
+        raise CheckpointError(f"{path}: pickle checkpoint lacks config, vocab or state_dict")
+    model = build_model(path, blob.get("kind", "caption"), blob["config"], blob["vocab"], blob["state_dict"])
+    model.training_record = blob.get("training", {})
+    return model.to(device).eval()
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__

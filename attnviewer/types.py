@@ -1,0 +1,84 @@
+"""The records that flow from a decoder to everything downstream.
+
+Plain dataclasses holding numpy arrays: no Qt, no torch, so the panes, the figures, the JSON files
+and the tests all read the same thing whichever model produced it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Beam:
+    """One live (or finished) beam hypothesis as shown while decoding."""
+
+    tokens: list[str]
+    score: float  # the (length-normalised) log probability used to rank hypotheses
+
+
+@dataclass
+class Step:
+    """One generated word with the attention that produced it."""
+
+    index: int  # position of the word in the caption, from 0
+    token: str
+    token_id: int
+    prob: float  # probability the model gave this word
+    alternatives: list[tuple[str, float]]  # the top-k words at this step, best first
+    attention: np.ndarray  # weights over the input, summing to 1: (H, W) grid for an image
+    beams: list[Beam] = field(default_factory=list)  # live hypotheses after this step
+    item: int = 0  # which input of a batch this step belongs to
+    job: int = 0  # engine job id; the window drops steps of superseded jobs
+    location: int | None = None  # hard attention: the flat index of the sampled region
+
+
+@dataclass
+class Hypothesis:
+    """A finished caption with everything needed to redraw every word."""
+
+    tokens: list[str]
+    token_ids: list[int]
+    log_prob: float
+    score: float  # log_prob after length normalisation; hypotheses are sorted by it
+    probs: list[float]
+    alternatives: list[list[tuple[str, float]]]
+    attention: np.ndarray  # (len(tokens), *attention_shape)
+
+    def steps(self, item: int = 0, job: int = 0) -> list[Step]:
+        return [
+            Step(i, t, tid, p, alts, att, item=item, job=job)
+            for i, (t, tid, p, alts, att) in enumerate(
+                zip(self.tokens, self.token_ids, self.probs, self.alternatives, self.attention)
+            )
+        ]
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.tokens)
+
+
+@dataclass
+class Result:
+    """A finished run on one input: the best caption's steps plus every final hypothesis."""
+
+    source: str  # the input file (or text)
+    model: str  # model name or checkpoint path
+    settings: dict[str, Any]  # decoding settings: method, beam width, temperature, ...
+    hypotheses: list[Hypothesis]  # best first
+    seconds: float = 0.0
+    image_size: tuple[int, int] | None = None  # (height, width) of the input as displayed
+
+    @property
+    def best(self) -> Hypothesis:
+        return self.hypotheses[0]
+
+    @property
+    def steps(self) -> list[Step]:
+        return self.best.steps()
+
+    @property
+    def text(self) -> str:
+        return self.best.text

@@ -1,0 +1,31 @@
+import os
+
+# Qt must never need a display in tests; torch must not fight the other test process for cores.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+
+from attnviewer.models.checkpoint import save_checkpoint
+from attnviewer.resources import resource_dir, sample_dir
+
+from .helpers import tiny_captioner
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """A small random-weight captioner saved as a real checkpoint file."""
+    path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
+    save_checkpoint(tiny_captioner(seed=1, max_len=6), path, {"note": "random weights for tests"})
+    return path
+
+
+@pytest.fixture(scope="session")
+def samples():
+    return sorted(sample_dir().glob("*.png"))
+
+
+@pytest.fixture(scope="session")
+def bundled_model_path():
+    path = resource_dir() / "models" / "caption-shapes.safetensors"
+    assert path.exists(), "the bundled model is missing: run scripts/train-bundled.sh"
+    return path

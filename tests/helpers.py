@@ -1,0 +1,49 @@
+"""Small shared helpers for the tests: tiny randomly initialised models with fixed seeds."""
+from __future__ import annotations
+
+import torch
+
+from attnviewer.models.captioner import SPECIALS, Captioner, CaptionerConfig
+
+WORDS = ("a", "red", "green", "blue", "circle", "square", "star", "and", ",")
+VOCAB = list(SPECIALS) + list(WORDS)
+
+
+def tiny_captioner(
+    seed: int = 0,
+    score: str = "additive",
+    image_size: int = 64,
+    hidden: int = 32,
+    max_len: int = 7,
+    vocab: list[str] | None = None,
+    end_bias: float = 0.0,
+    logit_scale: float = 3.0,
+    hard: bool = False,
+) -> Captioner:
+    """A tiny Captioner with random weights (small-cnn encoder), in eval mode.
+
+    logit_scale sharpens the output layer so that the random model prefers some words clearly
+    (no near ties between hypotheses); end_bias makes <end> more or less likely.
+    """
+    vocab = list(vocab or VOCAB)
+    torch.manual_seed(seed)
+    config = CaptionerConfig(
+        vocab_size=len(vocab), encoder="small-cnn", image_size=image_size, embed_dim=16,
+        hidden_dim=hidden, attn_dim=hidden, score=score, hard=hard, dropout=0.0, max_len=max_len,
+    )
+    model = Captioner(config, vocab)
+    with torch.no_grad():
+        model.fc.weight.mul_(logit_scale)
+        model.fc.bias.mul_(logit_scale)
+        model.fc.bias[model.end_id] += end_bias
+    return model.eval()
+
+
+def random_regions(model: Captioner, batch: int, seed: int = 1, scale: float = 3.0) -> torch.Tensor:
+    """Random encoder output (B, N, C) of the right size for the model's grid.
+
+    The scale makes the random model's captions depend visibly on its input.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    gh, gw = model.attention_shape
+    return scale * torch.randn(batch, gh * gw, model.encoder.channels, generator=gen)

@@ -1,0 +1,75 @@
+"""The caption command on real files: what it prints and the JSON and figures it writes."""
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from attnviewer.cli import main
+
+
+def caption(capsys, *args):
+    code = main(["caption", *map(str, args)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+def test_prints_caption_with_word_probabilities(capsys, samples, tiny_checkpoint):
+    out = caption(capsys, samples[0], "--model", tiny_checkpoint, "--greedy")
+    first, words = out.splitlines()[:2]
+    assert first.startswith(f"{samples[0]}: ")
+    caption_words = first.split(": ", 1)[1].split()
+    shown = words.split()
+    assert shown[0::2] == caption_words  # "word (0.93)" for each word
+    assert all(0.0 < float(p.strip("()")) <= 1.0 for p in shown[1::2])
+
+
+def test_json_holds_every_word_with_its_attention(tmp_path, capsys, samples, tiny_checkpoint):
+    out_json = tmp_path / "r.json"
+    caption(capsys, samples[0], "--model", tiny_checkpoint, "--beam", "3", "--json", out_json)
+    data = json.loads(out_json.read_text())
+    assert data["settings"]["method"] == "beam" and data["settings"]["beam"] == 3
+    assert data["source"] == str(samples[0])
+    hyps = data["hypotheses"]
+    assert 1 <= len(hyps) <= 3
+    assert [h["score"] for h in hyps] == sorted((h["score"] for h in hyps), reverse=True)
+    gh, gw = data["attention_shape"]
+    for word in hyps[0]["words"]:
+        att = np.array(word["attention"])
+        assert att.shape == (gh, gw)
+        assert abs(att.sum() - 1) < 1e-4
+        assert len(word["alternatives"]) == 5 and 0 < word["prob"] <= 1
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
+def test_figure_has_a_panel_per_word(tmp_path, capsys, samples, tiny_checkpoint, fmt):
+    fig = tmp_path / f"fig.{fmt}"
+    out = caption(capsys, samples[0], "--model", tiny_checkpoint, "--greedy", "--figure", fig)
+    n_words = len(out.splitlines()[0].split(": ", 1)[1].split())
+    assert fig.exists() and not list(tmp_path.glob(".*part"))
+    if fmt == "png":
+        with Image.open(fig) as im:
+            assert im.size[0] > 300
+    elif fmt == "svg":
+        root = ET.parse(fig).getroot()
+        images = [e for e in root.iter() if e.tag.endswith("image")]
+        # the input once, then per word the image and its overlay
+        assert len(images) == 1 + 2 * n_words
+        texts = "".join(root.itertext())
+        assert "input" in texts or "tiny" in texts
+    else:
+        assert fig.read_bytes()[:5] == b"%PDF-"
+
+
+def test_several_images_get_one_output_each(tmp_path, capsys, samples, tiny_checkpoint):
+    out = caption(capsys, *samples[:2], "--model", tiny_checkpoint, "--json", tmp_path / "r.json")
+    assert out.count("wrote") == 2
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == sorted(f"r-{s.stem}.json" for s in samples[:2])
+
+
+def test_sampling_with_a_seed_is_reproducible(capsys, samples, tiny_checkpoint):
+    a = caption(capsys, samples[1], "--model", tiny_checkpoint, "--sample", "1.5", "--seed", "3")
+    b = caption(capsys, samples[1], "--model", tiny_checkpoint, "--sample", "1.5", "--seed", "3")
+    assert a == b
