@@ -11,54 +11,16 @@ where every tensor of `state` has the batch first (so beam search can reorder it
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import Generator
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import SettingsError
 from ..types import Beam, Hypothesis, Step
+from .settings import METHODS, DecodeSettings  # noqa: F401  (re-exported)
 
-METHODS = ("greedy", "beam", "sample")
 Decoding = Generator[Step, None, list[list[Hypothesis]]]
-
-
-@dataclass
-class DecodeSettings:
-    method: str = "beam"
-    beam: int = 3
-    temperature: float = 1.0
-    top_k: int = 0  # sampling: keep only the k most likely words (0 keeps all)
-    max_len: int | None = None  # None: the model's own limit
-    length_penalty: float = 1.0  # beam: rank by log_prob / length ** this
-    alternatives: int = 5  # how many top words to record per step
-    seed: int | None = None  # sampling seed, for reproducible samples
-    sample_attention: bool = False  # hard-attention models: sample the attended location
-
-    def validate(self) -> "DecodeSettings":
-        if self.method not in METHODS:
-            raise SettingsError(f"unknown decoding method {self.method!r}; choose one of {', '.join(METHODS)}")
-        if self.method == "beam" and self.beam < 1:
-            raise SettingsError(f"beam width must be at least 1, got {self.beam}")
-        if self.method == "sample" and not self.temperature > 0:
-            raise SettingsError(f"sampling temperature must be above 0, got {self.temperature}")
-        if self.top_k < 0:
-            raise SettingsError(f"top-k must be 0 (off) or more, got {self.top_k}")
-        if self.max_len is not None and self.max_len < 1:
-            raise SettingsError(f"maximum length must be at least 1, got {self.max_len}")
-        return self
-
-    def describe(self) -> str:
-        if self.method == "beam":
-            return f"beam {self.beam}"
-        if self.method == "sample":
-            return f"sample T={self.temperature:g}" + (f" top-{self.top_k}" if self.top_k else "")
-        return "greedy"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def decode(model, state: dict[str, Tensor], settings: DecodeSettings, stream: bool = True) -> Decoding:

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-SCORES = ("content", "additive", "location", "general", "dot", "scaled_dot")
+from .registry import SCORES  # noqa: E402  (one list of names, importable without torch)
 
 
 class AttentionOutput(NamedTuple):

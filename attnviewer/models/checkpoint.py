@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import tempfile
 from pathlib import Path
 
-import torch
-
 from ..errors import CheckpointError
-from .captioner import Captioner, CaptionerConfig
 
 FORMAT = "attnviewer-1"
-KINDS = {"caption": (Captioner, CaptionerConfig)}
 
 
 def sniff(path: Path) -> str:
@@ -29,7 +26,7 @@ def sniff(path: Path) -> str:
     return "unknown"
 
 
-def save_checkpoint(model: torch.nn.Module, path: str | Path, training: dict | None = None) -> None:
+def save_checkpoint(model, path: str | Path, training: dict | None = None) -> None:
     """Write atomically: a temporary file in the same folder, renamed into place."""
     from safetensors.torch import save_file
 
@@ -54,14 +51,16 @@ def save_checkpoint(model: torch.nn.Module, path: str | Path, training: dict | N
 
 
 def read_metadata(path: str | Path) -> dict:
-    from safetensors import safe_open
+    """The safetensors header's metadata, read without torch (the window lists models with it)."""
+    with open(path, "rb") as f:
+        (size,) = struct.unpack("<Q", f.read(8))
+        if size > 100_000_000:
+            raise ValueError("implausible safetensors header")
+        header = json.loads(f.read(size))
+    return header.get("__metadata__") or {}
 
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
-    return meta
 
-
-def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", trust_pickle: bool = False):
+def load_checkpoint(path: str | Path, device="cpu", trust_pickle: bool = False):
     """Build the model a checkpoint describes and load its weights, or raise CheckpointError."""
     path = Path(path)
     if path.is_dir():
@@ -99,6 +98,9 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", trust_
 
 
 def build_model(path: Path, kind: str, config: dict, vocab: list[str], state: dict):
+    from .captioner import Captioner, CaptionerConfig
+
+    KINDS = {"caption": (Captioner, CaptionerConfig)}
     if kind not in KINDS:
         raise CheckpointError(f"{path}: unknown model kind {kind!r}")
     model_cls, config_cls = KINDS[kind]
@@ -124,6 +126,8 @@ def build_model(path: Path, kind: str, config: dict, vocab: list[str], state: di
 
 def _from_pickle(path: Path, device):
     """A trusted pickle holding {'kind', 'config', 'vocab', 'state_dict'}."""
+    import torch
+
     try:
         blob = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:

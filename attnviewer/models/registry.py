@@ -1,10 +1,14 @@
 """Models by name: the bundled ones in resources/models, or a checkpoint file the user names."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..errors import CheckpointError, SettingsError
 from ..resources import resource_dir
+
+# The score-function names (kept here too so that listing models never imports torch).
+SCORES = ("content", "additive", "location", "general", "dot", "scaled_dot")
 
 
 def models_dir() -> Path:
@@ -29,24 +33,30 @@ def resolve(name_or_path: str) -> Path:
     return path
 
 
-def variant_with_score(name_or_path: str, score: str) -> str:
-    """The bundled sibling of a model trained with another score function ('<name>-<score>')."""
-    from .attention import SCORES
+def family(name: str) -> str:
+    """'caption-shapes-dot' -> 'caption-shapes': bundled variants differ by a score suffix."""
+    for score in SCORES:
+        name = name.removesuffix(f"-{score}")
+    return name
 
+
+def variants(name_or_path: str) -> dict[str, str]:
+    """Score function -> bundled model name, for the bundled family of a model (no torch needed)."""
+    from .checkpoint import read_metadata
+
+    models, base = bundled(), family(name_or_path)
+    out = {}
+    for name in [base] + [f"{base}-{s}" for s in SCORES]:
+        if name in models:
+            out[json.loads(read_metadata(models[name])["config"])["score"]] = name
+    return out
+
+
+def variant_with_score(name_or_path: str, score: str) -> str:
+    """The bundled sibling of a model trained with another score function."""
     if score not in SCORES:
         raise SettingsError(f"unknown score function {score!r}; choose one of {', '.join(SCORES)}")
-    models = bundled()
-    family = name_or_path
-    for s in SCORES:
-        family = family.removesuffix(f"-{s}")
-    candidates = [family] + [f"{family}-{s}" for s in SCORES]
-    from .checkpoint import read_metadata
-    import json
-
-    available = {}
-    for name in candidates:
-        if name in models:
-            available[json.loads(read_metadata(models[name])["config"])["score"]] = name
+    available = variants(name_or_path)
     if score in available:
         return available[score]
     have = ", ".join(sorted(available)) or "none"

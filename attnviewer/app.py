@@ -1,0 +1,26 @@
+"""Start the desktop app. torch is not imported here: the engine imports it on its own thread
+after the window is on screen."""
+from __future__ import annotations
+
+import sys
+
+
+def run(path: str | None = None, argv: list[str] | None = None) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    app.setApplicationName("attnviewer")
+    app.setOrganizationName("attnviewer")
+    app.setDesktopFileName("io.github.attnviewer.AttnViewer")
+    from .ui.main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    if path is None:
+        from .resources import sample_dir
+
+        samples = sorted(sample_dir().glob("*.png"))
+        path = str(samples[0]) if samples else None
+    if path:
+        window.open_image(path)
+    return app.exec()

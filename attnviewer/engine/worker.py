@@ -1,0 +1,194 @@
+"""The bridge between the window and the models: one long-lived worker on one QThread.
+
+The worker loads images and models and runs the decoders; it emits every generated word as a
+signal carrying plain Python/numpy data. torch is imported on the worker thread, on the first
+job, so the window appears before any model is loaded; grad mode is per thread, so inference
+mode is entered there too. Each job has an id; a new job of the same slot cancels the running
+one (a threading.Event checked between words, since a busy worker never runs its event loop)
+and jobs superseded while queued are skipped. The window drops anything of an older job id.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from ..decoding.settings import DecodeSettings
+from ..errors import AttnViewerError
+
+log = logging.getLogger(__name__)
+MODEL_CACHE_SIZE = 3
+
+
+@dataclass
+class CaptionJob:
+    id: int
+    image_path: str
+    model: str  # bundled name or checkpoint path
+    settings: DecodeSettings
+    device: str = "auto"
+    slot: str = "main"  # "main" or "compare": each slot supersedes only its own jobs
+    trust_pickle: bool = False
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+
+
+class Worker(QObject):
+    """Lives on the engine thread. Its slots run there; its signals reach the GUI thread queued."""
+
+    image_ready = Signal(int, str, object)  # job id, slot, LoadedImage
+    status = Signal(int, str, str)  # job id, slot, what is happening
+    step = Signal(int, str, object)  # job id, slot, Step
+    finished = Signal(int, str, object)  # job id, slot, Result
+    failed = Signal(int, str, str)  # job id, slot, message for the user
+    devices = Signal(list)  # the devices torch can use, once it is imported
+    exported = Signal(str)  # path of a finished export
+    export_failed = Signal(str)
+
+    def __init__(self):
+        super().__init__()
+        self.latest: dict[str, int] = {}  # slot -> newest job id; written by the GUI thread
+        self._models: dict[tuple[str, str], object] = {}
+        self._devices: list[str] | None = None
+
+    @Slot(object)
+    def export(self, request: tuple) -> None:
+        """Write a figure off the GUI thread: request = (image rgb, hypothesis, path, style, title)."""
+        from ..export.figures import caption_figure
+
+        image, hyp, path, style, title = request
+        try:
+            caption_figure(image, hyp, path, style, title)
+        except AttnViewerError as e:
+            self.export_failed.emit(str(e))
+        except Exception as e:
+            log.exception("export failed")
+            self.export_failed.emit(_unexpected(e))
+        else:
+            self.exported.emit(str(path))
+
+    @Slot(object)
+    def run(self, job: CaptionJob) -> None:
+        if self.latest.get(job.slot) != job.id or job.cancel.is_set():
+            return  # superseded while it waited in the queue
+        try:
+            self._run(job)
+        except AttnViewerError as e:
+            self.failed.emit(job.id, job.slot, str(e))
+        except Exception as e:  # keep the app alive; the message names what broke
+            log.exception("job %s failed", job.id)
+            self.failed.emit(job.id, job.slot, _unexpected(e))
+
+    def _run(self, job: CaptionJob) -> None:
+        from ..media.images import load_image
+
+        t0 = time.perf_counter()
+        self.status.emit(job.id, job.slot, f"reading {job.image_path}")
+        image = load_image(job.image_path)
+        if job.cancel.is_set():
+            return
+        self.image_ready.emit(job.id, job.slot, image)
+        self.status.emit(job.id, job.slot, f"loading model {job.model}")
+        import torch
+
+        if self._devices is None:
+            self._devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+            self.devices.emit(self._devices)
+        from ..decoding.search import decode
+        from ..media.images import model_input
+        from ..types import Result
+
+        model = self._model(job)
+        if job.cancel.is_set():
+            return
+        self.status.emit(job.id, job.slot, "captioning")
+        device = next(model.parameters()).device
+        pixels = torch.from_numpy(model_input(image.rgb, model.config.image_size))
+        with torch.inference_mode():
+            state = model.init_state(pixels.permute(2, 0, 1)[None].float().to(device))
+            gen = decode(model, state, job.settings, stream=True)
+            while True:
+                if job.cancel.is_set():
+                    gen.close()
+                    return
+                try:
+                    step = next(gen)
+                except StopIteration as stop:
+                    hyps = stop.value[0]
+                    break
+                step.job = job.id
+                self.step.emit(job.id, job.slot, step)
+        settings = dict(job.settings.to_dict(), device=str(device))
+        result = Result(image.path, job.model, settings, hyps, time.perf_counter() - t0, image.rgb.shape[:2])
+        self.finished.emit(job.id, job.slot, result)
+
+    def _model(self, job: CaptionJob):
+        from ..models import registry
+
+        key = (job.model, job.device)
+        if key not in self._models:
+            model = registry.load(job.model, job.device, job.trust_pickle)
+            if len(self._models) >= MODEL_CACHE_SIZE:
+                self._models.pop(next(iter(self._models)))
+            self._models[key] = model
+        return self._models[key]
+
+
+def _unexpected(e: Exception) -> str:
+    name = type(e).__name__
+    if "OutOfMemory" in name:
+        return "the GPU ran out of memory; try --device cpu or a smaller beam"
+    text = str(e).strip().splitlines()
+    return f"unexpected error ({name}: {text[0] if text else ''})"
+
+
+class Engine(QObject):
+    """Owned by the window (GUI thread): submits jobs, cancels superseded ones, shuts down cleanly."""
+
+    _request = Signal(object)
+    _export = Signal(object)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._ids = 0
+        self._running: dict[str, CaptionJob] = {}
+        self.thread = QThread()
+        self.thread.setObjectName("attnviewer-engine")
+        self.worker = Worker()
+        self.worker.moveToThread(self.thread)
+        self._request.connect(self.worker.run)  # queued: the worker lives on the other thread
+        self._export.connect(self.worker.export)
+        self.thread.finished.connect(self.worker.deleteLater)
+        self.thread.start()
+        # signals re-exported for the window
+        self.image_ready, self.status = self.worker.image_ready, self.worker.status
+        self.step, self.finished, self.failed = self.worker.step, self.worker.finished, self.worker.failed
+        self.devices, self.exported, self.export_failed = self.worker.devices, self.worker.exported, self.worker.export_failed
+
+    def export_figure(self, image, hyp, path: str, style=None, title: str | None = None) -> None:
+        self._export.emit((image, hyp, path, style, title))
+
+    def submit(self, image_path: str, model: str, settings: DecodeSettings, device: str = "auto",
+               slot: str = "main", trust_pickle: bool = False) -> int:
+        """Start a job; the running job of the same slot is cancelled. Returns the new job id."""
+        self._ids += 1
+        job = CaptionJob(self._ids, image_path, model, settings, device, slot, trust_pickle)
+        self.cancel(slot)
+        self._running[slot] = job
+        self.worker.latest[slot] = job.id
+        self._request.emit(job)
+        return job.id
+
+    def cancel(self, slot: str = "main") -> None:
+        job = self._running.pop(slot, None)
+        if job is not None:
+            job.cancel.set()
+
+    def shutdown(self) -> None:
+        """Cancel everything and wait for the thread: never let Python drop a running QThread."""
+        for slot in list(self._running):
+            self.cancel(slot)
+        self.thread.quit()
+        self.thread.wait()

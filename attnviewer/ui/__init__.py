@@ -1,0 +1,1 @@
+"""The desktop window. Never imports torch: models run in attnviewer.engine."""

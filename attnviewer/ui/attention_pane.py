@@ -1,0 +1,136 @@
+"""The attention pane: the current word's attention over the image, overlay controls, and a strip
+of small multiples (one thumbnail per word, the classic Show-Attend-Tell figure) to click."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QSlider,
+    QVBoxLayout, QWidget,
+)
+
+from ..maps import SMOOTHING, peak
+from ..types import Step
+from .overlay import COLORMAPS, blend, overlay_rgba
+from .views import OverlayView
+
+THUMB = 84
+
+
+@dataclass
+class OverlaySettings:
+    cmap: str = "jet"
+    opacity: float = 0.6
+    smoothing: str = "gaussian"
+    grid: bool = False
+    peak: bool = True
+
+
+def to_pixmap(rgb: np.ndarray) -> QPixmap:
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(image.copy())  # copy: the QImage must not outlive the numpy buffer
+
+
+class OverlayControls(QWidget):
+    changed = Signal()
+
+    def __init__(self, settings: OverlaySettings, parent=None):
+        super().__init__(parent)
+        self.cmap = QComboBox()
+        self.cmap.addItems(COLORMAPS)
+        self.cmap.setCurrentText(settings.cmap)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(round(settings.opacity * 100))
+        self.opacity.setMaximumWidth(120)
+        self.smoothing = QComboBox()
+        self.smoothing.addItems(SMOOTHING)
+        self.smoothing.setCurrentText(settings.smoothing)
+        self.grid = QCheckBox("grid")
+        self.grid.setChecked(settings.grid)
+        self.peak = QCheckBox("peak")
+        self.peak.setChecked(settings.peak)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for label, w in (("Colours", self.cmap), ("Opacity", self.opacity), ("Smoothing", self.smoothing)):
+            layout.addWidget(QLabel(label))
+            layout.addWidget(w)
+        layout.addWidget(self.grid)
+        layout.addWidget(self.peak)
+        layout.addStretch()
+        for w in (self.cmap, self.smoothing):
+            w.currentTextChanged.connect(self.changed)
+        self.opacity.valueChanged.connect(self.changed)
+        self.grid.toggled.connect(self.changed)
+        self.peak.toggled.connect(self.changed)
+        for w in (self.cmap, self.smoothing, self.opacity, self.grid, self.peak):
+            w.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # keep the arrow keys for stepping
+
+    def settings(self) -> OverlaySettings:
+        return OverlaySettings(self.cmap.currentText(), self.opacity.value() / 100,
+                               self.smoothing.currentText(), self.grid.isChecked(), self.peak.isChecked())
+
+
+class AttentionPane(QWidget):
+    word_clicked = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.view = OverlayView()
+        self.strip = QListWidget()
+        self.strip.setObjectName("thumbnails")
+        self.strip.setViewMode(QListView.ViewMode.IconMode)
+        self.strip.setFlow(QListView.Flow.LeftToRight)
+        self.strip.setWrapping(False)
+        self.strip.setIconSize(QSize(THUMB, THUMB))
+        self.strip.setFixedHeight(THUMB + 42)
+        self.strip.setMovement(QListView.Movement.Static)
+        self.strip.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.strip.itemClicked.connect(lambda item: self.word_clicked.emit(self.strip.row(item)))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.strip)
+        self._thumb_key: list = []
+        self._small: np.ndarray | None = None
+
+    def set_image(self, rgb: np.ndarray | None) -> None:
+        self.view.set_image(rgb)
+        self._small = None if rgb is None else _thumbnail_base(rgb)
+        self._thumb_key = []
+        self.strip.clear()
+
+    def show_word(self, step: Step | None, s: OverlaySettings) -> None:
+        if step is None:
+            self.view.set_overlay(None)
+            return
+        att = step.attention
+        rgba = overlay_rgba(att, s.cmap, s.opacity, s.smoothing)
+        sample = divmod(step.location, att.shape[1]) if step.location is not None else None
+        self.view.set_overlay(rgba, att.shape, s.grid, peak(att) if s.peak else None, sample)
+
+    def show_strip(self, words: list[Step], current: int, s: OverlaySettings) -> None:
+        """One thumbnail per word; rebuilt only when the words or the colours change."""
+        key = [(w.token, w.index, w.attention.tobytes()) for w in words] + [s.cmap, s.opacity, s.smoothing]
+        if key != self._thumb_key and self._small is not None:
+            self._thumb_key = key
+            self.strip.clear()
+            for w in words:
+                thumb = blend(self._small, overlay_rgba(w.attention, s.cmap, s.opacity, s.smoothing))
+                self.strip.addItem(QListWidgetItem(QIcon(to_pixmap(thumb)), w.token))
+        if 0 <= current < self.strip.count():
+            self.strip.setCurrentRow(current)
+            self.strip.scrollToItem(self.strip.item(current))
+
+
+def _thumbnail_base(rgb: np.ndarray) -> np.ndarray:
+    import cv2
+
+    h, w = rgb.shape[:2]
+    scale = THUMB / max(h, w)
+    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)

@@ -1,0 +1,93 @@
+"""The caption panel: generated words as clickable tokens with their probabilities, the current
+step's top-k alternatives, and (beam search) the final hypotheses, any of which can be viewed."""
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView, QLabel, QListView, QListWidget, QListWidgetItem, QSplitter, QTreeWidget,
+    QTreeWidgetItem, QVBoxLayout, QWidget,
+)
+
+from ..types import Hypothesis, Step
+
+
+class CaptionPane(QWidget):
+    word_clicked = Signal(int)
+    hypothesis_selected = Signal(int)
+
+    def __init__(self, title: str = "Caption", parent=None):
+        super().__init__(parent)
+        self.title = QLabel(f"<b>{title}</b>")
+        self.tokens = QListWidget()
+        self.tokens.setObjectName("tokens")
+        self.tokens.setFlow(QListView.Flow.LeftToRight)
+        self.tokens.setWrapping(True)
+        self.tokens.setResizeMode(QListView.ResizeMode.Adjust)
+        self.tokens.setSpacing(3)
+        self.tokens.setUniformItemSizes(False)
+        self.tokens.setMinimumHeight(70)
+        self.tokens.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # arrows step through words globally
+        self.tokens.itemClicked.connect(lambda item: self.word_clicked.emit(self.tokens.row(item)))
+
+        self.alternatives = QTreeWidget()
+        self.alternatives.setHeaderLabels(["alternative", "probability"])
+        self.alternatives.setRootIsDecorated(False)
+        self.alternatives.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.hypotheses = QListWidget()
+        self.hypotheses.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.hypotheses.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.hypotheses.itemClicked.connect(lambda item: self.hypothesis_selected.emit(self.hypotheses.row(item)))
+
+        lower = QSplitter(Qt.Orientation.Horizontal)
+        for label, widget in (("Top words at this step", self.alternatives), ("Hypotheses", self.hypotheses)):
+            box = QWidget()
+            lay = QVBoxLayout(box)
+            lay.setContentsMargins(0, 0, 0, 0)
+            lay.addWidget(QLabel(label))
+            lay.addWidget(widget)
+            lower.addWidget(box)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.tokens, 2)
+        layout.addWidget(lower, 3)
+        self._shown: list[tuple[str, float]] = []
+
+    def show_words(self, words: list[Step], current: int) -> None:
+        """Rebuild the tokens only when they changed; move the highlight to the current word."""
+        shown = [(w.token, round(w.prob, 3)) for w in words]
+        if shown != self._shown:
+            self._shown = shown
+            self.tokens.clear()
+            for token, prob in shown:
+                item = QListWidgetItem(f"{token}\n{prob:.2f}")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                item.setToolTip(f"{token}: probability {prob:.3f}")
+                item.setSizeHint(QSize(max(44, 9 * len(token) + 16), 40))
+                self.tokens.addItem(item)
+        if 0 <= current < self.tokens.count():
+            self.tokens.setCurrentRow(current)
+            self.tokens.scrollToItem(self.tokens.item(current))
+        step = words[current] if 0 <= current < len(words) else None
+        self.alternatives.clear()
+        if step is not None:
+            for word, p in step.alternatives:
+                item = QTreeWidgetItem([word, f"{p:.3f}"])
+                if word == step.token:
+                    font = item.font(0)
+                    font.setBold(True)
+                    item.setFont(0, font)
+                self.alternatives.addTopLevelItem(item)
+
+    def show_hypotheses(self, hyps: list[Hypothesis], selected: int, live_beams=None) -> None:
+        self.hypotheses.clear()
+        if hyps:
+            for h in hyps:
+                self.hypotheses.addItem(f"{h.score:7.3f}  {h.text}")
+            self.hypotheses.setCurrentRow(selected)
+        elif live_beams:
+            for b in live_beams:
+                self.hypotheses.addItem(f"{b.score:7.3f}  {' '.join(b.tokens)}  …")
+
+    def token_texts(self) -> list[str]:
+        return [t for t, _ in self._shown]

@@ -1,0 +1,147 @@
+"""Decoding controls: model, score function, greedy / beam / sampling, max length, device.
+
+Any change emits `changed`; the window re-runs the caption in the background.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSpinBox, QWidget
+
+from ..decoding.settings import DecodeSettings
+from ..models import registry
+
+OPEN_CHECKPOINT = "Open checkpoint…"
+
+
+class DecodingControls(QWidget):
+    changed = Signal()
+    open_checkpoint = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.model = QComboBox()
+        self.model.setMinimumContentsLength(14)
+        self.score = QComboBox()
+        self.score.setToolTip("Attention score function: bundled variants of this model")
+        self.method = QComboBox()
+        self.method.addItems(["greedy", "beam", "sample"])
+        self.beam = QSpinBox()
+        self.beam.setRange(1, 20)
+        self.beam.setPrefix("k=")
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.05, 5.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setPrefix("T=")
+        self.max_len = QSpinBox()
+        self.max_len.setRange(1, 100)
+        self.max_len.setPrefix("max ")
+        self.device = QComboBox()
+        self.device.addItems(["auto", "cpu"])
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        for label, w in (("Model", self.model), ("Score", self.score), ("Decoding", self.method),
+                         (None, self.beam), (None, self.temperature), (None, self.max_len), ("Device", self.device)):
+            if label:
+                layout.addWidget(QLabel(label))
+            layout.addWidget(w)
+            w.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # keep the arrow keys for stepping
+        layout.addStretch()
+        self._quiet = False
+        self.set_settings(DecodeSettings("beam", beam=3, max_len=20))
+        self.refresh_models()
+        self.model.activated.connect(self._model_chosen)
+        self.score.activated.connect(self._score_chosen)
+        self.method.currentTextChanged.connect(self._method_changed)
+        for w in (self.beam, self.max_len):
+            w.valueChanged.connect(self._emit)
+        self.temperature.valueChanged.connect(self._emit)
+        self.device.currentTextChanged.connect(self._emit)
+
+    # -- models ----------------------------------------------------------------------------------
+
+    def refresh_models(self, current: str | None = None, extra: list[str] = ()) -> None:
+        """Bundled models, then checkpoints the user opened, then the 'Open checkpoint…' entry."""
+        self._quiet = True
+        current = current or self.model.currentData() or "caption-shapes"
+        self.model.clear()
+        for name in list(registry.bundled()) + [e for e in extra if e not in registry.bundled()]:
+            self.model.addItem(name.rsplit("/", 1)[-1], name)
+            self.model.setItemData(self.model.count() - 1, name, Qt.ItemDataRole.ToolTipRole)
+        self.model.addItem(OPEN_CHECKPOINT, None)
+        index = self.model.findData(current)
+        self.model.setCurrentIndex(index if index >= 0 else 0)
+        self._refresh_scores()
+        self._quiet = False
+
+    def add_checkpoint(self, path: str) -> None:
+        extra = [self.model.itemData(i) for i in range(self.model.count()) if self.model.itemData(i)]
+        self.refresh_models(path, extra + [path])
+
+    def model_name(self) -> str:
+        return self.model.currentData() or "caption-shapes"
+
+    def _refresh_scores(self) -> None:
+        self.score.clear()
+        try:
+            variants = registry.variants(self.model_name())
+        except (OSError, ValueError, KeyError):
+            variants = {}
+        for score, name in variants.items():
+            self.score.addItem(score, name)
+        current = self.score.findData(self.model_name())
+        self.score.setCurrentIndex(max(current, 0))
+        self.score.setEnabled(self.score.count() > 1)
+
+    def _model_chosen(self, index: int) -> None:
+        if self.model.itemData(index) is None:
+            self.open_checkpoint.emit()
+            return
+        self._refresh_scores()
+        self._emit()
+
+    def _score_chosen(self, index: int) -> None:
+        name = self.score.itemData(index)
+        if name and name != self.model_name():
+            self.model.setCurrentIndex(self.model.findData(name))
+            self._emit()
+
+    def set_model(self, name: str) -> None:
+        self._quiet = True
+        if self.model.findData(name) < 0:
+            self.add_checkpoint(name)
+        self.model.setCurrentIndex(self.model.findData(name))
+        self._refresh_scores()
+        self._quiet = False
+
+    def enable_cuda(self) -> None:
+        if self.device.findText("cuda") < 0:
+            self.device.addItem("cuda")
+
+    # -- settings --------------------------------------------------------------------------------
+
+    def settings(self) -> DecodeSettings:
+        return DecodeSettings(
+            method=self.method.currentText(), beam=self.beam.value(), temperature=self.temperature.value(),
+            max_len=self.max_len.value(),
+        )
+
+    def set_settings(self, s: DecodeSettings) -> None:
+        self._quiet = True
+        self.method.setCurrentText(s.method)
+        self.beam.setValue(s.beam)
+        self.temperature.setValue(s.temperature)
+        self.max_len.setValue(s.max_len or 20)
+        self._method_changed(s.method)
+        self._quiet = False
+
+    def device_name(self) -> str:
+        return self.device.currentText()
+
+    def _method_changed(self, method: str) -> None:
+        self.beam.setVisible(method == "beam")
+        self.temperature.setVisible(method == "sample")
+        self._emit()
+
+    def _emit(self, *_):
+        if not self._quiet:
+            self.changed.emit()

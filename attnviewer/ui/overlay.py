@@ -1,0 +1,45 @@
+"""Attention overlays as RGBA arrays for the window (numpy only: testable without Qt).
+
+The colour lookup table's alpha ramps up with the weight, so low attention leaves the image
+visible. Maps are upsampled to a modest resolution (cells x 16) and stretched over the image by
+the view, so a 4000 px photo costs no more to overlay than a thumbnail.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from ..maps import normalise, upsample
+
+COLORMAPS = ("viridis", "inferno", "jet", "gray")
+PIXELS_PER_CELL = 16
+
+
+@lru_cache(maxsize=16)
+def lookup_table(cmap: str, opacity: float) -> np.ndarray:
+    """(256, 4) uint8 RGBA; alpha grows with the weight (square root: faint weights still show)."""
+    import matplotlib
+
+    colours = matplotlib.colormaps[cmap](np.linspace(0, 1, 256))
+    colours[:, 3] = opacity * np.sqrt(np.linspace(0, 1, 256))
+    return np.round(colours * 255).astype(np.uint8)
+
+
+def overlay_rgba(att: np.ndarray, cmap: str = "jet", opacity: float = 0.6, smoothing: str = "gaussian",
+                 scale: str = "max") -> np.ndarray:
+    """(h*16, w*16, 4) uint8 overlay of one attention grid."""
+    gh, gw = att.shape
+    m = normalise(upsample(att, (gh * PIXELS_PER_CELL, gw * PIXELS_PER_CELL), smoothing), scale)
+    idx = np.clip(np.round(m * 255), 0, 255).astype(np.uint8)
+    return lookup_table(cmap, round(opacity, 3))[idx]
+
+
+def blend(image: np.ndarray, rgba: np.ndarray) -> np.ndarray:
+    """Composite an overlay (any size; resized) onto an RGB uint8 image: thumbnails, previews."""
+    import cv2
+
+    h, w = image.shape[:2]
+    over = cv2.resize(rgba, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255
+    alpha = over[..., 3:4]
+    return np.round(image * (1 - alpha) + over[..., :3] * 255 * alpha).astype(np.uint8)
