@@ -181,6 +181,9 @@ class Engine(QObject):
         self._request.emit(job)
         return job.id
 
+    def latest_job(self, slot: str = "main") -> int | None:
+        return self.worker.latest.get(slot)
+
     def cancel(self, slot: str = "main") -> None:
         job = self._running.pop(slot, None)
         if job is not None:
