@@ -1,4 +1,5 @@
-"""Headless commands: caption, train, eval.
+"""Commands: gui (the desktop app, also with no arguments) and the headless caption, export,
+train, eval.
 
 Every user-facing failure is an AttnViewerError: printed as one line on stderr, exit status 2.
 """
@@ -18,12 +19,40 @@ def add_device(p: argparse.ArgumentParser) -> None:
                    help="where the model runs: auto picks CUDA when a GPU is present")
 
 
+def add_style(p: argparse.ArgumentParser) -> None:
+    """Figure, overlay and animation options, shared by caption and export."""
+    g = p.add_argument_group("figure style")
+    g.add_argument("--columns", type=int, default=5, metavar="N", help="panels per row of the figure (default 5)")
+    g.add_argument("--cmap", default="jet", metavar="NAME", help="matplotlib colormap of the attention (default jet)")
+    g.add_argument("--opacity", type=float, default=0.6, metavar="A",
+                   help="overlay opacity where the attention peaks, 0..1 (default 0.6)")
+    g.add_argument("--smoothing", default="gaussian", choices=("nearest", "bilinear", "gaussian"),
+                   help="how the attention grid is drawn over the image (default gaussian)")
+    g.add_argument("--scale", default="max", choices=("max", "fixed"),
+                   help="max: each map to its own peak; fixed: weights 0..1 on one scale (default max)")
+    g.add_argument("--panel-size", type=float, default=2.2, metavar="INCHES", help="width of one panel (default 2.2)")
+    g.add_argument("--dpi", type=int, default=150, help="PNG resolution, and of images inside SVG/PDF (default 150)")
+    g.add_argument("--font", default="sans-serif", metavar="FAMILY", help="font family (default sans-serif)")
+    g.add_argument("--font-size", type=float, default=11, metavar="PT", help="font size in points (default 11)")
+    g.add_argument("--no-prob", action="store_true", help="words without their probabilities")
+    g.add_argument("--title", help="title of the first panel (default: model and decoding)")
+    g.add_argument("--word", type=int, metavar="N",
+                   help="only the N-th word (from 1): --figure draws that word alone; needed by --overlay")
+    g.add_argument("--frame-seconds", type=float, default=1.0, metavar="S", help="animation: seconds per word")
+    g.add_argument("--frame-size", type=int, default=512, metavar="PX",
+                   help="animation: long side of the picture in pixels (default 512)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="attnviewer", description="See where a neural network looks while it writes.")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    gui = sub.add_parser("gui", help="open the desktop app (the default with no arguments)")
+    gui.add_argument("file", nargs="?", help="an image to caption (default: a bundled sample)")
+
     cap = sub.add_parser("caption", help="caption images and show each word's attention")
-    cap.add_argument("images", nargs="+", metavar="IMAGE")
+    cap.add_argument("images", nargs="+", metavar="IMAGE",
+                     help="image files; with --out also folders (every image in them)")
     cap.add_argument("--model", default="caption-shapes", help="bundled model name or a checkpoint file")
     how = cap.add_mutually_exclusive_group()
     how.add_argument("--beam", type=int, metavar="K", help="beam search of width K (default 3)")
@@ -33,10 +62,34 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--seed", type=int, help="sampling seed")
     cap.add_argument("--max-len", type=int, help="longest caption in words")
     cap.add_argument("--score", metavar="FN", help="attention score function (a bundled variant of the model)")
-    cap.add_argument("--json", metavar="OUT", help="write tokens, probabilities, alternatives and attention")
+    cap.add_argument("--json", metavar="OUT",
+                     help="write tokens, probabilities, alternatives and attention (and the exact arrays "
+                          "beside it, as OUT with .npz)")
+    cap.add_argument("--npz", metavar="OUT", help="write the exact attention arrays here (.npz)")
     cap.add_argument("--figure", metavar="OUT", help="write the attention figure (.png, .svg or .pdf)")
+    cap.add_argument("--overlay", metavar="OUT", help="write one word's overlay at full image size (.png; needs --word)")
+    cap.add_argument("--animation", metavar="OUT", help="write the caption word by word (.gif or .mp4)")
+    cap.add_argument("--overwrite", action="store_true", help="replace output files that exist")
+    folder = cap.add_argument_group("folders")
+    folder.add_argument("--out", metavar="OUTDIR",
+                        help="caption every image (of the folders) into OUTDIR: <name>.json, .npz and the figure; "
+                             "a second run continues where the first stopped")
+    folder.add_argument("--figure-format", choices=("png", "svg", "pdf", "none"),
+                        help="with --out: the figure of each image (default png; none: no figure)")
+    folder.add_argument("--animation-format", choices=("gif", "mp4"), help="with --out: an animation of each image too")
+    folder.add_argument("--batch-size", type=int, default=16, metavar="N", help="with --out: images per model batch")
     cap.add_argument("--trust-pickle", action="store_true", help="allow loading a pickle checkpoint you trust")
+    add_style(cap)
     add_device(cap)
+
+    ex = sub.add_parser("export", help="draw figures and animations of a saved result (JSON or NPZ)")
+    ex.add_argument("result", metavar="RESULT", help="a result written by caption --json (or its .npz)")
+    ex.add_argument("--figure", metavar="OUT", help="the attention figure (.png, .svg or .pdf)")
+    ex.add_argument("--overlay", metavar="OUT", help="one word's overlay at full image size (.png; needs --word)")
+    ex.add_argument("--animation", metavar="OUT", help="the caption word by word (.gif or .mp4)")
+    ex.add_argument("--hypothesis", type=int, default=1, metavar="K", help="the K-th best hypothesis (default 1)")
+    ex.add_argument("--overwrite", action="store_true", help="replace output files that exist")
+    add_style(ex)
 
     tr = sub.add_parser("train", help="train a model on generated data")
     tr_sub = tr.add_subparsers(dest="task", required=True)
@@ -70,12 +123,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv or ["gui"])
     try:
+        if args.command == "gui":
+            from .app import run
+
+            return run(args.file)
         if args.command == "caption":
             from .commands import caption
 
             return caption(args)
+        if args.command == "export":
+            from .commands import export
+
+            return export(args)
         if args.command == "train":
             from .commands import train
 

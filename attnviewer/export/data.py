@@ -1,31 +1,44 @@
-"""Results as JSON: tokens, probabilities, alternatives, settings and every attention array."""
+"""Results as files, and back: JSON for people and other programs, NPZ for the exact arrays.
+
+The JSON holds everything (tokens, token ids, probabilities, alternatives, settings, the model,
+the image's path and size) with the attention rounded to 6 decimals for reading. Beside it, an
+NPZ holds every hypothesis's attention as the float32 array the model produced, plus a copy of
+the JSON, so either file alone reopens the result. `load_result` prefers the exact arrays.
+
+Scalars (probabilities, scores) are written with Python's shortest round-trip repr, so they read
+back as the same floats.
+"""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import MediaError, OutputError
 from ..types import Hypothesis, Result
 from .figures import atomic_path
 
-SCHEMA = "attnviewer-result-1"
+SCHEMA = "attnviewer-result-2"
+SCHEMAS = ("attnviewer-result-1", SCHEMA)  # what load_result reads
 
 
 def hypothesis_dict(h: Hypothesis) -> dict:
     return {
         "text": h.text,
         "tokens": h.tokens,
-        "log_prob": round(h.log_prob, 6),
-        "score": round(h.score, 6),
+        "log_prob": float(h.log_prob),
+        "score": float(h.score),
         "words": [
             {
                 "token": t,
-                "prob": round(p, 6),
-                "alternatives": [[w, round(q, 6)] for w, q in alts],
+                "token_id": int(tid),
+                "prob": float(p),
+                "alternatives": [[w, float(q)] for w, q in alts],
                 "attention": np.round(att.astype(np.float64), 6).tolist(),
             }
-            for t, p, alts, att in zip(h.tokens, h.probs, h.alternatives, h.attention)
+            for t, tid, p, alts, att in zip(h.tokens, h.token_ids, h.probs, h.alternatives, h.attention)
         ],
     }
 
@@ -36,9 +49,9 @@ def result_dict(r: Result) -> dict:
         "source": r.source,
         "model": r.model,
         "settings": r.settings,
-        "seconds": round(r.seconds, 4),
+        "seconds": round(float(r.seconds), 6),
         "image_size": list(r.image_size) if r.image_size else None,
-        "attention_shape": list(r.best.attention.shape[1:]),
+        "attention_shape": list(r.best.attention.shape[1:]) if r.hypotheses else None,
         "hypotheses": [hypothesis_dict(h) for h in r.hypotheses],
     }
 
@@ -47,6 +60,146 @@ def write_json(data, out: str | Path) -> Path:
     out = Path(out)
     with atomic_path(out) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
+            json.dump(data, f, indent=1, ensure_ascii=False)
             f.write("\n")
     return out
+
+
+def npz_path_for(json_path: str | Path) -> Path:
+    """Where the arrays of a JSON result go by default: beside it, same name, .npz."""
+    return Path(json_path).with_suffix(".npz")
+
+
+def write_npz(result: Result, out: str | Path, data: dict | None = None) -> Path:
+    """The exact float32 attention of every hypothesis (attention_0, attention_1, ...) and the
+    result's JSON text (key 'result'), compressed."""
+    out = Path(out)
+    if out.suffix.lower() != ".npz":
+        raise OutputError(f"{out}: the arrays are written as NPZ; name the file .npz")
+    data = data if data is not None else result_dict(result)
+    arrays = {f"attention_{i}": np.asarray(h.attention, dtype=np.float32) for i, h in enumerate(result.hypotheses)}
+    arrays["result"] = np.array(json.dumps(data, ensure_ascii=False))
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+    return out
+
+
+def write_result(result: Result, json_out: str | Path | None = None, npz_out: str | Path | None = None,
+                 arrays: str | Path | None = None) -> list[Path]:
+    """The JSON and/or the NPZ of a result. The JSON names its NPZ (relative to the JSON's folder):
+    npz_out, or `arrays` where the NPZ exists already."""
+    data = result_dict(result)
+    written = []
+    if npz_out is not None:
+        written.append(write_npz(result, npz_out, data))
+    if json_out is not None:
+        ref = npz_out if npz_out is not None else arrays
+        if ref is not None:
+            data = dict(data, arrays=_relative(Path(ref), Path(json_out).parent))
+        written.insert(0, write_json(data, json_out))
+    return written
+
+
+def _relative(target: Path, folder: Path) -> str:
+    try:
+        return os.path.relpath(target.resolve(), folder.resolve())
+    except ValueError:  # another drive on Windows
+        return str(target.resolve())
+
+
+def load_result(path: str | Path) -> Result:
+    """Reopen a result saved by write_result (or write_json of result_dict): its JSON or its NPZ.
+
+    With the NPZ at hand the attention arrays are the exact float32 arrays that were saved;
+    from a JSON alone they are the 6-decimal values written there. MediaError if the file is
+    missing or not a result.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise MediaError(f"{path}: no such file")
+    if path.is_dir():
+        raise MediaError(f"{path}: is a folder, not a result file")
+    arrays: dict[str, np.ndarray] | None = None
+    if path.suffix.lower() == ".npz":
+        arrays = _read_npz(path)
+        if "result" not in arrays:
+            raise MediaError(f"{path}: not an attnviewer result (no result record in it)")
+        try:
+            data = json.loads(str(arrays["result"]))
+        except ValueError:
+            raise MediaError(f"{path}: not an attnviewer result (its result record is damaged)") from None
+    else:
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except UnicodeDecodeError:
+            raise MediaError(f"{path}: not an attnviewer result (not a text file)") from None
+        except json.JSONDecodeError as e:
+            raise MediaError(f"{path}: not an attnviewer result (broken JSON at line {e.lineno})") from None
+        except OSError as e:
+            raise MediaError(f"{path}: cannot open ({e.strerror})") from None
+        npz = path.parent / data["arrays"] if isinstance(data, dict) and data.get("arrays") else None
+        if npz is not None and npz.is_file():
+            try:
+                arrays = _read_npz(npz)
+            except MediaError:
+                arrays = None  # the JSON alone still holds the result, to 6 decimals
+    if not isinstance(data, dict) or data.get("schema") not in SCHEMAS:
+        raise MediaError(f"{path}: not an attnviewer result (schema {data.get('schema') if isinstance(data, dict) else None!r})")
+    try:
+        return _result_from(data, arrays)
+    except (KeyError, TypeError, ValueError) as e:
+        raise MediaError(f"{path}: damaged attnviewer result ({type(e).__name__}: {e})") from None
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError) as e:
+        raise MediaError(f"{path}: cannot read the arrays ({e})") from None
+
+
+def _result_from(data: dict, arrays: dict[str, np.ndarray] | None) -> Result:
+    shape = tuple(data.get("attention_shape") or ())
+    hyps = []
+    for i, hd in enumerate(data["hypotheses"]):
+        words = hd["words"]
+        exact = None if arrays is None else arrays.get(f"attention_{i}")
+        if exact is not None and exact.shape[0] == len(words):
+            att = np.asarray(exact, dtype=np.float32)
+        else:
+            att = np.array([w["attention"] for w in words], dtype=np.float32).reshape(len(words), *shape)
+        hyps.append(Hypothesis(
+            tokens=[str(w["token"]) for w in words],
+            token_ids=[int(w.get("token_id", -1)) for w in words],
+            log_prob=float(hd["log_prob"]),
+            score=float(hd["score"]),
+            probs=[float(w["prob"]) for w in words],
+            alternatives=[[(str(a), float(q)) for a, q in w["alternatives"]] for w in words],
+            attention=att,
+        ))
+    size = data.get("image_size")
+    return Result(
+        source=str(data["source"]),
+        model=str(data["model"]),
+        settings=dict(data.get("settings") or {}),
+        hypotheses=hyps,
+        seconds=float(data.get("seconds") or 0.0),
+        image_size=(int(size[0]), int(size[1])) if size else None,
+    )
+
+
+def find_source(result: Result, result_path: str | Path | None = None) -> Path:
+    """The image a result was made from: its recorded path, else a file of that name beside the
+    result file (a result folder moved together with its images). MediaError if it is gone."""
+    src = Path(result.source)
+    if src.is_file():
+        return src
+    if result_path is not None:
+        beside = Path(result_path).parent / src.name
+        if beside.is_file():
+            return beside
+    raise MediaError(f"{src}: the image of this result is gone (no such file); "
+                     "put it back or next to the result file")

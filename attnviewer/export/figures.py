@@ -1,11 +1,18 @@
-"""Publication figures rendered from the data with matplotlib's Agg backend (never grabbed from
-the screen): the classic Show-Attend-Tell grid of one panel per word.
+"""Publication figures rendered from the data with matplotlib's Agg renderer (never grabbed from
+the screen): the classic Show-Attend-Tell grid of one panel per word, a single word's figure, and
+a word's overlay alone at the image's full resolution.
+
+No pyplot: figures are plain `matplotlib.figure.Figure`s on an Agg canvas, so rendering never
+switches the process's matplotlib backend (the desktop app calls these functions too).
+Words stay text in SVG (svg.fonttype none) and PDF (TrueType, pdf.fonttype 42), so they can be
+edited and searched.
 
 Files are written to a temporary name in the target folder and renamed into place, so an
 interrupted export never leaves a broken file.
 """
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from dataclasses import dataclass
@@ -13,88 +20,273 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import OutputError
-from ..maps import normalise, upsample
+from ..errors import OutputError, SettingsError
+from ..maps import SMOOTHING, normalise, upsample
 from ..types import Hypothesis
 
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
+SCALES = ("max", "fixed")
 
 
 @dataclass
 class FigureStyle:
-    columns: int = 5
-    cmap: str = "jet"
-    opacity: float = 0.6
-    smoothing: str = "gaussian"
+    columns: int = 5  # panels per row of the grid (the input image is the first panel)
+    cmap: str = "jet"  # any matplotlib colormap name
+    opacity: float = 0.6  # of the overlay where the weight peaks; it fades out with the weight
+    smoothing: str = "gaussian"  # nearest | bilinear | gaussian (see maps.py)
     scale: str = "max"  # 'max': each map to its own peak; 'fixed': weights 0..1 on one scale
-    panel_inches: float = 2.2
-    dpi: int = 150
-    show_prob: bool = True
-    font_size: float = 11
+    panel_inches: float = 2.2  # width of one panel
+    dpi: int = 150  # of PNG files, and of the images embedded in SVG and PDF
+    show_prob: bool = True  # "word (0.93)" rather than "word"
+    font_size: float = 11  # points
+    font_family: str = "sans-serif"  # a family name ("DejaVu Serif") or a generic one (serif, ...)
+
+    def validate(self) -> "FigureStyle":
+        """Raise SettingsError with a readable message for a value that cannot be drawn."""
+        import matplotlib
+
+        if not isinstance(self.columns, int) or self.columns < 1:
+            raise SettingsError(f"columns must be at least 1, got {self.columns}")
+        if self.cmap not in matplotlib.colormaps:
+            raise SettingsError(f"unknown colormap {self.cmap!r}; try jet, viridis, inferno, magma, hot or gray")
+        if not 0.0 <= self.opacity <= 1.0:
+            raise SettingsError(f"opacity must be between 0 and 1, got {self.opacity:g}")
+        if self.smoothing not in SMOOTHING:
+            raise SettingsError(f"unknown smoothing {self.smoothing!r}; choose one of {', '.join(SMOOTHING)}")
+        if self.scale not in SCALES:
+            raise SettingsError(f"unknown scale {self.scale!r}; choose one of {', '.join(SCALES)}")
+        if not 0.3 <= self.panel_inches <= 20:
+            raise SettingsError(f"panel size must be between 0.3 and 20 inches, got {self.panel_inches:g}")
+        if not 20 <= self.dpi <= 1200:
+            raise SettingsError(f"dpi must be between 20 and 1200, got {self.dpi}")
+        if not 2 <= self.font_size <= 72:
+            raise SettingsError(f"font size must be between 2 and 72 points, got {self.font_size:g}")
+        font_file(self.font_family)
+        return self
 
 
-def _pyplot():
-    import matplotlib
+def font_file(family: str, bold: bool = False) -> str:
+    """The TrueType file matplotlib uses for a font family; SettingsError if it has none."""
+    from matplotlib.font_manager import FontProperties, findfont
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    try:
+        return findfont(FontProperties(family=[family], weight="bold" if bold else "normal"),
+                        fallback_to_default=False)
+    except ValueError:
+        raise SettingsError(f"font {family!r} is not installed; try sans-serif, serif or DejaVu Sans") from None
 
-    matplotlib.rcParams["svg.fonttype"] = "none"  # words stay text in SVG ...
-    matplotlib.rcParams["pdf.fonttype"] = 42  # ... and in PDF (TrueType), so they can be edited
 
-    return plt
+def _rc(style: FigureStyle) -> dict:
+    return {
+        "svg.fonttype": "none",  # words stay text in SVG ...
+        "pdf.fonttype": 42,  # ... and in PDF (TrueType), so they can be edited
+        "font.family": [style.font_family],
+        "font.size": style.font_size,
+        "svg.hashsalt": "attnviewer",  # the same figure gives the same SVG file
+        "image.resample": True,
+        "image.composite_image": False,  # SVG/PDF keep the overlay as its own layer above the image
+    }
+
+
+def _display_copy(image: np.ndarray, max_side: int) -> np.ndarray:
+    """The image reduced (never enlarged) so its long side is at most max_side pixels."""
+    import cv2
+
+    h, w = image.shape[:2]
+    if max(h, w) <= max_side:
+        return image
+    s = max_side / max(h, w)
+    return cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def _weights(att: np.ndarray, size: tuple[int, int], style: FigureStyle) -> np.ndarray:
+    return np.clip(normalise(upsample(att, size, style.smoothing), style.scale), 0, 1)
 
 
 def overlay_rgba(att: np.ndarray, size: tuple[int, int], style: FigureStyle) -> np.ndarray:
     """(H, W, 4) float colours of one attention map; alpha ramps up with the weight."""
     import matplotlib
 
-    m = normalise(upsample(att, size, style.smoothing), style.scale)
+    m = _weights(att, size, style)
     rgba = matplotlib.colormaps[style.cmap](m)
-    rgba[..., 3] = style.opacity * np.sqrt(np.clip(m, 0, 1))
+    rgba[..., 3] = style.opacity * np.sqrt(m)
     return rgba
+
+
+def overlay_image(image: np.ndarray, att: np.ndarray, style: FigureStyle | None = None) -> np.ndarray:
+    """The image with one attention map blended over it, at the image's own resolution: uint8 RGB."""
+    import matplotlib
+
+    style = style or FigureStyle()
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    image = image[..., :3]
+    m = _weights(att, image.shape[:2], style)
+    colour = matplotlib.colormaps[style.cmap](m, bytes=True)[..., :3].astype(np.float32)
+    alpha = (style.opacity * np.sqrt(m))[..., None].astype(np.float32)
+    out = image.astype(np.float32) * (1.0 - alpha) + colour * alpha
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def write_overlay(image: np.ndarray, att: np.ndarray, out: str | Path, style: FigureStyle | None = None) -> Path:
+    """overlay_image() written as a PNG file."""
+    from PIL import Image
+
+    out = Path(out)
+    if out.suffix.lower() != ".png":
+        raise OutputError(f"{out}: the overlay is written as PNG; name the file .png")
+    rgb = overlay_image(image, att, style)
+    with atomic_path(out) as tmp:
+        Image.fromarray(rgb).save(tmp, format="PNG", optimize=False)
+    return out
+
+
+def _label(hyp: Hypothesis, i: int, style: FigureStyle) -> str:
+    return f"{hyp.tokens[i]} ({hyp.probs[i]:.2f})" if style.show_prob else hyp.tokens[i]
+
+
+class _Grid:
+    """Exact layout in inches: panels of the image's aspect with a title line above each; no
+    tight_layout guessing, so nothing is clipped and the figure has no wasted border."""
+
+    MARGIN = 0.05  # around the whole figure
+    GAP = 0.08  # between columns
+
+    def __init__(self, style: FigureStyle, panels: int, aspect: float, columns: int | None = None):
+        self.cols = max(1, min(columns or style.columns, panels))
+        self.rows = -(-panels // self.cols)
+        self.pw = style.panel_inches
+        self.ph = style.panel_inches * aspect
+        self.title_h = style.font_size * 1.55 / 72  # one line of text with its padding
+        self.row_gap = style.font_size * 0.25 / 72 + 0.04
+        self.width = 2 * self.MARGIN + self.cols * self.pw + (self.cols - 1) * self.GAP
+        self.height = 2 * self.MARGIN + self.rows * (self.title_h + self.ph) + (self.rows - 1) * self.row_gap
+
+    def rect(self, k: int) -> list[float]:
+        """[left, bottom, width, height] in figure fractions of panel k (row-major)."""
+        r, c = divmod(k, self.cols)
+        left = self.MARGIN + c * (self.pw + self.GAP)
+        top = self.height - self.MARGIN - r * (self.title_h + self.ph + self.row_gap) - self.title_h
+        return [left / self.width, (top - self.ph) / self.height, self.pw / self.width, self.ph / self.height]
+
+
+def _new_figure(width: float, height: float, dpi: int):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=dpi, facecolor="white")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _panel(fig, rect, image, overlay, label: str, style: FigureStyle):
+    ax = fig.add_axes(rect)
+    ax.set_axis_off()
+    ax.imshow(image, aspect="auto", interpolation="antialiased")
+    if overlay is not None:
+        ax.imshow(overlay, aspect="auto", interpolation="antialiased")
+    t = ax.set_title(label, fontsize=style.font_size, pad=style.font_size * 0.35)
+    return ax, t
+
+
+def _fit_titles(fig, titles) -> None:
+    """Shrink any title wider than its panel until it fits (long words, long model names)."""
+    renderer = fig.canvas.get_renderer()
+    for ax, t in titles:
+        room = ax.get_window_extent(renderer).width * 1.02
+        for _ in range(4):
+            width = t.get_window_extent(renderer).width
+            if width <= room:
+                break
+            t.set_fontsize(t.get_fontsize() * room / width * 0.97)
 
 
 def caption_figure(image: np.ndarray, hyp: Hypothesis, out: str | Path, style: FigureStyle | None = None,
                    title: str | None = None) -> Path:
     """The image, then one panel per word with its attention over the image and the word above."""
-    style = style or FigureStyle()
-    plt = _pyplot()
-    panels = 1 + len(hyp.tokens)
-    cols = max(1, min(style.columns, panels))
-    rows = -(-panels // cols)
+    import matplotlib
+
+    style = (style or FigureStyle()).validate()
+    _check_format(out)
+    image = _display_copy(np.asarray(image), int(style.panel_inches * style.dpi * 1.5))
     h, w = image.shape[:2]
-    aspect = h / w
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * style.panel_inches, rows * style.panel_inches * aspect + 0.35 * rows),
-                             squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    axes.flat[0].imshow(image)
-    axes.flat[0].set_title(title or "input", fontsize=style.font_size)
-    for i, tok in enumerate(hyp.tokens):
-        ax = axes.flat[i + 1]
-        ax.imshow(image)
-        ax.imshow(overlay_rgba(hyp.attention[i], (h, w), style))
-        label = f"{tok} ({hyp.probs[i]:.2f})" if style.show_prob else tok
-        ax.set_title(label, fontsize=style.font_size)
-    fig.tight_layout(pad=0.4)
-    try:
+    grid = _Grid(style, 1 + len(hyp.tokens), h / w)
+    with matplotlib.rc_context(_rc(style)):
+        fig = _new_figure(grid.width, grid.height, style.dpi)
+        titles = [_panel(fig, grid.rect(0), image, None, title or "input", style)]
+        for i in range(len(hyp.tokens)):
+            titles.append(_panel(fig, grid.rect(i + 1), image, overlay_rgba(hyp.attention[i], (h, w), style),
+                                 _label(hyp, i, style), style))
+        _fit_titles(fig, titles)
         return save_figure(fig, out, style.dpi)
-    finally:
-        plt.close(fig)
+
+
+def word_figure(image: np.ndarray, hyp: Hypothesis, index: int, out: str | Path, style: FigureStyle | None = None,
+                title: str | None = None) -> Path:
+    """One word (index from 0) alone: its attention over the image, the word (and probability) above."""
+    import matplotlib
+
+    style = (style or FigureStyle()).validate()
+    _check_format(out)
+    if not 0 <= index < len(hyp.tokens):
+        raise SettingsError(f"word {index + 1} asked for, but the caption has {len(hyp.tokens)} words")
+    image = _display_copy(np.asarray(image), int(style.panel_inches * style.dpi * 1.5))
+    h, w = image.shape[:2]
+    grid = _Grid(style, 1, h / w)
+    with matplotlib.rc_context(_rc(style)):
+        fig = _new_figure(grid.width, grid.height, style.dpi)
+        panel = _panel(fig, grid.rect(0), image, overlay_rgba(hyp.attention[index], (h, w), style),
+                       title or _label(hyp, index, style), style)
+        _fit_titles(fig, [panel])
+        return save_figure(fig, out, style.dpi)
+
+
+def _check_format(out: str | Path) -> None:
+    if Path(out).suffix.lower() not in FIGURE_FORMATS:
+        raise OutputError(f"{out}: unsupported figure format; use one of {', '.join(FIGURE_FORMATS)}")
+
+
+_METADATA = {".png": {"Software": "attnviewer"}, ".svg": {"Date": None, "Creator": "attnviewer"},
+             ".pdf": {"CreationDate": None, "Creator": "attnviewer"}}
 
 
 def save_figure(fig, out: str | Path, dpi: int) -> Path:
     out = Path(out)
-    if out.suffix.lower() not in FIGURE_FORMATS:
-        raise OutputError(f"{out}: unsupported figure format; use one of {', '.join(FIGURE_FORMATS)}")
+    _check_format(out)
+    suffix = out.suffix.lower()
     with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=out.suffix[1:].lower())
+        fig.savefig(tmp, dpi=dpi, format=suffix[1:], facecolor="white", metadata=_METADATA[suffix])
     return out
 
 
+def _default_mode() -> int:
+    """Permissions of a newly created file under this process's umask (mkstemp makes 0600)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o644
+
+
+def write_problem(out: Path, e: OSError) -> str:
+    """One readable line for an OSError while writing `out`."""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{out}: cannot write, the disk is full"
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{out}: cannot write, no permission to write in {out.parent if str(out.parent) else '.'}"
+    return f"{out}: cannot write ({e.strerror or e})"
+
+
 class atomic_path:
-    """Context manager giving a temporary path beside `out`, renamed onto `out` on success."""
+    """Context manager giving a temporary path beside `out`, renamed onto `out` on success.
+
+    Whatever goes wrong inside (an error, a full disk, Ctrl-C), the temporary file is removed and
+    `out` is left as it was; an OSError becomes an OutputError with a readable message.
+    """
 
     def __init__(self, out: Path):
         self.out = Path(out)
@@ -106,19 +298,21 @@ class atomic_path:
         try:
             fd, self.tmp = tempfile.mkstemp(prefix=f".{self.out.name}.", suffix=".part", dir=folder)
         except OSError as e:
-            raise OutputError(f"{self.out}: cannot write in {folder} ({e.strerror})") from None
+            raise OutputError(write_problem(self.out, e)) from None
         os.close(fd)
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
             try:
+                mode = self.out.stat().st_mode & 0o777 if self.out.exists() else _default_mode()
+                os.chmod(self.tmp, mode)
                 os.replace(self.tmp, self.out)
                 return False
             except OSError as e:
                 Path(self.tmp).unlink(missing_ok=True)
-                raise OutputError(f"{self.out}: cannot write ({e.strerror})") from None
+                raise OutputError(write_problem(self.out, e)) from None
         Path(self.tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise OutputError(f"{self.out}: cannot write ({exc.strerror or exc})") from None
+            raise OutputError(write_problem(self.out, exc)) from None
         return False
