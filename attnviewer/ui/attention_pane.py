@@ -115,14 +115,25 @@ class AttentionPane(QWidget):
         self.view.set_overlay(rgba, att.shape, s.grid, peak(att) if s.peak else None, sample)
 
     def show_strip(self, words: list[Step], current: int, s: OverlaySettings) -> None:
-        """One thumbnail per word; rebuilt only when the words or the colours change."""
-        key = [(w.token, w.index, w.attention.tobytes()) for w in words] + [s.cmap, s.opacity, s.smoothing]
-        if key != self._thumb_key and self._small is not None:
-            self._thumb_key = key
-            self.strip.clear()
-            for w in words:
+        """One thumbnail per word. Only words whose map changed are redrawn: while the model
+        writes, that is just the newest word."""
+        if self._small is not None:
+            look = (s.cmap, s.opacity, s.smoothing)
+            for i, w in enumerate(words):
+                key = (w.token, w.attention.tobytes(), look)
+                if i < len(self._thumb_key) and self._thumb_key[i] == key:
+                    continue
                 thumb = blend(self._small, overlay_rgba(w.attention, s.cmap, s.opacity, s.smoothing))
-                self.strip.addItem(QListWidgetItem(QIcon(to_pixmap(thumb)), w.token))
+                if i < self.strip.count():
+                    self.strip.item(i).setIcon(QIcon(to_pixmap(thumb)))
+                    self.strip.item(i).setText(w.token)
+                    self._thumb_key[i] = key
+                else:
+                    self.strip.addItem(QListWidgetItem(QIcon(to_pixmap(thumb)), w.token))
+                    self._thumb_key.append(key)
+            while self.strip.count() > len(words):
+                self.strip.takeItem(self.strip.count() - 1)
+                self._thumb_key.pop()
         if 0 <= current < self.strip.count():
             self.strip.setCurrentRow(current)
             self.strip.scrollToItem(self.strip.item(current))

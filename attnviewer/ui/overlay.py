@@ -16,13 +16,32 @@ COLORMAPS = ("viridis", "inferno", "jet", "gray")
 PIXELS_PER_CELL = 16
 
 
+# Jet as MATLAB and matplotlib define it: piecewise linear (position, value) per channel.
+JET = {
+    "r": [(0, 0), (0.35, 0), (0.66, 1), (0.89, 1), (1, 0.5)],
+    "g": [(0, 0), (0.125, 0), (0.375, 1), (0.64, 1), (0.91, 0), (1, 0)],
+    "b": [(0, 0.5), (0.11, 1), (0.34, 1), (0.65, 0), (1, 0)],
+}
+
+
+def _colours(cmap: str, x: np.ndarray) -> np.ndarray:
+    """(len(x), 3) floats in 0..1. No matplotlib here: importing it stalls the window ~0.1 s."""
+    if cmap == "gray":
+        return np.repeat(x[:, None], 3, axis=1)
+    if cmap == "jet":
+        return np.stack([np.interp(x, *zip(*JET[c])) for c in "rgb"], axis=1)
+    import pyqtgraph as pg
+
+    return pg.colormap.get(cmap).map(x, mode="float")[:, :3]
+
+
 @lru_cache(maxsize=16)
 def lookup_table(cmap: str, opacity: float) -> np.ndarray:
     """(256, 4) uint8 RGBA; alpha grows with the weight (square root: faint weights still show)."""
-    import matplotlib
-
-    colours = matplotlib.colormaps[cmap](np.linspace(0, 1, 256))
-    colours[:, 3] = opacity * np.sqrt(np.linspace(0, 1, 256))
+    x = np.linspace(0, 1, 256)
+    colours = np.empty((256, 4))
+    colours[:, :3] = _colours(cmap, x)
+    colours[:, 3] = opacity * np.sqrt(x)
     return np.round(colours * 255).astype(np.uint8)
 
 
