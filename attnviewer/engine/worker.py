@@ -35,6 +35,42 @@ class CaptionJob:
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
 
+EXPORT_KINDS = ("grid", "word", "overlay", "animation", "result")
+
+
+@dataclass
+class ExportRequest:
+    """One file job for the worker: write (or, with preview=True, render small) one export kind,
+    or (kind "open") reopen a saved result with its image.
+
+    grid: every word's panel (caption_figure); word: the word `index` alone (word_figure);
+    overlay: the word `index`'s overlay at the image's resolution; animation: GIF/MP4 of every
+    word; result: the JSON at `path` and the NPZ beside it. Only plain data: numpy arrays and
+    the export module's dataclasses.
+    """
+
+    kind: str
+    path: str = ""
+    image: object = None  # (H, W, 3) uint8
+    hyp: object = None  # Hypothesis
+    style: object = None  # FigureStyle
+    title: str | None = None
+    index: int = 0  # the word of a word / overlay export (and the frame an animation preview shows)
+    result: object = None  # Result, for kind "result"
+    seconds: float = 1.0  # animation: per word
+    size: int = 512  # animation: long side of a frame in pixels
+    preview: bool = False  # render a small RGB picture instead of writing the file
+    id: int = 0
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+
+
+class ExportCancelled(Exception):
+    """Raised between animation frames when the user stops an export; nothing is written."""
+
+
+PREVIEW_MAX_SIDE = 900  # pixels of a preview's long side
+
+
 class Worker(QObject):
     """Lives on the engine thread. Its slots run there; its signals reach the GUI thread queued."""
 
@@ -44,30 +80,71 @@ class Worker(QObject):
     finished = Signal(int, str, object)  # job id, slot, Result
     failed = Signal(int, str, str)  # job id, slot, message for the user
     devices = Signal(list)  # the devices torch can use, once it is imported
-    exported = Signal(str)  # path of a finished export
-    export_failed = Signal(str)
+    # file jobs (ExportRequest); the int is the request id
+    exported = Signal(int, str)  # path written (for a result: its JSON)
+    export_failed = Signal(int, str)  # message for the user (also: a result that cannot be opened)
+    export_cancelled = Signal(int, str)  # stopped by the user; the target file is untouched
+    export_progress = Signal(int, int, int)  # frames done, of total (animations)
+    preview_ready = Signal(int, object)  # (H, W, 3) uint8 RGB
+    preview_failed = Signal(int, str)
+    result_opened = Signal(int, object, object)  # Result, LoadedImage
 
     def __init__(self):
         super().__init__()
         self.latest: dict[str, int] = {}  # slot -> newest job id; written by the GUI thread
         self._models: dict[tuple[str, str], object] = {}
         self._devices: list[str] | None = None
+        self.latest_preview = 0  # newest preview id; written by the GUI thread
 
     @Slot(object)
-    def export(self, request: tuple) -> None:
-        """Write a figure off the GUI thread: request = (image rgb, hypothesis, path, style, title)."""
-        from ..export.figures import caption_figure
-
-        image, hyp, path, style, title = request
+    def export(self, req: ExportRequest) -> None:
+        """Write an export, render a preview or open a result, off the GUI thread."""
+        if req.preview and req.id != self.latest_preview:
+            return  # superseded while it waited in the queue
+        if req.cancel.is_set():
+            self.export_cancelled.emit(req.id, req.path)
+            return
         try:
-            caption_figure(image, hyp, path, style, title)
-        except AttnViewerError as e:
-            self.export_failed.emit(str(e))
+            if req.kind == "open":
+                result, image = _open_result(req.path)
+                self.result_opened.emit(req.id, result, image)
+            elif req.preview:
+                self.preview_ready.emit(req.id, _preview(req))
+            else:
+                self._write(req)
+                self.exported.emit(req.id, req.path)
+        except ExportCancelled:
+            self.export_cancelled.emit(req.id, req.path)
         except Exception as e:
-            log.exception("export failed")
-            self.export_failed.emit(_unexpected(e))
+            if not isinstance(e, AttnViewerError):
+                log.exception("%s %s failed", req.kind, "preview" if req.preview else "export")
+            message = str(e) if isinstance(e, AttnViewerError) else _unexpected(e)
+            (self.preview_failed if req.preview else self.export_failed).emit(req.id, message)
+
+    def _write(self, req: ExportRequest) -> None:
+        from pathlib import Path
+
+        from ..export import figures
+
+        if req.kind == "grid":
+            figures.caption_figure(req.image, req.hyp, req.path, req.style, req.title)
+        elif req.kind == "word":
+            figures.word_figure(req.image, req.hyp, req.index, req.path, req.style)
+        elif req.kind == "overlay":
+            figures.write_overlay(req.image, req.hyp.attention[req.index], req.path, _valid(req.style))
+        elif req.kind == "animation":
+            _write_animation(req, lambda done, total: self.export_progress.emit(req.id, done, total))
+        elif req.kind == "result":
+            from ..export.data import npz_path_for, write_result
+
+            if Path(req.path).suffix.lower() != ".json":
+                from ..errors import OutputError
+
+                raise OutputError(f"{req.path}: a result is written as JSON (with its NPZ beside it); "
+                                  "name the file .json")
+            write_result(req.result, req.path, npz_path_for(req.path))
         else:
-            self.exported.emit(str(path))
+            raise ValueError(f"unknown export kind {req.kind!r}")
 
     @Slot(object)
     def run(self, job: CaptionJob) -> None:
@@ -91,7 +168,7 @@ class Worker(QObject):
             return
         self.image_ready.emit(job.id, job.slot, image)
         self.status.emit(job.id, job.slot, f"loading model {job.model}")
-        import torch
+        torch = _import_torch()
 
         if self._devices is None:
             self._devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -136,6 +213,123 @@ class Worker(QObject):
         return self._models[key]
 
 
+def _valid(style):
+    from ..export.figures import FigureStyle
+
+    return (style or FigureStyle()).validate()
+
+
+def _write_animation(req: ExportRequest, progress) -> None:
+    """write_animation with a progress report per frame and a cancel check between frames:
+    cancelling raises inside atomic_path, so the temporary file goes and the target stays."""
+    from pathlib import Path
+
+    from ..errors import OutputError
+    from ..export import animation as anim
+    from ..export.figures import atomic_path
+
+    out = Path(req.path)
+    suffix = out.suffix.lower()
+    if suffix not in anim.ANIMATION_FORMATS:
+        raise OutputError(f"{out}: unsupported animation format; use one of {', '.join(anim.ANIMATION_FORMATS)}")
+    anim.check_timing(req.seconds, req.size)
+    codec = anim.check_mp4(out) if suffix == ".mp4" else None
+    style = _valid(req.style)
+    total = max(1, len(req.hyp.tokens)) + 1  # the frames, then the file
+    progress(0, total)
+
+    def frames():
+        for i, frame in enumerate(anim.animation_frames(req.image, req.hyp, style, req.size)):
+            if req.cancel.is_set():
+                raise ExportCancelled
+            yield frame
+            progress(i + 1, total)
+        if req.cancel.is_set():
+            raise ExportCancelled
+
+    with atomic_path(out) as tmp:
+        if suffix == ".gif":
+            anim._write_gif(frames(), tmp, req.seconds)
+        else:
+            anim._write_mp4(frames(), tmp, req.seconds, codec, out)
+    progress(total, total)
+
+
+def _preview(req: ExportRequest):
+    """A small RGB picture of what `req` would write: the same figure at a low DPI, the overlay
+    or the animation frame of word `index` at a reduced size."""
+    import os
+    import tempfile
+    from dataclasses import replace
+
+    import numpy as np
+    from PIL import Image
+
+    from ..export import figures
+
+    style = _valid(req.style)
+    image = np.asarray(req.image)
+    if req.kind == "overlay":
+        small = figures._display_copy(image, PREVIEW_MAX_SIDE)
+        return figures.overlay_image(small, req.hyp.attention[req.index], style)
+    if req.kind == "animation":
+        from itertools import islice
+
+        from ..export.animation import animation_frames
+
+        size = min(req.size, 480)
+        n = len(req.hyp.tokens)
+        return next(islice(animation_frames(image, req.hyp, style, size), min(req.index, max(n - 1, 0)), None))
+    panels = 1 + len(req.hyp.tokens) if req.kind == "grid" else 1
+    cols = max(1, min(style.columns, panels))
+    rows = -(-panels // cols)
+    aspect = image.shape[0] / image.shape[1]
+    width = 0.1 + cols * style.panel_inches + (cols - 1) * 0.08
+    height = 0.1 + rows * (style.font_size * 1.55 / 72 + style.panel_inches * aspect)
+    dpi = int(max(20, min(style.dpi, PREVIEW_MAX_SIDE / max(width, height))))
+    small = replace(style, dpi=dpi)
+    fd, tmp = tempfile.mkstemp(prefix="attnviewer-preview-", suffix=".png")
+    os.close(fd)
+    try:
+        if req.kind == "grid":
+            figures.caption_figure(image, req.hyp, tmp, small, req.title)
+        else:
+            figures.word_figure(image, req.hyp, req.index, tmp, small)
+        with Image.open(tmp) as im:
+            return np.asarray(im.convert("RGB"))
+    finally:
+        os.unlink(tmp)
+
+
+def _open_result(path: str):
+    """A saved result and its image, re-read from the result's source (or beside the file)."""
+    from ..export.data import find_source, load_result
+    from ..media.images import load_image
+
+    result = load_result(path)
+    if not result.hypotheses:
+        from ..errors import MediaError
+
+        raise MediaError(f"{path}: the result holds no caption")
+    return result, load_image(find_source(result, path))
+
+
+def _import_torch():
+    """Import torch with the garbage collector paused: its import allocates so much that full
+    collections (100+ ms each, holding the GIL) would stall the window several times."""
+    import gc
+    import sys
+
+    if "torch" not in sys.modules:
+        gc.disable()
+        try:
+            import torch  # noqa: F401
+        finally:
+            gc.freeze()  # what the import built lives on: keep it out of later collections
+            gc.enable()
+    return sys.modules["torch"]
+
+
 def _unexpected(e: Exception) -> str:
     name = type(e).__name__
     if "OutOfMemory" in name:
@@ -165,10 +359,43 @@ class Engine(QObject):
         # signals re-exported for the window
         self.image_ready, self.status = self.worker.image_ready, self.worker.status
         self.step, self.finished, self.failed = self.worker.step, self.worker.finished, self.worker.failed
-        self.devices, self.exported, self.export_failed = self.worker.devices, self.worker.exported, self.worker.export_failed
+        self.devices = self.worker.devices
+        w = self.worker
+        self.exported, self.export_failed, self.export_cancelled = w.exported, w.export_failed, w.export_cancelled
+        self.export_progress = w.export_progress
+        self.preview_ready, self.preview_failed = w.preview_ready, w.preview_failed
+        self.result_opened = w.result_opened
 
-    def export_figure(self, image, hyp, path: str, style=None, title: str | None = None) -> None:
-        self._export.emit((image, hyp, path, style, title))
+    def export(self, request: ExportRequest) -> int:
+        """Queue an export (or a preview, or opening a result) for the engine thread; returns its id.
+        A preview supersedes the previous preview; an export can be stopped with cancel_export."""
+        self._ids += 1
+        request.id = self._ids
+        if request.preview:
+            self.worker.latest_preview = request.id
+        elif request.kind != "open":
+            self._running["export"] = request  # shutdown() cancels it with the caption jobs
+        self._export.emit(request)
+        return request.id
+
+    def cancel_export(self, request_id: int | None = None) -> None:
+        """Stop the running export (between animation frames; a figure in progress finishes)."""
+        req = self._running.get("export")
+        if req is not None and (request_id is None or req.id == request_id):
+            self.cancel("export")
+
+    def export_figure(self, image, hyp, path: str, style=None, title: str | None = None) -> int:
+        """The classic grid of every word, written on the engine thread."""
+        return self.export(ExportRequest("grid", str(path), image, hyp, style, title))
+
+    def open_result(self, path: str) -> int:
+        """Load a saved result and its image on the engine thread: result_opened or export_failed."""
+        return self.export(ExportRequest("open", str(path)))
+
+    def claim(self, slot: str, job: int) -> None:
+        """Make `job` (an opened result) the slot's newest: its running caption is cancelled."""
+        self.cancel(slot)
+        self.worker.latest[slot] = job
 
     def submit(self, image_path: str, model: str, settings: DecodeSettings, device: str = "auto",
                slot: str = "main", trust_pickle: bool = False) -> int:

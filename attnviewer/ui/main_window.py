@@ -117,6 +117,7 @@ class MainWindow(QMainWindow):
         self._action(m, "Open &checkpoint…", self.choose_checkpoint, "Ctrl+Shift+O")
         m.addSeparator()
         self.export_action = self._action(m, "&Export figure…", self.choose_export, "Ctrl+E")
+        self.open_result_action = self._action(m, "Open &result…", self.choose_result, "Ctrl+Shift+R")
         m.addSeparator()
         self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -286,12 +287,14 @@ class MainWindow(QMainWindow):
             for side in self.sides.values():
                 side.controls.enable_cuda()
 
-    @Slot(str)
-    def on_exported(self, path: str) -> None:
+    @Slot(int, str)
+    def on_exported(self, request_id: int, path: str) -> None:
         self.statusBar().showMessage(f"wrote {path}", 8000)
 
-    @Slot(str)
-    def on_export_failed(self, message: str) -> None:
+    @Slot(int, str)
+    def on_export_failed(self, request_id: int, message: str) -> None:
+        if request_id == getattr(self, "_opening", None):
+            self._opening = None
         self.show_error(message)
 
     def show_error(self, message: str) -> None:
@@ -375,29 +378,90 @@ class MainWindow(QMainWindow):
 
     # -- export ----------------------------------------------------------------------------------
 
+    def _export_source(self):
+        from .export_dialog import ExportSource
+
+        side = self.sides["main"]
+        st = side.state
+        if not st.result or not st.hypotheses or self.image is None:
+            return None
+        title = f"{Path(st.result.model).name}, {side.controls.settings().describe()}"
+        return ExportSource(self.image.rgb, st.hypotheses[st.selected], max(st.index, 0), st.result,
+                            Path(self.image.path).stem, title, self.overlay_controls.settings())
+
     def choose_export(self) -> None:
-        st = self.sides["main"].state
-        if not st.result or self.image is None:
+        """The Export dialog for what is on screen (a dialog still exporting is brought back)."""
+        from .export_dialog import ExportDialog
+
+        old = getattr(self, "export_dialog", None)
+        if old is not None and old.isVisible() and old.export_id is not None:
+            old.raise_()
+            old.activateWindow()
+            return
+        source = self._export_source()
+        if source is None:
             self.show_error("nothing to export yet: open an image and let the caption finish")
             return
-        folder = self.qsettings.value("export_folder", self.qsettings.value("last_folder", ""))
-        name = str(Path(folder) / f"{Path(self.image.path).stem}-attention.png")
-        path, _ = QFileDialog.getSaveFileName(self, "Export figure", name, "PNG (*.png);;SVG (*.svg);;PDF (*.pdf)")
-        if path:
-            self.qsettings.setValue("export_folder", str(Path(path).parent))
-            self.export_figure(path)
+        if old is not None:
+            old.close()
+            old.deleteLater()
+        self.export_dialog = ExportDialog(self.engine, self.qsettings, source, self)
+        self.export_dialog.show()
 
     def export_figure(self, path: str) -> None:
-        """Render the classic figure of the hypothesis on screen, on the engine thread."""
+        """The classic figure of the hypothesis on screen, in the overlay's colours, written on the
+        engine thread (the Export dialog offers every kind and option)."""
         from ..export.figures import FigureStyle
 
-        st = self.sides["main"].state
-        o = self.overlay_controls.settings()
+        source = self._export_source()
+        if source is None:
+            self.show_error("nothing to export yet: open an image and let the caption finish")
+            return
+        o = source.overlay
         style = FigureStyle(cmap=o.cmap, opacity=o.opacity, smoothing=o.smoothing)
-        hyp = st.hypotheses[st.selected]
-        title = f"{Path(st.result.model).name}, {self.sides['main'].controls.settings().describe()}"
-        self.engine.export_figure(self.image.rgb, hyp, path, style, title)
+        self.engine.export_figure(source.image, source.hyp, path, style, source.title)
         self.statusBar().showMessage(f"exporting {path}…")
+
+    def choose_result(self) -> None:
+        folder = self.qsettings.value("export/folder", self.qsettings.value("last_folder", ""))
+        path, _ = QFileDialog.getOpenFileName(self, "Open result", folder,
+                                              "attnviewer results (*.json *.npz);;All files (*)")
+        if path:
+            self.open_result(path)
+
+    def open_result(self, path: str) -> None:
+        """Reopen a saved result (and re-read its image) on the engine thread; on success it is
+        shown as if just captioned, on failure the screen stays as it was."""
+        unique = Qt.ConnectionType.UniqueConnection
+        self.engine.result_opened.connect(self.on_result_opened, unique)
+        self._opening = self.engine.open_result(str(path))
+        self.statusBar().showMessage(f"opening {path}…")
+
+    @Slot(int, object, object)
+    def on_result_opened(self, request_id: int, result: Result, image) -> None:
+        side = self.sides["main"]
+        if request_id != getattr(self, "_opening", None):
+            return  # superseded by a later open
+        self._opening = None
+        if max(side.pending or 0, side.state.job or 0) > request_id:
+            return  # an image opened after it (ids share one counter) wins
+        self.engine.claim("main", request_id)  # a caption still running for the main side stops
+        side.pending = side.pending_image = None
+        self._play_timer.stop()
+        side.state.start(request_id)
+        side.state.finish(request_id, result)
+        self._set_image(image)
+        fields = DecodeSettings.__dataclass_fields__
+        settings = DecodeSettings(**{k: v for k, v in result.settings.items() if k in fields})
+        side.controls.set_model(result.model)
+        side.controls.set_settings(settings)
+        side.good = (result.model, settings, side.controls.device_name())
+        self.error_banner.hide()
+        if self.compare_action.isChecked():
+            self.rerun(self.sides["compare"], image.path)
+        self.redraw()
+        self._update_status()
+        self.statusBar().showMessage(f"{result.text}", 5000)
 
     # -- drag and drop, recent files, settings ---------------------------------------------------
 
