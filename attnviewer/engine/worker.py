@@ -221,37 +221,17 @@ def _valid(style):
 
 def _write_animation(req: ExportRequest, progress) -> None:
     """write_animation with a progress report per frame and a cancel check between frames:
-    cancelling raises inside atomic_path, so the temporary file goes and the target stays."""
-    from pathlib import Path
+    cancelling raises inside the writer, so the temporary file goes and the target stays."""
+    from ..export.animation import write_animation
 
-    from ..errors import OutputError
-    from ..export import animation as anim
-    from ..export.figures import atomic_path
-
-    out = Path(req.path)
-    suffix = out.suffix.lower()
-    if suffix not in anim.ANIMATION_FORMATS:
-        raise OutputError(f"{out}: unsupported animation format; use one of {', '.join(anim.ANIMATION_FORMATS)}")
-    anim.check_timing(req.seconds, req.size)
-    codec = anim.check_mp4(out) if suffix == ".mp4" else None
-    style = _valid(req.style)
     total = max(1, len(req.hyp.tokens)) + 1  # the frames, then the file
-    progress(0, total)
 
-    def frames():
-        for i, frame in enumerate(anim.animation_frames(req.image, req.hyp, style, req.size)):
-            if req.cancel.is_set():
-                raise ExportCancelled
-            yield frame
-            progress(i + 1, total)
+    def on_frame(done: int, _frames: int) -> None:
         if req.cancel.is_set():
             raise ExportCancelled
+        progress(done, total)
 
-    with atomic_path(out) as tmp:
-        if suffix == ".gif":
-            anim._write_gif(frames(), tmp, req.seconds)
-        else:
-            anim._write_mp4(frames(), tmp, req.seconds, codec, out)
+    write_animation(req.image, req.hyp, req.path, _valid(req.style), req.seconds, req.size, on_frame=on_frame)
     progress(total, total)
 
 

@@ -140,8 +140,12 @@ def mp4_encoder() -> str | None:
 
 
 def write_animation(image: np.ndarray, hyp: Hypothesis, out: str | Path, style: FigureStyle | None = None,
-                    seconds: float = 1.0, size: int = 512) -> Path:
-    """The caption word by word as a GIF or an MP4, `seconds` per word, frames `size` px on the long side."""
+                    seconds: float = 1.0, size: int = 512, on_frame=None) -> Path:
+    """The caption word by word as a GIF or an MP4, `seconds` per word, frames `size` px on the long side.
+
+    on_frame(done, total) is called after each frame is drawn; raising from it stops the export
+    and leaves no file behind (the app reports progress and cancels with it).
+    """
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix not in ANIMATION_FORMATS:
@@ -150,12 +154,21 @@ def write_animation(image: np.ndarray, hyp: Hypothesis, out: str | Path, style: 
     if suffix == ".mp4":
         codec = check_mp4(out)
     frames = animation_frames(image, hyp, style, size)
+    if on_frame is not None:
+        frames = _reporting(frames, max(1, len(hyp.tokens)), on_frame)
     with atomic_path(out) as tmp:
         if suffix == ".gif":
             _write_gif(frames, tmp, seconds)
         else:
             _write_mp4(frames, tmp, seconds, codec, out)
     return out
+
+
+def _reporting(frames, total: int, on_frame):
+    on_frame(0, total)
+    for i, frame in enumerate(frames):
+        yield frame
+        on_frame(i + 1, total)
 
 
 def check_timing(seconds: float, size: int) -> None:
