@@ -46,12 +46,14 @@ class Hypothesis:
     probs: list[float]
     alternatives: list[list[tuple[str, float]]]
     attention: np.ndarray  # (len(tokens), *attention_shape)
+    locations: list[int] | None = None  # hard attention: the sampled region of each word
 
     def steps(self, item: int = 0, job: int = 0) -> list[Step]:
+        locations = self.locations or [None] * len(self.tokens)
         return [
-            Step(i, t, tid, p, alts, att, item=item, job=job)
-            for i, (t, tid, p, alts, att) in enumerate(
-                zip(self.tokens, self.token_ids, self.probs, self.alternatives, self.attention)
+            Step(i, t, tid, p, alts, att, item=item, job=job, location=loc)
+            for i, (t, tid, p, alts, att, loc) in enumerate(
+                zip(self.tokens, self.token_ids, self.probs, self.alternatives, self.attention, locations)
             )
         ]
 

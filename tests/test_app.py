@@ -226,3 +226,22 @@ def test_settings_persist(qtbot, tmp_path, tiny_checkpoint, samples):
     s = w2.overlay_controls.settings()
     assert (s.cmap, s.opacity) == ("inferno", 0.35)
     w2.close()
+
+
+def test_hard_attention_shows_the_sampled_location(qtbot, window, samples, tmp_path):
+    from attnviewer.models.checkpoint import save_checkpoint
+
+    from .helpers import tiny_captioner
+
+    hard = tmp_path / "hard.safetensors"
+    save_checkpoint(tiny_captioner(seed=2, max_len=5, end_bias=-4.0, hard=True), hard)
+    controls = window.sides["main"].controls
+    controls.set_model(str(hard))
+    assert not controls.sample_location.isHidden()
+    controls.sample_location.setChecked(True)
+    state = caption_done(qtbot, window, samples[0])
+    assert state.result.settings["sample_attention"] is True
+    window.go_to(0)
+    view = window.sides["main"].attention.view
+    assert len(view.sample_item.data) == 1  # the marker of the sampled region
+    controls.set_model(str(window.sides["main"].controls.model.itemData(0)))

@@ -256,6 +256,7 @@ def assert_same_result(a: Result, b: Result, exact=True):
         assert (x.tokens, x.token_ids, x.probs, x.log_prob, x.score) == (y.tokens, y.token_ids, y.probs, y.log_prob, y.score)
         assert [list(map(tuple, alts)) for alts in x.alternatives] == [list(map(tuple, alts)) for alts in y.alternatives]
         assert y.attention.dtype == np.float32 and x.attention.shape == y.attention.shape
+        assert x.locations == y.locations
         if exact:
             assert np.array_equal(x.attention, y.attention)
         else:
@@ -272,6 +273,18 @@ def test_saved_result_reopens_exactly(tmp_path, real):
     assert_same_result(result, load_result(npz))  # the NPZ alone holds the whole result too
     npz.unlink()
     assert_same_result(result, load_result(js), exact=False)  # the JSON alone: 6 decimals
+
+
+def test_hard_attention_locations_survive_a_round_trip(tmp_path, samples):
+    model = tiny_captioner(seed=2, max_len=5, end_bias=-4.0, hard=True)
+    image = load_image(samples[0])
+    settings = DecodeSettings("greedy", sample_attention=True, seed=0)
+    with torch.inference_mode():
+        (result,) = caption_images(model, [image], settings, "tiny-hard", torch.device("cpu"))
+    assert result.best.locations and len(result.best.locations) == len(result.best.tokens)
+    write_result(result, tmp_path / "h.json", tmp_path / "h.npz")
+    assert_same_result(result, load_result(tmp_path / "h.json"))
+    assert_same_result(result, load_result(tmp_path / "h.npz"))
 
 
 def test_reopened_result_renders_the_same_figure(tmp_path, real):

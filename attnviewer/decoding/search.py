@@ -99,13 +99,13 @@ def _single_path(model, state, pick, max_len, n_alt, stream=True, sample_attenti
                 alive.remove(b)
                 continue
             alts = [(model.vocab[i], float(p)) for i, p in zip(alt_i_np[b], alt_p_np[b])]
-            path.add(int(tok_np[b]), float(np.exp(chosen_np[b])), alts, att_np[b])
+            path.add(int(tok_np[b]), float(np.exp(chosen_np[b])), alts, att_np[b],
+                     None if loc_np is None else int(loc_np[b]))
             if stream:
                 words = [model.vocab[i] for i in path.ids]
                 yield Step(
                     t, words[-1], path.ids[-1], path.probs[-1], alts, att_np[b].reshape(shape),
-                    beams=[Beam(words, path.log_prob)], item=b,
-                    location=None if loc_np is None else int(loc_np[b]),
+                    beams=[Beam(words, path.log_prob)], item=b, location=path.locations[-1],
                 )
         if not alive:
             break
@@ -117,18 +117,22 @@ class _Path:
     """The growing history of one hypothesis (single-path decoding)."""
 
     def __init__(self):
-        self.ids, self.probs, self.alts, self.att = [], [], [], []
+        self.ids, self.probs, self.alts, self.att, self.locations = [], [], [], [], []
         self.log_prob = 0.0
 
-    def add(self, token_id, prob, alts, att):
+    def add(self, token_id, prob, alts, att, location=None):
         self.ids.append(token_id)
         self.probs.append(prob)
         self.alts.append(alts)
         self.att.append(att)
+        self.locations.append(location)
 
     def hypothesis(self, vocab, shape, length_penalty) -> Hypothesis:
-        return _hypothesis(vocab, shape, self.ids, self.log_prob, self.probs, self.alts,
-                           np.array(self.att, dtype=np.float32), length_penalty)
+        hyp = _hypothesis(vocab, shape, self.ids, self.log_prob, self.probs, self.alts,
+                          np.array(self.att, dtype=np.float32), length_penalty)
+        if any(loc is not None for loc in self.locations):
+            hyp.locations = list(self.locations)
+        return hyp
 
 
 def _hypothesis(vocab, shape, ids, log_prob, probs, alts, att, length_penalty) -> Hypothesis:

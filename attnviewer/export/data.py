@@ -25,21 +25,24 @@ SCHEMAS = ("attnviewer-result-1", SCHEMA)  # what load_result reads
 
 
 def hypothesis_dict(h: Hypothesis) -> dict:
+    words = [
+        {
+            "token": t,
+            "token_id": int(tid),
+            "prob": float(p),
+            "alternatives": [[w, float(q)] for w, q in alts],
+            "attention": np.round(att.astype(np.float64), 6).tolist(),
+        }
+        for t, tid, p, alts, att in zip(h.tokens, h.token_ids, h.probs, h.alternatives, h.attention)
+    ]
+    for word, loc in zip(words, h.locations or []):
+        word["location"] = loc  # hard attention: the sampled region (flat index)
     return {
         "text": h.text,
         "tokens": h.tokens,
         "log_prob": float(h.log_prob),
         "score": float(h.score),
-        "words": [
-            {
-                "token": t,
-                "token_id": int(tid),
-                "prob": float(p),
-                "alternatives": [[w, float(q)] for w, q in alts],
-                "attention": np.round(att.astype(np.float64), 6).tolist(),
-            }
-            for t, tid, p, alts, att in zip(h.tokens, h.token_ids, h.probs, h.alternatives, h.attention)
-        ],
+        "words": words,
     }
 
 
@@ -179,6 +182,7 @@ def _result_from(data: dict, arrays: dict[str, np.ndarray] | None) -> Result:
             probs=[float(w["prob"]) for w in words],
             alternatives=[[(str(a), float(q)) for a, q in w["alternatives"]] for w in words],
             attention=att,
+            locations=[w["location"] for w in words] if words and "location" in words[0] else None,
         ))
     size = data.get("image_size")
     return Result(

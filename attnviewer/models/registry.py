@@ -40,15 +40,26 @@ def family(name: str) -> str:
     return name
 
 
+def config_of(name_or_path: str) -> dict:
+    """A model's config from its file's header, without loading it (or torch); {} if unreadable."""
+    from .checkpoint import read_metadata, sniff
+
+    try:
+        path = resolve(name_or_path)
+        if sniff(path) != "safetensors":
+            return {}
+        return json.loads(read_metadata(path).get("config", "{}"))
+    except (OSError, ValueError, CheckpointError):
+        return {}
+
+
 def variants(name_or_path: str) -> dict[str, str]:
     """Score function -> bundled model name, for the bundled family of a model (no torch needed)."""
-    from .checkpoint import read_metadata
-
     models, base = bundled(), family(name_or_path)
     out = {}
     for name in [base] + [f"{base}-{s}" for s in SCORES]:
         if name in models:
-            out[json.loads(read_metadata(models[name])["config"])["score"]] = name
+            out[config_of(name).get("score", "?")] = name
     return out
 
 

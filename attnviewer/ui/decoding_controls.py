@@ -5,7 +5,7 @@ Any change emits `changed`; the window re-runs the caption in the background.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 from ..decoding.settings import DecodeSettings
 from ..models import registry
@@ -37,10 +37,15 @@ class DecodingControls(QWidget):
         self.max_len.setPrefix("max ")
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu"])
+        self.sample_location = QCheckBox("sample location")
+        self.sample_location.setToolTip("Hard attention: attend to one region drawn from the weights "
+                                        "(greedy and sampling); off uses the expectation")
+        self.sample_location.hide()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         for label, w in (("Model", self.model), ("Score", self.score), ("Decoding", self.method),
-                         (None, self.beam), (None, self.temperature), (None, self.max_len), ("Device", self.device)):
+                         (None, self.beam), (None, self.temperature), (None, self.max_len), ("Device", self.device),
+                         (None, self.sample_location)):
             if label:
                 layout.addWidget(QLabel(label))
             layout.addWidget(w)
@@ -56,6 +61,7 @@ class DecodingControls(QWidget):
             w.valueChanged.connect(self._emit)
         self.temperature.valueChanged.connect(self._emit)
         self.device.currentTextChanged.connect(self._emit)
+        self.sample_location.toggled.connect(self._emit)
 
     # -- models ----------------------------------------------------------------------------------
 
@@ -82,15 +88,13 @@ class DecodingControls(QWidget):
 
     def _refresh_scores(self) -> None:
         self.score.clear()
-        try:
-            variants = registry.variants(self.model_name())
-        except (OSError, ValueError, KeyError):
-            variants = {}
+        variants = registry.variants(self.model_name())
         for score, name in variants.items():
             self.score.addItem(score, name)
         current = self.score.findData(self.model_name())
         self.score.setCurrentIndex(max(current, 0))
         self.score.setEnabled(self.score.count() > 1)
+        self.sample_location.setVisible(bool(registry.config_of(self.model_name()).get("hard")))
 
     def _model_chosen(self, index: int) -> None:
         if self.model.itemData(index) is None:
@@ -123,6 +127,7 @@ class DecodingControls(QWidget):
         return DecodeSettings(
             method=self.method.currentText(), beam=self.beam.value(), temperature=self.temperature.value(),
             max_len=self.max_len.value(),
+            sample_attention=not self.sample_location.isHidden() and self.sample_location.isChecked(),
         )
 
     def set_settings(self, s: DecodeSettings) -> None:
