@@ -5,17 +5,22 @@ from __future__ import annotations
 import sys
 
 
-def run(path: str | None = None, argv: list[str] | None = None) -> int:
+def make_application(argv: list[str] | None = None):
+    """The QApplication with the app's names and the process settings the window relies on."""
     from PySide6.QtWidgets import QApplication
 
     # Hand the GIL over more often than every 5 ms: the window stays smooth while the engine
     # thread computes (throughput of the model barely changes).
     sys.setswitchinterval(0.002)
-
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("attnviewer")
     app.setOrganizationName("attnviewer")
     app.setDesktopFileName("io.github.attnviewer.AttnViewer")
+    return app
+
+
+def run(path: str | None = None, argv: list[str] | None = None) -> int:
+    app = make_application(argv)
     from .ui.main_window import MainWindow
 
     window = MainWindow()

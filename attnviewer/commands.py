@@ -12,6 +12,7 @@ def train(args: argparse.Namespace) -> int:
     settings = TrainSettings(
         out=args.out, train_size=args.train_size, epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, ds_lambda=args.ds_lambda, score=args.score, hard=args.hard, encoder=args.encoder,
+        deep_output=args.deep_output,
         image_size=args.image_size, seed=args.seed, device=str(pick_device(args.device)),
         cache_dir=args.cache_dir, minutes=args.minutes,
     )

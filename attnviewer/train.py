@@ -40,6 +40,7 @@ class TrainSettings:
     encoder: str = "efficientnet-lite0"
     image_size: int = 160
     hidden_dim: int = 256
+    deep_output: bool = True
     seed: int = 0
     device: str = "cpu"
     cache_dir: str | None = None
@@ -113,6 +114,7 @@ def train_captioner(s: TrainSettings, log: Callable[[str], None] = print) -> Cap
     config = CaptionerConfig(
         vocab_size=len(vocab), encoder=s.encoder, image_size=s.image_size, score=s.score,
         hard=s.hard, hidden_dim=s.hidden_dim, attn_dim=s.hidden_dim, ds_lambda=s.ds_lambda,
+        deep_output=s.deep_output,
     )
     model = Captioner(config, vocab).to(device)
     frozen = s.encoder == "efficientnet-lite0"

@@ -90,7 +90,6 @@ def _on_gc(phase, info):
 gc.callbacks.append(_on_gc)
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, Qt, QTimer, Slot  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
 
 mark("qt_imported")
 tmp = tempfile.TemporaryDirectory(prefix="attnviewer-bench-")
@@ -98,9 +97,9 @@ tmp = tempfile.TemporaryDirectory(prefix="attnviewer-bench-")
 QSettings.setDefaultFormat(QSettings.Format.IniFormat)
 for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
     QSettings.setPath(QSettings.Format.IniFormat, scope, tmp.name)
-app = QApplication([sys.argv[0]])
-app.setApplicationName("attnviewer")
-app.setOrganizationName("attnviewer")
+from attnviewer.app import make_application  # noqa: E402  (the app's own QApplication set-up)
+
+app = make_application([sys.argv[0]])
 
 from attnviewer.decoding.settings import DecodeSettings  # noqa: E402
 from attnviewer.ui import attention_pane, caption_pane, views  # noqa: E402

@@ -2,7 +2,8 @@
 
 Each step attends with the previous hidden state, gates the context (beta), feeds
 [embedding of the previous word; context] to the LSTM and predicts the next word from the new
-hidden state, so the attention of a step is the attention that emitted that step's word.
+hidden state (with the deep output layer: from the previous word, the new state and the
+context together), so the attention of a step is the attention that emitted that step's word.
 Regions carry two coordinate channels: a left-to-right caption needs to know where things are.
 """
 from __future__ import annotations
@@ -34,6 +35,7 @@ class CaptionerConfig:
     dropout: float = 0.3
     max_len: int = 20
     ds_lambda: float = 0.0  # weight of the doubly stochastic penalty it was trained with
+    deep_output: bool = False  # SAT's deep output: the word is read from [y_prev, h, context]
 
     @classmethod
     def from_dict(cls, d: dict) -> "CaptionerConfig":
@@ -80,7 +82,12 @@ class Captioner(nn.Module):
         self.init_c = nn.Linear(region_dim, h)
         self.lstm = nn.LSTMCell(config.embed_dim + region_dim, h)
         self.dropout = nn.Dropout(config.dropout)
-        self.fc = nn.Linear(h, config.vocab_size)
+        if config.deep_output:  # L_o(E y_{t-1} + L_h h_t + L_z z_t), as in Show, Attend and Tell
+            self.out_h = nn.Linear(h, config.embed_dim)
+            self.out_z = nn.Linear(region_dim, config.embed_dim, bias=False)
+            self.fc = nn.Linear(config.embed_dim, config.vocab_size)
+        else:
+            self.fc = nn.Linear(h, config.vocab_size)
 
     # -- the interface every decoding function uses --------------------------------------------
 
@@ -123,11 +130,15 @@ class Captioner(nn.Module):
     def _step(self, state, prev_tokens, sample_attention=None):
         att = self.attention(state["h"], state["keys"], state["values"], sample=sample_attention)
         context = self.gate(state["h"], att.context) if self.gate is not None else att.context
-        x = torch.cat([self.embedding(prev_tokens), context], dim=1)
-        h, c = self.lstm(x, (state["h"], state["c"]))
+        embedded = self.embedding(prev_tokens)
+        h, c = self.lstm(torch.cat([embedded, context], dim=1), (state["h"], state["c"]))
         new = dict(state, h=h, c=c)
         if att.sample is not None:
             new["location"] = att.sample
+        if self.config.deep_output:
+            # The context enters the word's logits directly, so the region a step attends to is
+            # the evidence for the word it emits.
+            return self.fc(self.dropout(embedded + self.out_h(h) + self.out_z(context))), att, new
         return self.fc(self.dropout(h)), att, new
 
     # -- training ------------------------------------------------------------------------------

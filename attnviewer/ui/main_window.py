@@ -241,7 +241,7 @@ class MainWindow(QMainWindow):
         self.image = image
         self._pending_path = None
         self.media.set_image(image.rgb)
-        for side in self.sides.values():
+        for side in self._active_sides():  # the hidden Compare side gets it when shown
             side.attention.set_image(image.rgb)
         self.setWindowTitle(f"{Path(image.path).name} — attnviewer")
         self._add_recent(image.path)
