@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..decoding.settings import DecodeSettings
 from ..errors import AttnViewerError
+from .exports import ExportCancelled, ExportRequest, open_result, render_preview, write_export
 
 log = logging.getLogger(__name__)
 MODEL_CACHE_SIZE = 3
@@ -33,42 +34,6 @@ class CaptionJob:
     slot: str = "main"  # "main" or "compare": each slot supersedes only its own jobs
     trust_pickle: bool = False
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
-
-
-EXPORT_KINDS = ("grid", "word", "overlay", "animation", "result")
-
-
-@dataclass
-class ExportRequest:
-    """One file job for the worker: write (or, with preview=True, render small) one export kind,
-    or (kind "open") reopen a saved result with its image.
-
-    grid: every word's panel (caption_figure); word: the word `index` alone (word_figure);
-    overlay: the word `index`'s overlay at the image's resolution; animation: GIF/MP4 of every
-    word; result: the JSON at `path` and the NPZ beside it. Only plain data: numpy arrays and
-    the export module's dataclasses.
-    """
-
-    kind: str
-    path: str = ""
-    image: object = None  # (H, W, 3) uint8
-    hyp: object = None  # Hypothesis
-    style: object = None  # FigureStyle
-    title: str | None = None
-    index: int = 0  # the word of a word / overlay export (and the frame an animation preview shows)
-    result: object = None  # Result, for kind "result"
-    seconds: float = 1.0  # animation: per word
-    size: int = 512  # animation: long side of a frame in pixels
-    preview: bool = False  # render a small RGB picture instead of writing the file
-    id: int = 0
-    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
-
-
-class ExportCancelled(Exception):
-    """Raised between animation frames when the user stops an export; nothing is written."""
-
-
-PREVIEW_MAX_SIDE = 900  # pixels of a preview's long side
 
 
 class Worker(QObject):
@@ -106,12 +71,12 @@ class Worker(QObject):
             return
         try:
             if req.kind == "open":
-                result, image = _open_result(req.path)
+                result, image = open_result(req.path)
                 self.result_opened.emit(req.id, result, image)
             elif req.preview:
-                self.preview_ready.emit(req.id, _preview(req))
+                self.preview_ready.emit(req.id, render_preview(req))
             else:
-                self._write(req)
+                write_export(req, lambda done, total: self.export_progress.emit(req.id, done, total))
                 self.exported.emit(req.id, req.path)
         except ExportCancelled:
             self.export_cancelled.emit(req.id, req.path)
@@ -120,31 +85,6 @@ class Worker(QObject):
                 log.exception("%s %s failed", req.kind, "preview" if req.preview else "export")
             message = str(e) if isinstance(e, AttnViewerError) else _unexpected(e)
             (self.preview_failed if req.preview else self.export_failed).emit(req.id, message)
-
-    def _write(self, req: ExportRequest) -> None:
-        from pathlib import Path
-
-        from ..export import figures
-
-        if req.kind == "grid":
-            figures.caption_figure(req.image, req.hyp, req.path, req.style, req.title)
-        elif req.kind == "word":
-            figures.word_figure(req.image, req.hyp, req.index, req.path, req.style)
-        elif req.kind == "overlay":
-            figures.write_overlay(req.image, req.hyp.attention[req.index], req.path, _valid(req.style))
-        elif req.kind == "animation":
-            _write_animation(req, lambda done, total: self.export_progress.emit(req.id, done, total))
-        elif req.kind == "result":
-            from ..export.data import npz_path_for, write_result
-
-            if Path(req.path).suffix.lower() != ".json":
-                from ..errors import OutputError
-
-                raise OutputError(f"{req.path}: a result is written as JSON (with its NPZ beside it); "
-                                  "name the file .json")
-            write_result(req.result, req.path, npz_path_for(req.path))
-        else:
-            raise ValueError(f"unknown export kind {req.kind!r}")
 
     @Slot(object)
     def run(self, job: CaptionJob) -> None:
@@ -211,87 +151,6 @@ class Worker(QObject):
                 self._models.pop(next(iter(self._models)))
             self._models[key] = model
         return self._models[key]
-
-
-def _valid(style):
-    from ..export.figures import FigureStyle
-
-    return (style or FigureStyle()).validate()
-
-
-def _write_animation(req: ExportRequest, progress) -> None:
-    """write_animation with a progress report per frame and a cancel check between frames:
-    cancelling raises inside the writer, so the temporary file goes and the target stays."""
-    from ..export.animation import write_animation
-
-    total = max(1, len(req.hyp.tokens)) + 1  # the frames, then the file
-
-    def on_frame(done: int, _frames: int) -> None:
-        if req.cancel.is_set():
-            raise ExportCancelled
-        progress(done, total)
-
-    write_animation(req.image, req.hyp, req.path, _valid(req.style), req.seconds, req.size, on_frame=on_frame)
-    progress(total, total)
-
-
-def _preview(req: ExportRequest):
-    """A small RGB picture of what `req` would write: the same figure at a low DPI, the overlay
-    or the animation frame of word `index` at a reduced size."""
-    import os
-    import tempfile
-    from dataclasses import replace
-
-    import numpy as np
-    from PIL import Image
-
-    from ..export import figures
-
-    style = _valid(req.style)
-    image = np.asarray(req.image)
-    if req.kind == "overlay":
-        small = figures._display_copy(image, PREVIEW_MAX_SIDE)
-        return figures.overlay_image(small, req.hyp.attention[req.index], style)
-    if req.kind == "animation":
-        from itertools import islice
-
-        from ..export.animation import animation_frames
-
-        size = min(req.size, 480)
-        n = len(req.hyp.tokens)
-        return next(islice(animation_frames(image, req.hyp, style, size), min(req.index, max(n - 1, 0)), None))
-    panels = 1 + len(req.hyp.tokens) if req.kind == "grid" else 1
-    cols = max(1, min(style.columns, panels))
-    rows = -(-panels // cols)
-    aspect = image.shape[0] / image.shape[1]
-    width = 0.1 + cols * style.panel_inches + (cols - 1) * 0.08
-    height = 0.1 + rows * (style.font_size * 1.55 / 72 + style.panel_inches * aspect)
-    dpi = int(max(20, min(style.dpi, PREVIEW_MAX_SIDE / max(width, height))))
-    small = replace(style, dpi=dpi)
-    fd, tmp = tempfile.mkstemp(prefix="attnviewer-preview-", suffix=".png")
-    os.close(fd)
-    try:
-        if req.kind == "grid":
-            figures.caption_figure(image, req.hyp, tmp, small, req.title)
-        else:
-            figures.word_figure(image, req.hyp, req.index, tmp, small)
-        with Image.open(tmp) as im:
-            return np.asarray(im.convert("RGB"))
-    finally:
-        os.unlink(tmp)
-
-
-def _open_result(path: str):
-    """A saved result and its image, re-read from the result's source (or beside the file)."""
-    from ..export.data import find_source, load_result
-    from ..media.images import load_image
-
-    result = load_result(path)
-    if not result.hypotheses:
-        from ..errors import MediaError
-
-        raise MediaError(f"{path}: the result holds no caption")
-    return result, load_image(find_source(result, path))
 
 
 def _import_torch():

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QSizePolicy, QSpinBox, QVBoxLayout, QWidget,
 )
 
-from ..engine.worker import ExportRequest
+from ..engine.exports import ExportRequest
 from ..maps import SMOOTHING
 from ..types import Hypothesis, Result
 from .attention_pane import OverlaySettings, to_pixmap
