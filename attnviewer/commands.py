@@ -303,8 +303,6 @@ def export(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    import json
-
     import torch
 
     from .data.synthetic import generate_scenes
