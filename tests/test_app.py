@@ -220,11 +220,19 @@ def test_settings_persist(qtbot, tmp_path, tiny_checkpoint, samples):
     qtbot.addWidget(w)
     w.overlay_controls.cmap.setCurrentText("inferno")
     w.overlay_controls.opacity.setValue(35)
+    w.show()
+    w.splitter.setSizes([220, 1000, 0])  # default is about 35% for the image
+    sizes = w.splitter.sizes()
     w.close()
     w2 = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(w2)
     s = w2.overlay_controls.settings()
     assert (s.cmap, s.opacity) == ("inferno", 0.35)
+    w2.show()
+    w2.resize(w.size())  # (the offscreen platform does not restore geometry faithfully)
+    qtbot.waitUntil(lambda: w2.width() == w.width())
+    share = sizes[0] / sum(sizes)
+    assert abs(w2.splitter.sizes()[0] / sum(w2.splitter.sizes()) - share) < 0.05, (w2.splitter.sizes(), sizes)
     w2.close()
 
 

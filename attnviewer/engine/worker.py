@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 
+import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..decoding.settings import DecodeSettings
@@ -177,6 +179,15 @@ def _unexpected(e: Exception) -> str:
     return f"unexpected error ({name}: {text[0] if text else ''})"
 
 
+def _stop(thread: QThread, running: dict) -> None:
+    for job in list(running.values()):
+        job.cancel.set()
+    running.clear()
+    if shiboken6.isValid(thread) and thread.isRunning():  # Qt may have deleted it at exit
+        thread.quit()
+        thread.wait()
+
+
 class Engine(QObject):
     """Owned by the window (GUI thread): submits jobs, cancels superseded ones, shuts down cleanly."""
 
@@ -195,6 +206,9 @@ class Engine(QObject):
         self._export.connect(self.worker.export)
         self.thread.finished.connect(self.worker.deleteLater)
         self.thread.start()
+        # If the window is never closed (the app quits, the interpreter exits), still stop the
+        # thread: Qt aborts the process when a running QThread is destroyed.
+        weakref.finalize(self, _stop, self.thread, self._running)
         # signals re-exported for the window
         self.image_ready, self.status = self.worker.image_ready, self.worker.status
         self.step, self.finished, self.failed = self.worker.step, self.worker.finished, self.worker.failed
@@ -257,7 +271,4 @@ class Engine(QObject):
 
     def shutdown(self) -> None:
         """Cancel everything and wait for the thread: never let Python drop a running QThread."""
-        for slot in list(self._running):
-            self.cancel(slot)
-        self.thread.quit()
-        self.thread.wait()
+        _stop(self.thread, self._running)

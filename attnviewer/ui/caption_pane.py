@@ -38,7 +38,7 @@ class CaptionPane(QWidget):
         self.hypotheses.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.hypotheses.itemClicked.connect(lambda item: self.hypothesis_selected.emit(self.hypotheses.row(item)))
 
-        lower = QSplitter(Qt.Orientation.Horizontal)
+        self.lower = lower = QSplitter(Qt.Orientation.Horizontal)
         for label, widget in (("Top words at this step", self.alternatives), ("Hypotheses", self.hypotheses)):
             box = QWidget()
             lay = QVBoxLayout(box)

@@ -509,14 +509,24 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 800)
-        splitter = self.qsettings.value("splitter")
-        if isinstance(splitter, QByteArray):
-            self.splitter.restoreState(splitter)
+        for key, splitter in self._splitters().items():
+            state = self.qsettings.value(key)
+            if isinstance(state, QByteArray):
+                splitter.restoreState(state)
+
+    def _splitters(self) -> dict[str, QSplitter]:
+        """Every splitter whose sizes the user may set, by its settings key."""
+        out = {"splitter": self.splitter}
+        for slot, side in self.sides.items():
+            out[f"splitter_{slot}"] = side.widget
+            out[f"splitter_{slot}_lower"] = side.caption.lower
+        return out
 
     def closeEvent(self, event) -> None:
         self._play_timer.stop()
         self.qsettings.setValue("geometry", self.saveGeometry())
-        self.qsettings.setValue("splitter", self.splitter.saveState())
+        for key, splitter in self._splitters().items():
+            self.qsettings.setValue(key, splitter.saveState())
         self.qsettings.setValue("overlay", asdict(self.overlay_controls.settings()))
         self.qsettings.sync()
         self.engine.shutdown()  # cancel, quit, wait: no thread left running
