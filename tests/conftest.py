@@ -29,3 +29,22 @@ def bundled_model_path():
     path = resource_dir() / "models" / "caption-shapes.safetensors"
     assert path.exists(), "the bundled model is missing: run scripts/train-bundled.sh"
     return path
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, tiny_checkpoint):
+    """The main window, offscreen at 1280x800, on the tiny model with greedy decoding."""
+    from PySide6.QtCore import QSettings
+
+    from attnviewer.decoding.settings import DecodeSettings
+    from attnviewer.ui.main_window import MainWindow
+
+    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    w.sides["main"].controls.set_model(str(tiny_checkpoint))
+    w.sides["main"].controls.set_settings(DecodeSettings("greedy", max_len=6))
+    yield w
+    w.close()
+    assert not w.engine.thread.isRunning(), "the engine thread outlived the window"

@@ -47,3 +47,21 @@ def random_regions(model: Captioner, batch: int, seed: int = 1, scale: float = 3
     gen = torch.Generator().manual_seed(seed)
     gh, gw = model.attention_shape
     return scale * torch.randn(batch, gh * gw, model.encoder.channels, generator=gen)
+
+
+GUI_TIMEOUT = 30_000  # ms: waits on the window end on a condition, this is only the limit
+
+
+def wait_finished(qtbot, w, slot="main"):
+    """Until the newest job of a side has finished and is what the side shows."""
+    side = w.sides[slot]
+    qtbot.waitUntil(lambda: side.pending is None and side.state.result is not None
+                    and side.state.job == w.engine.latest_job(slot), timeout=GUI_TIMEOUT)
+
+
+def caption_done(qtbot, w, path):
+    """Open an image in the window and wait until its caption is finished and on screen."""
+    w.open_image(str(path))
+    wait_finished(qtbot, w)
+    qtbot.waitUntil(lambda: w.image is not None and w.image.path == str(path), timeout=GUI_TIMEOUT)
+    return w.sides["main"].state

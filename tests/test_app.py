@@ -14,7 +14,8 @@ from attnviewer.ui.overlay import overlay_rgba
 
 from .test_bad_input import BAD_IMAGES
 
-TIMEOUT = 30_000
+from .helpers import GUI_TIMEOUT, caption_done, wait_finished
+
 
 
 class Recorder(QObject):
@@ -27,32 +28,6 @@ class Recorder(QObject):
     @Slot(int, str, object)
     def on_step(self, job, slot, step):
         self.steps.append((job, slot, step.index, step.token))
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, tiny_checkpoint):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(settings=settings)
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    w.sides["main"].controls.set_model(str(tiny_checkpoint))
-    w.sides["main"].controls.set_settings(w.sides["main"].controls.settings().__class__("greedy", max_len=6))
-    yield w
-    w.close()
-    assert not w.engine.thread.isRunning(), "the engine thread outlived the window"
-
-
-def wait_finished(qtbot, w, slot="main"):
-    side = w.sides[slot]
-    qtbot.waitUntil(lambda: side.pending is None and side.state.result is not None
-                    and side.state.job == w.engine.latest_job(slot), timeout=TIMEOUT)
-
-
-def caption_done(qtbot, w, path):
-    w.open_image(str(path))
-    wait_finished(qtbot, w)
-    return w.sides["main"].state
 
 
 def test_words_stream_in_and_keys_step_through_them(qtbot, window, samples):
@@ -114,7 +89,7 @@ def test_export_writes_a_figure(qtbot, window, samples, tmp_path):
     out = tmp_path / "figure.png"
     # (qtbot.waitSignal would connect a plain callable, which runs on the engine thread)
     window.export_figure(str(out))
-    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == f"wrote {out}", timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == f"wrote {out}", timeout=GUI_TIMEOUT)
     assert out.exists() and out.stat().st_size > 1000
 
 
@@ -147,7 +122,7 @@ def test_bad_file_shows_an_error_and_keeps_the_previous_state(qtbot, window, sam
     make, needle = BAD_IMAGES[name]
     bad = make(tmp_path / name)
     window.open_image(str(bad))
-    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=GUI_TIMEOUT)
     assert str(bad) in window.last_error and needle in window.last_error
     assert ([w.token for w in state.words], window.image, state.job) == before
     assert window.sides["main"].caption.token_texts() == before[0]
@@ -160,7 +135,7 @@ def test_bad_checkpoint_shows_an_error_and_restores_the_model(qtbot, window, sam
     bad = tmp_path / "model.pt"
     bad.write_bytes(b"\x80\x04not really a pickle")
     window.open_checkpoint(str(bad))
-    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=GUI_TIMEOUT)
     assert str(bad) in window.last_error
     assert window.sides["main"].controls.model_name() == good_model
     assert [w.token for w in window.sides["main"].state.words] == words

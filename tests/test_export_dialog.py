@@ -19,41 +19,15 @@ from attnviewer.export.data import load_result
 from attnviewer.ui.export_dialog import ExportDialog
 from attnviewer.ui.main_window import MainWindow
 
-TIMEOUT = 30_000
+from .helpers import GUI_TIMEOUT, caption_done, wait_finished
 
-
-@pytest.fixture
-def window(qtbot, tmp_path, tiny_checkpoint):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(settings=settings)
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    w.sides["main"].controls.set_model(str(tiny_checkpoint))
-    w.sides["main"].controls.set_settings(w.sides["main"].controls.settings().__class__("greedy", max_len=6))
-    yield w
-    w.close()
-    assert not w.engine.thread.isRunning(), "the engine thread outlived the window"
-
-
-def wait_finished(qtbot, w, slot="main"):
-    side = w.sides[slot]
-    qtbot.waitUntil(lambda: side.pending is None and side.state.result is not None
-                    and side.state.job == w.engine.latest_job(slot), timeout=TIMEOUT)
-
-
-def caption_done(qtbot, w, path):
-    w.open_image(str(path))
-    wait_finished(qtbot, w)
-    qtbot.waitUntil(lambda: w.image is not None and w.image.path == str(path), timeout=TIMEOUT)
-    return w.sides["main"].state
 
 
 def open_dialog(qtbot, w) -> ExportDialog:
     w.choose_export()
     dlg = w.export_dialog
     assert dlg.isVisible()
-    qtbot.waitUntil(lambda: dlg.previews >= 1 or dlg.choice() == "result", timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: dlg.previews >= 1 or dlg.choice() == "result", timeout=GUI_TIMEOUT)
     return dlg
 
 
@@ -86,7 +60,7 @@ def pixels(pixmap) -> np.ndarray:
 def export(qtbot, dlg, monkeypatch, path):
     save_as(monkeypatch, path)
     dlg.save()
-    qtbot.waitUntil(lambda: not dlg.isVisible() or dlg.message.isVisible(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not dlg.isVisible() or dlg.message.isVisible(), timeout=GUI_TIMEOUT)
     assert not dlg.message.isVisible(), dlg.message.text()
     assert dlg.last_written == str(path)
 
@@ -102,7 +76,7 @@ def test_preview_updates_when_an_option_changes(qtbot, window, samples):
     shown = dlg.previews
     dlg.cmap.setCurrentText("gray")
     dlg.opacity.setValue(0.9)  # two quick changes: one debounced re-render
-    qtbot.waitUntil(lambda: dlg.previews > shown, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: dlg.previews > shown, timeout=GUI_TIMEOUT)
     after = pixels(dlg.preview_pixmap)
     assert after.shape != before.shape or not np.array_equal(after, before)
     # every choice has a preview (the raw result a summary)
@@ -112,7 +86,7 @@ def test_preview_updates_when_an_option_changes(qtbot, window, samples):
         if choice == "result":
             assert "hypothes" in dlg.preview.text()
         else:
-            qtbot.waitUntil(lambda: dlg.previews > shown, timeout=TIMEOUT)
+            qtbot.waitUntil(lambda: dlg.previews > shown, timeout=GUI_TIMEOUT)
     dlg.close()
 
 
@@ -148,7 +122,7 @@ def test_exporting_each_kind_writes_a_file_that_opens(qtbot, window, samples, tm
     dlg.select(choice)
     out = tmp_path / name
     export(qtbot, dlg, monkeypatch, out)
-    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == f"wrote {out}", timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == f"wrote {out}", timeout=GUI_TIMEOUT)
     assert out.is_file() and out.stat().st_size > 100
     if out.suffix == ".png":
         with Image.open(out) as im:
@@ -204,7 +178,7 @@ def test_animation_reports_progress_and_can_be_stopped(qtbot, window, samples, t
     dlg = open_dialog(qtbot, window)
     shown = dlg.previews
     dlg.select("gif")
-    qtbot.waitUntil(lambda: dlg.previews > shown, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: dlg.previews > shown, timeout=GUI_TIMEOUT)
     monkeypatch.setattr(anim, "animation_frames", slow_frames)  # (after the preview: it draws frames too)
     out = tmp_path / "caption.gif"
     out.write_bytes(b"what the user had")
@@ -212,13 +186,13 @@ def test_animation_reports_progress_and_can_be_stopped(qtbot, window, samples, t
     save_as(monkeypatch, out)
     dlg.save()
     assert dlg.export_id is not None and dlg.progress_row.isVisible() and not dlg.save_button.isEnabled()
-    qtbot.waitUntil(lambda: dlg.progress.maximum() == len(state.words) + 1, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: dlg.progress.maximum() == len(state.words) + 1, timeout=GUI_TIMEOUT)
     gate.set()  # let one frame through ...
-    qtbot.waitUntil(lambda: dlg.progress.value() >= 1, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: dlg.progress.value() >= 1, timeout=GUI_TIMEOUT)
     gate.clear()
     dlg.stop_button.click()  # ... and stop
     gate.set()
-    qtbot.waitUntil(lambda: dlg.export_id is None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: dlg.export_id is None, timeout=GUI_TIMEOUT)
     assert dlg.isVisible() and "stopped" in dlg.message.text()
     assert out.read_bytes() == b"what the user had"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
@@ -271,7 +245,7 @@ def test_missing_suffix_is_added_from_the_filter(qtbot, window, samples, tmp_pat
     dlg.select("gif")
     save_as(monkeypatch, tmp_path / "noext")
     dlg.save()
-    qtbot.waitUntil(lambda: not dlg.isVisible(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not dlg.isVisible(), timeout=GUI_TIMEOUT)
     assert (tmp_path / "noext.gif").is_file()
 
 
@@ -297,7 +271,7 @@ def test_unwritable_folder_shows_an_error_and_keeps_everything(qtbot, window, sa
     dlg.cmap.setCurrentText("viridis")
     save_as(monkeypatch, out)
     dlg.save()
-    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=GUI_TIMEOUT)
     assert str(out) in window.last_error and "\n" not in window.last_error
     assert dlg.isVisible() and dlg.message.text() == window.last_error
     assert dlg.cmap.currentText() == "viridis" and dlg.save_button.isEnabled()
@@ -320,7 +294,7 @@ def test_full_disk_shows_an_error_and_keeps_the_old_file(qtbot, window, samples,
     answer(monkeypatch, QMessageBox.StandardButton.Yes)
     save_as(monkeypatch, out)
     dlg.save()
-    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=GUI_TIMEOUT)
     assert "disk is full" in window.last_error
     assert out.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".figure")) == []
@@ -368,7 +342,7 @@ def test_choices_persist_in_qsettings(qtbot, window, samples, tmp_path, monkeypa
         start, filters, selected = calls[0]
         assert start.startswith(str(folder)) and start.endswith(".svg")  # the last folder and format
         assert selected.endswith("(*.svg)")
-        qtbot.waitUntil(lambda: not again.isVisible(), timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: not again.isVisible(), timeout=GUI_TIMEOUT)
     finally:
         w2.close()
 
@@ -396,7 +370,7 @@ def test_open_result_shows_the_same_words_and_attention(qtbot, window, samples, 
     assert window.image.path == str(samples[1])
 
     open_result_via_menu(qtbot, window, monkeypatch, tmp_path / f"run.{which}")
-    qtbot.waitUntil(lambda: window.image.path == str(samples[0]), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.image.path == str(samples[0]), timeout=GUI_TIMEOUT)
     wait_finished(qtbot, window)
     assert [w.token for w in state.words] == words
     assert window.sides["main"].caption.token_texts() == words
@@ -421,7 +395,7 @@ def test_an_image_opened_after_a_result_wins(qtbot, window, samples, tmp_path, m
     window.open_result(str(tmp_path / "run.json"))
     window.open_image(str(samples[1]))
     wait_finished(qtbot, window)
-    qtbot.waitUntil(lambda: window._opening is None, timeout=TIMEOUT)  # the result arrived, and lost
+    qtbot.waitUntil(lambda: window._opening is None, timeout=GUI_TIMEOUT)  # the result arrived, and lost
     assert window.image.path == str(samples[1])
     assert window.sides["main"].state.result.source == str(samples[1])
 
@@ -439,7 +413,7 @@ def test_open_result_finds_its_image_beside_it(qtbot, window, samples, tmp_path,
     shutil.move(image, moved / "scene.png")  # the folder moved with its images
     caption_done(qtbot, window, samples[1])
     open_result_via_menu(qtbot, window, monkeypatch, moved / "run.json")
-    qtbot.waitUntil(lambda: window.image.path == str(moved / "scene.png"), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.image.path == str(moved / "scene.png"), timeout=GUI_TIMEOUT)
 
 
 def test_open_result_whose_image_is_gone_shows_an_error_and_keeps_the_state(qtbot, window, samples, tmp_path,
@@ -458,7 +432,7 @@ def test_open_result_whose_image_is_gone_shows_an_error_and_keeps_the_state(qtbo
     state = caption_done(qtbot, window, samples[1])
     before = ([w.token for w in state.words], window.image, state.job, state.result)
     open_result_via_menu(qtbot, window, monkeypatch, results / "run.json")
-    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=GUI_TIMEOUT)
     assert "scene.png" in window.last_error and "gone" in window.last_error
     assert ([w.token for w in state.words], window.image, state.job, state.result) == before
     assert window.sides["main"].caption.token_texts() == before[0]
@@ -469,7 +443,7 @@ def test_open_result_of_a_broken_file_shows_an_error(qtbot, window, samples, tmp
     bad = tmp_path / "bad.json"
     bad.write_text("{ not json")
     open_result_via_menu(qtbot, window, monkeypatch, bad)
-    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=GUI_TIMEOUT)
     assert str(bad) in window.last_error and "not an attnviewer result" in window.last_error
     assert window.image.path == str(samples[0])
 
