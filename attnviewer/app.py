@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from .errors import DisplayError
+
 
 def make_application(argv: list[str] | None = None):
     """The QApplication with the app's names and the process settings the window relies on."""
@@ -19,7 +21,25 @@ def make_application(argv: list[str] | None = None):
     return app
 
 
+def check_display() -> None:
+    """Qt aborts the whole process when it cannot open a window: say why in one line instead."""
+    import ctypes.util
+    import os
+
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if not sys.platform.startswith("linux") or platform and not platform.startswith(("xcb", "wayland")):
+        return
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise DisplayError("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset); "
+                           "run under a desktop session or xvfb-run, or use `attnviewer caption IMAGE --figure OUT.png`")
+    if not platform.startswith("wayland") and not os.environ.get("WAYLAND_DISPLAY") \
+            and ctypes.util.find_library("xcb-cursor") is None:
+        raise DisplayError("Qt needs the system library libxcb-cursor0 to open a window on X11; "
+                           "install it (e.g. `sudo apt install libxcb-cursor0`)")
+
+
 def run(path: str | None = None, argv: list[str] | None = None) -> int:
+    check_display()
     app = make_application(argv)
     from .ui.main_window import MainWindow
 

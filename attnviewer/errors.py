@@ -22,3 +22,7 @@ class SettingsError(AttnViewerError):
 
 class OutputError(AttnViewerError):
     """An output file or folder that cannot be written."""
+
+
+class DisplayError(AttnViewerError):
+    """No screen to open the window on, or a system library Qt needs is missing."""

@@ -151,3 +151,13 @@ def test_real_process_prints_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "attnviewer", "caption", str(bad)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"attnviewer: error: {bad}: not an image (the file holds text)"
+
+
+def test_app_without_a_display_says_so_in_one_line(tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    proc = subprocess.run([sys.executable, "-m", "attnviewer"], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("attnviewer: error: no display"), proc.stderr
