@@ -232,9 +232,8 @@ class MainWindow(QMainWindow):
         side.state.start(job)
         image = side.pending_image
         side.pending_image = None
-        if image is not None and (self.image is None or image.path != self.image.path or side.slot == "main"):
-            if side.slot == "main" or self.image is None:
-                self._set_image(image)
+        if image is not None and (side.slot == "main" or self.image is None):
+            self._set_image(image)
         self.error_banner.hide()
 
     def _set_image(self, image) -> None:
@@ -369,8 +368,7 @@ class MainWindow(QMainWindow):
         compare = self.sides["compare"]
         compare.widget.setVisible(on)
         if on and self.image is not None:
-            if self.image is not None:
-                compare.attention.set_image(self.image.rgb)
+            compare.attention.set_image(self.image.rgb)
             self.rerun(compare, self.image.path)
         elif not on:
             self.engine.cancel("compare")
