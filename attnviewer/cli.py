@@ -95,14 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     tc = tr_sub.add_parser("caption", help="train the image captioner on generated scenes")
     tc.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
     tc.add_argument("--train-size", type=int, default=20_000)
-    tc.add_argument("--epochs", type=int, default=24)
+    tc.add_argument("--epochs", type=int, default=20)
     tc.add_argument("--batch-size", type=int, default=128)
     tc.add_argument("--lr", type=float, default=1e-3)
     tc.add_argument("--lambda", dest="ds_lambda", type=float, default=0.0,
                     help="weight of the doubly stochastic attention penalty (Show-Attend-Tell used 1)")
     tc.add_argument("--score", default="additive", help="attention score function")
     tc.add_argument("--hard", action="store_true", help="stochastic hard attention (REINFORCE)")
-    tc.add_argument("--deep-output", action=argparse.BooleanOptionalAction, default=True,
+    tc.add_argument("--deep-output", action=argparse.BooleanOptionalAction, default=False,
                     help="Show-Attend-Tell's deep output layer: words read from [previous word, state, context]")
     tc.add_argument("--encoder", default="efficientnet-lite0", choices=("efficientnet-lite0", "small-cnn"))
     tc.add_argument("--image-size", type=int, default=160)

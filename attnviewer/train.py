@@ -40,7 +40,7 @@ class TrainSettings:
     encoder: str = "efficientnet-lite0"
     image_size: int = 160
     hidden_dim: int = 256
-    deep_output: bool = True
+    deep_output: bool = False  # measured here: worse pointing (cell 89.9% vs 92.7%)
     seed: int = 0
     device: str = "cpu"
     cache_dir: str | None = None

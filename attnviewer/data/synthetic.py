@@ -40,7 +40,9 @@ class Scene:
 
     @property
     def caption(self) -> str:
-        phrases = [f"{'an' if o.colour[0] in 'aeiou' else 'a'} {o.colour} {o.shape}" for o in self.objects]
+        # "the", not "a"/"an": an article that depends on the colour ("an orange") lets the
+        # article step decide the colour, and the colour word's own attention then wanders.
+        phrases = [f"the {o.colour} {o.shape}" for o in self.objects]
         if len(phrases) == 1:
             return phrases[0]
         return " , ".join(phrases[:-1]) + " and " + phrases[-1]
