@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     tc = tr_sub.add_parser("caption", help="train the image captioner on generated scenes")
     tc.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
     tc.add_argument("--train-size", type=int, default=20_000)
-    tc.add_argument("--epochs", type=int, default=20)
+    tc.add_argument("--epochs", type=int, default=30)
     tc.add_argument("--batch-size", type=int, default=128)
     tc.add_argument("--lr", type=float, default=1e-3)
     tc.add_argument("--lambda", dest="ds_lambda", type=float, default=0.0,

@@ -5,6 +5,6 @@
 set -euo pipefail
 out=${1:-resources/models}; shift || true
 py=${PYTHON:-python}
-train() { "$py" -m attnviewer train caption --seed 0 --epochs 20 "$@"; }
+train() { "$py" -m attnviewer train caption --seed 0 --epochs 30 "$@"; }
 train --out "$out/caption-shapes.safetensors" --score additive --lambda 0 "$@"
 train --out "$out/caption-shapes-lambda1.safetensors" --score additive --lambda 1 "$@"

@@ -104,12 +104,13 @@ def test_captions_name_the_objects_left_to_right(scenes):
         # the masks themselves go left to right in caption order
         mask_xs = [np.nonzero(o.mask)[1].mean() for o in s.objects]
         assert mask_xs == sorted(mask_xs)
-        # "the <colour> <shape>" phrases, joined by commas and a final "and"
+        # "<article> <colour> <shape>" phrases, joined by commas and a final "and"
         head, _, last = s.caption.rpartition(" and ")
         phrases = (head.split(" , ") if head else []) + [last]
         assert len(phrases) == len(s.objects)
         for phrase, o in zip(phrases, s.objects):
-            assert phrase == f"the {o.colour} {o.shape}"
+            article = "an" if o.colour[0] in "aeiou" else "a"
+            assert phrase == f"{article} {o.colour} {o.shape}"
         counts.add(len(s.objects))
     assert counts == {1, 2, 3}  # the fixture exercises every kind of caption
 
