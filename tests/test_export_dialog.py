@@ -400,16 +400,22 @@ def test_an_image_opened_after_a_result_wins(qtbot, window, samples, tmp_path, m
     assert window.sides["main"].state.result.source == str(samples[1])
 
 
-def test_open_result_finds_its_image_beside_it(qtbot, window, samples, tmp_path, monkeypatch):
+def saved_result_of_a_copied_image(qtbot, window, samples, tmp_path, monkeypatch, folder):
+    """Caption a copy of a sample (tmp_path/pics/scene.png) and save the result as folder/run.json."""
     image = tmp_path / "pics" / "scene.png"
     image.parent.mkdir()
     shutil.copy(samples[0], image)
     caption_done(qtbot, window, image)
     dlg = open_dialog(qtbot, window)
     dlg.select("result")
+    folder.mkdir()
+    export(qtbot, dlg, monkeypatch, folder / "run.json")
+    return image
+
+
+def test_open_result_finds_its_image_beside_it(qtbot, window, samples, tmp_path, monkeypatch):
     moved = tmp_path / "moved"
-    moved.mkdir()
-    export(qtbot, dlg, monkeypatch, moved / "run.json")
+    image = saved_result_of_a_copied_image(qtbot, window, samples, tmp_path, monkeypatch, moved)
     shutil.move(image, moved / "scene.png")  # the folder moved with its images
     caption_done(qtbot, window, samples[1])
     open_result_via_menu(qtbot, window, monkeypatch, moved / "run.json")
@@ -418,15 +424,8 @@ def test_open_result_finds_its_image_beside_it(qtbot, window, samples, tmp_path,
 
 def test_open_result_whose_image_is_gone_shows_an_error_and_keeps_the_state(qtbot, window, samples, tmp_path,
                                                                             monkeypatch):
-    image = tmp_path / "pics" / "scene.png"
-    image.parent.mkdir()
-    shutil.copy(samples[0], image)
-    caption_done(qtbot, window, image)
-    dlg = open_dialog(qtbot, window)
-    dlg.select("result")
     results = tmp_path / "results"
-    results.mkdir()
-    export(qtbot, dlg, monkeypatch, results / "run.json")
+    image = saved_result_of_a_copied_image(qtbot, window, samples, tmp_path, monkeypatch, results)
     image.unlink()
 
     state = caption_done(qtbot, window, samples[1])
