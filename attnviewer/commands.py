@@ -21,7 +21,7 @@ def train(args: argparse.Namespace) -> int:
 
 
 def decode_settings(args: argparse.Namespace):
-    from .decoding.search import DecodeSettings
+    from .decoding.settings import DecodeSettings
 
     if args.greedy:
         s = DecodeSettings("greedy")
@@ -120,7 +120,7 @@ def describe_settings(settings: dict) -> str:
     """"beam 3", "greedy", ... from a result's settings dict."""
     from dataclasses import fields
 
-    from .decoding.search import DecodeSettings
+    from .decoding.settings import DecodeSettings
 
     known = {f.name for f in fields(DecodeSettings)}
     try:

@@ -161,3 +161,20 @@ def test_app_without_a_display_says_so_in_one_line(tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("attnviewer: error: no display"), proc.stderr
+
+
+def test_safetensors_whose_header_length_starts_like_a_pickle_still_loads(tmp_path, tiny_checkpoint):
+    """A safetensors header length with low byte 0x80 (1 file in 32) is not a pickle."""
+    from attnviewer.models.checkpoint import load_checkpoint, sniff
+
+    meta = read_metadata(tiny_checkpoint)
+    state = load_file(tiny_checkpoint)
+    for pad in range(0, 300):  # grow the metadata until the header length is 0x..80
+        meta["note"] = "x" * pad
+        path = tmp_path / "padded.safetensors"
+        save_file(state, path, metadata=meta)
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    assert sniff(path) == "safetensors"
+    load_checkpoint(path)

@@ -19,10 +19,11 @@ def sniff(path: Path) -> str:
     """'safetensors', 'pickle' (a torch zip or a raw pickle) or 'unknown', from the first bytes."""
     with open(path, "rb") as f:
         head = f.read(16)
+    # safetensors first: its header length (8 bytes, little-endian) may well start with 0x80
+    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < path.stat().st_size:
+        return "safetensors"
     if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
         return "pickle"
-    if len(head) >= 9 and head[8:9] == b"{":
-        return "safetensors"
     return "unknown"
 
 
