@@ -283,8 +283,6 @@ def export(args: argparse.Namespace) -> int:
     check_outputs([figure, overlay, animation], args.overwrite)
     check_animation(animation)
     result = load_result(args.result)
-    if not result.hypotheses:
-        raise SettingsError(f"{args.result}: the result holds no caption")
     if not 1 <= args.hypothesis <= len(result.hypotheses):
         raise SettingsError(f"--hypothesis {args.hypothesis}: {args.result} holds {len(result.hypotheses)} "
                             f"hypotheses (numbered from 1)")

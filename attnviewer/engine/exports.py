@@ -142,8 +142,4 @@ def open_result(path: str):
     from ..media.images import load_image
 
     result = load_result(path)
-    if not result.hypotheses:
-        from ..errors import MediaError
-
-        raise MediaError(f"{path}: the result holds no caption")
     return result, load_image(find_source(result, path))

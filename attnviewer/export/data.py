@@ -151,9 +151,12 @@ def load_result(path: str | Path) -> Result:
     if not isinstance(data, dict) or data.get("schema") not in SCHEMAS:
         raise MediaError(f"{path}: not an attnviewer result (schema {data.get('schema') if isinstance(data, dict) else None!r})")
     try:
-        return _result_from(data, arrays)
+        result = _result_from(data, arrays)
     except (KeyError, TypeError, ValueError) as e:
         raise MediaError(f"{path}: damaged attnviewer result ({type(e).__name__}: {e})") from None
+    if not result.hypotheses:
+        raise MediaError(f"{path}: the result holds no caption")
+    return result
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
