@@ -564,3 +564,15 @@ def test_export_needs_an_output_and_a_result(tmp_path, capsys, saved):
     code, out, err = cli(capsys, "export", js, "--figure", tmp_path / "f.png", "--word", "42")
     assert code == 2 and "--word 42" in err
     assert not (tmp_path / "f.png").exists()
+
+
+def test_a_result_without_a_caption_is_refused(tmp_path, real):
+    _, result = real
+    js = tmp_path / "r.json"
+    write_result(result, js, tmp_path / "r.npz")
+    data = json.loads(js.read_text())
+    data["hypotheses"] = []
+    (tmp_path / "r.npz").unlink()
+    js.write_text(json.dumps(data))
+    with pytest.raises(MediaError, match="holds no caption"):
+        load_result(js)
