@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QObject, QSettings, Qt, Slot
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QMessageBox
 
 from attnviewer.ui.main_window import MainWindow
 from attnviewer.ui.overlay import overlay_rgba
@@ -128,12 +129,13 @@ def test_bad_file_shows_an_error_and_keeps_the_previous_state(qtbot, window, sam
     assert window.sides["main"].caption.token_texts() == before[0]
 
 
-def test_bad_checkpoint_shows_an_error_and_restores_the_model(qtbot, window, samples, tmp_path):
+def test_bad_checkpoint_shows_an_error_and_restores_the_model(qtbot, window, samples, tmp_path, monkeypatch):
     caption_done(qtbot, window, samples[0])
     good_model = window.sides["main"].controls.model_name()
     words = [w.token for w in window.sides["main"].state.words]
     bad = tmp_path / "model.pt"
     bad.write_bytes(b"\x80\x04not really a pickle")
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     window.open_checkpoint(str(bad))
     qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=GUI_TIMEOUT)
     assert str(bad) in window.last_error
@@ -228,3 +230,17 @@ def test_hard_attention_shows_the_sampled_location(qtbot, window, samples, tmp_p
     view = window.sides["main"].attention.view
     assert len(view.sample_item.data) == 1  # the marker of the sampled region
     controls.set_model(str(window.sides["main"].controls.model.itemData(0)))
+
+
+def test_pickle_checkpoint_is_loaded_only_after_the_user_agrees(qtbot, window, samples, tmp_path, monkeypatch):
+    caption_done(qtbot, window, samples[0])
+    job = window.sides["main"].state.job
+    pickle = tmp_path / "model.pth"
+    pickle.write_bytes(b"\x80\x04anything")
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.No)
+    window.open_checkpoint(str(pickle))
+    assert asked and "pickle checkpoint refused" in window.last_error
+    assert window.sides["main"].pending is None and window.sides["main"].state.job == job  # nothing ran
+    assert window.sides["main"].controls.model_name() != str(pickle)

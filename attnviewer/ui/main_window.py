@@ -33,6 +33,15 @@ MAX_RECENT = 10
 PLAY_INTERVAL_MS = 700
 
 
+def _is_pickle(path: str) -> bool:
+    from ..models.checkpoint import sniff
+
+    try:
+        return sniff(Path(path)) == "pickle"
+    except OSError:
+        return False  # a missing file: loading it reports that
+
+
 class Side:
     """One caption column: its decoding controls, caption panel, attention pane and state."""
 
@@ -45,6 +54,7 @@ class Side:
         self.pending: int | None = None  # the submitted job whose first word has not arrived
         self.pending_image = None
         self.good: tuple[str, DecodeSettings, str] | None = None  # last settings that worked
+        self.trusted: set[str] = set()  # pickle checkpoints the user agreed to load
         self.widget = QSplitter(Qt.Orientation.Vertical)
         top = QWidget()
         lay = QVBoxLayout(top)
@@ -183,6 +193,16 @@ class MainWindow(QMainWindow):
 
     def open_checkpoint(self, path: str, side: Side | None = None) -> None:
         side = side or self.sides["main"]
+        if path not in side.trusted and _is_pickle(path):
+            answer = QMessageBox.question(
+                self, "Pickle checkpoint",
+                f"{Path(path).name} is a pickle checkpoint: loading it can run any code it holds.\n"
+                "Load it only if you trust where it came from. Load it?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                self.show_error(f"{path}: pickle checkpoint refused (loading it could run code)")
+                return
+            side.trusted.add(path)
         side.controls.set_model(path)
         self.rerun(side)
 
@@ -204,7 +224,7 @@ class MainWindow(QMainWindow):
             return
         side.pending = self.engine.submit(path, side.controls.model_name(), settings,
                                           side.controls.device_name(), side.slot,
-                                          trust_pickle=side.controls.model_name().endswith((".pt", ".pth")))
+                                          trust_pickle=side.controls.model_name() in side.trusted)
         self.statusBar().showMessage("working…")
 
     def _active_sides(self) -> list[Side]:
