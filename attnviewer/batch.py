@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .errors import MediaError, OutputError, SettingsError
 from .media.images import IMAGE_SUFFIXES
+from .types import model_label
 
 
 def find_images(inputs: list[str]) -> list[Path]:
@@ -105,7 +106,7 @@ class Progress:
 
 def caption_folder(args: argparse.Namespace, settings, style) -> int:
     from .commands import (
-        caption_images, check_animation, check_writable, print_caption, saved_title, short_model_name,
+        caption_images, check_animation, check_writable, print_caption,
     )
     from .export.data import load_result
     from .media.images import load_image
@@ -176,7 +177,7 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
                 skipped += 1
                 progress.advance()
                 continue
-            if _render(it, image.rgb, result, args, style, args.title or saved_title(result), warn):
+            if _render(it, image.rgb, result, args, style, args.title or result.title, warn):
                 done += 1
             else:
                 skipped += 1
@@ -198,7 +199,7 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
 
                 model = registry.load(name, args.device, args.trust_pickle)
                 device = next(model.parameters()).device
-                title = args.title or f"{short_model_name(model.name)}, {settings.describe()}"
+                title = args.title or f"{model_label(model.name)}, {settings.describe()}"
             results = caption_images(model, [im for _, im in loaded], settings, name, device)
             for (it, im), result in zip(loaded, results):
                 result.source = str(it.image.resolve())

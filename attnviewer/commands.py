@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .types import model_label
+
 
 def train(args: argparse.Namespace) -> int:
     from .models.registry import pick_device
@@ -106,29 +108,6 @@ def check_animation(path) -> None:
         check_mp4(path)
 
 
-def short_model_name(name: str) -> str:
-    from pathlib import Path
-
-    base = Path(name).name
-    for suffix in (".safetensors", ".pth", ".pt", ".ckpt", ".bin"):
-        if base.lower().endswith(suffix):
-            return base[: -len(suffix)]
-    return base
-
-
-def describe_settings(settings: dict) -> str:
-    """"beam 3", "greedy", ... from a result's settings dict."""
-    from dataclasses import fields
-
-    from .decoding.settings import DecodeSettings
-
-    known = {f.name for f in fields(DecodeSettings)}
-    try:
-        return DecodeSettings(**{k: v for k, v in settings.items() if k in known}).describe()
-    except TypeError:
-        return str(settings.get("method", ""))
-
-
 def word_index(word: int | None, hyp, source: str) -> int | None:
     """--word N (from 1) as an index from 0, checked against the caption."""
     from .errors import SettingsError
@@ -140,11 +119,6 @@ def word_index(word: int | None, hyp, source: str) -> int | None:
     if word > len(hyp.tokens):
         raise SettingsError(f"--word {word}: the caption of {source} has only {len(hyp.tokens)} words")
     return word - 1
-
-
-def saved_title(result) -> str:
-    """The default figure title of a saved result: model and decoding."""
-    return f"{short_model_name(result.model)}, {describe_settings(result.settings)}"
 
 
 def write_outputs(image, result, style, *, json=None, npz=None, npz_ref=None, figure=None, overlay=None,
@@ -256,7 +230,7 @@ def caption(args: argparse.Namespace) -> int:
     for im, r in zip(images, results):
         r.source = str(Path(im.path).resolve())  # so the result reopens its image from anywhere
     words = [word_index(args.word, r.best, im.path) for im, r in zip(images, results)]  # all, before writing
-    title = args.title or f"{short_model_name(model.name)}, {settings.describe()}"
+    title = args.title or f"{model_label(model.name)}, {settings.describe()}"
     for im, r, w, fig, js, npz, ov, anim in zip(images, results, words, figures, jsons, npzs, overlays, animations):
         print_caption(r, settings.method, shown=im.path)
         write_outputs(im.rgb, r, style, json=js, npz=npz, figure=fig, overlay=ov, animation=anim, word=w,
@@ -292,7 +266,7 @@ def export(args: argparse.Namespace) -> int:
     if result.image_size and tuple(image.rgb.shape[:2]) != tuple(result.image_size):
         print(f"attnviewer: note: {image.path} is now {image.rgb.shape[1]}x{image.rgb.shape[0]} pixels; the result "
               f"was made from a {result.image_size[1]}x{result.image_size[0]} image", file=sys.stderr)
-    title = args.title or saved_title(result)
+    title = args.title or result.title
     print(f"{args.result}: {hyp.text}")
     write_outputs(image.rgb, result, style, figure=figure, overlay=overlay, animation=animation, word=word,
                   title=title, word_title=args.title, seconds=args.frame_seconds, frame_size=args.frame_size,

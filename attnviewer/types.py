@@ -84,3 +84,19 @@ class Result:
     @property
     def text(self) -> str:
         return self.best.text
+
+    @property
+    def title(self) -> str:
+        """"caption-shapes, beam 3": the model and decoding, as figures are titled."""
+        from .decoding.settings import DecodeSettings
+
+        return f"{model_label(self.model)}, {DecodeSettings.from_dict(self.settings).describe()}"
+
+
+def model_label(name: str) -> str:
+    """A bundled name as it is; a checkpoint path as its file name without the suffix."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    for suffix in (".safetensors", ".pth", ".pt", ".ckpt", ".bin"):
+        if base.lower().endswith(suffix):
+            return base[: -len(suffix)]
+    return base

@@ -42,3 +42,12 @@ class DecodeSettings:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DecodeSettings":
+        """From a saved result's settings, which also hold keys of their own (the device)."""
+        known = set(cls.__dataclass_fields__)
+        try:
+            return cls(**{k: v for k, v in d.items() if k in known})
+        except TypeError:
+            return cls(method=str(d.get("method", "greedy")))

@@ -344,9 +344,7 @@ class MainWindow(QMainWindow):
         if not st.result:
             return
         r = st.result
-        s = DecodeSettings(**{k: v for k, v in r.settings.items() if k in DecodeSettings.__dataclass_fields__})
-        self.status_label.setText(f"{Path(r.model).name} · {r.settings.get('device', '?')} · "
-                                  f"{s.describe()} · {r.seconds:.2f} s")
+        self.status_label.setText(f"{r.title} · {r.settings.get('device', '?')} · {r.seconds:.2f} s")
 
     # -- stepping --------------------------------------------------------------------------------
 
@@ -403,7 +401,7 @@ class MainWindow(QMainWindow):
         st = side.state
         if not st.result or not st.hypotheses or self.image is None:
             return None
-        title = f"{Path(st.result.model).name}, {side.controls.settings().describe()}"
+        title = st.result.title  # the settings it was made with, not what the controls say now
         return ExportSource(self.image.rgb, st.hypotheses[st.selected], max(st.index, 0), st.result,
                             Path(self.image.path).stem, title, self.overlay_controls.settings())
 
@@ -469,8 +467,7 @@ class MainWindow(QMainWindow):
         side.state.start(request_id)
         side.state.finish(request_id, result)
         self._set_image(image)
-        fields = DecodeSettings.__dataclass_fields__
-        settings = DecodeSettings(**{k: v for k, v in result.settings.items() if k in fields})
+        settings = DecodeSettings.from_dict(result.settings)
         side.controls.set_model(result.model)
         side.controls.set_settings(settings)
         side.good = (result.model, settings, side.controls.device_name())
