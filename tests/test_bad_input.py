@@ -178,3 +178,26 @@ def test_safetensors_whose_header_length_starts_like_a_pickle_still_loads(tmp_pa
     assert path.read_bytes()[0] == 0x80
     assert sniff(path) == "safetensors"
     load_checkpoint(path)
+
+
+def test_saved_checkpoint_is_readable_by_others_and_written_atomically(tmp_path, monkeypatch):
+    import errno as errno_mod
+
+    import safetensors.torch
+
+    from attnviewer.errors import OutputError
+    from attnviewer.models.checkpoint import save_checkpoint
+
+    from .helpers import tiny_captioner
+
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(tiny_captioner(), path)
+    assert path.stat().st_mode & 0o044  # group/other may read it, like any file the user writes
+
+    def full_disk(*a, **k):
+        raise OSError(errno_mod.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full_disk)
+    with pytest.raises(OutputError, match="disk is full"):
+        save_checkpoint(tiny_captioner(), tmp_path / "n.safetensors")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]

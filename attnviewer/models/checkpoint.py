@@ -5,12 +5,11 @@ unless the user says the file is trusted.
 from __future__ import annotations
 
 import json
-import os
 import struct
-import tempfile
 from pathlib import Path
 
 from ..errors import CheckpointError
+from ..files import atomic_path
 
 FORMAT = "attnviewer-1"
 
@@ -41,14 +40,8 @@ def save_checkpoint(model, path: str | Path, training: dict | None = None) -> No
         "vocab": json.dumps(model.vocab),
         "training": json.dumps(training or {}),
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         save_file(state, tmp, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_metadata(path: str | Path) -> dict:
