@@ -10,6 +10,7 @@ and jobs superseded while queued are skipped. The window drops anything of an ol
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import weakref
@@ -61,6 +62,7 @@ class Worker(QObject):
         self.latest: dict[str, int] = {}  # slot -> newest job id; written by the GUI thread
         self._models: dict[tuple[str, str], object] = {}
         self._devices: list[str] | None = None
+        self._last_image = None  # ((path, mtime, size), LoadedImage)
         self.latest_preview = 0  # newest preview id; written by the GUI thread
 
     @Slot(object)
@@ -105,7 +107,7 @@ class Worker(QObject):
 
         t0 = time.perf_counter()
         self.status.emit(job.id, job.slot, f"reading {job.image_path}")
-        image = load_image(job.image_path)
+        image = self._image(job.image_path, load_image)
         if job.cancel.is_set():
             return
         self.image_ready.emit(job.id, job.slot, image)
@@ -143,16 +145,35 @@ class Worker(QObject):
         result = Result(image.path, job.model, settings, hyps, time.perf_counter() - t0, image.rgb.shape[:2])
         self.finished.emit(job.id, job.slot, result)
 
+    def _image(self, path: str, load):
+        """The last image again when it is the same file, unchanged: re-runs with other settings
+        then skip reading and decoding it, and the window sees the very same picture."""
+        key = (path, *_stamp(path))
+        if self._last_image is None or self._last_image[0] != key:
+            self._last_image = (key, load(path))
+        return self._last_image[1]
+
     def _model(self, job: CaptionJob):
         from ..models import registry
 
-        key = (job.model, job.device)
+        # By file, its modification time and the actual device: a retrained checkpoint at the
+        # same path is read again, and "auto" shares the entry of the device it picks.
+        path = registry.resolve(job.model)
+        key = (str(path.resolve()), *_stamp(path), str(registry.pick_device(job.device)))
         if key not in self._models:
             model = registry.load(job.model, job.device, job.trust_pickle)
             if len(self._models) >= MODEL_CACHE_SIZE:
                 self._models.pop(next(iter(self._models)))
             self._models[key] = model
         return self._models[key]
+
+
+def _stamp(path) -> tuple:
+    try:
+        st = os.stat(path)
+        return st.st_mtime_ns, st.st_size
+    except OSError:
+        return (None, None)  # loading it will say what is wrong
 
 
 def _import_torch():

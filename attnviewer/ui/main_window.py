@@ -76,6 +76,9 @@ class MainWindow(QMainWindow):
         self.engine = engine or Engine(self)
         self.image = None  # the LoadedImage on screen
         self.last_error = ""
+        self._pending_path: str | None = None  # an image asked for whose caption has not started
+        self._opening: int | None = None  # the result being reopened (request id)
+        self.export_dialog = None
 
         self.media = ImageView()
         self.media.setMinimumWidth(200)
@@ -162,6 +165,7 @@ class MainWindow(QMainWindow):
         e.finished.connect(self.on_finished)
         e.failed.connect(self.on_failed)
         e.devices.connect(self.on_devices)
+        e.result_opened.connect(self.on_result_opened)
         e.exported.connect(self.on_exported)
         e.export_failed.connect(self.on_export_failed)
         for side in self.sides.values():
@@ -214,7 +218,7 @@ class MainWindow(QMainWindow):
             self.rerun(side, path)
 
     def rerun(self, side: Side, path: str | None = None) -> None:
-        path = path or getattr(self, "_pending_path", None) or (self.image.path if self.image else None)
+        path = path or self._pending_path or (self.image.path if self.image else None)
         if path is None:
             return
         try:
@@ -252,7 +256,7 @@ class MainWindow(QMainWindow):
         side.state.start(job)
         image = side.pending_image
         side.pending_image = None
-        if image is not None and (side.slot == "main" or self.image is None):
+        if image is not None and image is not self.image and (side.slot == "main" or self.image is None):
             self._set_image(image)
         self.error_banner.hide()
 
@@ -293,7 +297,8 @@ class MainWindow(QMainWindow):
             return  # an old job's failure: nothing of it is on screen
         side.pending = None
         side.pending_image = None
-        self._pending_path = None
+        if side.slot == "main":  # the image the main side failed on is not opened
+            self._pending_path = None
         if side.good:  # put the controls back to what is on screen
             model, settings, _ = side.good
             side.controls.set_model(model)
@@ -312,7 +317,7 @@ class MainWindow(QMainWindow):
 
     @Slot(int, str)
     def on_export_failed(self, request_id: int, message: str) -> None:
-        if request_id == getattr(self, "_opening", None):
+        if request_id == self._opening:
             self._opening = None
         self.show_error(message)
 
@@ -409,7 +414,7 @@ class MainWindow(QMainWindow):
         """The Export dialog for what is on screen (a dialog still exporting is brought back)."""
         from .export_dialog import ExportDialog
 
-        old = getattr(self, "export_dialog", None)
+        old = self.export_dialog
         if old is not None and old.isVisible() and old.export_id is not None:
             old.raise_()
             old.activateWindow()
@@ -448,15 +453,13 @@ class MainWindow(QMainWindow):
     def open_result(self, path: str) -> None:
         """Reopen a saved result (and re-read its image) on the engine thread; on success it is
         shown as if just captioned, on failure the screen stays as it was."""
-        unique = Qt.ConnectionType.UniqueConnection
-        self.engine.result_opened.connect(self.on_result_opened, unique)
         self._opening = self.engine.open_result(str(path))
         self.statusBar().showMessage(f"opening {path}…")
 
     @Slot(int, object, object)
     def on_result_opened(self, request_id: int, result: Result, image) -> None:
         side = self.sides["main"]
-        if request_id != getattr(self, "_opening", None):
+        if request_id != self._opening:
             return  # superseded by a later open
         self._opening = None
         if max(side.pending or 0, side.state.job or 0) > request_id:
