@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data.synthetic import COLOURS, Scene
+from .data.synthetic import COLOURS, SHAPES, Scene
 from .maps import peak, upsample
 from .types import Hypothesis
 
@@ -45,7 +45,7 @@ def point(scene: Scene, hyp: Hypothesis, tally: PointingTally, smoothing: str = 
     """Score every colour and shape word of one caption into the tally."""
     h, w = scene.image.shape[:2]
     for tok, target, att in zip(hyp.tokens, scene.targets(hyp.tokens), hyp.attention):
-        if tok not in COLOURS and not _is_shape(tok):
+        if tok not in COLOURS and tok not in SHAPES:
             continue
         kind = "colour" if tok in COLOURS else "shape"
         tally.words += 1
@@ -70,12 +70,6 @@ def point(scene: Scene, hyp: Hypothesis, tally: PointingTally, smoothing: str = 
         tally.add("centre cell", bool(cell_hit[np.searchsorted(rows, h // 2, "right") - 1,
                                                np.searchsorted(cols, w // 2, "right") - 1]))
         tally.add("centre pixel", bool(mask[h // 2, w // 2]))
-
-
-def _is_shape(tok: str) -> bool:
-    from .data.synthetic import SHAPES
-
-    return tok in SHAPES
 
 
 def _cell_overlaps(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

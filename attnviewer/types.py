@@ -78,10 +78,6 @@ class Result:
         return self.hypotheses[0]
 
     @property
-    def steps(self) -> list[Step]:
-        return self.best.steps()
-
-    @property
     def text(self) -> str:
         return self.best.text
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-EXPORT_KINDS = ("grid", "word", "overlay", "animation", "result")
 
 
 @dataclass

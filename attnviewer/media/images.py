@@ -26,10 +26,6 @@ class LoadedImage:
     rgb: np.ndarray  # (H, W, 3) uint8, EXIF-upright, at most MAX_DISPLAY_SIDE on its long side
     original_size: tuple[int, int]  # (width, height) of the file, upright
 
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.rgb.shape[1], self.rgb.shape[0]
-
 
 def _looks_like_text(head: bytes) -> bool:
     if not head or b"\x00" in head:

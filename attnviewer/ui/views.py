@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem
 
@@ -36,9 +36,6 @@ class ImageView(pg.GraphicsLayoutWidget):
         if self.shape != rgb.shape[:2]:
             self.shape = rgb.shape[:2]
             self.view.autoRange(padding=0.02)
-
-    def image_data(self) -> np.ndarray | None:
-        return self.image_item.image
 
     def mouseDoubleClickEvent(self, event):
         self.view.autoRange(padding=0.02)
@@ -100,11 +97,3 @@ class OverlayView(ImageView):
         h, w = self.shape
         (r, c), (gh, gw) = cell, grid
         return [(c + 0.5) * w / gw], [(r + 0.5) * h / gh]
-
-
-class ClickableLabel(pg.QtWidgets.QLabel):
-    clicked = Signal()
-
-    def mousePressEvent(self, event):
-        self.clicked.emit()
-        super().mousePressEvent(event)
