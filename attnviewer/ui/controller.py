@@ -17,12 +17,13 @@ class CaptionState:
         self.result: Result | None = None
         self.selected = 0  # which final hypothesis is shown
         self.index = -1  # the current word; -1 before the first word
+        self._final: list[Step] = []  # the selected final hypothesis as steps (built once)
         self.follow = True  # move to each new word as it arrives, until the user steps back
 
     # -- jobs ------------------------------------------------------------------------------------
 
     def start(self, job: int) -> None:
-        self.job, self.streamed, self.result = job, [], None
+        self.job, self.streamed, self.result, self._final = job, [], None, []
         self.selected, self.index, self.follow = 0, -1, True
 
     def accept_step(self, job: int, step: Step) -> bool:
@@ -40,6 +41,7 @@ class CaptionState:
             return False
         self.result = result
         self.selected = 0
+        self._final = result.hypotheses[0].steps(job=job) if result.hypotheses else []
         n = len(self.words)
         self.index = n - 1 if self.follow or self.index >= n else self.index
         return True
@@ -56,9 +58,7 @@ class CaptionState:
 
     @property
     def words(self) -> list[Step]:
-        if self.result:
-            return self.result.hypotheses[self.selected].steps(job=self.job or 0)
-        return self.streamed
+        return self._final if self.result else self.streamed
 
     @property
     def current(self) -> Step | None:
@@ -68,6 +68,7 @@ class CaptionState:
     def select_hypothesis(self, i: int) -> None:
         if 0 <= i < len(self.hypotheses):
             self.selected = i
+            self._final = self.hypotheses[i].steps(job=self.job or 0)
             self.index = min(max(self.index, 0), len(self.words) - 1)
 
     # -- stepping --------------------------------------------------------------------------------

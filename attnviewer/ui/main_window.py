@@ -335,7 +335,7 @@ class MainWindow(QMainWindow):
 
     def redraw(self) -> None:
         overlay = self.overlay_controls.settings()
-        for side in self.sides.values():
+        for side in self._active_sides():  # the hidden Compare side is drawn when shown
             st = side.state
             words = st.words
             side.caption.show_words(words, st.index)
@@ -393,6 +393,7 @@ class MainWindow(QMainWindow):
         if on and self.image is not None:
             compare.attention.set_image(self.image.rgb)
             self.rerun(compare, self.image.path)
+            self.redraw()
         elif not on:
             self.engine.cancel("compare")
             compare.pending = None
