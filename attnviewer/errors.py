@@ -4,6 +4,12 @@ The CLI prints the message on one line and exits non-zero; the app shows it in t
 """
 
 
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message (its type's name if it has none), for one-line errors."""
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
 class AttnViewerError(Exception):
     """Base class: str(error) is the whole message for the user."""
 

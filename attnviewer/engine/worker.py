@@ -20,7 +20,7 @@ import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..decoding.settings import DecodeSettings
-from ..errors import AttnViewerError
+from ..errors import AttnViewerError, first_line
 from .exports import ExportCancelled, ExportRequest, open_result, render_preview, write_export
 
 log = logging.getLogger(__name__)
@@ -196,8 +196,7 @@ def _unexpected(e: Exception) -> str:
     name = type(e).__name__
     if "OutOfMemory" in name:
         return "the GPU ran out of memory; try --device cpu or a smaller beam"
-    text = str(e).strip().splitlines()
-    return f"unexpected error ({name}: {text[0] if text else ''})"
+    return f"unexpected error ({name}: {first_line(e)})"
 
 
 def _stop(thread: QThread, running: dict) -> None:

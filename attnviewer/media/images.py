@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import MediaError
+from ..errors import MediaError, first_line
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MIN_SIDE = 16  # smaller than this there is nothing to attend to
@@ -75,7 +75,7 @@ def load_image(path: str | Path, max_side: int = MAX_DISPLAY_SIDE) -> LoadedImag
             img = ImageOps.exif_transpose(img)
             rgb = _to_rgb8(img)
         except (OSError, SyntaxError, ValueError) as e:
-            raise MediaError(f"{path}: truncated or corrupt image data ({_short(e)})") from None
+            raise MediaError(f"{path}: truncated or corrupt image data ({first_line(e)})") from None
     orig = (h, w) if _exif_rotated(path) else (w, h)
     if max(rgb.shape[:2]) > max_side:
         scale = max_side / max(rgb.shape[:2])
@@ -114,11 +114,6 @@ def _to_rgb8(img) -> np.ndarray:
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
     return np.asarray(img.convert("RGB"))
-
-
-def _short(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
 
 
 def model_input(rgb: np.ndarray, size: int) -> np.ndarray:

@@ -8,7 +8,7 @@ import json
 import struct
 from pathlib import Path
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, first_line
 from ..files import atomic_path
 
 FORMAT = "attnviewer-1"
@@ -79,7 +79,7 @@ def load_checkpoint(path: str | Path, device="cpu", trust_pickle: bool = False):
         meta = read_metadata(path)
         state = load_file(str(path))
     except Exception as e:  # a truncated or corrupt file
-        raise CheckpointError(f"{path}: cannot read model file ({_first_line(e)})") from None
+        raise CheckpointError(f"{path}: cannot read model file ({first_line(e)})") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an attnviewer model (no '{FORMAT}' metadata)")
     try:
@@ -125,14 +125,9 @@ def _from_pickle(path: Path, device):
     try:
         blob = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:
-        raise CheckpointError(f"{path}: cannot read pickle checkpoint ({_first_line(e)})") from None
+        raise CheckpointError(f"{path}: cannot read pickle checkpoint ({first_line(e)})") from None
     if not isinstance(blob, dict) or not {"config", "vocab", "state_dict"} <= set(blob):
         raise CheckpointError(f"{path}: pickle checkpoint lacks config, vocab or state_dict")
     model = build_model(path, blob.get("kind", "caption"), blob["config"], blob["vocab"], blob["state_dict"])
     model.training_record = blob.get("training", {})
     return model.to(device).eval()
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
