@@ -69,6 +69,7 @@ def load_image(path: str | Path, max_side: int = MAX_DISPLAY_SIDE) -> LoadedImag
         if min(w, h) < MIN_SIDE:
             raise MediaError(f"{path}: image is only {w}x{h} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed")
         try:
+            turned = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # EXIF orientations that swap sides
             if img.format == "JPEG" and max(w, h) > max_side:
                 img.draft("RGB", (max_side, max_side))  # decode at a reduced scale
             img.load()
@@ -76,7 +77,7 @@ def load_image(path: str | Path, max_side: int = MAX_DISPLAY_SIDE) -> LoadedImag
             rgb = _to_rgb8(img)
         except (OSError, SyntaxError, ValueError) as e:
             raise MediaError(f"{path}: truncated or corrupt image data ({first_line(e)})") from None
-    orig = (h, w) if _exif_rotated(path) else (w, h)
+    orig = (h, w) if turned else (w, h)
     if max(rgb.shape[:2]) > max_side:
         scale = max_side / max(rgb.shape[:2])
         size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
@@ -84,23 +85,13 @@ def load_image(path: str | Path, max_side: int = MAX_DISPLAY_SIDE) -> LoadedImag
     return LoadedImage(str(path), np.ascontiguousarray(rgb), orig)
 
 
-def _exif_rotated(path: Path) -> bool:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            return img.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # orientations that swap the sides
-    except Exception:
-        return False
-
-
 def _to_rgb8(img) -> np.ndarray:
     """Any PIL mode -> (H, W, 3) uint8 RGB."""
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        arr = np.asarray(img, dtype=np.float64)
-        scale = 257.0 if arr.max() > 255 or mode.startswith("I;16") else 1.0  # 65535 -> 255
-        gray = np.clip(arr / scale, 0, 255).astype(np.uint8)
+        arr = np.asarray(img)  # integers: no float copy of a large 16-bit scan
+        deep = mode.startswith("I;16") or int(arr.max()) > 255
+        gray = (np.clip(arr, 0, 65535) // 257 if deep else np.clip(arr, 0, 255)).astype(np.uint8)  # 65535 -> 255
         return np.repeat(gray[..., None], 3, axis=2)
     if mode == "F":
         arr = np.asarray(img, dtype=np.float64)
