@@ -244,3 +244,17 @@ def test_pickle_checkpoint_is_loaded_only_after_the_user_agrees(qtbot, window, s
     assert asked and "pickle checkpoint refused" in window.last_error
     assert window.sides["main"].pending is None and window.sides["main"].state.job == job  # nothing ran
     assert window.sides["main"].controls.model_name() != str(pickle)
+
+
+def test_dropping_an_image_file_opens_it(qtbot, window, samples):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    caption_done(qtbot, window, samples[0])
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(samples[1]))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    qtbot.waitUntil(lambda: window.image.path == str(samples[1]), timeout=GUI_TIMEOUT)
+    wait_finished(qtbot, window)
