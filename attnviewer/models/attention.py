@@ -83,8 +83,9 @@ class Attention(nn.Module):
         if name == "content":
             q = F.normalize(self.query_proj(query), dim=-1)
             return torch.einsum("bk,bnk->bn", q, prepared) * self.log_sharpness.exp()
-        if name == "additive":
-            return self.v(torch.tanh(prepared + self.query_proj(query)[:, None, :])).squeeze(-1)
+        if name == "additive":  # (in place: one (B, N, A) buffer per step, not two)
+            hidden = (prepared + self.query_proj(query)[:, None, :]).tanh_()
+            return (hidden @ self.v.weight[0]).contiguous()
         if name == "location":
             return self.position_proj(query)[:, : prepared.shape[1]]
         dot = torch.einsum("bq,bnq->bn", query, prepared)  # general, dot, scaled_dot
