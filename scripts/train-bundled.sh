@@ -8,3 +8,4 @@ py=${PYTHON:-python}
 train() { "$py" -m attnviewer train caption --seed 0 --epochs 30 "$@"; }
 train --out "$out/caption-shapes.safetensors" --score additive --lambda 0 "$@"
 train --out "$out/caption-shapes-lambda1.safetensors" --score additive --lambda 1 "$@"
+train --out "$out/caption-shapes-dot.safetensors" --score dot --lambda 0 "$@"

@@ -258,3 +258,16 @@ def test_dropping_an_image_file_opens_it(qtbot, window, samples):
     window.dropEvent(event)
     qtbot.waitUntil(lambda: window.image.path == str(samples[1]), timeout=GUI_TIMEOUT)
     wait_finished(qtbot, window)
+
+
+def test_score_box_switches_to_the_bundled_variant(qtbot, window, samples):
+    controls = window.sides["main"].controls
+    controls.set_model("caption-shapes")
+    caption_done(qtbot, window, samples[0])
+    scores = [controls.score.itemText(i) for i in range(controls.score.count())]
+    assert scores == ["additive", "dot"] and controls.score.isEnabled()
+    controls.score.setCurrentIndex(1)
+    controls.score.activated.emit(1)  # as a user's pick does
+    assert controls.model_name() == "caption-shapes-dot"
+    wait_finished(qtbot, window)  # the change re-ran the caption with the dot model
+    assert window.sides["main"].state.result.model == "caption-shapes-dot"

@@ -73,3 +73,12 @@ def test_sampling_with_a_seed_is_reproducible(capsys, samples, tiny_checkpoint):
     a = caption(capsys, samples[1], "--model", tiny_checkpoint, "--sample", "1.5", "--seed", "3")
     b = caption(capsys, samples[1], "--model", tiny_checkpoint, "--sample", "1.5", "--seed", "3")
     assert a == b
+
+
+def test_score_picks_the_bundled_variant(tmp_path, capsys, samples):
+    out_json = tmp_path / "dot.json"
+    caption(capsys, samples[0], "--score", "dot", "--greedy", "--json", out_json)
+    assert json.loads(out_json.read_text())["model"] == "caption-shapes-dot"
+    code = main(["caption", str(samples[0]), "--score", "general"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no variant with general attention (available: additive, dot)" in err

