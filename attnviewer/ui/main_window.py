@@ -53,7 +53,6 @@ class Side:
         self.state = CaptionState()
         self.pending: int | None = None  # the submitted job whose first word has not arrived
         self.pending_image = None
-        self.good: tuple[str, DecodeSettings, str] | None = None  # last settings that worked
         self.trusted: set[str] = set()  # pickle checkpoints the user agreed to load
         self.widget = QSplitter(Qt.Orientation.Vertical)
         top = QWidget()
@@ -283,7 +282,6 @@ class MainWindow(QMainWindow):
         if job == side.pending:
             self._commit(side, job)
         if side.state.finish(job, result):
-            side.good = (result.model, side.controls.settings(), side.controls.device_name())
             if side is not self.sides["main"] and self.sides["main"].state.index >= 0:
                 side.state.go(self.sides["main"].state.index)
             self.redraw()
@@ -299,10 +297,10 @@ class MainWindow(QMainWindow):
         side.pending_image = None
         if side.slot == "main":  # the image the main side failed on is not opened
             self._pending_path = None
-        if side.good:  # put the controls back to what is on screen
-            model, settings, _ = side.good
-            side.controls.set_model(model)
-            side.controls.set_settings(settings)
+        shown = side.state.result
+        if shown is not None:  # put the controls back to what is on screen
+            side.controls.set_model(shown.model)
+            side.controls.set_settings(DecodeSettings.from_dict(shown.settings))
         self.show_error(message)
 
     @Slot(list)
@@ -474,7 +472,6 @@ class MainWindow(QMainWindow):
         settings = DecodeSettings.from_dict(result.settings)
         side.controls.set_model(result.model)
         side.controls.set_settings(settings)
-        side.good = (result.model, settings, side.controls.device_name())
         self.error_banner.hide()
         if self.compare_action.isChecked():
             self.rerun(self.sides["compare"], image.path)
