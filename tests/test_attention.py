@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from attnviewer.models import attention
 from attnviewer.models.attention import SCORES, Attention, AttentionOutput, Gate, doubly_stochastic_penalty
 
 B, N, Q, K, V = 3, 7, 8, 6, 5
@@ -41,6 +42,24 @@ def test_shapes_and_weights_are_distributions(score):
     # soft attention: the context is the expected value row under the weights
     torch.testing.assert_close(out.context, torch.einsum("bn,bnv->bv", out.weights, values))
     assert att.scores(query, att.prepare(keys)).shape == (B, N)
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_several_queries_per_input_equal_repeating_the_input(score, monkeypatch):
+    # Beam search keeps one copy of an image's regions for its k hypotheses: g query rows per
+    # input must attend exactly as if each row had its own copy (also when the additive score
+    # works a block of inputs at a time).
+    monkeypatch.setattr(attention, "CACHE_BLOCK_BYTES", 1)
+    att, g = make(score), 4
+    query, keys, values = inputs(att, batch=B * g)
+    keys, values = keys[:B], values[:B]
+    mask = torch.tensor([[True] * N, [True] * 3 + [False] * (N - 3), [True] + [False] * (N - 1)])
+    shared = att(query, att.prepare(keys), values, mask=mask)
+    rep = lambda x: x.repeat_interleave(g, dim=0)  # noqa: E731
+    copied = att(query, att.prepare(rep(keys)), rep(values), mask=rep(mask))
+    torch.testing.assert_close(shared.weights, copied.weights)
+    torch.testing.assert_close(shared.context, copied.context)
+    assert shared.weights.shape == (B * g, N) and shared.context.shape == (B * g, V)
 
 
 @pytest.mark.parametrize("score", SCORES)

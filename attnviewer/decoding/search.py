@@ -92,24 +92,30 @@ def _single_path(model, state, pick, max_len, n_alt, stream=True, sample_attenti
         att_np, alt_p_np, alt_i_np = att.cpu().numpy(), alt_p.exp().cpu().numpy(), alt_i.cpu().numpy()
         loc = state.get("location")
         loc_np = loc.cpu().numpy() if loc is not None else None
-        for b in list(alive):
+        going = []  # rows of the inputs that go on
+        for r, b in enumerate(alive):  # row r of the batch is input alive[r]
             path = paths[b]
-            path.log_prob += float(chosen_np[b])
-            if tok_np[b] == model.end_id:
-                alive.remove(b)
+            path.log_prob += float(chosen_np[r])
+            if tok_np[r] == model.end_id:
                 continue
-            alts = [(model.vocab[i], float(p)) for i, p in zip(alt_i_np[b], alt_p_np[b])]
-            path.add(int(tok_np[b]), float(np.exp(chosen_np[b])), alts, att_np[b],
-                     None if loc_np is None else int(loc_np[b]))
+            going.append(r)
+            alts = [(model.vocab[i], float(p)) for i, p in zip(alt_i_np[r], alt_p_np[r])]
+            path.add(int(tok_np[r]), float(np.exp(chosen_np[r])), alts, att_np[r],
+                     None if loc_np is None else int(loc_np[r]))
             if stream:
                 words = [model.vocab[i] for i in path.ids]
                 yield Step(
-                    t, words[-1], path.ids[-1], path.probs[-1], alts, att_np[b].reshape(shape),
+                    t, words[-1], path.ids[-1], path.probs[-1], alts, att_np[r].reshape(shape),
                     beams=[Beam(words, path.log_prob)], item=b, location=path.locations[-1],
                 )
-        if not alive:
+        if not going:
             break
         prev = tokens
+        if len(going) < len(alive):  # finished inputs leave the batch
+            rows = torch.tensor(going, device=device)
+            state = {n: v.index_select(0, rows) for n, v in state.items()}
+            prev = tokens.index_select(0, rows)
+            alive = [alive[r] for r in going]
     return [[p.hypothesis(model.vocab, shape, 1.0)] for p in paths]
 
 
@@ -150,102 +156,121 @@ def _hypothesis(vocab, shape, ids, log_prob, probs, alts, att, length_penalty) -
 def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=True) -> Decoding:
     batch = next(iter(state.values())).shape[0]
     device = next(iter(state.values())).device
-    shape, vocab, end = model.attention_shape, model.vocab, model.end_id
-    state = {name: v.repeat_interleave(k, dim=0) for name, v in state.items()}
+    end = model.end_id
+    # Entries the model shares among the hypotheses of one input (the regions) keep one row per
+    # input; the rest get one row per hypothesis (after the first step): row r * k + j is
+    # hypothesis j of open input r.
     static = getattr(model, "per_input_state", ())
+    items = list(range(batch))  # the inputs still open, in row order
     scores = torch.zeros(batch, k, device=device)
     scores[:, 1:] = float("-inf")  # all beams start identical: keep one until the first split
-    prev = torch.full((batch * k,), model.start_id, dtype=torch.long, device=device)
-    offsets = (torch.arange(batch, device=device) * k)[:, None]
-    # Histories of the live beams, reordered with them every step (captions are short).
-    tok_h = torch.zeros(batch * k, 0, dtype=torch.long, device=device)
-    prob_h = torch.zeros(batch * k, 0, device=device)
-    att_h = None
-    alt_p_h = alt_i_h = None
+    prev = torch.full((batch,), model.start_id, dtype=torch.long, device=device)
+    trace = _Trace(model.vocab, model.attention_shape, length_penalty)
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
-    done = [False] * batch
 
     for t in range(max_len):
         log_probs, att, state = model.step(state, prev)
-        n_vocab = log_probs.shape[1]
+        if t == 0:  # the first step is the same for all k beams: run it once, then fan out
+            log_probs, att = log_probs.repeat_interleave(k, 0), att.repeat_interleave(k, 0)
+            state = {n: v if n in static else v.repeat_interleave(k, 0) for n, v in state.items()}
+        n_open, n_vocab = len(items), log_probs.shape[1]
         alt_p, alt_i = log_probs.topk(min(n_alt, n_vocab), dim=1)
-        cand = (scores.reshape(-1, 1) + log_probs).reshape(batch, k * n_vocab)
+        cand = (scores.reshape(-1, 1) + log_probs).reshape(n_open, k * n_vocab)
         top_s, top_i = cand.topk(2 * k, dim=1)  # at most k of these end, so k always go on
         beam_i, tok_i = top_i // n_vocab, top_i % n_vocab
         is_end = tok_i == end
-        rank = torch.arange(2 * k, device=device).expand(batch, -1)
+        rank = torch.arange(2 * k, device=device).expand(n_open, -1)
         keep = (is_end.long() * 2 * k + rank).argsort(dim=1)[:, :k]  # the best k that go on
+        offsets = (torch.arange(n_open, device=device) * k)[:, None]
         parent = (offsets + beam_i.gather(1, keep)).reshape(-1)
         new_tok = tok_i.gather(1, keep).reshape(-1)
-        step_lp = log_probs[parent, new_tok]
 
         # Hypotheses that end here (ranked within the best k candidates) join the finished list.
-        for b, j in (is_end[:, :k] & torch.isfinite(top_s[:, :k])).nonzero().tolist():
-            if done[b]:
-                continue
-            src = int(b * k + beam_i[b, j])
-            n = tok_h.shape[1]
-            finished[b].append(_hypothesis(
-                vocab, shape, tok_h[src].tolist(), float(top_s[b, j]), prob_h[src].tolist(),
-                _alts(vocab, alt_p_h, alt_i_h, src, n), att_h[src].cpu().numpy() if n else np.zeros(0),
-                length_penalty,
-            ))
+        # (Every input in the batch is still open: those with k finished ones leave it below.)
+        for r, j in (is_end[:, :k] & torch.isfinite(top_s[:, :k])).nonzero().tolist():
+            row = int(offsets[r, 0] + beam_i[r, j])
+            finished[items[r]].append(trace.hypothesis(row, float(top_s[r, j])))
 
-        tok_h = torch.cat([tok_h[parent], new_tok[:, None]], dim=1)
-        prob_h = torch.cat([prob_h[parent], step_lp.exp()[:, None]], dim=1)
-        att_h = att[parent][:, None] if att_h is None else torch.cat([att_h[parent], att[parent][:, None]], 1)
-        alt_p_h = _grow(alt_p_h, alt_p.exp(), parent)
-        alt_i_h = _grow(alt_i_h, alt_i, parent)
+        trace.add(parent, new_tok, log_probs[parent, new_tok].exp(), att, alt_p.exp(), alt_i)
         scores = top_s.gather(1, keep)
         # Parents stay within their input, so per-input entries (the regions) need no reordering.
         state = {n: v if n in static else v.index_select(0, parent) for n, v in state.items()}
         prev = new_tok
 
-        for b in range(batch):
-            if not done[b] and len(finished[b]) >= k:
-                done[b] = True
+        open_rows = [r for r, b in enumerate(items) if len(finished[b]) < k]
         if stream:
-            yield from _beam_steps(vocab, shape, t, tok_h, prob_h, att_h, alt_p_h, alt_i_h, scores, done, k)
-        if all(done):
+            yield from trace.steps(t, scores, items, open_rows, k)
+        if not open_rows:
             break
+        if len(open_rows) < n_open:  # drop the inputs that are done: the batch shrinks
+            keep_in = torch.tensor(open_rows, device=device)
+            rows = (keep_in[:, None] * k + torch.arange(k, device=device)).reshape(-1)
+            state = {n: v.index_select(0, keep_in if n in static else rows) for n, v in state.items()}
+            scores, prev = scores.index_select(0, keep_in), prev.index_select(0, rows)
+            trace.keep_rows(rows)
+            items = [items[r] for r in open_rows]
 
     # Inputs still open at max_len: their live beams become (unended) hypotheses.
-    for b in range(batch):
-        if not done[b]:
+    for r, b in enumerate(items):
+        if len(finished[b]) < k:
             for j in range(k):
-                if not torch.isfinite(scores[b, j]):  # placeholder beams of a tiny vocabulary
-                    continue
-                src, n = b * k + j, tok_h.shape[1]
-                finished[b].append(_hypothesis(
-                    vocab, shape, tok_h[src].tolist(), float(scores[b, j]), prob_h[src].tolist(),
-                    _alts(vocab, alt_p_h, alt_i_h, src, n), att_h[src].cpu().numpy(), length_penalty,
-                ))
+                if torch.isfinite(scores[r, j]):  # (not the placeholder beams of a tiny vocabulary)
+                    finished[b].append(trace.hypothesis(r * k + j, float(scores[r, j])))
     return [sorted(f, key=lambda h: h.score, reverse=True)[:k] for f in finished]
 
 
-def _grow(history: Tensor | None, new: Tensor, parent: Tensor) -> Tensor:
-    return new[parent][:, None] if history is None else torch.cat([history[parent], new[parent][:, None]], 1)
+class _Trace:
+    """What every step of a beam search chose, kept with back-pointers instead of reordering
+    each hypothesis' history every step; a history is read by walking back from its row.
 
+    Step t keeps, by the rows after it: the parent row, the word and its probability; and by the
+    rows before it (the parents'): the attention and the alternatives of the step.
+    """
 
-def _alts(vocab, alt_p_h, alt_i_h, src, n):
-    if n == 0:
-        return []
-    p, i = alt_p_h[src].tolist(), alt_i_h[src].tolist()
-    return [[(vocab[w], pw) for w, pw in zip(i[s], p[s])] for s in range(n)]
+    def __init__(self, vocab, shape, length_penalty):
+        self.vocab, self.shape, self.length_penalty = vocab, shape, length_penalty
+        self.parent, self.tok, self.prob, self.att, self.alt_p, self.alt_i = [], [], [], [], [], []
 
+    def add(self, parent, tok, prob, att, alt_p, alt_i) -> None:
+        for name, value in zip(("parent", "tok", "prob", "att", "alt_p", "alt_i"),
+                               (parent, tok, prob, att, alt_p, alt_i)):
+            getattr(self, name).append(value.detach().cpu().numpy())
 
-def _beam_steps(vocab, shape, t, tok_h, prob_h, att_h, alt_p_h, alt_i_h, scores, done, k):
-    """One Step per open input: the best live beam's newest word, with every live beam."""
-    toks, probs = tok_h.cpu().numpy(), prob_h[:, -1].cpu().numpy()
-    atts, ap, ai = att_h[:, -1].cpu().numpy(), alt_p_h[:, -1].cpu().numpy(), alt_i_h[:, -1].cpu().numpy()
-    sc = scores.cpu().numpy()
-    for b, is_done in enumerate(done):
-        if is_done:
-            continue
-        best = b * k
-        beams = [Beam([vocab[i] for i in toks[b * k + j]], float(sc[b, j])) for j in range(k) if np.isfinite(sc[b, j])]
-        yield Step(
-            t, vocab[toks[best, -1]], int(toks[best, -1]), float(probs[best]),
-            [(vocab[i], float(p)) for i, p in zip(ai[best], ap[best])], atts[best].reshape(shape),
-            beams=beams, item=b,
-        )
+    def keep_rows(self, rows) -> None:
+        """The batch shrank: the rows after the last step are now these of them."""
+        rows = rows.cpu().numpy()
+        for history in (self.parent, self.tok, self.prob):
+            history[-1] = history[-1][rows]
+
+    def walk(self, row: int):
+        """(step, row after the step, parent row) from the last step back to the first."""
+        for t in range(len(self.tok) - 1, -1, -1):
+            parent = int(self.parent[t][row])
+            yield t, row, parent
+            row = parent
+
+    def words(self, row: int) -> list[str]:
+        return [self.vocab[self.tok[t][r]] for t, r, _ in self.walk(row)][::-1]
+
+    def hypothesis(self, row: int, log_prob: float) -> Hypothesis:
+        """The hypothesis whose history ends in `row` of the rows after the last step."""
+        path = list(self.walk(row))[::-1]
+        ids = [int(self.tok[t][r]) for t, r, _ in path]
+        alts = [[(self.vocab[w], float(p)) for w, p in zip(self.alt_i[t][p_], self.alt_p[t][p_])]
+                for t, _, p_ in path]
+        att = np.stack([self.att[t][p_] for t, _, p_ in path]) if path else np.zeros(0)
+        probs = [float(self.prob[t][r]) for t, r, _ in path]
+        return _hypothesis(self.vocab, self.shape, ids, log_prob, probs, alts, att, self.length_penalty)
+
+    def steps(self, t, scores, items, open_rows, k):
+        """One Step per open input: the best live beam's newest word, with every live beam."""
+        sc = scores.cpu().numpy()
+        vocab, tok, parent = self.vocab, self.tok[-1], self.parent[-1]
+        for r in open_rows:
+            best, p = r * k, int(parent[r * k])
+            beams = [Beam(self.words(r * k + j), float(sc[r, j])) for j in range(k) if np.isfinite(sc[r, j])]
+            yield Step(
+                t, vocab[tok[best]], int(tok[best]), float(self.prob[-1][best]),
+                [(vocab[i], float(q)) for i, q in zip(self.alt_i[-1][p], self.alt_p[-1][p])],
+                self.att[-1][p].reshape(self.shape), beams=beams, item=items[r],
+            )

@@ -26,6 +26,8 @@ from torch import Tensor, nn
 
 from .registry import SCORES  # noqa: E402  (one list of names, importable without torch)
 
+CACHE_BLOCK_BYTES = 1 << 19  # additive scores: the largest intermediate block worked on at once
+
 
 class AttentionOutput(NamedTuple):
     weights: Tensor  # (B, N), each row sums to 1
@@ -78,18 +80,31 @@ class Attention(nn.Module):
         return keys
 
     def scores(self, query: Tensor, prepared: Tensor) -> Tensor:
-        """Unnormalised alignment scores e_ti, shape (B, N)."""
+        """Unnormalised alignment scores e_ti, shape (B, N).
+
+        The query may have g rows per input (B = g * inputs): consecutive groups of g rows share
+        one input's keys, as the k hypotheses of a beam do, so the keys are never copied k times.
+        """
         name = self.score_name
+        q = query.view(prepared.shape[0], -1, query.shape[-1])  # (inputs, g, Q)
         if name == "content":
-            q = F.normalize(self.query_proj(query), dim=-1)
-            return torch.einsum("bk,bnk->bn", q, prepared) * self.log_sharpness.exp()
-        if name == "additive":  # (in place: one (B, N, A) buffer per step, not two)
-            hidden = (prepared + self.query_proj(query)[:, None, :]).tanh_()
-            return (hidden @ self.v.weight[0]).contiguous()
-        if name == "location":
+            q = F.normalize(self.query_proj(q), dim=-1)
+            e = torch.einsum("igk,ink->ign", q, prepared) * self.log_sharpness.exp()
+        elif name == "additive":
+            # tanh(W_k h_i + W_q s) is a (g, N, A) block per input: done in place and a few inputs
+            # at a time, so that tanh and the dot with v read it from cache, not from memory.
+            q = self.query_proj(q)[:, :, None]
+            per_input = q.shape[1] * prepared[0].numel() * prepared.element_size()
+            n = max(1, CACHE_BLOCK_BYTES // per_input)
+            e = torch.cat([(k[:, None] + qk).tanh_() @ self.v.weight[0]
+                           for k, qk in zip(prepared.split(n), q.split(n))])
+        elif name == "location":
             return self.position_proj(query)[:, : prepared.shape[1]]
-        dot = torch.einsum("bq,bnq->bn", query, prepared)  # general, dot, scaled_dot
-        return dot / math.sqrt(self.key_dim) if name == "scaled_dot" else dot
+        else:  # general, dot, scaled_dot
+            e = q @ prepared.transpose(1, 2)
+            if name == "scaled_dot":
+                e = e / math.sqrt(self.key_dim)
+        return e.reshape(query.shape[0], -1)
 
     def forward(
         self,
@@ -101,21 +116,24 @@ class Attention(nn.Module):
     ) -> AttentionOutput:
         """Weights over the N positions and the context vector.
 
-        mask: (B, N) bool, True where a position is real (padding gets weight 0).
+        query (g * inputs, Q); prepared, values and mask have one row per input (see `scores`).
+        mask: (inputs, N) bool, True where a position is real (padding gets weight 0).
         sample: draw one location (hard attention); defaults to hard and training.
         """
+        inputs, rows = values.shape[0], query.shape[0]
         e = self.scores(query, prepared)
         if mask is not None:
-            e = e.masked_fill(~mask, float("-inf"))
+            e = e.masked_fill(~mask.repeat_interleave(rows // inputs, dim=0), float("-inf"))
         weights = torch.softmax(e, dim=-1)
         if sample is None:
             sample = self.hard and self.training
         if not sample:
-            return AttentionOutput(weights, torch.einsum("bn,bnv->bv", weights, values))
+            context = weights.view(inputs, -1, weights.shape[1]) @ values  # (inputs, g, V)
+            return AttentionOutput(weights, context.reshape(rows, -1))
         dist = torch.distributions.Categorical(probs=weights)
         where = dist.sample()
-        context = values[torch.arange(values.shape[0], device=values.device), where]
-        return AttentionOutput(weights, context, where, dist.log_prob(where))
+        owner = torch.arange(rows, device=values.device) // (rows // inputs)
+        return AttentionOutput(weights, values[owner, where], where, dist.log_prob(where))
 
 
 class Gate(nn.Module):

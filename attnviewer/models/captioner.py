@@ -65,7 +65,8 @@ class Captioner(nn.Module):
         self.config, self.vocab = config, vocab
         self.index = {w: i for i, w in enumerate(vocab)}
         self.pad_id, self.start_id, self.end_id = self.index[PAD], self.index[START], self.index[END]
-        self.never = [self.pad_id, self.start_id]
+        # <pad> and <start> are never generated (not a weight: kept out of the checkpoint)
+        self.register_buffer("never", torch.tensor([self.pad_id, self.start_id]), persistent=False)
         self.encoder = ImageEncoder(config.encoder)
         region_dim = self.encoder.channels + (2 if config.coords else 0)
         n_regions = config.grid[0] * config.grid[1]
@@ -124,7 +125,7 @@ class Captioner(nn.Module):
         With hard attention and sampling on, the state's "location" holds the sampled region.
         """
         logits, att, new = self._step(state, prev_tokens, sample_attention)
-        logits[:, self.never] = float("-inf")  # <pad> and <start> are never generated
+        logits.index_fill_(1, self.never, float("-inf"))
         return torch.log_softmax(logits, dim=-1), att.weights, new
 
     def _step(self, state, prev_tokens, sample_attention=None):
