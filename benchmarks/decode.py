@@ -74,14 +74,15 @@ def reference_beam(model, state, k, max_len, length_penalty):
             candidates.sort(key=lambda c: -c[0])
             candidates = [c for c in candidates[: 2 * k] if c[0] > float("-inf")]
             # An <end> finishes a hypothesis only if it ranks within the best k of this step ...
-            finished += [(ids, lp) for lp, ids, word, _ in candidates[:k] if word == model.end_id]
+            finished += [(ids, lp, 1) for lp, ids, word, _ in candidates[:k] if word == model.end_id]
             # ... and the best k that do not end go on (2k candidates hold at least k of them).
             live = [(lp, ids + [word], st) for lp, ids, word, st in candidates if word != model.end_id][:k]
             if len(finished) >= k:
                 break
         else:  # max_len reached: the live beams become (unended) hypotheses
-            finished += [(ids, lp) for lp, ids, _ in live]
-        scored = [(ids, lp, lp / (len(ids) + 1) ** length_penalty) for ids, lp in finished]
+            finished += [(ids, lp, 0) for lp, ids, _ in live]
+        # the length counts <end> where the hypothesis has one
+        scored = [(ids, lp, lp / (len(ids) + end) ** length_penalty) for ids, lp, end in finished]
         results.append(sorted(scored, key=lambda h: h[2], reverse=True)[:k])
     return results
 

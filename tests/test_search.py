@@ -161,7 +161,7 @@ def test_hypotheses_are_consistent_with_the_model(model, regions, method, extra)
                 assert h.log_prob < sum(math.log(p) for p in h.probs)
             else:
                 assert h.log_prob == pytest.approx(sum(math.log(p) for p in h.probs), abs=1e-4)
-            assert h.score == pytest.approx(h.log_prob / (n + 1), abs=1e-6)
+            assert h.score == pytest.approx(h.log_prob / (n + ended(h)), abs=1e-6)
             for p, alts in zip(h.probs, h.alternatives):
                 alt_p = [q for _, q in alts]
                 assert alt_p == sorted(alt_p, reverse=True)
@@ -172,10 +172,15 @@ def test_hypotheses_are_consistent_with_the_model(model, regions, method, extra)
 @pytest.mark.parametrize("penalty", [0.0, 0.5, 2.0])
 def test_length_penalty_sets_the_score(model, regions, penalty):
     _, beam = go(model, regions, method="beam", beam=3, length_penalty=penalty)
+    kinds = set()
     for hyps in beam:
         for h in hyps:
-            assert h.score == pytest.approx(h.log_prob / (len(h.tokens) + 1) ** penalty, abs=1e-6)
+            # the length counts the <end> of a caption that ended, not of one cut at max_len
+            ended = len(h.tokens) < MAX_LEN
+            kinds.add(ended)
+            assert h.score == pytest.approx(h.log_prob / (len(h.tokens) + ended) ** penalty, abs=1e-6)
         assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
+    assert kinds == {True, False}
 
 
 @pytest.mark.parametrize("method, extra", [("greedy", {}), ("beam", {"beam": 3})])

@@ -97,6 +97,7 @@ def _single_path(model, state, pick, max_len, n_alt, stream=True, sample_attenti
             path = paths[b]
             path.log_prob += float(chosen_np[r])
             if tok_np[r] == model.end_id:
+                path.ended = True
                 continue
             going.append(r)
             alts = [(model.vocab[i], float(p)) for i, p in zip(alt_i_np[r], alt_p_np[r])]
@@ -125,6 +126,7 @@ class _Path:
     def __init__(self):
         self.ids, self.probs, self.alts, self.att, self.locations = [], [], [], [], []
         self.log_prob = 0.0
+        self.ended = False
 
     def add(self, token_id, prob, alts, att, location=None):
         self.ids.append(token_id)
@@ -135,14 +137,14 @@ class _Path:
 
     def hypothesis(self, vocab, shape, length_penalty) -> Hypothesis:
         hyp = _hypothesis(vocab, shape, self.ids, self.log_prob, self.probs, self.alts,
-                          np.array(self.att, dtype=np.float32), length_penalty)
+                          np.array(self.att, dtype=np.float32), length_penalty, self.ended)
         if any(loc is not None for loc in self.locations):
             hyp.locations = list(self.locations)
         return hyp
 
 
-def _hypothesis(vocab, shape, ids, log_prob, probs, alts, att, length_penalty) -> Hypothesis:
-    length = len(ids) + 1  # the words and <end>
+def _hypothesis(vocab, shape, ids, log_prob, probs, alts, att, length_penalty, ended=True) -> Hypothesis:
+    length = max(1, len(ids) + ended)  # the words and <end> (a caption cut at max_len has none)
     return Hypothesis(
         tokens=[vocab[i] for i in ids], token_ids=list(ids), log_prob=float(log_prob),
         score=float(log_prob) / length**length_penalty, probs=list(probs), alternatives=list(alts),
@@ -215,7 +217,7 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
         if len(finished[b]) < k:
             for j in range(k):
                 if torch.isfinite(scores[r, j]):  # (not the placeholder beams of a tiny vocabulary)
-                    finished[b].append(trace.hypothesis(r * k + j, float(scores[r, j])))
+                    finished[b].append(trace.hypothesis(r * k + j, float(scores[r, j]), ended=False))
     return [sorted(f, key=lambda h: h.score, reverse=True)[:k] for f in finished]
 
 
@@ -252,7 +254,7 @@ class _Trace:
     def words(self, row: int) -> list[str]:
         return [self.vocab[self.tok[t][r]] for t, r, _ in self.walk(row)][::-1]
 
-    def hypothesis(self, row: int, log_prob: float) -> Hypothesis:
+    def hypothesis(self, row: int, log_prob: float, ended: bool = True) -> Hypothesis:
         """The hypothesis whose history ends in `row` of the rows after the last step."""
         path = list(self.walk(row))[::-1]
         ids = [int(self.tok[t][r]) for t, r, _ in path]
@@ -260,7 +262,7 @@ class _Trace:
                 for t, _, p_ in path]
         att = np.stack([self.att[t][p_] for t, _, p_ in path]) if path else np.zeros(0)
         probs = [float(self.prob[t][r]) for t, r, _ in path]
-        return _hypothesis(self.vocab, self.shape, ids, log_prob, probs, alts, att, self.length_penalty)
+        return _hypothesis(self.vocab, self.shape, ids, log_prob, probs, alts, att, self.length_penalty, ended)
 
     def steps(self, t, scores, items, open_rows, k):
         """One Step per open input: the best live beam's newest word, with every live beam."""
