@@ -156,6 +156,16 @@ def test_compare_runs_a_second_setting_side_by_side_in_sync(qtbot, window, sampl
     assert compare.state.index == 0 and window.sides["main"].state.index == 0
 
 
+def test_compare_turned_on_while_the_image_still_loads_captions_it_too(qtbot, window, samples):
+    window.open_image(str(samples[1]))
+    window.compare_action.trigger()  # before the first word: nothing is on screen yet
+    wait_finished(qtbot, window, "main")
+    wait_finished(qtbot, window, "compare")
+    compare = window.sides["compare"]
+    assert compare.state.result.source == window.image.path == str(samples[1])
+    qtbot.waitUntil(lambda: compare.attention.strip.count() == len(compare.state.words), timeout=GUI_TIMEOUT)
+
+
 def test_screenshot(qtbot, window, samples, tmp_path):
     caption_done(qtbot, window, samples[0])
     window.go_to(1)

@@ -388,9 +388,10 @@ class MainWindow(QMainWindow):
         on = self.compare_action.isChecked()
         compare = self.sides["compare"]
         compare.widget.setVisible(on)
-        if on and self.image is not None:
-            compare.attention.set_image(self.image.rgb)
-            self.rerun(compare, self.image.path)
+        if on:
+            if self.image is not None:
+                compare.attention.set_image(self.image.rgb)
+            self.rerun(compare)  # also the image still loading for the main side, if any
             self.redraw()
         elif not on:
             self.engine.cancel("compare")
