@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     tc = tr_sub.add_parser("caption", help="train the image captioner on generated scenes")
     tc.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
     tc.add_argument("--train-size", type=int, default=20_000)
+    tc.add_argument("--val-size", type=int, default=500,
+                    help="held-out scenes scored after every epoch; the best-pointing epoch is kept")
     tc.add_argument("--epochs", type=int, default=30)
     tc.add_argument("--batch-size", type=int, default=128)
     tc.add_argument("--lr", type=float, default=1e-3)
@@ -106,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="Show-Attend-Tell's deep output layer: words read from [previous word, state, context]")
     tc.add_argument("--encoder", default="efficientnet-lite0", choices=("efficientnet-lite0", "small-cnn"))
     tc.add_argument("--image-size", type=int, default=160)
-    tc.add_argument("--seed", type=int, default=0)
+    tc.add_argument("--seed", type=int, default=0, help="seed of the generated scenes (and of the weights)")
+    tc.add_argument("--init-seed", type=int, help="another seed for the weights and batch order, same scenes")
     tc.add_argument("--minutes", type=float, help="stop after this many minutes")
     tc.add_argument("--cache-dir", help="where encoder features are cached")
     add_device(tc)

@@ -12,12 +12,15 @@ def train(args: argparse.Namespace) -> int:
     from .train import TrainSettings, train_captioner
 
     settings = TrainSettings(
-        out=args.out, train_size=args.train_size, epochs=args.epochs, batch_size=args.batch_size,
+        out=args.out, train_size=args.train_size, val_size=args.val_size, epochs=args.epochs,
+        batch_size=args.batch_size,
         lr=args.lr, ds_lambda=args.ds_lambda, score=args.score, hard=args.hard, encoder=args.encoder,
         deep_output=args.deep_output,
-        image_size=args.image_size, seed=args.seed, device=str(pick_device(args.device)),
+        image_size=args.image_size, seed=args.seed, init_seed=args.init_seed, device=str(pick_device(args.device)),
         cache_dir=args.cache_dir, minutes=args.minutes,
     )
+    settings.validate()
+    check_writable(settings.out)
     train_captioner(settings, log=lambda m: print(m, flush=True))
     return 0
 

@@ -7,6 +7,7 @@ spreads onto the background; with lambda = 0 it stays on the objects.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import time
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data.synthetic import Scene, generate_scenes
+from .data.synthetic import DATA_VERSION, Scene, generate_scenes
 from .models.attention import doubly_stochastic_penalty
 from .models.captioner import SPECIALS, Captioner, CaptionerConfig
 from .models.checkpoint import save_checkpoint
@@ -41,10 +42,31 @@ class TrainSettings:
     image_size: int = 160
     hidden_dim: int = 256
     deep_output: bool = False  # measured here: worse pointing (cell 89.9% vs 92.7%)
-    seed: int = 0
+    seed: int = 0  # of the generated scenes, and of the weights unless init_seed is given
+    init_seed: int | None = None  # of the initial weights, dropout and batch order
     device: str = "cpu"
     cache_dir: str | None = None
     minutes: float | None = None  # stop after this long, whatever the epoch count
+
+
+    def validate(self) -> "TrainSettings":
+        """SettingsError for settings that cannot train, before anything is generated."""
+        from .errors import SettingsError
+        from .models.registry import SCORES
+
+        if self.score not in SCORES:
+            raise SettingsError(f"unknown score function {self.score!r}; choose one of {', '.join(SCORES)}")
+        for name, low in (("train_size", 1), ("val_size", 1), ("epochs", 1), ("batch_size", 1),
+                          ("hidden_dim", 1), ("image_size", 32)):
+            if getattr(self, name) < low:
+                raise SettingsError(f"--{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise SettingsError(f"--lr must be a positive number, got {self.lr}")
+        if not (self.ds_lambda >= 0 and math.isfinite(self.ds_lambda)):
+            raise SettingsError(f"--lambda must be zero or positive, got {self.ds_lambda}")
+        if not str(self.out).endswith(".safetensors"):
+            raise SettingsError(f"{self.out}: the checkpoint is written as .safetensors; name it so")
+        return self
 
 
 def build_vocab(captions: list[str]) -> list[str]:
@@ -80,7 +102,7 @@ def cached_features(model, scenes, s: TrainSettings, seed: int, device, log) -> 
     digest = hashlib.sha1()
     for v in model.encoder.state_dict().values():
         digest.update(v.cpu().numpy().tobytes()[:4096])
-    key = f"{s.encoder}-{s.image_size}-{seed}-{len(scenes)}-{digest.hexdigest()[:10]}"
+    key = f"{s.encoder}-{s.image_size}-v{DATA_VERSION}-{seed}-{len(scenes)}-{digest.hexdigest()[:10]}"
     cache = Path(s.cache_dir or Path.home() / ".cache" / "attnviewer") / f"features-{key}.pt"
     if cache.exists():
         log(f"features from cache {cache}")
@@ -93,18 +115,31 @@ def cached_features(model, scenes, s: TrainSettings, seed: int, device, log) -> 
     return feats
 
 
-def exact_match(model: Captioner, feats: torch.Tensor, scenes: list[Scene], device) -> float:
-    from .decoding.search import decode_tokens
+def validate(model: Captioner, inputs: torch.Tensor, scenes: list[Scene], device) -> dict[str, float]:
+    """Greedy captions of the held-out scenes (cached regions, or pixels for an encoder that
+    trains): exact match and the pointing game's two tests."""
+    from .decoding.search import DecodeSettings, decode, run
+    from .metrics import PointingTally, point
 
     model.eval()
+    hyps = []
     with torch.inference_mode():
-        texts = decode_tokens(model, model.init_state_from_regions(feats.to(device).float()))
+        for i in range(0, len(scenes), 250):
+            x = inputs[i : i + 250].to(device).float()
+            state = model.init_state_from_regions(x) if x.dim() == 3 else model.init_state(x)
+            hyps += [h[0] for h in run(decode(model, state, DecodeSettings("greedy"), stream=False))]
     model.train()
-    return float(np.mean([t == s.caption for t, s in zip(texts, scenes)]))
+    tally = PointingTally()
+    for scene, hyp in zip(scenes, hyps):
+        point(scene, hyp, tally)
+    exact = float(np.mean([h.text == sc.caption for h, sc in zip(hyps, scenes)]))
+    return {"exact": exact, "cell": tally.rate("cell"), "pixel": tally.rate("pixel")}
 
 
 def train_captioner(s: TrainSettings, log: Callable[[str], None] = print) -> Captioner:
-    torch.manual_seed(s.seed)
+    s.validate()
+    init_seed = s.seed if s.init_seed is None else s.init_seed
+    torch.manual_seed(init_seed)
     device = torch.device(s.device)
     t_start = time.time()
     log(f"generating {s.train_size} training and {s.val_size} held-out scenes (seed {s.seed})")
@@ -133,12 +168,12 @@ def train_captioner(s: TrainSettings, log: Callable[[str], None] = print) -> Cap
     total = steps_per_epoch * s.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.5 * (1 + math.cos(math.pi * min(i / total, 1))))
     baseline = None  # running reward baseline for hard attention's REINFORCE term
-    gen = torch.Generator().manual_seed(s.seed)
+    gen = torch.Generator().manual_seed(init_seed)
     log(f"training {sum(p.numel() for p in params) / 1e6:.2f} M parameters, {s.epochs} epochs, lambda={s.ds_lambda}")
     model.train()
     if frozen:
         model.encoder.eval()
-    epoch = 0
+    epoch, best = 0, None
     for epoch in range(1, s.epochs + 1):
         t0, losses = time.time(), []
         for idx in torch.randperm(len(train), generator=gen).split(s.batch_size):
@@ -162,14 +197,27 @@ def train_captioner(s: TrainSettings, log: Callable[[str], None] = print) -> Cap
             opt.step()
             sched.step()
             losses.append(loss.item())
-        em = exact_match(model, val_x, val, device) if frozen else float("nan")
-        log(f"epoch {epoch}: loss {np.mean(losses):.4f}, held-out exact match {em:.1%}, {time.time() - t0:.0f} s")
+        v = validate(model, val_x, val, device)
+        if frozen:
+            model.encoder.eval()
+        log(f"epoch {epoch}: loss {np.mean(losses):.4f}, held-out exact match {v['exact']:.1%}, "
+            f"pointing cell {v['cell']:.1%} pixel {v['pixel']:.1%}, {time.time() - t0:.0f} s")
+        # Keep the epoch that points best on the held-out scenes (early stopping on the
+        # validation metric this model exists for); checkpoints swing by a few points.
+        if best is None or v["cell"] + v["pixel"] > best[1]["cell"] + best[1]["pixel"]:
+            best = (epoch, v, copy.deepcopy(model.state_dict()))
         if s.minutes and time.time() - t_start > s.minutes * 60:
             log(f"stopping after {s.minutes} minutes")
             break
     model.eval()
     record = {k: v for k, v in vars(s).items() if k not in ("out", "cache_dir", "device")}
     record.update(epochs_run=epoch, minutes=round((time.time() - t_start) / 60, 1))
+    if best is not None:
+        if best[0] != epoch:
+            model.load_state_dict(best[2])
+        record.update(selected_epoch=best[0], **{f"validation {k}": round(x, 4) for k, x in best[1].items()})
+        log(f"kept epoch {best[0]}: held-out exact match {best[1]['exact']:.1%}, "
+            f"pointing cell {best[1]['cell']:.1%} pixel {best[1]['pixel']:.1%}")
     save_checkpoint(model, s.out, record)
     log(f"saved {s.out}")
     return model
