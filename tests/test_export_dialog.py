@@ -458,3 +458,15 @@ def test_dialog_screenshot(qtbot, window, samples, tmp_path):
         arr = np.asarray(im.convert("RGB"))
     assert arr.std() > 20
     dlg.close()
+
+
+def test_the_dialogs_slow_look_ups_run_on_the_engine_thread_after_the_first_caption(qtbot, window, samples):
+    figures.font_families.cache_clear()
+    anim.mp4_encoder.cache_clear()
+    caption_done(qtbot, window, samples[0])
+    # nothing on the GUI thread asked for them: the engine did, after the caption
+    qtbot.waitUntil(lambda: anim.mp4_encoder.cache_info().currsize == 1, timeout=GUI_TIMEOUT)
+    assert figures.font_families.cache_info().misses == 1
+    open_dialog(qtbot, window)
+    assert figures.font_families.cache_info().misses == 1  # the dialog found the list ready
+    assert anim.mp4_encoder.cache_info().misses == 1

@@ -64,6 +64,7 @@ class Worker(QObject):
         self._devices: list[str] | None = None
         self._last_image = None  # ((path, mtime, size), LoadedImage)
         self.latest_preview = 0  # newest preview id; written by the GUI thread
+        self._warm = False  # the export dialog's slow look-ups done once, here, not on the GUI thread
 
     @Slot(object)
     def export(self, req: ExportRequest) -> None:
@@ -144,6 +145,9 @@ class Worker(QObject):
         settings = dict(job.settings.to_dict(), device=str(device))
         result = Result(image.path, job.model, settings, hyps, time.perf_counter() - t0, image.rgb.shape[:2])
         self.finished.emit(job.id, job.slot, result)
+        if not self._warm:
+            self._warm = True
+            _warm_exports()
 
     def _image(self, path: str, load):
         """The last image again when it is the same file, unchanged: re-runs with other settings
@@ -166,6 +170,19 @@ class Worker(QObject):
                 self._models.pop(next(iter(self._models)))
             self._models[key] = model
         return self._models[key]
+
+
+def _warm_exports() -> None:
+    """The font list and the MP4 encoder probe (cached, ~0.5 s together), asked for once after
+    the first caption so that the Export dialog does not stall the window when it first opens."""
+    from ..export.animation import mp4_encoder
+    from ..export.figures import font_families
+
+    try:
+        font_families()
+        mp4_encoder()
+    except Exception:  # the dialog asks again and reports it; nothing to show here
+        log.exception("warming the export look-ups failed")
 
 
 def _stamp(path) -> tuple:

@@ -13,6 +13,7 @@ interrupted export never leaves a broken file.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,19 @@ class FigureStyle:
             raise SettingsError(f"font size must be between 2 and 72 points, got {self.font_size:g}")
         font_file(self.font_family)
         return self
+
+
+GENERIC_FONTS = ("sans-serif", "serif", "monospace")
+
+
+@lru_cache(maxsize=1)
+def font_families() -> tuple[str, ...]:
+    """Generic families first, then the families matplotlib has a file for (slow the first time:
+    the engine thread asks once, after the first caption, so the Export dialog opens at once)."""
+    from matplotlib import font_manager
+
+    names = sorted({f.name for f in font_manager.fontManager.ttflist}, key=str.lower)
+    return GENERIC_FONTS + tuple(n for n in names if n not in GENERIC_FONTS)
 
 
 def font_file(family: str, bold: bool = False) -> str:

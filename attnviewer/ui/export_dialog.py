@@ -20,13 +20,13 @@ from PySide6.QtWidgets import (
 )
 
 from ..engine.exports import ExportRequest
+from ..export.figures import font_families
 from ..maps import SMOOTHING
 from ..types import Hypothesis, Result
 from .attention_pane import OverlaySettings, to_pixmap
 
 PREVIEW_DELAY_MS = 250
 COLORMAPS = ("jet", "viridis", "inferno", "magma", "plasma", "turbo", "hot", "cividis", "gray")
-GENERIC_FONTS = ("sans-serif", "serif", "monospace")
 FIGURE_FILTERS = {"png": "PNG image (*.png)", "svg": "SVG vector figure (*.svg)", "pdf": "PDF document (*.pdf)"}
 
 # choice id -> (label, kind of ExportRequest, file suffixes it accepts)
@@ -60,14 +60,6 @@ class ExportSource:
     stem: str  # the image's file name without suffix: default output names
     title: str  # the grid's first panel: model and decoding
     overlay: OverlaySettings  # the window's overlay: defaults for colours, opacity, smoothing
-
-
-def font_families() -> list[str]:
-    """Generic families first, then the families matplotlib has a file for."""
-    from matplotlib import font_manager
-
-    names = sorted({f.name for f in font_manager.fontManager.ttflist}, key=str.lower)
-    return list(GENERIC_FONTS) + [n for n in names if n not in GENERIC_FONTS]
 
 
 class ExportDialog(QDialog):
@@ -140,7 +132,7 @@ class ExportDialog(QDialog):
         self.dpi.setToolTip("dots per inch of PNG files, and of the pictures inside SVG and PDF")
         self.font = QComboBox()
         self.font.setEditable(True)
-        self.font.addItems(font_families())
+        self.font.addItems(list(font_families()))
         self.font.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.font_size = QDoubleSpinBox(minimum=4, maximum=72, singleStep=1, decimals=1, suffix=" pt")
         self.show_prob = QCheckBox("show each word's probability")
