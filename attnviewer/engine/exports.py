@@ -92,12 +92,9 @@ def _write_animation(req: ExportRequest, progress) -> None:
 def render_preview(req: ExportRequest):
     """A small RGB picture of what `req` would write: the same figure at a low DPI, the overlay
     or the animation frame of word `index` at a reduced size."""
-    import os
-    import tempfile
     from dataclasses import replace
 
     import numpy as np
-    from PIL import Image
 
     from ..export import figures
 
@@ -122,17 +119,9 @@ def render_preview(req: ExportRequest):
     height = 0.1 + rows * (style.font_size * 1.55 / 72 + style.panel_inches * aspect)
     dpi = int(max(20, min(style.dpi, PREVIEW_MAX_SIDE / max(width, height))))
     small = replace(style, dpi=dpi)
-    fd, tmp = tempfile.mkstemp(prefix="attnviewer-preview-", suffix=".png")
-    os.close(fd)
-    try:
-        if req.kind == "grid":
-            figures.caption_figure(image, req.hyp, tmp, small, req.title)
-        else:
-            figures.word_figure(image, req.hyp, req.index, tmp, small)
-        with Image.open(tmp) as im:
-            return np.asarray(im.convert("RGB"))
-    finally:
-        os.unlink(tmp)
+    if req.kind == "grid":
+        return figures.caption_figure(image, req.hyp, None, small, req.title)
+    return figures.word_figure(image, req.hyp, req.index, None, small)
 
 
 def open_result(path: str):

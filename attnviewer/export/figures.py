@@ -214,9 +214,10 @@ def _fit_titles(fig, titles) -> None:
             t.set_fontsize(t.get_fontsize() * room / width * 0.97)
 
 
-def caption_figure(image: np.ndarray, hyp: Hypothesis, out: str | Path, style: FigureStyle | None = None,
-                   title: str | None = None) -> Path:
-    """The image, then one panel per word with its attention over the image and the word above."""
+def caption_figure(image: np.ndarray, hyp: Hypothesis, out: str | Path | None, style: FigureStyle | None = None,
+                   title: str | None = None) -> Path | np.ndarray:
+    """The image, then one panel per word with its attention over the image and the word above.
+    Written to `out`; with out None, returned as an RGB picture (the export preview)."""
     import matplotlib
 
     style = (style or FigureStyle()).validate()
@@ -234,9 +235,10 @@ def caption_figure(image: np.ndarray, hyp: Hypothesis, out: str | Path, style: F
         return save_figure(fig, out, style.dpi)
 
 
-def word_figure(image: np.ndarray, hyp: Hypothesis, index: int, out: str | Path, style: FigureStyle | None = None,
-                title: str | None = None) -> Path:
-    """One word (index from 0) alone: its attention over the image, the word (and probability) above."""
+def word_figure(image: np.ndarray, hyp: Hypothesis, index: int, out: str | Path | None,
+                style: FigureStyle | None = None, title: str | None = None) -> Path | np.ndarray:
+    """One word (index from 0) alone: its attention over the image, the word (and probability) above.
+    Written to `out`; with out None, returned as an RGB picture."""
     import matplotlib
 
     style = (style or FigureStyle()).validate()
@@ -254,8 +256,8 @@ def word_figure(image: np.ndarray, hyp: Hypothesis, index: int, out: str | Path,
         return save_figure(fig, out, style.dpi)
 
 
-def _check_format(out: str | Path) -> None:
-    if Path(out).suffix.lower() not in FIGURE_FORMATS:
+def _check_format(out: str | Path | None) -> None:
+    if out is not None and Path(out).suffix.lower() not in FIGURE_FORMATS:
         raise OutputError(f"{out}: unsupported figure format; use one of {', '.join(FIGURE_FORMATS)}")
 
 
@@ -263,7 +265,17 @@ _METADATA = {".png": {"Software": "attnviewer"}, ".svg": {"Date": None, "Creator
              ".pdf": {"CreationDate": None, "Creator": "attnviewer"}}
 
 
-def save_figure(fig, out: str | Path, dpi: int) -> Path:
+def save_figure(fig, out: str | Path | None, dpi: int) -> Path | np.ndarray:
+    if out is None:  # rendered in memory
+        from io import BytesIO
+
+        from PIL import Image
+
+        buf = BytesIO()
+        fig.savefig(buf, dpi=dpi, format="png", facecolor="white")
+        buf.seek(0)
+        with Image.open(buf) as im:
+            return np.asarray(im.convert("RGB"))
     out = Path(out)
     _check_format(out)
     suffix = out.suffix.lower()
