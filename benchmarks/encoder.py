@@ -3,7 +3,7 @@ PyTorch's default layout, same weights, same images, measured in the same run.
 
     python benchmarks/encoder.py [--images N] [--repeats R]
 
-Prints milliseconds per image and the ratio default / channels-last for batches of 1, 8 and 32;
+Prints milliseconds per image and the ratio default / channels-last for batches of 1 to 32;
 the outputs of both layouts must agree (asserted).
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from attnviewer.data.synthetic import generate_scenes  # noqa: E402
 from attnviewer.models.encoders import ImageEncoder  # noqa: E402
 from attnviewer.train import scene_pixels  # noqa: E402
 
-BATCHES = (1, 8, 32)
+BATCHES = (1, 4, 8, 16, 32)
 
 
 def per_image_ms(encoder, pixels, batch, repeats, layout):

@@ -164,8 +164,8 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
     # hypothesis j of open input r.
     static = getattr(model, "per_input_state", ())
     items = list(range(batch))  # the inputs still open, in row order
-    scores = torch.zeros(batch, k, device=device)
-    scores[:, 1:] = float("-inf")  # all beams start identical: keep one until the first split
+    scores = np.zeros((batch, k), dtype=np.float32)
+    scores[:, 1:] = -np.inf  # all beams start identical: keep one until the first split
     prev = torch.full((batch,), model.start_id, dtype=torch.long, device=device)
     trace = _Trace(model.vocab, model.attention_shape, length_penalty)
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
@@ -177,27 +177,27 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
             state = {n: v if n in static else v.repeat_interleave(k, 0) for n, v in state.items()}
         n_open, n_vocab = len(items), log_probs.shape[1]
         alt_p, alt_i = log_probs.topk(min(n_alt, n_vocab), dim=1)
-        cand = (scores.reshape(-1, 1) + log_probs).reshape(n_open, k * n_vocab)
-        top_s, top_i = cand.topk(2 * k, dim=1)  # at most k of these end, so k always go on
-        beam_i, tok_i = top_i // n_vocab, top_i % n_vocab
+        cand = (torch.from_numpy(scores).to(device).reshape(-1, 1) + log_probs).reshape(n_open, k * n_vocab)
+        top_s, top_i = (x.cpu().numpy() for x in cand.topk(2 * k, dim=1))  # at most k of these end
+        # The choice among 2k numbers per input is made in numpy: far less overhead than torch.
+        beam_i, tok_i = np.divmod(top_i, n_vocab)
         is_end = tok_i == end
-        rank = torch.arange(2 * k, device=device).expand(n_open, -1)
-        keep = (is_end.long() * 2 * k + rank).argsort(dim=1)[:, :k]  # the best k that go on
-        offsets = (torch.arange(n_open, device=device) * k)[:, None]
-        parent = (offsets + beam_i.gather(1, keep)).reshape(-1)
-        new_tok = tok_i.gather(1, keep).reshape(-1)
+        keep = np.argsort(is_end, axis=1, kind="stable")[:, :k]  # the best k that go on
+        parent = (np.arange(n_open)[:, None] * k + np.take_along_axis(beam_i, keep, 1)).reshape(-1)
+        new_tok = np.take_along_axis(tok_i, keep, 1).reshape(-1)
 
         # Hypotheses that end here (ranked within the best k candidates) join the finished list.
         # (Every input in the batch is still open: those with k finished ones leave it below.)
-        for r, j in (is_end[:, :k] & torch.isfinite(top_s[:, :k])).nonzero().tolist():
-            row = int(offsets[r, 0] + beam_i[r, j])
-            finished[items[r]].append(trace.hypothesis(row, float(top_s[r, j])))
+        for r, j in np.argwhere(is_end[:, :k] & np.isfinite(top_s[:, :k])):
+            finished[items[r]].append(trace.hypothesis(r * k + beam_i[r, j], float(top_s[r, j])))
 
-        trace.add(parent, new_tok, log_probs[parent, new_tok].exp(), att, alt_p.exp(), alt_i)
-        scores = top_s.gather(1, keep)
+        step_p = np.exp(log_probs.cpu().numpy()[parent, new_tok])
+        trace.add(parent, new_tok, step_p, att, alt_p.exp(), alt_i)
+        scores = np.take_along_axis(top_s, keep, 1)
         # Parents stay within their input, so per-input entries (the regions) need no reordering.
-        state = {n: v if n in static else v.index_select(0, parent) for n, v in state.items()}
-        prev = new_tok
+        parent_t = torch.from_numpy(parent).to(device)
+        state = {n: v if n in static else v.index_select(0, parent_t) for n, v in state.items()}
+        prev = torch.from_numpy(new_tok).to(device)
 
         open_rows = [r for r, b in enumerate(items) if len(finished[b]) < k]
         if stream:
@@ -205,10 +205,10 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
         if not open_rows:
             break
         if len(open_rows) < n_open:  # drop the inputs that are done: the batch shrinks
-            keep_in = torch.tensor(open_rows, device=device)
-            rows = (keep_in[:, None] * k + torch.arange(k, device=device)).reshape(-1)
-            state = {n: v.index_select(0, keep_in if n in static else rows) for n, v in state.items()}
-            scores, prev = scores.index_select(0, keep_in), prev.index_select(0, rows)
+            rows = (np.array(open_rows)[:, None] * k + np.arange(k)).reshape(-1)
+            keep_in, rows_t = torch.tensor(open_rows, device=device), torch.from_numpy(rows).to(device)
+            state = {n: v.index_select(0, keep_in if n in static else rows_t) for n, v in state.items()}
+            scores, prev = scores[open_rows], prev.index_select(0, rows_t)
             trace.keep_rows(rows)
             items = [items[r] for r in open_rows]
 
@@ -216,7 +216,7 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
     for r, b in enumerate(items):
         if len(finished[b]) < k:
             for j in range(k):
-                if torch.isfinite(scores[r, j]):  # (not the placeholder beams of a tiny vocabulary)
+                if np.isfinite(scores[r, j]):  # (not the placeholder beams of a tiny vocabulary)
                     finished[b].append(trace.hypothesis(r * k + j, float(scores[r, j]), ended=False))
     return [sorted(f, key=lambda h: h.score, reverse=True)[:k] for f in finished]
 
@@ -234,13 +234,15 @@ class _Trace:
         self.parent, self.tok, self.prob, self.att, self.alt_p, self.alt_i = [], [], [], [], [], []
 
     def add(self, parent, tok, prob, att, alt_p, alt_i) -> None:
-        for name, value in zip(("parent", "tok", "prob", "att", "alt_p", "alt_i"),
-                               (parent, tok, prob, att, alt_p, alt_i)):
+        """parent, tok, prob: numpy arrays; att, alt_p, alt_i: the model's tensors."""
+        self.parent.append(parent)
+        self.tok.append(tok)
+        self.prob.append(prob)
+        for name, value in (("att", att), ("alt_p", alt_p), ("alt_i", alt_i)):
             getattr(self, name).append(value.detach().cpu().numpy())
 
-    def keep_rows(self, rows) -> None:
+    def keep_rows(self, rows: np.ndarray) -> None:
         """The batch shrank: the rows after the last step are now these of them."""
-        rows = rows.cpu().numpy()
         for history in (self.parent, self.tok, self.prob):
             history[-1] = history[-1][rows]
 
@@ -258,7 +260,8 @@ class _Trace:
         """The hypothesis whose history ends in `row` of the rows after the last step."""
         path = list(self.walk(row))[::-1]
         ids = [int(self.tok[t][r]) for t, r, _ in path]
-        alts = [[(self.vocab[w], float(p)) for w, p in zip(self.alt_i[t][p_], self.alt_p[t][p_])]
+        vocab = self.vocab
+        alts = [list(zip([vocab[w] for w in self.alt_i[t][p_].tolist()], self.alt_p[t][p_].tolist()))
                 for t, _, p_ in path]
         att = np.stack([self.att[t][p_] for t, _, p_ in path]) if path else np.zeros(0)
         probs = [float(self.prob[t][r]) for t, r, _ in path]
@@ -266,7 +269,7 @@ class _Trace:
 
     def steps(self, t, scores, items, open_rows, k):
         """One Step per open input: the best live beam's newest word, with every live beam."""
-        sc = scores.cpu().numpy()
+        sc = scores
         vocab, tok, parent = self.vocab, self.tok[-1], self.parent[-1]
         for r in open_rows:
             best, p = r * k, int(parent[r * k])
