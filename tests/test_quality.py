@@ -3,10 +3,10 @@ for `attnviewer eval`): captions are right and each colour/shape word's attentio
 the object it names, far above what a uniform or centre-biased map would score.
 
 The issue's bar is cell >= 95% and pixel >= 90% on 500 scenes (`attnviewer eval caption`). The
-bundled model measures cell 92.7%, pixel 91.6% there (92.5% / 91.4% on this set): the pixel bar
-is met, the cell bar is not yet (see the issue note). The thresholds below sit just under what
-the model does, so a regression fails. A uniform map scores ~9% (cell) and ~4% (pixel): with
-~480 words, 88% cannot happen by chance.
+bundled model measures cell 94.8%, pixel 95.2% there (94.8% / 94.2% on this set): the pixel bar
+is met, the cell bar is missed by 0.2 points (see the issue note). The thresholds below sit just
+under what the model does, so a regression fails. A uniform map scores ~9% (cell) and ~4%
+(pixel): with ~480 words, 92% cannot happen by chance.
 """
 import pytest
 import torch
@@ -46,11 +46,11 @@ def test_bundled_model_captions_held_out_scenes(main_model):
 def test_bundled_model_points_at_the_objects_it_names(main_model):
     _, tally = main_model
     assert tally.words >= 300
-    assert tally.rate("cell") >= 0.90
-    assert tally.rate("pixel") >= 0.88
+    assert tally.rate("cell") >= 0.93
+    assert tally.rate("pixel") >= 0.92
     assert tally.rate("cell") - max(tally.rate("uniform cell"), tally.rate("centre cell")) >= 0.6
     assert tally.rate("pixel") - max(tally.rate("uniform pixel"), tally.rate("centre pixel")) >= 0.6
-    assert tally.kind_rate("shape", 1) >= 0.8  # shape words too, not only colours
+    assert tally.kind_rate("shape", 1) >= 0.9  # shape words too, not only colours
 
 
 def test_doubly_stochastic_penalty_spreads_the_attention(main_model):
