@@ -278,12 +278,10 @@ def export(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    import torch
-
     from .data.synthetic import generate_scenes
-    from .decoding.search import DecodeSettings, decode, run
+    from .decoding.search import DecodeSettings, best_hypotheses
     from .export.data import write_json
-    from .metrics import PointingTally, caption_scores, point
+    from .metrics import caption_scores, pointing
     from .models import registry
     from .train import scene_pixels
 
@@ -298,18 +296,10 @@ def evaluate(args: argparse.Namespace) -> int:
     report, tallies = {}, {}
     for name in names:
         model = registry.load(name, args.device)
-        device = next(model.parameters()).device
         scenes = generate_scenes(args.n, args.seed, model.config.image_size)
-        hyps = []
-        with torch.inference_mode():
-            for i in range(0, len(scenes), 50):
-                state = model.init_state(scene_pixels(scenes[i:i + 50]).to(device))
-                hyps += [h[0] for h in run(decode(model, state, settings, stream=False))]
+        hyps = best_hypotheses(model, scene_pixels(scenes), settings)
         scores = caption_scores([s.caption for s in scenes], [h.text for h in hyps])
-        tally = PointingTally()
-        for scene, hyp in zip(scenes, hyps):
-            point(scene, hyp, tally)
-        tallies[name] = tally
+        tally = tallies[name] = pointing(scenes, hyps)
         report[name] = dict(scores, **{
             "pointing cell": tally.rate("cell"), "pointing pixel": tally.rate("pixel"),
             "colour cell": tally.kind_rate("colour", 0), "colour pixel": tally.kind_rate("colour", 1),

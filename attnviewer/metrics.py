@@ -72,6 +72,14 @@ def point(scene: Scene, hyp: Hypothesis, tally: PointingTally, smoothing: str = 
         tally.add("centre pixel", bool(mask[h // 2, w // 2]))
 
 
+def pointing(scenes: list[Scene], hyps: list[Hypothesis], smoothing: str = "gaussian") -> PointingTally:
+    """The pointing game over captions of these scenes (one hypothesis each)."""
+    tally = PointingTally()
+    for scene, hyp in zip(scenes, hyps):
+        point(scene, hyp, tally, smoothing)
+    return tally
+
+
 def _cell_overlaps(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     out = np.zeros((len(rows) - 1, len(cols) - 1), bool)
     for i in range(len(rows) - 1):

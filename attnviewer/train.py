@@ -115,23 +115,16 @@ def cached_features(model, scenes, s: TrainSettings, seed: int, device, log) -> 
     return feats
 
 
-def validate(model: Captioner, inputs: torch.Tensor, scenes: list[Scene], device) -> dict[str, float]:
+def validate(model: Captioner, inputs: torch.Tensor, scenes: list[Scene]) -> dict[str, float]:
     """Greedy captions of the held-out scenes (cached regions, or pixels for an encoder that
     trains): exact match and the pointing game's two tests."""
-    from .decoding.search import DecodeSettings, decode, run
-    from .metrics import PointingTally, point
+    from .decoding.search import DecodeSettings, best_hypotheses
+    from .metrics import pointing
 
     model.eval()
-    hyps = []
-    with torch.inference_mode():
-        for i in range(0, len(scenes), 250):
-            x = inputs[i : i + 250].to(device).float()
-            state = model.init_state_from_regions(x) if x.dim() == 3 else model.init_state(x)
-            hyps += [h[0] for h in run(decode(model, state, DecodeSettings("greedy"), stream=False))]
+    hyps = best_hypotheses(model, inputs, DecodeSettings("greedy"), batch=250)
     model.train()
-    tally = PointingTally()
-    for scene, hyp in zip(scenes, hyps):
-        point(scene, hyp, tally)
+    tally = pointing(scenes, hyps)
     exact = float(np.mean([h.text == sc.caption for h, sc in zip(hyps, scenes)]))
     return {"exact": exact, "cell": tally.rate("cell"), "pixel": tally.rate("pixel")}
 
@@ -197,7 +190,7 @@ def train_captioner(s: TrainSettings, log: Callable[[str], None] = print) -> Cap
             opt.step()
             sched.step()
             losses.append(loss.item())
-        v = validate(model, val_x, val, device)
+        v = validate(model, val_x, val)
         if frozen:
             model.encoder.eval()
         log(f"epoch {epoch}: loss {np.mean(losses):.4f}, held-out exact match {v['exact']:.1%}, "

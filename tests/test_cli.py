@@ -82,3 +82,22 @@ def test_score_picks_the_bundled_variant(tmp_path, capsys, samples):
     code = main(["caption", str(samples[0]), "--score", "general"])
     err = capsys.readouterr().err
     assert code == 2 and "no variant with general attention (available: additive, dot)" in err
+
+
+def test_eval_reports_captions_and_pointing_next_to_the_baselines(tmp_path, capsys, bundled_model_path):
+    out = tmp_path / "report.json"
+    assert main(["eval", "caption", "--model", "caption-shapes", "--n", "12", "--seed", "7",
+                 "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "12 held-out scenes (seed 7)" in printed and "pointing cell" in printed
+    report = json.loads(out.read_text())
+    model, uniform = report["caption-shapes"], report["uniform baseline"]
+    assert model["words"] >= 30 and 0.0 <= model["exact match"] <= 1.0
+    assert model["pointing cell"] > uniform["pointing cell"] + 0.5
+    assert model["pointing pixel"] > report["centre baseline"]["pointing pixel"] + 0.5
+
+
+def test_eval_of_an_unknown_model_is_one_line(capsys):
+    assert main(["eval", "caption", "--model", "no-such-model", "--n", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "no-such-model" in err and len(err.strip().splitlines()) == 1

@@ -9,11 +9,10 @@ under what the model does, so a regression fails. A uniform map scores ~9% (cell
 (pixel): with ~480 words, 92% cannot happen by chance.
 """
 import pytest
-import torch
 
 from attnviewer.data.synthetic import generate_scenes
-from attnviewer.decoding.search import DecodeSettings, decode, run
-from attnviewer.metrics import PointingTally, caption_scores, point
+from attnviewer.decoding.search import DecodeSettings, best_hypotheses
+from attnviewer.metrics import caption_scores, pointing
 from attnviewer.models import registry
 from attnviewer.train import scene_pixels
 
@@ -23,13 +22,8 @@ SCENES, SEED = 120, 4242
 def evaluate(name):
     model = registry.load(name, "cpu")
     scenes = generate_scenes(SCENES, SEED, model.config.image_size)
-    with torch.inference_mode():
-        state = model.init_state(scene_pixels(scenes))
-        hyps = [h[0] for h in run(decode(model, state, DecodeSettings("greedy"), stream=False))]
-    tally = PointingTally()
-    for scene, hyp in zip(scenes, hyps):
-        point(scene, hyp, tally)
-    return caption_scores([s.caption for s in scenes], [h.text for h in hyps]), tally
+    hyps = best_hypotheses(model, scene_pixels(scenes), DecodeSettings("greedy"), batch=SCENES)
+    return caption_scores([s.caption for s in scenes], [h.text for h in hyps]), pointing(scenes, hyps)
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,19 @@ def run(generator: Decoding) -> list[list[Hypothesis]]:
             return stop.value
 
 
+def best_hypotheses(model, inputs: Tensor, settings: DecodeSettings, batch: int = 50) -> list[Hypothesis]:
+    """The best hypothesis for each of many inputs, decoded `batch` at a time. inputs: pixels
+    (B, 3, S, S) or, for a frozen encoder's cached features, regions (B, N, C)."""
+    device = next(model.parameters()).device
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(inputs), batch):
+            x = inputs[i : i + batch].to(device).float()
+            state = model.init_state_from_regions(x) if x.dim() == 3 else model.init_state(x)
+            out += [hyps[0] for hyps in run(decode(model, state, settings, stream=False))]
+    return out
+
+
 def decode_tokens(model, state: dict[str, Tensor], max_len: int | None = None) -> list[str]:
     """Greedy captions as strings, for quick checks while training."""
     gen = _single_path(model, state, _argmax, max_len or model.config.max_len, 1, stream=False)
