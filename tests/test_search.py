@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from attnviewer.data.synthetic import generate_scenes
-from attnviewer.decoding.search import DecodeSettings, beam_search, decode, decode_tokens, run
+from attnviewer.decoding.search import DecodeSettings, beam_search, best_hypotheses, decode, run
 from attnviewer.errors import SettingsError
 from attnviewer.models.captioner import PAD, SPECIALS, START
 from attnviewer.types import Beam, Hypothesis, Step
@@ -287,14 +287,12 @@ def test_pad_and_start_are_never_generated(model, regions):
         assert all(s.token_id not in never for s in steps)
 
 
-def test_decode_tokens_gives_the_greedy_captions(model, regions):
+def test_best_hypotheses_decodes_many_inputs_a_few_at_a_time(model, regions):
     _, greedy = go(model, regions, method="greedy")
-    with torch.no_grad():
-        texts = decode_tokens(model, state_of(model, regions))
-    assert texts == [h[0].text for h in greedy]
-
-
-# -- sampling -------------------------------------------------------------------------------------
+    best = best_hypotheses(model, regions, DecodeSettings("greedy"), batch=3)  # 3 + 1 inputs
+    assert [h.token_ids for h in best] == [hyps[0].token_ids for hyps in greedy]
+    np.testing.assert_allclose(np.concatenate([h.attention.ravel() for h in best]),
+                               np.concatenate([hyps[0].attention.ravel() for hyps in greedy]), atol=1e-6)
 
 
 def test_sampling_with_a_seed_is_reproducible(model, regions):

@@ -55,12 +55,6 @@ def best_hypotheses(model, inputs: Tensor, settings: DecodeSettings, batch: int 
     return out
 
 
-def decode_tokens(model, state: dict[str, Tensor], max_len: int | None = None) -> list[str]:
-    """Greedy captions as strings, for quick checks while training."""
-    gen = _single_path(model, state, _argmax, max_len or model.config.max_len, 1, stream=False)
-    return [hyps[0].text for hyps in run(gen)]
-
-
 # -- greedy and sampling: one path per input ------------------------------------------------------
 
 
@@ -273,22 +267,22 @@ class _Trace:
         """The hypothesis whose history ends in `row` of the rows after the last step."""
         path = list(self.walk(row))[::-1]
         ids = [int(self.tok[t][r]) for t, r, _ in path]
-        vocab = self.vocab
-        alts = [list(zip([vocab[w] for w in self.alt_i[t][p_].tolist()], self.alt_p[t][p_].tolist()))
-                for t, _, p_ in path]
+        alts = [self.alternatives(t, p_) for t, _, p_ in path]
         att = np.stack([self.att[t][p_] for t, _, p_ in path]) if path else np.zeros(0)
         probs = [float(self.prob[t][r]) for t, r, _ in path]
         return _hypothesis(self.vocab, self.shape, ids, log_prob, probs, alts, att, self.length_penalty, ended)
 
+    def alternatives(self, t: int, parent: int) -> list[tuple[str, float]]:
+        """The top words of step t in the row that made it, with their probabilities."""
+        return list(zip([self.vocab[w] for w in self.alt_i[t][parent].tolist()], self.alt_p[t][parent].tolist()))
+
     def steps(self, t, scores, items, open_rows, k):
         """One Step per open input: the best live beam's newest word, with every live beam."""
-        sc = scores
-        vocab, tok, parent = self.vocab, self.tok[-1], self.parent[-1]
+        tok, last = self.tok[-1], len(self.tok) - 1
         for r in open_rows:
-            best, p = r * k, int(parent[r * k])
-            beams = [Beam(self.words(r * k + j), float(sc[r, j])) for j in range(k) if np.isfinite(sc[r, j])]
+            best, p = r * k, int(self.parent[-1][r * k])
+            beams = [Beam(self.words(r * k + j), float(scores[r, j])) for j in range(k) if np.isfinite(scores[r, j])]
             yield Step(
-                t, vocab[tok[best]], int(tok[best]), float(self.prob[-1][best]),
-                [(vocab[i], float(q)) for i, q in zip(self.alt_i[-1][p], self.alt_p[-1][p])],
+                t, self.vocab[tok[best]], int(tok[best]), float(self.prob[-1][best]), self.alternatives(last, p),
                 self.att[-1][p].reshape(self.shape), beams=beams, item=items[r],
             )
