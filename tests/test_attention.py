@@ -63,6 +63,21 @@ def test_several_queries_per_input_equal_repeating_the_input(score, monkeypatch)
 
 
 @pytest.mark.parametrize("score", SCORES)
+def test_unequal_groups_named_by_owner_equal_repeating_the_input(score):
+    # Beam search keeps each parent hypothesis once: inputs then have different numbers of rows.
+    att, owner = make(score), torch.tensor([0, 0, 0, 1, 2, 2])
+    query, keys, values = inputs(att, batch=len(owner))
+    keys, values = keys[:B], values[:B]
+    mask = torch.tensor([[True] * N, [True] * 3 + [False] * (N - 3), [True] + [False] * (N - 1)])
+    copied = att(query, att.prepare(keys[owner]), values[owner], mask=mask[owner])
+    for grad in (True, False):  # (decoding, without gradients, reuses one buffer for the blocks)
+        with torch.set_grad_enabled(grad):
+            shared = att(query, att.prepare(keys), values, mask=mask, owner=owner)
+        torch.testing.assert_close(shared.weights, copied.weights)
+        torch.testing.assert_close(shared.context, copied.context)
+
+
+@pytest.mark.parametrize("score", SCORES)
 def test_weights_depend_on_the_query(score):
     # a score function whose weights ignore the decoder state would attend the same way at every step
     att = make(score)

@@ -4,10 +4,13 @@ Each generator yields one Step per generated word per input (so a window can dra
 model writes) and returns, when exhausted, the final hypotheses of every input, best first.
 They work for any model exposing
 
-    model.step(state, prev_tokens) -> (log_probs (B, V), attention (B, N), state)
+    model.step(state, prev_tokens, parents=None, owner=None) -> (log_probs (B, V), attention (B, N), state)
     model.vocab, model.start_id, model.end_id, model.attention_shape, model.config.max_len
 
-where every tensor of `state` has the batch first (so beam search can reorder it).
+where every tensor of `state` has the batch first (so beam search can reorder it). Beam search
+passes `parents` (B,), the state row each word continues (the state keeps each parent once), and
+`owner`, the input of each state row; a model that shares nothing among them can start its step
+with index_select(0, parents).
 """
 from __future__ import annotations
 
@@ -177,8 +180,9 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
     trace = _Trace(model.vocab, model.attention_shape, length_penalty)
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
 
+    parents = owner = None  # until the first step: one state row per input
     for t in range(max_len):
-        log_probs, att, state = model.step(state, prev)
+        log_probs, att, state = model.step(state, prev, parents=parents, owner=owner)
         if t == 0:  # the first step is the same for all k beams: run it once, then fan out
             log_probs, att = log_probs.repeat_interleave(k, 0), att.repeat_interleave(k, 0)
             state = {n: v if n in static else v.repeat_interleave(k, 0) for n, v in state.items()}
@@ -201,9 +205,6 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
         step_p = np.exp(log_probs.cpu().numpy()[parent, new_tok])
         trace.add(parent, new_tok, step_p, att, alt_p.exp(), alt_i)
         scores = np.take_along_axis(top_s, keep, 1)
-        # Parents stay within their input, so per-input entries (the regions) need no reordering.
-        parent_t = torch.from_numpy(parent).to(device)
-        state = {n: v if n in static else v.index_select(0, parent_t) for n, v in state.items()}
         prev = torch.from_numpy(new_tok).to(device)
 
         open_rows = [r for r, b in enumerate(items) if len(finished[b]) < k]
@@ -214,10 +215,19 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
         if len(open_rows) < n_open:  # drop the inputs that are done: the batch shrinks
             rows = (np.array(open_rows)[:, None] * k + np.arange(k)).reshape(-1)
             keep_in, rows_t = torch.tensor(open_rows, device=device), torch.from_numpy(rows).to(device)
-            state = {n: v.index_select(0, keep_in if n in static else rows_t) for n, v in state.items()}
-            scores, prev = scores[open_rows], prev.index_select(0, rows_t)
+            state = {n: v.index_select(0, keep_in) if n in static else v for n, v in state.items()}
+            scores, prev, parent = scores[open_rows], prev.index_select(0, rows_t), parent[rows]
             trace.keep_rows(rows)
             items = [items[r] for r in open_rows]
+        # The next step continues these parents; the state keeps each once (the words of one
+        # parent share its attention). Per-input entries (the regions) need no reordering.
+        kept, inverse = np.unique(parent, return_inverse=True)
+        parents = torch.from_numpy(inverse.reshape(-1)).to(device)
+        owner = np.searchsorted(open_rows, kept // k)
+        # (Inputs with as many parents each, as always at k = 1, need no owner: equal groups.)
+        owner = None if len(set(np.bincount(owner).tolist())) == 1 else torch.from_numpy(owner).to(device)
+        kept = torch.from_numpy(kept).to(device)
+        state = {n: v if n in static else v.index_select(0, kept) for n, v in state.items()}
 
     # Inputs still open at max_len: their live beams become (unended) hypotheses.
     for r, b in enumerate(items):

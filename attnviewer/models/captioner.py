@@ -118,21 +118,31 @@ class Captioner(nn.Module):
         }
 
     def step(
-        self, state: dict[str, Tensor], prev_tokens: Tensor, sample_attention: bool | None = None
+        self, state: dict[str, Tensor], prev_tokens: Tensor, sample_attention: bool | None = None,
+        parents: Tensor | None = None, owner: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
         """One word: (log_probs (B, V), attention (B, N), new state).
 
+        With `parents` (B,), the state holds fewer rows than there are words to write: row r
+        continues state row parents[r], and owner gives each state row's input (the row of its
+        keys). The hypotheses a beam grew from one parent share that parent's attention, since a
+        step attends before it reads its previous word, so each parent attends only once.
         With hard attention and sampling on, the state's "location" holds the sampled region.
         """
-        logits, att, new = self._step(state, prev_tokens, sample_attention)
+        logits, att, new = self._step(state, prev_tokens, sample_attention, parents, owner)
         logits.index_fill_(1, self.never, float("-inf"))
         return torch.log_softmax(logits, dim=-1), att.weights, new
 
-    def _step(self, state, prev_tokens, sample_attention=None):
-        att = self.attention(state["h"], state["keys"], state["values"], sample=sample_attention)
-        context = self.gate(state["h"], att.context) if self.gate is not None else att.context
+    def _step(self, state, prev_tokens, sample_attention=None, parents=None, owner=None):
+        h, c = state["h"], state["c"]
+        att = self.attention(h, state["keys"], state["values"], sample=sample_attention, owner=owner)
+        context = self.gate(h, att.context) if self.gate is not None else att.context
+        if parents is not None:  # from here on, one row per word
+            h, c, context = (x.index_select(0, parents) for x in (h, c, context))
+            att = att._replace(**{name: None if x is None else x.index_select(0, parents)
+                                  for name, x in zip(att._fields, att) if name != "context"})
         embedded = self.embedding(prev_tokens)
-        h, c = self.lstm(torch.cat([embedded, context], dim=1), (state["h"], state["c"]))
+        h, c = self.lstm(torch.cat([embedded, context], dim=1), (h, c))
         new = dict(state, h=h, c=c)
         if att.sample is not None:
             new["location"] = att.sample
