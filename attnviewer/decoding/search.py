@@ -194,8 +194,9 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
         beam_i, tok_i = np.divmod(top_i, n_vocab)
         is_end = tok_i == end
         keep = np.argsort(is_end, axis=1, kind="stable")[:, :k]  # the best k that go on
-        parent = (np.arange(n_open)[:, None] * k + np.take_along_axis(beam_i, keep, 1)).reshape(-1)
-        new_tok = np.take_along_axis(tok_i, keep, 1).reshape(-1)
+        in_rows = np.arange(n_open)[:, None]
+        parent = (in_rows * k + beam_i[in_rows, keep]).reshape(-1)
+        new_tok = tok_i[in_rows, keep].reshape(-1)
 
         # Hypotheses that end here (ranked within the best k candidates) join the finished list.
         # (Every input in the batch is still open: those with k finished ones leave it below.)
@@ -204,7 +205,7 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
 
         step_p = np.exp(log_probs.cpu().numpy()[parent, new_tok])
         trace.add(parent, new_tok, step_p, att, alt_p.exp(), alt_i)
-        scores = np.take_along_axis(top_s, keep, 1)
+        scores = top_s[in_rows, keep]
         prev = torch.from_numpy(new_tok).to(device)
 
         open_rows = [r for r, b in enumerate(items) if len(finished[b]) < k]
@@ -248,15 +249,17 @@ class _Trace:
 
     def __init__(self, vocab, shape, length_penalty):
         self.vocab, self.shape, self.length_penalty = vocab, shape, length_penalty
-        self.parent, self.tok, self.prob, self.att, self.alt_p, self.alt_i = [], [], [], [], [], []
+        self.parent, self.tok, self.prob, self.att, self.alts = [], [], [], [], []
 
     def add(self, parent, tok, prob, att, alt_p, alt_i) -> None:
         """parent, tok, prob: numpy arrays; att, alt_p, alt_i: the model's tensors."""
         self.parent.append(parent)
         self.tok.append(tok)
         self.prob.append(prob)
-        for name, value in (("att", att), ("alt_p", alt_p), ("alt_i", alt_i)):
-            getattr(self, name).append(value.detach().cpu().numpy())
+        self.att.append(att.detach().cpu().numpy())
+        # each row's top words as (word, probability), made once here rather than per hypothesis
+        words = [[self.vocab[i] for i in row] for row in alt_i.tolist()]
+        self.alts.append([list(zip(w, p)) for w, p in zip(words, alt_p.tolist())])
 
     def keep_rows(self, rows: np.ndarray) -> None:
         """The batch shrank: the rows after the last step are now these of them."""
@@ -284,7 +287,7 @@ class _Trace:
 
     def alternatives(self, t: int, parent: int) -> list[tuple[str, float]]:
         """The top words of step t in the row that made it, with their probabilities."""
-        return list(zip([self.vocab[w] for w in self.alt_i[t][parent].tolist()], self.alt_p[t][parent].tolist()))
+        return self.alts[t][parent]
 
     def steps(self, t, scores, items, open_rows, k):
         """One Step per open input: the best live beam's newest word, with every live beam."""
