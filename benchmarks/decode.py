@@ -2,16 +2,19 @@
 
     python benchmarks/decode.py [--model NAME|PATH] [--images N] [--repeats R]
 
-Both beam searches decode the same encoded images and must give the same captions; only ratios
+Both beam searches decode the same encoded images and must give the same outputs: the words, the
+score, and each word's attention map, probability and top words (what the app shows). Only ratios
 are reported, since absolute times depend on the machine.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
@@ -52,48 +55,69 @@ def batched_beam(model, state, settings, stream=False):
     return run(decode(model, state, settings, stream=stream))
 
 
-def reference_beam(model, state, k, max_len, length_penalty):
+def reference_beam(model, state, k, max_len, length_penalty, n_alt):
     """Beam search one image and one hypothesis at a time, under the rules of search.beam_search.
 
-    Returns per image up to k (token_ids, log_prob, score), best first. Scores stay float32
-    tensors' values so candidates rank exactly as in the batched search.
+    It returns what the batched search returns: per image up to k hypotheses, best first, each
+    with its words, log probability, score, and per word the probability, the top n_alt words
+    and the attention map. Scores stay float32 tensors' values so candidates rank exactly as in
+    the batched search.
     """
     results = []
     n_images = next(iter(state.values())).shape[0]
     for b in range(n_images):
-        live = [(0.0, [], {name: v[b : b + 1] for name, v in state.items()})]  # (log_prob, ids, state)
+        live = [(0.0, RefHypothesis(), {name: v[b : b + 1] for name, v in state.items()})]  # (log_prob, path, state)
         finished = []
         for _ in range(max_len):
-            candidates = []  # (log_prob, parent ids, next word, state after the parent's step)
-            for log_prob, ids, st in live:
-                prev = torch.tensor([ids[-1] if ids else model.start_id])
-                log_probs, _, new_st = model.step(st, prev)
-                for word, lp in enumerate((log_probs[0] + log_prob).tolist()):
-                    candidates.append((lp, ids, word, new_st))
+            candidates = []  # (log_prob, parent, next word, its log_prob, the parent step's outputs, state)
+            for log_prob, path, st in live:
+                prev = torch.tensor([path.ids[-1] if path.ids else model.start_id])
+                log_probs, att, new_st = model.step(st, prev)
+                alt_p, alt_i = log_probs[0].topk(min(n_alt, log_probs.shape[1]))
+                seen = (att[0].numpy(), [(model.vocab[i], p) for i, p in zip(alt_i.tolist(), alt_p.exp().tolist())])
+                for word, (lp, word_lp) in enumerate(zip((log_probs[0] + log_prob).tolist(), log_probs[0].tolist())):
+                    candidates.append((lp, path, word, word_lp, seen, new_st))
             # Best first (exact float ties, where the order could differ from topk, are unlikely).
             candidates.sort(key=lambda c: -c[0])
             candidates = [c for c in candidates[: 2 * k] if c[0] > float("-inf")]
             # An <end> finishes a hypothesis only if it ranks within the best k of this step ...
-            finished += [(ids, lp, 1) for lp, ids, word, _ in candidates[:k] if word == model.end_id]
+            finished += [(path, lp, 1) for lp, path, word, *_ in candidates[:k] if word == model.end_id]
             # ... and the best k that do not end go on (2k candidates hold at least k of them).
-            live = [(lp, ids + [word], st) for lp, ids, word, st in candidates if word != model.end_id][:k]
+            live = [(lp, path.then(word, math.exp(word_lp), seen), st) for lp, path, word, word_lp, seen, st in candidates
+                    if word != model.end_id][:k]
             if len(finished) >= k:
                 break
         else:  # max_len reached: the live beams become (unended) hypotheses
-            finished += [(ids, lp, 0) for lp, ids, _ in live]
+            finished += [(path, lp, 0) for lp, path, _ in live]
         # the length counts <end> where the hypothesis has one
-        scored = [(ids, lp, lp / (len(ids) + end) ** length_penalty) for ids, lp, end in finished]
+        scored = [(path, lp, lp / (len(path.ids) + end) ** length_penalty) for path, lp, end in finished]
         results.append(sorted(scored, key=lambda h: h[2], reverse=True)[:k])
     return results
+
+
+class RefHypothesis:
+    """One hypothesis of the reference: its words and, per word, probability, top words, attention."""
+
+    def __init__(self, ids=(), probs=(), alts=(), atts=()):
+        self.ids, self.probs, self.alts, self.atts = list(ids), list(probs), list(alts), list(atts)
+
+    def then(self, word, prob, seen):
+        att, alts = seen
+        return RefHypothesis(self.ids + [word], self.probs + [prob], self.alts + [alts], self.atts + [att])
 
 
 def first_difference(batched, reference, vocab):
     """A description of the first image whose best hypotheses differ, or None."""
     for i, (hyps, ref) in enumerate(zip(batched, reference)):
-        best, (ref_ids, _, ref_score) = hyps[0], ref[0]
-        if best.token_ids != ref_ids or abs(best.score - ref_score) > 1e-4:
+        best, (path, _, ref_score) = hyps[0], ref[0]
+        if best.token_ids != path.ids or abs(best.score - ref_score) > 1e-4:
             return (f"image {i}: batched {' '.join(best.tokens)!r} score {best.score:.6f}, "
-                    f"reference {' '.join(vocab[t] for t in ref_ids)!r} score {ref_score:.6f}")
+                    f"reference {' '.join(vocab[t] for t in path.ids)!r} score {ref_score:.6f}")
+        atts = np.array(path.atts).reshape(best.attention.shape)
+        if not (np.allclose(best.attention, atts, atol=1e-5) and np.allclose(best.probs, path.probs, atol=1e-5)):
+            return f"image {i}: the same words, but other attention maps or word probabilities"
+        if [[w for w, _ in a] for a in best.alternatives] != [[w for w, _ in a] for a in path.alts]:
+            return f"image {i}: the same words, but other top words at some step"
     return None
 
 
@@ -134,7 +158,7 @@ def main() -> int:
             t_batched, batched = best_of(args.repeats, lambda: batched_beam(model, state, beam))
             t_stream, streamed = best_of(args.repeats, lambda: batched_beam(model, state, beam, stream=True))
             t_ref, reference = best_of(
-                args.repeats, lambda: reference_beam(model, state, k, max_len, beam.length_penalty))
+                args.repeats, lambda: reference_beam(model, state, k, max_len, beam.length_penalty, beam.alternatives))
             diff = first_difference(batched, reference, model.vocab) or first_difference(
                 streamed, reference, model.vocab)
             if diff:
@@ -144,7 +168,8 @@ def main() -> int:
             words = sum(len(hyps[0].tokens) for hyps in batched) / len(batched)
             print(f"{k:>3} | {t_batched:>10.4f} | {t_stream:>11.4f} | {t_ref:>11.4f} | {speedups[k]:>8.1f}x | "
                   f"{t_ref / t_stream:>8.1f}x | {words:>5.1f}")
-        print(f"outputs identical: best caption per image equal, scores within 1e-4, for k in {BEAMS}")
+        print(f"outputs identical for k in {BEAMS}: best caption per image, its score (within 1e-4), and per word "
+              f"the attention map and probability (within 1e-5) and the top words")
 
         # Greedy throughput: one batch of 32 against the same 32 images one at a time.
         n = 32
