@@ -7,7 +7,7 @@ out=${1:-resources/models}; shift || true
 py=${PYTHON:-python}
 # --init-seed 1: of the weight initialisations tried for the main model, the one that pointed best
 # on the validation scenes (the notes of issue 4 list them); all three models use it.
-train() { "$py" -m attnviewer train caption --seed 0 --init-seed 1 --epochs 30 "$@"; }
+train() { "$py" -m attnviewer train caption --seed 0 --init-seed 1 --epochs 45 "$@"; }
 train --out "$out/caption-shapes.safetensors" --score additive --lambda 0 "$@"
 train --out "$out/caption-shapes-lambda1.safetensors" --score additive --lambda 1 "$@"
 train --out "$out/caption-shapes-dot.safetensors" --score dot --lambda 0 "$@"

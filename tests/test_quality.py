@@ -3,10 +3,9 @@ for `attnviewer eval`): captions are right and each colour/shape word's attentio
 the object it names, far above what a uniform or centre-biased map would score.
 
 The issue's bar is cell >= 95% and pixel >= 90% on 500 scenes (`attnviewer eval caption`). The
-bundled model measures cell 94.8%, pixel 95.2% there (94.8% / 94.2% on this set): the pixel bar
-is met, the cell bar is missed by 0.2 points (see the issue note). The thresholds below sit just
-under what the model does, so a regression fails. A uniform map scores ~9% (cell) and ~4%
-(pixel): with ~480 words, 92% cannot happen by chance.
+bundled model measures cell 96.3%, pixel 96.5% there (95.6% / 95.6% on this set's 480 words).
+The thresholds below sit a few words under what the model does, so a regression fails. A
+uniform map scores ~9% (cell) and ~4% (pixel): 94.5% cannot happen by chance.
 """
 import pytest
 
@@ -33,18 +32,18 @@ def main_model(bundled_model_path):
 
 def test_bundled_model_captions_held_out_scenes(main_model):
     scores, _ = main_model
-    assert scores["exact match"] >= 0.85
+    assert scores["exact match"] >= 0.9
     assert scores["BLEU-4"] >= 0.9
 
 
 def test_bundled_model_points_at_the_objects_it_names(main_model):
     _, tally = main_model
     assert tally.words >= 300
-    assert tally.rate("cell") >= 0.93
-    assert tally.rate("pixel") >= 0.92
+    assert tally.rate("cell") >= 0.945
+    assert tally.rate("pixel") >= 0.945
     assert tally.rate("cell") - max(tally.rate("uniform cell"), tally.rate("centre cell")) >= 0.6
     assert tally.rate("pixel") - max(tally.rate("uniform pixel"), tally.rate("centre pixel")) >= 0.6
-    assert tally.kind_rate("shape", 1) >= 0.9  # shape words too, not only colours
+    assert tally.kind_rate("shape", 1) >= 0.92  # shape words too, not only colours
 
 
 def test_doubly_stochastic_penalty_spreads_the_attention(main_model):
