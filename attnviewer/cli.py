@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--train-size", type=int, default=20_000)
     tc.add_argument("--val-size", type=int, default=500,
                     help="held-out scenes scored after every epoch; the best-pointing epoch is kept")
-    tc.add_argument("--epochs", type=int, default=30)
+    tc.add_argument("--epochs", type=int, default=45)
     tc.add_argument("--batch-size", type=int, default=128)
     tc.add_argument("--lr", type=float, default=1e-3)
     tc.add_argument("--lambda", dest="ds_lambda", type=float, default=0.0,
