@@ -89,50 +89,46 @@ class Attention(nn.Module):
         name = self.score_name
         if name == "location":
             return self.position_proj(query)[:, : prepared.shape[1]]
-        if owner is not None:
-            return self._scores_by_owner(query, prepared, owner)
-        q = query.view(prepared.shape[0], -1, query.shape[-1])  # (inputs, g, Q)
-        if name == "content":
-            q = F.normalize(self.query_proj(q), dim=-1)
-            e = torch.einsum("igk,ink->ign", q, prepared) * self.log_sharpness.exp()
-        elif name == "additive":
-            # tanh(W_k h_i + W_q s) is a (g, N, A) block per input: done in place and a few inputs
-            # at a time, so that tanh and the dot with v read it from cache, not from memory.
-            q = self.query_proj(q)[:, :, None]
-            per_input = q.shape[1] * prepared[0].numel() * prepared.element_size()
-            n = max(1, CACHE_BLOCK_BYTES // per_input)
-            e = torch.cat([(k[:, None] + qk).tanh_() @ self.v.weight[0]
-                           for k, qk in zip(prepared.split(n), q.split(n))])
-        else:  # general, dot, scaled_dot
-            e = q @ prepared.transpose(1, 2)
-            if name == "scaled_dot":
-                e = e / math.sqrt(self.key_dim)
-        return e.reshape(query.shape[0], -1)
-
-    def _scores_by_owner(self, query: Tensor, prepared: Tensor, owner: Tensor) -> Tensor:
-        """`scores` for rows sorted by their owner: one input's rows at a time, its keys unrepeated."""
-        name = self.score_name
         if name == "content":
             query = F.normalize(self.query_proj(query), dim=-1)
         elif name == "additive":
             query = self.query_proj(query)
-        blocks, runs, buffer = [], list(_runs(owner, query)), None
-        if name == "additive" and not torch.is_grad_enabled():
-            # one buffer for every input's tanh block: fresh memory each time was 2x slower
-            buffer = prepared.new_empty((max(len(q) for _, q in runs),) + prepared.shape[1:])
-        for i, q in runs:
-            if name == "additive":
-                block = prepared[i] + q[:, None] if buffer is None else torch.add(
-                    prepared[i], q[:, None], out=buffer[: len(q)])
-                blocks.append(block.tanh_() @ self.v.weight[0])
-            else:
-                blocks.append(q @ prepared[i].T)
-        e = torch.cat(blocks)
+        e = self._grouped(query, prepared) if owner is None else self._by_owner(query, prepared, owner)
         if name == "content":
             e = e * self.log_sharpness.exp()
         elif name == "scaled_dot":
             e = e / math.sqrt(self.key_dim)
         return e
+
+    def _grouped(self, q: Tensor, prepared: Tensor) -> Tensor:
+        """Scores of (projected) queries in equal groups of consecutive rows per input."""
+        q = q.view(prepared.shape[0], -1, q.shape[-1])  # (inputs, g, Q)
+        if self.score_name == "additive":
+            # tanh(W_k h_i + W_q s) is a (g, N, A) block per input: done in place and a few inputs
+            # at a time, so that tanh and the dot with v read it from cache, not from memory.
+            q = q[:, :, None]
+            per_input = q.shape[1] * prepared[0].numel() * prepared.element_size()
+            n = max(1, CACHE_BLOCK_BYTES // per_input)
+            e = torch.cat([(k[:, None] + qk).tanh_() @ self.v.weight[0]
+                           for k, qk in zip(prepared.split(n), q.split(n))])
+        else:  # content, general, dot, scaled_dot
+            e = q @ prepared.transpose(1, 2)
+        return e.reshape(-1, prepared.shape[1])
+
+    def _by_owner(self, q: Tensor, prepared: Tensor, owner: Tensor) -> Tensor:
+        """Scores of (projected) queries sorted by their owner: one input's rows at a time."""
+        runs = list(_runs(owner, q))
+        if self.score_name != "additive":
+            return torch.cat([qi @ prepared[i].T for i, qi in runs])
+        buffer = None
+        if not torch.is_grad_enabled():  # one buffer for every input's tanh block: fresh memory was 2x slower
+            buffer = prepared.new_empty((max(len(qi) for _, qi in runs),) + prepared.shape[1:])
+        blocks = []
+        for i, qi in runs:
+            block = prepared[i] + qi[:, None] if buffer is None else torch.add(
+                prepared[i], qi[:, None], out=buffer[: len(qi)])
+            blocks.append(block.tanh_() @ self.v.weight[0])
+        return torch.cat(blocks)
 
     def forward(
         self,
