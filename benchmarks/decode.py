@@ -66,7 +66,8 @@ def reference_beam(model, state, k, max_len, length_penalty, n_alt):
     results = []
     n_images = next(iter(state.values())).shape[0]
     for b in range(n_images):
-        live = [(0.0, RefHypothesis(), {name: v[b : b + 1] for name, v in state.items()})]  # (log_prob, path, state)
+        # (log_prob, hypothesis, state)
+        live = [(0.0, RefHypothesis(), {name: v[b : b + 1] for name, v in state.items()})]
         finished = []
         for _ in range(max_len):
             candidates = []  # (log_prob, parent, next word, its log_prob, the parent step's outputs, state)
@@ -74,17 +75,19 @@ def reference_beam(model, state, k, max_len, length_penalty, n_alt):
                 prev = torch.tensor([path.ids[-1] if path.ids else model.start_id])
                 log_probs, att, new_st = model.step(st, prev)
                 alt_p, alt_i = log_probs[0].topk(min(n_alt, log_probs.shape[1]))
-                seen = (att[0].numpy(), [(model.vocab[i], p) for i, p in zip(alt_i.tolist(), alt_p.exp().tolist())])
-                for word, (lp, word_lp) in enumerate(zip((log_probs[0] + log_prob).tolist(), log_probs[0].tolist())):
-                    candidates.append((lp, path, word, word_lp, seen, new_st))
+                top = [(model.vocab[i], p) for i, p in zip(alt_i.tolist(), alt_p.exp().tolist())]
+                seen = (att[0].numpy(), top)
+                word_lps = log_probs[0].tolist()
+                for word, lp in enumerate((log_probs[0] + log_prob).tolist()):
+                    candidates.append((lp, path, word, word_lps[word], seen, new_st))
             # Best first (exact float ties, where the order could differ from topk, are unlikely).
             candidates.sort(key=lambda c: -c[0])
             candidates = [c for c in candidates[: 2 * k] if c[0] > float("-inf")]
             # An <end> finishes a hypothesis only if it ranks within the best k of this step ...
             finished += [(path, lp, 1) for lp, path, word, *_ in candidates[:k] if word == model.end_id]
             # ... and the best k that do not end go on (2k candidates hold at least k of them).
-            live = [(lp, path.then(word, math.exp(word_lp), seen), st) for lp, path, word, word_lp, seen, st in candidates
-                    if word != model.end_id][:k]
+            live = [(lp, path.then(word, math.exp(word_lp), seen), st)
+                    for lp, path, word, word_lp, seen, st in candidates if word != model.end_id][:k]
             if len(finished) >= k:
                 break
         else:  # max_len reached: the live beams become (unended) hypotheses
