@@ -63,6 +63,15 @@ def variants(name_or_path: str) -> dict[str, str]:
     return out
 
 
+def comparison(name: str) -> str | None:
+    """The bundled model to show beside this one when Compare first opens: its sibling trained
+    with Show-Attend-Tell's lambda = 1 (the effect the bundled family is there to show), else one
+    trained with another score function; None if the model has no bundled sibling."""
+    models = bundled()
+    candidates = [f"{family(name)}-lambda1"] + list(variants(name).values())
+    return next((c for c in candidates if c in models and c != name), None)
+
+
 def variant_with_score(name_or_path: str, score: str) -> str:
     """The bundled sibling of a model trained with another score function."""
     if score not in SCORES:

@@ -20,6 +20,7 @@ from ..decoding.settings import DecodeSettings
 from ..engine.worker import Engine
 from ..errors import AttnViewerError
 from ..media.images import IMAGE_SUFFIXES
+from ..models import registry
 from ..resources import sample_dir
 from ..types import Result, Step
 from .attention_pane import AttentionPane, OverlayControls, OverlaySettings
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
         self.media = ImageView()
         self.media.setMinimumWidth(200)
         self.sides = {"main": Side("main", "Caption"), "compare": Side("compare", "Compare")}
+        self._compared = False  # Compare has been opened once (the user's choices stand from then)
         self.overlay_controls = OverlayControls(self._load_overlay_settings())
         self.error_banner = QLabel()
         self.error_banner.setObjectName("error")
@@ -389,6 +391,14 @@ class MainWindow(QMainWindow):
         compare = self.sides["compare"]
         compare.widget.setVisible(on)
         if on:
+            main = self.sides["main"].controls
+            same = (compare.controls.model_name(), compare.controls.settings()) == (main.model_name(), main.settings())
+            if not self._compared and same:
+                # the first time, something worth comparing rather than the same caption twice
+                other = registry.comparison(main.model_name())
+                if other:
+                    compare.controls.set_model(other)
+            self._compared = True
             if self.image is not None:
                 compare.attention.set_image(self.image.rgb)
             self.rerun(compare)  # also the image still loading for the main side, if any
