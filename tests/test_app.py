@@ -298,3 +298,12 @@ def test_compare_first_shows_the_lambda1_sibling_beside_the_main_model(qtbot, wi
     compare.controls.set_model("caption-shapes")
     window.compare_action.trigger()  # on again: the user's choice is kept
     assert compare.controls.model_name() == "caption-shapes"
+
+
+def test_compare_fits_a_laptop_screen(qtbot, window):
+    # Two panes side by side once needed a window 1,660 px wide (each pane's controls in one row).
+    window.compare_action.trigger()
+    qtbot.waitUntil(lambda: window.sides["compare"].widget.isVisible(), timeout=GUI_TIMEOUT)
+    assert window.splitter.minimumSizeHint().width() <= 1366
+    main, compare = window.splitter.sizes()[1:]
+    assert abs(main - compare) <= 0.1 * (main + compare)  # the two sides share the width evenly

@@ -5,7 +5,9 @@ Any change emits `changed`; the window re-runs the caption in the background.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget,
+)
 
 from ..decoding.settings import DecodeSettings
 from ..models import registry
@@ -20,7 +22,7 @@ class DecodingControls(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.model = QComboBox()
-        self.model.setMinimumContentsLength(14)
+        self.model.setMinimumContentsLength(22)  # "caption-shapes-lambda1" whole
         self.score = QComboBox()
         self.score.setToolTip("Attention score function: bundled variants of this model")
         self.method = QComboBox()
@@ -41,16 +43,23 @@ class DecodingControls(QWidget):
         self.sample_location.setToolTip("Hard attention: attend to one region drawn from the weights "
                                         "(greedy and sampling); off uses the expectation")
         self.sample_location.hide()
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 2, 4, 2)
-        for label, w in (("Model", self.model), ("Score", self.score), ("Decoding", self.method),
-                         (None, self.beam), (None, self.temperature), (None, self.max_len), ("Device", self.device),
-                         (None, self.sample_location)):
-            if label:
-                layout.addWidget(QLabel(label))
-            layout.addWidget(w)
-            w.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # keep the arrow keys for stepping
-        layout.addStretch()
+        # Two rows: in one, two panes side by side (Compare) needed a window 1,660 px wide.
+        rows = QVBoxLayout(self)
+        rows.setContentsMargins(4, 2, 4, 2)
+        rows.setSpacing(2)
+        for row in (
+            (("Model", self.model), ("Score", self.score)),
+            (("Decoding", self.method), (None, self.beam), (None, self.temperature), (None, self.max_len),
+             ("Device", self.device), (None, self.sample_location)),
+        ):
+            layout = QHBoxLayout()
+            for label, w in row:
+                if label:
+                    layout.addWidget(QLabel(label))
+                layout.addWidget(w)
+                w.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # keep the arrow keys for stepping
+            layout.addStretch()
+            rows.addLayout(layout)
         self._quiet = False
         self.set_settings(DecodeSettings("beam", beam=3, max_len=20))
         self.refresh_models()

@@ -391,6 +391,8 @@ class MainWindow(QMainWindow):
         compare = self.sides["compare"]
         compare.widget.setVisible(on)
         if on:
+            width = sum(self.splitter.sizes())  # the image 2 parts, each side 3 (as the stretch factors)
+            self.splitter.setSizes([width * 2 // 8, width * 3 // 8, width * 3 // 8])
             main = self.sides["main"].controls
             same = (compare.controls.model_name(), compare.controls.settings()) == (main.model_name(), main.settings())
             if not self._compared and same:
