@@ -307,3 +307,12 @@ def test_compare_fits_a_laptop_screen(qtbot, window):
     assert window.splitter.minimumSizeHint().width() <= 1366
     main, compare = window.splitter.sizes()[1:]
     assert abs(main - compare) <= 0.1 * (main + compare)  # the two sides share the width evenly
+
+
+def test_the_compare_pane_first_model_is_a_bundled_sibling():
+    from attnviewer.models import registry
+
+    assert registry.comparison("caption-shapes") == "caption-shapes-lambda1"
+    assert registry.comparison("caption-shapes-dot") == "caption-shapes-lambda1"
+    assert registry.comparison("caption-shapes-lambda1") == "caption-shapes"  # and back
+    assert registry.comparison("/somewhere/own-model.safetensors") is None  # no siblings: left as is

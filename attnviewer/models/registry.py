@@ -66,9 +66,10 @@ def variants(name_or_path: str) -> dict[str, str]:
 def comparison(name: str) -> str | None:
     """The bundled model to show beside this one when Compare first opens: its sibling trained
     with Show-Attend-Tell's lambda = 1 (the effect the bundled family is there to show), else one
-    trained with another score function; None if the model has no bundled sibling."""
-    models = bundled()
-    candidates = [f"{family(name)}-lambda1"] + list(variants(name).values())
+    trained with another score function (for the lambda = 1 model: the main one); None if the
+    model has no bundled sibling."""
+    models, base = bundled(), family(name).removesuffix("-lambda1")
+    candidates = [f"{base}-lambda1", base] + list(variants(base).values())
     return next((c for c in candidates if c in models and c != name), None)
 
 
