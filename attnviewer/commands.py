@@ -264,16 +264,33 @@ def export(args: argparse.Namespace) -> int:
         raise SettingsError(f"--hypothesis {args.hypothesis}: {args.result} holds {len(result.hypotheses)} "
                             f"hypotheses (numbered from 1)")
     hyp = result.hypotheses[args.hypothesis - 1]
+    title = args.title or result.title
+    if result.kind == "translate":
+        return _export_translation(args, result, style, figure, title)
     word = word_index(args.word, hyp, args.result)
     image = load_image(find_source(result, args.result))
     if result.image_size and tuple(image.rgb.shape[:2]) != tuple(result.image_size):
         print(f"attnviewer: note: {image.path} is now {image.rgb.shape[1]}x{image.rgb.shape[0]} pixels; the result "
               f"was made from a {result.image_size[1]}x{result.image_size[0]} image", file=sys.stderr)
-    title = args.title or result.title
     print(f"{args.result}: {hyp.text}")
     write_outputs(image.rgb, result, style, figure=figure, overlay=overlay, animation=animation, word=word,
                   title=title, word_title=args.title, seconds=args.frame_seconds, frame_size=args.frame_size,
                   hypothesis=args.hypothesis - 1)
+    return 0
+
+
+def _export_translation(args, result, style, figure, title) -> int:
+    """A saved translation's alignment matrix; it has no image to overlay or animate."""
+    from .errors import OutputError
+    from .translate_commands import write_translation
+
+    if args.overlay or args.animation:
+        raise OutputError(f"{args.result}: a translation has no image; --overlay and --animation draw over "
+                          "images, --figure draws its alignment matrix")
+    if not result.source_tokens:
+        raise OutputError(f"{args.result}: the translation's source words are missing; cannot label the matrix")
+    print(f"{args.result}: {result.hypotheses[args.hypothesis - 1].text}")
+    write_translation(result, style, figure=figure, title=title, values=args.values, hypothesis=args.hypothesis - 1)
     return 0
 
 
@@ -285,7 +302,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from .models import registry
     from .train import scene_pixels
 
-    names = args.model or list(registry.bundled())
+    names = args.model or list(registry.bundled("caption"))
     if not names:
         from .errors import CheckpointError
 

@@ -72,6 +72,9 @@ class Result:
     hypotheses: list[Hypothesis]  # best first
     seconds: float = 0.0
     image_size: tuple[int, int] | None = None  # (height, width) of the input as displayed
+    kind: str = "caption"  # what made it: caption (an image), video or translate (a sentence)
+    source_tokens: list[str] | None = None  # translate: the source words, one per attention position
+    frame_times: list[float] | None = None  # video: the time (s) of each attended frame
 
     @property
     def best(self) -> Hypothesis:

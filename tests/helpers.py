@@ -65,3 +65,23 @@ def caption_done(qtbot, w, path):
     wait_finished(qtbot, w)
     qtbot.waitUntil(lambda: w.image is not None and w.image.path == str(path), timeout=GUI_TIMEOUT)
     return w.sides["main"].state
+
+
+def tiny_translator(seed: int = 0, score: str = "additive", attention: str = "global", reverse: bool = False,
+                    encoder: str = "bigru", max_len: int = 8):
+    """A small Translator with random weights over the generated pair's vocabularies, in eval mode."""
+    from attnviewer.data.pairs import vocabularies
+    from attnviewer.models.translator import SOURCE_SPECIALS, TARGET_SPECIALS, Translator, TranslatorConfig
+
+    source, target = vocabularies()
+    vocab = {"source": list(SOURCE_SPECIALS) + source, "target": list(TARGET_SPECIALS) + target}
+    torch.manual_seed(seed)
+    config = TranslatorConfig(
+        source_vocab_size=len(vocab["source"]), target_vocab_size=len(vocab["target"]), embed_dim=16,
+        hidden_dim=24, encoder=encoder, score=score, attention=attention, reverse_source=reverse,
+        dropout=0.0, max_len=max_len,
+    )
+    model = Translator(config, vocab)
+    with torch.no_grad():
+        model.fc.weight.mul_(3.0)
+    return model.eval()

@@ -447,6 +447,17 @@ def test_open_result_of_a_broken_file_shows_an_error(qtbot, window, samples, tmp
     assert window.image.path == str(samples[0])
 
 
+def test_open_result_of_a_translation_says_how_to_draw_it(qtbot, window, samples, tmp_path, monkeypatch):
+    from attnviewer.cli import main
+
+    assert main(["translate", "the dog sees a cat", "--json", str(tmp_path / "t.json"), "--device", "cpu"]) == 0
+    caption_done(qtbot, window, samples[0])
+    open_result_via_menu(qtbot, window, monkeypatch, tmp_path / "t.json")
+    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=GUI_TIMEOUT)
+    assert "is a translation" in window.last_error and "attnviewer export t.json" in window.last_error
+    assert window.image.path == str(samples[0])
+
+
 # -- the look --------------------------------------------------------------------------------------
 
 def test_dialog_screenshot(qtbot, window, samples, tmp_path):

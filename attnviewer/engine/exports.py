@@ -130,4 +130,12 @@ def open_result(path: str):
     from ..media.images import load_image
 
     result = load_result(path)
+    if result.kind != "caption":
+        from pathlib import Path
+
+        from ..errors import MediaError
+
+        what = "a translation" if result.kind == "translate" else f"a {result.kind} result"
+        raise MediaError(f"{Path(path).name} is {what}; the window shows image captions. Draw its figure with "
+                         f"`attnviewer export {Path(path).name} --figure OUT.png`")
     return result, load_image(find_source(result, path))

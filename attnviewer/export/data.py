@@ -20,8 +20,8 @@ from ..errors import MediaError, OutputError
 from ..types import Hypothesis, Result
 from .figures import atomic_path
 
-SCHEMA = "attnviewer-result-2"
-SCHEMAS = ("attnviewer-result-1", SCHEMA)  # what load_result reads
+SCHEMA = "attnviewer-result-3"  # 3: kind, source_tokens (translation), frame_times (video)
+SCHEMAS = ("attnviewer-result-1", "attnviewer-result-2", SCHEMA)  # what load_result reads
 
 
 def hypothesis_dict(h: Hypothesis) -> dict:
@@ -53,7 +53,10 @@ def result_dict(r: Result) -> dict:
         "model": r.model,
         "settings": r.settings,
         "seconds": round(float(r.seconds), 6),
+        "kind": r.kind,
         "image_size": list(r.image_size) if r.image_size else None,
+        "source_tokens": r.source_tokens,
+        "frame_times": r.frame_times,
         "attention_shape": list(r.best.attention.shape[1:]) if r.hypotheses else None,
         "hypotheses": [hypothesis_dict(h) for h in r.hypotheses],
     }
@@ -195,6 +198,9 @@ def _result_from(data: dict, arrays: dict[str, np.ndarray] | None) -> Result:
         hypotheses=hyps,
         seconds=float(data.get("seconds") or 0.0),
         image_size=(int(size[0]), int(size[1])) if size else None,
+        kind=str(data.get("kind") or "caption"),
+        source_tokens=[str(t) for t in data["source_tokens"]] if data.get("source_tokens") else None,
+        frame_times=[float(t) for t in data["frame_times"]] if data.get("frame_times") else None,
     )
 
 

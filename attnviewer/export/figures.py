@@ -265,14 +265,17 @@ _METADATA = {".png": {"Software": "attnviewer"}, ".svg": {"Date": None, "Creator
              ".pdf": {"CreationDate": None, "Creator": "attnviewer"}}
 
 
-def save_figure(fig, out: str | Path | None, dpi: int) -> Path | np.ndarray:
+def save_figure(fig, out: str | Path | None, dpi: int, tight: bool = False) -> Path | np.ndarray:
+    """Write a figure (out None: return it as an RGB picture). tight: crop to what is drawn, for
+    figures whose text sets their size (labels of an alignment matrix)."""
+    extra = {"bbox_inches": "tight", "pad_inches": 0.06} if tight else {}
     if out is None:  # rendered in memory
         from io import BytesIO
 
         from PIL import Image
 
         buf = BytesIO()
-        fig.savefig(buf, dpi=dpi, format="png", facecolor="white")
+        fig.savefig(buf, dpi=dpi, format="png", facecolor="white", **extra)
         buf.seek(0)
         with Image.open(buf) as im:
             return np.asarray(im.convert("RGB"))
@@ -280,5 +283,5 @@ def save_figure(fig, out: str | Path | None, dpi: int) -> Path | np.ndarray:
     _check_format(out)
     suffix = out.suffix.lower()
     with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=suffix[1:], facecolor="white", metadata=_METADATA[suffix])
+        fig.savefig(tmp, dpi=dpi, format=suffix[1:], facecolor="white", metadata=_METADATA[suffix], **extra)
     return out

@@ -37,7 +37,7 @@ def save_checkpoint(model, path: str | Path, training: dict | None = None) -> No
         "format": FORMAT,
         "kind": model.kind,
         "config": json.dumps(model.config.to_dict()),
-        "vocab": json.dumps(model.vocab),
+        "vocab": json.dumps(getattr(model, "vocab_record", model.vocab)),  # a translator has two
         "training": json.dumps(training or {}),
     }
     with atomic_path(path) as tmp:
@@ -91,16 +91,25 @@ def load_checkpoint(path: str | Path, device="cpu", trust_pickle: bool = False):
     return model.to(device).eval()
 
 
-def build_model(path: Path, kind: str, config: dict, vocab: list[str], state: dict):
-    from .captioner import Captioner, CaptionerConfig
+# kind -> (module, model class, config class); imported only when a file of that kind loads
+KINDS = {
+    "caption": ("captioner", "Captioner", "CaptionerConfig"),
+    "translate": ("translator", "Translator", "TranslatorConfig"),
+    "video": ("video", "VideoCaptioner", "VideoConfig"),
+}
 
-    KINDS = {"caption": (Captioner, CaptionerConfig)}
+
+def build_model(path: Path, kind: str, config: dict, vocab: list[str], state: dict):
+    import importlib
+
     if kind not in KINDS:
         raise CheckpointError(f"{path}: unknown model kind {kind!r}")
-    model_cls, config_cls = KINDS[kind]
+    module, model_name, config_name = KINDS[kind]
+    module = importlib.import_module(f"{__package__}.{module}")
+    model_cls, config_cls = getattr(module, model_name), getattr(module, config_name)
     try:
         model = model_cls(config_cls.from_dict(config), vocab)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, KeyError) as e:
         raise CheckpointError(f"{path}: bad config ({e})") from None
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))

@@ -15,9 +15,22 @@ def models_dir() -> Path:
     return resource_dir() / "models"
 
 
-def bundled() -> dict[str, Path]:
-    """Bundled model names -> files, e.g. 'caption-shapes'."""
-    return {p.stem: p for p in sorted(models_dir().glob("*.safetensors"))}
+def bundled(kind: str | None = None) -> dict[str, Path]:
+    """Bundled model names -> files, e.g. 'caption-shapes'; only those of one kind (caption,
+    translate, video) if a kind is given."""
+    models = {p.stem: p for p in sorted(models_dir().glob("*.safetensors"))}
+    return models if kind is None else {n: p for n, p in models.items() if kind_of(n) == kind}
+
+
+def kind_of(name_or_path: str) -> str | None:
+    """What a model does (caption, translate, video), from its file's header; None if unreadable."""
+    from .checkpoint import read_metadata, sniff
+
+    try:
+        path = resolve(name_or_path)
+        return read_metadata(path).get("kind", "caption") if sniff(path) == "safetensors" else None
+    except (OSError, ValueError, CheckpointError):
+        return None
 
 
 def resolve(name_or_path: str) -> Path:
@@ -55,7 +68,7 @@ def config_of(name_or_path: str) -> dict:
 
 def variants(name_or_path: str) -> dict[str, str]:
     """Score function -> bundled model name, for the bundled family of a model (no torch needed)."""
-    models, base = bundled(), family(name_or_path)
+    models, base = bundled(kind_of(name_or_path)), family(name_or_path)
     out = {}
     for name in [base] + [f"{base}-{s}" for s in SCORES]:
         if name in models:
@@ -97,9 +110,17 @@ def pick_device(name: str = "auto"):
     return torch.device(name)
 
 
-def load(name_or_path: str, device: str = "auto", trust_pickle: bool = False):
+USES = {"caption": "captions images", "translate": "translates sentences", "video": "captions videos"}
+COMMANDS = {"caption": "attnviewer caption", "translate": "attnviewer translate", "video": "attnviewer video"}
+
+
+def load(name_or_path: str, device: str = "auto", trust_pickle: bool = False, kind: str = "caption"):
+    """The model, on the device; CheckpointError if it cannot load or does another job than `kind`."""
     from .checkpoint import load_checkpoint
 
     model = load_checkpoint(resolve(name_or_path), pick_device(device), trust_pickle)
+    if model.kind != kind:
+        raise CheckpointError(f"{name_or_path}: a model that {USES.get(model.kind, model.kind)}, but this needs one "
+                              f"that {USES[kind]}; use it with {COMMANDS.get(model.kind, 'its own command')}")
     model.name = name_or_path
     return model

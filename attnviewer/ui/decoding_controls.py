@@ -79,7 +79,8 @@ class DecodingControls(QWidget):
         self._quiet = True
         current = current or self.model.currentData() or "caption-shapes"
         self.model.clear()
-        for name in list(registry.bundled()) + [e for e in extra if e not in registry.bundled()]:
+        captioners = registry.bundled("caption")  # the window captions images (translators are for the CLI)
+        for name in list(captioners) + [e for e in extra if e not in captioners]:
             self.model.addItem(name.rsplit("/", 1)[-1], name)
             self.model.setItemData(self.model.count() - 1, name, Qt.ItemDataRole.ToolTipRole)
         self.model.addItem(OPEN_CHECKPOINT, None)

@@ -1,0 +1,68 @@
+"""The translation figure: the alignment matrix of target words (rows) against source words
+(columns), each row one step's attention, with a colour bar; as in Bahdanau et al.'s figures.
+
+Rendered with matplotlib's Agg canvas like the caption figures (same style options, words stay
+text in SVG and PDF). Its size follows from the words: a square cell per word pair, sized to the
+font, so a long sentence gives a bigger figure rather than cramped labels.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SettingsError
+from ..types import Hypothesis
+from .figures import FigureStyle, _check_format, _label, _new_figure, _rc, save_figure
+
+
+def alignment_matrix(hyp: Hypothesis, source_tokens: list[str]) -> np.ndarray:
+    """(target words, source words) weights: each row is the attention that emitted a word."""
+    att = np.asarray(hyp.attention, dtype=np.float32).reshape(len(hyp.tokens), -1)
+    if att.shape[1] < len(source_tokens):
+        raise SettingsError(f"the attention covers {att.shape[1]} source words, but the source has "
+                            f"{len(source_tokens)}: the result does not belong to this sentence")
+    return att[:, : len(source_tokens)]
+
+
+def alignment_figure(hyp: Hypothesis, source_tokens: list[str], out: str | Path | None,
+                     style: FigureStyle | None = None, title: str | None = None,
+                     values: bool = False) -> Path | np.ndarray:
+    """The matrix with source words along the top, target words (and probabilities) down the
+    left, and a colour bar; values=True also prints each weight in its cell.
+    Written to `out`; with out None, returned as an RGB picture (the export preview)."""
+    import matplotlib
+
+    style = (style or FigureStyle()).validate()
+    _check_format(out)
+    m = alignment_matrix(hyp, source_tokens)
+    rows, cols = m.shape
+    cell = style.font_size * 2.0 / 72  # inches: a row fits a line of text with room around it
+    with matplotlib.rc_context(_rc(style)):
+        fig = _new_figure(cols * cell + 1.2, rows * cell + 0.6, style.dpi)
+        ax = fig.add_axes([0.0, 0.0, cols * cell / (cols * cell + 1.2), rows * cell / (rows * cell + 0.6)])
+        vmax = 1.0 if style.scale == "fixed" else max(float(m.max()), 1e-6)
+        image = ax.imshow(m, cmap=style.cmap, vmin=0.0, vmax=vmax, aspect="equal", interpolation="nearest")
+        ax.set_xticks(range(cols), source_tokens, rotation=60, ha="left", rotation_mode="anchor")
+        ax.set_yticks(range(rows), [_label(hyp, i, style) for i in range(rows)])
+        ax.xaxis.tick_top()
+        ax.tick_params(length=0)
+        ax.set_xticks(np.arange(cols + 1) - 0.5, minor=True)
+        ax.set_yticks(np.arange(rows + 1) - 0.5, minor=True)
+        ax.grid(which="minor", color="white", linewidth=0.6)
+        ax.tick_params(which="minor", length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        if values:
+            cmap = matplotlib.colormaps[style.cmap]
+            for (j, i), w in np.ndenumerate(m):
+                if w >= 0.005:
+                    dark = np.dot(cmap(w / vmax)[:3], (0.299, 0.587, 0.114)) < 0.5
+                    ax.text(i, j, f"{w:.2f}".lstrip("0"), ha="center", va="center",
+                            fontsize=style.font_size * 0.6, color="white" if dark else "black")
+        bar = fig.colorbar(image, ax=ax, fraction=0.04 if cols > 8 else 0.08, pad=0.03)
+        bar.set_label("attention weight")
+        bar.outline.set_visible(False)
+        if title:
+            ax.set_xlabel(title, labelpad=style.font_size * 0.6)
+        return save_figure(fig, out, style.dpi, tight=True)

@@ -1,0 +1,191 @@
+"""The translate command and the translator's train and eval commands (cli.py parses them)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_MODEL = "translate-sov"
+
+
+def sentence_outputs(out: str | None, count: int, suffixes: tuple[str, ...], what: str) -> list:
+    """One output per sentence: OUT itself for one sentence, OUT-1, OUT-2, ... for several."""
+    from .commands import output_paths
+
+    paths = output_paths(out, ["-"], suffixes, what)
+    if out is None or count == 1:
+        return paths * count
+    return [paths[0].with_name(f"{paths[0].stem}-{i}{paths[0].suffix}") for i in range(1, count + 1)]
+
+
+def translate(args: argparse.Namespace) -> int:
+    import time
+
+    import torch
+
+    from .commands import check_outputs, decode_settings, figure_style, print_caption
+    from .decoding.search import decode, run
+    from .errors import MediaError, OutputError
+    from .export.figures import FIGURE_FORMATS
+    from .media.text import read_sentences, source_words
+    from .models import registry
+    from .types import Result, model_label
+
+    settings = decode_settings(args)  # cheap checks first: nothing loads for a bad setting
+    style = figure_style(args)
+    texts = list(args.sentences) + (read_sentences(args.file) if args.file else [])
+    if not texts:
+        raise MediaError("nothing to translate: give a sentence, or --file FILE with one sentence a line")
+    figures = sentence_outputs(args.figure, len(texts), FIGURE_FORMATS, "figure")
+    jsons = sentence_outputs(args.json, len(texts), (".json",), "JSON")
+    npzs = [None if j is None else j.with_suffix(".npz") for j in jsons]
+    if args.npz:
+        npzs = sentence_outputs(args.npz, len(texts), (".npz",), "NPZ")
+    check_outputs([*figures, *jsons, *npzs], args.overwrite)
+    if args.figure is None and args.values:
+        raise OutputError("--values prints the weights in the figure's cells; add --figure OUT")
+    name = registry.variant_with_score(args.model, args.score) if args.score else args.model
+    model = registry.load(name, args.device, args.trust_pickle, kind="translate")
+    device = next(model.parameters()).device
+    # punctuation the model never saw is dropped rather than read as <unk>
+    sentences = [[w for w in source_words(t, model.config.max_source_len, where=_short(t))
+                  if w in model.source_index or any(ch.isalnum() for ch in w)] for t in texts]
+    unknown = sorted({w for s in sentences for w in model.unknown_words(s)})
+    if unknown:
+        print(f"attnviewer: note: words this model does not know (read as <unk>): {', '.join(unknown)}",
+              file=sys.stderr)
+    title = args.title or f"{model_label(name)}, {settings.describe()}"
+    for text, words, fig, js, npz in zip(texts, sentences, figures, jsons, npzs):
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            hyps = run(decode(model, model.init_state(model.source_batch([words], device)), settings, stream=False))[0]
+        result = Result(text, name, dict(settings.to_dict(), device=str(device)), hyps, time.perf_counter() - t0,
+                        kind="translate", source_tokens=words)
+        print_caption(result, settings.method, shown=" ".join(words))
+        print("  aligned: " + "  ".join(f"{t}<-{words[int(a.argmax())]}" for t, a in zip(result.best.tokens,
+                                                                                         result.best.attention)))
+        write_translation(result, style, json=js, npz=npz, figure=fig, title=title, values=args.values)
+    return 0
+
+
+def write_translation(result, style, *, json=None, npz=None, figure=None, title=None, values=False,
+                      hypothesis: int = 0, log=print) -> list:
+    """The requested files of one translation, each written atomically."""
+    from .export.alignment_figure import alignment_figure
+    from .export.data import write_result
+
+    written = []
+    if json is not None or npz is not None:
+        paths = write_result(result, json, npz)
+        log("  wrote " + " and ".join(str(p) for p in paths))
+        written += paths
+    if figure is not None:
+        alignment_figure(result.hypotheses[hypothesis], result.source_tokens, figure, style, title=title, values=values)
+        log(f"  wrote {figure}")
+        written.append(figure)
+    return written
+
+
+def _short(text: str, n: int = 40) -> str:
+    return repr(text if len(text) <= n else text[: n - 1] + "…")
+
+
+def train(args: argparse.Namespace) -> int:
+    from .commands import check_writable
+    from .models.registry import pick_device
+    from .train_translate import TranslateTrainSettings, train_translator
+
+    settings = TranslateTrainSettings(
+        out=args.out, train_size=args.train_size, val_size=args.val_size, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, score=args.score, attention=args.attention,
+        encoder=args.encoder, reverse_source=args.reverse_source, seed=args.seed, init_seed=args.init_seed,
+        device=str(pick_device(args.device)), minutes=args.minutes,
+    ).validate()
+    check_writable(settings.out)
+    train_translator(settings, log=lambda m: print(m, flush=True))
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from .decoding.search import DecodeSettings
+    from .export.data import write_json
+    from .models import registry
+    from .train_translate import held_out_pairs, score_translator
+
+    names = args.model or list(registry.bundled("translate"))
+    if not names:
+        from .errors import CheckpointError
+
+        raise CheckpointError("no bundled translators found; name one with --model")
+    settings = (DecodeSettings("greedy") if args.beam == 1 else DecodeSettings("beam", beam=args.beam)).validate()
+    pairs = held_out_pairs(args.n, args.seed)
+    print(f"{len(pairs)} held-out sentence pairs (seed {args.seed}), decoding: {settings.describe()}", flush=True)
+    report = {}
+    for name in names:
+        model = registry.load(name, args.device, kind="translate")
+        c = model.config
+        report[name] = dict(score_translator(model, pairs, settings), score=c.score, attention=c.attention,
+                            encoder=c.encoder, reversed=c.reverse_source)
+    cols = ("BLEU", "exact match", "AER", "diagonal AER")
+    width = max(len(n) for n in report) + 2
+    print("model".ljust(width) + "".join(c.rjust(14) for c in cols) + "  attention")
+    for name, row in report.items():
+        cells = [f"{row['BLEU']:.2f}", f"{row['exact match']:.1%}", f"{row['AER']:.3f}", f"{row['diagonal AER']:.3f}"]
+        how = f"{row['attention']} {row['score']}, {row['encoder']}" + (", reversed source" if row["reversed"] else "")
+        print(name.ljust(width) + "".join(x.rjust(14) for x in cells) + "  " + how)
+    if args.json:
+        write_json(report, args.json)
+    return 0
+
+
+def add_parsers(sub, add_device, add_style) -> None:
+    """translate, train translate and eval translate, on the subcommands of cli.py's parser."""
+    tr = sub.add_parser("translate", help="translate sentences and show each word's attention over the source")
+    tr.add_argument("sentences", nargs="*", metavar="SENTENCE", help="sentences to translate (quote each)")
+    tr.add_argument("--file", help="a text file with one sentence a line")
+    tr.add_argument("--model", default=DEFAULT_MODEL, help=f"bundled model name or a checkpoint file (default {DEFAULT_MODEL})")
+    how = tr.add_mutually_exclusive_group()
+    how.add_argument("--beam", type=int, metavar="K", help="beam search of width K (default 3)")
+    how.add_argument("--greedy", action="store_true", help="greedy decoding")
+    how.add_argument("--sample", type=float, metavar="T", help="sample with temperature T")
+    tr.add_argument("--top-k", type=int, default=0, help="sampling: only the K most likely words")
+    tr.add_argument("--seed", type=int, help="sampling seed")
+    tr.add_argument("--max-len", type=int, help="longest translation in words")
+    tr.add_argument("--score", metavar="FN", help="attention score function (a bundled variant of the model)")
+    tr.add_argument("--json", metavar="OUT", help="write the result (and its exact arrays beside it, as .npz)")
+    tr.add_argument("--npz", metavar="OUT", help="write the exact attention arrays here (.npz)")
+    tr.add_argument("--figure", metavar="OUT", help="write the alignment matrix (.png, .svg or .pdf)")
+    tr.add_argument("--values", action="store_true", help="print each weight in the matrix's cells")
+    tr.add_argument("--overwrite", action="store_true", help="replace output files that exist")
+    tr.add_argument("--trust-pickle", action="store_true", help="allow loading a pickle checkpoint you trust")
+    add_style(tr)
+    add_device(tr)
+
+
+def add_train_parser(train_sub, add_device) -> None:
+    tt = train_sub.add_parser("translate", help="train the translator on the generated language pair")
+    tt.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
+    tt.add_argument("--train-size", type=int, default=100_000)
+    tt.add_argument("--val-size", type=int, default=500, help="held-out pairs; the best-aligning check is kept")
+    tt.add_argument("--epochs", type=int, default=5)
+    tt.add_argument("--batch-size", type=int, default=64)
+    tt.add_argument("--lr", type=float, default=2e-3)
+    tt.add_argument("--score", default="additive", help="attention score function")
+    tt.add_argument("--attention", default="global", choices=("global", "local"), help="Luong's global or local-p")
+    tt.add_argument("--encoder", default="bigru", choices=("bigru", "gru"))
+    tt.add_argument("--reverse-source", action="store_true", help="the encoder reads the source backwards")
+    tt.add_argument("--seed", type=int, default=0, help="seed of the generated pairs (and of the weights)")
+    tt.add_argument("--init-seed", type=int, help="another seed for the weights and batch order, same pairs")
+    tt.add_argument("--minutes", type=float, help="stop after this many minutes")
+    add_device(tt)
+
+
+def add_eval_parser(eval_sub, add_device) -> None:
+    et = eval_sub.add_parser("translate", help="BLEU and alignment error rate on generated held-out pairs")
+    et.add_argument("--model", action="append", help="model name or file (repeat to compare; default: all bundled)")
+    et.add_argument("--n", type=int, default=1000, help="held-out sentence pairs")
+    et.add_argument("--seed", type=int, default=12345, help="seed of the held-out pairs")
+    et.add_argument("--beam", type=int, default=1, help="beam width (1: greedy)")
+    et.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
+    add_device(et)
+
