@@ -204,7 +204,9 @@ def _svg_matrix_picture(path) -> np.ndarray:
     assert len(images) == 2  # the matrix and the colour bar
     href = images[0].get("{http://www.w3.org/1999/xlink}href") or images[0].get("href")
     data = base64.b64decode(href.split(",", 1)[1])
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    picture = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    flipped = "scale(1 -1)" in (images[0].get("transform") or "")  # stored bottom row first
+    return picture[::-1] if flipped else picture
 
 
 def test_translate_writes_a_result_that_reopens_and_a_matrix_whose_colour_is_where_the_attention_is(tmp_path, capsys):
@@ -226,7 +228,8 @@ def test_translate_writes_a_result_that_reopens_and_a_matrix_whose_colour_is_whe
     picture = _svg_matrix_picture(tmp_path / "m.svg").mean(axis=2)
     rows, cols = att.shape
     h, w = picture.shape
-    cells = picture[(np.arange(rows) + 0.5) * h // rows][:, ((np.arange(cols) + 0.5) * w // cols).astype(int)]
+    centres = np.ix_(((np.arange(rows) + 0.5) * h / rows).astype(int), ((np.arange(cols) + 0.5) * w / cols).astype(int))
+    cells = picture[centres]
     assert np.array_equal(cells.argmax(axis=1), att.argmax(axis=1))  # the brightest cell of each row
 
     rc = main(["export", str(out), "--figure", str(tmp_path / "again.pdf"), "--values"])
@@ -234,7 +237,9 @@ def test_translate_writes_a_result_that_reopens_and_a_matrix_whose_colour_is_whe
     pdf = (tmp_path / "again.pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and b"FontFile2" in pdf  # words embedded as TrueType text
     rc = main(["export", str(out), "--figure", str(tmp_path / "again.png")])
-    assert rc == 0 and Image.open(tmp_path / "again.png").size[0] > 300
+    assert rc == 0
+    with Image.open(tmp_path / "again.png") as png:
+        assert png.size[0] > 300
 
 
 def test_several_sentences_from_a_file_each_get_their_own_outputs(tmp_path, capsys):
