@@ -273,3 +273,26 @@ def test_export_of_a_translation_refuses_image_outputs(tmp_path, capsys):
     capsys.readouterr()
     assert main(["export", str(tmp_path / "r.json"), "--animation", str(tmp_path / "a.gif")]) == 2
     assert "has no image" in capsys.readouterr().err
+
+
+def test_train_and_eval_translate_commands(tmp_path, capsys):
+    out = tmp_path / "small.safetensors"
+    assert main(["train", "translate", "--out", str(out), "--train-size", "256", "--val-size", "20",
+                 "--epochs", "1", "--score", "dot", "--attention", "local", "--reverse-source", "--device", "cpu"]) == 0
+    model = load_checkpoint(out)
+    assert (model.config.score, model.config.attention, model.config.reverse_source) == ("dot", "local", True)
+    assert model.training_record["kept"]["AER"] >= 0  # the held-out check it kept
+    capsys.readouterr()
+    assert main(["eval", "translate", "--model", str(out), "--model", "translate-sov", "--n", "40",
+                 "--json", str(tmp_path / "e.json"), "--device", "cpu"]) == 0
+    table = capsys.readouterr().out
+    assert "translate-sov" in table and "local dot, bigru, reversed source" in table
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["translate-sov"]["AER"] < report["translate-sov"]["diagonal AER"]
+
+
+def test_train_translate_refuses_bad_settings_before_any_work(tmp_path, capsys):
+    assert main(["train", "translate", "--out", str(tmp_path / "x.safetensors"), "--score", "nope"]) == 2
+    assert "unknown score function" in capsys.readouterr().err
+    assert main(["train", "translate", "--out", str(tmp_path / "x.safetensors"), "--epochs", "0"]) == 2
+    assert "epochs must be at least 1" in capsys.readouterr().err
