@@ -12,8 +12,9 @@ train --out "$out/caption-shapes.safetensors" --score additive --lambda 0 "$@"
 train --out "$out/caption-shapes-lambda1.safetensors" --score additive --lambda 1 "$@"
 train --out "$out/caption-shapes-dot.safetensors" --score dot --lambda 0 "$@"
 
-# The translators (a few minutes each on one CPU core): additive attention, and Luong's "general"
-# score, which translates as well but aligns worse (see README).
+# The translators (~8 minutes each on one CPU core): additive attention; Luong's "general" score,
+# which translates as well but aligns worse; and Luong's local-p attention (see README).
 translate() { "$py" -m attnviewer train translate --seed 0 --epochs 5 "$@"; }
 translate --out "$out/translate-sov.safetensors" --score additive "$@"
 translate --out "$out/translate-sov-general.safetensors" --score general "$@"
+translate --out "$out/translate-sov-local.safetensors" --score additive --attention local "$@"
