@@ -64,6 +64,17 @@ def alignment_error(pairs: list[Pair], attentions: list[np.ndarray]) -> tuple[fl
     return model.aer, diagonal.aer
 
 
+def right_by_role(pairs: list[Pair], attentions: list[np.ndarray]) -> dict[str, float]:
+    """For each kind of target word (determiner, noun, ..., verb): how often its attention peak
+    is on one of its gold (sure or possible) links."""
+    hits: dict[str, list[int]] = {}
+    for pair, att in zip(pairs, attentions):
+        _, possible = gold_links(pair)
+        for link, role in zip(sorted(argmax_links(att[: len(pair.target), : len(pair.source)])), pair.roles):
+            hits.setdefault(role, []).append(link in possible)
+    return {role: float(np.mean(h)) for role, h in sorted(hits.items())}
+
+
 def bleu(references: list[str], hypotheses: list[str]) -> float:
     """Corpus BLEU (0-100) of whitespace-tokenised sentences: the suffix tokens (=o, =as) are
     words of their own, so sacrebleu's own tokeniser is turned off."""

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .alignment import alignment_error, bleu
+from .alignment import alignment_error, bleu, right_by_role
 from .data.pairs import DATA_VERSION, Pair, generate_pairs, vocabularies
 from .models.checkpoint import save_checkpoint
 from .models.translator import ATTENTIONS, ENCODERS, SOURCE_SPECIALS, TARGET_SPECIALS, Translator, TranslatorConfig
@@ -121,15 +121,20 @@ def translate_pairs(model: Translator, sources: list[list[str]], settings=None, 
     return out
 
 
-def score_translator(model: Translator, pairs: list[Pair], settings=None) -> dict:
-    """BLEU and exact match of its translations; AER of its attention along the references."""
+def score_translator(model: Translator, pairs: list[Pair], settings=None, by_role: bool = False) -> dict:
+    """BLEU and exact match of its translations; AER of its attention along the references (and,
+    with by_role, how often each kind of word's attention peak is on a gold link)."""
     hyps = translate_pairs(model, [p.source for p in pairs], settings)
-    aer, diagonal = alignment_error(pairs, forced_attention(model, pairs))
-    return {
+    attention = forced_attention(model, pairs)
+    aer, diagonal = alignment_error(pairs, attention)
+    scores = {
         "BLEU": bleu([p.target_text for p in pairs], [h.text for h in hyps]),
         "exact match": float(np.mean([h.text == p.target_text for h, p in zip(hyps, pairs)])),
         "AER": aer, "diagonal AER": diagonal,
     }
+    if by_role:
+        scores["right by word type"] = right_by_role(pairs, attention)
+    return scores
 
 
 def train_translator(s: TranslateTrainSettings, log: Callable[[str], None] = print) -> dict:

@@ -124,8 +124,8 @@ def evaluate(args: argparse.Namespace) -> int:
     for name in names:
         model = registry.load(name, args.device, kind="translate")
         c = model.config
-        report[name] = dict(score_translator(model, pairs, settings), score=c.score, attention=c.attention,
-                            encoder=c.encoder, reversed=c.reverse_source)
+        report[name] = dict(score_translator(model, pairs, settings, by_role=True), score=c.score,
+                            attention=c.attention, encoder=c.encoder, reversed=c.reverse_source)
     cols = ("BLEU", "exact match", "AER", "diagonal AER")
     width = max(len(n) for n in report) + 2
     print("model".ljust(width) + "".join(c.rjust(14) for c in cols) + "  attention")
@@ -133,6 +133,11 @@ def evaluate(args: argparse.Namespace) -> int:
         cells = [f"{row['BLEU']:.2f}", f"{row['exact match']:.1%}", f"{row['AER']:.3f}", f"{row['diagonal AER']:.3f}"]
         how = f"{row['attention']} {row['score']}, {row['encoder']}" + (", reversed source" if row["reversed"] else "")
         print(name.ljust(width) + "".join(x.rjust(14) for x in cells) + "  " + how)
+    roles = list(next(iter(report.values()))["right by word type"])
+    print("\nattention peak on a gold link, by target word type:")
+    print("model".ljust(width) + "".join(r.rjust(14) for r in roles))
+    for name, row in report.items():
+        print(name.ljust(width) + "".join(f"{row['right by word type'][r]:.1%}".rjust(14) for r in roles))
     if args.json:
         write_json(report, args.json)
     return 0

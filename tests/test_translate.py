@@ -12,9 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-from attnviewer.alignment import AlignmentTally, alignment_error, argmax_links, diagonal_links, gold_links
+from attnviewer.alignment import (AlignmentTally, alignment_error, argmax_links, diagonal_links, gold_links,
+                                  right_by_role)
 from attnviewer.cli import main
-from attnviewer.data.pairs import generate_pairs, vocabularies
+from attnviewer.data.pairs import ROLES, generate_pairs, vocabularies
 from attnviewer.decoding.search import DecodeSettings, decode, run
 from attnviewer.errors import CheckpointError, MediaError
 from attnviewer.export.data import load_result
@@ -36,7 +37,8 @@ def test_pairs_are_reproducible_and_every_target_word_has_a_gold_link():
     assert [p.source for p in pairs[:10]] == [p.source for p in again]
     src, tgt = vocabularies()
     for p in pairs:
-        assert len(p.sure) == len(p.target) == len(p.possible)
+        assert len(p.sure) == len(p.target) == len(p.possible) == len(p.roles)
+        assert p.roles[-1] == "verb" and set(p.roles) <= set(ROLES)
         assert all(links and all(0 <= i < len(p.source) for i in links) for links in p.sure)
         assert set(p.source) <= set(src) and set(p.target) <= set(tgt)
 
@@ -83,6 +85,11 @@ def test_alignment_error_reads_each_target_word_s_attention_peak():
         perfect.append(att)
     aer, diagonal = alignment_error(pairs, perfect)
     assert aer < 0.05 < 0.5 < diagonal
+    assert set(right_by_role(pairs, perfect).values()) == {1.0}
+    late = [np.roll(a, 1, axis=1) for a in perfect]  # every peak one source word to the right
+    shifted = right_by_role(pairs, late)
+    assert shifted["noun"] == shifted["determiner"] == 0.0
+    assert shifted["suffix"] > 0.5  # a suffix's next word is often its noun: a possible link
     assert argmax_links(perfect[0]) <= gold_links(pairs[0])[1]
 
 
@@ -287,6 +294,7 @@ def test_train_and_eval_translate_commands(tmp_path, capsys):
                  "--json", str(tmp_path / "e.json"), "--device", "cpu"]) == 0
     table = capsys.readouterr().out
     assert "translate-sov" in table and "local dot, bigru, reversed source" in table
+    assert "by target word type" in table and "suffix" in table
     report = json.loads((tmp_path / "e.json").read_text())
     assert report["translate-sov"]["AER"] < report["translate-sov"]["diagonal AER"]
 

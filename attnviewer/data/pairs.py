@@ -45,6 +45,7 @@ DETERMINERS = {  # (definite, gender, plural) -> target
 }
 SUFFIXES = {("m", False): "=o", ("f", False): "=a", ("m", True): "=os", ("f", True): "=as"}
 TENSES = ("present", "past", "future")
+ROLES = ("determiner", "noun", "adjective", "suffix", "postposition", "verb")
 DATA_VERSION = 1
 
 
@@ -54,6 +55,7 @@ class Pair:
     target: list[str]
     sure: list[list[int]]  # per target word: the source positions it translates
     possible: list[list[int]] = field(default_factory=list)  # per target word: extra acceptable links
+    roles: list[str] = field(default_factory=list)  # per target word: one of ROLES
 
     @property
     def source_text(self) -> str:
@@ -85,9 +87,10 @@ def _noun_phrase(b: _Builder, rng: np.random.Generator, max_adjectives: int = 2)
     adjectives = [str(a) for a in rng.choice(list(ADJECTIVES), size=rng.integers(0, max_adjectives + 1), replace=False)]
     adj_pos = [b.word(a) for a in adjectives]
     n = b.word(SOURCE_PLURALS.get(noun, noun + "s") if plural else noun)
-    out = [(DETERMINERS[definite, gender, plural], [det], []), (stem + ("i" if plural else ""), [n], [])]
+    out = [(DETERMINERS[definite, gender, plural], [det], [], "determiner"),
+           (stem + ("i" if plural else ""), [n], [], "noun")]
     for a, p in zip(adjectives, adj_pos):
-        out += [(ADJECTIVES[a], [p], []), (SUFFIXES[gender, plural], [p], [n])]
+        out += [(ADJECTIVES[a], [p], [], "adjective"), (SUFFIXES[gender, plural], [p], [n], "suffix")]
     return out, plural
 
 
@@ -100,22 +103,23 @@ def make_pair(rng: np.random.Generator) -> Pair:
     ending = "n" if subject_plural else ""
     if tense == "present":
         v = b.word(verb if subject_plural else present)
-        verb_words = [(stem + "e" + ending, [v], [])]
+        verb_words = [(stem + "e" + ending, [v], [], "verb")]
     elif tense == "past":  # one source word, two target words
         v = b.word(past)
-        verb_words = [("ha" + ending, [v], []), (stem + "ato", [v], [])]
+        verb_words = [("ha" + ending, [v], [], "verb"), (stem + "ato", [v], [], "verb")]
     else:  # two source words, one target word
         will, v = b.word("will"), b.word(verb)
-        verb_words = [(stem + "ra" + ending, [will, v], [])]
+        verb_words = [(stem + "ra" + ending, [will, v], [], "verb")]
     obj, _ = _noun_phrase(b, rng)
     phrases = []
     for _ in range(int(rng.choice(3, p=(0.4, 0.35, 0.25)))):
         prep = str(rng.choice(list(PREPOSITIONS)))
         p = b.word(prep)
         np_words, _ = _noun_phrase(b, rng, max_adjectives=1)
-        phrases += np_words + [(PREPOSITIONS[prep], [p], [])]
+        phrases += np_words + [(PREPOSITIONS[prep], [p], [], "postposition")]
     target = subject + obj + phrases + verb_words
-    return Pair(b.source, [w for w, _, _ in target], [s for _, s, _ in target], [p for _, _, p in target])
+    words, sure, possible, roles = (list(column) for column in zip(*target))
+    return Pair(b.source, words, sure, possible, roles)
 
 
 def generate_pairs(n: int, seed: int = 0) -> list[Pair]:
