@@ -266,7 +266,7 @@ def export(args: argparse.Namespace) -> int:
     hyp = result.hypotheses[args.hypothesis - 1]
     title = args.title or result.title
     if result.kind == "translate":
-        return _export_translation(args, result, style, figure, title)
+        return _export_translation(args, result, style, figure, animation, title)
     word = word_index(args.word, hyp, args.result)
     image = load_image(find_source(result, args.result))
     if result.image_size and tuple(image.rgb.shape[:2]) != tuple(result.image_size):
@@ -279,18 +279,19 @@ def export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_translation(args, result, style, figure, title) -> int:
-    """A saved translation's alignment matrix; it has no image to overlay or animate."""
+def _export_translation(args, result, style, figure, animation, title) -> int:
+    """A saved translation's alignment matrix and animation; it has no image to overlay."""
     from .errors import OutputError
     from .translate_commands import write_translation
 
-    if args.overlay or args.animation:
-        raise OutputError(f"{args.result}: a translation has no image; --overlay and --animation draw over "
-                          "images, --figure draws its alignment matrix")
+    if args.overlay:
+        raise OutputError(f"{args.result}: a translation has no image to overlay; --figure draws its alignment "
+                          "matrix, --animation its words one by one")
     if not result.source_tokens:
         raise OutputError(f"{args.result}: the translation's source words are missing; cannot label the matrix")
     print(f"{args.result}: {result.hypotheses[args.hypothesis - 1].text}")
-    write_translation(result, style, figure=figure, title=title, values=args.values, hypothesis=args.hypothesis - 1)
+    write_translation(result, style, figure=figure, animation=animation, title=title, values=args.values,
+                      seconds=args.frame_seconds, frame_size=args.frame_size, hypothesis=args.hypothesis - 1)
     return 0
 
 

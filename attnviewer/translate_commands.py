@@ -23,7 +23,8 @@ def translate(args: argparse.Namespace) -> int:
 
     import torch
 
-    from .commands import check_outputs, decode_settings, figure_style, print_caption
+    from .commands import check_animation, check_outputs, decode_settings, figure_style, print_caption
+    from .export.animation import ANIMATION_FORMATS
     from .decoding.search import decode, run
     from .errors import MediaError, OutputError
     from .export.figures import FIGURE_FORMATS
@@ -41,7 +42,9 @@ def translate(args: argparse.Namespace) -> int:
     npzs = [None if j is None else j.with_suffix(".npz") for j in jsons]
     if args.npz:
         npzs = sentence_outputs(args.npz, len(texts), (".npz",), "NPZ")
-    check_outputs([*figures, *jsons, *npzs], args.overwrite)
+    animations = sentence_outputs(args.animation, len(texts), ANIMATION_FORMATS, "animation")
+    check_outputs([*figures, *jsons, *npzs, *animations], args.overwrite)
+    check_animation(args.animation)
     if args.figure is None and args.values:
         raise OutputError("--values prints the weights in the figure's cells; add --figure OUT")
     name = registry.variant_with_score(args.model, args.score) if args.score else args.model
@@ -55,7 +58,7 @@ def translate(args: argparse.Namespace) -> int:
         print(f"attnviewer: note: words this model does not know (read as <unk>): {', '.join(unknown)}",
               file=sys.stderr)
     title = args.title or f"{model_label(name)}, {settings.describe()}"
-    for text, words, fig, js, npz in zip(texts, sentences, figures, jsons, npzs):
+    for text, words, fig, js, npz, anim in zip(texts, sentences, figures, jsons, npzs, animations):
         t0 = time.perf_counter()
         with torch.inference_mode():
             hyps = run(decode(model, model.init_state(model.source_batch([words], device)), settings, stream=False))[0]
@@ -64,12 +67,14 @@ def translate(args: argparse.Namespace) -> int:
         print_caption(result, settings.method, shown=" ".join(words))
         print("  aligned: " + "  ".join(f"{t}<-{words[int(a.argmax())]}" for t, a in zip(result.best.tokens,
                                                                                          result.best.attention)))
-        write_translation(result, style, json=js, npz=npz, figure=fig, title=title, values=args.values)
+        write_translation(result, style, json=js, npz=npz, figure=fig, animation=anim, title=title,
+                          values=args.values, seconds=args.frame_seconds, frame_size=args.frame_size)
     return 0
 
 
-def write_translation(result, style, *, json=None, npz=None, figure=None, title=None, values=False,
-                      hypothesis: int = 0, log=print) -> list:
+def write_translation(result, style, *, json=None, npz=None, figure=None, animation=None, title=None,
+                      values=False, seconds: float = 1.0, frame_size: int = 512, hypothesis: int = 0,
+                      log=print) -> list:
     """The requested files of one translation, each written atomically."""
     from .export.alignment_figure import alignment_figure
     from .export.data import write_result
@@ -83,6 +88,13 @@ def write_translation(result, style, *, json=None, npz=None, figure=None, title=
         alignment_figure(result.hypotheses[hypothesis], result.source_tokens, figure, style, title=title, values=values)
         log(f"  wrote {figure}")
         written.append(figure)
+    if animation is not None:
+        from .export.translation_animation import write_translation_animation
+
+        write_translation_animation(result.source_tokens, result.hypotheses[hypothesis], animation, style,
+                                    seconds=seconds, size=frame_size)
+        log(f"  wrote {animation}")
+        written.append(animation)
     return written
 
 
@@ -161,6 +173,8 @@ def add_parsers(sub, add_device, add_style) -> None:
     tr.add_argument("--npz", metavar="OUT", help="write the exact attention arrays here (.npz)")
     tr.add_argument("--figure", metavar="OUT", help="write the alignment matrix (.png, .svg or .pdf)")
     tr.add_argument("--values", action="store_true", help="print each weight in the matrix's cells")
+    tr.add_argument("--animation", metavar="OUT",
+                    help="write the translation word by word, the source coloured by attention (.gif or .mp4)")
     tr.add_argument("--overwrite", action="store_true", help="replace output files that exist")
     tr.add_argument("--trust-pickle", action="store_true", help="allow loading a pickle checkpoint you trust")
     add_style(tr)

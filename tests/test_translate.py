@@ -275,32 +275,34 @@ def test_bad_translate_input_gives_one_line(argv, message, capsys, samples, tmp_
     assert message in err and len(err.splitlines()) == 1
 
 
-def test_export_of_a_translation_refuses_image_outputs(tmp_path, capsys):
+def test_export_of_a_translation_refuses_an_overlay(tmp_path, capsys):
     assert main(["translate", "a cat sees the dog", "--json", str(tmp_path / "r.json"), "--device", "cpu"]) == 0
     capsys.readouterr()
-    assert main(["export", str(tmp_path / "r.json"), "--animation", str(tmp_path / "a.gif")]) == 2
-    assert "has no image" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "r.json"), "--overlay", str(tmp_path / "o.png"), "--word", "1"]) == 2
+    assert "no image to overlay" in capsys.readouterr().err
 
 
-def test_train_and_eval_translate_commands(tmp_path, capsys):
-    out = tmp_path / "small.safetensors"
-    assert main(["train", "translate", "--out", str(out), "--train-size", "256", "--val-size", "20",
-                 "--epochs", "1", "--score", "dot", "--attention", "local", "--reverse-source", "--device", "cpu"]) == 0
-    model = load_checkpoint(out)
-    assert (model.config.score, model.config.attention, model.config.reverse_source) == ("dot", "local", True)
-    assert model.training_record["kept"]["AER"] >= 0  # the held-out check it kept
-    capsys.readouterr()
-    assert main(["eval", "translate", "--model", str(out), "--model", "translate-sov", "--n", "40",
-                 "--json", str(tmp_path / "e.json"), "--device", "cpu"]) == 0
-    table = capsys.readouterr().out
-    assert "translate-sov" in table and "local dot, bigru, reversed source" in table
-    assert "by target word type" in table and "suffix" in table
-    report = json.loads((tmp_path / "e.json").read_text())
-    assert report["translate-sov"]["AER"] < report["translate-sov"]["diagonal AER"]
+def test_translation_animation_has_one_frame_per_word_and_colours_the_attended_source_word(tmp_path):
+    from attnviewer.export.figures import FigureStyle
+    from attnviewer.export.translation_animation import translation_frames
 
-
-def test_train_translate_refuses_bad_settings_before_any_work(tmp_path, capsys):
-    assert main(["train", "translate", "--out", str(tmp_path / "x.safetensors"), "--score", "nope"]) == 2
-    assert "unknown score function" in capsys.readouterr().err
-    assert main(["train", "translate", "--out", str(tmp_path / "x.safetensors"), "--epochs", "0"]) == 2
-    assert "epochs must be at least 1" in capsys.readouterr().err
+    out = tmp_path / "t.json"
+    assert main(["translate", "the old dog will watch a small cat", "--json", str(out), "--animation",
+                 str(tmp_path / "t.gif"), "--device", "cpu"]) == 0
+    result = load_result(out)
+    with Image.open(tmp_path / "t.gif") as gif:
+        assert gif.n_frames == len(result.best.tokens)
+    assert main(["export", str(out), "--animation", str(tmp_path / "again.gif"), "--cmap", "gray"]) == 0
+    # one word alone: the only coloured box sits under it, so the frame's coloured pixels lie
+    # in the left part for the first source word and further right for the last
+    tokens = result.source_tokens
+    for j, expect in ((0, "left"), (len(tokens) - 1, "right")):
+        hyp = result.best
+        one = np.zeros((1, len(tokens)), dtype=np.float32)
+        one[0, j] = 1.0
+        hyp = type(hyp)(hyp.tokens[:1], hyp.token_ids[:1], 0.0, 0.0, hyp.probs[:1], hyp.alternatives[:1], one)
+        frame = next(translation_frames(tokens, hyp, FigureStyle(cmap="autumn"), size=900))
+        source_band = frame[: frame.shape[0] // 2]  # (below it: the translation, its word on a yellow box)
+        coloured = np.argwhere((source_band[..., 0].astype(int) - source_band[..., 2]) > 60)  # autumn: red-yellow
+        middle = coloured[:, 1].mean() / frame.shape[1]
+        assert (middle < 0.3) if expect == "left" else (middle > 0.6)

@@ -44,12 +44,13 @@ def _fonts(style: FigureStyle, px: int):
     return regular, bold, small
 
 
-def _layout(words: list[str], current: int, probs: list[float], fonts, width: float, show_prob: bool):
-    """Lines of (x, text, font, colour, highlighted) for the caption up to word `current`."""
+def _layout(words: list[str], current: int | None, probs: list[float], fonts, width: float, show_prob: bool):
+    """Lines of (x, text, font, colour, highlighted) for the caption up to word `current`
+    (None: all the words, none highlighted)."""
     regular, bold, small = fonts
     space = regular.getlength(" ")
     lines, line, x = [], [], 0.0
-    for i in range(current + 1):
+    for i in range(len(words) if current is None else current + 1):
         pieces = [(words[i], bold if i == current else regular, TEXT if i == current else DONE_TEXT, i == current)]
         if i == current and show_prob:
             pieces.append((f" {probs[i]:.2f}", small, PROB_TEXT, False))
@@ -100,17 +101,24 @@ def animation_frames(image: np.ndarray, hyp: Hypothesis, style: FigureStyle | No
     for lay, pic in zip(layouts, pictures):
         frame = Image.new("RGB", (pw, height), (255, 255, 255))
         frame.paste(Image.fromarray(pic), (0, height - ph))
-        draw = ImageDraw.Draw(frame)
-        for row, line in enumerate(lay):
-            base = margin + row * line_h + px  # baseline
-            for x, text, font, colour, hi in line:
-                if hi:
-                    l, t, r, b = draw.textbbox((margin + x, base), text, font=font, anchor="ls")
-                    pad = round(px * 0.14)
-                    draw.rounded_rectangle((l - pad, base - px * 0.95, r + pad, base + px * 0.3),
-                                           radius=pad, fill=HIGHLIGHT)
-                draw.text((margin + x, base), text, font=font, fill=colour, anchor="ls")
+        draw_lines(ImageDraw.Draw(frame), lay, margin, margin, px, line_h)
         yield np.asarray(frame)
+
+
+def draw_lines(draw, lines, left: float, top: float, px: int, line_h: int, fills=None) -> None:
+    """Draw _layout's lines from (left, top): highlighted pieces on a yellow box, or on the colour
+    fills[k] gives the k-th piece (None: no box)."""
+    k = 0
+    for row, line in enumerate(lines):
+        base = top + row * line_h + px  # baseline
+        for x, text, font, colour, hi in line:
+            fill = HIGHLIGHT if hi else (fills[k] if fills is not None else None)
+            if fill is not None:
+                l, t, r, b = draw.textbbox((left + x, base), text, font=font, anchor="ls")
+                pad = round(px * 0.14)
+                draw.rounded_rectangle((l - pad, base - px * 0.95, r + pad, base + px * 0.3), radius=pad, fill=fill)
+            draw.text((left + x, base), text, font=font, fill=colour, anchor="ls")
+            k += 1
 
 
 @lru_cache(maxsize=1)
@@ -146,6 +154,14 @@ def write_animation(image: np.ndarray, hyp: Hypothesis, out: str | Path, style: 
     on_frame(done, total) is called after each frame is drawn; raising from it stops the export
     and leaves no file behind (the app reports progress and cancels with it).
     """
+    return write_frames(lambda: animation_frames(image, hyp, style, size), len(hyp.tokens), out, seconds, size,
+                        on_frame)
+
+
+def write_frames(make_frames, count: int, out: str | Path, seconds: float = 1.0, size: int = 512,
+                 on_frame=None) -> Path:
+    """Frames (from make_frames(), `count` of them) written as a GIF or MP4, `seconds` each;
+    the format, timing and encoder are checked before any frame is drawn."""
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix not in ANIMATION_FORMATS:
@@ -153,9 +169,9 @@ def write_animation(image: np.ndarray, hyp: Hypothesis, out: str | Path, style: 
     check_timing(seconds, size)
     if suffix == ".mp4":
         codec = check_mp4(out)
-    frames = animation_frames(image, hyp, style, size)
+    frames = make_frames()
     if on_frame is not None:
-        frames = _reporting(frames, max(1, len(hyp.tokens)), on_frame)
+        frames = _reporting(frames, max(1, count), on_frame)
     with atomic_path(out) as tmp:
         if suffix == ".gif":
             _write_gif(frames, tmp, seconds)
