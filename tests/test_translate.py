@@ -306,3 +306,18 @@ def test_translation_animation_has_one_frame_per_word_and_colours_the_attended_s
         coloured = np.argwhere((source_band[..., 0].astype(int) - source_band[..., 2]) > 60)  # autumn: red-yellow
         middle = coloured[:, 1].mean() / frame.shape[1]
         assert (middle < 0.3) if expect == "left" else (middle > 0.6)
+
+
+def test_a_translator_file_with_a_damaged_vocabulary_is_refused_in_one_line(tmp_path):
+    model = tiny_translator()
+    path = tmp_path / "t.safetensors"
+    save_checkpoint(model, path)
+    from safetensors.torch import load_file, save_file
+
+    from attnviewer.models.checkpoint import read_metadata
+
+    meta = read_metadata(path)
+    meta["vocab"] = json.dumps(model.vocab)  # one list, as a captioner's: no source side
+    save_file(load_file(str(path)), str(path), metadata=meta)
+    with pytest.raises(CheckpointError, match="bad config"):
+        load_checkpoint(path)
