@@ -1,5 +1,5 @@
 """Commands: gui (the desktop app, also with no arguments) and the headless caption, translate,
-export, train, eval.
+video, export, train, eval.
 
 Every user-facing failure is an AttnViewerError: printed as one line on stderr, exit status 2.
 """
@@ -81,16 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_style(cap)
     add_device(cap)
 
-    from . import translate_commands
+    from . import translate_commands, video_commands
 
     translate_commands.add_parsers(sub, add_device, add_style)
+    video_commands.add_parsers(sub, add_device, add_style)
 
     ex = sub.add_parser("export", help="draw figures and animations of a saved result (JSON or NPZ)")
-    ex.add_argument("result", metavar="RESULT", help="a result written by caption or translate --json (or its .npz)")
+    ex.add_argument("result", metavar="RESULT", help="a result written by caption, translate or video --json (or its .npz)")
     ex.add_argument("--figure", metavar="OUT", help="the attention figure (.png, .svg or .pdf)")
     ex.add_argument("--overlay", metavar="OUT", help="one word's overlay at full image size (.png; needs --word)")
     ex.add_argument("--animation", metavar="OUT", help="the caption word by word (.gif or .mp4)")
     ex.add_argument("--values", action="store_true", help="translation: print each weight in the matrix's cells")
+    video_commands.add_video_figures(ex)
     ex.add_argument("--hypothesis", type=int, default=1, metavar="K", help="the K-th best hypothesis (default 1)")
     ex.add_argument("--overwrite", action="store_true", help="replace output files that exist")
     add_style(ex)
@@ -120,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_device(tc)
 
     translate_commands.add_train_parser(tr_sub, add_device)
+    video_commands.add_train_parser(tr_sub, add_device)
 
     ev = sub.add_parser("eval", help="evaluate a model on freshly generated held-out data")
     ev_sub = ev.add_subparsers(dest="task", required=True)
@@ -131,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     ec.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
     add_device(ec)
     translate_commands.add_eval_parser(ev_sub, add_device)
+    video_commands.add_eval_parser(ev_sub, add_device)
     return parser
 
 
@@ -150,14 +154,18 @@ def main(argv: list[str] | None = None) -> int:
             from .translate_commands import translate
 
             return translate(args)
+        if args.command == "video":
+            from .video_commands import video
+
+            return video(args)
         if args.command == "export":
             from .commands import export
 
             return export(args)
         if args.command in ("train", "eval"):
-            from . import commands, translate_commands
+            from . import commands, translate_commands, video_commands
 
-            module = translate_commands if args.task == "translate" else commands
+            module = {"translate": translate_commands, "video": video_commands}.get(args.task, commands)
             return (module.train if args.command == "train" else module.evaluate)(args)
     except AttnViewerError as e:
         print(f"attnviewer: error: {e}", file=sys.stderr)

@@ -250,14 +250,15 @@ def export(args: argparse.Namespace) -> int:
     from .media.images import load_image
 
     style = figure_style(args)
-    if not (args.figure or args.animation or args.overlay):
-        raise OutputError("nothing to export: add --figure OUT, --animation OUT or --overlay OUT")
+    if not (args.figure or args.animation or args.overlay or args.top_frames):
+        raise OutputError("nothing to export: add --figure OUT, --animation OUT, --overlay OUT or --top-frames OUT")
     if args.overlay and args.word is None:
         raise OutputError(f"{args.overlay}: an overlay shows one word; add --word N")
     figure = output_paths(args.figure, ["-"], FIGURE_FORMATS, "figure")[0]
     overlay = output_paths(args.overlay, ["-"], (".png",), "overlay")[0]
     animation = output_paths(args.animation, ["-"], ANIMATION_FORMATS, "animation")[0]
-    check_outputs([figure, overlay, animation], args.overwrite)
+    top = output_paths(args.top_frames, ["-"], FIGURE_FORMATS, "figure")[0]
+    check_outputs([figure, overlay, animation, top], args.overwrite)
     check_animation(animation)
     result = load_result(args.result)
     if not 1 <= args.hypothesis <= len(result.hypotheses):
@@ -267,6 +268,12 @@ def export(args: argparse.Namespace) -> int:
     title = args.title or result.title
     if result.kind == "translate":
         return _export_translation(args, result, style, figure, animation, title)
+    if result.kind == "video":
+        from .video_commands import export_video
+
+        return export_video(args, result, style, figure, top, title)
+    if top is not None:
+        raise OutputError(f"{args.result}: --top-frames draws a video's frames; this result is an image caption")
     word = word_index(args.word, hyp, args.result)
     image = load_image(find_source(result, args.result))
     if result.image_size and tuple(image.rgb.shape[:2]) != tuple(result.image_size):
@@ -284,6 +291,8 @@ def _export_translation(args, result, style, figure, animation, title) -> int:
     from .errors import OutputError
     from .translate_commands import write_translation
 
+    if args.top_frames:
+        raise OutputError(f"{args.result}: --top-frames draws a video's frames; this result is a translation")
     if args.overlay:
         raise OutputError(f"{args.result}: a translation has no image to overlay; --figure draws its alignment "
                           "matrix, --animation its words one by one")

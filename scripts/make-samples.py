@@ -1,9 +1,11 @@
-"""Writes the bundled sample images (resources/samples/shapes-N.png) from generated scenes.
+"""Writes the bundled sample images (resources/samples/shapes-N.png) from generated scenes, and
+the sample video (clip-1.mp4) from a generated clip.
 
     python scripts/make-samples.py [OUTDIR]
 
 The samples are fixed scenes of the generator (seed 2026), none of them in the training set
 (seed 0): a scene of three objects, one of two and one of one, each object a different colour.
+The clip is the first of that seed with two events, one a movement, shown 4x larger at 12 fps.
 """
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
+from attnviewer.data.clip_events import generate_clip  # noqa: E402
 from attnviewer.data.synthetic import generate_scene  # noqa: E402
+from attnviewer.media.frames import write_clip  # noqa: E402
 
 SEED = 2026
 
@@ -40,6 +44,10 @@ def main() -> int:
         path = out / f"shapes-{n}.png"
         Image.fromarray(scene.image).save(path, optimize=True)
         print(f"{path}: scene {index} of seed {SEED}: {scene.caption}")
+    index = next(i for i in range(1000) if len((c := generate_clip(SEED, i)).events) == 2
+                 and any(e.verb.startswith("moves") for e in c.events))
+    write_clip(c.frames, out / "clip-1.mp4", fps=12, scale=4)
+    print(f"{out / 'clip-1.mp4'}: clip {index} of seed {SEED}: {c.caption}")
     return 0
 
 

@@ -85,3 +85,19 @@ def tiny_translator(seed: int = 0, score: str = "additive", attention: str = "gl
     with torch.no_grad():
         model.fc.weight.mul_(3.0)
     return model.eval()
+
+
+def tiny_video_captioner(seed: int = 0, score: str = "additive", max_len: int = 8):
+    """A small VideoCaptioner with random weights over the generated clips' words, in eval mode."""
+    from attnviewer.data.clip_events import clip_vocabulary
+    from attnviewer.models.video_captioner import SPECIALS as VIDEO_SPECIALS
+    from attnviewer.models.video_captioner import VideoCaptioner, VideoConfig
+
+    vocab = list(VIDEO_SPECIALS) + clip_vocabulary()
+    torch.manual_seed(seed)
+    config = VideoConfig(vocab_size=len(vocab), feature_dim=16, hidden_dim=24, embed_dim=8, score=score,
+                         dropout=0.0, max_len=max_len)
+    model = VideoCaptioner(config, vocab)
+    with torch.no_grad():
+        model.fc.weight.mul_(3.0)
+    return model.eval()

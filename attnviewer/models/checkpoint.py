@@ -95,7 +95,7 @@ def load_checkpoint(path: str | Path, device="cpu", trust_pickle: bool = False):
 KINDS = {
     "caption": ("captioner", "Captioner", "CaptionerConfig"),
     "translate": ("translator", "Translator", "TranslatorConfig"),
-    "video": ("video", "VideoCaptioner", "VideoConfig"),
+    "video": ("video_captioner", "VideoCaptioner", "VideoConfig"),
 }
 
 

@@ -1,0 +1,179 @@
+"""The video command and the video captioner's train and eval commands (cli.py parses them)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_MODEL = "video-shapes"
+
+
+def video(args: argparse.Namespace) -> int:
+    import time
+
+    import torch
+
+    from .commands import check_outputs, decode_settings, figure_style, output_paths, print_caption
+    from .decoding.search import decode, run
+    from .export.figures import FIGURE_FORMATS
+    from .media.frames import model_frames, read_clip
+    from .models import registry
+    from .types import Result, model_label
+    from .video_training import clip_tensor
+
+    settings = decode_settings(args)
+    style = figure_style(args)
+    figure = output_paths(args.figure, ["-"], FIGURE_FORMATS, "figure")[0]
+    top = output_paths(args.top_frames, ["-"], FIGURE_FORMATS, "figure")[0]
+    js = output_paths(args.json, ["-"], (".json",), "JSON")[0]
+    check_outputs([figure, top, js, None if js is None else js.with_suffix(".npz")], args.overwrite)
+    name = registry.variant_with_score(args.model, args.score) if args.score else args.model
+    model = registry.load(name, args.device, args.trust_pickle, kind="video")
+    clip = read_clip(args.clip, model.config.steps)
+    device = next(model.parameters()).device
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        frames = clip_tensor(model_frames(clip.frames, model.config.frame_size)[None]).to(device)
+        hyps = run(decode(model, model.init_state(frames), settings, stream=False))[0]
+    result = Result(str(Path(args.clip).resolve()), name, dict(settings.to_dict(), device=str(device)), hyps,
+                    time.perf_counter() - t0, clip.size, kind="video", frame_times=clip.times)
+    print_caption(result, settings.method, shown=args.clip)
+    print("  looked at: " + "  ".join(f"{t}@{clip.times[int(a.argmax())]:.2f}s"
+                                      for t, a in zip(result.best.tokens, result.best.attention)))
+    title = args.title or f"{model_label(name)}, {settings.describe()}"
+    write_video_outputs(clip.frames, result, style, json=js, figure=figure, top_frames=top, title=title,
+                        k=args.top_k_frames)
+    return 0
+
+
+def write_video_outputs(frames, result, style, *, json=None, figure=None, top_frames=None, title=None, k=3,
+                        hypothesis: int = 0, log=print) -> list:
+    from .export.data import write_result
+    from .export.temporal_figures import frame_strip_figure, top_frames_figure
+
+    hyp, written = result.hypotheses[hypothesis], []
+    if json is not None:
+        written += write_result(result, json, Path(json).with_suffix(".npz"))
+        log(f"  wrote {json} and its .npz")
+    if figure is not None:
+        written.append(frame_strip_figure(frames, result.frame_times, hyp, figure, style, title=title))
+        log(f"  wrote {figure}")
+    if top_frames is not None:
+        written.append(top_frames_figure(frames, result.frame_times, hyp, top_frames, style, k=k, title=title))
+        log(f"  wrote {top_frames}")
+    return written
+
+
+def export_video(args, result, style, figure, top, title) -> int:
+    """A saved video result's figures, from its clip read again (the same frames are sampled)."""
+    from .errors import OutputError
+    from .export.data import find_source
+    from .media.frames import read_clip
+
+    if args.overlay or args.animation:
+        raise OutputError(f"{args.result}: a video result is drawn with --figure (the frame strip) and "
+                          "--top-frames; --overlay and --animation draw over images")
+    if not result.frame_times:
+        raise OutputError(f"{args.result}: the result has no frame times; cannot draw its frames")
+    clip = read_clip(find_source(result, args.result), len(result.frame_times))
+    if any(abs(a - b) > 1e-3 for a, b in zip(clip.times, result.frame_times)):
+        print(f"attnviewer: note: {clip.path} has changed since the result was made (other frame times)",
+              file=sys.stderr)
+    print(f"{args.result}: {result.hypotheses[args.hypothesis - 1].text}")
+    write_video_outputs(clip.frames, result, style, figure=figure, top_frames=top, title=title,
+                        k=args.top_k_frames, hypothesis=args.hypothesis - 1)
+    return 0
+
+
+def train(args: argparse.Namespace) -> int:
+    from .commands import check_writable
+    from .models.registry import pick_device
+    from .video_training import VideoTrainSettings, train_video_captioner
+
+    settings = VideoTrainSettings(
+        out=args.out, train_size=args.train_size, val_size=args.val_size, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, score=args.score, seed=args.seed, init_seed=args.init_seed,
+        device=str(pick_device(args.device)), minutes=args.minutes,
+    ).validate()
+    check_writable(settings.out)
+    train_video_captioner(settings, log=lambda m: print(m, flush=True))
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from .data.clip_events import generate_clips
+    from .decoding.search import DecodeSettings
+    from .export.data import write_json
+    from .models import registry
+    from .video_training import score_video_captioner
+
+    names = args.model or list(registry.bundled("video"))
+    if not names:
+        from .errors import CheckpointError
+
+        raise CheckpointError("no bundled video captioners found; name one with --model")
+    settings = (DecodeSettings("greedy") if args.beam == 1 else DecodeSettings("beam", beam=args.beam)).validate()
+    clips = generate_clips(args.n, args.seed)
+    print(f"{len(clips)} held-out clips (seed {args.seed}), decoding: {settings.describe()}", flush=True)
+    report = {name: score_video_captioner(registry.load(name, args.device, kind="video"), clips, settings)
+              for name in names}
+    cols = list(next(iter(report.values())))
+    for name, row in report.items():
+        print(name)
+        for c in cols:
+            print(f"  {c:30s} {row[c]:7.1%}")
+    if args.json:
+        write_json(report, args.json)
+    return 0
+
+
+def add_parsers(sub, add_device, add_style) -> None:
+    vi = sub.add_parser("video", help="caption a video clip and show when each word looked")
+    vi.add_argument("clip", metavar="CLIP", help="a video file (MP4, MKV, WebM, AVI, MOV, GIF)")
+    vi.add_argument("--model", default=DEFAULT_MODEL, help=f"bundled model name or a checkpoint file (default {DEFAULT_MODEL})")
+    how = vi.add_mutually_exclusive_group()
+    how.add_argument("--beam", type=int, metavar="K", help="beam search of width K (default 3)")
+    how.add_argument("--greedy", action="store_true", help="greedy decoding")
+    how.add_argument("--sample", type=float, metavar="T", help="sample with temperature T")
+    vi.add_argument("--top-k", type=int, default=0, help="sampling: only the K most likely words")
+    vi.add_argument("--seed", type=int, help="sampling seed")
+    vi.add_argument("--max-len", type=int, help="longest caption in words")
+    vi.add_argument("--score", metavar="FN", help="attention score function (a bundled variant of the model)")
+    vi.add_argument("--json", metavar="OUT", help="write the result (and its exact arrays beside it, as .npz)")
+    vi.add_argument("--overwrite", action="store_true", help="replace output files that exist")
+    vi.add_argument("--trust-pickle", action="store_true", help="allow loading a pickle checkpoint you trust")
+    add_video_figures(vi)
+    add_style(vi)
+    add_device(vi)
+
+
+def add_video_figures(p: argparse.ArgumentParser) -> None:
+    if not any(a.dest == "figure" for a in p._actions):
+        p.add_argument("--figure", metavar="OUT", help="the frame strip with each word's attention over time")
+    p.add_argument("--top-frames", metavar="OUT", help="video: each word's most attended frames (.png, .svg, .pdf)")
+    p.add_argument("--top-k-frames", type=int, default=3, metavar="K", help="video: frames per word (default 3)")
+
+
+def add_train_parser(train_sub, add_device) -> None:
+    tv = train_sub.add_parser("video", help="train the video captioner on generated clips")
+    tv.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
+    tv.add_argument("--train-size", type=int, default=6000)
+    tv.add_argument("--val-size", type=int, default=300, help="held-out clips; the best epoch is kept")
+    tv.add_argument("--epochs", type=int, default=20)
+    tv.add_argument("--batch-size", type=int, default=64)
+    tv.add_argument("--lr", type=float, default=2e-3)
+    tv.add_argument("--score", default="additive", help="attention score function")
+    tv.add_argument("--seed", type=int, default=0, help="seed of the generated clips (and of the weights)")
+    tv.add_argument("--init-seed", type=int, help="another seed for the weights and batch order, same clips")
+    tv.add_argument("--minutes", type=float, help="stop after this many minutes")
+    add_device(tv)
+
+
+def add_eval_parser(eval_sub, add_device) -> None:
+    ev = eval_sub.add_parser("video", help="captions and temporal pointing on generated held-out clips")
+    ev.add_argument("--model", action="append", help="model name or file (repeat to compare; default: all bundled)")
+    ev.add_argument("--n", type=int, default=500, help="held-out clips")
+    ev.add_argument("--seed", type=int, default=12345, help="seed of the held-out clips")
+    ev.add_argument("--beam", type=int, default=1, help="beam width (1: greedy)")
+    ev.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
+    add_device(ev)

@@ -1,0 +1,157 @@
+"""Training the video captioner on generated clips, keeping the epoch that points best in time.
+
+Clips are played forwards or backwards at random (a reversed clip is a clip the generator could
+have made, with the reverse caption) and sampled from a random first frame, so the model cannot
+learn events from fixed frame positions.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data.clip_events import DATA_VERSION, FRAMES, SIZE, STRIDE, Clip, clip_vocabulary, generate_clips
+from .models.checkpoint import save_checkpoint
+from .models.video_captioner import SPECIALS, VideoCaptioner, VideoConfig
+from .temporal_pointing import events_right, forward_verbs_given, temporal_pointing
+
+VALIDATION_SEED_OFFSET = 10_000
+
+
+@dataclass
+class VideoTrainSettings:
+    out: str
+    train_size: int = 6000
+    val_size: int = 300
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 2e-3
+    score: str = "additive"
+    seed: int = 0
+    init_seed: int | None = None
+    device: str = "cpu"
+    minutes: float | None = None
+
+    def validate(self) -> "VideoTrainSettings":
+        from .errors import SettingsError
+        from .models.registry import SCORES
+
+        if self.score not in SCORES:
+            raise SettingsError(f"unknown score function {self.score!r}; choose one of {', '.join(SCORES)}")
+        for name in ("train_size", "val_size", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise SettingsError(f"learning rate must be positive, got {self.lr:g}")
+        return self
+
+
+def clip_tensor(frames: np.ndarray) -> torch.Tensor:
+    """(B, T, S, S, 3) uint8 -> (B, T, 3, S, S) float 0..255."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 1, 4, 2, 3).float()
+
+
+def caption_batch(model: VideoCaptioner, captions: list[str]) -> torch.Tensor:
+    ids = [model.encode_text(c) for c in captions]
+    out = torch.full((len(ids), max(map(len, ids))), model.pad_id, dtype=torch.long)
+    for i, s in enumerate(ids):
+        out[i, : len(s)] = torch.tensor(s)
+    return out
+
+
+def caption_clips(model: VideoCaptioner, clips: list[Clip], settings=None, offset: int = 0, batch: int = 100):
+    """The best hypothesis for each clip, sampled from frame `offset` (greedy unless settings say)."""
+    from .decoding.search import DecodeSettings, decode, run
+
+    settings = settings or DecodeSettings("greedy")
+    device = next(model.parameters()).device
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(clips), batch):
+            frames = clip_tensor(np.stack([c.steps(offset) for c in clips[i : i + batch]])).to(device)
+            out += [h[0] for h in run(decode(model, model.init_state(frames), settings, stream=False))]
+    return out
+
+
+def score_video_captioner(model: VideoCaptioner, clips: list[Clip], settings=None) -> dict:
+    """Exact match, events named right, temporal pointing (and its baselines), forwards and backwards."""
+    hyps = caption_clips(model, clips, settings)
+    tally = temporal_pointing(clips, hyps)
+    backwards = [c.reversed() for c in clips]
+    back = [h.text for h in caption_clips(model, backwards, settings)]
+    return {
+        "exact match": float(np.mean([h.text == c.caption for h, c in zip(hyps, clips)])),
+        "events right": events_right(clips, [h.text for h in hyps]),
+        "verb pointing": tally.rate("verb"), "verb pointing ±1": tally.rate("verb", " ±1"),
+        "object pointing": tally.rate("object"), "object pointing ±1": tally.rate("object", " ±1"),
+        "uniform": tally.rate("verb", " uniform"), "uniform ±1": tally.rate("verb", " ±1 uniform"),
+        "middle step": tally.rate("verb", " middle"),
+        "reversed: events right": events_right(backwards, back),
+        "reversed: forward verb given": forward_verbs_given(backwards, back),
+    }
+
+
+def new_video_captioner(s: VideoTrainSettings) -> VideoCaptioner:
+    vocab = list(SPECIALS) + clip_vocabulary()
+    return VideoCaptioner(VideoConfig(vocab_size=len(vocab), frame_size=SIZE, steps=FRAMES // STRIDE,
+                                      score=s.score), vocab)
+
+
+def train_video_captioner(s: VideoTrainSettings, log: Callable[[str], None] = print) -> dict:
+    s.validate()
+    seed = s.seed if s.init_seed is None else s.init_seed
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    device = torch.device(s.device)
+    t0 = time.perf_counter()
+    train = generate_clips(s.train_size, s.seed)
+    val = generate_clips(s.val_size, s.seed + VALIDATION_SEED_OFFSET)
+    model = new_video_captioner(s).to(device)
+    log(f"{len(train)} training clips, {len(val)} held out ({time.perf_counter() - t0:.0f} s); "
+        f"{sum(p.numel() for p in model.parameters()):,} weights")
+    optimiser = torch.optim.Adam(model.parameters(), lr=s.lr)
+    batches = -(-len(train) // s.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, s.lr, total_steps=s.epochs * batches, pct_start=0.1)
+    best, history = None, []
+    for epoch in range(1, s.epochs + 1):
+        model.train()
+        order = rng.permutation(len(train))
+        for b in range(batches):
+            chunk = [train[i] for i in order[b * s.batch_size : (b + 1) * s.batch_size]]
+            chunk = [c.reversed() if rng.random() < 0.5 else c for c in chunk]
+            offset = int(rng.integers(STRIDE))
+            frames = clip_tensor(np.stack([c.steps(offset) for c in chunk])).to(device)
+            captions = caption_batch(model, [c.caption for c in chunk]).to(device)
+            logits, _ = model(frames, captions)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), captions[:, 1:].reshape(-1),
+                                   ignore_index=model.pad_id)
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimiser.step()
+            schedule.step()
+        model.eval()
+        scores = dict(score_video_captioner(model, val), epoch=epoch, loss=loss.item())
+        history.append(scores)
+        log(f"epoch {epoch}: loss {scores['loss']:.3f}  exact {scores['exact match']:.1%}  events "
+            f"{scores['events right']:.1%}  verb pointing {scores['verb pointing']:.1%} "
+            f"(±1 {scores['verb pointing ±1']:.1%})  object {scores['object pointing']:.1%}  reversed events "
+            f"{scores['reversed: events right']:.1%}  {time.perf_counter() - t0:.0f} s")
+        quality = scores["events right"] + scores["verb pointing"]
+        if best is None or quality > best[0]:
+            best = (quality, scores, copy.deepcopy(model.state_dict()))
+        if s.minutes is not None and time.perf_counter() - t0 > 60 * s.minutes:
+            log(f"stopped after {s.minutes:g} minutes")
+            break
+    model.load_state_dict(best[2])
+    record = {"settings": asdict(s), "data_version": DATA_VERSION, "kept": best[1], "history": history,
+              "seconds": round(time.perf_counter() - t0, 1)}
+    save_checkpoint(model.eval(), s.out, record)
+    log(f"kept epoch {best[1]['epoch']}: events right {best[1]['events right']:.1%}, verb pointing "
+        f"{best[1]['verb pointing']:.1%}; wrote {s.out}")
+    return record
