@@ -18,6 +18,20 @@ def add_device(p: argparse.ArgumentParser) -> None:
                    help="where the model runs: auto picks CUDA when a GPU is present")
 
 
+def add_decoding(p: argparse.ArgumentParser, default_model: str) -> None:
+    """The model and how it decodes, shared by caption, translate and video."""
+    p.add_argument("--model", default=default_model, help=f"bundled model name or a checkpoint file (default {default_model})")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--beam", type=int, metavar="K", help="beam search of width K (default 3)")
+    how.add_argument("--greedy", action="store_true", help="greedy decoding")
+    how.add_argument("--sample", type=float, metavar="T", help="sample with temperature T")
+    p.add_argument("--top-k", type=int, default=0, help="sampling: only the K most likely words")
+    p.add_argument("--seed", type=int, help="sampling seed")
+    p.add_argument("--max-len", type=int, help="longest output in words")
+    p.add_argument("--score", metavar="FN", help="attention score function (a bundled variant of the model)")
+    p.add_argument("--trust-pickle", action="store_true", help="allow loading a pickle checkpoint you trust")
+
+
 def add_style(p: argparse.ArgumentParser) -> None:
     """Figure, overlay and animation options, shared by caption and export."""
     g = p.add_argument_group("figure style")
@@ -52,15 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     cap = sub.add_parser("caption", help="caption images and show each word's attention")
     cap.add_argument("images", nargs="+", metavar="IMAGE",
                      help="image files; with --out also folders (every image in them)")
-    cap.add_argument("--model", default="caption-shapes", help="bundled model name or a checkpoint file")
-    how = cap.add_mutually_exclusive_group()
-    how.add_argument("--beam", type=int, metavar="K", help="beam search of width K (default 3)")
-    how.add_argument("--greedy", action="store_true", help="greedy decoding")
-    how.add_argument("--sample", type=float, metavar="T", help="sample with temperature T")
-    cap.add_argument("--top-k", type=int, default=0, help="sampling: only the K most likely words")
-    cap.add_argument("--seed", type=int, help="sampling seed")
-    cap.add_argument("--max-len", type=int, help="longest caption in words")
-    cap.add_argument("--score", metavar="FN", help="attention score function (a bundled variant of the model)")
+    add_decoding(cap, "caption-shapes")
     cap.add_argument("--json", metavar="OUT",
                      help="write tokens, probabilities, alternatives and attention (and the exact arrays "
                           "beside it, as OUT with .npz)")
@@ -77,14 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --out: the figure of each image (default png; none: no figure)")
     folder.add_argument("--animation-format", choices=("gif", "mp4"), help="with --out: an animation of each image too")
     folder.add_argument("--batch-size", type=int, default=16, metavar="N", help="with --out: images per model batch")
-    cap.add_argument("--trust-pickle", action="store_true", help="allow loading a pickle checkpoint you trust")
     add_style(cap)
     add_device(cap)
 
     from . import translate_commands, video_commands
 
-    translate_commands.add_parsers(sub, add_device, add_style)
-    video_commands.add_parsers(sub, add_device, add_style)
+    translate_commands.add_parsers(sub)
+    video_commands.add_parsers(sub)
 
     ex = sub.add_parser("export", help="draw figures and animations of a saved result (JSON or NPZ)")
     ex.add_argument("result", metavar="RESULT", help="a result written by caption, translate or video --json (or its .npz)")
@@ -121,8 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--cache-dir", help="where encoder features are cached")
     add_device(tc)
 
-    translate_commands.add_train_parser(tr_sub, add_device)
-    video_commands.add_train_parser(tr_sub, add_device)
+    translate_commands.add_train_parser(tr_sub)
+    video_commands.add_train_parser(tr_sub)
 
     ev = sub.add_parser("eval", help="evaluate a model on freshly generated held-out data")
     ev_sub = ev.add_subparsers(dest="task", required=True)
@@ -133,8 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     ec.add_argument("--beam", type=int, default=1, help="beam width (1: greedy)")
     ec.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
     add_device(ec)
-    translate_commands.add_eval_parser(ev_sub, add_device)
-    video_commands.add_eval_parser(ev_sub, add_device)
+    translate_commands.add_eval_parser(ev_sub)
+    video_commands.add_eval_parser(ev_sub)
     return parser
 
 

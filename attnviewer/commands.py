@@ -304,6 +304,20 @@ def _export_translation(args, result, style, figure, animation, title) -> int:
     return 0
 
 
+def evaluation(args: argparse.Namespace, kind: str):
+    """The models an eval command scores (those named, else the bundled ones of its kind) and how
+    it decodes (greedy, or a beam of --beam)."""
+    from .decoding.settings import DecodeSettings
+    from .errors import CheckpointError
+    from .models import registry
+
+    names = args.model or list(registry.bundled(kind))
+    if not names:
+        raise CheckpointError(f"no bundled {kind} models found; name one with --model")
+    settings = DecodeSettings("greedy") if args.beam == 1 else DecodeSettings("beam", beam=args.beam)
+    return names, settings.validate()
+
+
 def evaluate(args: argparse.Namespace) -> int:
     from .data.synthetic import generate_scenes
     from .decoding.search import DecodeSettings, best_hypotheses
@@ -312,13 +326,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from .models import registry
     from .train import scene_pixels
 
-    names = args.model or list(registry.bundled("caption"))
-    if not names:
-        from .errors import CheckpointError
-
-        raise CheckpointError("no bundled models found; name one with --model")
-    settings = DecodeSettings("greedy") if args.beam == 1 else DecodeSettings("beam", beam=args.beam)
-    settings.validate()
+    names, settings = evaluation(args, "caption")
     print(f"{args.n} held-out scenes (seed {args.seed}), decoding: {settings.describe()}", flush=True)
     report, tallies = {}, {}
     for name in names:

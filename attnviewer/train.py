@@ -54,19 +54,27 @@ class TrainSettings:
         from .errors import SettingsError
         from .models.registry import SCORES
 
-        if self.score not in SCORES:
-            raise SettingsError(f"unknown score function {self.score!r}; choose one of {', '.join(SCORES)}")
-        for name, low in (("train_size", 1), ("val_size", 1), ("epochs", 1), ("batch_size", 1),
-                          ("hidden_dim", 1), ("image_size", 32)):
-            if getattr(self, name) < low:
-                raise SettingsError(f"--{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise SettingsError(f"--lr must be a positive number, got {self.lr}")
+        check_training(self, hidden_dim=1, image_size=32)
         if not (self.ds_lambda >= 0 and math.isfinite(self.ds_lambda)):
             raise SettingsError(f"--lambda must be zero or positive, got {self.ds_lambda}")
-        if not str(self.out).endswith(".safetensors"):
-            raise SettingsError(f"{self.out}: the checkpoint is written as .safetensors; name it so")
         return self
+
+
+def check_training(s, **minimums: int) -> None:
+    """SettingsError for what every model's training settings share: the score function, sizes
+    and counts of at least 1 (or the given minimum), a positive learning rate, a .safetensors out."""
+    from .errors import SettingsError
+    from .models.registry import SCORES
+
+    if s.score not in SCORES:
+        raise SettingsError(f"unknown score function {s.score!r}; choose one of {', '.join(SCORES)}")
+    for name, low in dict(dict.fromkeys(("train_size", "val_size", "epochs", "batch_size"), 1), **minimums).items():
+        if getattr(s, name) < low:
+            raise SettingsError(f"--{name.replace('_', '-')} must be at least {low}, got {getattr(s, name)}")
+    if not (s.lr > 0 and math.isfinite(s.lr)):
+        raise SettingsError(f"--lr must be a positive number, got {s.lr}")
+    if not str(s.out).endswith(".safetensors"):
+        raise SettingsError(f"{s.out}: the checkpoint is written as .safetensors; name it so")
 
 
 def build_vocab(captions: list[str]) -> list[str]:
@@ -74,7 +82,8 @@ def build_vocab(captions: list[str]) -> list[str]:
     return list(SPECIALS) + words
 
 
-def pad_captions(model: Captioner, captions: list[str]) -> torch.Tensor:
+def pad_captions(model, captions: list[str]) -> torch.Tensor:
+    """(B, L) ids of sentences in the model's output words, <start> ... <end>, padded with <pad>."""
     ids = [model.encode_text(c) for c in captions]
     out = torch.full((len(ids), max(map(len, ids))), model.pad_id, dtype=torch.long)
     for i, seq in enumerate(ids):

@@ -20,6 +20,7 @@ from .alignment import alignment_error, bleu, right_by_role
 from .data.pairs import DATA_VERSION, Pair, generate_pairs, vocabularies
 from .models.checkpoint import save_checkpoint
 from .models.translator import ATTENTIONS, ENCODERS, SOURCE_SPECIALS, TARGET_SPECIALS, Translator, TranslatorConfig
+from .train import pad_captions
 
 VALIDATION_SEED_OFFSET = 10_000  # held-out sentences use seed + this, minus any source seen in training
 
@@ -45,19 +46,13 @@ class TranslateTrainSettings:
 
     def validate(self) -> "TranslateTrainSettings":
         from .errors import SettingsError
-        from .models.registry import SCORES
+        from .train import check_training
 
-        if self.score not in SCORES:
-            raise SettingsError(f"unknown score function {self.score!r}; choose one of {', '.join(SCORES)}")
+        check_training(self, hidden_dim=1, checks_per_epoch=1)
         if self.attention not in ATTENTIONS:
             raise SettingsError(f"unknown attention {self.attention!r}; choose global or local")
         if self.encoder not in ENCODERS:
             raise SettingsError(f"unknown encoder {self.encoder!r}; choose one of {', '.join(ENCODERS)}")
-        for name in ("train_size", "val_size", "epochs", "batch_size", "hidden_dim", "checks_per_epoch"):
-            if getattr(self, name) < 1:
-                raise SettingsError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise SettingsError(f"learning rate must be positive, got {self.lr:g}")
         return self
 
 
@@ -83,11 +78,7 @@ def held_out_pairs(n: int, seed: int, seen: set[str] | None = None) -> list[Pair
 
 
 def target_batch(model: Translator, pairs: list[Pair], device) -> torch.Tensor:
-    ids = [model.encode_text(p.target_text) for p in pairs]
-    out = torch.full((len(ids), max(map(len, ids))), model.pad_id, dtype=torch.long)
-    for i, s in enumerate(ids):
-        out[i, : len(s)] = torch.tensor(s)
-    return out.to(device)
+    return pad_captions(model, [p.target_text for p in pairs]).to(device)
 
 
 def forced_attention(model: Translator, pairs: list[Pair], batch: int = 200) -> list[np.ndarray]:

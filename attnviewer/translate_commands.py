@@ -119,17 +119,12 @@ def train(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    from .decoding.search import DecodeSettings
+    from .commands import evaluation
     from .export.data import write_json
     from .models import registry
     from .train_translate import held_out_pairs, score_translator
 
-    names = args.model or list(registry.bundled("translate"))
-    if not names:
-        from .errors import CheckpointError
-
-        raise CheckpointError("no bundled translators found; name one with --model")
-    settings = (DecodeSettings("greedy") if args.beam == 1 else DecodeSettings("beam", beam=args.beam)).validate()
+    names, settings = evaluation(args, "translate")
     pairs = held_out_pairs(args.n, args.seed)
     print(f"{len(pairs)} held-out sentence pairs (seed {args.seed}), decoding: {settings.describe()}", flush=True)
     report = {}
@@ -155,20 +150,14 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub, add_device, add_style) -> None:
+def add_parsers(sub) -> None:
     """translate, train translate and eval translate, on the subcommands of cli.py's parser."""
+    from .cli import add_decoding, add_device, add_style
+
     tr = sub.add_parser("translate", help="translate sentences and show each word's attention over the source")
     tr.add_argument("sentences", nargs="*", metavar="SENTENCE", help="sentences to translate (quote each)")
     tr.add_argument("--file", help="a text file with one sentence a line")
-    tr.add_argument("--model", default=DEFAULT_MODEL, help=f"bundled model name or a checkpoint file (default {DEFAULT_MODEL})")
-    how = tr.add_mutually_exclusive_group()
-    how.add_argument("--beam", type=int, metavar="K", help="beam search of width K (default 3)")
-    how.add_argument("--greedy", action="store_true", help="greedy decoding")
-    how.add_argument("--sample", type=float, metavar="T", help="sample with temperature T")
-    tr.add_argument("--top-k", type=int, default=0, help="sampling: only the K most likely words")
-    tr.add_argument("--seed", type=int, help="sampling seed")
-    tr.add_argument("--max-len", type=int, help="longest translation in words")
-    tr.add_argument("--score", metavar="FN", help="attention score function (a bundled variant of the model)")
+    add_decoding(tr, DEFAULT_MODEL)
     tr.add_argument("--json", metavar="OUT", help="write the result (and its exact arrays beside it, as .npz)")
     tr.add_argument("--npz", metavar="OUT", help="write the exact attention arrays here (.npz)")
     tr.add_argument("--figure", metavar="OUT", help="write the alignment matrix (.png, .svg or .pdf)")
@@ -176,12 +165,13 @@ def add_parsers(sub, add_device, add_style) -> None:
     tr.add_argument("--animation", metavar="OUT",
                     help="write the translation word by word, the source coloured by attention (.gif or .mp4)")
     tr.add_argument("--overwrite", action="store_true", help="replace output files that exist")
-    tr.add_argument("--trust-pickle", action="store_true", help="allow loading a pickle checkpoint you trust")
     add_style(tr)
     add_device(tr)
 
 
-def add_train_parser(train_sub, add_device) -> None:
+def add_train_parser(train_sub) -> None:
+    from .cli import add_device
+
     tt = train_sub.add_parser("translate", help="train the translator on the generated language pair")
     tt.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
     tt.add_argument("--train-size", type=int, default=100_000)
@@ -199,7 +189,9 @@ def add_train_parser(train_sub, add_device) -> None:
     add_device(tt)
 
 
-def add_eval_parser(eval_sub, add_device) -> None:
+def add_eval_parser(eval_sub) -> None:
+    from .cli import add_device
+
     et = eval_sub.add_parser("translate", help="BLEU and alignment error rate on generated held-out pairs")
     et.add_argument("--model", action="append", help="model name or file (repeat to compare; default: all bundled)")
     et.add_argument("--n", type=int, default=1000, help="held-out sentence pairs")

@@ -101,18 +101,13 @@ def train(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    from .commands import evaluation
     from .data.clip_events import generate_clips
-    from .decoding.search import DecodeSettings
     from .export.data import write_json
     from .models import registry
     from .video_training import score_video_captioner
 
-    names = args.model or list(registry.bundled("video"))
-    if not names:
-        from .errors import CheckpointError
-
-        raise CheckpointError("no bundled video captioners found; name one with --model")
-    settings = (DecodeSettings("greedy") if args.beam == 1 else DecodeSettings("beam", beam=args.beam)).validate()
+    names, settings = evaluation(args, "video")
     clips = generate_clips(args.n, args.seed)
     print(f"{len(clips)} held-out clips (seed {args.seed}), decoding: {settings.describe()}", flush=True)
     report = {name: score_video_captioner(registry.load(name, args.device, kind="video"), clips, settings)
@@ -127,21 +122,14 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub, add_device, add_style) -> None:
+def add_parsers(sub) -> None:
+    from .cli import add_decoding, add_device, add_style
+
     vi = sub.add_parser("video", help="caption a video clip and show when each word looked")
     vi.add_argument("clip", metavar="CLIP", help="a video file (MP4, MKV, WebM, AVI, MOV, GIF)")
-    vi.add_argument("--model", default=DEFAULT_MODEL, help=f"bundled model name or a checkpoint file (default {DEFAULT_MODEL})")
-    how = vi.add_mutually_exclusive_group()
-    how.add_argument("--beam", type=int, metavar="K", help="beam search of width K (default 3)")
-    how.add_argument("--greedy", action="store_true", help="greedy decoding")
-    how.add_argument("--sample", type=float, metavar="T", help="sample with temperature T")
-    vi.add_argument("--top-k", type=int, default=0, help="sampling: only the K most likely words")
-    vi.add_argument("--seed", type=int, help="sampling seed")
-    vi.add_argument("--max-len", type=int, help="longest caption in words")
-    vi.add_argument("--score", metavar="FN", help="attention score function (a bundled variant of the model)")
+    add_decoding(vi, DEFAULT_MODEL)
     vi.add_argument("--json", metavar="OUT", help="write the result (and its exact arrays beside it, as .npz)")
     vi.add_argument("--overwrite", action="store_true", help="replace output files that exist")
-    vi.add_argument("--trust-pickle", action="store_true", help="allow loading a pickle checkpoint you trust")
     add_video_figures(vi)
     add_style(vi)
     add_device(vi)
@@ -154,7 +142,9 @@ def add_video_figures(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-k-frames", type=int, default=3, metavar="K", help="video: frames per word (default 3)")
 
 
-def add_train_parser(train_sub, add_device) -> None:
+def add_train_parser(train_sub) -> None:
+    from .cli import add_device
+
     tv = train_sub.add_parser("video", help="train the video captioner on generated clips")
     tv.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
     tv.add_argument("--train-size", type=int, default=6000)
@@ -169,7 +159,9 @@ def add_train_parser(train_sub, add_device) -> None:
     add_device(tv)
 
 
-def add_eval_parser(eval_sub, add_device) -> None:
+def add_eval_parser(eval_sub) -> None:
+    from .cli import add_device
+
     ev = eval_sub.add_parser("video", help="captions and temporal pointing on generated held-out clips")
     ev.add_argument("--model", action="append", help="model name or file (repeat to compare; default: all bundled)")
     ev.add_argument("--n", type=int, default=500, help="held-out clips")

@@ -19,6 +19,7 @@ from .data.clip_events import DATA_VERSION, FRAMES, SIZE, STRIDE, Clip, clip_voc
 from .models.checkpoint import save_checkpoint
 from .models.video_captioner import SPECIALS, VideoCaptioner, VideoConfig
 from .temporal_pointing import events_right, forward_verbs_given, temporal_pointing
+from .train import pad_captions
 
 VALIDATION_SEED_OFFSET = 10_000
 
@@ -38,30 +39,15 @@ class VideoTrainSettings:
     minutes: float | None = None
 
     def validate(self) -> "VideoTrainSettings":
-        from .errors import SettingsError
-        from .models.registry import SCORES
+        from .train import check_training
 
-        if self.score not in SCORES:
-            raise SettingsError(f"unknown score function {self.score!r}; choose one of {', '.join(SCORES)}")
-        for name in ("train_size", "val_size", "epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise SettingsError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise SettingsError(f"learning rate must be positive, got {self.lr:g}")
+        check_training(self)
         return self
 
 
 def clip_tensor(frames: np.ndarray) -> torch.Tensor:
     """(B, T, S, S, 3) uint8 -> (B, T, 3, S, S) float 0..255."""
     return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 1, 4, 2, 3).float()
-
-
-def caption_batch(model: VideoCaptioner, captions: list[str]) -> torch.Tensor:
-    ids = [model.encode_text(c) for c in captions]
-    out = torch.full((len(ids), max(map(len, ids))), model.pad_id, dtype=torch.long)
-    for i, s in enumerate(ids):
-        out[i, : len(s)] = torch.tensor(s)
-    return out
 
 
 def caption_clips(model: VideoCaptioner, clips: list[Clip], settings=None, offset: int = 0, batch: int = 100):
@@ -126,7 +112,7 @@ def train_video_captioner(s: VideoTrainSettings, log: Callable[[str], None] = pr
             chunk = [c.reversed() if rng.random() < 0.5 else c for c in chunk]
             offset = int(rng.integers(STRIDE))
             frames = clip_tensor(np.stack([c.steps(offset) for c in chunk])).to(device)
-            captions = caption_batch(model, [c.caption for c in chunk]).to(device)
+            captions = pad_captions(model, [c.caption for c in chunk]).to(device)
             logits, _ = model(frames, captions)
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), captions[:, 1:].reshape(-1),
                                    ignore_index=model.pad_id)

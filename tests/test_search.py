@@ -10,7 +10,7 @@ import torch
 from attnviewer.data.synthetic import generate_scenes
 from attnviewer.decoding.search import DecodeSettings, beam_search, best_hypotheses, decode, run
 from attnviewer.errors import SettingsError
-from attnviewer.models.captioner import PAD, SPECIALS, START
+from attnviewer.models.words import PAD, SPECIALS, START
 from attnviewer.types import Beam, Hypothesis, Step
 
 from .helpers import random_regions, tiny_captioner

@@ -209,6 +209,7 @@ def test_video_command_writes_a_result_that_reopens_and_figures_with_a_panel_per
     (["video", "{clip}", "--model", "caption-shapes"], "captions images"),
     (["caption", "{image}", "--model", "video-shapes"], "captions videos"),
     (["video", "{missing}"], "no such file"),
+    (["caption", "{clip}"], "is a video, not an image"),
 ])
 def test_bad_video_input_gives_one_line(argv, message, capsys, tmp_path):
     argv = [a.format(image=sample_dir() / "shapes-1.png", clip=CLIP, missing=tmp_path / "none.mp4") for a in argv]

@@ -16,7 +16,6 @@ import numpy as np
 from ..errors import MediaError, first_line
 from ..files import atomic_path
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".gif")
 DISPLAY_SIDE = 256  # long side of the frames kept for display and figures
 
 

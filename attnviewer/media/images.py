@@ -18,6 +18,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MIN_SIDE = 16  # smaller than this there is nothing to attend to
 MAX_DISPLAY_SIDE = 2048  # the copy kept for display and figures
 MAX_PIXELS = 300_000_000  # refuse decompression bombs before decoding
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")  # named in the "not an image" message
 
 
 @dataclass
@@ -58,6 +59,8 @@ def load_image(path: str | Path, max_side: int = MAX_DISPLAY_SIDE) -> LoadedImag
     except UnidentifiedImageError:
         with open(path, "rb") as f:
             head = f.read(512)
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            raise MediaError(f"{path}: is a video, not an image; caption it with `attnviewer video {path.name}`")
         what = "the file holds text" if _looks_like_text(head) else "unknown or unsupported format"
         raise MediaError(f"{path}: not an image ({what})") from None
     except OSError as e:

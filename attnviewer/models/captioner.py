@@ -16,8 +16,7 @@ from torch import Tensor, nn
 from .attention import Attention, Gate
 from .encoders import ImageEncoder, coordinate_grid
 
-PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
-SPECIALS = (PAD, START, END, UNK)
+from .words import SPECIALS, encode_words, set_vocabulary, word_log_probs  # noqa: F401  (SPECIALS re-exported)
 
 
 @dataclass
@@ -62,11 +61,8 @@ class Captioner(nn.Module):
         super().__init__()
         if len(vocab) != config.vocab_size:
             raise ValueError(f"vocab has {len(vocab)} words but the config says {config.vocab_size}")
-        self.config, self.vocab = config, vocab
-        self.index = {w: i for i, w in enumerate(vocab)}
-        self.pad_id, self.start_id, self.end_id = self.index[PAD], self.index[START], self.index[END]
-        # <pad> and <start> are never generated (not a weight: kept out of the checkpoint)
-        self.register_buffer("never", torch.tensor([self.pad_id, self.start_id]), persistent=False)
+        self.config = config
+        set_vocabulary(self, vocab)
         self.encoder = ImageEncoder(config.encoder)
         region_dim = self.encoder.channels + (2 if config.coords else 0)
         n_regions = config.grid[0] * config.grid[1]
@@ -130,8 +126,7 @@ class Captioner(nn.Module):
         With hard attention and sampling on, the state's "location" holds the sampled region.
         """
         logits, att, new = self._step(state, prev_tokens, sample_attention, parents, owner)
-        logits.index_fill_(1, self.never, float("-inf"))
-        return torch.log_softmax(logits, dim=-1), att.weights, new
+        return word_log_probs(self, logits), att.weights, new
 
     def _step(self, state, prev_tokens, sample_attention=None, parents=None, owner=None):
         h, c = state["h"], state["c"]
@@ -174,5 +169,4 @@ class Captioner(nn.Module):
     # -- text ----------------------------------------------------------------------------------
 
     def encode_text(self, text: str) -> list[int]:
-        unk = self.index[UNK]
-        return [self.start_id] + [self.index.get(w, unk) for w in text.split()] + [self.end_id]
+        return encode_words(self, text)

@@ -21,9 +21,9 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .attention import Attention
+from .words import PAD, SPECIALS, UNK, encode_words, set_vocabulary, word_log_probs
 
-PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
-TARGET_SPECIALS = (PAD, START, END, UNK)
+TARGET_SPECIALS = SPECIALS
 SOURCE_SPECIALS = (PAD, UNK)
 ENCODERS = ("bigru", "gru")
 ATTENTIONS = ("global", "local")
@@ -73,11 +73,9 @@ class Translator(nn.Module):
         if (len(source), len(target)) != (config.source_vocab_size, config.target_vocab_size):
             raise ValueError(f"vocabularies of {len(source)} and {len(target)} words, but the config says "
                              f"{config.source_vocab_size} and {config.target_vocab_size}")
-        self.config, self.source_vocab, self.vocab = config, source, target
+        self.config, self.source_vocab = config, source
         self.source_index = {w: i for i, w in enumerate(source)}
-        self.index = {w: i for i, w in enumerate(target)}
-        self.pad_id, self.start_id, self.end_id = self.index[PAD], self.index[START], self.index[END]
-        self.register_buffer("never", torch.tensor([self.pad_id, self.start_id]), persistent=False)
+        set_vocabulary(self, target)
         h, e = config.hidden_dim, config.embed_dim
         bidirectional = config.encoder == "bigru"
         self.source_embedding = nn.Embedding(len(source), e, padding_idx=self.source_index[PAD])
@@ -110,8 +108,7 @@ class Translator(nn.Module):
 
     def encode_text(self, text: str) -> list[int]:
         """A target sentence as ids with <start> and <end> (training)."""
-        unk = self.index[UNK]
-        return [self.start_id] + [self.index.get(w, unk) for w in text.split()] + [self.end_id]
+        return encode_words(self, text)
 
     def source_batch(self, sentences: list[list[str]], device=None) -> tuple[Tensor, Tensor]:
         """Padded source ids (B, S) and lengths (B,) of tokenised sentences."""
@@ -167,8 +164,7 @@ class Translator(nn.Module):
         if parents is not None:
             state = {n: v if n in self.per_input_state else v.index_select(0, parents) for n, v in state.items()}
         logits, weights, new = self._step(state, prev_tokens)
-        logits.index_fill_(1, self.never, float("-inf"))
-        return torch.log_softmax(logits, dim=-1), weights, new
+        return word_log_probs(self, logits), weights, new
 
     def _step(self, state: dict[str, Tensor], prev_tokens: Tensor):
         embedded = self.embedding(prev_tokens)

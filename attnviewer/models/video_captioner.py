@@ -21,9 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from .attention import Attention
-
-PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
-SPECIALS = (PAD, START, END, UNK)
+from .words import SPECIALS, encode_words, set_vocabulary, word_log_probs  # noqa: F401  (SPECIALS re-exported)
 
 
 @dataclass
@@ -76,10 +74,8 @@ class VideoCaptioner(nn.Module):
         super().__init__()
         if len(vocab) != config.vocab_size:
             raise ValueError(f"vocab has {len(vocab)} words but the config says {config.vocab_size}")
-        self.config, self.vocab = config, vocab
-        self.index = {w: i for i, w in enumerate(vocab)}
-        self.pad_id, self.start_id, self.end_id = self.index[PAD], self.index[START], self.index[END]
-        self.register_buffer("never", torch.tensor([self.pad_id, self.start_id]), persistent=False)
+        self.config = config
+        set_vocabulary(self, vocab)
         h, f = config.hidden_dim, config.feature_dim
         self.frames = FrameEncoder(config.frame_size, f)
         self.temporal = nn.Conv1d(2 * f, h, kernel_size=3, padding=1)
@@ -121,8 +117,7 @@ class VideoCaptioner(nn.Module):
         """One word: (log_probs (B, V), attention (B, T), new state). As in the image captioner,
         a beam's children of one parent share its attention: `parents` fans rows out after it."""
         logits, weights, new = self._step(state, prev_tokens, parents, owner)
-        logits.index_fill_(1, self.never, float("-inf"))
-        return torch.log_softmax(logits, dim=-1), weights, new
+        return word_log_probs(self, logits), weights, new
 
     def _step(self, state, prev_tokens, parents=None, owner=None):
         h, c = state["h"], state["c"]
@@ -145,5 +140,4 @@ class VideoCaptioner(nn.Module):
         return torch.stack(logits, 1), torch.stack(weights, 1)
 
     def encode_text(self, text: str) -> list[int]:
-        unk = self.index[UNK]
-        return [self.start_id] + [self.index.get(w, unk) for w in text.split()] + [self.end_id]
+        return encode_words(self, text)
