@@ -32,6 +32,23 @@ def add_decoding(p: argparse.ArgumentParser, default_model: str) -> None:
     p.add_argument("--trust-pickle", action="store_true", help="allow loading a pickle checkpoint you trust")
 
 
+def add_training(p: argparse.ArgumentParser, train_size: int, val_size: int, epochs: int, batch_size: int,
+                 lr: float, what: str) -> None:
+    """The options every train command has; `what` names its examples (scenes, pairs, clips)."""
+    p.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
+    p.add_argument("--train-size", type=int, default=train_size)
+    p.add_argument("--val-size", type=int, default=val_size,
+                   help=f"held-out {what} scored while training; the best check is kept")
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--batch-size", type=int, default=batch_size)
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--score", default="additive", help="attention score function")
+    p.add_argument("--seed", type=int, default=0, help=f"seed of the generated {what} (and of the weights)")
+    p.add_argument("--init-seed", type=int, help=f"another seed for the weights and batch order, same {what}")
+    p.add_argument("--minutes", type=float, help="stop after this many minutes")
+    add_device(p)
+
+
 def add_style(p: argparse.ArgumentParser) -> None:
     """Figure, overlay and animation options, shared by caption and export."""
     g = p.add_argument_group("figure style")
@@ -105,26 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("train", help="train a model on generated data")
     tr_sub = tr.add_subparsers(dest="task", required=True)
     tc = tr_sub.add_parser("caption", help="train the image captioner on generated scenes")
-    tc.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
-    tc.add_argument("--train-size", type=int, default=20_000)
-    tc.add_argument("--val-size", type=int, default=500,
-                    help="held-out scenes scored after every epoch; the best-pointing epoch is kept")
-    tc.add_argument("--epochs", type=int, default=45)
-    tc.add_argument("--batch-size", type=int, default=128)
-    tc.add_argument("--lr", type=float, default=1e-3)
+    add_training(tc, 20_000, 500, 45, 128, 1e-3, "scenes")
     tc.add_argument("--lambda", dest="ds_lambda", type=float, default=0.0,
                     help="weight of the doubly stochastic attention penalty (Show-Attend-Tell used 1)")
-    tc.add_argument("--score", default="additive", help="attention score function")
     tc.add_argument("--hard", action="store_true", help="stochastic hard attention (REINFORCE)")
     tc.add_argument("--deep-output", action=argparse.BooleanOptionalAction, default=False,
                     help="Show-Attend-Tell's deep output layer: words read from [previous word, state, context]")
     tc.add_argument("--encoder", default="efficientnet-lite0", choices=("efficientnet-lite0", "small-cnn"))
     tc.add_argument("--image-size", type=int, default=160)
-    tc.add_argument("--seed", type=int, default=0, help="seed of the generated scenes (and of the weights)")
-    tc.add_argument("--init-seed", type=int, help="another seed for the weights and batch order, same scenes")
-    tc.add_argument("--minutes", type=float, help="stop after this many minutes")
     tc.add_argument("--cache-dir", help="where encoder features are cached")
-    add_device(tc)
 
     translate_commands.add_train_parser(tr_sub)
     video_commands.add_train_parser(tr_sub)

@@ -4,7 +4,9 @@ For every generated word that belongs to an event ("a red circle moves left"), t
 attention of that word's step peaks should lie inside the event's frames: event words (the verb
 and its direction) and object words (the colour and shape) are scored apart, exactly and within
 one step. Baselines on the same words: a uniformly random step (expected hit rate, exact) and the
-middle step. A phrase naming an object that has no event in the clip counts as a miss.
+middle step. A phrase naming an object that has no event in the clip counts as a miss; the
+"named" groups score only the words of events the caption got entirely right (where the model
+knew what happened, did it look when it happened?).
 """
 from __future__ import annotations
 
@@ -54,19 +56,21 @@ def temporal_pointing(clips: list[Clip], hyps: list[Hypothesis], offset: int = 0
         n_steps = hyp.attention.shape[1]
         for start, words in phrases(hyp.tokens):
             k = _event_of(clip, words)
+            named = k is not None and words == clip.events[k].words  # the whole event said right
             for i, w in enumerate(words, start):
                 kind = "object" if w in CLIP_COLOURS or w in CLIP_SHAPES else ("verb" if w != "a" else None)
                 if kind is None:
                     continue
-                tally.words[kind] = tally.words.get(kind, 0) + 1
                 span = spans[k] if k is not None else set()
                 near = {s + d for s in span for d in (-1, 0, 1)} & set(range(n_steps))
                 peak = int(np.argmax(hyp.attention[i]))
-                tally.add(kind, peak in span)
-                tally.add(f"{kind} ±1", peak in near)
-                tally.add(f"{kind} uniform", len(span) / n_steps)
-                tally.add(f"{kind} ±1 uniform", len(near) / n_steps)
-                tally.add(f"{kind} middle", n_steps // 2 in span)
+                for group in (kind, f"{kind} named") if named else (kind,):
+                    tally.words[group] = tally.words.get(group, 0) + 1
+                    tally.add(group, peak in span)
+                    tally.add(f"{group} ±1", peak in near)
+                    tally.add(f"{group} uniform", len(span) / n_steps)
+                    tally.add(f"{group} ±1 uniform", len(near) / n_steps)
+                    tally.add(f"{group} middle", n_steps // 2 in span)
     return tally
 
 

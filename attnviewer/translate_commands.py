@@ -170,23 +170,13 @@ def add_parsers(sub) -> None:
 
 
 def add_train_parser(train_sub) -> None:
-    from .cli import add_device
+    from .cli import add_training
 
     tt = train_sub.add_parser("translate", help="train the translator on the generated language pair")
-    tt.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
-    tt.add_argument("--train-size", type=int, default=100_000)
-    tt.add_argument("--val-size", type=int, default=500, help="held-out pairs; the best-aligning check is kept")
-    tt.add_argument("--epochs", type=int, default=5)
-    tt.add_argument("--batch-size", type=int, default=64)
-    tt.add_argument("--lr", type=float, default=2e-3)
-    tt.add_argument("--score", default="additive", help="attention score function")
+    add_training(tt, 100_000, 500, 5, 64, 2e-3, "pairs")
     tt.add_argument("--attention", default="global", choices=("global", "local"), help="Luong's global or local-p")
     tt.add_argument("--encoder", default="bigru", choices=("bigru", "gru"))
     tt.add_argument("--reverse-source", action="store_true", help="the encoder reads the source backwards")
-    tt.add_argument("--seed", type=int, default=0, help="seed of the generated pairs (and of the weights)")
-    tt.add_argument("--init-seed", type=int, help="another seed for the weights and batch order, same pairs")
-    tt.add_argument("--minutes", type=float, help="stop after this many minutes")
-    add_device(tt)
 
 
 def add_eval_parser(eval_sub) -> None:

@@ -116,7 +116,7 @@ def evaluate(args: argparse.Namespace) -> int:
     for name, row in report.items():
         print(name)
         for c in cols:
-            print(f"  {c:30s} {row[c]:7.1%}")
+            print(f"  {c:38s} {row[c]:7.1%}")
     if args.json:
         write_json(report, args.json)
     return 0
@@ -143,20 +143,10 @@ def add_video_figures(p: argparse.ArgumentParser) -> None:
 
 
 def add_train_parser(train_sub) -> None:
-    from .cli import add_device
+    from .cli import add_training
 
     tv = train_sub.add_parser("video", help="train the video captioner on generated clips")
-    tv.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
-    tv.add_argument("--train-size", type=int, default=6000)
-    tv.add_argument("--val-size", type=int, default=300, help="held-out clips; the best epoch is kept")
-    tv.add_argument("--epochs", type=int, default=20)
-    tv.add_argument("--batch-size", type=int, default=64)
-    tv.add_argument("--lr", type=float, default=2e-3)
-    tv.add_argument("--score", default="additive", help="attention score function")
-    tv.add_argument("--seed", type=int, default=0, help="seed of the generated clips (and of the weights)")
-    tv.add_argument("--init-seed", type=int, help="another seed for the weights and batch order, same clips")
-    tv.add_argument("--minutes", type=float, help="stop after this many minutes")
-    add_device(tv)
+    add_training(tv, 6000, 300, 20, 64, 2e-3, "clips")
 
 
 def add_eval_parser(eval_sub) -> None:

@@ -75,6 +75,8 @@ def score_video_captioner(model: VideoCaptioner, clips: list[Clip], settings=Non
         "events right": events_right(clips, [h.text for h in hyps]),
         "verb pointing": tally.rate("verb"), "verb pointing ±1": tally.rate("verb", " ±1"),
         "object pointing": tally.rate("object"), "object pointing ±1": tally.rate("object", " ±1"),
+        "verb pointing, event named right": tally.rate("verb named"),
+        "verb pointing ±1, event named right": tally.rate("verb named", " ±1"),
         "uniform": tally.rate("verb", " uniform"), "uniform ±1": tally.rate("verb", " ±1 uniform"),
         "middle step": tally.rate("verb", " middle"),
         "reversed: events right": events_right(backwards, back),
