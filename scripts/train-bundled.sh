@@ -18,3 +18,6 @@ translate() { "$py" -m attnviewer train translate --seed 0 --epochs 5 "$@"; }
 translate --out "$out/translate-sov.safetensors" --score additive "$@"
 translate --out "$out/translate-sov-general.safetensors" --score general "$@"
 translate --out "$out/translate-sov-local.safetensors" --score additive --attention local "$@"
+
+# The video captioner (~25 minutes on 2 CPU cores).
+"$py" -m attnviewer train video --seed 0 --epochs 40 --out "$out/video-shapes.safetensors" "$@"

@@ -223,3 +223,17 @@ def test_export_of_a_video_result_refuses_image_outputs(tmp_path, capsys):
     capsys.readouterr()
     assert main(["export", str(tmp_path / "v.json"), "--animation", str(tmp_path / "a.gif")]) == 2
     assert "--overlay and --animation draw over images" in capsys.readouterr().err
+
+
+def test_train_and_eval_video_commands(tmp_path, capsys):
+    out = tmp_path / "v.safetensors"
+    assert main(["train", "video", "--out", str(out), "--train-size", "64", "--val-size", "8", "--epochs", "1",
+                 "--score", "dot", "--device", "cpu"]) == 0
+    model = load_checkpoint(out)
+    assert model.kind == "video" and model.config.score == "dot"
+    assert "verb pointing" in model.training_record["kept"]
+    capsys.readouterr()
+    assert main(["eval", "video", "--model", str(out), "--n", "10", "--device", "cpu"]) == 0
+    assert "verb pointing, event named right" in capsys.readouterr().out
+    assert main(["train", "video", "--out", str(tmp_path / "x.pt")]) == 2
+    assert "name it so" in capsys.readouterr().err
