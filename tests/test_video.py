@@ -186,6 +186,13 @@ def test_video_command_writes_a_result_that_reopens_and_figures_with_a_panel_per
     assert len(list(strip.iter(f"{SVG}image"))) == 12  # the frames; the curves are vector paths
     texts = ["".join(t.itertext()) for t in strip.iter(f"{SVG}text")]
     assert all(any(t.startswith(w + " (") for t in texts) for w in result.best.tokens)
+    # each word's peak marker sits over the frame its attention peaks on
+    frames = sorted((float(i.get("x")), float(i.get("width"))) for i in strip.iter(f"{SVG}image"))
+    markers = [float(u.get("x")) for u in strip.iter(f"{SVG}use") if "stroke" in (u.get("style") or "")]
+    assert len(markers) == len(result.best.tokens)
+    for x, att in zip(markers, result.best.attention):
+        left, width = frames[int(att.argmax())]
+        assert left <= x <= left + width
     top = _svg(tmp_path / "top.svg")
     assert len(list(top.iter(f"{SVG}image"))) == 3 * len(result.best.tokens)
 
