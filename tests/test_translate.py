@@ -321,3 +321,15 @@ def test_a_translator_file_with_a_damaged_vocabulary_is_refused_in_one_line(tmp_
     save_file(load_file(str(path)), str(path), metadata=meta)
     with pytest.raises(CheckpointError, match="bad config"):
         load_checkpoint(path)
+
+
+def test_output_piped_into_a_reader_that_stops_early_gives_no_traceback():
+    import os
+    import subprocess
+    import sys
+
+    command = (f'"{sys.executable}" -m attnviewer translate "the old dog will watch a small cat" '
+               '"a cat sees the dog" --device cpu | head -c 1 > /dev/null')
+    done = subprocess.run(command, shell=True, stderr=subprocess.PIPE, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
