@@ -271,7 +271,7 @@ def export(args: argparse.Namespace) -> int:
     if result.kind == "video":
         from .video_commands import export_video
 
-        return export_video(args, result, style, figure, top, title)
+        return export_video(args, result, style, figure, top, animation, title)
     if top is not None:
         raise OutputError(f"{args.result}: --top-frames draws a video's frames; this result is an image caption")
     word = word_index(args.word, hyp, args.result)

@@ -13,7 +13,8 @@ def video(args: argparse.Namespace) -> int:
 
     import torch
 
-    from .commands import check_outputs, decode_settings, figure_style, output_paths, print_caption
+    from .commands import check_animation, check_outputs, decode_settings, figure_style, output_paths, print_caption
+    from .export.animation import ANIMATION_FORMATS
     from .decoding.search import decode, run
     from .export.figures import FIGURE_FORMATS
     from .media.frames import model_frames, read_clip
@@ -26,7 +27,9 @@ def video(args: argparse.Namespace) -> int:
     figure = output_paths(args.figure, ["-"], FIGURE_FORMATS, "figure")[0]
     top = output_paths(args.top_frames, ["-"], FIGURE_FORMATS, "figure")[0]
     js = output_paths(args.json, ["-"], (".json",), "JSON")[0]
-    check_outputs([figure, top, js, None if js is None else js.with_suffix(".npz")], args.overwrite)
+    animation = output_paths(args.animation, ["-"], ANIMATION_FORMATS, "animation")[0]
+    check_outputs([figure, top, js, None if js is None else js.with_suffix(".npz"), animation], args.overwrite)
+    check_animation(animation)
     name = registry.variant_with_score(args.model, args.score) if args.score else args.model
     model = registry.load(name, args.device, args.trust_pickle, kind="video")
     clip = read_clip(args.clip, model.config.steps)
@@ -41,13 +44,14 @@ def video(args: argparse.Namespace) -> int:
     print("  looked at: " + "  ".join(f"{t}@{clip.times[int(a.argmax())]:.2f}s"
                                       for t, a in zip(result.best.tokens, result.best.attention)))
     title = args.title or f"{model_label(name)}, {settings.describe()}"
-    write_video_outputs(clip.frames, result, style, json=js, figure=figure, top_frames=top, title=title,
-                        k=args.top_k_frames)
+    write_video_outputs(clip.frames, result, style, json=js, figure=figure, top_frames=top, animation=animation,
+                        title=title, k=args.top_k_frames, seconds=args.frame_seconds, frame_size=args.frame_size)
     return 0
 
 
-def write_video_outputs(frames, result, style, *, json=None, figure=None, top_frames=None, title=None, k=3,
-                        hypothesis: int = 0, log=print) -> list:
+def write_video_outputs(frames, result, style, *, json=None, figure=None, top_frames=None, animation=None,
+                        title=None, k=3, seconds: float = 1.0, frame_size: int = 512, hypothesis: int = 0,
+                        log=print) -> list:
     from .export.data import write_result
     from .export.temporal_figures import frame_strip_figure, top_frames_figure
 
@@ -61,18 +65,23 @@ def write_video_outputs(frames, result, style, *, json=None, figure=None, top_fr
     if top_frames is not None:
         written.append(top_frames_figure(frames, result.frame_times, hyp, top_frames, style, k=k, title=title))
         log(f"  wrote {top_frames}")
+    if animation is not None:
+        from .export.video_animation import write_video_animation
+
+        written.append(write_video_animation(frames, hyp, animation, style, seconds=seconds, size=frame_size))
+        log(f"  wrote {animation}")
     return written
 
 
-def export_video(args, result, style, figure, top, title) -> int:
+def export_video(args, result, style, figure, top, animation, title) -> int:
     """A saved video result's figures, from its clip read again (the same frames are sampled)."""
     from .errors import OutputError
     from .export.data import find_source
     from .media.frames import read_clip
 
-    if args.overlay or args.animation:
-        raise OutputError(f"{args.result}: a video result is drawn with --figure (the frame strip) and "
-                          "--top-frames; --overlay and --animation draw over images")
+    if args.overlay:
+        raise OutputError(f"{args.result}: a video result has no single image to overlay; draw it with --figure "
+                          "(the frame strip), --top-frames or --animation")
     if not result.frame_times:
         raise OutputError(f"{args.result}: the result has no frame times; cannot draw its frames")
     clip = read_clip(find_source(result, args.result), len(result.frame_times))
@@ -80,8 +89,9 @@ def export_video(args, result, style, figure, top, title) -> int:
         print(f"attnviewer: note: {clip.path} has changed since the result was made (other frame times)",
               file=sys.stderr)
     print(f"{args.result}: {result.hypotheses[args.hypothesis - 1].text}")
-    write_video_outputs(clip.frames, result, style, figure=figure, top_frames=top, title=title,
-                        k=args.top_k_frames, hypothesis=args.hypothesis - 1)
+    write_video_outputs(clip.frames, result, style, figure=figure, top_frames=top, animation=animation, title=title,
+                        k=args.top_k_frames, seconds=args.frame_seconds, frame_size=args.frame_size,
+                        hypothesis=args.hypothesis - 1)
     return 0
 
 
@@ -129,6 +139,8 @@ def add_parsers(sub) -> None:
     vi.add_argument("clip", metavar="CLIP", help="a video file (MP4, MKV, WebM, AVI, MOV, GIF)")
     add_decoding(vi, DEFAULT_MODEL)
     vi.add_argument("--json", metavar="OUT", help="write the result (and its exact arrays beside it, as .npz)")
+    vi.add_argument("--animation", metavar="OUT",
+                    help="write the caption word by word with each word's most attended frame (.gif or .mp4)")
     vi.add_argument("--overwrite", action="store_true", help="replace output files that exist")
     add_video_figures(vi)
     add_style(vi)

@@ -225,11 +225,27 @@ def test_bad_video_input_gives_one_line(argv, message, capsys, tmp_path):
     assert message in err and len(err.splitlines()) == 1
 
 
-def test_export_of_a_video_result_refuses_image_outputs(tmp_path, capsys):
-    assert main(["video", str(CLIP), "--json", str(tmp_path / "v.json"), "--device", "cpu"]) == 0
+def test_video_animation_has_one_frame_per_word_showing_its_most_attended_frame(tmp_path, capsys):
+    from attnviewer.export.video_animation import video_frames
+
+    out = tmp_path / "v.json"
+    assert main(["video", str(CLIP), "--json", str(out), "--animation", str(tmp_path / "v.gif"),
+                 "--device", "cpu"]) == 0
+    result = load_result(out)
+    with Image.open(tmp_path / "v.gif") as gif:
+        assert gif.n_frames == len(result.best.tokens)
+    assert main(["export", str(out), "--animation", str(tmp_path / "again.gif")]) == 0
+    # frames of one flat colour each: the picture of word j is mostly the colour of its best frame
+    flat = np.zeros((12, 24, 32, 3), np.uint8)
+    flat[:, :, :, 0] = np.arange(12)[:, None, None] * 20
+    flat[:, :, :, 2] = 200
+    for j, picture in enumerate(video_frames(flat, result.best, size=480)):
+        colours, counts = np.unique(picture.reshape(-1, 3), axis=0, return_counts=True)
+        shown = colours[np.argmax(np.where(colours.sum(1) < 700, counts, 0))]  # most common, not white
+        assert shown[0] == 20 * int(result.best.attention[j].argmax())
     capsys.readouterr()
-    assert main(["export", str(tmp_path / "v.json"), "--animation", str(tmp_path / "a.gif")]) == 2
-    assert "--overlay and --animation draw over images" in capsys.readouterr().err
+    assert main(["export", str(out), "--overlay", str(tmp_path / "o.png"), "--word", "1"]) == 2
+    assert "no single image to overlay" in capsys.readouterr().err
 
 
 def test_train_and_eval_video_commands(tmp_path, capsys):

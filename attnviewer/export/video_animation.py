@@ -1,0 +1,73 @@
+"""A video's caption written word by word: one picture per word, with the caption so far (the
+current word highlighted), the frame that word attended most, large, and under it every sampled
+frame as a thumbnail with a bar as tall as its attention weight. GIF or MP4, through the caption
+animation's writer and fonts."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from ..types import Hypothesis
+from .animation import PROB_TEXT, _fonts, _layout, draw_lines, write_frames
+from .figures import FigureStyle
+from .temporal_figures import _check
+
+
+def video_frames(frames: np.ndarray, hyp: Hypothesis, style: FigureStyle | None = None,
+                 size: int = 512) -> Iterator[np.ndarray]:
+    """(H, W, 3) uint8 pictures `size` px wide, one per word (one for an empty caption)."""
+    import matplotlib
+    from PIL import Image, ImageDraw
+
+    style = (style or FigureStyle()).validate()
+    att = _check(frames, hyp)
+    width = max(2, round(size / 2) * 2)
+    px = max(10, round(style.font_size / 11 * 0.05 * max(size, 240)))
+    fonts = _fonts(style, px)
+    margin, line_h = round(px * 0.6), round(px * 1.45)
+    n, (h, w) = len(frames), frames.shape[1:3]
+    big_w = width - 2 * margin
+    big_h = round(big_w * h / w)
+    thumb_w = (width - 2 * margin) // n
+    thumb_h = max(2, round(thumb_w * h / w))
+    bar_h = round(thumb_h * 0.9)
+    words = hyp.tokens
+    layouts = [_layout(words, i, hyp.probs, fonts, width - 2 * margin, style.show_prob) for i in range(len(words))]
+    if not words:
+        layouts = [[[(0.0, "(no words)", fonts[0], PROB_TEXT, False)]]]
+    text_h = max(len(lay) for lay in layouts) * line_h
+    big_top = margin + text_h + margin
+    strip_top = big_top + big_h + margin
+    height = strip_top + thumb_h + 4 + bar_h + margin
+    height += height % 2
+    thumbs = [cv2.resize(f, (thumb_w, thumb_h), interpolation=cv2.INTER_AREA) for f in frames]
+    colour = tuple(int(255 * c) for c in matplotlib.colormaps[style.cmap](0.85)[:3])
+    peak = 1.0 if style.scale == "fixed" else max(float(att.max()), 1e-6)
+    for i, lines in enumerate(layouts):
+        row = att[i] if words else np.zeros(n)
+        best = int(row.argmax())
+        picture = Image.new("RGB", (width, height), (255, 255, 255))
+        draw = ImageDraw.Draw(picture)
+        draw_lines(draw, lines, margin, margin, px, line_h)
+        large = cv2.resize(frames[best], (big_w, big_h), interpolation=cv2.INTER_AREA if big_w < w else cv2.INTER_CUBIC)
+        picture.paste(Image.fromarray(large), (margin, big_top))
+        for k, thumb in enumerate(thumbs):
+            left = margin + k * thumb_w
+            picture.paste(Image.fromarray(thumb), (left, strip_top))
+            bar = round(bar_h * row[k] / peak) if words else 0
+            bottom = strip_top + thumb_h + 4 + bar_h
+            if bar:
+                draw.rectangle((left + 1, bottom - bar, left + thumb_w - 2, bottom), fill=colour)
+            if k == best and words:
+                draw.rectangle((left, strip_top, left + thumb_w - 1, strip_top + thumb_h - 1), outline=colour, width=2)
+        yield np.asarray(picture)
+
+
+def write_video_animation(frames: np.ndarray, hyp: Hypothesis, out: str | Path, style: FigureStyle | None = None,
+                          seconds: float = 1.0, size: int = 512, on_frame=None) -> Path:
+    """The video's caption word by word as a GIF or MP4, `seconds` per word, `size` px wide."""
+    return write_frames(lambda: video_frames(frames, hyp, style, size), len(hyp.tokens), out, seconds, size,
+                        on_frame)
