@@ -67,6 +67,19 @@ def _layout(words: list[str], current: int | None, probs: list[float], fonts, wi
     return lines
 
 
+def text_setup(style: FigureStyle, size: int):
+    """(px, fonts, margin, line height) of the text of an animation `size` px on its long side."""
+    px = max(10, round(style.font_size / 11 * 0.05 * max(size, 240)))
+    return px, _fonts(style, px), round(px * 0.6), round(px * 1.45)
+
+
+def caption_layouts(hyp: Hypothesis, fonts, width: float, style: FigureStyle) -> list:
+    """The caption so far at each word (the word highlighted); one "(no words)" line if empty."""
+    if not hyp.tokens:
+        return [[[(0.0, "(no words)", fonts[0], PROB_TEXT, False)]]]
+    return [_layout(hyp.tokens, i, hyp.probs, fonts, width, style.show_prob) for i in range(len(hyp.tokens))]
+
+
 def frame_size(image_shape: tuple[int, ...], size: int) -> tuple[int, int]:
     """(height, width) of the picture part of a frame: long side `size`, both sides even."""
     h, w = image_shape[:2]
@@ -84,20 +97,15 @@ def animation_frames(image: np.ndarray, hyp: Hypothesis, style: FigureStyle | No
     big = max(ph, pw) > max(image.shape[:2])
     picture = cv2.resize(np.ascontiguousarray(image[..., :3]), (pw, ph),
                          interpolation=cv2.INTER_CUBIC if big else cv2.INTER_AREA)
-    px = max(10, round(style.font_size / 11 * 0.05 * max(size, 240)))
-    fonts = _fonts(style, px)
-    margin = round(px * 0.6)
-    line_h = round(px * 1.45)
-    words = hyp.tokens
-    layouts = [_layout(words, i, hyp.probs, fonts, pw - 2 * margin, style.show_prob) for i in range(len(words))]
-    n_lines = max([len(lay) for lay in layouts] + [1])
-    band = 2 * margin + n_lines * line_h - round(px * 0.3)
+    px, fonts, margin, line_h = text_setup(style, size)
+    layouts = caption_layouts(hyp, fonts, pw - 2 * margin, style)
+    band = 2 * margin + max(len(lay) for lay in layouts) * line_h - round(px * 0.3)
     height = band + ph
     height += height % 2
-    if not words:
-        layouts, pictures = [[[(0.0, "(no words)", fonts[0], PROB_TEXT, False)]]], [picture]
+    if not hyp.tokens:
+        pictures = [picture]
     else:
-        pictures = (overlay_image(picture, hyp.attention[i], style) for i in range(len(words)))
+        pictures = (overlay_image(picture, hyp.attention[i], style) for i in range(len(hyp.tokens)))
     for lay, pic in zip(layouts, pictures):
         frame = Image.new("RGB", (pw, height), (255, 255, 255))
         frame.paste(Image.fromarray(pic), (0, height - ph))

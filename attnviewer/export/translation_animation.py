@@ -10,7 +10,7 @@ import numpy as np
 
 from ..types import Hypothesis
 from .alignment_figure import alignment_matrix
-from .animation import PROB_TEXT, _fonts, _layout, draw_lines, write_frames
+from .animation import PROB_TEXT, _layout, caption_layouts, draw_lines, text_setup, write_frames
 from .figures import FigureStyle
 
 
@@ -35,15 +35,12 @@ def translation_frames(source_tokens: list[str], hyp: Hypothesis, style: FigureS
     style = (style or FigureStyle()).validate()
     matrix = alignment_matrix(hyp, source_tokens)
     width = max(2, round(size / 2) * 2)
-    px = max(10, round(style.font_size / 11 * 0.05 * max(size, 240)))
-    fonts = _fonts(style, px)
-    margin, line_h, label_h = round(px * 0.6), round(px * 1.5), round(px * 1.1)
+    px, fonts, margin, line_h = text_setup(style, size)
+    label_h = round(px * 1.1)
     room = width - 2 * margin
     source = _layout(source_tokens, None, [], fonts, room, False)
     words = hyp.tokens
-    targets = [_layout(words, i, hyp.probs, fonts, room, style.show_prob) for i in range(len(words))]
-    if not words:
-        targets = [[[(0.0, "(no words)", fonts[0], PROB_TEXT, False)]]]
+    targets = caption_layouts(hyp, fonts, room, style)
     target_top = margin + label_h + len(source) * line_h + margin + label_h
     height = target_top + max(len(t) for t in targets) * line_h + margin
     height += height % 2

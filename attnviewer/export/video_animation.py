@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from ..types import Hypothesis
-from .animation import PROB_TEXT, _fonts, _layout, draw_lines, write_frames
+from .animation import caption_layouts, draw_lines, text_setup, write_frames
 from .figures import FigureStyle
 from .temporal_figures import _check
 
@@ -25,9 +25,7 @@ def video_frames(frames: np.ndarray, hyp: Hypothesis, style: FigureStyle | None 
     style = (style or FigureStyle()).validate()
     att = _check(frames, hyp)
     width = max(2, round(size / 2) * 2)
-    px = max(10, round(style.font_size / 11 * 0.05 * max(size, 240)))
-    fonts = _fonts(style, px)
-    margin, line_h = round(px * 0.6), round(px * 1.45)
+    px, fonts, margin, line_h = text_setup(style, size)
     n, (h, w) = len(frames), frames.shape[1:3]
     big_w = width - 2 * margin
     big_h = round(big_w * h / w)
@@ -35,9 +33,7 @@ def video_frames(frames: np.ndarray, hyp: Hypothesis, style: FigureStyle | None 
     thumb_h = max(2, round(thumb_w * h / w))
     bar_h = round(thumb_h * 0.9)
     words = hyp.tokens
-    layouts = [_layout(words, i, hyp.probs, fonts, width - 2 * margin, style.show_prob) for i in range(len(words))]
-    if not words:
-        layouts = [[[(0.0, "(no words)", fonts[0], PROB_TEXT, False)]]]
+    layouts = caption_layouts(hyp, fonts, width - 2 * margin, style)
     text_h = max(len(lay) for lay in layouts) * line_h
     big_top = margin + text_h + margin
     strip_top = big_top + big_h + margin
