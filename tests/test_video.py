@@ -260,3 +260,24 @@ def test_train_and_eval_video_commands(tmp_path, capsys):
     assert "verb pointing, event named right" in capsys.readouterr().out
     assert main(["train", "video", "--out", str(tmp_path / "x.pt")]) == 2
     assert "name it so" in capsys.readouterr().err
+
+
+def test_a_wide_video_is_read_whole_and_drawn_at_its_own_aspect(tmp_path):
+    from attnviewer.export.animation import mp4_encoder
+
+    clip = generate_clip(9, 3)
+    wide = np.concatenate([clip.frames, clip.frames[:, :, :24]], axis=2)  # 48 x 72 pixels
+    path = write_clip(wide, tmp_path / "wide.mp4", scale=2)
+    out = tmp_path / "w.json"
+    outputs = ["--figure", str(tmp_path / "s.png"), "--top-frames", str(tmp_path / "t.png")]
+    if mp4_encoder() is not None:
+        outputs += ["--animation", str(tmp_path / "a.mp4")]
+    assert main(["video", str(path), "--json", str(out), *outputs, "--device", "cpu"]) == 0
+    assert load_result(out).image_size == (96, 144)
+    assert read_clip(path, 12).frames.shape[1:3] == (96, 144)
+    if mp4_encoder() is not None:
+        import av
+
+        with av.open(str(tmp_path / "a.mp4")) as box:
+            stream = box.streams.video[0]
+            assert stream.codec_context.width % 2 == 0 and stream.frames > 0
