@@ -14,3 +14,10 @@ def test_decode_benchmark_finds_the_batched_search_equal_to_its_reference():
     assert run.returncode == 0, run.stdout + run.stderr
     assert "outputs identical for k in (1, 3, 5, 10)" in run.stdout
     assert "MISMATCH" not in run.stdout
+
+
+def test_video_reader_benchmark_finds_both_readers_keep_the_same_frames():
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "video_reader.py"), "--frames", "96",
+                          "--side", "64"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "same frames kept" in run.stdout
