@@ -320,7 +320,7 @@ def evaluation(args: argparse.Namespace, kind: str):
 
 def evaluate(args: argparse.Namespace) -> int:
     from .data.synthetic import generate_scenes
-    from .decoding.search import DecodeSettings, best_hypotheses
+    from .decoding.search import best_hypotheses
     from .export.data import write_json
     from .metrics import caption_scores, pointing
     from .models import registry

@@ -52,7 +52,6 @@ class TrainSettings:
     def validate(self) -> "TrainSettings":
         """SettingsError for settings that cannot train, before anything is generated."""
         from .errors import SettingsError
-        from .models.registry import SCORES
 
         check_training(self, hidden_dim=1, image_size=32)
         if not (self.ds_lambda >= 0 and math.isfinite(self.ds_lambda)):
