@@ -1,9 +1,9 @@
 """Video in: a streaming reader that keeps only the frames a model will see, and clips out.
 
-The reader counts the video's frames from its packets (no decoding), then decodes once from the
-start and keeps `steps` frames spread evenly over the whole video (the middle frame of each of
-`steps` equal parts), each reduced for display as it arrives: memory holds those frames, never
-the video. Damaged, truncated or mislabelled files raise MediaError with one readable line.
+The reader lists the video's packets first (no decoding: their count, timestamps and keyframes),
+then decodes the `steps` frames spread evenly over the whole video (the middle frame of each of
+`steps` equal parts), jumping ahead to a keyframe whenever one lies before the next wanted frame:
+memory holds those frames, never the video, and a long video is mostly skipped, not decoded. Damaged, truncated or mislabelled files raise MediaError with one readable line.
 """
 from __future__ import annotations
 
@@ -68,9 +68,10 @@ def read_clip(path: str | Path, steps: int) -> LoadedClip:
         stream = box.streams.video[0]
         announced = stream.frames  # from the header (0 if the container does not say)
         try:
-            count = sum(1 for packet in box.demux(stream) if packet.size)
+            packets = [(p.pts, p.is_keyframe) for p in box.demux(stream) if p.size]
         except av.error.FFmpegError as e:
             raise MediaError(f"{path}: damaged video ({_reason(e)})") from None
+    count = len(packets)
     if announced and count < announced:
         raise MediaError(f"{path}: truncated video: {announced} frames announced, {count} present")
     if count == 0:
@@ -78,23 +79,55 @@ def read_clip(path: str | Path, steps: int) -> LoadedClip:
     if count < steps:
         raise MediaError(f"{path}: {count} frames; the model needs at least {steps}")
     wanted = sample_indices(count, steps)
-    frames, times = [], []
     with _open(path) as box:
         stream = box.streams.video[0]
         fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
         size = (stream.codec_context.height, stream.codec_context.width)
         try:
-            for i, frame in enumerate(box.decode(stream)):
-                while len(frames) < steps and wanted[len(frames)] == i:  # a short video may repeat one
-                    frames.append(_display(frame.to_ndarray(format="rgb24")))
-                    times.append(float(frame.time) if frame.time is not None else i / fps)
-                if len(frames) == steps:
-                    break
+            if all(pts is not None for pts, _ in packets):
+                kept = _seeking(box, stream, packets, wanted)
+            else:  # no timestamps to seek by: decode from the start
+                kept = _sequential(box, stream, wanted)
         except av.error.FFmpegError as e:
-            raise MediaError(f"{path}: damaged video, decoding stopped at frame {i} ({_reason(e)})") from None
-    if len(frames) < steps:
-        raise MediaError(f"{path}: truncated video: {count} frames announced, only {i + 1} could be decoded")
+            raise MediaError(f"{path}: damaged video, decoding failed ({_reason(e)})") from None
+    if len(kept) < steps:
+        raise MediaError(f"{path}: truncated video: {count} frames announced, only {len(kept)} of the "
+                         f"{steps} wanted could be decoded")
+    frames = [_display(f.to_ndarray(format="rgb24")) for f in kept]
+    times = [float(f.time) if f.time is not None else i / fps for f, i in zip(kept, wanted)]
     return LoadedClip(str(path), np.stack(frames), times, count, fps, size)
+
+
+def _sequential(box, stream, wanted: list[int]) -> list:
+    """The wanted frames (by index in display order), decoding every frame from the start."""
+    kept = []
+    for i, frame in enumerate(box.decode(stream)):
+        if i == wanted[len(kept)]:
+            kept.append(frame)
+            if len(kept) == len(wanted):
+                break
+    return kept
+
+
+def _seeking(box, stream, packets: list[tuple[int, bool]], wanted: list[int]) -> list:
+    """The wanted frames, jumping to the last keyframe before a wanted frame whenever that lies
+    ahead of where decoding is (a long video is mostly skipped, a short one decoded straight)."""
+    order = sorted(pts for pts, _ in packets)  # display order
+    keys = sorted(pts for pts, key in packets if key)
+    kept, frames, at = [], None, None
+    for target in (order[i] for i in wanted):
+        key = max((k for k in keys if k <= target), default=None)
+        if frames is None or (key is not None and key > at):
+            box.seek(key if key is not None else order[0], stream=stream, backward=True, any_frame=False)
+            frames = box.decode(stream)
+        for frame in frames:
+            at = frame.pts
+            if frame.pts is not None and frame.pts >= target:
+                kept.append(frame)
+                break
+        else:
+            break  # the video ended early
+    return kept
 
 
 def _display(rgb: np.ndarray) -> np.ndarray:
