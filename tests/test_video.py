@@ -281,3 +281,22 @@ def test_a_wide_video_is_read_whole_and_drawn_at_its_own_aspect(tmp_path):
         with av.open(str(tmp_path / "a.mp4")) as box:
             stream = box.streams.video[0]
             assert stream.codec_context.width % 2 == 0 and stream.frames > 0
+
+
+def test_jumping_to_keyframes_keeps_the_same_frames_as_decoding_everything(tmp_path):
+    import av
+
+    from attnviewer.media.frames import _seeking, _sequential
+
+    frames = np.concatenate([generate_clip(8, i).frames for i in range(12)])  # 288 frames
+    path = write_clip(frames, tmp_path / "long.mp4")
+    wanted = sample_indices(len(frames), 12)
+    with av.open(str(path)) as box:
+        packets = [(p.pts, p.is_keyframe) for p in box.demux(box.streams.video[0]) if p.size]
+    with av.open(str(path)) as box:
+        jumped = [f.to_ndarray(format="rgb24") for f in _seeking(box, box.streams.video[0], packets, wanted)]
+    with av.open(str(path)) as box:
+        straight = [f.to_ndarray(format="rgb24") for f in _sequential(box, box.streams.video[0], wanted)]
+    assert len(jumped) == len(straight) == 12
+    assert all(np.array_equal(a, b) for a, b in zip(jumped, straight))
+    assert np.abs(np.stack(straight).astype(int) - frames[wanted]).mean() < 4
