@@ -300,3 +300,17 @@ def test_jumping_to_keyframes_keeps_the_same_frames_as_decoding_everything(tmp_p
     assert len(jumped) == len(straight) == 12
     assert all(np.array_equal(a, b) for a, b in zip(jumped, straight))
     assert np.abs(np.stack(straight).astype(int) - frames[wanted]).mean() < 4
+
+
+def test_export_of_a_video_result_whose_clip_is_gone_says_so(tmp_path, capsys):
+    import shutil
+
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(CLIP, clip)
+    assert main(["video", str(clip), "--json", str(tmp_path / "out" / "v.json"), "--device", "cpu"]) == 2
+    (tmp_path / "out").mkdir()
+    assert main(["video", str(clip), "--json", str(tmp_path / "out" / "v.json"), "--device", "cpu"]) == 0
+    clip.unlink()
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "out" / "v.json"), "--figure", str(tmp_path / "s.png")]) == 2
+    assert "the video of this result is gone" in capsys.readouterr().err

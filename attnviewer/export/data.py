@@ -205,7 +205,7 @@ def _result_from(data: dict, arrays: dict[str, np.ndarray] | None) -> Result:
 
 
 def find_source(result: Result, result_path: str | Path | None = None) -> Path:
-    """The image a result was made from: its recorded path, else a file of that name beside the
+    """The image or video a result was made from: its recorded path, else a file of that name beside the
     result file (a result folder moved together with its images). MediaError if it is gone."""
     src = Path(result.source)
     if src.is_file():
@@ -214,5 +214,6 @@ def find_source(result: Result, result_path: str | Path | None = None) -> Path:
         beside = Path(result_path).parent / src.name
         if beside.is_file():
             return beside
-    raise MediaError(f"{src}: the image of this result is gone (no such file); "
+    what = "video" if result.kind == "video" else "image"
+    raise MediaError(f"{src}: the {what} of this result is gone (no such file); "
                      "put it back or next to the result file")
