@@ -49,15 +49,18 @@ def add_training(p: argparse.ArgumentParser, train_size: int, val_size: int, epo
     add_device(p)
 
 
-def add_style(p: argparse.ArgumentParser) -> None:
-    """Figure, overlay and animation options, shared by caption and export."""
+def add_style(p: argparse.ArgumentParser, images: bool = True) -> None:
+    """Figure, overlay and animation options, shared by caption, translate, video and export;
+    images=False leaves out those that only mean something over an image."""
     g = p.add_argument_group("figure style")
-    g.add_argument("--columns", type=int, default=5, metavar="N", help="panels per row of the figure (default 5)")
+    if images:
+        g.add_argument("--columns", type=int, default=5, metavar="N", help="panels per row of the figure (default 5)")
     g.add_argument("--cmap", default="jet", metavar="NAME", help="matplotlib colormap of the attention (default jet)")
     g.add_argument("--opacity", type=float, default=0.6, metavar="A",
                    help="overlay opacity where the attention peaks, 0..1 (default 0.6)")
-    g.add_argument("--smoothing", default="gaussian", choices=("nearest", "bilinear", "gaussian"),
-                   help="how the attention grid is drawn over the image (default gaussian)")
+    if images:
+        g.add_argument("--smoothing", default="gaussian", choices=("nearest", "bilinear", "gaussian"),
+                       help="how the attention grid is drawn over the image (default gaussian)")
     g.add_argument("--scale", default="max", choices=("max", "fixed"),
                    help="max: each map to its own peak; fixed: weights 0..1 on one scale (default max)")
     g.add_argument("--panel-size", type=float, default=2.2, metavar="INCHES", help="width of one panel (default 2.2)")
@@ -65,9 +68,10 @@ def add_style(p: argparse.ArgumentParser) -> None:
     g.add_argument("--font", default="sans-serif", metavar="FAMILY", help="font family (default sans-serif)")
     g.add_argument("--font-size", type=float, default=11, metavar="PT", help="font size in points (default 11)")
     g.add_argument("--no-prob", action="store_true", help="words without their probabilities")
-    g.add_argument("--title", help="title of the first panel (default: model and decoding)")
-    g.add_argument("--word", type=int, metavar="N",
-                   help="only the N-th word (from 1): --figure draws that word alone; needed by --overlay")
+    g.add_argument("--title", help="title of the figure (default: model and decoding)")
+    if images:
+        g.add_argument("--word", type=int, metavar="N",
+                       help="only the N-th word (from 1): --figure draws that word alone; needed by --overlay")
     g.add_argument("--frame-seconds", type=float, default=1.0, metavar="S", help="animation: seconds per word")
     g.add_argument("--frame-size", type=int, default=512, metavar="PX",
                    help="animation: long side of the picture in pixels (default 512)")

@@ -63,7 +63,8 @@ def figure_style(args: argparse.Namespace):
 
     check_timing(args.frame_seconds, args.frame_size)
     return FigureStyle(
-        columns=args.columns, cmap=args.cmap, opacity=args.opacity, smoothing=args.smoothing,
+        columns=getattr(args, "columns", 5), cmap=args.cmap, opacity=args.opacity,
+        smoothing=getattr(args, "smoothing", "gaussian"),
         scale=args.scale, panel_inches=args.panel_size, dpi=args.dpi, show_prob=not args.no_prob,
         font_size=args.font_size, font_family=args.font,
     ).validate()

@@ -164,7 +164,7 @@ def add_parsers(sub) -> None:
     tr.add_argument("--animation", metavar="OUT",
                     help="write the translation word by word, the source coloured by attention (.gif or .mp4)")
     tr.add_argument("--overwrite", action="store_true", help="replace output files that exist")
-    add_style(tr)
+    add_style(tr, images=False)
     add_device(tr)
 
 

@@ -143,7 +143,7 @@ def add_parsers(sub) -> None:
                     help="write the caption word by word with each word's most attended frame (.gif or .mp4)")
     vi.add_argument("--overwrite", action="store_true", help="replace output files that exist")
     add_video_figures(vi)
-    add_style(vi)
+    add_style(vi, images=False)
     add_device(vi)
 
 
