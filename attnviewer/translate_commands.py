@@ -47,11 +47,11 @@ def translate(args: argparse.Namespace) -> int:
     if args.figure is None and args.values:
         raise OutputError("--values prints the weights in the figure's cells; add --figure OUT")
     name = registry.variant_with_score(args.model, args.score) if args.score else args.model
+    longest = registry.config_of(name).get("max_source_len")  # from the file's header: text is checked first
+    tokenised = [source_words(t, longest, where=_short(t)) for t in texts]
     model = registry.load(name, args.device, args.trust_pickle, kind="translate")
     device = next(model.parameters()).device
-    # punctuation the model never saw is dropped rather than read as <unk>
-    sentences = [[w for w in source_words(t, model.config.max_source_len, where=_short(t))
-                  if w in model.source_index or any(ch.isalnum() for ch in w)] for t in texts]
+    sentences = [_readable(model, words, t) for words, t in zip(tokenised, texts)]
     unknown = sorted({w for s in sentences for w in model.unknown_words(s)})
     if unknown:
         print(f"attnviewer: note: words this model does not know (read as <unk>): {', '.join(unknown)}",
@@ -95,6 +95,18 @@ def write_translation(result, style, *, json=None, npz=None, figure=None, animat
         log(f"  wrote {animation}")
         written.append(animation)
     return written
+
+
+def _readable(model, words: list[str], text: str) -> list[str]:
+    """The words the model reads: punctuation it never saw is dropped rather than read as <unk>."""
+    from .errors import MediaError
+
+    kept = [w for w in words if w in model.source_index or any(ch.isalnum() for ch in w)]
+    if not kept:
+        raise MediaError(f"{_short(text)}: only punctuation, nothing to translate")
+    if len(kept) > model.config.max_source_len:
+        raise MediaError(f"{_short(text)}: {len(kept)} words; this model reads at most {model.config.max_source_len}")
+    return kept
 
 
 def _short(text: str, n: int = 40) -> str:

@@ -14,8 +14,9 @@ def video(args: argparse.Namespace) -> int:
     import torch
 
     from .commands import check_animation, check_outputs, decode_settings, figure_style, output_paths, print_caption
-    from .export.animation import ANIMATION_FORMATS
     from .decoding.search import decode, run
+    from .errors import SettingsError
+    from .export.animation import ANIMATION_FORMATS
     from .export.figures import FIGURE_FORMATS
     from .media.frames import model_frames, read_clip
     from .models import registry
@@ -31,8 +32,13 @@ def video(args: argparse.Namespace) -> int:
     check_outputs([figure, top, js, None if js is None else js.with_suffix(".npz"), animation], args.overwrite)
     check_animation(animation)
     name = registry.variant_with_score(args.model, args.score) if args.score else args.model
+    steps = registry.config_of(name).get("steps", 12)  # from the file's header: the clip is read first
+    if not 1 <= args.top_k_frames <= steps:
+        raise SettingsError(f"--top-k-frames must be 1 to {steps} (the frames the model sees), got {args.top_k_frames}")
+    clip = read_clip(args.clip, steps)
     model = registry.load(name, args.device, args.trust_pickle, kind="video")
-    clip = read_clip(args.clip, model.config.steps)
+    if model.config.steps != steps:  # a pickle checkpoint has no header to read it from
+        clip = read_clip(args.clip, model.config.steps)
     device = next(model.parameters()).device
     t0 = time.perf_counter()
     with torch.inference_mode():

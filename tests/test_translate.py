@@ -263,6 +263,8 @@ def test_several_sentences_from_a_file_each_get_their_own_outputs(tmp_path, caps
 
 @pytest.mark.parametrize("argv,message", [
     (["translate", "   "], "empty text"),
+    (["translate", "... !"], "only punctuation"),
+    (["translate", " ".join(["dog"] * 61)], "at most 60"),
     (["translate", "the dog", "--model", "caption-shapes"], "captions images"),
     (["caption", "{sample}", "--model", "translate-sov"], "translates sentences"),
     (["translate", "--file", "{missing}"], "no such file"),

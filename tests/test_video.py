@@ -314,3 +314,15 @@ def test_export_of_a_video_result_whose_clip_is_gone_says_so(tmp_path, capsys):
     capsys.readouterr()
     assert main(["export", str(tmp_path / "out" / "v.json"), "--figure", str(tmp_path / "s.png")]) == 2
     assert "the video of this result is gone" in capsys.readouterr().err
+
+
+def test_a_bad_video_or_setting_is_refused_before_the_model_loads(tmp_path, capsys, monkeypatch):
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(registry, "load", no_loading)
+    (tmp_path / "bad.mp4").write_text("not a video")
+    assert main(["video", str(tmp_path / "bad.mp4"), "--device", "cpu"]) == 2
+    assert "cannot read it as a video" in capsys.readouterr().err
+    assert main(["video", str(CLIP), "--top-frames", str(tmp_path / "t.png"), "--top-k-frames", "13"]) == 2
+    assert "--top-k-frames must be 1 to 12" in capsys.readouterr().err
