@@ -87,7 +87,7 @@ class Result:
     @property
     def title(self) -> str:
         """"caption-shapes, beam 3": the model and decoding, as figures are titled."""
-        from .decoding.settings import DecodeSettings
+        from .settings import DecodeSettings
 
         return f"{model_label(self.model)}, {DecodeSettings.from_dict(self.settings).describe()}"
 

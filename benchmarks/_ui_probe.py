@@ -101,7 +101,7 @@ from attnviewer.app import make_application  # noqa: E402  (the app's own QAppli
 
 app = make_application([sys.argv[0]])
 
-from attnviewer.decoding.settings import DecodeSettings  # noqa: E402
+from attnviewer.settings import DecodeSettings  # noqa: E402
 from attnviewer.ui import attention_pane, caption_pane, views  # noqa: E402
 from attnviewer.ui.main_window import MainWindow  # noqa: E402
 

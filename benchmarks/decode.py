@@ -22,9 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from attnviewer.data.synthetic import COLOURS, SHAPES, generate_scenes  # noqa: E402
 from attnviewer.errors import CheckpointError  # noqa: E402
 from attnviewer.decoding.search import DecodeSettings, decode, run  # noqa: E402
+from attnviewer import catalog  # noqa: E402
 from attnviewer.models import registry  # noqa: E402
 from attnviewer.models.captioner import SPECIALS, Captioner, CaptionerConfig  # noqa: E402
-from attnviewer.train import scene_pixels  # noqa: E402
+from attnviewer.training.image import scene_pixels  # noqa: E402
 
 BEAMS = (1, 3, 5, 10)
 TARGET_K, TARGET_SPEEDUP = 5, 5.0
@@ -33,7 +34,7 @@ SEED = 0
 
 def load_model(name: str, default: str):
     """The named model; for the default name only, a seeded random model when it is not bundled."""
-    if name in registry.bundled() or name != default:
+    if name in catalog.bundled() or name != default:
         return registry.load(name, device="cpu"), f"model {name!r}"
     torch.manual_seed(SEED)
     vocab = list(SPECIALS) + ["a", ",", "and"] + list(COLOURS) + list(SHAPES)

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from attnviewer.data.synthetic import generate_scenes  # noqa: E402
 from attnviewer.models.encoders import ImageEncoder  # noqa: E402
-from attnviewer.train import scene_pixels  # noqa: E402
+from attnviewer.training.image import scene_pixels  # noqa: E402
 
 BATCHES = (1, 4, 8, 16, 32)
 

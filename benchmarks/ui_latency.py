@@ -46,7 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 PROBE = Path(__file__).resolve().with_name("_ui_probe.py")
 sys.path.insert(0, str(REPO))  # run from a checkout, uninstalled
 
-from attnviewer.models import registry  # noqa: E402  (no torch, no Qt)
+from attnviewer import catalog  # noqa: E402  (no torch, no Qt)
 from attnviewer.resources import sample_dir  # noqa: E402
 
 DEFAULT_MODEL = "caption-shapes"
@@ -61,7 +61,7 @@ def pick_model(name: str | None) -> str:
     if name:
         path = Path(name).expanduser()
         return str(path.resolve()) if path.exists() else name
-    if DEFAULT_MODEL in registry.bundled():
+    if DEFAULT_MODEL in catalog.bundled():
         return DEFAULT_MODEL
     sys.exit(f"the bundled model {DEFAULT_MODEL!r} is not installed yet: pass --model PATH with a "
              f"checkpoint (a small one takes ~30 s: {TRAIN_HINT})")

@@ -36,7 +36,7 @@ def window(qtbot, tmp_path, tiny_checkpoint):
     """The main window, offscreen at 1280x800, on the tiny model with greedy decoding."""
     from PySide6.QtCore import QSettings
 
-    from attnviewer.decoding.settings import DecodeSettings
+    from attnviewer.settings import DecodeSettings
     from attnviewer.ui.main_window import MainWindow
 
     w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))

@@ -310,9 +310,8 @@ def test_compare_fits_a_laptop_screen(qtbot, window):
 
 
 def test_the_compare_pane_first_model_is_a_bundled_sibling():
-    from attnviewer.models import registry
-
-    assert registry.comparison("caption-shapes") == "caption-shapes-lambda1"
-    assert registry.comparison("caption-shapes-dot") == "caption-shapes-lambda1"
-    assert registry.comparison("caption-shapes-lambda1") == "caption-shapes"  # and back
-    assert registry.comparison("/somewhere/own-model.safetensors") is None  # no siblings: left as is
+    from attnviewer import catalog
+    assert catalog.comparison("caption-shapes") == "caption-shapes-lambda1"
+    assert catalog.comparison("caption-shapes-dot") == "caption-shapes-lambda1"
+    assert catalog.comparison("caption-shapes-lambda1") == "caption-shapes"  # and back
+    assert catalog.comparison("/somewhere/own-model.safetensors") is None  # no siblings: left as is

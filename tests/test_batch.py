@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from attnviewer import batch
-from attnviewer.batch import Progress, find_images, output_stems
+from attnviewer.cli import folder as batch
+from attnviewer.cli.folder import Progress, find_images, output_stems
 from attnviewer.cli import main
 from attnviewer.export.data import load_result
 from attnviewer.models import registry

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from attnviewer.cli import main
-from attnviewer.commands import caption_images
+from attnviewer.cli.caption import caption_images
 from attnviewer.decoding.search import DecodeSettings
 from attnviewer.errors import MediaError, OutputError, SettingsError
 from attnviewer.export import animation

@@ -11,9 +11,9 @@ import pytest
 
 from attnviewer.data.synthetic import generate_scenes
 from attnviewer.decoding.search import DecodeSettings, best_hypotheses
-from attnviewer.metrics import caption_scores, pointing
+from attnviewer.evaluation.image import caption_scores, pointing
 from attnviewer.models import registry
-from attnviewer.train import scene_pixels
+from attnviewer.training.image import scene_pixels
 
 SCENES, SEED = 120, 4242
 

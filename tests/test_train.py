@@ -10,7 +10,7 @@ from attnviewer import cli
 from attnviewer.data import synthetic
 from attnviewer.decoding.search import DecodeSettings, decode, run
 from attnviewer.models.checkpoint import load_checkpoint
-from attnviewer.train import TrainSettings, scene_pixels, train_captioner
+from attnviewer.training.image import TrainSettings, scene_pixels, train_captioner
 
 
 def settings(tmp_path, **extra) -> TrainSettings:
@@ -39,7 +39,7 @@ def test_the_feature_cache_is_reused_and_keyed_by_the_data_version(tmp_path, mon
     train_captioner(settings(tmp_path, epochs=1), log=second.append)
     assert any(line.startswith("encoded 64 scenes") for line in first)
     assert sum(line.startswith("features from cache") for line in second) == 2  # training and held-out
-    monkeypatch.setattr("attnviewer.train.DATA_VERSION", synthetic.DATA_VERSION + 1)  # scenes changed
+    monkeypatch.setattr("attnviewer.training.image.DATA_VERSION", synthetic.DATA_VERSION + 1)  # scenes changed
     train_captioner(settings(tmp_path, epochs=1), log=third.append)
     assert not any(line.startswith("features from cache") for line in third)
 

@@ -19,9 +19,9 @@ from attnviewer.media.frames import model_frames, read_clip, sample_indices, wri
 from attnviewer.models import registry
 from attnviewer.models.checkpoint import load_checkpoint, save_checkpoint
 from attnviewer.resources import sample_dir
-from attnviewer.temporal_pointing import events_right, forward_verbs_given, temporal_pointing
+from attnviewer.evaluation.video import events_right, forward_verbs_given, temporal_pointing
 from attnviewer.types import Hypothesis
-from attnviewer.video_training import clip_tensor
+from attnviewer.training.video import clip_tensor
 
 from .helpers import tiny_video_captioner
 
@@ -155,7 +155,7 @@ def test_beam_of_one_is_greedy_and_a_checkpoint_round_trips(tmp_path):
 
 
 def test_bundled_video_captioner_names_events_and_looks_at_them():
-    from attnviewer.video_training import score_video_captioner
+    from attnviewer.training.video import score_video_captioner
 
     model = registry.load("video-shapes", "cpu", kind="video")
     scores = score_video_captioner(model, generate_clips(120, seed=777))

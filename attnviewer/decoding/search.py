@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from ..types import Beam, Hypothesis, Step
-from .settings import METHODS, DecodeSettings  # noqa: F401  (re-exported)
+from ..settings import METHODS, DecodeSettings  # noqa: F401  (re-exported)
 
 Decoding = Generator[Step, None, list[list[Hypothesis]]]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import shiboken6
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from ..decoding.settings import DecodeSettings
+from ..settings import DecodeSettings
 from ..errors import AttnViewerError, first_line
 from .exports import ExportCancelled, ExportRequest, open_result, render_preview, write_export
 
@@ -159,11 +159,12 @@ class Worker(QObject):
         return self._last_image[1]
 
     def _model(self, job: CaptionJob):
+        from .. import catalog
         from ..models import registry
 
         # By file, its modification time and the actual device: a retrained checkpoint at the
         # same path is read again, and "auto" shares the entry of the device it picks.
-        path = registry.resolve(job.model)
+        path = catalog.resolve(job.model)
         key = (str(path.resolve()), *_stamp(path), str(registry.pick_device(job.device)))
         if key not in self._models:
             model = registry.load(job.model, job.device, job.trust_pickle)

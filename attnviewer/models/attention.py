@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .registry import SCORES  # noqa: E402  (one list of names, importable without torch)
+from ..catalog import SCORES  # noqa: E402  (one list of names, importable without torch)
 
 CACHE_BLOCK_BYTES = 1 << 19  # additive scores: the largest intermediate block worked on at once
 

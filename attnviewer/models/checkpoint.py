@@ -5,25 +5,13 @@ unless the user says the file is trusted.
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 
 from ..errors import CheckpointError, first_line
+from ..catalog import read_metadata, sniff  # noqa: F401  (header reading needs no torch)
 from ..files import atomic_path
 
 FORMAT = "attnviewer-1"
-
-
-def sniff(path: Path) -> str:
-    """'safetensors', 'pickle' (a torch zip or a raw pickle) or 'unknown', from the first bytes."""
-    with open(path, "rb") as f:
-        head = f.read(16)
-    # safetensors first: its header length (8 bytes, little-endian) may well start with 0x80
-    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < path.stat().st_size:
-        return "safetensors"
-    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
-        return "pickle"
-    return "unknown"
 
 
 def save_checkpoint(model, path: str | Path, training: dict | None = None) -> None:
@@ -42,16 +30,6 @@ def save_checkpoint(model, path: str | Path, training: dict | None = None) -> No
     }
     with atomic_path(path) as tmp:
         save_file(state, tmp, metadata=meta)
-
-
-def read_metadata(path: str | Path) -> dict:
-    """The safetensors header's metadata, read without torch (the window lists models with it)."""
-    with open(path, "rb") as f:
-        (size,) = struct.unpack("<Q", f.read(8))
-        if size > 100_000_000:
-            raise ValueError("implausible safetensors header")
-        header = json.loads(f.read(size))
-    return header.get("__metadata__") or {}
 
 
 def load_checkpoint(path: str | Path, device="cpu", trust_pickle: bool = False):

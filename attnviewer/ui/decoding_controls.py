@@ -9,8 +9,8 @@ from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget,
 )
 
-from ..decoding.settings import DecodeSettings
-from ..models import registry
+from ..settings import DecodeSettings
+from .. import catalog
 
 OPEN_CHECKPOINT = "Open checkpoint…"
 
@@ -79,7 +79,7 @@ class DecodingControls(QWidget):
         self._quiet = True
         current = current or self.model.currentData() or "caption-shapes"
         self.model.clear()
-        captioners = registry.bundled("caption")  # the window captions images (translators are for the CLI)
+        captioners = catalog.bundled("caption")  # the window captions images (translators are for the CLI)
         for name in list(captioners) + [e for e in extra if e not in captioners]:
             self.model.addItem(name.rsplit("/", 1)[-1], name)
             self.model.setItemData(self.model.count() - 1, name, Qt.ItemDataRole.ToolTipRole)
@@ -98,13 +98,13 @@ class DecodingControls(QWidget):
 
     def _refresh_scores(self) -> None:
         self.score.clear()
-        variants = registry.variants(self.model_name())
+        variants = catalog.variants(self.model_name())
         for score, name in variants.items():
             self.score.addItem(score, name)
         current = self.score.findData(self.model_name())
         self.score.setCurrentIndex(max(current, 0))
         self.score.setEnabled(self.score.count() > 1)
-        self.sample_location.setVisible(bool(registry.config_of(self.model_name()).get("hard")))
+        self.sample_location.setVisible(bool(catalog.config_of(self.model_name()).get("hard")))
 
     def _model_chosen(self, index: int) -> None:
         if self.model.itemData(index) is None:

@@ -16,11 +16,11 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__
-from ..decoding.settings import DecodeSettings
+from ..settings import DecodeSettings
 from ..engine.worker import Engine
 from ..errors import AttnViewerError
 from ..media.images import IMAGE_SUFFIXES
-from ..models import registry
+from .. import catalog
 from ..resources import sample_dir
 from ..types import Result, Step
 from .attention_pane import AttentionPane, OverlayControls, OverlaySettings
@@ -397,7 +397,7 @@ class MainWindow(QMainWindow):
             same = (compare.controls.model_name(), compare.controls.settings()) == (main.model_name(), main.settings())
             if not self._compared and same:
                 # the first time, something worth comparing rather than the same caption twice
-                other = registry.comparison(main.model_name())
+                other = catalog.comparison(main.model_name())
                 if other:
                     compare.controls.set_model(other)
             self._compared = True

@@ -15,11 +15,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data.clip_events import DATA_VERSION, FRAMES, SIZE, STRIDE, Clip, clip_vocabulary, generate_clips
-from .models.checkpoint import save_checkpoint
-from .models.video_captioner import SPECIALS, VideoCaptioner, VideoConfig
-from .temporal_pointing import events_right, forward_verbs_given, temporal_pointing
-from .train import pad_captions
+from ..data.clip_events import DATA_VERSION, FRAMES, SIZE, STRIDE, Clip, clip_vocabulary, generate_clips
+from ..models.checkpoint import save_checkpoint
+from ..models.video_captioner import SPECIALS, VideoCaptioner, VideoConfig
+from ..evaluation.video import events_right, forward_verbs_given, temporal_pointing
+from .image import pad_captions
 
 VALIDATION_SEED_OFFSET = 10_000
 
@@ -39,7 +39,7 @@ class VideoTrainSettings:
     minutes: float | None = None
 
     def validate(self) -> "VideoTrainSettings":
-        from .train import check_training
+        from .image import check_training
 
         check_training(self)
         return self
@@ -52,7 +52,7 @@ def clip_tensor(frames: np.ndarray) -> torch.Tensor:
 
 def caption_clips(model: VideoCaptioner, clips: list[Clip], settings=None, offset: int = 0, batch: int = 100):
     """The best hypothesis for each clip, sampled from frame `offset` (greedy unless settings say)."""
-    from .decoding.search import DecodeSettings, decode, run
+    from ..decoding.search import DecodeSettings, decode, run
 
     settings = settings or DecodeSettings("greedy")
     device = next(model.parameters()).device

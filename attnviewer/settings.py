@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..errors import SettingsError
+from .errors import SettingsError
 
 METHODS = ("greedy", "beam", "sample")
 

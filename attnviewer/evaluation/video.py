@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data.clip_events import CLIP_COLOURS, CLIP_SHAPES, REVERSE, STRIDE, Clip
-from .types import Hypothesis
+from ..data.clip_events import CLIP_COLOURS, CLIP_SHAPES, REVERSE, STRIDE, Clip
+from ..types import Hypothesis
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data.pairs import Pair
+from ..data.pairs import Pair
 
 
 def argmax_links(attention: np.ndarray) -> set[tuple[int, int]]:

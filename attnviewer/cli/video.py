@@ -13,15 +13,16 @@ def video(args: argparse.Namespace) -> int:
 
     import torch
 
-    from .commands import check_animation, check_outputs, decode_settings, figure_style, output_paths, print_caption
-    from .decoding.search import decode, run
-    from .errors import SettingsError
-    from .export.animation import ANIMATION_FORMATS
-    from .export.figures import FIGURE_FORMATS
-    from .media.frames import model_frames, read_clip
-    from .models import registry
-    from .types import Result, model_label
-    from .video_training import clip_tensor
+    from .caption import check_animation, check_outputs, decode_settings, figure_style, output_paths, print_caption
+    from ..decoding.search import decode, run
+    from ..errors import SettingsError
+    from ..export.animation import ANIMATION_FORMATS
+    from ..export.figures import FIGURE_FORMATS
+    from ..media.frames import model_frames, read_clip
+    from .. import catalog
+    from ..models import registry
+    from ..types import Result, model_label
+    from ..training.video import clip_tensor
 
     settings = decode_settings(args)
     style = figure_style(args)
@@ -31,8 +32,8 @@ def video(args: argparse.Namespace) -> int:
     animation = output_paths(args.animation, ["-"], ANIMATION_FORMATS, "animation")[0]
     check_outputs([figure, top, js, None if js is None else js.with_suffix(".npz"), animation], args.overwrite)
     check_animation(animation)
-    name = registry.variant_with_score(args.model, args.score) if args.score else args.model
-    steps = registry.config_of(name).get("steps", 12)  # from the file's header: the clip is read first
+    name = catalog.variant_with_score(args.model, args.score) if args.score else args.model
+    steps = catalog.config_of(name).get("steps", 12)  # from the file's header: the clip is read first
     if not 1 <= args.top_k_frames <= steps:
         raise SettingsError(f"--top-k-frames must be 1 to {steps} (the frames the model sees), got {args.top_k_frames}")
     clip = read_clip(args.clip, steps)
@@ -58,8 +59,8 @@ def video(args: argparse.Namespace) -> int:
 def write_video_outputs(frames, result, style, *, json=None, figure=None, top_frames=None, animation=None,
                         title=None, k=3, seconds: float = 1.0, frame_size: int = 512, hypothesis: int = 0,
                         log=print) -> list:
-    from .export.data import write_result
-    from .export.temporal_figures import frame_strip_figure, top_frames_figure
+    from ..export.data import write_result
+    from ..export.temporal_figures import frame_strip_figure, top_frames_figure
 
     hyp, written = result.hypotheses[hypothesis], []
     if json is not None:
@@ -72,7 +73,7 @@ def write_video_outputs(frames, result, style, *, json=None, figure=None, top_fr
         written.append(top_frames_figure(frames, result.frame_times, hyp, top_frames, style, k=k, title=title))
         log(f"  wrote {top_frames}")
     if animation is not None:
-        from .export.video_animation import write_video_animation
+        from ..export.video_animation import write_video_animation
 
         written.append(write_video_animation(frames, hyp, animation, style, seconds=seconds, size=frame_size))
         log(f"  wrote {animation}")
@@ -81,9 +82,9 @@ def write_video_outputs(frames, result, style, *, json=None, figure=None, top_fr
 
 def export_video(args, result, style, figure, top, animation, title) -> int:
     """A saved video result's figures, from its clip read again (the same frames are sampled)."""
-    from .errors import OutputError
-    from .export.data import find_source
-    from .media.frames import read_clip
+    from ..errors import OutputError
+    from ..export.data import find_source
+    from ..media.frames import read_clip
 
     if args.overlay:
         raise OutputError(f"{args.result}: a video result has no single image to overlay; draw it with --figure "
@@ -102,9 +103,9 @@ def export_video(args, result, style, figure, top, animation, title) -> int:
 
 
 def train(args: argparse.Namespace) -> int:
-    from .commands import check_writable
-    from .models.registry import pick_device
-    from .video_training import VideoTrainSettings, train_video_captioner
+    from .caption import check_writable
+    from ..models.registry import pick_device
+    from ..training.video import VideoTrainSettings, train_video_captioner
 
     settings = VideoTrainSettings(
         out=args.out, train_size=args.train_size, val_size=args.val_size, epochs=args.epochs,
@@ -117,11 +118,11 @@ def train(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    from .commands import evaluation
-    from .data.clip_events import generate_clips
-    from .export.data import write_json
-    from .models import registry
-    from .video_training import score_video_captioner
+    from .caption import evaluation
+    from ..data.clip_events import generate_clips
+    from ..export.data import write_json
+    from ..models import registry
+    from ..training.video import score_video_captioner
 
     names, settings = evaluation(args, "video")
     clips = generate_clips(args.n, args.seed)
@@ -139,7 +140,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub) -> None:
-    from .cli import add_decoding, add_device, add_style
+    from . import add_decoding, add_device, add_style
 
     vi = sub.add_parser("video", help="caption a video clip and show when each word looked")
     vi.add_argument("clip", metavar="CLIP", help="a video file (MP4, MKV, WebM, AVI, MOV, GIF)")
@@ -161,14 +162,14 @@ def add_video_figures(p: argparse.ArgumentParser) -> None:
 
 
 def add_train_parser(train_sub) -> None:
-    from .cli import add_training
+    from . import add_training
 
     tv = train_sub.add_parser("video", help="train the video captioner on generated clips")
     add_training(tv, 6000, 300, 20, 64, 2e-3, "clips")
 
 
 def add_eval_parser(eval_sub) -> None:
-    from .cli import add_device
+    from . import add_device
 
     ev = eval_sub.add_parser("video", help="captions and temporal pointing on generated held-out clips")
     ev.add_argument("--model", action="append", help="model name or file (repeat to compare; default: all bundled)")

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data.synthetic import COLOURS, SHAPES, Scene
-from .maps import peak, upsample
-from .types import Hypothesis
+from ..data.synthetic import COLOURS, SHAPES, Scene
+from ..maps import peak, upsample
+from ..types import Hypothesis
 
 
 def cell_bounds(n: int, size: int) -> np.ndarray:

@@ -9,7 +9,7 @@ DEFAULT_MODEL = "translate-sov"
 
 def sentence_outputs(out: str | None, count: int, suffixes: tuple[str, ...], what: str) -> list:
     """One output per sentence: OUT itself for one sentence, OUT-1, OUT-2, ... for several."""
-    from .commands import output_paths
+    from .caption import output_paths
 
     paths = output_paths(out, ["-"], suffixes, what)
     if out is None or count == 1:
@@ -22,14 +22,15 @@ def translate(args: argparse.Namespace) -> int:
 
     import torch
 
-    from .commands import check_animation, check_outputs, decode_settings, figure_style, print_caption
-    from .export.animation import ANIMATION_FORMATS
-    from .decoding.search import decode, run
-    from .errors import MediaError, OutputError
-    from .export.figures import FIGURE_FORMATS
-    from .media.text import read_sentences, source_words
-    from .models import registry
-    from .types import Result, model_label
+    from .caption import check_animation, check_outputs, decode_settings, figure_style, print_caption
+    from ..export.animation import ANIMATION_FORMATS
+    from ..decoding.search import decode, run
+    from ..errors import MediaError, OutputError
+    from ..export.figures import FIGURE_FORMATS
+    from ..media.text import read_sentences, source_words
+    from .. import catalog
+    from ..models import registry
+    from ..types import Result, model_label
 
     settings = decode_settings(args)  # cheap checks first: nothing loads for a bad setting
     style = figure_style(args)
@@ -46,8 +47,8 @@ def translate(args: argparse.Namespace) -> int:
     check_animation(args.animation)
     if args.figure is None and args.values:
         raise OutputError("--values prints the weights in the figure's cells; add --figure OUT")
-    name = registry.variant_with_score(args.model, args.score) if args.score else args.model
-    longest = registry.config_of(name).get("max_source_len")  # from the file's header: text is checked first
+    name = catalog.variant_with_score(args.model, args.score) if args.score else args.model
+    longest = catalog.config_of(name).get("max_source_len")  # from the file's header: text is checked first
     tokenised = [source_words(t, longest, where=_short(t)) for t in texts]
     model = registry.load(name, args.device, args.trust_pickle, kind="translate")
     device = next(model.parameters()).device
@@ -75,8 +76,8 @@ def write_translation(result, style, *, json=None, npz=None, figure=None, animat
                       values=False, seconds: float = 1.0, frame_size: int = 512, hypothesis: int = 0,
                       log=print) -> list:
     """The requested files of one translation, each written atomically."""
-    from .export.alignment_figure import alignment_figure
-    from .export.data import write_result
+    from ..export.alignment_figure import alignment_figure
+    from ..export.data import write_result
 
     written = []
     if json is not None or npz is not None:
@@ -88,7 +89,7 @@ def write_translation(result, style, *, json=None, npz=None, figure=None, animat
         log(f"  wrote {figure}")
         written.append(figure)
     if animation is not None:
-        from .export.translation_animation import write_translation_animation
+        from ..export.translation_animation import write_translation_animation
 
         write_translation_animation(result.source_tokens, result.hypotheses[hypothesis], animation, style,
                                     seconds=seconds, size=frame_size)
@@ -99,7 +100,7 @@ def write_translation(result, style, *, json=None, npz=None, figure=None, animat
 
 def _readable(model, words: list[str], text: str) -> list[str]:
     """The words the model reads: punctuation it never saw is dropped rather than read as <unk>."""
-    from .errors import MediaError
+    from ..errors import MediaError
 
     kept = [w for w in words if w in model.source_index or any(ch.isalnum() for ch in w)]
     if not kept:
@@ -114,9 +115,9 @@ def _short(text: str, n: int = 40) -> str:
 
 
 def train(args: argparse.Namespace) -> int:
-    from .commands import check_writable
-    from .models.registry import pick_device
-    from .train_translate import TranslateTrainSettings, train_translator
+    from .caption import check_writable
+    from ..models.registry import pick_device
+    from ..training.text import TranslateTrainSettings, train_translator
 
     settings = TranslateTrainSettings(
         out=args.out, train_size=args.train_size, val_size=args.val_size, epochs=args.epochs,
@@ -130,10 +131,10 @@ def train(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    from .commands import evaluation
-    from .export.data import write_json
-    from .models import registry
-    from .train_translate import held_out_pairs, score_translator
+    from .caption import evaluation
+    from ..export.data import write_json
+    from ..models import registry
+    from ..training.text import held_out_pairs, score_translator
 
     names, settings = evaluation(args, "translate")
     pairs = held_out_pairs(args.n, args.seed)
@@ -163,7 +164,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def add_parsers(sub) -> None:
     """translate, train translate and eval translate, on the subcommands of cli.py's parser."""
-    from .cli import add_decoding, add_device, add_style
+    from . import add_decoding, add_device, add_style
 
     tr = sub.add_parser("translate", help="translate sentences and show each word's attention over the source")
     tr.add_argument("sentences", nargs="*", metavar="SENTENCE", help="sentences to translate (quote each)")
@@ -181,7 +182,7 @@ def add_parsers(sub) -> None:
 
 
 def add_train_parser(train_sub) -> None:
-    from .cli import add_training
+    from . import add_training
 
     tt = train_sub.add_parser("translate", help="train the translator on the generated language pair")
     add_training(tt, 100_000, 500, 5, 64, 2e-3, "pairs")
@@ -191,7 +192,7 @@ def add_train_parser(train_sub) -> None:
 
 
 def add_eval_parser(eval_sub) -> None:
-    from .cli import add_device
+    from . import add_device
 
     et = eval_sub.add_parser("translate", help="BLEU and alignment error rate on generated held-out pairs")
     et.add_argument("--model", action="append", help="model name or file (repeat to compare; default: all bundled)")

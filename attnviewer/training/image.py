@@ -19,10 +19,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data.synthetic import DATA_VERSION, Scene, generate_scenes
-from .models.attention import doubly_stochastic_penalty
-from .models.captioner import SPECIALS, Captioner, CaptionerConfig
-from .models.checkpoint import save_checkpoint
+from ..data.synthetic import DATA_VERSION, Scene, generate_scenes
+from ..models.attention import doubly_stochastic_penalty
+from ..models.captioner import SPECIALS, Captioner, CaptionerConfig
+from ..models.checkpoint import save_checkpoint
 
 VALIDATION_SEED_OFFSET = 10_000  # held-out scenes use seed + this: never seen in training
 
@@ -51,7 +51,7 @@ class TrainSettings:
 
     def validate(self) -> "TrainSettings":
         """SettingsError for settings that cannot train, before anything is generated."""
-        from .errors import SettingsError
+        from ..errors import SettingsError
 
         check_training(self, hidden_dim=1, image_size=32)
         if not (self.ds_lambda >= 0 and math.isfinite(self.ds_lambda)):
@@ -62,8 +62,8 @@ class TrainSettings:
 def check_training(s, **minimums: int) -> None:
     """SettingsError for what every model's training settings share: the score function, sizes
     and counts of at least 1 (or the given minimum), a positive learning rate, a .safetensors out."""
-    from .errors import SettingsError
-    from .models.registry import SCORES
+    from ..errors import SettingsError
+    from ..catalog import SCORES
 
     if s.score not in SCORES:
         raise SettingsError(f"unknown score function {s.score!r}; choose one of {', '.join(SCORES)}")
@@ -126,8 +126,8 @@ def cached_features(model, scenes, s: TrainSettings, seed: int, device, log) -> 
 def validate(model: Captioner, inputs: torch.Tensor, scenes: list[Scene]) -> dict[str, float]:
     """Greedy captions of the held-out scenes (cached regions, or pixels for an encoder that
     trains): exact match and the pointing game's two tests."""
-    from .decoding.search import DecodeSettings, best_hypotheses
-    from .metrics import pointing
+    from ..decoding.search import DecodeSettings, best_hypotheses
+    from ..evaluation.image import pointing
 
     model.eval()
     hyps = best_hypotheses(model, inputs, DecodeSettings("greedy"), batch=250)

@@ -16,9 +16,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import MediaError, OutputError, SettingsError
-from .media.images import IMAGE_SUFFIXES
-from .types import model_label
+from ..errors import MediaError, OutputError, SettingsError
+from ..media.images import IMAGE_SUFFIXES
+from ..types import model_label
 
 
 def find_images(inputs: list[str]) -> list[Path]:
@@ -105,11 +105,11 @@ class Progress:
 
 
 def caption_folder(args: argparse.Namespace, settings, style) -> int:
-    from .commands import (
+    from .caption import (
         caption_images, check_animation, check_writable, print_caption,
     )
-    from .export.data import load_result
-    from .media.images import load_image
+    from ..export.data import load_result
+    from ..media.images import load_image
 
     single = [f"--{k}" for k in ("figure", "json", "npz", "overlay", "animation") if getattr(args, k)]
     if single:
@@ -139,10 +139,11 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
     already = len(items) - len(todo)
     name = None
     if any("json" in it.missing and "npz" in it.missing for it in todo):  # the model will run: name it now
-        from .models import registry
+        from .. import catalog
+        from ..models import registry
 
-        name = registry.variant_with_score(args.model, args.score) if args.score else args.model
-        registry.resolve(name)
+        name = catalog.variant_with_score(args.model, args.score) if args.score else args.model
+        catalog.resolve(name)
     if not outdir.exists():
         try:
             outdir.mkdir(parents=False)
@@ -195,7 +196,8 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
             if not loaded:
                 continue
             if model is None:
-                from .models import registry
+                from .. import catalog
+                from ..models import registry
 
                 model = registry.load(name, args.device, args.trust_pickle)
                 device = next(model.parameters()).device
@@ -222,7 +224,7 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
 
 def _render(it: Item, rgb, result, args, style, title, warn) -> bool:
     """Write the missing outputs of one image; False (with a warning) if its --word is out of range."""
-    from .commands import word_index, write_outputs
+    from .caption import word_index, write_outputs
 
     word = None
     if args.word is not None and "figure" in it.missing:

@@ -16,11 +16,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .alignment import alignment_error, bleu, right_by_role
-from .data.pairs import DATA_VERSION, Pair, generate_pairs, vocabularies
-from .models.checkpoint import save_checkpoint
-from .models.translator import ATTENTIONS, ENCODERS, SOURCE_SPECIALS, TARGET_SPECIALS, Translator, TranslatorConfig
-from .train import pad_captions
+from ..evaluation.text import alignment_error, bleu, right_by_role
+from ..data.pairs import DATA_VERSION, Pair, generate_pairs, vocabularies
+from ..models.checkpoint import save_checkpoint
+from ..models.translator import ATTENTIONS, ENCODERS, SOURCE_SPECIALS, TARGET_SPECIALS, Translator, TranslatorConfig
+from .image import pad_captions
 
 VALIDATION_SEED_OFFSET = 10_000  # held-out sentences use seed + this, minus any source seen in training
 
@@ -45,8 +45,8 @@ class TranslateTrainSettings:
     checks_per_epoch: int = 2  # held-out scoring this often; the best-aligning check is kept
 
     def validate(self) -> "TranslateTrainSettings":
-        from .errors import SettingsError
-        from .train import check_training
+        from ..errors import SettingsError
+        from .image import check_training
 
         check_training(self, hidden_dim=1, checks_per_epoch=1)
         if self.attention not in ATTENTIONS:
@@ -96,7 +96,7 @@ def forced_attention(model: Translator, pairs: list[Pair], batch: int = 200) -> 
 
 def translate_pairs(model: Translator, sources: list[list[str]], settings=None, batch: int = 100) -> list:
     """The best hypothesis for each tokenised source sentence (greedy unless settings say)."""
-    from .decoding.search import DecodeSettings, decode, run
+    from ..decoding.search import DecodeSettings, decode, run
 
     settings = settings or DecodeSettings("greedy")
     device = next(model.parameters()).device

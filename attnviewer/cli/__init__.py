@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .errors import AttnViewerError
+from ..errors import AttnViewerError
 
 EXIT_USER_ERROR = 2
 
@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_style(cap)
     add_device(cap)
 
-    from . import translate_commands, video_commands
+    from . import translate as translate_commands, video as video_commands
 
     translate_commands.add_parsers(sub)
     video_commands.add_parsers(sub)
@@ -158,27 +158,27 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv or ["gui"])
     try:
         if args.command == "gui":
-            from .app import run
+            from ..app import run
 
             return run(args.file)
         if args.command == "caption":
-            from .commands import caption
+            from .caption import caption
 
             return caption(args)
         if args.command == "translate":
-            from .translate_commands import translate
+            from .translate import translate
 
             return translate(args)
         if args.command == "video":
-            from .video_commands import video
+            from .video import video
 
             return video(args)
         if args.command == "export":
-            from .commands import export
+            from .caption import export
 
             return export(args)
         if args.command in ("train", "eval"):
-            from . import commands, translate_commands, video_commands
+            from . import caption as commands, translate as translate_commands, video as video_commands
 
             module = {"translate": translate_commands, "video": video_commands}.get(args.task, commands)
             return (module.train if args.command == "train" else module.evaluate)(args)

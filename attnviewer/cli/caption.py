@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .types import model_label
+from ..types import model_label
 
 
 def train(args: argparse.Namespace) -> int:
-    from .models.registry import pick_device
-    from .train import TrainSettings, train_captioner
+    from ..models.registry import pick_device
+    from ..training.image import TrainSettings, train_captioner
 
     settings = TrainSettings(
         out=args.out, train_size=args.train_size, val_size=args.val_size, epochs=args.epochs,
@@ -26,7 +26,7 @@ def train(args: argparse.Namespace) -> int:
 
 
 def decode_settings(args: argparse.Namespace):
-    from .decoding.settings import DecodeSettings
+    from ..settings import DecodeSettings
 
     if args.greedy:
         s = DecodeSettings("greedy")
@@ -42,7 +42,7 @@ def output_paths(out: str | None, images: list[str], suffixes: tuple[str, ...], 
     """One output per image: OUT itself for one image, OUT-<image name> for several."""
     from pathlib import Path
 
-    from .errors import OutputError
+    from ..errors import OutputError
 
     if out is None:
         return [None] * len(images)
@@ -58,8 +58,8 @@ def output_paths(out: str | None, images: list[str], suffixes: tuple[str, ...], 
 
 def figure_style(args: argparse.Namespace):
     """The FigureStyle of the style options, checked (SettingsError for a bad value)."""
-    from .export.animation import check_timing
-    from .export.figures import FigureStyle
+    from ..export.animation import check_timing
+    from ..export.figures import FigureStyle
 
     check_timing(args.frame_seconds, args.frame_size)
     return FigureStyle(
@@ -74,7 +74,7 @@ def check_outputs(paths, overwrite: bool) -> None:
     """Before any work: no output named twice, none a folder, none existing unless --overwrite."""
     from pathlib import Path
 
-    from .errors import OutputError
+    from ..errors import OutputError
 
     seen = set()
     for p in paths:
@@ -97,7 +97,7 @@ def check_writable(path) -> None:
     import os
     from pathlib import Path
 
-    from .errors import OutputError
+    from ..errors import OutputError
 
     folder = Path(path).parent if str(Path(path).parent) else Path(".")
     if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
@@ -107,14 +107,14 @@ def check_writable(path) -> None:
 def check_animation(path) -> None:
     """An MP4 needs an encoder: find out before the model runs."""
     if path is not None and str(path).lower().endswith(".mp4"):
-        from .export.animation import check_mp4
+        from ..export.animation import check_mp4
 
         check_mp4(path)
 
 
 def word_index(word: int | None, hyp, source: str) -> int | None:
     """--word N (from 1) as an index from 0, checked against the caption."""
-    from .errors import SettingsError
+    from ..errors import SettingsError
 
     if word is None:
         return None
@@ -130,7 +130,7 @@ def write_outputs(image, result, style, *, json=None, npz=None, npz_ref=None, fi
                   word=None, title=None, word_title=None, seconds=1.0, frame_size=512, hypothesis=0,
                   log=print) -> list:
     """Every requested output of one result, each written atomically; returns the paths written."""
-    from .export.data import write_result
+    from ..export.data import write_result
 
     hyp = result.hypotheses[hypothesis]
     written = []
@@ -139,7 +139,7 @@ def write_outputs(image, result, style, *, json=None, npz=None, npz_ref=None, fi
         log("  wrote " + " and ".join(str(p) for p in paths))
         written += paths
     if figure is not None:
-        from .export.figures import caption_figure, word_figure
+        from ..export.figures import caption_figure, word_figure
 
         if word is None:
             caption_figure(image, hyp, figure, style, title=title)
@@ -148,13 +148,13 @@ def write_outputs(image, result, style, *, json=None, npz=None, npz_ref=None, fi
         log(f"  wrote {figure}")
         written.append(figure)
     if overlay is not None:
-        from .export.figures import write_overlay
+        from ..export.figures import write_overlay
 
         write_overlay(image, hyp.attention[word], overlay, style)
         log(f"  wrote {overlay}")
         written.append(overlay)
     if animation is not None:
-        from .export.animation import write_animation
+        from ..export.animation import write_animation
 
         write_animation(image, hyp, animation, style, seconds=seconds, size=frame_size)
         log(f"  wrote {animation}")
@@ -179,9 +179,9 @@ def caption_images(model, images, settings, name: str, device) -> list:
     import numpy as np
     import torch
 
-    from .decoding.search import decode, run
-    from .media.images import model_input
-    from .types import Result
+    from ..decoding.search import decode, run
+    from ..media.images import model_input
+    from ..types import Result
 
     size = model.config.image_size
     pixels = torch.from_numpy(np.stack([model_input(im.rgb, size) for im in images]))
@@ -197,16 +197,17 @@ def caption_images(model, images, settings, name: str, device) -> list:
 def caption(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .errors import MediaError, OutputError
-    from .export.animation import ANIMATION_FORMATS
-    from .export.figures import FIGURE_FORMATS
-    from .media.images import load_image
-    from .models import registry
+    from ..errors import MediaError, OutputError
+    from ..export.animation import ANIMATION_FORMATS
+    from ..export.figures import FIGURE_FORMATS
+    from ..media.images import load_image
+    from .. import catalog
+    from ..models import registry
 
     settings = decode_settings(args)  # cheap checks first: nothing loads for a bad setting
     style = figure_style(args)
     if args.out is not None:
-        from .batch import caption_folder
+        from .folder import caption_folder
 
         return caption_folder(args, settings, style)
     if args.figure_format is not None or args.animation_format is not None:
@@ -226,7 +227,7 @@ def caption(args: argparse.Namespace) -> int:
     animations = output_paths(args.animation, args.images, ANIMATION_FORMATS, "animation")
     check_outputs([*figures, *jsons, *npzs, *overlays, *animations], args.overwrite)
     check_animation(args.animation)
-    name = registry.variant_with_score(args.model, args.score) if args.score else args.model
+    name = catalog.variant_with_score(args.model, args.score) if args.score else args.model
     images = [load_image(p) for p in args.images]
     model = registry.load(name, args.device, args.trust_pickle)
     device = next(model.parameters()).device
@@ -244,11 +245,11 @@ def caption(args: argparse.Namespace) -> int:
 
 def export(args: argparse.Namespace) -> int:
     """Re-render a saved result: figures, overlay, animation, from its JSON/NPZ and its image."""
-    from .errors import OutputError, SettingsError
-    from .export.animation import ANIMATION_FORMATS
-    from .export.data import find_source, load_result
-    from .export.figures import FIGURE_FORMATS
-    from .media.images import load_image
+    from ..errors import OutputError, SettingsError
+    from ..export.animation import ANIMATION_FORMATS
+    from ..export.data import find_source, load_result
+    from ..export.figures import FIGURE_FORMATS
+    from ..media.images import load_image
 
     style = figure_style(args)
     if not (args.figure or args.animation or args.overlay or args.top_frames):
@@ -270,7 +271,7 @@ def export(args: argparse.Namespace) -> int:
     if result.kind == "translate":
         return _export_translation(args, result, style, figure, animation, title)
     if result.kind == "video":
-        from .video_commands import export_video
+        from .video import export_video
 
         return export_video(args, result, style, figure, top, animation, title)
     if top is not None:
@@ -289,8 +290,8 @@ def export(args: argparse.Namespace) -> int:
 
 def _export_translation(args, result, style, figure, animation, title) -> int:
     """A saved translation's alignment matrix and animation; it has no image to overlay."""
-    from .errors import OutputError
-    from .translate_commands import write_translation
+    from ..errors import OutputError
+    from .translate import write_translation
 
     if args.top_frames:
         raise OutputError(f"{args.result}: --top-frames draws a video's frames; this result is a translation")
@@ -308,11 +309,11 @@ def _export_translation(args, result, style, figure, animation, title) -> int:
 def evaluation(args: argparse.Namespace, kind: str):
     """The models an eval command scores (those named, else the bundled ones of its kind) and how
     it decodes (greedy, or a beam of --beam)."""
-    from .decoding.settings import DecodeSettings
-    from .errors import CheckpointError
-    from .models import registry
+    from ..settings import DecodeSettings
+    from ..errors import CheckpointError
+    from .. import catalog
 
-    names = args.model or list(registry.bundled(kind))
+    names = args.model or list(catalog.bundled(kind))
     if not names:
         raise CheckpointError(f"no bundled {kind} models found; name one with --model")
     settings = DecodeSettings("greedy") if args.beam == 1 else DecodeSettings("beam", beam=args.beam)
@@ -320,12 +321,12 @@ def evaluation(args: argparse.Namespace, kind: str):
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    from .data.synthetic import generate_scenes
-    from .decoding.search import best_hypotheses
-    from .export.data import write_json
-    from .metrics import caption_scores, pointing
-    from .models import registry
-    from .train import scene_pixels
+    from ..data.synthetic import generate_scenes
+    from ..decoding.search import best_hypotheses
+    from ..export.data import write_json
+    from ..evaluation.image import caption_scores, pointing
+    from ..models import registry
+    from ..training.image import scene_pixels
 
     names, settings = evaluation(args, "caption")
     print(f"{args.n} held-out scenes (seed {args.seed}), decoding: {settings.describe()}", flush=True)

@@ -1,0 +1,117 @@
+"""Which models exist, of which kind: the bundled ones in resources/models, or a checkpoint file the
+user names. Read from the files' safetensors headers only: no torch, so the window can list models."""
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+from .errors import CheckpointError, SettingsError
+from .resources import resource_dir
+
+# The score-function names (kept here too so that listing models never imports torch).
+SCORES = ("content", "additive", "location", "general", "dot", "scaled_dot")
+
+
+def sniff(path: Path) -> str:
+    """'safetensors', 'pickle' (a torch zip or a raw pickle) or 'unknown', from the first bytes."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    # safetensors first: its header length (8 bytes, little-endian) may well start with 0x80
+    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < path.stat().st_size:
+        return "safetensors"
+    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
+        return "pickle"
+    return "unknown"
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The safetensors header's metadata, read without torch (the window lists models with it)."""
+    with open(path, "rb") as f:
+        (size,) = struct.unpack("<Q", f.read(8))
+        if size > 100_000_000:
+            raise ValueError("implausible safetensors header")
+        header = json.loads(f.read(size))
+    return header.get("__metadata__") or {}
+
+
+def models_dir() -> Path:
+    return resource_dir() / "models"
+
+
+def bundled(kind: str | None = None) -> dict[str, Path]:
+    """Bundled model names -> files, e.g. 'caption-shapes'; only those of one kind (caption,
+    translate, video) if a kind is given."""
+    models = {p.stem: p for p in sorted(models_dir().glob("*.safetensors"))}
+    return models if kind is None else {n: p for n, p in models.items() if kind_of(n) == kind}
+
+
+def kind_of(name_or_path: str) -> str | None:
+    """What a model does (caption, translate, video), from its file's header; None if unreadable."""
+    try:
+        path = resolve(name_or_path)
+        return read_metadata(path).get("kind", "caption") if sniff(path) == "safetensors" else None
+    except (OSError, ValueError, CheckpointError):
+        return None
+
+
+def resolve(name_or_path: str) -> Path:
+    """A bundled name or a path to a checkpoint file."""
+    models = bundled()
+    if name_or_path in models:
+        return models[name_or_path]
+    path = Path(name_or_path).expanduser()
+    looks_like_path = path.suffix or "/" in name_or_path or path.exists()
+    if not looks_like_path:
+        names = ", ".join(models) or "none installed"
+        raise CheckpointError(f"unknown model {name_or_path!r}; bundled models: {names}")
+    return path
+
+
+def family(name: str) -> str:
+    """'caption-shapes-dot' -> 'caption-shapes': bundled variants differ by a score suffix."""
+    for score in SCORES:
+        name = name.removesuffix(f"-{score}")
+    return name
+
+
+def config_of(name_or_path: str) -> dict:
+    """A model's config from its file's header, without loading it (or torch); {} if unreadable."""
+    try:
+        path = resolve(name_or_path)
+        if sniff(path) != "safetensors":
+            return {}
+        return json.loads(read_metadata(path).get("config", "{}"))
+    except (OSError, ValueError, CheckpointError):
+        return {}
+
+
+def variants(name_or_path: str) -> dict[str, str]:
+    """Score function -> bundled model name, for the bundled family of a model (no torch needed)."""
+    models, base = bundled(kind_of(name_or_path)), family(name_or_path)
+    out = {}
+    for name in [base] + [f"{base}-{s}" for s in SCORES]:
+        if name in models:
+            out[config_of(name).get("score", "?")] = name
+    return out
+
+
+def comparison(name: str) -> str | None:
+    """The bundled model to show beside this one when Compare first opens: its sibling trained
+    with Show-Attend-Tell's lambda = 1 (the effect the bundled family is there to show), else one
+    trained with another score function (for the lambda = 1 model: the main one); None if the
+    model has no bundled sibling."""
+    models, base = bundled(), family(name).removesuffix("-lambda1")
+    candidates = [f"{base}-lambda1", base] + list(variants(base).values())
+    return next((c for c in candidates if c in models and c != name), None)
+
+
+def variant_with_score(name_or_path: str, score: str) -> str:
+    """The bundled sibling of a model trained with another score function."""
+    if score not in SCORES:
+        raise SettingsError(f"unknown score function {score!r}; choose one of {', '.join(SCORES)}")
+    available = variants(name_or_path)
+    if score in available:
+        return available[score]
+    have = ", ".join(sorted(available)) or "none"
+    raise CheckpointError(f"model {name_or_path!r} has no variant with {score} attention (available: {have})")
