@@ -38,18 +38,21 @@ def check_display() -> None:
                            "install it (e.g. `sudo apt install libxcb-cursor0`)")
 
 
-def run(path: str | None = None, argv: list[str] | None = None) -> int:
+def run(path: str | None = None, argv: list[str] | None = None, text: str | None = None) -> int:
     check_display()
     app = make_application(argv)
     from .ui.main_window import MainWindow
 
     window = MainWindow()
     window.show()
-    if path is None:
+    if text is not None:
+        window.translate(text)
+    elif path is None:
         from .resources import sample_dir
 
         samples = sorted(sample_dir().glob("*.png"))
-        path = str(samples[0]) if samples else None
-    if path:
-        window.open_image(path)
+        if samples:
+            window.open_file(str(samples[0]))
+    else:
+        window.open_file(path)
     return app.exec()

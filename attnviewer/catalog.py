@@ -96,13 +96,18 @@ def variants(name_or_path: str) -> dict[str, str]:
     return out
 
 
+CONTRASTS = {"video-shapes": "video-s2vt"}  # a bundled model -> the one built to show its difference
+
+
 def comparison(name: str) -> str | None:
-    """The bundled model to show beside this one when Compare first opens: its sibling trained
+    """The bundled model to show beside this one when Compare first opens: its contrast model (the
+    plain S2VT beside the video captioner), its sibling trained
     with Show-Attend-Tell's lambda = 1 (the effect the bundled family is there to show), else one
     trained with another score function (for the lambda = 1 model: the main one); None if the
     model has no bundled sibling."""
     models, base = bundled(), family(name).removesuffix("-lambda1")
-    candidates = [f"{base}-lambda1", base] + list(variants(base).values())
+    contrasts = [CONTRASTS[name]] if name in CONTRASTS else [k for k, v in CONTRASTS.items() if v == name]
+    candidates = contrasts + [f"{base}-lambda1", base] + list(variants(base).values())
     return next((c for c in candidates if c in models and c != name), None)
 
 

@@ -75,6 +75,7 @@ class Result:
     kind: str = "caption"  # what made it: caption (an image), video or translate (a sentence)
     source_tokens: list[str] | None = None  # translate: the source words, one per attention position
     frame_times: list[float] | None = None  # video: the time (s) of each attended frame
+    note: str | None = None  # the input is far from what the model was trained on (see domain.py)
 
     @property
     def best(self) -> Hypothesis:

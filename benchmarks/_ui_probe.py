@@ -316,7 +316,7 @@ def run_baseline():
     model = registry.load(args.model, side.controls.device_name(), args.model.endswith((".pt", ".pth")))
     mark("load_end")
     job, settings = 1, side.controls.settings()
-    side.pending = job
+    side.jobs.pending = job
     window.on_image_ready(job, "main", image)
     t0 = time.perf_counter()
     with torch.inference_mode():

@@ -55,7 +55,7 @@ GUI_TIMEOUT = 30_000  # ms: waits on the window end on a condition, this is only
 def wait_finished(qtbot, w, slot="main"):
     """Until the newest job of a side has finished and is what the side shows."""
     side = w.sides[slot]
-    qtbot.waitUntil(lambda: side.pending is None and side.state.result is not None
+    qtbot.waitUntil(lambda: side.jobs.pending is None and side.state.result is not None
                     and side.state.job == w.engine.latest_job(slot), timeout=GUI_TIMEOUT)
 
 
@@ -63,7 +63,7 @@ def caption_done(qtbot, w, path):
     """Open an image in the window and wait until its caption is finished and on screen."""
     w.open_image(str(path))
     wait_finished(qtbot, w)
-    qtbot.waitUntil(lambda: w.image is not None and w.image.path == str(path), timeout=GUI_TIMEOUT)
+    qtbot.waitUntil(lambda: w.shown is not None and w.shown.path == str(path), timeout=GUI_TIMEOUT)
     return w.sides["main"].state
 
 

@@ -40,7 +40,7 @@ def test_words_stream_in_and_keys_step_through_them(qtbot, window, samples):
     # one signal per word, in order, all from this job
     assert [(i, t) for _, _, i, t in rec.steps] == list(enumerate(words))
     assert {job for job, _, _, _ in rec.steps} == {state.job}
-    assert window.image.path == str(samples[0])
+    assert window.shown.path == str(samples[0])
     assert window.sides["main"].caption.token_texts() == words
 
     view = window.sides["main"].attention.view
@@ -119,13 +119,13 @@ def test_cancel_storm_leaves_one_consistent_state(qtbot, window, samples):
 @pytest.mark.parametrize("name", list(BAD_IMAGES))
 def test_bad_file_shows_an_error_and_keeps_the_previous_state(qtbot, window, samples, tmp_path, name):
     state = caption_done(qtbot, window, samples[0])
-    before = ([w.token for w in state.words], window.image, state.job)
+    before = ([w.token for w in state.words], window.shown, state.job)
     make, needle = BAD_IMAGES[name]
     bad = make(tmp_path / name)
     window.open_image(str(bad))
     qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=GUI_TIMEOUT)
     assert str(bad) in window.last_error and needle in window.last_error
-    assert ([w.token for w in state.words], window.image, state.job) == before
+    assert ([w.token for w in state.words], window.shown, state.job) == before
     assert window.sides["main"].caption.token_texts() == before[0]
 
 
@@ -162,7 +162,7 @@ def test_compare_turned_on_while_the_image_still_loads_captions_it_too(qtbot, wi
     wait_finished(qtbot, window, "main")
     wait_finished(qtbot, window, "compare")
     compare = window.sides["compare"]
-    assert compare.state.result.source == window.image.path == str(samples[1])
+    assert compare.state.result.source == window.shown.path == str(samples[1])
     qtbot.waitUntil(lambda: compare.attention.strip.count() == len(compare.state.words), timeout=GUI_TIMEOUT)
 
 
@@ -194,7 +194,7 @@ def test_worker_thread_churning_python_objects_while_views_repaint(qtbot, window
         for i in range(60):
             window.go_to(i % max(1, len(window.sides["main"].state.words)))
             window.sides["main"].attention.view.repaint()
-            window.media.repaint()
+            window.media_stack.currentWidget().repaint()
             qtbot.wait(10)
     finally:
         stop.set()
@@ -252,7 +252,7 @@ def test_pickle_checkpoint_is_loaded_only_after_the_user_agrees(qtbot, window, s
                         lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.No)
     window.open_checkpoint(str(pickle))
     assert asked and "pickle checkpoint refused" in window.last_error
-    assert window.sides["main"].pending is None and window.sides["main"].state.job == job  # nothing ran
+    assert window.sides["main"].jobs.pending is None and window.sides["main"].state.job == job  # nothing ran
     assert window.sides["main"].controls.model_name() != str(pickle)
 
 
@@ -266,7 +266,7 @@ def test_dropping_an_image_file_opens_it(qtbot, window, samples):
     event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
                        Qt.KeyboardModifier.NoModifier)
     window.dropEvent(event)
-    qtbot.waitUntil(lambda: window.image.path == str(samples[1]), timeout=GUI_TIMEOUT)
+    qtbot.waitUntil(lambda: window.shown.path == str(samples[1]), timeout=GUI_TIMEOUT)
     wait_finished(qtbot, window)
 
 

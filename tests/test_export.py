@@ -15,7 +15,8 @@ import torch
 from PIL import Image
 
 from attnviewer.cli import main
-from attnviewer.cli.caption import caption_images
+from attnviewer.kinds import IMAGE
+from attnviewer.pipeline import run_all
 from attnviewer.decoding.search import DecodeSettings
 from attnviewer.errors import MediaError, OutputError, SettingsError
 from attnviewer.export import animation
@@ -40,8 +41,8 @@ def real(samples):
     """(image, Result) of the tiny random model's beam search on a sample image."""
     model = tiny_captioner(seed=1, max_len=6, end_bias=-4.0)
     image = load_image(samples[0])
-    with torch.inference_mode():
-        (result,) = caption_images(model, [image], DecodeSettings("beam", beam=3), "tiny", torch.device("cpu"))
+    model.name = "tiny"
+    (result,) = run_all(IMAGE, model, [image], DecodeSettings("beam", beam=3))
     result.source = str(samples[0])
     assert 3 <= len(result.best.tokens) <= 6 and len(result.hypotheses) > 1
     return image.rgb, result
@@ -279,8 +280,8 @@ def test_hard_attention_locations_survive_a_round_trip(tmp_path, samples):
     model = tiny_captioner(seed=2, max_len=5, end_bias=-4.0, hard=True)
     image = load_image(samples[0])
     settings = DecodeSettings("greedy", sample_attention=True, seed=0)
-    with torch.inference_mode():
-        (result,) = caption_images(model, [image], settings, "tiny-hard", torch.device("cpu"))
+    model.name = "tiny-hard"
+    (result,) = run_all(IMAGE, model, [image], settings)
     assert result.best.locations and len(result.best.locations) == len(result.best.tokens)
     write_result(result, tmp_path / "h.json", tmp_path / "h.npz")
     assert_same_result(result, load_result(tmp_path / "h.json"))

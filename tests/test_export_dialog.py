@@ -129,7 +129,7 @@ def test_exporting_each_kind_writes_a_file_that_opens(qtbot, window, samples, tm
             im.load()
             size = im.size
         if choice == "overlay":  # the overlay alone, at the image's full resolution
-            assert size == (window.image.rgb.shape[1], window.image.rgb.shape[0])
+            assert size == (window.shown.rgb.shape[1], window.shown.rgb.shape[0])
     elif out.suffix == ".svg":
         root = ET.parse(out).getroot()
         assert root.tag.endswith("svg")
@@ -254,7 +254,7 @@ def test_unwritable_folder_shows_an_error_and_keeps_everything(qtbot, window, sa
     import os
 
     state = caption_done(qtbot, window, samples[0])
-    before = ([w.token for w in state.words], window.image, state.job)
+    before = ([w.token for w in state.words], window.shown, state.job)
     if where == "missing folder":
         out = tmp_path / "no" / "such" / "figure.png"
     elif where == "a file as folder":
@@ -271,11 +271,11 @@ def test_unwritable_folder_shows_an_error_and_keeps_everything(qtbot, window, sa
     dlg.cmap.setCurrentText("viridis")
     save_as(monkeypatch, out)
     dlg.save()
-    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=GUI_TIMEOUT)
+    qtbot.waitUntil(lambda: window.error_banner.isVisible() and bool(dlg.message.text()), timeout=GUI_TIMEOUT)
     assert str(out) in window.last_error and "\n" not in window.last_error
     assert dlg.isVisible() and dlg.message.text() == window.last_error
     assert dlg.cmap.currentText() == "viridis" and dlg.save_button.isEnabled()
-    assert ([w.token for w in state.words], window.image, state.job) == before
+    assert ([w.token for w in state.words], window.shown, state.job) == before
     assert not out.exists()
     dlg.close()
 
@@ -367,10 +367,10 @@ def test_open_result_shows_the_same_words_and_attention(qtbot, window, samples, 
 
     controls.set_settings(controls.settings().__class__("greedy", max_len=3))
     caption_done(qtbot, window, samples[1])  # something else on screen now
-    assert window.image.path == str(samples[1])
+    assert window.shown.path == str(samples[1])
 
     open_result_via_menu(qtbot, window, monkeypatch, tmp_path / f"run.{which}")
-    qtbot.waitUntil(lambda: window.image.path == str(samples[0]), timeout=GUI_TIMEOUT)
+    qtbot.waitUntil(lambda: window.shown.path == str(samples[0]), timeout=GUI_TIMEOUT)
     wait_finished(qtbot, window)
     assert [w.token for w in state.words] == words
     assert window.sides["main"].caption.token_texts() == words
@@ -378,7 +378,7 @@ def test_open_result_shows_the_same_words_and_attention(qtbot, window, samples, 
     for a, b in zip(state.hypotheses, original.hypotheses):
         assert a.tokens == b.tokens and a.probs == b.probs
         np.testing.assert_array_equal(a.attention, b.attention)
-    np.testing.assert_array_equal(window.image.rgb, Image.open(samples[0]).convert("RGB"))
+    np.testing.assert_array_equal(window.shown.rgb, Image.open(samples[0]).convert("RGB"))
     assert controls.settings().method == "beam" and controls.settings().beam == 3
     assert not window.error_banner.isVisible()
     # stepping works on the reopened words as on a fresh caption
@@ -395,8 +395,8 @@ def test_an_image_opened_after_a_result_wins(qtbot, window, samples, tmp_path, m
     window.open_result(str(tmp_path / "run.json"))
     window.open_image(str(samples[1]))
     wait_finished(qtbot, window)
-    qtbot.waitUntil(lambda: window._opening is None, timeout=GUI_TIMEOUT)  # the result arrived, and lost
-    assert window.image.path == str(samples[1])
+    qtbot.waitUntil(lambda: window.jobs.opening is None, timeout=GUI_TIMEOUT)  # the result arrived, and lost
+    assert window.shown.path == str(samples[1])
     assert window.sides["main"].state.result.source == str(samples[1])
 
 
@@ -419,7 +419,7 @@ def test_open_result_finds_its_image_beside_it(qtbot, window, samples, tmp_path,
     shutil.move(image, moved / "scene.png")  # the folder moved with its images
     caption_done(qtbot, window, samples[1])
     open_result_via_menu(qtbot, window, monkeypatch, moved / "run.json")
-    qtbot.waitUntil(lambda: window.image.path == str(moved / "scene.png"), timeout=GUI_TIMEOUT)
+    qtbot.waitUntil(lambda: window.shown.path == str(moved / "scene.png"), timeout=GUI_TIMEOUT)
 
 
 def test_open_result_whose_image_is_gone_shows_an_error_and_keeps_the_state(qtbot, window, samples, tmp_path,
@@ -429,11 +429,11 @@ def test_open_result_whose_image_is_gone_shows_an_error_and_keeps_the_state(qtbo
     image.unlink()
 
     state = caption_done(qtbot, window, samples[1])
-    before = ([w.token for w in state.words], window.image, state.job, state.result)
+    before = ([w.token for w in state.words], window.shown, state.job, state.result)
     open_result_via_menu(qtbot, window, monkeypatch, results / "run.json")
     qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=GUI_TIMEOUT)
     assert "scene.png" in window.last_error and "gone" in window.last_error
-    assert ([w.token for w in state.words], window.image, state.job, state.result) == before
+    assert ([w.token for w in state.words], window.shown, state.job, state.result) == before
     assert window.sides["main"].caption.token_texts() == before[0]
 
 
@@ -444,18 +444,23 @@ def test_open_result_of_a_broken_file_shows_an_error(qtbot, window, samples, tmp
     open_result_via_menu(qtbot, window, monkeypatch, bad)
     qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=GUI_TIMEOUT)
     assert str(bad) in window.last_error and "not an attnviewer result" in window.last_error
-    assert window.image.path == str(samples[0])
+    assert window.shown.path == str(samples[0])
 
 
-def test_open_result_of_a_translation_says_how_to_draw_it(qtbot, window, samples, tmp_path, monkeypatch):
+def test_open_result_of_a_translation_shows_its_matrix(qtbot, window, samples, tmp_path, monkeypatch):
     from attnviewer.cli import main
 
     assert main(["translate", "the dog sees a cat", "--json", str(tmp_path / "t.json"), "--device", "cpu"]) == 0
+    saved = load_result(tmp_path / "t.json")
     caption_done(qtbot, window, samples[0])
     open_result_via_menu(qtbot, window, monkeypatch, tmp_path / "t.json")
-    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=GUI_TIMEOUT)
-    assert "is a translation" in window.last_error and "attnviewer export t.json" in window.last_error
-    assert window.image.path == str(samples[0])
+    qtbot.waitUntil(lambda: window.shown is not None and window.shown.path == "the dog sees a cat", timeout=GUI_TIMEOUT)
+    side = window.sides["main"]
+    assert side.controls.model_name() == "translate-sov" and side.controls.kind == "translate"
+    window.go_to(len(saved.best.tokens) - 1)
+    matrix = side.attention.matrix  # the alignment matrix in the pane: the saved attention, row by row
+    np.testing.assert_allclose(matrix, saved.best.attention, atol=1e-6)
+    assert window.media_pane("text").tiles.words == ["the", "dog", "sees", "a", "cat"]
 
 
 # -- the look --------------------------------------------------------------------------------------

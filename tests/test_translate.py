@@ -281,7 +281,7 @@ def test_export_of_a_translation_refuses_an_overlay(tmp_path, capsys):
     assert main(["translate", "a cat sees the dog", "--json", str(tmp_path / "r.json"), "--device", "cpu"]) == 0
     capsys.readouterr()
     assert main(["export", str(tmp_path / "r.json"), "--overlay", str(tmp_path / "o.png"), "--word", "1"]) == 2
-    assert "no image to overlay" in capsys.readouterr().err
+    assert "--overlay cannot be drawn" in capsys.readouterr().err
 
 
 def test_translation_animation_has_one_frame_per_word_and_colours_the_attended_source_word(tmp_path):

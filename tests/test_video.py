@@ -245,7 +245,7 @@ def test_video_animation_has_one_frame_per_word_showing_its_most_attended_frame(
         assert shown[0] == 20 * int(result.best.attention[j].argmax())
     capsys.readouterr()
     assert main(["export", str(out), "--overlay", str(tmp_path / "o.png"), "--word", "1"]) == 2
-    assert "no single image to overlay" in capsys.readouterr().err
+    assert "--overlay cannot be drawn" in capsys.readouterr().err
 
 
 def test_train_and_eval_video_commands(tmp_path, capsys):

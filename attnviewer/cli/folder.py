@@ -105,11 +105,12 @@ class Progress:
 
 
 def caption_folder(args: argparse.Namespace, settings, style) -> int:
-    from .caption import (
-        caption_images, check_animation, check_writable, print_caption,
-    )
+    from .. import pipeline
     from ..export.data import load_result
+    from ..kinds import IMAGE
     from ..media.images import load_image
+    from .options import model_name
+    from .outputs import check_animation, check_writable, print_result
 
     single = [f"--{k}" for k in ("figure", "json", "npz", "overlay", "animation") if getattr(args, k)]
     if single:
@@ -140,9 +141,8 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
     name = None
     if any("json" in it.missing and "npz" in it.missing for it in todo):  # the model will run: name it now
         from .. import catalog
-        from ..models import registry
 
-        name = catalog.variant_with_score(args.model, args.score) if args.score else args.model
+        name = model_name(args)
         catalog.resolve(name)
     if not outdir.exists():
         try:
@@ -161,7 +161,7 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
     def log(line: str) -> None:
         progress.print(line)
 
-    model = device = title = None
+    model = title = None
     try:
         # Images with a saved result and only some outputs missing: no model run needed.
         fresh = []
@@ -178,7 +178,7 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
                 skipped += 1
                 progress.advance()
                 continue
-            if _render(it, image.rgb, result, args, style, args.title or result.title, warn):
+            if _render(it, image, result, args, style, args.title or result.title, warn):
                 done += 1
             else:
                 skipped += 1
@@ -196,17 +196,13 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
             if not loaded:
                 continue
             if model is None:
-                from .. import catalog
-                from ..models import registry
-
-                model = registry.load(name, args.device, args.trust_pickle)
-                device = next(model.parameters()).device
+                model = pipeline.load_model(IMAGE, name, args.device, args.trust_pickle)
                 title = args.title or f"{model_label(model.name)}, {settings.describe()}"
-            results = caption_images(model, [im for _, im in loaded], settings, name, device)
+            results = pipeline.run_all(IMAGE, model, [im for _, im in loaded], settings, batch=len(loaded))
             for (it, im), result in zip(loaded, results):
                 result.source = str(it.image.resolve())
-                print_caption(result, settings.method, shown=str(it.image), log=log)
-                if _render(it, im.rgb, result, args, style, title, warn):
+                print_result(IMAGE, result, settings.method, shown=str(it.image), log=log)
+                if _render(it, im, result, args, style, title, warn):
                     done += 1
                 else:
                     skipped += 1
@@ -222,9 +218,10 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
     return 0
 
 
-def _render(it: Item, rgb, result, args, style, title, warn) -> bool:
+def _render(it: Item, image, result, args, style, title, warn) -> bool:
     """Write the missing outputs of one image; False (with a warning) if its --word is out of range."""
-    from .caption import word_index, write_outputs
+    from ..kinds import IMAGE, WriteOptions
+    from .outputs import word_index, write
 
     word = None
     if args.word is not None and "figure" in it.missing:
@@ -234,8 +231,7 @@ def _render(it: Item, rgb, result, args, style, title, warn) -> bool:
             warn(f"{e}; skipped")
             return False
     out = {k: it.outputs[k] for k in it.missing}
-    write_outputs(rgb, result, style, json=out.get("json"), npz=out.get("npz"), npz_ref=it.outputs["npz"],
-                  figure=out.get("figure"),
-                  animation=out.get("animation"), word=word, title=title, word_title=args.title,
-                  seconds=args.frame_seconds, frame_size=args.frame_size, log=lambda m: None)
+    opts = WriteOptions(title=title, word=word, word_title=args.title, seconds=args.frame_seconds,
+                        frame_size=args.frame_size, npz_ref=it.outputs["npz"])
+    write(IMAGE, image, result, out, style, opts, log=lambda m: None)
     return True

@@ -1,7 +1,7 @@
 """The bridge between the window and the models: one long-lived worker on one QThread.
 
-The worker loads images and models and runs the decoders; it emits every generated word as a
-signal carrying plain Python/numpy data. torch is imported on the worker thread, on the first
+The worker reads the input (an image, a video, a sentence: through its kind), loads models and
+runs the one pipeline; it emits every generated word as a signal carrying plain Python/numpy data. torch is imported on the worker thread, on the first
 job, so the window appears before any model is loaded; grad mode is per thread, so inference
 mode is entered there too. Each job has an id; a new job of the same slot cancels the running
 one (a threading.Event checked between words, since a busy worker never runs its event loop)
@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 import weakref
 from dataclasses import dataclass, field
 
@@ -29,22 +28,31 @@ MODEL_CACHE_SIZE = 3
 
 
 @dataclass
-class CaptionJob:
+class Job:
+    """Decode one input of one kind with one model: what the window asks the engine for."""
+
     id: int
-    image_path: str
+    kind: str  # a kinds.KINDS name: caption, video, translate
+    source: str  # a file, or the sentence itself
     model: str  # bundled name or checkpoint path
     settings: DecodeSettings
     device: str = "auto"
     slot: str = "main"  # "main" or "compare": each slot supersedes only its own jobs
     trust_pickle: bool = False
+    options: dict = field(default_factory=dict)  # how the kind reads the input (video: reverse)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+
+
+class Cancelled(Exception):
+    """Raised from a progress callback when the job was superseded: reading stops there."""
 
 
 class Worker(QObject):
     """Lives on the engine thread. Its slots run there; its signals reach the GUI thread queued."""
 
-    image_ready = Signal(int, str, object)  # job id, slot, LoadedImage
+    media_ready = Signal(int, str, object)  # job id, slot, the input as read (LoadedImage, LoadedClip, Sentence)
     status = Signal(int, str, str)  # job id, slot, what is happening
+    progress = Signal(int, str, int, int)  # job id, slot, done, total (reading a long video)
     step = Signal(int, str, object)  # job id, slot, Step
     finished = Signal(int, str, object)  # job id, slot, Result
     failed = Signal(int, str, str)  # job id, slot, message for the user
@@ -56,14 +64,14 @@ class Worker(QObject):
     export_progress = Signal(int, int, int)  # frames done, of total (animations)
     preview_ready = Signal(int, object)  # (H, W, 3) uint8 RGB
     preview_failed = Signal(int, str)
-    result_opened = Signal(int, object, object)  # Result, LoadedImage
+    result_opened = Signal(int, object, object)  # Result, its input as read again
 
     def __init__(self):
         super().__init__()
         self.latest: dict[str, int] = {}  # slot -> newest job id; written by the GUI thread
         self._models: dict[tuple[str, str], object] = {}
         self._devices: list[str] | None = None
-        self._last_image = None  # ((path, mtime, size), LoadedImage)
+        self._last_media = None  # (key, media): the last input read
         self.latest_preview = 0  # newest preview id; written by the GUI thread
         self._warm = False  # the export dialog's slow look-ups done once, here, not on the GUI thread
 
@@ -76,7 +84,7 @@ class Worker(QObject):
             self.export_cancelled.emit(req.id, req.path)
             return
         try:
-            if req.kind == "open":
+            if req.output == "open":
                 result, image = open_result(req.path)
                 self.result_opened.emit(req.id, result, image)
             elif req.preview:
@@ -88,50 +96,47 @@ class Worker(QObject):
             self.export_cancelled.emit(req.id, req.path)
         except Exception as e:
             if not isinstance(e, AttnViewerError):
-                log.exception("%s %s failed", req.kind, "preview" if req.preview else "export")
+                log.exception("%s %s failed", req.output, "preview" if req.preview else "export")
             message = str(e) if isinstance(e, AttnViewerError) else _unexpected(e)
             (self.preview_failed if req.preview else self.export_failed).emit(req.id, message)
 
     @Slot(object)
-    def run(self, job: CaptionJob) -> None:
+    def run(self, job: Job) -> None:
         if self.latest.get(job.slot) != job.id or job.cancel.is_set():
             return  # superseded while it waited in the queue
         try:
             self._run(job)
+        except Cancelled:
+            return
         except AttnViewerError as e:
             self.failed.emit(job.id, job.slot, str(e))
         except Exception as e:  # keep the app alive; the message names what broke
             log.exception("job %s failed", job.id)
             self.failed.emit(job.id, job.slot, _unexpected(e))
 
-    def _run(self, job: CaptionJob) -> None:
-        from ..media.images import load_image
+    def _run(self, job: Job) -> None:
+        from .. import kinds, pipeline
 
-        t0 = time.perf_counter()
-        self.status.emit(job.id, job.slot, f"reading {job.image_path}")
-        image = self._image(job.image_path, load_image)
+        kind = kinds.get(job.kind)
+        self.status.emit(job.id, job.slot, f"reading {_short(job.source)}")
+        media = self._media(job, kind)
         if job.cancel.is_set():
             return
-        self.image_ready.emit(job.id, job.slot, image)
+        self.media_ready.emit(job.id, job.slot, media)
         self.status.emit(job.id, job.slot, f"loading model {job.model}")
         torch = _import_torch()
-
         if self._devices is None:
             self._devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
             self.devices.emit(self._devices)
-        from ..decoding.search import decode
-        from ..media.images import model_input
-        from ..types import Result
-
-        model = self._model(job)
+        model = self._model(job, kind)
         if job.cancel.is_set():
             return
-        self.status.emit(job.id, job.slot, "captioning")
-        device = next(model.parameters()).device
-        pixels = torch.from_numpy(model_input(image.rgb, model.config.image_size))
+        fitted = kind.fit(media, model)
+        if fitted is not media:  # e.g. the sentence's unknown words, known now
+            self.media_ready.emit(job.id, job.slot, fitted)
+        self.status.emit(job.id, job.slot, "decoding")
+        gen = pipeline.run(kind, model, fitted, job.settings)
         with torch.inference_mode():
-            state = model.init_state(pixels.permute(2, 0, 1)[None].float().to(device))
-            gen = decode(model, state, job.settings, stream=True)
             while True:
                 if job.cancel.is_set():
                     gen.close()
@@ -139,39 +144,57 @@ class Worker(QObject):
                 try:
                     step = next(gen)
                 except StopIteration as stop:
-                    hyps = stop.value[0]
+                    result = stop.value
                     break
                 step.job = job.id
                 self.step.emit(job.id, job.slot, step)
-        settings = dict(job.settings.to_dict(), device=str(device))
-        result = Result(image.path, job.model, settings, hyps, time.perf_counter() - t0, image.rgb.shape[:2])
+        result.model = job.model
         self.finished.emit(job.id, job.slot, result)
         if not self._warm:  # once the window has painted the caption and gone quiet
             self._warm = True
             QTimer.singleShot(WARM_UP_DELAY_MS, _warm_exports)
 
-    def _image(self, path: str, load):
-        """The last image again when it is the same file, unchanged: re-runs with other settings
-        then skip reading and decoding it, and the window sees the very same picture."""
-        key = (path, *_stamp(path))
-        if self._last_image is None or self._last_image[0] != key:
-            self._last_image = (key, load(path))
-        return self._last_image[1]
+    def _media(self, job: Job, kind):
+        """The last input again when it is the same, unchanged: re-runs with other settings then
+        skip reading it, and the window sees the very same object."""
+        from .. import pipeline
 
-    def _model(self, job: CaptionJob):
-        from .. import catalog
+        key = (job.kind, job.source, *_stamp(job.source), tuple(sorted(job.options.items())),
+               _steps(job.model))
+        if self._last_media is None or self._last_media[0] != key:
+            def progress(done: int, total: int) -> None:
+                if job.cancel.is_set():
+                    raise Cancelled
+                self.progress.emit(job.id, job.slot, done, total)
+
+            self._last_media = (key, pipeline.read(kind, job.source, job.model, progress=progress, **job.options))
+        return self._last_media[1]
+
+    def _model(self, job: Job, kind):
+        from .. import catalog, pipeline
         from ..models import registry
 
         # By file, its modification time and the actual device: a retrained checkpoint at the
         # same path is read again, and "auto" shares the entry of the device it picks.
         path = catalog.resolve(job.model)
-        key = (str(path.resolve()), *_stamp(path), str(registry.pick_device(job.device)))
+        key = (str(path.resolve()), *_stamp(path), str(registry.pick_device(job.device)), kind.name)
         if key not in self._models:
-            model = registry.load(job.model, job.device, job.trust_pickle)
+            model = pipeline.load_model(kind, job.model, job.device, job.trust_pickle)
             if len(self._models) >= MODEL_CACHE_SIZE:
                 self._models.pop(next(iter(self._models)))
             self._models[key] = model
         return self._models[key]
+
+
+def _steps(model: str):
+    """The frames a video model samples (from its header): another model may read other frames."""
+    from ..catalog import config_of
+
+    return config_of(model).get("steps")
+
+
+def _short(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _warm_exports() -> None:
@@ -238,7 +261,7 @@ class Engine(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._ids = 0
-        self._running: dict[str, CaptionJob] = {}
+        self._running: dict[str, Job] = {}
         self.thread = QThread()
         self.thread.setObjectName("attnviewer-engine")
         self.worker = Worker()
@@ -251,7 +274,7 @@ class Engine(QObject):
         # thread: Qt aborts the process when a running QThread is destroyed.
         weakref.finalize(self, _stop, self.thread, self._running)
         # signals re-exported for the window
-        self.image_ready, self.status = self.worker.image_ready, self.worker.status
+        self.media_ready, self.status, self.progress = self.worker.media_ready, self.worker.status, self.worker.progress
         self.step, self.finished, self.failed = self.worker.step, self.worker.finished, self.worker.failed
         self.devices = self.worker.devices
         w = self.worker
@@ -267,7 +290,7 @@ class Engine(QObject):
         request.id = self._ids
         if request.preview:
             self.worker.latest_preview = request.id
-        elif request.kind != "open":
+        elif request.output != "open":
             self._running["export"] = request  # shutdown() cancels it with the caption jobs
         self._export.emit(request)
         return request.id
@@ -278,12 +301,8 @@ class Engine(QObject):
         if req is not None and (request_id is None or req.id == request_id):
             self.cancel("export")
 
-    def export_figure(self, image, hyp, path: str, style=None, title: str | None = None) -> int:
-        """The classic grid of every word, written on the engine thread."""
-        return self.export(ExportRequest("grid", str(path), image, hyp, style, title))
-
     def open_result(self, path: str) -> int:
-        """Load a saved result and its image on the engine thread: result_opened or export_failed."""
+        """Load a saved result and its input on the engine thread: result_opened or export_failed."""
         return self.export(ExportRequest("open", str(path)))
 
     def claim(self, slot: str, job: int) -> None:
@@ -291,11 +310,11 @@ class Engine(QObject):
         self.cancel(slot)
         self.worker.latest[slot] = job
 
-    def submit(self, image_path: str, model: str, settings: DecodeSettings, device: str = "auto",
-               slot: str = "main", trust_pickle: bool = False) -> int:
+    def submit(self, kind: str, source: str, model: str, settings: DecodeSettings, device: str = "auto",
+               slot: str = "main", trust_pickle: bool = False, options: dict | None = None) -> int:
         """Start a job; the running job of the same slot is cancelled. Returns the new job id."""
         self._ids += 1
-        job = CaptionJob(self._ids, image_path, model, settings, device, slot, trust_pickle)
+        job = Job(self._ids, kind, source, model, settings, device, slot, trust_pickle, dict(options or {}))
         self.cancel(slot)
         self._running[slot] = job
         self.worker.latest[slot] = job.id

@@ -57,6 +57,7 @@ def result_dict(r: Result) -> dict:
         "image_size": list(r.image_size) if r.image_size else None,
         "source_tokens": r.source_tokens,
         "frame_times": r.frame_times,
+        "note": r.note,
         "attention_shape": list(r.best.attention.shape[1:]) if r.hypotheses else None,
         "hypotheses": [hypothesis_dict(h) for h in r.hypotheses],
     }
@@ -201,10 +202,11 @@ def _result_from(data: dict, arrays: dict[str, np.ndarray] | None) -> Result:
         kind=str(data.get("kind") or "caption"),
         source_tokens=[str(t) for t in data["source_tokens"]] if data.get("source_tokens") else None,
         frame_times=[float(t) for t in data["frame_times"]] if data.get("frame_times") else None,
+        note=str(data["note"]) if data.get("note") else None,
     )
 
 
-def find_source(result: Result, result_path: str | Path | None = None) -> Path:
+def find_source(result: Result, result_path: str | Path | None = None, what: str = "input") -> Path:
     """The image or video a result was made from: its recorded path, else a file of that name beside the
     result file (a result folder moved together with its images). MediaError if it is gone."""
     src = Path(result.source)
@@ -214,6 +216,5 @@ def find_source(result: Result, result_path: str | Path | None = None) -> Path:
         beside = Path(result_path).parent / src.name
         if beside.is_file():
             return beside
-    what = "video" if result.kind == "video" else "image"
     raise MediaError(f"{src}: the {what} of this result is gone (no such file); "
                      "put it back or next to the result file")

@@ -27,6 +27,23 @@ class LoadedClip:
     frame_count: int  # frames in the whole video
     fps: float
     size: tuple[int, int]  # (height, width) of the video
+    reversed: bool = False  # the frames played backwards (times then count from the reversed start)
+
+    def file_time(self, t: float) -> float:
+        """Where in the file the frame shown at time t (of this clip) lies."""
+        return self.last_time - t if self.reversed else t
+
+    @property
+    def last_time(self) -> float:
+        return (self.frame_count - 1) / self.fps
+
+
+def reversed_clip(clip: LoadedClip) -> LoadedClip:
+    """The same sampled frames played backwards: frame i of the file is frame N-1-i of the
+    reversed video, so its time becomes (N-1)/fps - t and the order flips."""
+    times = [round(clip.last_time - t, 6) for t in reversed(clip.times)]
+    return LoadedClip(clip.path, np.ascontiguousarray(clip.frames[::-1]), times, clip.frame_count, clip.fps,
+                      clip.size, reversed=not clip.reversed)
 
 
 def sample_indices(frame_count: int, steps: int) -> list[int]:
@@ -60,15 +77,23 @@ def _reason(e: Exception) -> str:
     return getattr(e, "strerror", None) or first_line(e)
 
 
-def read_clip(path: str | Path, steps: int) -> LoadedClip:
+def read_clip(path: str | Path, steps: int, progress=None) -> LoadedClip:
+    """progress(done, total), if given, is called while listing and after each kept frame; it may
+    raise to stop reading (the engine cancels a long read that way)."""
     import av
 
     path = Path(path)
+    report = progress or (lambda done, total: None)
     with _open(path) as box:
         stream = box.streams.video[0]
         announced = stream.frames  # from the header (0 if the container does not say)
         try:
-            packets = [(p.pts, p.is_keyframe) for p in box.demux(stream) if p.size]
+            packets = []
+            for p in box.demux(stream):
+                if p.size:
+                    packets.append((p.pts, p.is_keyframe))
+                    if len(packets) % 500 == 0:
+                        report(0, steps)
         except av.error.FFmpegError as e:
             raise MediaError(f"{path}: damaged video ({_reason(e)})") from None
     count = len(packets)
@@ -85,9 +110,9 @@ def read_clip(path: str | Path, steps: int) -> LoadedClip:
         size = (stream.codec_context.height, stream.codec_context.width)
         try:
             if all(pts is not None for pts, _ in packets):
-                kept = _seeking(box, stream, packets, wanted)
+                kept = _seeking(box, stream, packets, wanted, report)
             else:  # no timestamps to seek by: decode from the start
-                kept = _sequential(box, stream, wanted)
+                kept = _sequential(box, stream, wanted, report)
         except av.error.FFmpegError as e:
             raise MediaError(f"{path}: damaged video, decoding failed ({_reason(e)})") from None
     if len(kept) < steps:
@@ -98,18 +123,20 @@ def read_clip(path: str | Path, steps: int) -> LoadedClip:
     return LoadedClip(str(path), np.stack(frames), times, count, fps, size)
 
 
-def _sequential(box, stream, wanted: list[int]) -> list:
+def _sequential(box, stream, wanted: list[int], report=lambda done, total: None) -> list:
     """The wanted frames (by index in display order), decoding every frame from the start."""
     kept = []
     for i, frame in enumerate(box.decode(stream)):
         if i == wanted[len(kept)]:
             kept.append(frame)
+            report(len(kept), len(wanted))
             if len(kept) == len(wanted):
                 break
     return kept
 
 
-def _seeking(box, stream, packets: list[tuple[int, bool]], wanted: list[int]) -> list:
+def _seeking(box, stream, packets: list[tuple[int, bool]], wanted: list[int],
+             report=lambda done, total: None) -> list:
     """The wanted frames, jumping to the last keyframe before a wanted frame whenever that lies
     ahead of where decoding is (a long video is mostly skipped, a short one decoded straight)."""
     order = sorted(pts for pts, _ in packets)  # display order
@@ -124,6 +151,7 @@ def _seeking(box, stream, packets: list[tuple[int, bool]], wanted: list[int]) ->
             at = frame.pts
             if frame.pts is not None and frame.pts >= target:
                 kept.append(frame)
+                report(len(kept), len(wanted))
                 break
         else:
             break  # the video ended early

@@ -57,8 +57,11 @@ class OverlayControls(QWidget):
         self.peak.setChecked(settings.peak)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for label, w in (("Colours", self.cmap), ("Opacity", self.opacity), ("Smoothing", self.smoothing)):
-            layout.addWidget(QLabel(label))
+        self._labels = {}
+        for key, label, w in (("cmap", "Colours", self.cmap), ("opacity", "Opacity", self.opacity),
+                              ("smoothing", "Smoothing", self.smoothing)):
+            self._labels[key] = QLabel(label)
+            layout.addWidget(self._labels[key])
             layout.addWidget(w)
         layout.addWidget(self.grid)
         layout.addWidget(self.peak)
@@ -71,12 +74,24 @@ class OverlayControls(QWidget):
         for w in (self.cmap, self.smoothing, self.opacity, self.grid, self.peak):
             w.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # keep the arrow keys for stepping
 
+    def show_only(self, keys) -> None:
+        """Show the controls that mean something for the kind on screen (all when keys is empty)."""
+        widgets = {"cmap": self.cmap, "opacity": self.opacity, "smoothing": self.smoothing, "grid": self.grid,
+                   "peak": self.peak}
+        for key, w in widgets.items():
+            visible = not keys or key in keys
+            w.setVisible(visible)
+            if key in self._labels:
+                self._labels[key].setVisible(visible)
+
     def settings(self) -> OverlaySettings:
         return OverlaySettings(self.cmap.currentText(), self.opacity.value() / 100,
                                self.smoothing.currentText(), self.grid.isChecked(), self.peak.isChecked())
 
 
 class AttentionPane(QWidget):
+    """The image kind's attention pane (see kind_views.py for the interface every kind's pane has)."""
+
     word_clicked = Signal(int)
 
     def __init__(self, parent=None):
@@ -99,8 +114,16 @@ class AttentionPane(QWidget):
         self._thumb_key: list = []
         self._small: np.ndarray | None = None
 
+    def set_media(self, media) -> None:
+        """A new image (a LoadedImage, or None): the view is reset to show it whole."""
+        self.set_image(None if media is None else media.rgb)
+
+    def show_words(self, words: list[Step], index: int, look: "OverlaySettings") -> None:
+        self.show_word(words[index] if 0 <= index < len(words) else None, look)
+        self.show_strip(words, index, look)
+
     def set_image(self, rgb: np.ndarray | None) -> None:
-        self.view.set_image(rgb)
+        self.view.set_image(rgb, reset=True)
         self._small = None if rgb is None else _thumbnail_base(rgb)
         self._thumb_key = []
         self.strip.clear()

@@ -48,10 +48,24 @@ class CaptionPane(QWidget):
             lower.addWidget(box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        self.note = QLabel()
+        self.note.setObjectName("note")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("QLabel#note { background: #fef7e0; color: #5f370e; padding: 3px; }")
+        self.note.hide()
         layout.addWidget(self.title)
+        layout.addWidget(self.note)
         layout.addWidget(self.tokens, 2)
         layout.addWidget(lower, 3)
         self._shown: list[tuple[str, float]] = []
+
+    def set_title(self, title: str) -> None:
+        self.title.setText(f"<b>{title}</b>")
+
+    def show_note(self, note: str | None) -> None:
+        """The model's own warning next to its caption: the input is far from its training data."""
+        self.note.setText(f"⚠ {note}" if note else "")
+        self.note.setVisible(bool(note))
 
     def show_words(self, words: list[Step], current: int) -> None:
         """Rebuild the tokens only when they changed; move the highlight to the current word."""

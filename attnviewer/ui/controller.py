@@ -7,6 +7,8 @@ one is dropped: the generation-counter rule that keeps stale words off the scree
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..types import Hypothesis, Result, Step
 
 
@@ -91,3 +93,117 @@ class CaptionState:
 
     def end(self) -> int:
         return self.go(len(self.words) - 1)
+
+
+# -- the window's jobs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Input:
+    """What the user asked to see: an input of one kind (a file, or a sentence) and how to read it."""
+
+    kind: str  # a kinds.KINDS name
+    source: str
+    options: tuple = ()  # sorted (name, value) pairs: e.g. (("reverse", True),)
+
+    @property
+    def option_dict(self) -> dict:
+        return dict(self.options)
+
+
+class SideJobs:
+    """One caption column: its words (CaptionState) and the job asked for but not yet on screen.
+
+    A new job replaces what is shown only when its first word arrives (or it ends without words),
+    so a job that fails (a bad file, a bad checkpoint) leaves everything as it was."""
+
+    def __init__(self):
+        self.state = CaptionState()
+        self.pending: int | None = None  # the submitted job whose first word has not arrived
+        self.pending_media = None  # what that job read (shown at once in the media pane)
+        self.pending_input: Input | None = None
+        self.trusted: set[str] = set()  # pickle checkpoints the user agreed to load
+
+    def submitted(self, job: int, inp: Input) -> None:
+        self.pending, self.pending_media, self.pending_input = job, None, inp
+
+    def media_ready(self, job: int, media) -> bool:
+        if job != self.pending:
+            return False
+        self.pending_media = media
+        return True
+
+    def takes_over(self, job: int) -> bool:
+        """The job's first word (or its end) arrived: True once, when it now replaces the screen."""
+        if job != self.pending:
+            return False
+        self.pending = None
+        self.state.start(job)
+        return True
+
+    def failed(self, job: int) -> bool:
+        """True if the failed job was the pending one (nothing of it is on screen then)."""
+        if job != self.pending:
+            return False
+        self.pending, self.pending_media, self.pending_input = None, None, None
+        return True
+
+    def drop_pending(self) -> None:
+        self.pending, self.pending_media, self.pending_input = None, None, None
+
+
+class WindowJobs:
+    """The window's bookkeeping, Qt-free: which input is on screen, which is asked for, and the
+    columns' jobs. The window submits to the engine and draws; this decides what each event means."""
+
+    def __init__(self):
+        self.sides = {"main": SideJobs(), "compare": SideJobs()}
+        self.shown: Input | None = None  # the input whose words are on screen
+        self.shown_media = None  # ...as read (LoadedImage, LoadedClip, Sentence)
+        self.asked: Input | None = None  # an input asked for whose words have not started
+        self.opening: int | None = None  # a saved result being reopened (request id)
+
+    def ask(self, inp: Input) -> None:
+        self.asked = inp
+
+    def current(self) -> Input | None:
+        """The input a re-run decodes: the one asked for, else the one on screen."""
+        return self.asked or self.shown
+
+    def commit(self, slot: str, job: int) -> object | None:
+        """A job's first word arrived; if that makes a new input the one on screen (the main
+        column's, or the first ever), returns its media for the window to show, else None."""
+        side = self.sides[slot]
+        inp, media = side.pending_input, side.pending_media
+        if not side.takes_over(job):
+            return None
+        side.pending_media = side.pending_input = None
+        if (slot == "main" or self.shown is None) and inp is not None:
+            if inp == self.asked:
+                self.asked = None
+            changed = inp != self.shown or media is not self.shown_media
+            self.shown, self.shown_media = inp, media if media is not None else self.shown_media
+            return self.shown_media if changed else None
+        return None
+
+    def fail(self, slot: str, job: int) -> bool:
+        """True when the failure concerns what the user is waiting for (a message is due); the
+        asked-for input is dropped when the main column failed on it."""
+        if not self.sides[slot].failed(job):
+            return False
+        if slot == "main":
+            self.asked = None
+        return True
+
+    def result_opened(self, request_id: int, inp: Input, media) -> bool:
+        """A reopened result arrives: False if something newer was asked since (ids share one counter)."""
+        main = self.sides["main"]
+        if request_id != self.opening:
+            return False
+        self.opening = None
+        if max(main.pending or 0, main.state.job or 0) > request_id:
+            return False
+        main.drop_pending()
+        main.state.start(request_id)
+        self.shown, self.shown_media, self.asked = inp, media, None
+        return True

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
 
 from ..settings import DecodeSettings
 from .. import catalog
+from ..kinds import KINDS
 
 OPEN_CHECKPOINT = "Open checkpoint…"
 
@@ -61,6 +62,10 @@ class DecodingControls(QWidget):
             layout.addStretch()
             rows.addLayout(layout)
         self._quiet = False
+        self.kind = "caption"  # the kind of input the listed models take
+        self.defaults = {k.name: k.default_model for k in KINDS.values()}
+        self._extra: dict[str, list[str]] = {}  # checkpoints opened, per kind
+        self._chosen: dict[str, str] = {}  # the model last chosen for each kind
         self.set_settings(DecodeSettings("beam", beam=3, max_len=20))
         self.refresh_models()
         self.model.activated.connect(self._model_chosen)
@@ -74,13 +79,23 @@ class DecodingControls(QWidget):
 
     # -- models ----------------------------------------------------------------------------------
 
-    def refresh_models(self, current: str | None = None, extra: list[str] = ()) -> None:
-        """Bundled models, then checkpoints the user opened, then the 'Open checkpoint…' entry."""
+    def set_kind(self, kind: str) -> None:
+        """List the models of another kind of input (caption, video, translate), choosing the one
+        last chosen for it (else its default)."""
+        if kind == self.kind:
+            return
+        self._chosen[self.kind] = self.model_name()
+        self.kind = kind
+        self.refresh_models(self._chosen.get(kind) or self.defaults.get(kind))
+
+    def refresh_models(self, current: str | None = None) -> None:
+        """Bundled models of the kind, then checkpoints the user opened, then 'Open checkpoint…'."""
         self._quiet = True
-        current = current or self.model.currentData() or "caption-shapes"
+        current = current or self.model.currentData() or self.defaults.get(self.kind)
         self.model.clear()
-        captioners = catalog.bundled("caption")  # the window captions images (translators are for the CLI)
-        for name in list(captioners) + [e for e in extra if e not in captioners]:
+        bundled = catalog.bundled(self.kind)
+        extra = self._extra.get(self.kind, [])
+        for name in list(bundled) + [e for e in extra if e not in bundled]:
             self.model.addItem(name.rsplit("/", 1)[-1], name)
             self.model.setItemData(self.model.count() - 1, name, Qt.ItemDataRole.ToolTipRole)
         self.model.addItem(OPEN_CHECKPOINT, None)
@@ -90,11 +105,11 @@ class DecodingControls(QWidget):
         self._quiet = False
 
     def add_checkpoint(self, path: str) -> None:
-        extra = [self.model.itemData(i) for i in range(self.model.count()) if self.model.itemData(i)]
-        self.refresh_models(path, extra + [path])
+        self._extra.setdefault(self.kind, []).append(path)
+        self.refresh_models(path)
 
     def model_name(self) -> str:
-        return self.model.currentData() or "caption-shapes"
+        return self.model.currentData() or self.defaults.get(self.kind) or ""
 
     def _refresh_scores(self) -> None:
         self.score.clear()

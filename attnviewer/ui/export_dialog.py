@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Slot
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..engine.exports import ExportRequest
+from ..kinds import WriteOptions
 from ..export.figures import font_families
 from ..maps import SMOOTHING
 from ..types import Hypothesis, Result
@@ -29,35 +29,42 @@ PREVIEW_DELAY_MS = 250
 COLORMAPS = ("jet", "viridis", "inferno", "magma", "plasma", "turbo", "hot", "cividis", "gray")
 FIGURE_FILTERS = {"png": "PNG image (*.png)", "svg": "SVG vector figure (*.svg)", "pdf": "PDF document (*.pdf)"}
 
-# choice id -> (label, kind of ExportRequest, file suffixes it accepts)
-CHOICES = {
-    "grid": ("All words (the classic grid)", "grid", (".png", ".svg", ".pdf")),
-    "word": ("Current word", "word", (".png", ".svg", ".pdf")),
-    "overlay": ("Overlay alone, at the image's full resolution (PNG)", "overlay", (".png",)),
-    "gif": ("Animation, word by word (GIF)", "animation", (".gif",)),
-    "mp4": ("Animation, word by word (MP4)", "animation", (".mp4",)),
-    "result": ("Raw result: JSON + NPZ (reopens with File → Open result…)", "result", (".json",)),
-}
-# which options each choice uses (the others are disabled)
-USES = {
-    "grid": {"columns", "cmap", "opacity", "smoothing", "scale", "panel", "dpi", "font", "font_size", "show_prob"},
-    "word": {"cmap", "opacity", "smoothing", "scale", "panel", "dpi", "font", "font_size", "show_prob"},
-    "overlay": {"cmap", "opacity", "smoothing", "scale"},
-    "gif": {"cmap", "opacity", "smoothing", "scale", "font", "font_size", "show_prob", "seconds", "size"},
-    "mp4": {"cmap", "opacity", "smoothing", "scale", "font", "font_size", "show_prob", "seconds", "size"},
-    "result": set(),
-}
+STYLE_KEYS = {"columns", "cmap", "opacity", "smoothing", "scale", "panel", "dpi", "font", "font_size",
+              "show_prob", "seconds", "size"}
+
+
+@dataclass(frozen=True)
+class Choice:
+    label: str
+    output: str  # the kind's output id (ExportRequest.output)
+    suffixes: tuple[str, ...]
+    uses: frozenset[str]  # the options it uses (the others are disabled)
+
+
+def choices_for(kind) -> dict[str, Choice]:
+    """The dialog's choices for a kind, from the kind's table of outputs; an animation is offered
+    as GIF and as MP4. The image grid keeps the id "grid" (remembered choices of older versions)."""
+    out = {}
+    for o in kind.outputs.values():
+        uses = frozenset(o.uses & STYLE_KEYS)
+        if o.id == "animation":
+            base = o.label.replace(" (GIF or MP4)", "")
+            out["gif"] = Choice(f"{base} (GIF)", o.id, (".gif",), uses)
+            out["mp4"] = Choice(f"{base} (MP4)", o.id, (".mp4",), uses)
+        else:
+            out["grid" if (o.id, kind.medium) == ("figure", "image") else o.id] = Choice(o.label, o.id, o.suffixes, uses)
+    return out
 
 
 @dataclass
 class ExportSource:
     """What is on screen, as plain data: the figure's inputs."""
 
-    image: np.ndarray  # (H, W, 3) uint8
+    media: object  # the input as read: LoadedImage, LoadedClip, Sentence
     hyp: Hypothesis  # the hypothesis shown
     index: int  # the current word
     result: Result
-    stem: str  # the image's file name without suffix: default output names
+    stem: str  # the input's file name without suffix (a sentence's first words): default output names
     title: str  # the grid's first panel: model and decoding
     overlay: OverlaySettings  # the window's overlay: defaults for colours, opacity, smoothing
 
@@ -93,12 +100,17 @@ class ExportDialog(QDialog):
     def _build(self) -> None:
         from ..export.animation import mp4_encoder
 
+        from ..kinds import for_result
+
         src = self.source
+        self.kind = for_result(src.result)
+        self.choices = choices_for(self.kind)
         what = QGroupBox("Export")
         what_lay = QVBoxLayout(what)
         self.kind_group = QButtonGroup(self)
         self.kind_buttons: dict[str, QRadioButton] = {}
-        for i, (cid, (label, _, _)) in enumerate(CHOICES.items()):
+        for i, (cid, choice) in enumerate(self.choices.items()):
+            label = choice.label
             if cid == "word" and 0 <= src.index < len(src.hyp.tokens):
                 label = f"Current word: “{src.hyp.tokens[src.index]}” (word {src.index + 1})"
             b = QRadioButton(label)
@@ -107,12 +119,12 @@ class ExportDialog(QDialog):
             self.kind_buttons[cid] = b
             what_lay.addWidget(b)
         self.mp4_codec = mp4_encoder()
-        if self.mp4_codec is None:
+        if self.mp4_codec is None and "mp4" in self.kind_buttons:
             mp4 = self.kind_buttons["mp4"]
             mp4.setEnabled(False)
             mp4.setToolTip("MP4 needs PyAV with an H.264 or MPEG-4 encoder, and none was found here "
                            "(pip install av); GIF works everywhere")
-        else:
+        elif "mp4" in self.kind_buttons:
             self.kind_buttons["mp4"].setToolTip(f"encoded with {self.mp4_codec}")
 
         self.columns = QSpinBox(minimum=1, maximum=30)
@@ -236,9 +248,9 @@ class ExportDialog(QDialog):
         from ..export.figures import FigureStyle
 
         d, o = FigureStyle(), self.source.overlay
-        choice = self._value("choice", "grid", str)
-        if choice not in CHOICES or not self.kind_buttons[choice].isEnabled():
-            choice = "grid"
+        choice = self._value("choice", next(iter(self.choices)), str)
+        if choice not in self.choices or not self.kind_buttons[choice].isEnabled():
+            choice = next(iter(self.choices))
         self.kind_buttons[choice].setChecked(True)
         self.columns.setValue(self._value("columns", d.columns))
         cmap = self._value("cmap", o.cmap, str)
@@ -280,7 +292,7 @@ class ExportDialog(QDialog):
         for cid, b in self.kind_buttons.items():
             if b.isChecked():
                 return cid
-        return "grid"
+        return next(iter(self.choices))
 
     def select(self, choice: str) -> None:
         self.kind_buttons[choice].setChecked(True)
@@ -297,12 +309,13 @@ class ExportDialog(QDialog):
 
     def request(self, path: str = "", preview: bool = False) -> ExportRequest:
         src = self.source
-        return ExportRequest(kind=CHOICES[self.choice()][1], path=path, image=src.image, hyp=src.hyp,
-                             style=self.style(), title=src.title, index=max(0, src.index), result=src.result,
-                             seconds=round(self.seconds.value(), 3), size=self.size.value(), preview=preview)
+        opts = WriteOptions(title=src.title, word=max(0, src.index), hypothesis=src.result.hypotheses.index(src.hyp),
+                            seconds=round(self.seconds.value(), 3), frame_size=self.size.value())
+        return ExportRequest(self.choices[self.choice()].output, path=path, media=src.media, result=src.result,
+                             style=self.style(), opts=opts, preview=preview)
 
     def _choice_changed(self) -> None:
-        used = USES[self.choice()]
+        used = self.choices[self.choice()].uses
         for key, (_, w) in self.option_widgets.items():
             w.setEnabled(key in used)
             label = self.form.labelForField(w)
@@ -379,6 +392,8 @@ class ExportDialog(QDialog):
         token = src.hyp.tokens[src.index] if 0 <= src.index < len(src.hyp.tokens) else "word"
         token = "".join(c if c.isalnum() or c in "-_" else "_" for c in token)
         return {"grid": f"{src.stem}-attention.{self.figure_format}",
+                "figure": f"{src.stem}-attention.{self.figure_format}",
+                "top_frames": f"{src.stem}-top-frames.{self.figure_format}",
                 "word": f"{src.stem}-{src.index + 1:02d}-{token}.{self.figure_format}",
                 "overlay": f"{src.stem}-overlay-{src.index + 1:02d}-{token}.png",
                 "gif": f"{src.stem}-caption.gif", "mp4": f"{src.stem}-caption.mp4",
@@ -387,12 +402,15 @@ class ExportDialog(QDialog):
     def filters(self) -> tuple[str, str]:
         """The file dialog's filter list and the one selected."""
         choice = self.choice()
-        if choice in ("grid", "word"):
+        if self._is_figure(choice):
             order = [self.figure_format] + [f for f in FIGURE_FILTERS if f != self.figure_format]
             return ";;".join(FIGURE_FILTERS[f] for f in order), FIGURE_FILTERS[self.figure_format]
         one = {"overlay": "PNG image (*.png)", "gif": "GIF animation (*.gif)", "mp4": "MP4 video (*.mp4)",
                "result": "attnviewer result (*.json)"}[choice]
         return one, one
+
+    def _is_figure(self, choice: str) -> bool:
+        return self.choices[choice].suffixes == (".png", ".svg", ".pdf")
 
     def save(self) -> None:
         """Ask where, confirm replacing what exists, then export on the engine thread."""
@@ -405,7 +423,7 @@ class ExportDialog(QDialog):
         if not path:
             return
         path = self._with_suffix(path, chosen)
-        if choice in ("grid", "word"):
+        if self._is_figure(choice):
             self.figure_format = Path(path).suffix.lower()[1:]
         targets = [Path(path)]
         if choice == "result":
@@ -429,7 +447,7 @@ class ExportDialog(QDialog):
         self.start_export(path)
 
     def _with_suffix(self, path: str, chosen_filter: str) -> str:
-        allowed = CHOICES[self.choice()][2]
+        allowed = self.choices[self.choice()].suffixes
         if Path(path).suffix.lower() in allowed:
             return path
         for suffix in allowed:  # the filter the user picked names the suffix to add

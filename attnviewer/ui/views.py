@@ -27,15 +27,24 @@ class ImageView(pg.GraphicsLayoutWidget):
         self.view.addItem(self.image_item)
         self.shape: tuple[int, int] | None = None
 
-    def set_image(self, rgb: np.ndarray | None) -> None:
+    def set_image(self, rgb: np.ndarray | None, reset: bool = False) -> None:
+        """Show a picture; reset (a new input) or a new size shows it whole again, so a smaller
+        image after a large one is not drawn in a corner of the old view."""
         if rgb is None:
             self.image_item.clear()
             self.shape = None
             return
         self.image_item.setImage(rgb, levels=(0, 255), autoLevels=False)
-        if self.shape != rgb.shape[:2]:
+        if reset or self.shape != rgb.shape[:2]:
             self.shape = rgb.shape[:2]
-            self.view.autoRange(padding=0.02)
+            self.view.setRange(QRectF(0, 0, rgb.shape[1], rgb.shape[0]), padding=0.02)
+
+    def set_media(self, media) -> None:
+        """The media pane of the image kind: the picture alone."""
+        self.set_image(None if media is None else media.rgb, reset=True)
+
+    def show_words(self, words, index: int, look) -> None:
+        """The plain picture does not change with the word (the attention pane shows it)."""
 
     def mouseDoubleClickEvent(self, event):
         self.view.autoRange(padding=0.02)
@@ -65,6 +74,11 @@ class OverlayView(ImageView):
         self.sample_item.setZValue(31)
         self.view.addItem(self.sample_item)
         self.overlay: np.ndarray | None = None  # the RGBA array on screen, for tests and exports
+
+    def set_image(self, rgb: np.ndarray | None, reset: bool = False) -> None:
+        if reset or rgb is None or self.shape != rgb.shape[:2]:
+            self.set_overlay(None)  # the old map is stretched over the old picture's size
+        super().set_image(rgb, reset)
 
     def set_overlay(self, rgba: np.ndarray | None, grid: tuple[int, int] | None = None,
                     show_grid: bool = False, peak: tuple[int, int] | None = None,

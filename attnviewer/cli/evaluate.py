@@ -1,0 +1,129 @@
+"""`attnviewer eval caption|video|translate`: score models on freshly generated held-out data."""
+from __future__ import annotations
+
+import argparse
+
+from .options import add_eval
+
+
+def evaluation(args: argparse.Namespace, kind: str):
+    """The models an eval command scores (those named, else the bundled ones of its kind) and how
+    it decodes (greedy, or a beam of --beam)."""
+    from .. import catalog
+    from ..errors import CheckpointError
+    from ..settings import DecodeSettings
+
+    names = args.model or list(catalog.bundled(kind))
+    if not names:
+        raise CheckpointError(f"no bundled {kind} models found; name one with --model")
+    settings = DecodeSettings("greedy") if args.beam == 1 else DecodeSettings("beam", beam=args.beam)
+    return names, settings.validate()
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    report = {"caption": evaluate_captioners, "video": evaluate_video, "translate": evaluate_translators}[args.task](args)
+    if args.json:
+        from ..export.data import write_json
+
+        write_json(report, args.json)
+    return 0
+
+
+def evaluate_captioners(args: argparse.Namespace) -> dict:
+    from ..data.synthetic import generate_scenes
+    from ..decoding.search import best_hypotheses
+    from ..evaluation.image import caption_scores, pointing
+    from ..models import registry
+    from ..training.image import scene_pixels
+
+    names, settings = evaluation(args, "caption")
+    print(f"{args.n} held-out scenes (seed {args.seed}), decoding: {settings.describe()}", flush=True)
+    report, tallies = {}, {}
+    for name in names:
+        model = registry.load(name, args.device)
+        scenes = generate_scenes(args.n, args.seed, model.config.image_size)
+        hyps = best_hypotheses(model, scene_pixels(scenes), settings)
+        scores = caption_scores([s.caption for s in scenes], [h.text for h in hyps])
+        tally = tallies[name] = pointing(scenes, hyps)
+        report[name] = dict(scores, **{
+            "pointing cell": tally.rate("cell"), "pointing pixel": tally.rate("pixel"),
+            "colour cell": tally.kind_rate("colour", 0), "colour pixel": tally.kind_rate("colour", 1),
+            "shape cell": tally.kind_rate("shape", 0), "shape pixel": tally.kind_rate("shape", 1),
+            "words": tally.words, "words naming no object": tally.no_object,
+            "lambda": model.config.ds_lambda, "score": model.config.score,
+        })
+    first = tallies[names[0]]
+    for base in ("uniform", "centre"):
+        report[f"{base} baseline"] = {"pointing cell": first.rate(f"{base} cell"),
+                                      "pointing pixel": first.rate(f"{base} pixel")}
+    cols = ["exact match", "BLEU-4", "CIDEr", "pointing cell", "pointing pixel", "colour pixel", "shape pixel"]
+    width = max(len(n) for n in report) + 2
+    print("model".ljust(width) + "".join(c.rjust(15) for c in cols))
+    for name, row in report.items():
+        cells = []
+        for c in cols:
+            v = row.get(c)
+            cells.append("-".rjust(15) if v is None else (f"{v:.3f}" if c == "CIDEr" else f"{v:.1%}").rjust(15))
+        print(name.ljust(width) + "".join(cells))
+    for name, row in report.items():
+        if "words" in row:
+            print(f"{name}: {row['words']} colour/shape words scored, {row['words naming no object']} "
+                  f"naming no object; trained with {row['score']} attention, lambda={row['lambda']:g}")
+    return report
+
+
+def evaluate_video(args: argparse.Namespace) -> dict:
+    from ..data.clip_events import generate_clips
+    from ..models import registry
+    from ..training.video import score_video_captioner
+
+    names, settings = evaluation(args, "video")
+    clips = generate_clips(args.n, args.seed)
+    print(f"{len(clips)} held-out clips (seed {args.seed}), decoding: {settings.describe()}", flush=True)
+    report = {name: score_video_captioner(registry.load(name, args.device, kind="video"), clips, settings)
+              for name in names}
+    cols = list(next(iter(report.values())))
+    for name, row in report.items():
+        print(name)
+        for c in cols:
+            print(f"  {c:38s} {row[c]:7.1%}")
+    return report
+
+
+def evaluate_translators(args: argparse.Namespace) -> dict:
+    from ..models import registry
+    from ..training.text import held_out_pairs, score_translator
+
+    names, settings = evaluation(args, "translate")
+    pairs = held_out_pairs(args.n, args.seed)
+    print(f"{len(pairs)} held-out sentence pairs (seed {args.seed}), decoding: {settings.describe()}", flush=True)
+    report = {}
+    for name in names:
+        model = registry.load(name, args.device, kind="translate")
+        c = model.config
+        report[name] = dict(score_translator(model, pairs, settings, by_role=True), score=c.score,
+                            attention=c.attention, encoder=c.encoder, reversed=c.reverse_source)
+    cols = ("BLEU", "exact match", "AER", "diagonal AER")
+    width = max(len(n) for n in report) + 2
+    print("model".ljust(width) + "".join(c.rjust(14) for c in cols) + "  attention")
+    for name, row in report.items():
+        cells = [f"{row['BLEU']:.2f}", f"{row['exact match']:.1%}", f"{row['AER']:.3f}", f"{row['diagonal AER']:.3f}"]
+        how = f"{row['attention']} {row['score']}, {row['encoder']}" + (", reversed source" if row["reversed"] else "")
+        print(name.ljust(width) + "".join(x.rjust(14) for x in cells) + "  " + how)
+    roles = list(next(iter(report.values()))["right by word type"])
+    print("\nattention peak on a gold link, by target word type:")
+    print("model".ljust(width) + "".join(r.rjust(14) for r in roles))
+    for name, row in report.items():
+        print(name.ljust(width) + "".join(f"{row['right by word type'][r]:.1%}".rjust(14) for r in roles))
+    return report
+
+
+def add_parser(sub) -> None:
+    ev = sub.add_parser("eval", help="evaluate a model on freshly generated held-out data")
+    ev_sub = ev.add_subparsers(dest="task", required=True)
+    add_eval(ev_sub.add_parser("caption", help="BLEU-4, CIDEr and the pointing game on generated scenes"),
+             500, "scenes")
+    add_eval(ev_sub.add_parser("video", help="captions and temporal pointing on generated held-out clips"),
+             500, "clips")
+    add_eval(ev_sub.add_parser("translate", help="BLEU and alignment error rate on generated held-out pairs"),
+             1000, "sentence pairs")

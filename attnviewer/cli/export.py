@@ -1,0 +1,60 @@
+"""`attnviewer export RESULT`: draw the figures and animations of a saved result, whatever its kind."""
+from __future__ import annotations
+
+import argparse
+
+from .options import add_style, add_video_figures
+
+FLAGS = {"figure": "--figure", "overlay": "--overlay", "animation": "--animation", "top_frames": "--top-frames"}
+
+
+def export(args: argparse.Namespace) -> int:
+    from ..errors import OutputError, SettingsError
+    from ..export.data import load_result
+    from ..kinds import WriteOptions, for_result
+    from .options import figure_style
+    from .outputs import check_plans, word_index, write
+
+    style = figure_style(args)
+    requested = {k: getattr(args, k) for k in FLAGS if getattr(args, k)}
+    if not requested:
+        raise OutputError("nothing to export: add --figure OUT, --animation OUT, --overlay OUT or --top-frames OUT")
+    if args.overlay and args.word is None:
+        raise OutputError(f"{args.overlay}: an overlay shows one word; add --word N")
+    result = load_result(args.result)
+    kind = for_result(result)
+    for key in requested:
+        if key not in kind.outputs:
+            offers = ", ".join(FLAGS[k] for k in kind.outputs if k in FLAGS)
+            raise OutputError(f"{args.result}: {FLAGS[key]} cannot be drawn for a result of `{kind.command}` "
+                              f"(a {kind.noun}); it offers {offers}")
+    from .outputs import plan
+
+    out = plan(kind, requested, ["-"])[0]
+    check_plans([out], args.overwrite)
+    if not 1 <= args.hypothesis <= len(result.hypotheses):
+        raise SettingsError(f"--hypothesis {args.hypothesis}: {args.result} holds {len(result.hypotheses)} "
+                            f"hypotheses (numbered from 1)")
+    hyp = result.hypotheses[args.hypothesis - 1]
+    word = word_index(args.word, hyp, args.result)
+    media = kind.reopen(result, args.result)
+    print(f"{args.result}: {hyp.text}")
+    opts = WriteOptions(title=args.title or result.title, word=word, word_title=args.title,
+                        hypothesis=args.hypothesis - 1, values=args.values, top_k=args.top_k_frames,
+                        seconds=args.frame_seconds, frame_size=args.frame_size)
+    write(kind, media, result, out, style, opts)
+    return 0
+
+
+def add_parser(sub) -> None:
+    ex = sub.add_parser("export", help="draw figures and animations of a saved result (JSON or NPZ)")
+    ex.add_argument("result", metavar="RESULT", help="a result written by caption, translate or video --json (or its .npz)")
+    ex.add_argument("--figure", metavar="OUT",
+                    help="the attention figure (.png, .svg or .pdf): the grid, the frame strip or the matrix")
+    ex.add_argument("--overlay", metavar="OUT", help="image: one word's overlay at full image size (.png; needs --word)")
+    ex.add_argument("--animation", metavar="OUT", help="the caption word by word (.gif or .mp4)")
+    ex.add_argument("--values", action="store_true", help="translation: print each weight in the matrix's cells")
+    add_video_figures(ex)
+    ex.add_argument("--hypothesis", type=int, default=1, metavar="K", help="the K-th best hypothesis (default 1)")
+    ex.add_argument("--overwrite", action="store_true", help="replace output files that exist")
+    add_style(ex)

@@ -1,0 +1,119 @@
+"""The command-line options the commands share: model and decoding, device, training, figure style."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="where the model runs: auto picks CUDA when a GPU is present")
+
+
+def add_decoding(p: argparse.ArgumentParser, default_model: str) -> None:
+    """The model and how it decodes, shared by caption, translate and video."""
+    p.add_argument("--model", default=default_model, help=f"bundled model name or a checkpoint file (default {default_model})")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--beam", type=int, metavar="K", help="beam search of width K (default 3)")
+    how.add_argument("--greedy", action="store_true", help="greedy decoding")
+    how.add_argument("--sample", type=float, metavar="T", help="sample with temperature T")
+    p.add_argument("--top-k", type=int, default=0, help="sampling: only the K most likely words")
+    p.add_argument("--seed", type=int, help="sampling seed")
+    p.add_argument("--max-len", type=int, help="longest output in words")
+    p.add_argument("--score", metavar="FN", help="attention score function (a bundled variant of the model)")
+    p.add_argument("--trust-pickle", action="store_true", help="allow loading a pickle checkpoint you trust")
+
+
+def add_training(p: argparse.ArgumentParser, train_size: int, val_size: int, epochs: int, batch_size: int,
+                 lr: float, what: str) -> None:
+    """The options every train command has; `what` names its examples (scenes, pairs, clips)."""
+    p.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
+    p.add_argument("--train-size", type=int, default=train_size)
+    p.add_argument("--val-size", type=int, default=val_size,
+                   help=f"held-out {what} scored while training; the best check is kept")
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--batch-size", type=int, default=batch_size)
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--score", default="additive", help="attention score function")
+    p.add_argument("--seed", type=int, default=0, help=f"seed of the generated {what} (and of the weights)")
+    p.add_argument("--init-seed", type=int, help=f"another seed for the weights and batch order, same {what}")
+    p.add_argument("--minutes", type=float, help="stop after this many minutes")
+    add_device(p)
+
+
+def add_style(p: argparse.ArgumentParser, images: bool = True) -> None:
+    """Figure, overlay and animation options, shared by caption, translate, video and export;
+    images=False leaves out those that only mean something over an image."""
+    g = p.add_argument_group("figure style")
+    if images:
+        g.add_argument("--columns", type=int, default=5, metavar="N", help="panels per row of the figure (default 5)")
+    g.add_argument("--cmap", default="jet", metavar="NAME", help="matplotlib colormap of the attention (default jet)")
+    g.add_argument("--opacity", type=float, default=0.6, metavar="A",
+                   help="overlay opacity where the attention peaks, 0..1 (default 0.6)")
+    if images:
+        g.add_argument("--smoothing", default="gaussian", choices=("nearest", "bilinear", "gaussian"),
+                       help="how the attention grid is drawn over the image (default gaussian)")
+    g.add_argument("--scale", default="max", choices=("max", "fixed"),
+                   help="max: each map to its own peak; fixed: weights 0..1 on one scale (default max)")
+    g.add_argument("--panel-size", type=float, default=2.2, metavar="INCHES", help="width of one panel (default 2.2)")
+    g.add_argument("--dpi", type=int, default=150, help="PNG resolution, and of images inside SVG/PDF (default 150)")
+    g.add_argument("--font", default="sans-serif", metavar="FAMILY", help="font family (default sans-serif)")
+    g.add_argument("--font-size", type=float, default=11, metavar="PT", help="font size in points (default 11)")
+    g.add_argument("--no-prob", action="store_true", help="words without their probabilities")
+    g.add_argument("--title", help="title of the figure (default: model and decoding)")
+    if images:
+        g.add_argument("--word", type=int, metavar="N",
+                       help="only the N-th word (from 1): --figure draws that word alone; needed by --overlay")
+    g.add_argument("--frame-seconds", type=float, default=1.0, metavar="S", help="animation: seconds per word")
+    g.add_argument("--frame-size", type=int, default=512, metavar="PX",
+                   help="animation: long side of the picture in pixels (default 512)")
+
+
+def add_video_figures(p: argparse.ArgumentParser) -> None:
+    if not any(a.dest == "figure" for a in p._actions):
+        p.add_argument("--figure", metavar="OUT", help="the frame strip with each word's attention over time")
+    p.add_argument("--top-frames", metavar="OUT", help="video: each word's most attended frames (.png, .svg, .pdf)")
+    p.add_argument("--top-k-frames", type=int, default=3, metavar="K", help="video: frames per word (default 3)")
+
+
+def add_eval(p: argparse.ArgumentParser, n: int, what: str) -> None:
+    """The options every eval command has."""
+    p.add_argument("--model", action="append", help="model name or file (repeat to compare; default: all bundled)")
+    p.add_argument("--n", type=int, default=n, help=f"held-out {what}")
+    p.add_argument("--seed", type=int, default=12345, help=f"seed of the held-out {what}")
+    p.add_argument("--beam", type=int, default=1, help="beam width (1: greedy)")
+    p.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
+    add_device(p)
+
+
+def decode_settings(args: argparse.Namespace):
+    from ..settings import DecodeSettings
+
+    if args.greedy:
+        s = DecodeSettings("greedy")
+    elif args.sample is not None:
+        s = DecodeSettings("sample", temperature=args.sample, top_k=args.top_k, seed=args.seed)
+    else:
+        s = DecodeSettings("beam", beam=3 if args.beam is None else args.beam)
+    s.max_len = args.max_len
+    return s.validate()
+
+
+def figure_style(args: argparse.Namespace):
+    """The FigureStyle of the style options, checked (SettingsError for a bad value)."""
+    from ..export.animation import check_timing
+    from ..export.figures import FigureStyle
+
+    check_timing(args.frame_seconds, args.frame_size)
+    return FigureStyle(
+        columns=getattr(args, "columns", 5), cmap=args.cmap, opacity=args.opacity,
+        smoothing=getattr(args, "smoothing", "gaussian"),
+        scale=args.scale, panel_inches=args.panel_size, dpi=args.dpi, show_prob=not args.no_prob,
+        font_size=args.font_size, font_family=args.font,
+    ).validate()
+
+
+def model_name(args: argparse.Namespace) -> str:
+    """--model, or its bundled sibling trained with --score."""
+    from .. import catalog
+
+    return catalog.variant_with_score(args.model, args.score) if args.score else args.model

@@ -1,0 +1,61 @@
+"""`attnviewer train caption|video|translate`: train a model on generated data."""
+from __future__ import annotations
+
+import argparse
+
+from .options import add_training
+
+
+def train(args: argparse.Namespace) -> int:
+    from ..models.registry import pick_device
+    from .outputs import check_writable
+
+    device = str(pick_device(args.device))
+    common = dict(out=args.out, train_size=args.train_size, val_size=args.val_size, epochs=args.epochs,
+                  batch_size=args.batch_size, lr=args.lr, score=args.score, seed=args.seed,
+                  init_seed=args.init_seed, device=device, minutes=args.minutes)
+    if args.task == "caption":
+        from ..training.image import TrainSettings as Settings, train_captioner as trainer
+
+        extra = dict(ds_lambda=args.ds_lambda, hard=args.hard, encoder=args.encoder, deep_output=args.deep_output,
+                     image_size=args.image_size, cache_dir=args.cache_dir)
+    elif args.task == "video":
+        from ..training.video import VideoTrainSettings as Settings, train_video_captioner as trainer
+
+        extra = dict(summary_start=args.summary_start, change_features=args.change_features)
+    else:
+        from ..training.text import TranslateTrainSettings as Settings, train_translator as trainer
+
+        extra = dict(attention=args.attention, encoder=args.encoder, reverse_source=args.reverse_source)
+    settings = Settings(**common, **extra).validate()
+    check_writable(settings.out)
+    trainer(settings, log=lambda m: print(m, flush=True))
+    return 0
+
+
+def add_parser(sub) -> None:
+    tr = sub.add_parser("train", help="train a model on generated data")
+    tr_sub = tr.add_subparsers(dest="task", required=True)
+    tc = tr_sub.add_parser("caption", help="train the image captioner on generated scenes")
+    add_training(tc, 20_000, 500, 45, 128, 1e-3, "scenes")
+    tc.add_argument("--lambda", dest="ds_lambda", type=float, default=0.0,
+                    help="weight of the doubly stochastic attention penalty (Show-Attend-Tell used 1)")
+    tc.add_argument("--hard", action="store_true", help="stochastic hard attention (REINFORCE)")
+    tc.add_argument("--deep-output", action=argparse.BooleanOptionalAction, default=False,
+                    help="Show-Attend-Tell's deep output layer: words read from [previous word, state, context]")
+    tc.add_argument("--encoder", default="efficientnet-lite0", choices=("efficientnet-lite0", "small-cnn"))
+    tc.add_argument("--image-size", type=int, default=160)
+    tc.add_argument("--cache-dir", help="where encoder features are cached")
+
+    tv = tr_sub.add_parser("video", help="train the video captioner on generated clips")
+    add_training(tv, 6000, 300, 20, 64, 2e-3, "clips")
+    tv.add_argument("--summary-start", action="store_true",
+                    help="plain S2VT: the decoder starts from the encoder's summary")
+    tv.add_argument("--change-features", action=argparse.BooleanOptionalAction, default=True,
+                    help="the memory carries frame-to-frame change (--no-change-features: appearance only)")
+
+    tt = tr_sub.add_parser("translate", help="train the translator on the generated language pair")
+    add_training(tt, 100_000, 500, 5, 64, 2e-3, "pairs")
+    tt.add_argument("--attention", default="global", choices=("global", "local"), help="Luong's global or local-p")
+    tt.add_argument("--encoder", default="bigru", choices=("bigru", "gru"))
+    tt.add_argument("--reverse-source", action="store_true", help="the encoder reads the source backwards")

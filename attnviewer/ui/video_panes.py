@@ -1,0 +1,304 @@
+"""The video kind's panes: the player with the strip of sampled frames under it (media pane), and
+the current word's attention over time with its top frames and one small curve per word
+(attention pane). Clicking a word seeks the player to the frame it attended most; clicking a
+frame of the strip says which words attended to it."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPen
+from PySide6.QtWidgets import (
+    QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QSizePolicy, QVBoxLayout, QWidget,
+)
+
+from ..types import Step
+from .attention_pane import to_pixmap
+from .overlay import tile_colours
+
+TOP_FRAMES = 3
+CURVE_W, CURVE_H = 84, 44
+
+
+def _time(t: float) -> str:
+    return f"{int(t // 60)}:{t % 60:05.2f}"
+
+
+class FrameStrip(QWidget):
+    """The sampled frames in a row, each with its time and a bar of the current word's attention."""
+
+    clicked = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.frames: list = []  # QPixmaps
+        self.times: list[float] = []
+        self.weights: np.ndarray | None = None  # the current word's, on screen (tests read them)
+        self.colours: np.ndarray | None = None
+        self.peak: int | None = None
+        self.selected: int | None = None
+        self.setMinimumHeight(90)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def set_clip(self, frames: np.ndarray | None, times: list[float]) -> None:
+        self.frames = [] if frames is None else [to_pixmap(f) for f in frames]
+        self.times = list(times)
+        self.weights = self.colours = self.peak = self.selected = None
+        self.update()
+
+    def set_weights(self, weights, cmap: str, opacity: float, show_peak: bool) -> None:
+        if weights is None or len(weights) != len(self.frames):
+            self.weights = self.colours = self.peak = None
+        else:
+            self.weights = np.asarray(weights, dtype=np.float32)
+            self.colours = tile_colours(self.weights, cmap, max(opacity, 0.8))
+            self.peak = int(self.weights.argmax()) if show_peak else None
+        self.update()
+
+    def cell(self, k: int) -> QRectF:
+        n = max(len(self.frames), 1)
+        w = self.width() / n
+        return QRectF(k * w, 0, w, self.height())
+
+    def sizeHint(self) -> QSize:
+        return QSize(600, 110)
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("#202124"))
+        n = len(self.frames)
+        if not n:
+            p.end()
+            return
+        text_h, bar_h = 14, 26
+        for k, pix in enumerate(self.frames):
+            r = self.cell(k).adjusted(2, 2, -2, -2)
+            pic_h = r.height() - text_h - bar_h - 4
+            scaled = pix.scaled(int(r.width()), int(pic_h), Qt.AspectRatioMode.KeepAspectRatio,
+                                Qt.TransformationMode.SmoothTransformation)
+            x = r.x() + (r.width() - scaled.width()) / 2
+            p.drawPixmap(int(x), int(r.y()), scaled)
+            p.setPen(QColor("#e8eaed"))
+            p.drawText(QRectF(r.x(), r.y() + pic_h, r.width(), text_h), Qt.AlignmentFlag.AlignCenter,
+                       f"{self.times[k]:.2f}s" if k < len(self.times) else "")
+            if self.weights is not None:
+                frac = float(self.weights[k]) / max(float(self.weights.max()), 1e-6)
+                bar = QRectF(r.x() + 3, r.bottom() - bar_h * frac, r.width() - 6, bar_h * frac)
+                p.fillRect(bar, QColor(*self.colours[k]))
+            if k == self.peak:
+                p.setPen(QPen(QColor("#fbbc04"), 3))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawRect(r)
+            if k == self.selected:
+                p.setPen(QPen(QColor("#8ab4f8"), 2, Qt.PenStyle.DashLine))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawRect(r.adjusted(2, 2, -2, -2))
+        p.end()
+
+    def mousePressEvent(self, event) -> None:
+        n = len(self.frames)
+        if n:
+            k = int(event.position().x() // (self.width() / n))
+            if 0 <= k < n:
+                self.selected = k
+                self.update()
+                self.clicked.emit(k)
+
+
+class VideoMediaPane(QWidget):
+    """The video playing at its own rate (decoded off the GUI thread) above the sampled frames."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        from .player_widget import PlayerWidget
+
+        self.player = PlayerWidget()
+        self.player.failed.connect(self._player_failed)
+        self.strip = FrameStrip()
+        self.strip.clicked.connect(self._frame_clicked)
+        self.attended = QLabel("Click a frame to see which words looked at it.")
+        self.attended.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.player, 1)
+        lay.addWidget(QLabel("The frames the model saw, with the current word's attention:"))
+        lay.addWidget(self.strip)
+        lay.addWidget(self.attended)
+        self.clip = None
+        self._words: list[Step] = []
+        self._sought: tuple | None = None  # (clip path, word index) last sought, not to re-seek on redraws
+
+    def set_media(self, clip) -> None:
+        same_file = self.clip is not None and clip is not None and self.clip.path == clip.path
+        self.clip = clip
+        self._sought = None
+        self._words = []
+        if clip is None:
+            self.strip.set_clip(None, [])
+            return
+        self.strip.set_clip(clip.frames, clip.times)
+        self.player.set_markers([clip.file_time(t) for t in clip.times], None)
+        if not same_file:
+            self.player.open(clip.path)
+        self.attended.setText("Click a frame to see which words looked at it.")
+
+    def close_media(self) -> None:
+        self.player.close_player()
+
+    def show_words(self, words: list[Step], index: int, look) -> None:
+        self._words = words
+        step = words[index] if 0 <= index < len(words) else None
+        self.strip.set_weights(None if step is None else step.attention, look.cmap, look.opacity, look.peak)
+        if step is not None and self.clip is not None:
+            peak = int(np.argmax(step.attention))
+            key = (self.clip.path, index, step.token)
+            if key != self._sought:  # a new word: show the frame it looked at most
+                self._sought = key
+                self.player.seek(self.clip.file_time(self.clip.times[peak]))
+                self.player.set_markers([self.clip.file_time(t) for t in self.clip.times], peak)
+
+    def _frame_clicked(self, k: int) -> None:
+        """Which words attended to frame k, and how much; the player shows that frame."""
+        if self.clip is None:
+            return
+        looked = sorted(((w.token, float(w.attention[k])) for w in self._words if k < len(w.attention)),
+                        key=lambda x: -x[1])
+        strong = [f"{t} {a:.2f}" for t, a in looked if a >= 0.1]
+        self.attended.setText(f"Frame {k + 1} at {self.clip.times[k]:.2f} s — attended by: "
+                              + (", ".join(strong) if strong else "no word above 0.10"))
+        self.player.seek(self.clip.file_time(self.clip.times[k]))
+
+    def _player_failed(self, message: str) -> None:
+        self.attended.setText(f"The player cannot show this file: {message}")
+
+
+class VideoAttentionPane(QWidget):
+    """The current word's attention over time (bars on the frames' time axis, the peak marked),
+    its most attended frames enlarged, and one small curve per word to click."""
+
+    word_clicked = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.plot = pg.PlotWidget()
+        self.plot.setBackground("w")
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(False, False)
+        self.plot.hideButtons()
+        self.plot.setLabel("bottom", "time (s)")
+        self.plot.setLabel("left", "attention")
+        self.plot.setYRange(0, 1, padding=0.02)
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.1, brush="#4285f4")
+        self.plot.addItem(self.bars)
+        self.curve = self.plot.plot([], [], pen=pg.mkPen("#1a73e8", width=2))
+        self.peak_item = pg.ScatterPlotItem(size=12, symbol="t", brush="#d93025", pen=None)
+        self.plot.addItem(self.peak_item)
+        self.top = [QLabel() for _ in range(TOP_FRAMES)]
+        top_row = QHBoxLayout()
+        for label in self.top:
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setMinimumSize(90, 90)
+            label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+            top_row.addWidget(label)
+        self.words = QListWidget()
+        self.words.setObjectName("thumbnails")
+        self.words.setViewMode(QListView.ViewMode.IconMode)
+        self.words.setFlow(QListView.Flow.LeftToRight)
+        self.words.setWrapping(False)
+        self.words.setIconSize(QSize(CURVE_W, CURVE_H))
+        self.words.setFixedHeight(CURVE_H + 42)
+        self.words.setMovement(QListView.Movement.Static)
+        self.words.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.words.itemClicked.connect(lambda item: self.word_clicked.emit(self.words.row(item)))
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.plot, 3)
+        lay.addWidget(QLabel("Most attended frames:"))
+        lay.addLayout(top_row, 2)
+        lay.addWidget(self.words)
+        self.clip = None
+        self.weights: np.ndarray | None = None  # the current word's, on screen (tests read them)
+        self.top_shown: list[int] = []  # frame indices of the enlarged frames
+        self._curve_keys: list = []
+
+    def set_media(self, clip) -> None:
+        self.clip = clip
+        self.weights = None
+        self.top_shown = []
+        self._curve_keys = []
+        self.words.clear()
+        self.bars.setOpts(x=[], height=[])
+        self.curve.setData([], [])
+        self.peak_item.setData([])
+        for label in self.top:
+            label.clear()
+        if clip is not None and len(clip.times) > 1:
+            self.plot.setXRange(clip.times[0], clip.times[-1], padding=0.05)
+
+    def show_words(self, words: list[Step], index: int, look) -> None:
+        if self.clip is None:
+            return
+        times = np.asarray(self.clip.times, dtype=np.float64)
+        step = words[index] if 0 <= index < len(words) else None
+        self._show_curves(words, index, look)
+        if step is None or len(step.attention) != len(times):
+            self.weights = None
+            self.bars.setOpts(x=[], height=[])
+            self.curve.setData([], [])
+            self.peak_item.setData([])
+            return
+        w = np.asarray(step.attention, dtype=np.float64)
+        self.weights = w.astype(np.float32)
+        width = 0.8 * (times[1] - times[0]) if len(times) > 1 else 0.1
+        brushes = [pg.mkBrush(*c) for c in tile_colours(w, look.cmap, max(look.opacity, 0.8))]
+        self.bars.setOpts(x=times, height=w, width=width, brushes=brushes, pen=pg.mkPen("#5f6368"))
+        self.curve.setData(times, w)
+        self.plot.setTitle(f"“{step.token}”: attention over the frames")
+        peak = int(w.argmax())
+        self.peak_item.setData([times[peak]], [w[peak] + 0.04]) if look.peak else self.peak_item.setData([])
+        self.top_shown = [int(k) for k in np.argsort(-w, kind="stable")[:TOP_FRAMES]]
+        for label, k in zip(self.top, self.top_shown):
+            pix = to_pixmap(self.clip.frames[k])
+            size = label.size()
+            label.setPixmap(pix.scaled(max(size.width(), 60), max(size.height() - 4, 60),
+                                       Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+            label.setToolTip(f"{self.clip.times[k]:.2f} s · weight {w[k]:.2f}")
+            label.setStatusTip(label.toolTip())
+
+    def _show_curves(self, words: list[Step], index: int, look) -> None:
+        """One small curve per word; only words whose attention changed are redrawn."""
+        for i, w in enumerate(words):
+            key = (w.token, w.attention.tobytes(), look.cmap)
+            if i < len(self._curve_keys) and self._curve_keys[i] == key:
+                continue
+            icon = QIcon(to_pixmap(curve_image(w.attention, look.cmap)))
+            if i < self.words.count():
+                self.words.item(i).setIcon(icon)
+                self.words.item(i).setText(w.token)
+                self._curve_keys[i] = key
+            else:
+                self.words.addItem(QListWidgetItem(icon, w.token))
+                self._curve_keys.append(key)
+        while self.words.count() > len(words):
+            self.words.takeItem(self.words.count() - 1)
+            self._curve_keys.pop()
+        if 0 <= index < self.words.count():
+            self.words.setCurrentRow(index)
+            self.words.scrollToItem(self.words.item(index))
+
+
+def curve_image(weights: np.ndarray, cmap: str = "jet") -> np.ndarray:
+    """A small RGB picture of one word's attention over time: a bar per frame, the peak darkest."""
+    w = np.asarray(weights, dtype=np.float64)
+    img = np.full((CURVE_H, CURVE_W, 3), 255, np.uint8)
+    n = len(w)
+    if n == 0:
+        return img
+    top = max(float(w.max()), 1e-6)
+    colours = tile_colours(w, cmap, 1.0)
+    edges = np.linspace(0, CURVE_W, n + 1).round().astype(int)
+    for k in range(n):
+        h = int(round((CURVE_H - 4) * w[k] / top))
+        img[CURVE_H - 2 - h: CURVE_H - 2, edges[k] + 1: max(edges[k + 1] - 1, edges[k] + 2)] = colours[k]
+    img[CURVE_H - 2:, :] = 120
+    return img
