@@ -1,44 +1,41 @@
-"""The layout's rules: Qt only in ui/, engine/ and app.py; torch never in ui/; and the window's
-modules import without pulling torch in (the window must appear before any model loads)."""
-import ast
+"""The layout's rules, stated as import-linter contracts in pyproject.toml (layers; Qt only in
+ui/, engine/ and app.py; the window never imports torch, the models or the decoders), checked here
+so that a change that breaks a layer fails CI; and at run time, the window's modules import
+without pulling torch in (the window must appear before any model loads)."""
 import subprocess
 import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "attnviewer"
-QT_ALLOWED = ("ui", "engine", "app.py")
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def imported_modules(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return names
+def test_import_contracts_are_kept():
+    lint = Path(sys.executable).parent / "lint-imports"
+    out = subprocess.run([str(lint), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "0 broken" in out.stdout and "3 kept" in out.stdout
 
 
-def modules():
-    return [p for p in PACKAGE.rglob("*.py")]
+def test_a_broken_layer_is_caught(tmp_path):
+    """The contracts can fail: a copy of the package whose window imports a model is refused."""
+    import shutil
 
-
-def test_qt_only_in_ui_and_engine():
-    offenders = [str(p.relative_to(PACKAGE)) for p in modules()
-                 if {"PySide6", "pyqtgraph", "superqt"} & imported_modules(p)
-                 and not str(p.relative_to(PACKAGE)).startswith(QT_ALLOWED)]
-    assert offenders == []
-
-
-def test_no_torch_in_ui():
-    offenders = [str(p.relative_to(PACKAGE)) for p in (PACKAGE / "ui").rglob("*.py") if "torch" in imported_modules(p)]
-    assert offenders == []
+    copy = tmp_path / "attnviewer"
+    shutil.copytree(ROOT / "attnviewer", copy, ignore=shutil.ignore_patterns("__pycache__", "resources"))
+    with open(copy / "ui" / "overlay.py", "a") as f:
+        f.write("\nfrom ..models import captioner  # noqa\n")
+    lint = Path(sys.executable).parent / "lint-imports"
+    env = {"PATH": "", "PYTHONPATH": str(tmp_path)}
+    out = subprocess.run([str(lint), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+                         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert out.returncode != 0 and "attnviewer.ui.overlay -> attnviewer.models.captioner" in out.stdout
 
 
 def test_window_modules_do_not_import_torch():
     code = ("import sys; import attnviewer.ui.main_window, attnviewer.app; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={"QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(PACKAGE.parent), "PATH": ""})
+                         env={"QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT), "PATH": ""})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

@@ -34,12 +34,13 @@ class VideoKind(Kind):
 
     def inputs(self, model, medias, device):
         import numpy as np
+        import torch
 
         from ..media.frames import model_frames
-        from ..training.video import clip_tensor
 
         size = model.config.frame_size
-        return clip_tensor(np.stack([model_frames(m.frames, size) for m in medias])).to(device)
+        frames = np.stack([model_frames(m.frames, size) for m in medias])  # (B, T, S, S, 3) uint8
+        return torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float().to(device)  # as the model trains on
 
     def result(self, media, model_name, settings, hyps, seconds) -> Result:
         if media.reversed:
