@@ -25,7 +25,7 @@ class CaptionPane(QWidget):
         self.tokens.setResizeMode(QListView.ResizeMode.Adjust)
         self.tokens.setSpacing(3)
         self.tokens.setUniformItemSizes(False)
-        self.tokens.setMinimumHeight(70)
+        self.tokens.setMinimumHeight(96)  # two rows of words before it scrolls
         self.tokens.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # arrows step through words globally
         self.tokens.itemClicked.connect(lambda item: self.word_clicked.emit(self.tokens.row(item)))
 
@@ -35,6 +35,8 @@ class CaptionPane(QWidget):
         self.alternatives.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.hypotheses = QListWidget()
         self.hypotheses.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.hypotheses.setWordWrap(True)  # a long hypothesis wraps instead of being cut (Compare halves the width)
+        self.hypotheses.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.hypotheses.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.hypotheses.itemClicked.connect(lambda item: self.hypothesis_selected.emit(self.hypotheses.row(item)))
 
@@ -55,8 +57,8 @@ class CaptionPane(QWidget):
         self.note.hide()
         layout.addWidget(self.title)
         layout.addWidget(self.note)
-        layout.addWidget(self.tokens, 2)
-        layout.addWidget(lower, 3)
+        layout.addWidget(self.tokens, 3)
+        layout.addWidget(lower, 2)
         self._shown: list[tuple[str, float]] = []
 
     def set_title(self, title: str) -> None:

@@ -18,15 +18,16 @@ class Views:
     attention: str  # "module:Class" of each column's attention pane
     look: frozenset[str]  # which overlay controls mean something for this kind
     noun: str  # for "Export figure" and messages
+    share: float  # the media pane's share of the window's width (the rest: the attention columns)
 
 
 VIEWS = {
     "image": Views("views:ImageView", "attention_pane:AttentionPane",
-                   frozenset({"cmap", "opacity", "smoothing", "grid", "peak"}), "image"),
+                   frozenset({"cmap", "opacity", "smoothing", "grid", "peak"}), "image", 0.25),
     "video": Views("video_panes:VideoMediaPane", "video_panes:VideoAttentionPane",
-                   frozenset({"cmap", "peak"}), "video"),
+                   frozenset({"cmap", "peak"}), "video", 0.45),
     "text": Views("text_panes:TextMediaPane", "text_panes:TextAttentionPane",
-                  frozenset({"cmap", "peak"}), "sentence"),
+                  frozenset({"cmap", "peak"}), "sentence", 0.3),
 }
 
 

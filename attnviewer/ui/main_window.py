@@ -75,6 +75,7 @@ class Side:
         self.widget.addWidget(self.caption)
         self.widget.setStretchFactor(0, 3)
         self.widget.setStretchFactor(1, 2)
+        self.widget.setSizes([560, 330])  # the attention first: stretch factors only share later growth
 
     @property
     def state(self):
@@ -142,6 +143,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 4)
         self.splitter.setStretchFactor(2, 4)
         self.sides["compare"].widget.hide()
+        self.splitter.setSizes([360, 900, 0])
         central = QWidget()
         lay = QVBoxLayout(central)
         lay.setContentsMargins(4, 4, 4, 0)
@@ -311,8 +313,18 @@ class MainWindow(QMainWindow):
 
     def open_input(self, inp: Input) -> None:
         self.jobs.ask(inp)
-        for side in self._active_sides():
+        if inp.kind != "video" and self.reverse_action.isChecked():
+            self.reverse_action.setChecked(False)  # the arrow of time is a video's
+            self.toggle_reversed()
+        main, compare = self.sides["main"].controls, self.sides["compare"].controls
+        new_kind = compare.kind != inp.kind
+        for side in self.sides.values():
             side.controls.set_kind(inp.kind)
+        if new_kind and compare.model_name() == main.model_name() and not self.reverse_action.isChecked():
+            other = catalog.comparison(main.model_name())  # something worth comparing for this kind too
+            if other:
+                compare.set_model(other)
+        for side in self._active_sides():
             self.rerun(side)
 
     def choose_checkpoint(self, side: Side | None = None) -> None:
@@ -428,6 +440,8 @@ class MainWindow(QMainWindow):
             self._add_recent(inp.source)
 
     def _show_media_pane(self, medium: str | None) -> None:
+        if medium is not None and medium != self.medium and self.medium is not None:
+            self._share_width(VIEWS[medium].share)  # a video's player needs more room than an image
         self.medium = medium
         self.media_stack.setCurrentWidget(self.hint if medium is None else self.media_pane(medium))
         look = VIEWS[medium].look if medium else frozenset()
@@ -558,8 +572,7 @@ class MainWindow(QMainWindow):
         compare = self.sides["compare"]
         compare.widget.setVisible(on)
         if on:
-            width = sum(self.splitter.sizes())  # the input 2 parts, each side 4 (as the stretch factors)
-            self.splitter.setSizes([width * 2 // 10, width * 4 // 10, width * 4 // 10])
+            self._share_width(VIEWS[self.medium].share if self.medium else 0.2)
             main = self.sides["main"].controls
             compare.controls.set_kind(main.kind)
             same = (compare.controls.model_name(), compare.controls.settings()) == (main.model_name(), main.settings())
@@ -579,6 +592,14 @@ class MainWindow(QMainWindow):
             compare.jobs.drop_pending()
             self.reverse_action.setChecked(False)
 
+    def _share_width(self, share: float) -> None:
+        sizes = self.splitter.sizes()
+        total = sum(sizes)
+        columns = 2 if self.compare_action.isChecked() else 1
+        media = round(total * share / (1 + 0.4 * (columns - 1)))
+        rest = (total - media) // columns
+        self.splitter.setSizes([media, rest, rest if columns == 2 else 0])
+
     def toggle_reversed(self) -> None:
         """The arrow of time: the Compare column runs the same model on the clip played backwards."""
         if self.reverse_action.isChecked():
@@ -591,7 +612,8 @@ class MainWindow(QMainWindow):
             self.toggle_compare()
         else:
             self.sides["compare"].caption.set_title("Compare")
-            self.rerun(self.sides["compare"]) if self.compare_action.isChecked() else None
+            if self.compare_action.isChecked() and self.jobs.current() is not None:
+                self.rerun(self.sides["compare"])
 
     # -- export ----------------------------------------------------------------------------------
 

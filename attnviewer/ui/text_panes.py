@@ -133,7 +133,9 @@ class TextMediaPane(QWidget):
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addLayout(row)
         lay.addWidget(self.unknown)
-        lay.addWidget(QLabel("Source words, coloured by the current word's attention:"))
+        caption = QLabel("Source words, coloured by the current word's attention:")
+        caption.setWordWrap(True)
+        lay.addWidget(caption)
         lay.addWidget(self.tiles)
         lay.addWidget(self.attended)
         lay.addStretch(1)
@@ -176,6 +178,7 @@ class TextMediaPane(QWidget):
         del self.history[MAX_HISTORY:]
         self._fill()
         self.box.setEditText(sentence.text)
+        self.box.lineEdit().setCursorPosition(0)
         self.tiles.set_words(sentence.words)
         self.attended.clear()
         unknown = list(getattr(sentence, "unknown", []) or [])
@@ -220,9 +223,7 @@ class TextAttentionPane(QWidget):
         self.frame.setPen(pen)
         self.frame.setZValue(10)
         self.vb.addItem(self.frame)
-        self.plot.getAxis("top").setStyle(showValues=True)
-        self.plot.showAxis("top")
-        self.plot.hideAxis("bottom")
+        self.plot.showAxis("top")  # source words alternate top and bottom: long words do not overlap
         self.plot.scene().sigMouseClicked.connect(self._clicked)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -235,7 +236,9 @@ class TextAttentionPane(QWidget):
         self.matrix = None
         self.image.clear()
         self.frame.setRect(QRectF())
-        self.plot.getAxis("top").setTicks([list(enumerate(self.source))])
+        words = list(enumerate(self.source))
+        self.plot.getAxis("top").setTicks([words[::2]])
+        self.plot.getAxis("bottom").setTicks([words[1::2]])
 
     def show_words(self, words: list[Step], index: int, look) -> None:
         s = len(self.source)

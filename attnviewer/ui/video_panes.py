@@ -55,6 +55,11 @@ class FrameStrip(QWidget):
             self.peak = int(self.weights.argmax()) if show_peak else None
         self.update()
 
+    def _small_font(self):
+        f = self.font()
+        f.setPointSizeF(max(6.0, f.pointSizeF() * 0.8))
+        return f
+
     def cell(self, k: int) -> QRectF:
         n = max(len(self.frames), 1)
         w = self.width() / n
@@ -79,6 +84,7 @@ class FrameStrip(QWidget):
             x = r.x() + (r.width() - scaled.width()) / 2
             p.drawPixmap(int(x), int(r.y()), scaled)
             p.setPen(QColor("#e8eaed"))
+            p.setFont(self._small_font())
             p.drawText(QRectF(r.x(), r.y() + pic_h, r.width(), text_h), Qt.AlignmentFlag.AlignCenter,
                        f"{self.times[k]:.2f}s" if k < len(self.times) else "")
             if self.weights is not None:
@@ -121,7 +127,9 @@ class VideoMediaPane(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.player, 1)
-        lay.addWidget(QLabel("The frames the model saw, with the current word's attention:"))
+        caption = QLabel("The frames the model saw, with the current word's attention:")
+        caption.setWordWrap(True)
+        lay.addWidget(caption)
         lay.addWidget(self.strip)
         lay.addWidget(self.attended)
         self.clip = None
@@ -143,7 +151,7 @@ class VideoMediaPane(QWidget):
         self.attended.setText("Click a frame to see which words looked at it.")
 
     def close_media(self) -> None:
-        self.player.close_player()
+        self.player.shutdown()
 
     def show_words(self, words: list[Step], index: int, look) -> None:
         self._words = words
@@ -197,7 +205,7 @@ class VideoAttentionPane(QWidget):
         top_row = QHBoxLayout()
         for label in self.top:
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            label.setMinimumSize(90, 90)
+            label.setMinimumSize(64, 64)
             label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
             top_row.addWidget(label)
         self.words = QListWidget()
@@ -214,7 +222,7 @@ class VideoAttentionPane(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.plot, 3)
         lay.addWidget(QLabel("Most attended frames:"))
-        lay.addLayout(top_row, 2)
+        lay.addLayout(top_row, 1)
         lay.addWidget(self.words)
         self.clip = None
         self.weights: np.ndarray | None = None  # the current word's, on screen (tests read them)
