@@ -1,0 +1,276 @@
+"""Videos and sentences in the window, with real widgets, the real engine thread and the bundled
+video captioner and translator, offscreen. Waits are on conditions, never sleeps."""
+import numpy as np
+import pytest
+from PySide6.QtCore import QObject, Slot
+
+from attnviewer import catalog
+from attnviewer.media.frames import read_clip, write_clip
+from attnviewer.resources import sample_dir
+
+from .helpers import GUI_TIMEOUT, caption_done, wait_finished
+
+CLIP = sample_dir() / "clip-1.mp4"
+SENTENCE = "the old teacher will paint some small red boats near the river"
+
+
+class Recorder(QObject):
+    def __init__(self):
+        super().__init__()
+        self.steps = []
+
+    @Slot(int, str, object)
+    def on_step(self, job, slot, step):
+        self.steps.append((job, slot, step.index, step.token, step.attention.shape))
+
+
+def long_enough(w):
+    """The window fixture decodes at most 6 words (for the tiny captioner); these models write more."""
+    from attnviewer.settings import DecodeSettings
+
+    for side in w.sides.values():
+        side.controls.set_settings(DecodeSettings("greedy", max_len=30))
+
+
+def video_done(qtbot, w, path=CLIP):
+    long_enough(w)
+    w.open_file(str(path))
+    wait_finished(qtbot, w)
+    qtbot.waitUntil(lambda: w.shown is not None and w.shown.path == str(path), timeout=GUI_TIMEOUT)
+    return w.sides["main"].state
+
+
+def sentence_done(qtbot, w, text=SENTENCE):
+    long_enough(w)
+    w.translate(text)
+    wait_finished(qtbot, w)
+    qtbot.waitUntil(lambda: w.shown is not None and w.shown.text == text, timeout=GUI_TIMEOUT)
+    return w.sides["main"].state
+
+
+# -- video -----------------------------------------------------------------------------------------
+
+def test_video_words_stream_with_attention_over_the_frames(qtbot, window):
+    rec = Recorder()
+    window.engine.step.connect(rec.on_step)
+    state = video_done(qtbot, window)
+    words = [w.token for w in state.words]
+    assert words and "right" in words  # the sample: "a red triangle grows then a yellow triangle moves right"
+    assert window.sides["main"].controls.model_name() == "video-shapes"
+    streamed = [s for s in rec.steps if s[0] == state.job]
+    assert [s[2] for s in streamed] == list(range(len(streamed))) and streamed
+    assert {s[4] for s in streamed} == {(12,)}  # one weight per sampled frame
+    pane = window.sides["main"].attention
+    window.go_to(words.index("right"))
+    np.testing.assert_allclose(pane.weights, state.current.attention, atol=1e-6)
+    assert pane.top_shown[0] == int(np.argmax(state.current.attention))
+    assert window.media_pane("video").strip.weights is not None
+
+
+def test_clicking_a_word_seeks_the_player_to_its_most_attended_frame(qtbot, window):
+    state = video_done(qtbot, window)
+    media = window.media_pane("video")
+    clip = media.clip
+    qtbot.waitUntil(lambda: media.player.info is not None, timeout=GUI_TIMEOUT)
+    for i in (0, len(state.words) - 1, len(state.words) // 2):
+        window.go_to(i)
+        peak = int(np.argmax(state.words[i].attention))
+        target = clip.times[peak]
+        # the frame shown is the last one at or before the peak frame's time
+        qtbot.waitUntil(lambda: abs(media.player.position - target) <= 1 / clip.fps + 1e-3, timeout=GUI_TIMEOUT)
+
+
+def test_clicking_a_frame_says_which_words_attended_to_it(qtbot, window):
+    state = video_done(qtbot, window)
+    media = window.media_pane("video")
+    window.go_to(len(state.words) - 1)
+    k = int(np.argmax(state.words[-1].attention))
+    media._frame_clicked(k)
+    text = media.attended.text()
+    assert f"Frame {k + 1}" in text and state.words[-1].token in text
+
+
+def test_reversed_compares_the_clip_played_backwards(qtbot, window):
+    state = video_done(qtbot, window)
+    forward = " ".join(w.token for w in state.words)
+    assert "grows" in forward and "right" in forward
+    window.reverse_action.setChecked(True)
+    window.toggle_reversed()
+    assert window.compare_action.isChecked()
+    wait_finished(qtbot, window, "compare")
+    compare = window.sides["compare"]
+    backward = compare.state.result.text
+    assert "shrinks" in backward and "left" in backward  # the arrow of time flips the verbs
+    assert compare.state.result.settings.get("reversed") is True
+    assert compare.controls.model_name() == "video-shapes"
+    assert window.media_pane("video").clip.reversed is False  # the player shows the file as it is
+
+
+def test_compare_opens_on_the_plain_s2vt_for_a_video(qtbot, window):
+    if "video-s2vt" not in catalog.bundled():
+        pytest.skip("the contrast model video-s2vt is not bundled")
+    video_done(qtbot, window)
+    window.compare_action.trigger()
+    wait_finished(qtbot, window, "compare")
+    assert window.sides["compare"].controls.model_name() == "video-s2vt"
+
+
+def test_a_bad_video_leaves_what_was_on_screen(qtbot, window, samples, tmp_path):
+    state = caption_done(qtbot, window, samples[0])
+    before = ([w.token for w in state.words], window.shown, state.job)
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(CLIP.read_bytes()[:3000])  # truncated
+    window.open_file(str(bad))
+    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=GUI_TIMEOUT)
+    assert str(bad) in window.last_error and "\n" not in window.last_error
+    assert ([w.token for w in state.words], window.shown, state.job) == before
+    assert window.media_stack.currentWidget() is window.media_pane("image")
+
+
+class ProgressRecorder(QObject):
+    def __init__(self, window):
+        super().__init__()
+        self.window, self.events = window, []
+
+    @Slot(int, str, int, int)
+    def on_progress(self, job, slot, done, total):
+        self.events.append((job, done, total, self.window.read_progress.isVisible()))
+
+
+def test_a_long_video_shows_reading_progress_and_a_new_input_cancels_it(qtbot, window, samples, tmp_path):
+    frames = np.zeros((6000, 32, 32, 3), np.uint8)
+    frames[..., 0] = (np.arange(6000) % 250)[:, None, None]
+    long = write_clip(frames, tmp_path / "long.mp4", fps=25)
+    rec = ProgressRecorder(window)
+    window.engine.progress.connect(rec.on_progress)
+    window.open_file(str(long))
+    job = window.sides["main"].jobs.pending
+    qtbot.waitUntil(lambda: bool(rec.events), timeout=GUI_TIMEOUT)
+    assert window.read_progress.isVisible()  # the window shows the reading
+    state = caption_done(qtbot, window, samples[1])  # any change cancels the reading
+    assert window.shown.path == str(samples[1]) and state.result is not None
+    assert not window.read_progress.isVisible()
+    assert all(e[0] == job for e in rec.events)
+    assert window.sides["main"].state.job != job
+
+
+def test_a_cancel_storm_on_a_video_ends_in_one_consistent_state(qtbot, window):
+    from attnviewer.settings import DecodeSettings
+
+    video_done(qtbot, window)
+    side = window.sides["main"]
+    for i in range(200):
+        side.controls.set_settings(DecodeSettings("beam", beam=1 + i % 4, max_len=12))
+        window.rerun(side)
+    wait_finished(qtbot, window)
+    state = side.state
+    assert state.job == window.engine.latest_job("main")
+    assert state.result.settings["beam"] == 1 + 199 % 4
+    assert [w.token for w in state.words] == state.result.best.tokens
+    assert window.shown.path == str(CLIP) and not window.error_banner.isVisible()
+
+
+def test_export_dialog_offers_and_writes_the_video_figures(qtbot, window, tmp_path, monkeypatch):
+    from .test_export_dialog import export
+
+    video_done(qtbot, window)
+    window.choose_export()
+    dlg = window.export_dialog
+    assert set(dlg.kind_buttons) >= {"figure", "top_frames", "gif", "result"}
+    assert "overlay" not in dlg.kind_buttons
+    dlg.select("top_frames")
+    qtbot.waitUntil(lambda: dlg.previews >= 1, timeout=GUI_TIMEOUT)
+    out = tmp_path / "top.png"
+    export(qtbot, dlg, monkeypatch, out)
+    from PIL import Image
+
+    with Image.open(out) as im:
+        assert im.width > 300 and im.height > 100
+
+
+# -- sentences -------------------------------------------------------------------------------------
+
+def test_a_sentence_streams_and_the_matrix_rows_equal_its_attention(qtbot, window):
+    rec = Recorder()
+    window.engine.step.connect(rec.on_step)
+    state = sentence_done(qtbot, window)
+    assert window.sides["main"].controls.model_name() == "translate-sov"
+    assert state.result.text.endswith("pintra")  # "will paint" -> one fused verb, at the end (SOV)
+    streamed = [s for s in rec.steps if s[0] == state.job]
+    assert streamed and {s[4] for s in streamed} == {(12,)}  # one weight per source word
+    pane = window.sides["main"].attention
+    window.go_to(len(state.words) - 1)
+    np.testing.assert_allclose(pane.matrix, state.result.best.attention, atol=1e-6)
+    window.go_to(2)
+    np.testing.assert_allclose(pane.matrix, state.result.best.attention, atol=1e-6)  # all rows stay
+    pane.word_clicked.emit(4)  # a click on row 5 of the matrix
+    assert state.index == 4
+    tiles = window.media_pane("text").tiles
+    assert tiles.words == SENTENCE.split()
+    assert tiles.peak == int(np.argmax(state.words[4].attention))
+
+
+def test_unknown_words_are_named_under_the_sentence(qtbot, window):
+    sentence_done(qtbot, window, "the old teacher will paint some zebras")
+    pane = window.media_pane("text")
+    assert pane.unknown.isVisibleTo(window) and "zebras" in pane.unknown.text()
+
+
+@pytest.mark.parametrize("text, needle", [("  ... !! ", "only punctuation"), (" ".join(["dog"] * 200), "at most")])
+def test_a_bad_sentence_leaves_what_was_on_screen(qtbot, window, text, needle):
+    state = sentence_done(qtbot, window)
+    before = ([w.token for w in state.words], window.shown, state.job)
+    window.translate(text)
+    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=GUI_TIMEOUT)
+    assert needle in window.last_error and "\n" not in window.last_error
+    assert ([w.token for w in state.words], window.shown, state.job) == before
+    assert window.media_pane("text").tiles.words == SENTENCE.split()
+
+
+def test_compare_shows_the_general_score_misaligning_the_final_verb(qtbot, window):
+    sentence_done(qtbot, window)
+    window.compare_action.trigger()
+    wait_finished(qtbot, window, "compare")
+    main, compare = window.sides["main"].state.result, window.sides["compare"].state.result
+    assert window.sides["compare"].controls.model_name() == "translate-sov-general"
+    source = SENTENCE.split()
+    assert source[int(main.best.attention[-1].argmax())] == "paint"
+    assert source[int(compare.best.attention[-1].argmax())] != "paint"  # the README's sentence-final verb story
+
+
+def test_export_dialog_writes_the_alignment_matrix(qtbot, window, tmp_path, monkeypatch):
+    from .test_export_dialog import export
+
+    sentence_done(qtbot, window)
+    window.choose_export()
+    dlg = window.export_dialog
+    assert set(dlg.kind_buttons) == {"figure", "gif", "mp4", "result"}
+    dlg.select("figure")
+    qtbot.waitUntil(lambda: dlg.previews >= 1, timeout=GUI_TIMEOUT)
+    out = tmp_path / "matrix.svg"
+    export(qtbot, dlg, monkeypatch, out)
+    svg = out.read_text()
+    assert "pintra" in svg and "teacher" in svg
+
+
+def test_the_empty_window_says_what_to_do_and_banners_close(qtbot, window, tmp_path):
+    assert window.media_stack.currentWidget() is window.hint and "Open" in window.hint.text()
+    window.open_file(str(tmp_path / "missing.png"))
+    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=GUI_TIMEOUT)
+    assert window.media_stack.currentWidget() is window.hint  # nothing was on screen, nothing is
+    from PySide6.QtWidgets import QToolButton
+
+    window.error_banner.findChild(QToolButton).click()
+    assert not window.error_banner.isVisible()
+
+
+def test_a_reversed_result_reopens_reversed(qtbot, window, tmp_path):
+    from attnviewer.cli import main
+
+    out = tmp_path / "r.json"
+    assert main(["video", str(CLIP), "--reverse", "--json", str(out), "--device", "cpu"]) == 0
+    window.open_result(str(out))
+    qtbot.waitUntil(lambda: window.shown is not None and getattr(window.shown, "reversed", False), timeout=GUI_TIMEOUT)
+    assert "left" in window.sides["main"].state.result.text
+    clip = read_clip(CLIP, 12)
+    np.testing.assert_array_equal(window.sides["main"].attention.clip.frames, clip.frames[::-1])
