@@ -274,3 +274,59 @@ def test_a_reversed_result_reopens_reversed(qtbot, window, tmp_path):
     assert "left" in window.sides["main"].state.result.text
     clip = read_clip(CLIP, 12)
     np.testing.assert_array_equal(window.sides["main"].attention.clip.frames, clip.frames[::-1])
+
+
+# -- fixes seen while trying the window as a new user --------------------------------------------
+
+class MediaRecorder(QObject):
+    def __init__(self, window):
+        super().__init__()
+        self.window, self.seen = window, []
+
+    @Slot(int, str, object)
+    def on_media(self, job, slot, media):
+        pane = self.window.media_pane("image")
+        words_of_job = self.window.sides["main"].state.job == job
+        self.seen.append((job, pane.shape == media.rgb.shape[:2], words_of_job))
+
+
+def test_an_image_shows_at_once_while_the_model_loads(qtbot, window, samples):
+    caption_done(qtbot, window, samples[0])
+    rec = MediaRecorder(window)
+    window.engine.media_ready.connect(rec.on_media)  # after the window's own slot
+    caption_done(qtbot, window, samples[2])
+    (job, shown, words_started), = rec.seen
+    assert shown and not words_started  # the picture was on screen before the first word
+
+
+def test_a_new_image_resets_the_view(qtbot, window, samples, tmp_path):
+    from PIL import Image
+
+    big = tmp_path / "big.png"
+    Image.open(samples[0]).convert("RGB").resize((1600, 1200)).save(big)
+    caption_done(qtbot, window, big)
+    caption_done(qtbot, window, samples[1])
+    view = window.sides["main"].attention.view
+    (x0, x1), (y0, y1) = view.view.viewRange()
+    h, w = window.shown.rgb.shape[:2]
+    assert min(x1 - x0, y1 - y0) < 1.2 * max(w, h)  # fitted to the new image (the view keeps its aspect)
+    assert max(x1 - x0, y1 - y0) < 1600 / 2  # not the old photo's range
+    assert view.overlay is not None and view.overlay_item.mapRectToParent(view.overlay_item.boundingRect()).width() == w
+
+
+def test_captions_and_hypotheses_are_not_clipped_in_compare_at_1280x800(qtbot, window, samples):
+    from attnviewer.settings import DecodeSettings
+
+    window.resize(1280, 800)
+    window.sides["main"].controls.set_model("caption-shapes")
+    window.sides["main"].controls.set_settings(DecodeSettings("beam", beam=3, max_len=20))
+    caption_done(qtbot, window, samples[0])
+    window.compare_action.trigger()
+    wait_finished(qtbot, window, "compare")
+    qtbot.wait(50)  # let the layouts settle (a paint, not a condition)
+    for side in window.sides.values():
+        tokens = side.caption.tokens
+        assert tokens.count() >= 9
+        for i in range(tokens.count()):
+            assert tokens.viewport().rect().contains(tokens.visualItemRect(tokens.item(i))), side.slot
+        assert side.caption.hypotheses.horizontalScrollBar().maximum() == 0

@@ -30,7 +30,7 @@ from .attention_pane import OverlayControls, OverlaySettings
 from .caption_pane import CaptionPane
 from .controller import Input, SideJobs, WindowJobs
 from .decoding_controls import DecodingControls
-from .kind_views import VIEWS, build
+from .kind_views import VIEWS, build, stem, typed_kind, views_of
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth")
 MAX_RECENT = 10
@@ -309,11 +309,11 @@ class MainWindow(QMainWindow):
     open_image = open_file  # older name
 
     def translate(self, text: str) -> None:
-        self.open_input(Input("translate", text))
+        self.open_input(Input(typed_kind(), text))
 
     def open_input(self, inp: Input) -> None:
         self.jobs.ask(inp)
-        if inp.kind != "video" and self.reverse_action.isChecked():
+        if not views_of(inp.kind).reversible and self.reverse_action.isChecked():
             self.reverse_action.setChecked(False)  # the arrow of time is a video's
             self.toggle_reversed()
         main, compare = self.sides["main"].controls, self.sides["compare"].controls
@@ -433,10 +433,11 @@ class MainWindow(QMainWindow):
         self.media_pane(medium).set_media(media)
         for side in self._active_sides():
             side.controls.set_kind(inp.kind)
-        self.reverse_action.setEnabled(inp.kind == "video")
-        name = Path(inp.source).name if inp.kind != "translate" else inp.source
+        views = views_of(inp.kind)
+        self.reverse_action.setEnabled(views.reversible)
+        name = inp.source if views.typed else Path(inp.source).name
         self.setWindowTitle(f"{name[:60]} — attnviewer")
-        if inp.kind != "translate":
+        if not views.typed:
             self._add_recent(inp.source)
 
     def _show_media_pane(self, medium: str | None) -> None:
@@ -624,10 +625,8 @@ class MainWindow(QMainWindow):
         if not st.result or not st.hypotheses or self.shown is None:
             return None
         inp = self.jobs.shown
-        stem = Path(inp.source).stem if inp.kind != "translate" else "-".join(inp.source.split()[:4])
-        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem) or "sentence"
         return ExportSource(self.shown, st.hypotheses[st.selected], max(st.index, 0), st.result,
-                            stem, st.result.title, self.overlay_controls.settings())
+                            stem(inp.kind, inp.source), st.result.title, self.overlay_controls.settings())
 
     def choose_export(self) -> None:
         """The Export dialog for what is on screen (a dialog still exporting is brought back)."""
@@ -682,7 +681,7 @@ class MainWindow(QMainWindow):
     def on_result_opened(self, request_id: int, result: Result, media) -> None:
         kind = for_result(result)
         options = (("reverse", True),) if result.settings.get("reversed") else ()
-        inp = Input(kind.name, result.source if kind.medium == "text" else media.path, options)
+        inp = Input(kind.name, media.path, options)
         if not self.jobs.result_opened(request_id, inp, media):
             return  # superseded by a later open or input
         self.engine.claim("main", request_id)  # a job still running for the main side stops

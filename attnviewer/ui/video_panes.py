@@ -7,13 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPen
+from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QSizePolicy, QVBoxLayout, QWidget,
 )
 
 from ..types import Step
-from .attention_pane import to_pixmap
+from .attention_pane import THUMBNAIL_STYLE, thumbnail_icon, to_pixmap
 from .overlay import tile_colours
 
 TOP_FRAMES = 3
@@ -210,6 +210,7 @@ class VideoAttentionPane(QWidget):
             top_row.addWidget(label)
         self.words = QListWidget()
         self.words.setObjectName("thumbnails")
+        self.words.setStyleSheet(THUMBNAIL_STYLE)
         self.words.setViewMode(QListView.ViewMode.IconMode)
         self.words.setFlow(QListView.Flow.LeftToRight)
         self.words.setWrapping(False)
@@ -279,7 +280,7 @@ class VideoAttentionPane(QWidget):
             key = (w.token, w.attention.tobytes(), look.cmap)
             if i < len(self._curve_keys) and self._curve_keys[i] == key:
                 continue
-            icon = QIcon(to_pixmap(curve_image(w.attention, look.cmap)))
+            icon = thumbnail_icon(curve_image(w.attention, look.cmap))
             if i < self.words.count():
                 self.words.item(i).setIcon(icon)
                 self.words.item(i).setText(w.token)
