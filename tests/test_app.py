@@ -28,7 +28,7 @@ class Recorder(QObject):
 
     @Slot(int, str, object)
     def on_step(self, job, slot, step):
-        self.steps.append((job, slot, step.index, step.token))
+        self.steps.append((job, slot, step.index, step.token, step.attention.shape))
 
 
 def test_words_stream_in_and_keys_step_through_them(qtbot, window, samples):
@@ -38,8 +38,8 @@ def test_words_stream_in_and_keys_step_through_them(qtbot, window, samples):
     words = [w.token for w in state.words]
     assert words, "no caption"
     # one signal per word, in order, all from this job
-    assert [(i, t) for _, _, i, t in rec.steps] == list(enumerate(words))
-    assert {job for job, _, _, _ in rec.steps} == {state.job}
+    assert [(i, t) for _, _, i, t, _ in rec.steps] == list(enumerate(words))
+    assert {job for job, _, _, _, _ in rec.steps} == {state.job}
     assert window.shown.path == str(samples[0])
     assert window.sides["main"].caption.token_texts() == words
 

@@ -11,7 +11,6 @@ import zlib
 import matplotlib.figure
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from attnviewer.cli import main

@@ -9,19 +9,10 @@ from attnviewer.media.frames import read_clip, write_clip
 from attnviewer.resources import sample_dir
 
 from .helpers import GUI_TIMEOUT, caption_done, wait_finished
+from .test_app import Recorder
 
 CLIP = sample_dir() / "clip-1.mp4"
 SENTENCE = "the old teacher will paint some small red boats near the river"
-
-
-class Recorder(QObject):
-    def __init__(self):
-        super().__init__()
-        self.steps = []
-
-    @Slot(int, str, object)
-    def on_step(self, job, slot, step):
-        self.steps.append((job, slot, step.index, step.token, step.attention.shape))
 
 
 def long_enough(w):

@@ -32,7 +32,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from ..errors import MediaError, first_line
-from ..media.frames import _open, _reason
+from ..media.frames import _open, _reason, list_packets
 
 log = logging.getLogger(__name__)
 
@@ -77,24 +77,11 @@ class _Reader:
         self._av = av
         with _open(self.path) as box:
             stream = box.streams.video[0]
-            announced = stream.frames
             tb = stream.time_base
             fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
             size = (stream.codec_context.height, stream.codec_context.width)
-            packets = []
-            try:
-                for p in box.demux(stream):
-                    if p.size:
-                        packets.append((p.pts, p.is_keyframe))
-                        if len(packets) % 256 == 0:
-                            check()
-            except av.error.FFmpegError as e:
-                raise MediaError(f"{self.path}: damaged video ({_reason(e)})") from None
+            packets = list_packets(self.path, box, check)
         count = len(packets)
-        if announced and count < announced:
-            raise MediaError(f"{self.path}: truncated video: {announced} frames announced, {count} present")
-        if count == 0:
-            raise MediaError(f"{self.path}: the video has no frames")
         self.seekable = all(pts is not None for pts, _ in packets) and tb is not None
         if self.seekable:
             self.pts = sorted(pts for pts, _ in packets)  # display order

@@ -77,6 +77,30 @@ def _reason(e: Exception) -> str:
     return getattr(e, "strerror", None) or first_line(e)
 
 
+def list_packets(path: Path, box, check=lambda: None) -> list[tuple]:
+    """(pts, is_keyframe) of every packet of the video stream, in file order, without decoding;
+    check() is called every few hundred packets (it may raise to stop). MediaError for a damaged,
+    truncated or empty video."""
+    import av
+
+    stream = box.streams.video[0]
+    announced = stream.frames  # from the header (0 if the container does not say)
+    packets = []
+    try:
+        for p in box.demux(stream):
+            if p.size:
+                packets.append((p.pts, p.is_keyframe))
+                if len(packets) % 256 == 0:
+                    check()
+    except av.error.FFmpegError as e:
+        raise MediaError(f"{path}: damaged video ({_reason(e)})") from None
+    if announced and len(packets) < announced:
+        raise MediaError(f"{path}: truncated video: {announced} frames announced, {len(packets)} present")
+    if not packets:
+        raise MediaError(f"{path}: the video has no frames")
+    return packets
+
+
 def read_clip(path: str | Path, steps: int, progress=None) -> LoadedClip:
     """progress(done, total), if given, is called while listing and after each kept frame; it may
     raise to stop reading (the engine cancels a long read that way)."""
@@ -85,22 +109,8 @@ def read_clip(path: str | Path, steps: int, progress=None) -> LoadedClip:
     path = Path(path)
     report = progress or (lambda done, total: None)
     with _open(path) as box:
-        stream = box.streams.video[0]
-        announced = stream.frames  # from the header (0 if the container does not say)
-        try:
-            packets = []
-            for p in box.demux(stream):
-                if p.size:
-                    packets.append((p.pts, p.is_keyframe))
-                    if len(packets) % 500 == 0:
-                        report(0, steps)
-        except av.error.FFmpegError as e:
-            raise MediaError(f"{path}: damaged video ({_reason(e)})") from None
+        packets = list_packets(path, box, lambda: report(0, steps))
     count = len(packets)
-    if announced and count < announced:
-        raise MediaError(f"{path}: truncated video: {announced} frames announced, {count} present")
-    if count == 0:
-        raise MediaError(f"{path}: the video has no frames")
     if count < steps:
         raise MediaError(f"{path}: {count} frames; the model needs at least {steps}")
     wanted = sample_indices(count, steps)

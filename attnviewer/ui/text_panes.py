@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..types import Step
+from .views import chart
 from .overlay import lookup_table, tile_colours
 
 MAX_HISTORY = 20
@@ -207,11 +208,7 @@ class TextAttentionPane(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.plot = pg.PlotWidget()
-        self.plot.setBackground("w")
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(False, False)
-        self.plot.hideButtons()
+        self.plot = chart()
         self.vb = self.plot.getViewBox()
         self.vb.invertY(True)
         self.image = pg.ImageItem()

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 
 from ..types import Step
 from .attention_pane import THUMBNAIL_STYLE, thumbnail_icon, to_pixmap
+from .views import chart
 from .overlay import tile_colours
 
 TOP_FRAMES = 3
@@ -188,11 +189,7 @@ class VideoAttentionPane(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.plot = pg.PlotWidget()
-        self.plot.setBackground("w")
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(False, False)
-        self.plot.hideButtons()
+        self.plot = chart()
         self.plot.setLabel("bottom", "time (s)")
         self.plot.setLabel("left", "attention")
         self.plot.setYRange(0, 1, padding=0.02)

@@ -111,3 +111,13 @@ class OverlayView(ImageView):
         h, w = self.shape
         (r, c), (gh, gw) = cell, grid
         return [(c + 0.5) * w / gw], [(r + 0.5) * h / gh]
+
+
+def chart(parent=None) -> pg.PlotWidget:
+    """A plain white plot for the attention panes: no menu, no mouse zoom, no buttons."""
+    plot = pg.PlotWidget(parent)
+    plot.setBackground("w")
+    plot.setMenuEnabled(False)
+    plot.setMouseEnabled(False, False)
+    plot.hideButtons()
+    return plot
