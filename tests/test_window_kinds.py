@@ -170,13 +170,12 @@ def test_export_dialog_offers_and_writes_the_video_figures(qtbot, window, tmp_pa
     assert set(dlg.kind_buttons) >= {"figure", "top_frames", "gif", "result"}
     assert "overlay" not in dlg.kind_buttons
     dlg.select("top_frames")
+    dlg.top_k.setValue(2)
     qtbot.waitUntil(lambda: dlg.previews >= 1, timeout=GUI_TIMEOUT)
-    out = tmp_path / "top.png"
+    out = tmp_path / "top.svg"
     export(qtbot, dlg, monkeypatch, out)
-    from PIL import Image
-
-    with Image.open(out) as im:
-        assert im.width > 300 and im.height > 100
+    words = len(window.sides["main"].state.words)
+    assert out.read_text().count("<image") == 2 * words  # two frames per word, as chosen
 
 
 # -- sentences -------------------------------------------------------------------------------------
@@ -321,3 +320,40 @@ def test_captions_and_hypotheses_are_not_clipped_in_compare_at_1280x800(qtbot, w
         for i in range(tokens.count()):
             assert tokens.viewport().rect().contains(tokens.visualItemRect(tokens.item(i))), side.slot
         assert side.caption.hypotheses.horizontalScrollBar().maximum() == 0
+
+
+@pytest.mark.parametrize("kind", ["image", "video", "text"])
+def test_the_comparison_exports_as_one_figure_for_every_kind(qtbot, window, samples, tmp_path, monkeypatch, kind):
+    from .test_export_dialog import export
+
+    if kind == "image":
+        window.sides["main"].controls.set_model("caption-shapes")
+        long_enough(window)
+        caption_done(qtbot, window, samples[0])
+        window.compare_action.trigger()
+    elif kind == "video":
+        video_done(qtbot, window)
+        window.reverse_action.setChecked(True)
+        window.toggle_reversed()
+    else:
+        sentence_done(qtbot, window)
+        window.compare_action.trigger()
+    wait_finished(qtbot, window, "compare")
+    window.choose_export()
+    dlg = window.export_dialog
+    assert "comparison" in dlg.kind_buttons
+    dlg.select("comparison")
+    qtbot.waitUntil(lambda: dlg.previews >= 1, timeout=GUI_TIMEOUT)
+    out = tmp_path / "both.svg"
+    export(qtbot, dlg, monkeypatch, out)
+    svg = out.read_text()
+    for side in window.sides.values():  # both columns' words are in the one figure
+        for token in side.state.result.best.tokens:
+            if token.isalpha():
+                assert token in svg, (side.slot, token)
+
+
+def test_without_compare_there_is_no_comparison_to_export(qtbot, window):
+    sentence_done(qtbot, window)
+    window.choose_export()
+    assert "comparison" not in window.export_dialog.kind_buttons

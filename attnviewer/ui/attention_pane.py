@@ -127,9 +127,11 @@ class AttentionPane(QWidget):
         layout.addWidget(self.strip)
         self._thumb_key: list = []
         self._small: np.ndarray | None = None
+        self.media = None  # the input this column decoded (exports of the comparison need it)
 
     def set_media(self, media) -> None:
         """A new image (a LoadedImage, or None): the view is reset to show it whole."""
+        self.media = media
         self.set_image(None if media is None else media.rgb)
 
     def show_words(self, words: list[Step], index: int, look: "OverlaySettings") -> None:

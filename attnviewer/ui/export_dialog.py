@@ -7,7 +7,7 @@ are remembered in the window's QSettings under "export/".
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Slot
@@ -30,7 +30,7 @@ COLORMAPS = ("jet", "viridis", "inferno", "magma", "plasma", "turbo", "hot", "ci
 FIGURE_FILTERS = {"png": "PNG image (*.png)", "svg": "SVG vector figure (*.svg)", "pdf": "PDF document (*.pdf)"}
 
 STYLE_KEYS = {"columns", "cmap", "opacity", "smoothing", "scale", "panel", "dpi", "font", "font_size",
-              "show_prob", "seconds", "size"}
+              "show_prob", "seconds", "size", "top_k", "values"}
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,14 @@ class Choice:
     uses: frozenset[str]  # the options it uses (the others are disabled)
 
 
-def choices_for(kind) -> dict[str, Choice]:
+def choices_for(kind, compared: bool = False) -> dict[str, Choice]:
     """The dialog's choices for a kind, from the kind's table of outputs; an animation is offered
-    as GIF and as MP4. The image grid keeps the id "grid" (remembered choices of older versions)."""
+    as GIF and as MP4; the comparison only while Compare shows a second result. The image grid
+    keeps the id "grid" (remembered choices of older versions)."""
     out = {}
     for o in kind.outputs.values():
+        if o.id == "comparison" and not compared:
+            continue
         uses = frozenset(o.uses & STYLE_KEYS)
         if o.id == "animation":
             base = o.label.replace(" (GIF or MP4)", "")
@@ -67,6 +70,7 @@ class ExportSource:
     stem: str  # the input's file name without suffix (a sentence's first words): default output names
     title: str  # the grid's first panel: model and decoding
     overlay: OverlaySettings  # the window's overlay: defaults for colours, opacity, smoothing
+    others: list = field(default_factory=list)  # the Compare column: (Result, hypothesis, label, media)
 
 
 class ExportDialog(QDialog):
@@ -104,7 +108,7 @@ class ExportDialog(QDialog):
 
         src = self.source
         self.kind = for_result(src.result)
-        self.choices = choices_for(self.kind)
+        self.choices = choices_for(self.kind, bool(src.others))
         what = QGroupBox("Export")
         what_lay = QVBoxLayout(what)
         self.kind_group = QButtonGroup(self)
@@ -148,6 +152,9 @@ class ExportDialog(QDialog):
         self.font.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.font_size = QDoubleSpinBox(minimum=4, maximum=72, singleStep=1, decimals=1, suffix=" pt")
         self.show_prob = QCheckBox("show each word's probability")
+        self.top_k = QSpinBox(minimum=1, maximum=max(1, src.hyp.attention.shape[-1]))
+        self.top_k.setToolTip("the most attended frames shown for each word")
+        self.values = QCheckBox("print each weight in its cell")
         self.seconds = QDoubleSpinBox(minimum=0.1, maximum=60.0, singleStep=0.1, decimals=2, suffix=" s")
         self.seconds.setToolTip("how long each word stays on screen")
         self.size = QSpinBox(minimum=64, maximum=4096, singleStep=32, suffix=" px")
@@ -162,7 +169,8 @@ class ExportDialog(QDialog):
             "scale": ("Scale", self.scale), "panel": ("Panel size", self.panel), "dpi": ("DPI", self.dpi),
             "font": ("Font", self.font), "font_size": ("Font size", self.font_size),
             "show_prob": ("", self.show_prob), "seconds": ("Per word", self.seconds),
-            "size": ("Frame size", self.size),
+            "size": ("Frame size", self.size), "top_k": ("Frames per word", self.top_k),
+            "values": ("", self.values),
         }
         for label, w in self.option_widgets.values():
             form.addRow(label, w)
@@ -229,6 +237,8 @@ class ExportDialog(QDialog):
         for w in (self.cmap, self.smoothing, self.scale, self.font):
             w.currentTextChanged.connect(self.option_changed)
         self.show_prob.toggled.connect(self.option_changed)
+        self.values.toggled.connect(self.option_changed)
+        self.top_k.valueChanged.connect(self.option_changed)
 
     # -- settings --------------------------------------------------------------------------------
 
@@ -268,6 +278,8 @@ class ExportDialog(QDialog):
         self.show_prob.setChecked(self._value("show_prob", d.show_prob, bool))
         self.seconds.setValue(self._value("seconds", 1.0))
         self.size.setValue(self._value("size", 512))
+        self.top_k.setValue(self._value("top_k", 3))
+        self.values.setChecked(self._value("values", False, bool))
         self.figure_format = self._value("figure_format", "png", str)
         if self.figure_format not in FIGURE_FILTERS:
             self.figure_format = "png"
@@ -279,6 +291,7 @@ class ExportDialog(QDialog):
                            ("panel_inches", s.panel_inches), ("dpi", s.dpi), ("font_family", s.font_family),
                            ("font_size", s.font_size), ("show_prob", s.show_prob),
                            ("seconds", self.seconds.value()), ("size", self.size.value()),
+                           ("top_k", self.top_k.value()), ("values", self.values.isChecked()),
                            ("figure_format", self.figure_format)):
             q.setValue(f"export/{key}", value)
         q.sync()
@@ -310,7 +323,8 @@ class ExportDialog(QDialog):
     def request(self, path: str = "", preview: bool = False) -> ExportRequest:
         src = self.source
         opts = WriteOptions(title=src.title, word=max(0, src.index), hypothesis=src.result.hypotheses.index(src.hyp),
-                            seconds=round(self.seconds.value(), 3), frame_size=self.size.value())
+                            seconds=round(self.seconds.value(), 3), frame_size=self.size.value(),
+                            top_k=self.top_k.value(), values=self.values.isChecked(), others=list(src.others))
         return ExportRequest(self.choices[self.choice()].output, path=path, media=src.media, result=src.result,
                              style=self.style(), opts=opts, preview=preview)
 
@@ -345,7 +359,7 @@ class ExportDialog(QDialog):
         shape = "×".join(str(n) for n in src.hyp.attention.shape[1:])
         text = (f"<p><b>{len(r.hypotheses)} hypothes{'is' if len(r.hypotheses) == 1 else 'es'}</b>, "
                 f"best: “{r.best.text}”</p><p>JSON: words, probabilities, alternatives, settings, "
-                f"the model and the image's path; attention rounded to 6 decimals.<br>NPZ beside it: "
+                f"the model and the input; attention rounded to 6 decimals.<br>NPZ beside it: "
                 f"the exact float32 attention ({shape} per word).</p>")
         self.preview_pixmap = None
         self.preview.setPixmap(QPixmap())
@@ -394,6 +408,7 @@ class ExportDialog(QDialog):
         return {"grid": f"{src.stem}-attention.{self.figure_format}",
                 "figure": f"{src.stem}-attention.{self.figure_format}",
                 "top_frames": f"{src.stem}-top-frames.{self.figure_format}",
+                "comparison": f"{src.stem}-comparison.{self.figure_format}",
                 "word": f"{src.stem}-{src.index + 1:02d}-{token}.{self.figure_format}",
                 "overlay": f"{src.stem}-overlay-{src.index + 1:02d}-{token}.png",
                 "gif": f"{src.stem}-caption.gif", "mp4": f"{src.stem}-caption.mp4",

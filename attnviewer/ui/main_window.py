@@ -349,12 +349,13 @@ class MainWindow(QMainWindow):
                 self.show_error(f"{path}: pickle checkpoint refused (loading it could run code)")
                 return
             side.jobs.trusted.add(path)
-        kind = catalog.kind_of(path)
-        if kind is not None and kind != side.controls.kind and self.jobs.current() is not None \
-                and kind != self.jobs.current().kind:
+        kind, current = catalog.kind_of(path), self.jobs.current()
+        if kind is not None and current is not None and kind != current.kind:
             self.show_error(f"{Path(path).name}: a model that {KINDS[kind].uses}; the window shows "
-                            f"{KINDS[self.jobs.current().kind].noun}s now: open one first")
+                            f"{KINDS[current.kind].noun}s now: open one first")
             return
+        if kind is not None:
+            side.controls.set_kind(kind)  # an empty window takes the checkpoint's kind
         side.controls.set_model(path)
         self.rerun(side)
 
@@ -625,8 +626,13 @@ class MainWindow(QMainWindow):
         if not st.result or not st.hypotheses or self.shown is None:
             return None
         inp = self.jobs.shown
+        others = []
+        compare = self.sides["compare"]
+        if self.compare_action.isChecked() and compare.state.result is not None and compare.state.hypotheses:
+            label = f"{compare.state.result.title}" + (" (reversed)" if self.reverse_action.isChecked() else "")
+            others.append((compare.state.result, compare.state.selected, label, compare.attention.media))
         return ExportSource(self.shown, st.hypotheses[st.selected], max(st.index, 0), st.result,
-                            stem(inp.kind, inp.source), st.result.title, self.overlay_controls.settings())
+                            stem(inp.kind, inp.source), st.result.title, self.overlay_controls.settings(), others)
 
     def choose_export(self) -> None:
         """The Export dialog for what is on screen (a dialog still exporting is brought back)."""

@@ -226,9 +226,11 @@ class TextAttentionPane(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.plot)
         self.source: list[str] = []
+        self.media = None  # the sentence this column decoded
         self.matrix: np.ndarray | None = None  # (rows, S) weights on screen (tests read them)
 
     def set_media(self, sentence) -> None:
+        self.media = sentence
         self.source = list(sentence.words) if sentence is not None else []
         self.matrix = None
         self.image.clear()

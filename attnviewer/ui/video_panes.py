@@ -227,6 +227,10 @@ class VideoAttentionPane(QWidget):
         self.top_shown: list[int] = []  # frame indices of the enlarged frames
         self._curve_keys: list = []
 
+    @property
+    def media(self):
+        return self.clip
+
     def set_media(self, clip) -> None:
         self.clip = clip
         self.weights = None
