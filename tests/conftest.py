@@ -48,3 +48,9 @@ def window(qtbot, tmp_path, tiny_checkpoint):
     yield w
     w.close()
     assert not w.engine.thread.isRunning(), "the engine thread outlived the window"
+    import threading
+
+    from attnviewer.engine.player import THREAD_NAME
+
+    assert not [t for t in threading.enumerate() if t.name == THREAD_NAME and t.is_alive()], \
+        "the video player's decoding thread outlived the window"
