@@ -1,21 +1,32 @@
 """One measured run of the desktop window, in a fresh process; driven by benchmarks/ui_latency.py.
 
-    python benchmarks/_ui_probe.py --mode engine|baseline --model NAME|PATH --image PNG
+    python benchmarks/_ui_probe.py --mode engine|baseline --kind caption|video|translate
+                                   --model NAME|PATH --source FILE|SENTENCE [--play CLIP]
                                    --t0 SPAWN_TIME --out RESULT.json [--profile STATS]
 
 Times are seconds since --t0, the parent's time.time() taken just before it started this process
 (so interpreter start-up counts). Inside, time.perf_counter() is tied to that clock once, on the
 first line below, before any import.
 
-engine:   the app's own design: the window submits the job, the engine thread imports torch,
-          loads the model and streams Steps as signals; the window coalesces redraws.
-baseline: the naive design: the GUI thread itself imports torch, loads the model and runs the
-          streaming decoder, drawing every Step through the window's state and redraw(), with
-          processEvents() between steps.
+engine:   the app's own design: the window opens the input (open_file, or translate for a
+          sentence) and submits the job; the engine thread reads it (an image; a video: every
+          packet listed, the sampled frames decoded; a sentence), imports torch, loads the model
+          and streams Steps as signals; the window coalesces redraws.
+baseline: the naive design: the GUI thread itself reads the input, imports torch, loads the model
+          and runs the one decode path (attnviewer.pipeline: read, load_model, run), drawing
+          every Step through the window's slots and redraw(), with processEvents() between steps
+          (and not before the first: the window is first painted with the first word).
+--play:   (engine, video) once the caption is painted, the window's own video player (its video
+          media pane's PlayerWidget) plays CLIP to its end at the file's rate, then the naive
+          player of benchmarks/player.py (each frame decoded in the GUI thread's tick) plays it
+          in the same widget, after an idle reference of as long: player.py's run_idle,
+          run_player and run_naive, imported, not copied. The caption's figures are measured
+          before any of this starts.
 
 The GUI thread's responsiveness is a 5 ms QTimer whose ticks are recorded; the parent turns them
-into gaps. Also recorded: the window's first paint, the first word painted, and how long each
-part of the redraw path, each window repaint and each garbage collection took on the GUI thread.
+into gaps. Also recorded: the window's first paint, when the input was read, the first word
+painted, and how long each part of the redraw path, each window repaint and each garbage
+collection took on the GUI thread.
 The settings live in a temporary ini file; the user's own settings are never read or written.
 """
 import time
@@ -33,14 +44,17 @@ import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-BEAM, MAX_LEN = 5, 20
+BEAM = 5
 TICK_MS = 5
 SETTLE_MS = 300  # after the last word: let the final repaint land before closing
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--mode", choices=("engine", "baseline"), required=True)
+parser.add_argument("--kind", choices=("caption", "video", "translate"), default="caption")
 parser.add_argument("--model", required=True)
-parser.add_argument("--image", required=True)
+parser.add_argument("--source", "--image", dest="source", required=True, help="a file, or the sentence")
+parser.add_argument("--max-len", type=int, default=0, help="most words (0: the model's own limit)")
+parser.add_argument("--play", help="engine, video: then play this clip in the window's player (and naively)")
 parser.add_argument("--t0", type=float, required=True, help="parent's time.time() at spawn")
 parser.add_argument("--out", required=True)
 parser.add_argument("--timeout", type=float, default=240.0)
@@ -101,8 +115,9 @@ from attnviewer.app import make_application  # noqa: E402  (the app's own QAppli
 
 app = make_application([sys.argv[0]])
 
+from attnviewer.engine import worker as worker_module  # noqa: E402
 from attnviewer.settings import DecodeSettings  # noqa: E402
-from attnviewer.ui import attention_pane, caption_pane, views  # noqa: E402
+from attnviewer.ui import attention_pane, caption_pane, text_panes, video_panes, views  # noqa: E402
 from attnviewer.ui.main_window import MainWindow  # noqa: E402
 
 mark("app_imported")
@@ -137,9 +152,29 @@ timed(views.OverlayView, "set_overlay", "view.set_overlay (pyqtgraph setImage, o
 timed(attention_pane, "overlay_rgba", "overlay_rgba (map -> RGBA)")
 timed(attention_pane, "blend", "blend (thumbnail)")
 timed(attention_pane, "to_pixmap", "to_pixmap (thumbnail)")
+timed(video_panes.VideoAttentionPane, "show_words", "video attention.show_words (bars, top frames, curves)")
+timed(video_panes.VideoMediaPane, "show_words", "video media.show_words (frame strip, player seek)")
+timed(video_panes.VideoMediaPane, "set_media", "video media.set_media (strip, player open)")
+timed(text_panes.TextAttentionPane, "show_words", "text attention.show_words (alignment matrix)")
+timed(text_panes.TextMediaPane, "show_words", "text media.show_words (source tiles)")
 import pyqtgraph  # noqa: E402
 
 timed(pyqtgraph.GraphicsView, "paintEvent", "pyqtgraph view paintEvent")
+
+# The engine warms the export dialog's look-ups (fonts, the MP4 encoder) on its thread 2 s after
+# the first caption; --play waits for that to be over, so that it falls in no design's playback.
+warmed = threading.Event()
+_warm_exports = worker_module._warm_exports
+
+
+def warm_exports_noted():
+    try:
+        _warm_exports()
+    finally:
+        warmed.set()
+
+
+worker_module._warm_exports = warm_exports_noted
 
 _redraw = MainWindow.redraw
 
@@ -235,8 +270,13 @@ class Recorder(QObject):
 
     @Slot(int, str, str)
     def on_status(self, job, slot, text):
-        if slot == "main" and text == "captioning":
+        if slot == "main" and text == "decoding":  # the input read and the model loaded
             mark("load_end")
+
+    @Slot(int, str, object)
+    def on_media_ready(self, job, slot, media):
+        if slot == "main":
+            mark("media_read")
 
     @Slot(int, str, object)
     def on_step(self, job, slot, step):
@@ -260,7 +300,8 @@ class Recorder(QObject):
         if not self.done:
             self.done = True
             stop_profile()
-            QTimer.singleShot(SETTLE_MS, close)
+            then = play_all if args.play and args.mode == "engine" and not errors else close
+            QTimer.singleShot(SETTLE_MS, then)
 
     @Slot()
     def deadline(self):
@@ -300,35 +341,35 @@ def close():
 
 
 def run_baseline():
-    """The naive design: everything on the GUI thread, drawing each word as it comes."""
-    from attnviewer.media.images import load_image, model_input
+    """The naive design: everything on the GUI thread, through the one pipeline, drawing each
+    word as it comes (no event processing before the first word)."""
+    from attnviewer import kinds, pipeline
+    from attnviewer.ui.controller import Input
 
+    kind = kinds.get(args.kind)
     side = window.sides["main"]
-    image = load_image(args.image)
-    mark("image_loaded")
+    job, settings = 1, side.controls.settings()
+    inp = Input(kind.name, args.source)
+    window.jobs.ask(inp)
+    side.jobs.submitted(job, inp)
+    media = pipeline.read(kind, args.source, args.model)  # a video: every packet listed, frames decoded
+    mark("media_read")
+    window.on_media_ready(job, "main", media)
     import torch
 
     mark("torch_imported")
-    from attnviewer.decoding.search import decode
-    from attnviewer.models import registry
-    from attnviewer.types import Result
-
-    model = registry.load(args.model, side.controls.device_name(), args.model.endswith((".pt", ".pth")))
+    model = pipeline.load_model(kind, args.model, side.controls.device_name(), args.model.endswith((".pt", ".pth")))
     mark("load_end")
-    job, settings = 1, side.controls.settings()
-    side.jobs.pending = job
-    window.on_image_ready(job, "main", image)
-    t0 = time.perf_counter()
+    fitted = kind.fit(media, model)
+    if fitted is not media:
+        window.on_media_ready(job, "main", fitted)
+    gen = pipeline.run(kind, model, fitted, settings)
     with torch.inference_mode():
-        device = next(model.parameters()).device
-        pixels = torch.from_numpy(model_input(image.rgb, model.config.image_size))
-        state = model.init_state(pixels.permute(2, 0, 1)[None].float().to(device))
-        gen = decode(model, state, settings, stream=True)
         while True:
             try:
                 step = next(gen)
             except StopIteration as stop:
-                hyps = stop.value[0]
+                result = stop.value
                 break
             steps_at.append(now())
             step.job = job
@@ -336,10 +377,48 @@ def run_baseline():
             window._redraw_timer.stop()  # draw now, every word: no coalescing in the naive design
             window.redraw()
             app.processEvents()
-    result = Result(image.path, args.model, dict(settings.to_dict(), device=str(device)), hyps,
-                    time.perf_counter() - t0, image.rgb.shape[:2])
+    result.model = args.model
     window.on_finished(job, "main", result)
     rec.on_finished(job, "main", result)
+
+
+playback: dict = {}
+
+
+def play_all():
+    """--play, once the caption is painted: the idle reference, the window's player, the naive
+    GUI-thread decoder, each over the whole clip (benchmarks/player.py's own functions)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import player as player_bench  # benchmarks/player.py
+
+    from attnviewer.engine.player import MAX_SIDE
+
+    tick_timer.stop()  # each design below has its own 5 ms probe (player.py's)
+    from PySide6.QtCore import QEventLoop
+
+    t = now()
+    while not warmed.is_set() and now() - t < 15:  # the engine's export warm-up, 2 s after the caption
+        loop = QEventLoop()
+        QTimer.singleShot(20, loop.quit)
+        loop.exec()
+    playback["warm_up_waited"] = now() - t
+    widget = window.media_pane("video").player  # the window's own player, shown
+    clip = Path(args.play)
+    try:
+        import av
+
+        with av.open(str(clip)) as box:
+            stream = box.streams.video[0]
+            playback["frames"], playback["fps"] = stream.frames, float(stream.average_rate)
+        seconds = playback["frames"] / playback["fps"]
+        playback["visible"] = widget.isVisible()
+        timeout = seconds * 3 + 30
+        playback["idle"] = player_bench.run_idle(app, widget, seconds)
+        playback["player"] = player_bench.run_player(app, widget, clip, timeout)
+        playback["naive"] = player_bench.run_naive(app, widget, clip, timeout, MAX_SIDE)
+    except BaseException as e:  # player.py's wait() raises SystemExit on a time-out
+        errors.append(f"playback: {type(e).__name__}: {e}")
+    close()
 
 
 # -- the run ----------------------------------------------------------------------------------------
@@ -348,10 +427,12 @@ settings_file = Path(tmp.name) / "settings.ini"
 window = MainWindow(settings=QSettings(str(settings_file), QSettings.Format.IniFormat))
 mark("window_built")
 main_side = window.sides["main"]
+main_side.controls.set_kind(args.kind)
 main_side.controls.set_model(args.model)
-main_side.controls.set_settings(DecodeSettings("beam", beam=BEAM, max_len=MAX_LEN))
+main_side.controls.set_settings(DecodeSettings("beam", beam=BEAM, max_len=args.max_len or None))
 engine = window.engine
 engine.status.connect(rec.on_status)
+engine.media_ready.connect(rec.on_media_ready)
 engine.step.connect(rec.on_step)
 engine.finished.connect(rec.on_finished)
 engine.failed.connect(rec.on_failed)
@@ -366,8 +447,11 @@ tick_timer.start()
 mark("work_start")
 ticks.append(marks["work_start"])  # a pseudo-tick: the first gap runs from here
 start_profile()
-if args.mode == "engine":
-    window.open_image(args.image)  # as app.run does: right after show(), before the event loop
+if args.mode == "engine":  # as app.run does: right after show(), before the event loop
+    if args.kind == "translate":
+        window.translate(args.source)
+    else:
+        window.open_file(args.source)
 else:
     try:
         run_baseline()
@@ -379,7 +463,7 @@ faulthandler.cancel_dump_traceback_later()
 
 out = {
     "mode": args.mode, "marks": marks, "ticks": ticks, "steps": steps_at, "redraws": redraws,
-    "intervals": intervals, "errors": errors, "clean_shutdown": clean["value"],
+    "intervals": intervals, "errors": errors, "clean_shutdown": clean["value"], "playback": playback,
 }
 Path(args.out).write_text(json.dumps(out))
 tmp.cleanup()

@@ -21,3 +21,20 @@ def test_video_reader_benchmark_finds_both_readers_keep_the_same_frames():
                           "--side", "64"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "same frames kept" in run.stdout
+
+
+def test_ui_latency_benchmark_quick_measures_every_kind():
+    """Images, a video (reading a clip, captioning it, playing one in the window's player) and a
+    sentence, each against its GUI-thread baseline: every row of the summary gets a value. The
+    timings themselves are printed, never asserted."""
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ui_latency.py"), "--quick"],
+                         capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    assert "all kinds measured: yes" in run.stdout, run.stdout[-4000:]
+
+
+def test_player_benchmark_quick_accounts_for_every_frame():
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "player.py"), "--quick"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "all frames accounted for: yes" in run.stdout, run.stdout
