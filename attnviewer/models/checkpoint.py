@@ -1,6 +1,7 @@
-"""Model files: one safetensors file holding the weights, with config, vocab and training record
-as JSON in its metadata. Pickle files (.pt/.pth) can run code when loaded, so they are refused
-unless the user says the file is trusted.
+"""Model files: one safetensors file holding the weights, with config, vocab, training record and
+domain record (what its training data looks like to it, see domain.py) as JSON in its metadata.
+Pickle files (.pt/.pth) can run code when loaded, so they are refused unless the user says the
+file is trusted.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ..files import atomic_path
 FORMAT = "attnviewer-1"
 
 
-def save_checkpoint(model, path: str | Path, training: dict | None = None) -> None:
+def save_checkpoint(model, path: str | Path, training: dict | None = None, domain: dict | None = None) -> None:
     """Write atomically: a temporary file in the same folder, renamed into place."""
     from safetensors.torch import save_file
 
@@ -28,6 +29,8 @@ def save_checkpoint(model, path: str | Path, training: dict | None = None) -> No
         "vocab": json.dumps(getattr(model, "vocab_record", model.vocab)),  # a translator has two
         "training": json.dumps(training or {}),
     }
+    if domain is not None:
+        meta["domain"] = json.dumps(domain)
     with atomic_path(path) as tmp:
         save_file(state, tmp, metadata=meta)
 
@@ -66,7 +69,17 @@ def load_checkpoint(path: str | Path, device="cpu", trust_pickle: bool = False):
         raise CheckpointError(f"{path}: damaged config or vocab in the metadata ({e})") from None
     model = build_model(path, meta.get("kind", "caption"), config, vocab, state)
     model.training_record = json.loads(meta.get("training", "{}"))
+    model.domain = _domain_record(meta.get("domain"))
     return model.to(device).eval()
+
+
+def _domain_record(text: str | None) -> dict | None:
+    """The parsed "domain" metadata; None when absent or unreadable (the model then gets no notes)."""
+    try:
+        record = json.loads(text) if text else None
+    except json.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 # kind -> (module, model class, config class); imported only when a file of that kind loads
@@ -117,4 +130,5 @@ def _from_pickle(path: Path, device):
         raise CheckpointError(f"{path}: pickle checkpoint lacks config, vocab or state_dict")
     model = build_model(path, blob.get("kind", "caption"), blob["config"], blob["vocab"], blob["state_dict"])
     model.training_record = blob.get("training", {})
+    model.domain = blob.get("domain") if isinstance(blob.get("domain"), dict) else None
     return model.to(device).eval()
