@@ -21,3 +21,6 @@ translate --out "$out/translate-sov-local.safetensors" --score additive --attent
 
 # The video captioner (~25 minutes on 2 CPU cores).
 "$py" -m attnviewer train video --seed 0 --epochs 40 --out "$out/video-shapes.safetensors" "$@"
+
+# Every model records what its generated training data looks like to it (the out-of-domain note).
+"$py" scripts/stamp-domain.py "$out"/*.safetensors
