@@ -357,3 +357,20 @@ def test_without_compare_there_is_no_comparison_to_export(qtbot, window):
     sentence_done(qtbot, window)
     window.choose_export()
     assert "comparison" not in window.export_dialog.kind_buttons
+
+
+def test_the_window_says_when_an_input_is_far_from_the_models_training_data(qtbot, window, samples, tmp_path):
+    from PIL import Image
+
+    from .test_domain import landscape
+
+    window.sides["main"].controls.set_model("caption-shapes")
+    caption_done(qtbot, window, samples[0])
+    note = window.sides["main"].caption.note
+    assert not note.isVisibleTo(window)  # a scene like its training data: nothing to say
+    path = tmp_path / "landscape.png"
+    Image.fromarray(landscape(seed=3)).save(path)
+    caption_done(qtbot, window, path)
+    assert note.isVisibleTo(window) and "unlike" in note.text() and "caption-shapes" in note.text()
+    sentence_done(qtbot, window, "quantum chromodynamics explains hadron confinement nicely")
+    assert note.isVisibleTo(window) and "6 of 6 words unknown" in note.text()
