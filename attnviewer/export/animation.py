@@ -215,16 +215,34 @@ def check_mp4(out: str | Path) -> str:
     return codec
 
 
-def _write_gif(frames, tmp: str, seconds: float) -> None:
+GIF_PALETTE_SAMPLE = 1 << 20  # pixels of all the frames the shared palette is built from
+
+
+def gif_palette(frames: list[np.ndarray]):
+    """One adaptive palette (a "P" image) for a whole animation, built from an even sample of the
+    pixels of all its frames: the same colour is the same index in every frame."""
     from PIL import Image
 
-    images = []
-    for f in frames:  # a palette per frame, then dithered onto it: no banding in the smooth maps
-        rgb = Image.fromarray(f)
-        palette = rgb.quantize(256, method=Image.Quantize.MEDIANCUT)
-        images.append(rgb.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG))
-    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                   duration=round(seconds * 1000), loop=0, optimize=False, disposal=1)
+    total = sum(f.shape[0] * f.shape[1] for f in frames)
+    step = max(1, int(np.ceil(np.sqrt(total / GIF_PALETTE_SAMPLE))))
+    sample = np.concatenate([f[::step, ::step].reshape(-1, 3) for f in frames])
+    width = 1024
+    rows = -(-len(sample) // width)
+    sample = np.concatenate([sample, np.repeat(sample[-1:], rows * width - len(sample), axis=0)])
+    return Image.fromarray(np.ascontiguousarray(sample.reshape(rows, width, 3))).quantize(
+        256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+
+
+def _write_gif(frames, tmp: str, seconds: float) -> None:
+    """One palette for all the frames and no dithering: flat areas stay flat (no speckle) and a
+    colour does not flicker from frame to frame."""
+    from PIL import Image
+
+    arrays = [np.ascontiguousarray(f[..., :3]) for f in frames]
+    palette = gif_palette(arrays)
+    images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in arrays]
+    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], palette=palette.getpalette(),
+                   duration=round(seconds * 1000), loop=0, optimize=False, disposal=1)  # the palette once, global
 
 
 def _write_mp4(frames, tmp: str, seconds: float, codec: str, out: Path) -> None:

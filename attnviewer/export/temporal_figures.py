@@ -32,10 +32,71 @@ def _time(t: float) -> str:
     return f"{t:.2f} s" if t < 10 else f"{t:.1f} s"
 
 
+def _weight(v: float) -> str:
+    """A weight as a tick label: 0, 0.5, 1, 0.37."""
+    text = f"{v:.2f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def curve_row_height(style: FigureStyle) -> float:
+    """Inches of one word's attention curve (with room for its weight ticks)."""
+    return max(style.font_size * 2.7 / 72, 0.36)
+
+
+def weight_axis_width(style: FigureStyle) -> float:
+    """Inches right of the curves for the weight ticks ("0.37") and the "attention" label."""
+    return style.font_size * (0.62 * 0.62 * 4 + 1.5) / 72 + 0.1
+
+
+def curve_axes(fig, rect: list[float], x: np.ndarray, values: np.ndarray, peak: float, colour, style: FigureStyle,
+               xlim: tuple[float, float], label: str):
+    """One word's attention curve in rect (figure fractions): filled, its peak marked, the word at
+    the left and a weight axis at the right with ticks 0, half and the peak of the scale (`peak`:
+    1 on the fixed scale, else the largest weight drawn). Tick marks are a plain path, not
+    markers, so an SVG's markers are the peaks alone."""
+    ax = fig.add_axes(rect)
+    y = values / peak
+    ax.fill_between(x, y, color=colour, alpha=0.35, linewidth=0)
+    ax.plot(x, y, color=colour, linewidth=1.4)
+    k = int(np.argmax(values))
+    ax.plot([x[k]], [y[k]], "o", color=colour, markersize=3)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(0, 1.08)
+    ax.set_axis_off()
+    ax.text(-0.01, 0.4, label, transform=ax.transAxes, ha="right", va="center", fontsize=style.font_size)
+    # the weight axis: a line at the right edge, three ticks and their weights
+    edge = ax.get_yaxis_transform()  # x in axes fractions, y in data
+    tick = 0.04 / (rect[2] * fig.get_figwidth())  # 0.04 in, in axes fractions
+    xs, ys = [1.0, 1.0], [0.0, 1.0]
+    for v in (0.0, 0.5, 1.0):
+        xs += [np.nan, 1.0, 1.0 + tick]
+        ys += [np.nan, v, v]
+    ax.plot(xs, ys, color="0.45", linewidth=0.6, transform=edge, clip_on=False, solid_capstyle="butt")
+    for v in (0.0, 0.5, 1.0):
+        ax.text(1.0 + tick * 1.6, v, _weight(v * peak), transform=edge, ha="left", va="center",
+                fontsize=style.font_size * 0.62, color="0.3")
+    return ax
+
+
+def weight_axis_label(fig, left: float, bottom: float, top: float, style: FigureStyle) -> None:
+    """ "attention", rotated, right of a block of curves (inches from the figure's bottom left)."""
+    width, height = fig.get_figwidth(), fig.get_figheight()
+    fig.text(left / width, (bottom + top) / 2 / height, "attention", rotation=90, ha="left", va="center",
+             fontsize=style.font_size * 0.72, color="0.3")
+
+
+def scale_peak(style: FigureStyle, *arrays: np.ndarray) -> float:
+    """The top of the curves' weight axis: 1 on the fixed scale, else the largest weight."""
+    if style.scale == "fixed":
+        return 1.0
+    return max([float(a.max()) for a in arrays if a.size] + [1e-6])
+
+
 def frame_strip_figure(frames: np.ndarray, times: list[float], hyp: Hypothesis, out: str | Path | None,
                        style: FigureStyle | None = None, title: str | None = None) -> Path | np.ndarray:
     """The sampled frames in a row, each with its time, and under them one attention curve per
-    word, on the same time axis, with the word at the left. With out None: an RGB picture."""
+    word, on the same time axis, with the word at the left and the weight at the right.
+    With out None: an RGB picture."""
     import matplotlib
 
     style = (style or FigureStyle()).validate()
@@ -45,39 +106,43 @@ def frame_strip_figure(frames: np.ndarray, times: list[float], hyp: Hypothesis, 
     h, w = frames.shape[1:3]
     cell = style.panel_inches * 0.42  # one frame's width
     label_w = _label_width(hyp, style)
+    axis_w = weight_axis_width(style)
     text_h = style.font_size * 1.6 / 72
-    row_h = max(style.font_size * 2.2 / 72, 0.3)
+    row_h = curve_row_height(style)
     strip_h = cell * h / w
     title_h = text_h if title else 0.0
-    width = 2 * MARGIN + label_w + n * cell
+    width = 2 * MARGIN + label_w + n * cell + axis_w
     height = 2 * MARGIN + title_h + strip_h + text_h + len(att) * row_h
-    peak = 1.0 if style.scale == "fixed" else max(float(att.max()), 1e-6)
+    peak = scale_peak(style, att)
     colour = matplotlib.colormaps[style.cmap](0.85)
     with matplotlib.rc_context(_rc(style)):
         fig = _new_figure(width, height, style.dpi)
         if title:
             fig.text(0.5, 1 - MARGIN / height, title, ha="center", va="top", fontsize=style.font_size)
         top = height - MARGIN - title_h
-        for k, frame in enumerate(frames):
-            left = MARGIN + label_w + k * cell
-            ax = fig.add_axes([left / width, (top - strip_h) / height, cell * 0.96 / width, strip_h / height])
-            ax.imshow(frame, aspect="auto", interpolation="antialiased")
-            ax.set_axis_off()
-            ax.text(0.5, -0.04, _time(times[k]), transform=ax.transAxes, ha="center", va="top",
-                    fontsize=style.font_size * 0.72, color="0.35")
+        draw_strip(fig, frames, times, MARGIN + label_w, top, cell, strip_h, style)
         x = np.arange(n)
         for j, row in enumerate(att):
             bottom = top - strip_h - text_h - (j + 1) * row_h
-            ax = fig.add_axes([(MARGIN + label_w) / width, bottom / height, n * cell / width, row_h * 0.9 / height])
-            ax.fill_between(x, row / peak, color=colour, alpha=0.35, linewidth=0)
-            ax.plot(x, row / peak, color=colour, linewidth=1.4)
-            ax.plot([int(row.argmax())], [row.max() / peak], "o", color=colour, markersize=3)
-            ax.set_xlim(-0.5 + 0.02, n - 0.5 - 0.02)
-            ax.set_ylim(0, 1.08)
-            ax.set_axis_off()
-            ax.text(-0.01, 0.4, _label(hyp, j, style), transform=ax.transAxes, ha="right", va="center",
-                    fontsize=style.font_size)
+            curve_axes(fig, [(MARGIN + label_w) / width, bottom / height, n * cell / width, row_h * 0.84 / height],
+                       x, row, peak, colour, style, (-0.5 + 0.02, n - 0.5 - 0.02), _label(hyp, j, style))
+        if len(att):
+            weight_axis_label(fig, MARGIN + label_w + n * cell + axis_w - style.font_size * 1.1 / 72,
+                              top - strip_h - text_h - len(att) * row_h, top - strip_h - text_h, style)
         return save_figure(fig, out, style.dpi)
+
+
+def draw_strip(fig, frames: np.ndarray, times: list[float], left: float, top: float, cell: float, strip_h: float,
+               style: FigureStyle) -> None:
+    """The frames in a row from (left, top) in inches, each cell wide, its time under it."""
+    width, height = fig.get_figwidth(), fig.get_figheight()
+    for k, frame in enumerate(frames):
+        x = left + k * cell
+        ax = fig.add_axes([x / width, (top - strip_h) / height, cell * 0.96 / width, strip_h / height])
+        ax.imshow(frame, aspect="auto", interpolation="antialiased")
+        ax.set_axis_off()
+        ax.text(0.5, -0.04, _time(times[k]), transform=ax.transAxes, ha="center", va="top",
+                fontsize=style.font_size * 0.72, color="0.35")
 
 
 def top_frames(att_row: np.ndarray, k: int) -> list[int]:

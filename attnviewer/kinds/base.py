@@ -19,7 +19,7 @@ from ..types import Result
 class Output:
     """One file a kind can write for a result: its name, what it is, and the suffixes it takes."""
 
-    id: str  # "result", "figure", "word", "overlay", "animation", "top_frames"
+    id: str  # "result", "figure", "word", "overlay", "animation", "top_frames", "comparison"
     label: str  # as the Export dialog lists it
     suffixes: tuple[str, ...]
     uses: frozenset[str] = frozenset()  # the style options that change it (the dialog enables those)
@@ -30,13 +30,15 @@ ANIMATION = (".gif", ".mp4")
 TEXT_STYLE = frozenset({"cmap", "opacity", "scale", "panel", "dpi", "font", "font_size", "show_prob"})
 ANIMATION_STYLE = frozenset({"cmap", "opacity", "scale", "font", "font_size", "show_prob", "seconds", "size"})
 RESULT = Output("result", "Raw result: JSON + NPZ (reopens with File → Open result…)", (".json",))
+COMPARISON_LABEL = "Both columns in one figure (Compare)"  # the output "comparison": needs WriteOptions.others
 
 
 @dataclass
 class WriteOptions:
     """How a kind's outputs are drawn, beyond the figure style."""
 
-    title: str | None = None  # figures' title (default: model and decoding)
+    title: str | None = None  # figures' title (default: model and decoding; a comparison's labels say
+    # that, so it is titled only by a title other than the result's own)
     word: int | None = None  # one word (from 0): a single-word figure, an overlay
     word_title: str | None = None
     hypothesis: int = 0  # which hypothesis of the result
@@ -46,6 +48,9 @@ class WriteOptions:
     frame_size: int = 512  # animation: long side in pixels
     npz_ref: Path | None = None  # the NPZ a JSON written alone should point to
     progress: Callable[[int, int], None] | None = None  # animation frames done, of total (may raise to cancel)
+    # output "comparison": the results drawn after this one, each (Result, hypothesis index from 0,
+    # label or None for the result's title, its media as read: the Compare column's; None if unknown)
+    others: list[tuple] = field(default_factory=list)
 
 
 @dataclass
@@ -97,6 +102,36 @@ class Kind:
     def reopen(self, result: Result, result_path: str | Path | None = None) -> Any:
         """The input of a saved result, read again for figures and the window."""
         raise NotImplementedError
+
+    def same_input(self, media, other) -> bool:
+        """Whether two inputs as read are the same one (a comparison draws results of one input)."""
+        return Path(media.path).resolve() == Path(other.path).resolve()
+
+    def comparison(self, media, result: Result, opts: WriteOptions) -> tuple[list, str | None]:
+        """(entries for export.comparison.comparison_figure, its title) of output "comparison":
+        this result, then opts.others; OutputError with one line without a second result, or for
+        one of another kind or another input."""
+        from ..errors import OutputError
+
+        if not opts.others:
+            raise OutputError("the comparison needs a second result: turn on View → Compare side by side "
+                              "(or give `attnviewer export A.json --compare B.json`)")
+        entries = [(result, opts.hypothesis, None)]
+        for other in opts.others:
+            r, index, label, other_media = (tuple(other) + (None, None, None))[:4]
+            if (r.kind or "caption") != (result.kind or "caption"):
+                raise OutputError(f"the results are of different kinds ({result.kind} and {r.kind}); a comparison "
+                                  f"draws results of the same input")
+            if other_media is not None and media is not None:
+                same, ours, theirs = self.same_input(media, other_media), self.shown(media), self.shown(other_media)
+            else:
+                same, ours, theirs = r.source == result.source, result.source, r.source
+            if not same:
+                raise OutputError(f"the results are of different inputs ({ours} and {theirs}); a comparison "
+                                  f"draws results of the same {self.noun}")
+            entries.append((r, int(index or 0), label))
+        title = opts.title if opts.title and opts.title != result.title else None
+        return entries, title
 
     def write(self, output: str, media, result: Result, path, style, opts: WriteOptions) -> list[Path]:
         """Write one output (an id of self.outputs) atomically; returns the files written."""

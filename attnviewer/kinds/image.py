@@ -6,7 +6,8 @@ from pathlib import Path
 
 from ..media.images import IMAGE_SUFFIXES
 from ..types import Result
-from .base import ANIMATION, ANIMATION_STYLE, FIGURE, RESULT, TEXT_STYLE, Kind, Output, WriteOptions
+from .base import (ANIMATION, ANIMATION_STYLE, COMPARISON_LABEL, FIGURE, RESULT, TEXT_STYLE, Kind, Output,
+                   WriteOptions)
 
 PREVIEW_MAX_SIDE = 900  # pixels of a preview's long side
 IMAGE_STYLE = TEXT_STYLE | {"smoothing"}
@@ -59,6 +60,11 @@ class ImageKind(Kind):
 
             write_animation(media.rgb, hyp, path, style, seconds=opts.seconds, size=opts.frame_size,
                             on_frame=opts.progress)
+        elif output == "comparison":
+            from ..export.comparison import comparison_figure
+
+            entries, title = self.comparison(media, result, opts)
+            comparison_figure("image", media.rgb, entries, path, style, title=title)
         else:
             return super().write(output, media, result, path, style, opts)
         return [Path(path)]
@@ -81,6 +87,17 @@ class ImageKind(Kind):
             n = len(hyp.tokens)
             frames = animation_frames(image, hyp, style, min(opts.frame_size, 480))
             return next(islice(frames, min(index, max(n - 1, 0)), None))
+        if output == "comparison":
+            from ..export.comparison import comparison_figure
+
+            entries, title = self.comparison(media, result, opts)
+            cols = max((1 + len(r.hypotheses[i].tokens) for r, i, _ in entries if 0 <= i < len(r.hypotheses)),
+                       default=1)
+            aspect = image.shape[0] / image.shape[1]
+            width = 0.1 + cols * style.panel_inches + (cols - 1) * 0.08
+            height = 0.1 + len(entries) * (style.font_size * 3.3 / 72 + style.panel_inches * aspect)
+            small = replace(style, dpi=int(max(20, min(style.dpi, PREVIEW_MAX_SIDE / max(width, height)))))
+            return comparison_figure("image", image, entries, None, small, title=title)
         panels = 1 + len(hyp.tokens) if output == "figure" else 1
         cols = max(1, min(style.columns, panels))
         rows = -(-panels // cols)
@@ -102,6 +119,7 @@ IMAGE = ImageKind(
         Output("overlay", "Overlay alone, at the image's full resolution (PNG)", (".png",),
                frozenset({"cmap", "opacity", "smoothing", "scale"})),
         Output("animation", "Animation, word by word (GIF or MP4)", ANIMATION, ANIMATION_STYLE | {"smoothing"}),
+        Output("comparison", COMPARISON_LABEL, FIGURE, IMAGE_STYLE),
         RESULT,
     )},
 )

@@ -5,7 +5,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..types import Result
-from .base import ANIMATION, ANIMATION_STYLE, FIGURE, RESULT, TEXT_STYLE, Kind, Output, WriteOptions
+from .base import (ANIMATION, ANIMATION_STYLE, COMPARISON_LABEL, FIGURE, RESULT, TEXT_STYLE, Kind, Output,
+                   WriteOptions)
 
 PREVIEW_DPI = 60
 
@@ -75,6 +76,10 @@ class TextKind(Kind):
             raise OutputError(f"{result_path}: the translation's source words are missing; cannot label the matrix")
         return Sentence(result.source, list(result.source_tokens))
 
+    def same_input(self, media, other) -> bool:
+        """The same sentence as typed (models may keep different words of it: punctuation)."""
+        return media.text.lower().split() == other.text.lower().split()
+
     def write(self, output, media, result, path, style, opts: WriteOptions) -> list[Path]:
         hyp = result.hypotheses[opts.hypothesis]
         if output == "figure":
@@ -86,6 +91,11 @@ class TextKind(Kind):
 
             write_translation_animation(result.source_tokens, hyp, path, style, seconds=opts.seconds,
                                         size=opts.frame_size, on_frame=opts.progress)
+        elif output == "comparison":
+            from ..export.comparison import comparison_figure
+
+            entries, title = self.comparison(media, result, opts)
+            comparison_figure("text", media, entries, path, style, title=title, values=opts.values)
         else:
             return super().write(output, media, result, path, style, opts)
         return [Path(path)]
@@ -105,6 +115,12 @@ class TextKind(Kind):
             n = len(hyp.tokens)
             frames = translation_frames(result.source_tokens, hyp, style, min(opts.frame_size, 480))
             return next(islice(frames, min(opts.word or 0, max(n - 1, 0)), None))
+        if output == "comparison":
+            from ..export.comparison import comparison_figure
+
+            entries, title = self.comparison(media, result, opts)
+            return comparison_figure("text", media, entries, None, replace(style, dpi=min(style.dpi, PREVIEW_DPI)),
+                                     title=title, values=opts.values)
         raise NotImplementedError(output)
 
 
@@ -114,6 +130,7 @@ TEXT = TextKind(
     outputs={o.id: o for o in (
         Output("figure", "Alignment matrix", FIGURE, TEXT_STYLE | {"values"}),
         Output("animation", "Animation, word by word (GIF or MP4)", ANIMATION, ANIMATION_STYLE),
+        Output("comparison", COMPARISON_LABEL, FIGURE, TEXT_STYLE | {"values"}),
         RESULT,
     )},
 )

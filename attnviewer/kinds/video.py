@@ -5,7 +5,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..types import Result
-from .base import ANIMATION, ANIMATION_STYLE, FIGURE, RESULT, TEXT_STYLE, Kind, Output, WriteOptions
+from .base import (ANIMATION, ANIMATION_STYLE, COMPARISON_LABEL, FIGURE, RESULT, TEXT_STYLE, Kind, Output,
+                   WriteOptions)
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".gif")
 DEFAULT_STEPS = 12
@@ -83,6 +84,11 @@ class VideoKind(Kind):
 
             write_video_animation(media.frames, hyp, path, style, seconds=opts.seconds, size=opts.frame_size,
                                   on_frame=opts.progress)
+        elif output == "comparison":
+            from ..export.comparison import comparison_figure
+
+            entries, title = self.comparison(media, result, opts)
+            comparison_figure("video", media, entries, path, style, title=title)
         else:
             return super().write(output, media, result, path, style, opts)
         return [Path(path)]
@@ -105,6 +111,11 @@ class VideoKind(Kind):
             n = len(hyp.tokens)
             frames = video_frames(media.frames, hyp, style, min(opts.frame_size, 480))
             return next(islice(frames, min(opts.word or 0, max(n - 1, 0)), None))
+        if output == "comparison":
+            from ..export.comparison import comparison_figure
+
+            entries, title = self.comparison(media, result, opts)
+            return comparison_figure("video", media, entries, None, small, title=title)
         raise NotImplementedError(output)
 
 
@@ -115,6 +126,7 @@ VIDEO = VideoKind(
         Output("figure", "Frame strip with each word's attention over time", FIGURE, TEXT_STYLE),
         Output("top_frames", "Each word's most attended frames", FIGURE, TEXT_STYLE | {"top_k"}),
         Output("animation", "Animation, word by word (GIF or MP4)", ANIMATION, ANIMATION_STYLE),
+        Output("comparison", COMPARISON_LABEL, FIGURE, TEXT_STYLE),
         RESULT,
     )},
 )
