@@ -161,6 +161,31 @@ import pyqtgraph  # noqa: E402
 
 timed(pyqtgraph.GraphicsView, "paintEvent", "pyqtgraph view paintEvent")
 
+
+
+def timed_any_thread(owner, name: str, label: str) -> None:
+    """Like timed(), on whichever thread calls it, the thread named in the label: what the engine
+    thread was doing while the GUI thread waited (for the GIL) shows in the worst gaps."""
+    original = getattr(owner, name)
+
+    def wrapper(*a, **kw):
+        start = now()
+        try:
+            return original(*a, **kw)
+        finally:
+            who = "gui" if threading.get_ident() == GUI_THREAD else "engine"
+            intervals.append((f"{label} ({who} thread)", start, now()))
+
+    wrapper.__wrapped__ = original
+    setattr(owner, name, wrapper)
+
+
+from attnviewer import pipeline  # noqa: E402
+
+timed_any_thread(worker_module, "_import_torch", "import torch")  # the worker looks these up when it calls them
+timed_any_thread(pipeline, "read", "read the input")
+timed_any_thread(pipeline, "load_model", "load the model")
+
 # The engine warms the export dialog's look-ups (fonts, the MP4 encoder) on its thread 2 s after
 # the first caption; --play waits for that to be over, so that it falls in no design's playback.
 warmed = threading.Event()
