@@ -53,6 +53,13 @@ class WriteOptions:
     others: list[tuple] = field(default_factory=list)
 
 
+def animation_frame(frames, hyp, opts: WriteOptions):
+    """The current word's frame of an animation (its preview): frames is the animation's iterator."""
+    from itertools import islice
+
+    return next(islice(frames, min(opts.word or 0, max(len(hyp.tokens) - 1, 0)), None))
+
+
 @dataclass
 class Kind:
     name: str  # what a model does and what a Result records: caption, video, translate

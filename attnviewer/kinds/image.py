@@ -7,7 +7,7 @@ from pathlib import Path
 from ..media.images import IMAGE_SUFFIXES
 from ..types import Result
 from .base import (ANIMATION, ANIMATION_STYLE, COMPARISON_LABEL, FIGURE, RESULT, TEXT_STYLE, Kind, Output,
-                   WriteOptions)
+                   WriteOptions, animation_frame)
 
 PREVIEW_MAX_SIDE = 900  # pixels of a preview's long side
 IMAGE_STYLE = TEXT_STYLE | {"smoothing"}
@@ -80,13 +80,9 @@ class ImageKind(Kind):
         if output == "overlay":
             return figures.overlay_image(figures._display_copy(image, PREVIEW_MAX_SIDE), hyp.attention[index], style)
         if output == "animation":
-            from itertools import islice
-
             from ..export.animation import animation_frames
 
-            n = len(hyp.tokens)
-            frames = animation_frames(image, hyp, style, min(opts.frame_size, 480))
-            return next(islice(frames, min(index, max(n - 1, 0)), None))
+            return animation_frame(animation_frames(image, hyp, style, min(opts.frame_size, 480)), hyp, opts)
         if output == "comparison":
             from ..export.comparison import comparison_figure
 

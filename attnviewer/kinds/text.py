@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..types import Result
 from .base import (ANIMATION, ANIMATION_STYLE, COMPARISON_LABEL, FIGURE, RESULT, TEXT_STYLE, Kind, Output,
-                   WriteOptions)
+                   WriteOptions, animation_frame)
 
 PREVIEW_DPI = 60
 
@@ -108,13 +108,10 @@ class TextKind(Kind):
             return alignment_figure(hyp, result.source_tokens, None, replace(style, dpi=min(style.dpi, PREVIEW_DPI)),
                                     title=opts.title, values=opts.values)
         if output == "animation":
-            from itertools import islice
-
             from ..export.translation_animation import translation_frames
 
-            n = len(hyp.tokens)
             frames = translation_frames(result.source_tokens, hyp, style, min(opts.frame_size, 480))
-            return next(islice(frames, min(opts.word or 0, max(n - 1, 0)), None))
+            return animation_frame(frames, hyp, opts)
         if output == "comparison":
             from ..export.comparison import comparison_figure
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..types import Result
 from .base import (ANIMATION, ANIMATION_STYLE, COMPARISON_LABEL, FIGURE, RESULT, TEXT_STYLE, Kind, Output,
-                   WriteOptions)
+                   WriteOptions, animation_frame)
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".gif")
 DEFAULT_STEPS = 12
@@ -51,8 +51,9 @@ class VideoKind(Kind):
 
     def summary(self, result):
         times = result.frame_times
+        where = " (times of the clip played backwards)" if result.settings.get("reversed") else ""
         return "  looked at: " + "  ".join(f"{t}@{times[int(a.argmax())]:.2f}s"
-                                           for t, a in zip(result.best.tokens, result.best.attention))
+                                           for t, a in zip(result.best.tokens, result.best.attention)) + where
 
     def reopen(self, result, result_path=None):
         import sys
@@ -104,13 +105,9 @@ class VideoKind(Kind):
             return top_frames_figure(media.frames, result.frame_times, hyp, None, small, k=opts.top_k,
                                      title=opts.title)
         if output == "animation":
-            from itertools import islice
-
             from ..export.video_animation import video_frames
 
-            n = len(hyp.tokens)
-            frames = video_frames(media.frames, hyp, style, min(opts.frame_size, 480))
-            return next(islice(frames, min(opts.word or 0, max(n - 1, 0)), None))
+            return animation_frame(video_frames(media.frames, hyp, style, min(opts.frame_size, 480)), hyp, opts)
         if output == "comparison":
             from ..export.comparison import comparison_figure
 
