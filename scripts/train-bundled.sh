@@ -21,6 +21,10 @@ translate --out "$out/translate-sov-local.safetensors" --score additive --attent
 
 # The video captioner (~25 minutes on 2 CPU cores).
 "$py" -m attnviewer train video --seed 0 --epochs 40 --out "$out/video-shapes.safetensors" "$@"
+# Its contrast model, plain S2VT: the decoder starts from the clip's summary and attends over
+# appearance alone; it captions, but its attention sinks to the first and last frames (see README).
+"$py" -m attnviewer train video --seed 0 --epochs 40 --summary-start --no-change-features \
+    --out "$out/video-s2vt.safetensors" "$@"
 
 # Every model records what its generated training data looks like to it (the out-of-domain note).
 "$py" scripts/stamp-domain.py "$out"/*.safetensors

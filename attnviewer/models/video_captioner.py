@@ -12,6 +12,10 @@ starts from a fixed learned state, not from a summary of the clip (from a summar
 without looking and the attention sinks to the first and last steps); and the memory carries
 frame-to-frame change (from appearance alone, a change of state is readable from the first and
 last frames, so the attention never needs the event).
+
+Both can be switched back for contrast: `summary_start` starts the decoder from the clip's summary
+(tanh of a linear map of the memory's mean, as Show-Attend-Tell starts h and c) and
+`change_features=False` convolves appearance alone: together, the plain S2VT design (video-s2vt).
 """
 from __future__ import annotations
 
@@ -35,6 +39,8 @@ class VideoConfig:
     score: str = "additive"
     dropout: float = 0.2
     max_len: int = 16
+    summary_start: bool = False  # h, c start from tanh(Linear(mean of the memory)), not a learned state
+    change_features: bool = True  # the memory reads [f, f_t - f_{t-1}]; False: appearance f alone
 
     @classmethod
     def from_dict(cls, d: dict) -> "VideoConfig":
@@ -78,11 +84,14 @@ class VideoCaptioner(nn.Module):
         set_vocabulary(self, vocab)
         h, f = config.hidden_dim, config.feature_dim
         self.frames = FrameEncoder(config.frame_size, f)
-        self.temporal = nn.Conv1d(2 * f, h, kernel_size=3, padding=1)
+        self.temporal = nn.Conv1d((2 if config.change_features else 1) * f, h, kernel_size=3, padding=1)
         self.time = nn.Embedding(config.steps, h)
         self.attention = Attention(h, h, config.score, h, config.steps)
-        self.start_h = nn.Parameter(torch.zeros(h))
-        self.start_c = nn.Parameter(torch.zeros(h))
+        if config.summary_start:  # only the layers a config uses, so older files load unchanged
+            self.init_h, self.init_c = nn.Linear(h, h), nn.Linear(h, h)
+        else:
+            self.start_h = nn.Parameter(torch.zeros(h))
+            self.start_c = nn.Parameter(torch.zeros(h))
         self.embedding = nn.Embedding(config.vocab_size, config.embed_dim)
         self.lstm = nn.LSTMCell(config.embed_dim + h, h)
         self.dropout = nn.Dropout(config.dropout)
@@ -98,17 +107,21 @@ class VideoCaptioner(nn.Module):
         if t != self.config.steps:
             raise ValueError(f"the model reads {self.config.steps} frames a clip, got {t}")
         f = self.frames(frames.flatten(0, 1)).view(b, t, -1)
-        change = torch.cat([torch.zeros_like(f[:, :1]), f[:, 1:] - f[:, :-1]], dim=1)
-        x = self.temporal(torch.cat([f, change], dim=2).transpose(1, 2)).transpose(1, 2)
+        if self.config.change_features:
+            change = torch.cat([torch.zeros_like(f[:, :1]), f[:, 1:] - f[:, :-1]], dim=1)
+            f = torch.cat([f, change], dim=2)
+        x = self.temporal(f.transpose(1, 2)).transpose(1, 2)
         return torch.relu(x) + self.time.weight[None, :t]
 
     def init_state(self, frames: Tensor) -> dict[str, Tensor]:
         memory = self.memory(frames)
         b = memory.shape[0]
-        return {
-            "h": self.start_h.expand(b, -1).contiguous(), "c": self.start_c.expand(b, -1).contiguous(),
-            "keys": self.attention.prepare(memory), "values": memory,
-        }
+        if self.config.summary_start:
+            summary = memory.mean(1)
+            h, c = torch.tanh(self.init_h(summary)), torch.tanh(self.init_c(summary))
+        else:
+            h, c = self.start_h.expand(b, -1).contiguous(), self.start_c.expand(b, -1).contiguous()
+        return {"h": h, "c": c, "keys": self.attention.prepare(memory), "values": memory}
 
     def step(
         self, state: dict[str, Tensor], prev_tokens: Tensor, sample_attention: bool | None = None,

@@ -37,6 +37,8 @@ class VideoTrainSettings:
     init_seed: int | None = None
     device: str = "cpu"
     minutes: float | None = None
+    summary_start: bool = False  # plain S2VT: the decoder starts from the clip's summary
+    change_features: bool = True  # the memory carries frame-to-frame change
 
     def validate(self) -> "VideoTrainSettings":
         from .image import check_training
@@ -87,7 +89,8 @@ def score_video_captioner(model: VideoCaptioner, clips: list[Clip], settings=Non
 def new_video_captioner(s: VideoTrainSettings) -> VideoCaptioner:
     vocab = list(SPECIALS) + clip_vocabulary()
     return VideoCaptioner(VideoConfig(vocab_size=len(vocab), frame_size=SIZE, steps=FRAMES // STRIDE,
-                                      score=s.score), vocab)
+                                      score=s.score, summary_start=s.summary_start,
+                                      change_features=s.change_features), vocab)
 
 
 def train_video_captioner(s: VideoTrainSettings, log: Callable[[str], None] = print) -> dict:
