@@ -108,7 +108,7 @@ def load() -> str:
 
 
 def run_child(mode: str, model: str, image: str, timeout: float, profile: str | None = None,
-              kind: str = "image", max_len: int = IMAGE_MAX_LEN, play: str | None = None) -> dict:
+              kind: str = "image", max_len: int = IMAGE_MAX_LEN, play: str | None = None, warm: bool = False) -> dict:
     """One probe run; `image` is the input: an image or video file, or the sentence."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     with tempfile.TemporaryDirectory(prefix="attnviewer-ui-latency-") as tmp:
@@ -119,6 +119,8 @@ def run_child(mode: str, model: str, image: str, timeout: float, profile: str | 
             cmd += ["--profile", profile]
         if play:
             cmd += ["--play", play]
+        if warm:
+            cmd += ["--warm"]
         t0 = time.time()
         cmd += ["--t0", repr(t0)]
         try:  # the child also stops itself (faulthandler) before this limit
@@ -395,7 +397,7 @@ def measure_kind(kind: str, model: str, source: str, args, play: str | None = No
     for i in range(args.runs):
         for mode in MODES:  # alternate, so that load from other jobs spreads over both
             run = run_child(mode, model, source, args.timeout + (play_time if mode == "engine" else 0),
-                            kind=kind, max_len=max_len, play=play if mode == "engine" else None)
+                            kind=kind, max_len=max_len, play=play if mode == "engine" else None, warm=args.warm)
             ok = not run["errors"] and "stream_end" in run["marks"]
             status = "ok" if ok else "FAILED: " + "; ".join(run["errors"])
             if ok and run.get("clean_shutdown") is not True:
@@ -547,6 +549,9 @@ def print_summary(done: dict, play: dict | None, asked: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     p.add_argument("--kinds", default="image,video,text", help="which kinds, comma-separated (default: all)")
+    p.add_argument("--warm", action="store_true",
+                   help="torch is imported before the input opens (an input opened in a running app): the "
+                        "engine's one-time import, 0.25-0.45 s holding the GIL, is then outside the measured work")
     p.add_argument("--quick", action="store_true",
                    help=f"{QUICK_CLIP_FRAMES / CLIP_FPS:g} s clip, {QUICK_PLAY_SECONDS:g} s playback, 1 run")
     p.add_argument("--model", help=f"image: bundled model name or checkpoint file (default: {DEFAULT_MODEL})")
@@ -589,7 +594,8 @@ def main(argv: list[str] | None = None) -> int:
             return "?"
 
     pyside = version("PySide6_Essentials") if version("PySide6_Essentials") != "?" else version("PySide6")
-    print(f"kinds: {', '.join(asked)}; {args.runs} runs of each design{' (--quick)' if args.quick else ''}")
+    print(f"kinds: {', '.join(asked)}; {args.runs} runs of each design{' (--quick)' if args.quick else ''}"
+          f"{'; torch imported before the input opens (--warm)' if args.warm else ''}")
     print(f"Python {platform.python_version()}, PySide6 {pyside}, pyqtgraph "
           f"{version('pyqtgraph')}, torch {version('torch')}; {os.cpu_count()} CPUs, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, QT_QPA_PLATFORM=offscreen")

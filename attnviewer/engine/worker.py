@@ -100,6 +100,15 @@ class Worker(QObject):
             message = str(e) if isinstance(e, AttnViewerError) else _unexpected(e)
             (self.preview_failed if req.preview else self.export_failed).emit(req.id, message)
 
+    @Slot()
+    def warm(self) -> None:
+        """Import torch now, while the window is idle: an input opened later does not wait for it
+        (the import holds the GIL in stretches of up to ~0.4 s, which the window would feel)."""
+        torch = _import_torch()
+        if self._devices is None:
+            self._devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+            self.devices.emit(self._devices)
+
     @Slot(object)
     def run(self, job: Job) -> None:
         if self.latest.get(job.slot) != job.id or job.cancel.is_set():
@@ -257,6 +266,7 @@ class Engine(QObject):
 
     _request = Signal(object)
     _export = Signal(object)
+    _warm = Signal()
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -268,6 +278,7 @@ class Engine(QObject):
         self.worker.moveToThread(self.thread)
         self._request.connect(self.worker.run)  # queued: the worker lives on the other thread
         self._export.connect(self.worker.export)
+        self._warm.connect(self.worker.warm)
         self.thread.finished.connect(self.worker.deleteLater)
         self.thread.start()
         # If the window is never closed (the app quits, the interpreter exits), still stop the
@@ -320,6 +331,10 @@ class Engine(QObject):
         self.worker.latest[slot] = job.id
         self._request.emit(job)
         return job.id
+
+    def warm(self) -> None:
+        """Have the engine thread import torch now (see Worker.warm)."""
+        self._warm.emit()
 
     def latest_job(self, slot: str = "main") -> int | None:
         return self.worker.latest.get(slot)
