@@ -3,6 +3,7 @@ user names. Read from the files' safetensors headers only: no torch, so the wind
 from __future__ import annotations
 
 import json
+import os
 import struct
 from pathlib import Path
 
@@ -25,14 +26,37 @@ def sniff(path: Path) -> str:
     return "unknown"
 
 
+def read_header(path: str | Path, limit: int = 100_000_000) -> tuple[dict, int]:
+    """The safetensors header (tensor name -> {dtype, shape, data_offsets}, and "__metadata__"),
+    read without torch, and how many bytes of tensor data follow it. ValueError if the file is
+    not one: a header longer than `limit` or than the file, not JSON, not an object."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise ValueError("file too short for a safetensors header")
+        (size,) = struct.unpack("<Q", head)
+        total = os.fstat(f.fileno()).st_size
+        if size > limit:
+            raise ValueError(f"safetensors header of {size} bytes, more than the limit of {limit}")
+        if size > total - 8:
+            raise ValueError("implausible safetensors header (longer than the file)")
+        raw = f.read(size)
+    try:
+        header = json.loads(raw)
+    except RecursionError:
+        raise ValueError("safetensors header nested too deeply") from None
+    except ValueError as e:  # also bytes that are not UTF-8
+        raise ValueError(f"safetensors header is not valid JSON ({e})") from None
+    if not isinstance(header, dict):
+        raise ValueError("safetensors header is not a JSON object")
+    if not isinstance(header.get("__metadata__", {}), (dict, type(None))):
+        raise ValueError("safetensors metadata is not a JSON object")
+    return header, total - 8 - size
+
+
 def read_metadata(path: str | Path) -> dict:
     """The safetensors header's metadata, read without torch (the window lists models with it)."""
-    with open(path, "rb") as f:
-        (size,) = struct.unpack("<Q", f.read(8))
-        if size > 100_000_000:
-            raise ValueError("implausible safetensors header")
-        header = json.loads(f.read(size))
-    return header.get("__metadata__") or {}
+    return read_header(path)[0].get("__metadata__") or {}
 
 
 def models_dir() -> Path:
@@ -81,8 +105,9 @@ def config_of(name_or_path: str) -> dict:
         path = resolve(name_or_path)
         if sniff(path) != "safetensors":
             return {}
-        return json.loads(read_metadata(path).get("config", "{}"))
-    except (OSError, ValueError, CheckpointError):
+        config = json.loads(read_metadata(path).get("config", "{}"))
+        return config if isinstance(config, dict) else {}  # loading the model then says what is wrong
+    except (OSError, ValueError, TypeError, RecursionError, CheckpointError):
         return {}
 
 

@@ -11,8 +11,7 @@ from pathlib import Path
 from ..errors import CheckpointError, first_line
 from ..catalog import read_metadata, sniff  # noqa: F401  (header reading needs no torch)
 from ..files import atomic_path
-
-FORMAT = "attnviewer-1"
+from .header import FORMAT, WEIGHTS_MAX_BYTES, validate_header
 
 
 def save_checkpoint(model, path: str | Path, training: dict | None = None, domain: dict | None = None) -> None:
@@ -54,32 +53,86 @@ def load_checkpoint(path: str | Path, device="cpu", trust_pickle: bool = False):
         return _from_pickle(path, device)
     if kind != "safetensors":
         raise CheckpointError(f"{path}: not a safetensors model file")
+    header = validate_header(path)  # the metadata and tensor table, against its kind's schema
+    floats = _planned(path, header)  # built on the meta device: nothing allocated yet
     try:
         from safetensors.torch import load_file
 
-        meta = read_metadata(path)
         state = load_file(str(path))
     except Exception as e:  # a truncated or corrupt file
         raise CheckpointError(f"{path}: cannot read model file ({first_line(e)})") from None
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not an attnviewer model (no '{FORMAT}' metadata)")
-    try:
-        config, vocab = json.loads(meta["config"]), json.loads(meta["vocab"])
-    except (KeyError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path}: damaged config or vocab in the metadata ({e})") from None
-    model = build_model(path, meta.get("kind", "caption"), config, vocab, state)
-    model.training_record = json.loads(meta.get("training", "{}"))
-    model.domain = _domain_record(meta.get("domain"))
+    _check_finite(path, state, floats)
+    model = build_model(path, header.kind, header.config, header.vocab, state)
+    model.training_record = header.training
+    model.domain = header.domain
     return model.to(device).eval()
 
 
-def _domain_record(text: str | None) -> dict | None:
-    """The parsed "domain" metadata; None when absent or unreadable (the model then gets no notes)."""
+def _model_parts(path: Path, kind: str):
+    import importlib
+
+    if kind not in KINDS:
+        raise CheckpointError(f"{path}: unknown model kind {kind!r}")
+    module, model_name, config_name = KINDS[kind]
+    module = importlib.import_module(f"{__package__}.{module}")
+    return getattr(module, model_name), getattr(module, config_name)
+
+
+def _planned(path: Path, header) -> set[str]:
+    """The model the validated header describes, built on torch's meta device (shapes, no memory):
+    refuse it if its weights would pass the size limit, or if the file's tensors are not exactly
+    its weights, each of the shape it needs. Returns the names of its floating-point weights."""
+    import torch
+
+    model_cls, config_cls = _model_parts(path, header.kind)
     try:
-        record = json.loads(text) if text else None
-    except json.JSONDecodeError:
-        return None
-    return record if isinstance(record, dict) else None
+        with torch.device("meta"), _NoRandomInit():
+            model = model_cls(config_cls.from_dict(header.config), header.vocab)
+    except (TypeError, ValueError, KeyError) as e:
+        raise CheckpointError(f"{path}: bad config ({first_line(e)})") from None
+    planned = model.state_dict()
+    need = sum(t.numel() * t.element_size() for t in planned.values())
+    if need > WEIGHTS_MAX_BYTES:
+        raise CheckpointError(f"{path}: its config implies {need / 1024**3:.1f} GB of weights, more than the "
+                              f"limit of {WEIGHTS_MAX_BYTES / 1024**3:g} GB")
+    missing = sorted(set(planned) - set(header.tensors))
+    extra = sorted(set(header.tensors) - set(planned))
+    if missing or extra:
+        what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
+        raise CheckpointError(f"{path}: weights do not match its config ({what})")
+    for name, tensor in planned.items():
+        if list(header.tensors[name].shape) != list(tensor.shape):
+            raise CheckpointError(
+                f"{path}: weights do not match its config: {name} is {list(header.tensors[name].shape)}, "
+                f"the config needs {list(tensor.shape)}"
+            )
+    return {name for name, t in planned.items() if t.is_floating_point()}
+
+
+def _NoRandomInit():
+    """Skips random initialisation while a model is built on the meta device: there is nothing to
+    fill, and torch's meta normal_ imports its compiler (2 s) the first time."""
+    from torch.overrides import TorchFunctionMode
+
+    class NoRandomInit(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if getattr(func, "__name__", None) in ("normal_", "uniform_", "trunc_normal_"):
+                return args[0] if args else kwargs.get("tensor")
+            return func(*args, **kwargs)
+
+    return NoRandomInit()
+
+
+def _check_finite(path: Path, state: dict, names) -> None:
+    """Refuse NaN or infinite weights, naming the first such tensor."""
+    import torch
+
+    for name in sorted(names):
+        t = state[name]
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad = "NaN" if bool(torch.isnan(t).any()) else "infinite"
+            raise CheckpointError(f"{path}: tensor {name} holds {bad} values; the weights are damaged")
 
 
 # kind -> (module, model class, config class); imported only when a file of that kind loads
@@ -91,13 +144,7 @@ KINDS = {
 
 
 def build_model(path: Path, kind: str, config: dict, vocab: list[str], state: dict):
-    import importlib
-
-    if kind not in KINDS:
-        raise CheckpointError(f"{path}: unknown model kind {kind!r}")
-    module, model_name, config_name = KINDS[kind]
-    module = importlib.import_module(f"{__package__}.{module}")
-    model_cls, config_cls = getattr(module, model_name), getattr(module, config_name)
+    model_cls, config_cls = _model_parts(path, kind)
     try:
         model = model_cls(config_cls.from_dict(config), vocab)
     except (TypeError, ValueError, KeyError) as e:
