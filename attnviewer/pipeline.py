@@ -18,11 +18,24 @@ from .settings import DecodeSettings
 from .types import Result, Step
 
 
-def read(kind: Kind, source: str, model_name: str, **options):
-    """The input, read and checked against the model's header (no torch, no model loaded)."""
-    from .catalog import config_of
+def model_config(model_name: str) -> dict:
+    """A model's config from its file's header, validated against its kind's schema (no torch):
+    CheckpointError with one line for a damaged or hostile header; {} for a pickle (no header)."""
+    from .catalog import resolve, sniff
+    from .models.header import validate_header
 
-    return kind.read(source, config_of(model_name), **options)
+    path = resolve(model_name)
+    try:
+        if sniff(path) != "safetensors":
+            return {}
+    except OSError:
+        return {}  # loading it says what is wrong
+    return validate_header(path).config
+
+
+def read(kind: Kind, source: str, model_name: str, **options):
+    """The input, read and checked against the model's validated header (no model loaded)."""
+    return kind.read(source, model_config(model_name), **options)
 
 
 def load_model(kind: Kind, name: str, device: str = "auto", trust_pickle: bool = False):

@@ -202,8 +202,9 @@ def test_generated_hostile_headers_are_refused_in_one_line(kind, tmp_path, capsy
 
 
 @pytest.mark.parametrize("kind", ["translate", "video"])
-def test_generated_bad_pre_load_config_values_are_refused_by_the_loader(kind, tmp_path):
-    """steps and max_source_len: the schema refuses them (the CLI reads them first; see PRE_LOAD)."""
+def test_generated_bad_pre_load_config_values_are_refused_before_reading_the_input(kind, tmp_path, capsys):
+    """steps and max_source_len: the commands read them before the model loads (to check the clip
+    or the sentence first), through the same schema: refused by the loader and by the command."""
     header, data = SOURCES[kind]
     config = json.loads(header["__metadata__"]["config"])
     (key,) = PRE_LOAD[kind]
@@ -216,6 +217,9 @@ def test_generated_bad_pre_load_config_values_are_refused_by_the_loader(kind, tm
         with pytest.raises(CheckpointError, match=rf"config\.{key} ") as e:
             load_checkpoint(model)
         assert "\n" not in str(e.value)
+        # the commands read it before the model loads (to check the input first): refused there too
+        code, out, err = run_cli(capsys, kind, model)
+        assert code == 2 and f"config.{key}" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
         RAN[f"{kind} pre-load"] += 1
 
     check()

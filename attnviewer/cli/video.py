@@ -7,7 +7,7 @@ from .options import add_decoding, add_device, add_style, add_video_figures
 
 
 def video(args: argparse.Namespace) -> int:
-    from .. import catalog, pipeline
+    from .. import pipeline
     from ..errors import SettingsError
     from ..kinds import VIDEO, WriteOptions
     from ..kinds.video import DEFAULT_STEPS
@@ -21,7 +21,7 @@ def video(args: argparse.Namespace) -> int:
                          "animation": args.animation}, [args.clip])
     check_plans(plans, args.overwrite)
     name = model_name(args)
-    steps = catalog.config_of(name).get("steps", DEFAULT_STEPS)  # from the file's header: the clip is read first
+    steps = pipeline.model_config(name).get("steps", DEFAULT_STEPS)  # from the checked header: the clip is read first
     if not 1 <= args.top_k_frames <= steps:
         raise SettingsError(f"--top-k-frames must be 1 to {steps} (the frames the model sees), got {args.top_k_frames}")
     clip = pipeline.read(VIDEO, args.clip, name, reverse=args.reverse)
