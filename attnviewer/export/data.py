@@ -19,9 +19,12 @@ import numpy as np
 from ..errors import MediaError, OutputError
 from ..types import Hypothesis, Result
 from .figures import atomic_path
+from .result_schema import SCHEMAS as _READABLE
+from .result_schema import NpzArrays, ResultRecord, parse_result, read_json_text
 
 SCHEMA = "attnviewer-result-3"  # 3: kind, source_tokens (translation), frame_times (video)
-SCHEMAS = ("attnviewer-result-1", "attnviewer-result-2", SCHEMA)  # what load_result reads
+SCHEMAS = _READABLE  # what load_result reads (result_schema.py declares them)
+assert SCHEMA in SCHEMAS
 
 
 def hypothesis_dict(h: Hypothesis) -> dict:
@@ -119,90 +122,58 @@ def load_result(path: str | Path) -> Result:
     """Reopen a result saved by write_result (or write_json of result_dict): its JSON or its NPZ.
 
     With the NPZ at hand the attention arrays are the exact float32 arrays that were saved;
-    from a JSON alone they are the 6-decimal values written there. MediaError if the file is
-    missing or not a result.
+    from a JSON alone they are the 6-decimal values written there. Everything is checked against
+    the declared schema (result_schema.py: types, ranges, sizes, and that the attention agrees
+    with the words, source words and frame times) before any of it is used. MediaError of one
+    line naming the file and the field if the file is missing, not a result, or damaged.
     """
     path = Path(path)
     if not path.exists():
         raise MediaError(f"{path}: no such file")
     if path.is_dir():
         raise MediaError(f"{path}: is a folder, not a result file")
-    arrays: dict[str, np.ndarray] | None = None
     if path.suffix.lower() == ".npz":
-        arrays = _read_npz(path)
-        if "result" not in arrays:
-            raise MediaError(f"{path}: not an attnviewer result (no result record in it)")
-        try:
-            data = json.loads(str(arrays["result"]))
-        except ValueError:
-            raise MediaError(f"{path}: not an attnviewer result (its result record is damaged)") from None
+        with NpzArrays(path) as npz:
+            record = npz.record()
+            arrays = npz.attention(record)
     else:
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-        except UnicodeDecodeError:
-            raise MediaError(f"{path}: not an attnviewer result (not a text file)") from None
-        except json.JSONDecodeError as e:
-            raise MediaError(f"{path}: not an attnviewer result (broken JSON at line {e.lineno})") from None
-        except OSError as e:
-            raise MediaError(f"{path}: cannot open ({e.strerror})") from None
-        npz = path.parent / data["arrays"] if isinstance(data, dict) and data.get("arrays") else None
-        if npz is not None and npz.is_file():
-            try:
-                arrays = _read_npz(npz)
-            except MediaError:
-                arrays = None  # the JSON alone still holds the result, to 6 decimals
-    if not isinstance(data, dict) or data.get("schema") not in SCHEMAS:
-        raise MediaError(f"{path}: not an attnviewer result (schema {data.get('schema') if isinstance(data, dict) else None!r})")
-    try:
-        result = _result_from(data, arrays)
-    except (KeyError, TypeError, ValueError) as e:
-        raise MediaError(f"{path}: damaged attnviewer result ({type(e).__name__}: {e})") from None
-    if not result.hypotheses:
-        raise MediaError(f"{path}: the result holds no caption")
-    return result
+        record = parse_result(read_json_text(path), path)
+        arrays = {}
+        npz_path = path.parent / record.arrays if record.arrays else None
+        if npz_path is not None and npz_path.is_file():  # gone: the JSON alone holds the result, to 6 decimals
+            with NpzArrays(npz_path) as npz:
+                arrays = npz.attention(record)
+    return _result_from(record, arrays)
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError) as e:
-        raise MediaError(f"{path}: cannot read the arrays ({e})") from None
-
-
-def _result_from(data: dict, arrays: dict[str, np.ndarray] | None) -> Result:
-    shape = tuple(data.get("attention_shape") or ())
+def _result_from(r: ResultRecord, arrays: dict[int, np.ndarray]) -> Result:
     hyps = []
-    for i, hd in enumerate(data["hypotheses"]):
-        words = hd["words"]
-        exact = None if arrays is None else arrays.get(f"attention_{i}")
-        if exact is not None and exact.shape[0] == len(words):
-            att = np.asarray(exact, dtype=np.float32)
-        else:
-            att = np.array([w["attention"] for w in words], dtype=np.float32).reshape(len(words), *shape)
+    for i, h in enumerate(r.hypotheses):
+        words = h.words
+        att = arrays.get(i)
+        if att is None:
+            att = np.array([w.attention for w in words], dtype=np.float32).reshape(len(words), *r.shape)
         hyps.append(Hypothesis(
-            tokens=[str(w["token"]) for w in words],
-            token_ids=[int(w.get("token_id", -1)) for w in words],
-            log_prob=float(hd["log_prob"]),
-            score=float(hd["score"]),
-            probs=[float(w["prob"]) for w in words],
-            alternatives=[[(str(a), float(q)) for a, q in w["alternatives"]] for w in words],
+            tokens=[w.token for w in words],
+            token_ids=[w.token_id for w in words],
+            log_prob=h.log_prob,
+            score=h.score,
+            probs=[w.prob for w in words],
+            alternatives=[list(w.alternatives) for w in words],
             attention=att,
-            locations=[w["location"] for w in words] if words and "location" in words[0] else None,
+            locations=[w.location for w in words] if words[0].location is not None else None,
         ))
-    size = data.get("image_size")
     return Result(
-        source=str(data["source"]),
-        model=str(data["model"]),
-        settings=dict(data.get("settings") or {}),
+        source=r.source,
+        model=r.model,
+        settings=r.raw_settings(),
         hypotheses=hyps,
-        seconds=float(data.get("seconds") or 0.0),
-        image_size=(int(size[0]), int(size[1])) if size else None,
-        kind=str(data.get("kind") or "caption"),
-        source_tokens=[str(t) for t in data["source_tokens"]] if data.get("source_tokens") else None,
-        frame_times=[float(t) for t in data["frame_times"]] if data.get("frame_times") else None,
-        note=str(data["note"]) if data.get("note") else None,
+        seconds=r.seconds or 0.0,
+        image_size=r.image_size,
+        kind=r.kind_name,
+        source_tokens=list(r.source_tokens) if r.source_tokens else None,
+        frame_times=list(r.frame_times) if r.frame_times else None,
+        note=r.note or None,
     )
 
 

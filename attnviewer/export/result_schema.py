@@ -1,0 +1,534 @@
+"""The declared schema of a saved result (JSON, and the NPZ of its exact arrays), checked before
+anything is drawn. No torch, no Qt: results are opened by the CLI, the window and folder resume.
+
+Every value a result file brings is untrusted until it has passed here. The limits are stated in
+one place (below); sizes are checked before anything is parsed or allocated: the JSON's size and
+nesting before `json.loads`, each NPZ member's shape and dtype from its .npy header (and its
+uncompressed size from the zip directory) before it is read. Each refusal is a MediaError of one
+line naming the file and the first field that is wrong, e.g.
+`r.json: hypotheses[0].words[3].prob must be between 0 and 1, got 7.0`.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+
+from ..errors import MediaError
+
+# ---- every limit, in one place ------------------------------------------------------------------
+SCHEMAS = ("attnviewer-result-1", "attnviewer-result-2", "attnviewer-result-3")
+KINDS = ("caption", "video", "translate")
+JSON_MAX_BYTES = 64 * 1024**2  # the JSON file, or the NPZ's copy of it
+JSON_MAX_DEPTH = 32  # nesting of objects and lists (a result needs 9)
+HYPOTHESES = (1, 100)  # hypotheses in one result
+WORDS = (1, 1000)  # words in one hypothesis
+TOKEN_CHARS = (1, 100)  # characters in one word (output, alternative or source word)
+ALTERNATIVES_MAX = 1000  # alternatives recorded per word
+TEXT_MAX_CHARS = 100_000  # the source (a path or a sentence), the model's name, the note
+SETTINGS_MAX = 64  # keys in the decoding settings
+ATTENTION_DIMS = {"caption": 2, "video": 1, "translate": 1}  # (H, W) grid; frames; source words
+ATTENTION_CELLS_MAX = 1_000_000  # product of attention_shape (one word's attention)
+ATTENTION_RANGE = (0.0, 1.0)  # attention weights (a little rounding slack is allowed above 1)
+IMAGE_SIDE = (1, 100_000)  # image_size: (height, width) in pixels
+SOURCE_WORDS_MAX = ATTENTION_CELLS_MAX
+ARRAYS_MAX_BYTES = 512 * 1024**2  # all arrays of one result: declared in the NPZ, or implied by the JSON
+NPZ_MEMBERS_MAX = HYPOTHESES[1] + 1  # attention_0..N and result
+NPY_HEADER_MAX = 10_000  # bytes of one .npy header
+# --------------------------------------------------------------------------------------------------
+
+_SLACK = 1e-3  # float rounding above 1 in an attention weight
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # escape codes must never reach the terminal
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # a sentence may hold tabs and newlines
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_MEMBER = re.compile(r"(result|attention_(0|[1-9][0-9]{0,2}))\.npy")
+
+
+class ResultError(ValueError):
+    """One problem of a result, at `where` (a field like hypotheses[0].words[3].prob)."""
+
+    def __init__(self, where: str, message: str):
+        super().__init__(f"{where} {message}" if where else message)
+
+
+# ---- field types ----------------------------------------------------------------------------------
+
+def _no_controls(pattern):
+    def check(s: str) -> str:
+        if pattern.search(s):
+            raise ValueError("must not hold control characters")
+        return s
+    return check
+
+
+def _num(x: float) -> str:
+    return f"{x:,}" if isinstance(x, int) else f"{x:g}"
+
+
+def _between(low: float, high: float, slack: float = 0.0):
+    def check(v: float) -> float:
+        if not (low <= v <= high + slack):
+            raise ValueError(f"must be between {_num(low)} and {_num(high)}")
+        return v
+    return check
+
+
+def _at_least(low: float):
+    def check(v: float) -> float:
+        if not v >= low:
+            raise ValueError(f"must be at least {_num(low)}")
+        return v
+    return check
+
+
+def _not_nan(v: float) -> float:
+    if math.isnan(v):
+        raise ValueError("must be a number, not NaN")
+    return v
+
+
+def _pair(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v  # JSON has no tuples
+
+
+Token = Annotated[str, Field(min_length=TOKEN_CHARS[0], max_length=TOKEN_CHARS[1]), AfterValidator(_no_controls(_CONTROL))]
+Name = Annotated[str, Field(max_length=TEXT_MAX_CHARS), AfterValidator(_no_controls(_CONTROL))]
+Text = Annotated[str, Field(max_length=TEXT_MAX_CHARS), AfterValidator(_no_controls(_CONTROL_BUT_LINES))]
+Prob = Annotated[float, Field(allow_inf_nan=True), AfterValidator(_between(0, 1))]
+Score = Annotated[float, Field(allow_inf_nan=True), AfterValidator(_not_nan)]  # log probabilities may be -inf
+Side = Annotated[int, AfterValidator(_between(*IMAGE_SIDE))]
+Time = Annotated[float, AfterValidator(_at_least(0))]
+Alternative = Annotated[tuple[Token, Prob], BeforeValidator(_pair)]
+Dimension = Annotated[int, AfterValidator(_between(1, ATTENTION_CELLS_MAX))]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False, frozen=True)
+
+
+class Settings(_Record):
+    """The decoding settings (DecodeSettings.to_dict plus the device, and `reversed` for a clip)."""
+    model_config = ConfigDict(strict=True, extra="allow", allow_inf_nan=False, frozen=True)
+
+    method: Literal["greedy", "beam", "sample"] = "beam"
+    beam: Annotated[int, AfterValidator(_between(1, 1000))] = 3
+    temperature: Annotated[float, AfterValidator(_between(0, 1000))] = 1.0
+    top_k: Annotated[int, AfterValidator(_between(0, 10_000_000))] = 0
+    max_len: Annotated[int, AfterValidator(_between(1, 100000))] | None = None
+    length_penalty: Annotated[float, AfterValidator(_between(-1000, 1000))] = 1.0
+    alternatives: Annotated[int, AfterValidator(_between(0, ALTERNATIVES_MAX))] = 5
+    seed: Annotated[int, AfterValidator(_between(-2 ** 63, 2 ** 64 - 1))] | None = None
+    sample_attention: bool = False
+    device: Annotated[str, Field(max_length=100), AfterValidator(_no_controls(_CONTROL))] = "cpu"
+    reversed: bool = False
+
+
+class Word(_Record):
+    token: Token
+    token_id: Annotated[int, AfterValidator(_between(-1, 10**9))] = -1  # schema 1 has none
+    prob: Prob
+    alternatives: list[Alternative] = Field(max_length=ALTERNATIVES_MAX)
+    attention: list  # a grid of attention_shape: checked with the shape below
+    location: Annotated[int, AfterValidator(_at_least(0))] | None = None  # hard attention: the sampled cell
+
+
+class HypothesisRecord(_Record):
+    log_prob: Score
+    score: Score
+    words: list[Word] = Field(min_length=WORDS[0], max_length=WORDS[1])
+
+
+class ResultRecord(_Record):
+    schema_: Literal[SCHEMAS] = Field(alias="schema")  # type: ignore[valid-type]
+    source: Text
+    model: Name
+    settings: Settings | None = None
+    seconds: Time | None = None
+    kind: Literal[KINDS] | None = None  # type: ignore[valid-type]  # schemas 1 and 2: a caption
+    image_size: Annotated[tuple[Side, Side], BeforeValidator(_pair)] | None = None
+    source_tokens: list[Token] | None = Field(None, max_length=SOURCE_WORDS_MAX)
+    frame_times: list[Time] | None = Field(None, max_length=ATTENTION_CELLS_MAX)
+    note: Text | None = None
+    attention_shape: list[Dimension] | None = Field(None, max_length=3)
+    hypotheses: list[HypothesisRecord] = Field(max_length=HYPOTHESES[1])
+    arrays: Name | None = None  # the NPZ beside the JSON, relative to the JSON's folder
+
+    @property
+    def kind_name(self) -> str:
+        return self.kind or "caption"
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.attention_shape or ())
+
+    def raw_settings(self) -> dict:
+        return self.settings.model_dump(exclude_unset=True) if self.settings is not None else {}
+
+
+# ---- messages -------------------------------------------------------------------------------------
+
+def _where(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if part == "schema_":
+            part = "schema"
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _got(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        if len(value) > 40:
+            return f"{value[:30]!r}... ({len(value):,} characters)"
+        return repr(value)
+    if isinstance(value, (int, float)):
+        text = repr(value)
+        return text if len(text) <= 40 else f"a number of {len(text):,} digits"
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value):,} item{'' if len(value) == 1 else 's'}"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+_MESSAGES = {
+    "missing": "is missing",
+    "string_type": "must be a string",
+    "int_type": "must be a whole number",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "finite_number": "must be a finite number",
+    "string_too_short": "must not be empty",
+}
+
+
+def describe(e: ValidationError) -> str:
+    """The first problem of a validation, on one line: where, what is wrong, what it got."""
+    errors = e.errors()
+    err = errors[0]
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    got = _got(value)
+    if kind in _MESSAGES:
+        what = _MESSAGES[kind]
+    elif kind == "string_too_long":
+        what, got = f"must be at most {ctx.get('max_length')} characters", f"{len(value):,} characters"
+    elif kind == "too_long":
+        what, got = f"must hold at most {ctx.get('max_length')} items", f"{ctx.get('actual_length'):,}"
+    elif kind == "too_short":
+        what, got = f"must hold at least {ctx.get('min_length')} items", f"{ctx.get('actual_length'):,}"
+    elif kind == "greater_than_equal":
+        what = f"must be at least {ctx.get('ge')}"
+    elif kind == "literal_error":
+        what = f"must be one of {ctx.get('expected')}"
+    elif kind == "value_error":
+        what = str(ctx.get("error") or err["msg"])
+    else:
+        what = err["msg"][:1].lower() + err["msg"][1:]
+    more = len(errors) - 1
+    more = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{_where(err['loc'])} {what}, got {got}{more}".strip()
+
+
+# ---- the JSON -------------------------------------------------------------------------------------
+
+def json_depth(text: str, chunk: int = 1 << 20) -> int:
+    """How deeply the JSON's objects and lists nest, by a cheap scan (strings removed, brackets
+    counted), without parsing it: JSON nested 100,000 levels must not reach the parser."""
+    bare = _STRING.sub("", text).encode("utf-8", "replace")
+    codes = np.frombuffer(bare, np.uint8)
+    depth = peak = 0
+    for start in range(0, len(codes), chunk):
+        c = codes[start:start + chunk]
+        step = np.isin(c, (91, 123)).astype(np.int32) - np.isin(c, (93, 125))
+        if not step.any():
+            continue
+        run = np.cumsum(step, dtype=np.int64) + depth
+        peak, depth = max(peak, int(run.max())), int(run[-1])
+    return peak
+
+
+def read_json_text(path: Path) -> str:
+    """A result's JSON as text, read with the size limit (never more than the limit is read)."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(JSON_MAX_BYTES + 1)
+    except OSError as e:
+        raise MediaError(f"{path}: cannot open ({e.strerror})") from None
+    if len(raw) > JSON_MAX_BYTES:
+        raise MediaError(f"{path}: not an attnviewer result (larger than {JSON_MAX_BYTES // 1024**2} MB)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MediaError(f"{path}: not an attnviewer result (not a text file)") from None
+
+
+def parse_result(text: str, path: Path | str) -> ResultRecord:
+    """The result record of a JSON text, checked against the schema and for consistency."""
+    if len(text) > JSON_MAX_BYTES:
+        raise MediaError(f"{path}: not an attnviewer result (larger than {JSON_MAX_BYTES // 1024**2} MB)")
+    depth = json_depth(text)
+    if depth > JSON_MAX_DEPTH:
+        raise MediaError(f"{path}: not an attnviewer result (nested {depth:,} levels deep; "
+                         f"a result nests at most {JSON_MAX_DEPTH})")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise MediaError(f"{path}: not an attnviewer result (broken JSON at line {e.lineno})") from None
+    except (ValueError, RecursionError) as e:  # a number of more than 4300 digits
+        raise MediaError(f"{path}: not an attnviewer result (broken JSON: {str(e).splitlines()[0][:80]})") from None
+    if not isinstance(data, dict) or data.get("schema") not in SCHEMAS:
+        schema = data.get("schema") if isinstance(data, dict) else None
+        raise MediaError(f"{path}: not an attnviewer result (schema {_got(schema)})")
+    if isinstance(data.get("hypotheses"), list) and not data["hypotheses"]:
+        raise MediaError(f"{path}: the result holds no caption")
+    try:
+        record = ResultRecord.model_validate(data)
+    except ValidationError as e:
+        raise MediaError(f"{path}: {describe(e)}") from None
+    try:
+        check_record(record)
+    except ResultError as e:
+        raise MediaError(f"{path}: {e}") from None
+    return record
+
+
+def check_record(r: ResultRecord) -> None:
+    """What one field says about another: the attention's shape against the words, the source
+    words and the frame times; ResultError at the first that disagrees."""
+    kind, shape = r.kind_name, r.shape
+    extra = set((r.settings.model_extra or {}) if r.settings else {})
+    if r.settings is not None:
+        if len(r.settings.model_fields_set | extra) > SETTINGS_MAX:
+            raise ResultError("settings", f"must hold at most {SETTINGS_MAX} keys")
+        for key, value in (r.settings.model_extra or {}).items():
+            if not (value is None or isinstance(value, (bool, int, str)) and len(str(value)) <= 1000
+                    or isinstance(value, float) and math.isfinite(value)):
+                raise ResultError(f"settings.{key}", f"must be a number, a short string, true/false or null, got {_got(value)}")
+            if isinstance(value, str) and _CONTROL.search(value) or _CONTROL.search(key) or len(key) > 100:
+                raise ResultError("settings", f"key {_got(key)} must be a short name without control characters")
+    if r.attention_shape is None:
+        raise ResultError("attention_shape", "is missing")
+    dims = ATTENTION_DIMS[kind]
+    if len(shape) != dims:
+        raise ResultError("attention_shape", f"must hold {dims} sizes for a {kind} result, got {list(shape)}")
+    cells = math.prod(shape)
+    if cells > ATTENTION_CELLS_MAX:
+        raise ResultError("attention_shape", f"must hold at most {ATTENTION_CELLS_MAX:,} cells, got {list(shape)}")
+    total = sum(len(h.words) for h in r.hypotheses) * cells * 4
+    if total > ARRAYS_MAX_BYTES:
+        raise ResultError("attention_shape", f"implies {_size(total)} of attention; a result is limited to "
+                                             f"{_size(ARRAYS_MAX_BYTES)}")
+    for field, noun, needed in (("source_tokens", "source words", "translate"), ("frame_times", "frame times", "video")):
+        values = getattr(r, field)
+        if values is None:
+            if kind == needed:
+                raise ResultError(field, f"is missing (a {kind} result names the attention's {noun})")
+            continue
+        if len(values) != shape[-1]:
+            raise ResultError(field, f"holds {len(values)} {noun} but the attention spans {shape[-1]} "
+                                     f"(attention_shape {list(shape)})")
+    times = r.frame_times or []
+    for i in range(1, len(times)):
+        if times[i] < times[i - 1]:
+            raise ResultError(f"frame_times[{i}]", f"must not be earlier than the time before it, "
+                                                   f"got {times[i]!r} after {times[i - 1]!r}")
+    for i, h in enumerate(r.hypotheses):
+        located = h.words[0].location is not None
+        for j, w in enumerate(h.words):
+            where = f"hypotheses[{i}].words[{j}]"
+            check_grid(w.attention, shape, f"{where}.attention")
+            if (w.location is not None) != located:
+                raise ResultError(f"{where}.location", "must be given for every word or for none")
+            if w.location is not None and w.location >= cells:
+                raise ResultError(f"{where}.location", f"must be below {cells} (the attention's cells), got {w.location}")
+
+
+def check_grid(values: list, shape: tuple[int, ...], where: str) -> np.ndarray:
+    """One word's attention from the JSON: numbers in a grid of `shape`, each between 0 and 1."""
+    try:
+        grid = np.array(values, dtype=object)
+    except ValueError:
+        grid = None
+    if grid is None or grid.shape != shape:
+        got = "a ragged list" if grid is None or grid.dtype != object or grid.ndim < len(shape) else list(grid.shape)
+        raise ResultError(where, f"must be a grid of shape {list(shape)}, got {got}")
+    flat = grid.ravel()
+    kinds = set(map(type, flat))
+    if not kinds <= {int, float}:
+        bad = next(v for v in flat if type(v) not in (int, float))
+        raise ResultError(where, f"must hold numbers only, got {_got(bad)}")
+    try:
+        numbers = flat.astype(np.float64)
+    except OverflowError:
+        raise ResultError(where, "must hold numbers between 0 and 1, got a huge number") from None
+    check_weights(numbers, where)
+    return numbers
+
+
+def check_weights(a: np.ndarray, where: str) -> None:
+    if a.size and not (np.isfinite(a).all() and a.min() >= ATTENTION_RANGE[0] and a.max() <= ATTENTION_RANGE[1] + _SLACK):
+        bad = a[~(np.isfinite(a) & (a >= ATTENTION_RANGE[0]) & (a <= ATTENTION_RANGE[1] + _SLACK))][0]
+        raise ResultError(where, f"must hold weights between 0 and 1, got {float(bad)!r}")
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+# ---- the NPZ --------------------------------------------------------------------------------------
+
+class NpzArrays:
+    """An NPZ of a result, its members checked from the zip directory and the .npy headers
+    before any is read. Use as a context manager; `record` is the NPZ's own result record."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.headers: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+        try:
+            self.zip = zipfile.ZipFile(self.path)
+        except _READ_ERRORS + (zipfile.LargeZipFile,) as e:
+            raise MediaError(f"{self.path}: cannot read the arrays (not a complete NPZ: {_first(e)})") from None
+        try:
+            self._check_members()
+        except BaseException:
+            self.zip.close()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.zip.close()
+
+    def _fail(self, message: str):
+        raise MediaError(f"{self.path}: {message}")
+
+    def _check_members(self) -> None:
+        infos = self.zip.infolist()
+        if len(infos) > NPZ_MEMBERS_MAX:
+            self._fail(f"holds {len(infos):,} arrays; a result's NPZ holds at most {NPZ_MEMBERS_MAX}")
+        names = [i.filename for i in infos]
+        if len(set(names)) != len(names):
+            self._fail("holds two arrays of the same name")
+        declared = stored = 0
+        for info in infos:
+            if not _MEMBER.fullmatch(info.filename):
+                self._fail(f"unexpected array {_got(info.filename)} (a result's NPZ holds result and attention_0, attention_1, ...)")
+            name = info.filename[:-4]
+            stored += info.file_size
+            if info.file_size > ARRAYS_MAX_BYTES + NPY_HEADER_MAX or stored > ARRAYS_MAX_BYTES + len(infos) * NPY_HEADER_MAX:
+                self._fail(f"{name} unpacks to {_size(info.file_size)}; a result's arrays are limited to "
+                           f"{_size(ARRAYS_MAX_BYTES)}")
+            shape, dtype = self._header(info, name)
+            if name == "result":
+                if dtype.kind != "U" or shape != ():
+                    self._fail(f"result must be a text record, got {dtype.str} of shape {list(shape)}")
+            elif dtype.kind != "f" or dtype.itemsize not in (2, 4, 8) or not shape or min(shape) < 0:
+                self._fail(f"{name} must be a float array, got {dtype.str} of shape {list(shape)}")
+            nbytes = math.prod(shape) * dtype.itemsize
+            declared += nbytes
+            if declared > ARRAYS_MAX_BYTES:
+                self._fail(f"{name} declares {_size(nbytes)} ({dtype.str} of shape {list(shape)}); a result's "
+                           f"arrays are limited to {_size(ARRAYS_MAX_BYTES)}")
+            if info.file_size < nbytes:
+                self._fail(f"{name} is truncated (declares {_size(nbytes)}, holds {_size(info.file_size)})")
+            self.headers[name] = (shape, dtype)
+
+    def _header(self, info: zipfile.ZipInfo, name: str) -> tuple[tuple[int, ...], np.dtype]:
+        fmt = np.lib.format
+        try:
+            with self.zip.open(info) as f:
+                version = fmt.read_magic(f)
+                if version == (1, 0):
+                    shape, _, dtype = fmt.read_array_header_1_0(f, max_header_size=NPY_HEADER_MAX)
+                elif version == (2, 0):
+                    shape, _, dtype = fmt.read_array_header_2_0(f, max_header_size=NPY_HEADER_MAX)
+                else:
+                    self._fail(f"{name} is in .npy format {version[0]}.{version[1]}; results are written as 1.0 or 2.0")
+        except MediaError:
+            raise
+        except _READ_ERRORS as e:
+            self._fail(f"cannot read the header of {name} ({_first(e)})")
+        if dtype.hasobject:
+            self._fail(f"{name} holds Python objects, not numbers")
+        return tuple(int(n) for n in shape), dtype
+
+    def _read(self, name: str) -> np.ndarray:
+        try:
+            with self.zip.open(name + ".npy") as f:
+                a = np.lib.format.read_array(f, allow_pickle=False, max_header_size=NPY_HEADER_MAX)
+                if f.read(1):  # reading to the end also checks the member's CRC
+                    self._fail(f"{name} holds data past its array")
+                return a
+        except MediaError:
+            raise
+        except _READ_ERRORS as e:
+            self._fail(f"cannot read {name} (damaged or truncated: {_first(e)})")
+
+    def record(self) -> ResultRecord:
+        """The NPZ's own copy of the result's JSON, checked."""
+        if "result" not in self.headers:
+            self._fail("not an attnviewer result (no result record in it)")
+        dtype = self.headers["result"][1]
+        if dtype.itemsize > 4 * JSON_MAX_BYTES:
+            self._fail(f"not an attnviewer result (its result record is larger than {JSON_MAX_BYTES // 1024**2} MB)")
+        return parse_result(str(self._read("result")), self.path)
+
+    def attention(self, record: ResultRecord) -> dict[int, np.ndarray]:
+        """Each hypothesis's exact attention, float32, of the shape the record implies. Names the
+        array that disagrees with the record."""
+        for name in self.headers:
+            if name != "result" and int(name.split("_")[1]) >= len(record.hypotheses):
+                self._fail(f"{name} has no hypothesis (the result holds {len(record.hypotheses)})")
+        out = {}
+        for i, h in enumerate(record.hypotheses):
+            name = f"attention_{i}"
+            if name not in self.headers:
+                continue  # the JSON's 6-decimal attention stands in
+            want = (len(h.words), *record.shape)
+            if self.headers[name][0] != want:
+                self._fail(f"{name} must have shape {list(want)} (hypotheses[{i}]: {len(h.words)} words of "
+                           f"attention_shape {list(record.shape)}), got {list(self.headers[name][0])}")
+            a = self._read(name)
+            try:
+                check_weights(a.ravel(), name)
+            except ResultError as e:
+                self._fail(str(e))
+            out[i] = np.asarray(a, dtype=np.float32)
+        return out
+
+
+_READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+                RuntimeError, SyntaxError, TypeError, KeyError, MemoryError, OverflowError, struct.error)
+
+
+def _first(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return (lines[0] if lines else type(e).__name__)[:120]
