@@ -102,6 +102,51 @@ class OverlayControls(QWidget):
                                self.smoothing.currentText(), self.grid.isChecked(), self.peak.isChecked())
 
 
+class WordStrip(QListWidget):
+    """One small picture per word (a thumbnail, a curve), clickable; only words whose picture
+    changed are redrawn: while the model writes, that is just the newest word."""
+
+    def __init__(self, width: int, height: int, parent=None):
+        super().__init__(parent)
+        self.setObjectName("thumbnails")
+        self.setStyleSheet(THUMBNAIL_STYLE)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(False)
+        self.setIconSize(QSize(width, height))
+        self.setFixedHeight(height + 42)
+        self.setMovement(QListView.Movement.Static)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._keys: list = []
+
+    def forget(self) -> None:
+        """No words (not reset(): QAbstractItemView's own, which clear() calls)."""
+        self._keys = []
+        self.clear()
+
+    def show_words(self, words: list[Step], current: int, look: tuple, picture) -> None:
+        """picture(step) -> RGB array of that word; `look` (the settings drawn with) is part of
+        what decides whether a word's picture changed."""
+        for i, w in enumerate(words):
+            key = (w.token, w.attention.tobytes(), look)
+            if i < len(self._keys) and self._keys[i] == key:
+                continue
+            icon = thumbnail_icon(picture(w))
+            if i < self.count():
+                self.item(i).setIcon(icon)
+                self.item(i).setText(w.token)
+                self._keys[i] = key
+            else:
+                self.addItem(QListWidgetItem(icon, w.token))
+                self._keys.append(key)
+        while self.count() > len(words):
+            self.takeItem(self.count() - 1)
+            self._keys.pop()
+        if 0 <= current < self.count():
+            self.setCurrentRow(current)
+            self.scrollToItem(self.item(current))
+
+
 class AttentionPane(QWidget):
     """The image kind's attention pane (see kind_views.py for the interface every kind's pane has)."""
 
@@ -110,22 +155,12 @@ class AttentionPane(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.view = OverlayView()
-        self.strip = QListWidget()
-        self.strip.setObjectName("thumbnails")
-        self.strip.setStyleSheet(THUMBNAIL_STYLE)
-        self.strip.setViewMode(QListView.ViewMode.IconMode)
-        self.strip.setFlow(QListView.Flow.LeftToRight)
-        self.strip.setWrapping(False)
-        self.strip.setIconSize(QSize(THUMB, THUMB))
-        self.strip.setFixedHeight(THUMB + 42)
-        self.strip.setMovement(QListView.Movement.Static)
-        self.strip.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.strip = WordStrip(THUMB, THUMB)
         self.strip.itemClicked.connect(lambda item: self.word_clicked.emit(self.strip.row(item)))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.strip)
-        self._thumb_key: list = []
         self._small: np.ndarray | None = None
         self.media = None  # the input this column decoded (exports of the comparison need it)
 
@@ -141,8 +176,7 @@ class AttentionPane(QWidget):
     def set_image(self, rgb: np.ndarray | None) -> None:
         self.view.set_image(rgb, reset=True)
         self._small = None if rgb is None else _thumbnail_base(rgb)
-        self._thumb_key = []
-        self.strip.clear()
+        self.strip.forget()
 
     def show_word(self, step: Step | None, s: OverlaySettings) -> None:
         if step is None:
@@ -154,28 +188,10 @@ class AttentionPane(QWidget):
         self.view.set_overlay(rgba, att.shape, s.grid, peak(att) if s.peak else None, sample)
 
     def show_strip(self, words: list[Step], current: int, s: OverlaySettings) -> None:
-        """One thumbnail per word. Only words whose map changed are redrawn: while the model
-        writes, that is just the newest word."""
+        """One thumbnail per word: the image with that word's attention."""
         if self._small is not None:
-            look = (s.cmap, s.opacity, s.smoothing)
-            for i, w in enumerate(words):
-                key = (w.token, w.attention.tobytes(), look)
-                if i < len(self._thumb_key) and self._thumb_key[i] == key:
-                    continue
-                thumb = blend(self._small, overlay_rgba(w.attention, s.cmap, s.opacity, s.smoothing))
-                if i < self.strip.count():
-                    self.strip.item(i).setIcon(thumbnail_icon(thumb))
-                    self.strip.item(i).setText(w.token)
-                    self._thumb_key[i] = key
-                else:
-                    self.strip.addItem(QListWidgetItem(thumbnail_icon(thumb), w.token))
-                    self._thumb_key.append(key)
-            while self.strip.count() > len(words):
-                self.strip.takeItem(self.strip.count() - 1)
-                self._thumb_key.pop()
-        if 0 <= current < self.strip.count():
-            self.strip.setCurrentRow(current)
-            self.strip.scrollToItem(self.strip.item(current))
+            self.strip.show_words(words, current, (s.cmap, s.opacity, s.smoothing), lambda w: blend(
+                self._small, overlay_rgba(w.attention, s.cmap, s.opacity, s.smoothing)))
 
 
 def _thumbnail_base(rgb: np.ndarray) -> np.ndarray:

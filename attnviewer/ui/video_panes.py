@@ -9,11 +9,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
-    QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QSizePolicy, QVBoxLayout, QWidget,
+    QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget,
 )
 
 from ..types import Step
-from .attention_pane import THUMBNAIL_STYLE, thumbnail_icon, to_pixmap
+from .attention_pane import WordStrip, to_pixmap
 from .views import chart
 from .overlay import tile_colours
 
@@ -205,16 +205,7 @@ class VideoAttentionPane(QWidget):
             label.setMinimumSize(64, 64)
             label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
             top_row.addWidget(label)
-        self.words = QListWidget()
-        self.words.setObjectName("thumbnails")
-        self.words.setStyleSheet(THUMBNAIL_STYLE)
-        self.words.setViewMode(QListView.ViewMode.IconMode)
-        self.words.setFlow(QListView.Flow.LeftToRight)
-        self.words.setWrapping(False)
-        self.words.setIconSize(QSize(CURVE_W, CURVE_H))
-        self.words.setFixedHeight(CURVE_H + 42)
-        self.words.setMovement(QListView.Movement.Static)
-        self.words.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.words = WordStrip(CURVE_W, CURVE_H)
         self.words.itemClicked.connect(lambda item: self.word_clicked.emit(self.words.row(item)))
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -225,7 +216,6 @@ class VideoAttentionPane(QWidget):
         self.clip = None
         self.weights: np.ndarray | None = None  # the current word's, on screen (tests read them)
         self.top_shown: list[int] = []  # frame indices of the enlarged frames
-        self._curve_keys: list = []
 
     @property
     def media(self):
@@ -235,8 +225,7 @@ class VideoAttentionPane(QWidget):
         self.clip = clip
         self.weights = None
         self.top_shown = []
-        self._curve_keys = []
-        self.words.clear()
+        self.words.forget()
         self.bars.setOpts(x=[], height=[])
         self.curve.setData([], [])
         self.peak_item.setData([])
@@ -276,25 +265,8 @@ class VideoAttentionPane(QWidget):
             label.setStatusTip(label.toolTip())
 
     def _show_curves(self, words: list[Step], index: int, look) -> None:
-        """One small curve per word; only words whose attention changed are redrawn."""
-        for i, w in enumerate(words):
-            key = (w.token, w.attention.tobytes(), look.cmap)
-            if i < len(self._curve_keys) and self._curve_keys[i] == key:
-                continue
-            icon = thumbnail_icon(curve_image(w.attention, look.cmap))
-            if i < self.words.count():
-                self.words.item(i).setIcon(icon)
-                self.words.item(i).setText(w.token)
-                self._curve_keys[i] = key
-            else:
-                self.words.addItem(QListWidgetItem(icon, w.token))
-                self._curve_keys.append(key)
-        while self.words.count() > len(words):
-            self.words.takeItem(self.words.count() - 1)
-            self._curve_keys.pop()
-        if 0 <= index < self.words.count():
-            self.words.setCurrentRow(index)
-            self.words.scrollToItem(self.words.item(index))
+        """One small curve per word."""
+        self.words.show_words(words, index, (look.cmap,), lambda w: curve_image(w.attention, look.cmap))
 
 
 def curve_image(weights: np.ndarray, cmap: str = "jet") -> np.ndarray:
