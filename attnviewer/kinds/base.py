@@ -92,10 +92,6 @@ class Kind:
     def result(self, media: Any, model_name: str, settings: dict, hyps: list, seconds: float) -> Result:
         raise NotImplementedError
 
-    def media_size(self, media) -> int | None:
-        """Input positions the model attends over, when known before it runs (None: from the model)."""
-        return None
-
     # -- what it says and writes -----------------------------------------------------------------
 
     def shown(self, media) -> str:

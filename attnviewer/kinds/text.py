@@ -49,9 +49,6 @@ class TextKind(Kind):
                              f"{model.config.max_source_len}")
         return Sentence(media.text, kept, model.unknown_words(kept))
 
-    def media_size(self, media) -> int:
-        return len(media.words)
-
     def inputs(self, model, medias, device):
         return model.source_batch([m.words for m in medias], device)
 

@@ -30,9 +30,6 @@ class VideoKind(Kind):
             return reversed_clip(clip) if media.reversed else clip
         return media
 
-    def media_size(self, media) -> int:
-        return len(media.frames)
-
     def inputs(self, model, medias, device):
         import numpy as np
         import torch
