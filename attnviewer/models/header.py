@@ -359,7 +359,7 @@ def validate_header(path: str | Path) -> Header:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         _fail(path, f"not an attnviewer model (no '{FORMAT}' metadata)")
     kind = meta.get("kind", "caption")
-    if kind not in HEADERS:
+    if not isinstance(kind, str) or kind not in HEADERS:
         _fail(path, f"unknown model kind {_short(kind)}; known: {', '.join(HEADERS)}")
     try:
         record = HEADERS[kind].model_validate(meta)
