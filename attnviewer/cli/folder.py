@@ -2,21 +2,41 @@
 
 Images are found by suffix (not recursively) and taken in sorted order; they go through the model
 in batches. Per image, OUTDIR gets <stem>.json, <stem>.npz and <stem>.<figure format> (and an
-animation if asked for). A file that cannot be read is skipped with a one-line warning. A second
-run continues where the first stopped: an image whose outputs all exist is "already done"; one
-with only some of them gets the missing ones (from its saved result where that exists, so no
-model run is needed), and no existing file is replaced without --overwrite.
+animation if asked for). A file that cannot be read is skipped with a one-line warning, whatever
+the cause (a decoder error, a hostile chunk, an error drawing its figure): one bad file never stops
+the run. Only a problem of OUTDIR itself (OutputError: a full disk, no permission) stops it, since
+every later file would meet it too.
+
+A second run continues where the first stopped: an image whose outputs all exist is "already
+done"; one with only some of them gets the missing ones (from its saved result where that exists,
+so no model run is needed), and no existing file is replaced without --overwrite.
+
+What each output was made from is recorded in its JSON (and in the NPZ's copy of it): `source`
+(the input's resolved path) and `input` ({"path", "size", "mtime_ns"} of the file). On resume an
+existing output counts only if it was made from this very input: if it names another file (another
+folder's pic.png) or this file has changed since (size or mtime), the image is skipped with a
+one-line warning naming both, and nothing is replaced; --overwrite makes it again. Outputs with no
+readable record (no JSON or NPZ beside them) are kept as they are.
+
+Ctrl-C and SIGTERM stop the run the same way: the file being written is removed, the summary is
+printed, and the exit status is 130 (Ctrl-C) or 143 (SIGTERM). Temporary files of our own
+(`.<name>.XXXXXXXX.part`, see files.atomic_path) left in OUTDIR by a run killed harder than that
+(SIGKILL, a power cut) are removed at the start of the next run.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
+import signal
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import MediaError, OutputError, SettingsError
+from ..errors import MediaError, OutputError, SettingsError, first_line
 from ..media.images import IMAGE_SUFFIXES
 from ..types import model_label
 
@@ -56,6 +76,89 @@ class Item:
     image: Path
     outputs: dict[str, Path]  # kind (json, npz, figure, animation) -> file
     missing: list[str] = field(default_factory=list)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that it stops as on Ctrl-C (temporary files removed)."""
+
+
+RECORD_MAX_BYTES = 64 * 1024 * 1024  # a larger JSON beside an output is not read for its record
+# the temporary names of files.atomic_path (.NAME.XXXXXXXX.part) and of an output set
+# (.NAME.XXXXXXXX.part.SUFFIX, a writer's own temporary inside it included)
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+?)\.[A-Za-z0-9_]{8}\.part(\.[A-Za-z0-9]{1,5})?$")
+
+
+def input_stamp(image: Path) -> dict:
+    """What an output is made from: the input's resolved path, size and modification time."""
+    st = image.stat()
+    return {"path": str(image.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _record(it: Item) -> dict | None:
+    """The saved record of an item's existing outputs: the JSON's, else the one inside the NPZ."""
+    js, npz = it.outputs.get("json"), it.outputs.get("npz")
+    try:
+        if js is not None and js.is_file() and js.stat().st_size <= RECORD_MAX_BYTES:
+            with open(js, encoding="utf-8") as f:
+                data = json.load(f)
+            return data if isinstance(data, dict) else None
+        if npz is not None and npz.is_file():
+            import numpy as np
+
+            with np.load(npz, allow_pickle=False) as z:
+                if "result" not in z.files:
+                    return None
+                text = z["result"]
+                if text.dtype.kind != "U" or text.size != 1 or text.nbytes > RECORD_MAX_BYTES:
+                    return None
+                data = json.loads(str(text))
+            return data if isinstance(data, dict) else None
+    except Exception:  # unreadable: load_result will say so in one line when it is used
+        return None
+    return None
+
+
+def made_from_other(it: Item) -> str | None:
+    """Why the existing outputs of an item were not made from its image (None: they were, or
+    there is no record to tell)."""
+    data = _record(it)
+    if data is None:
+        return None
+    stamp = input_stamp(it.image)
+    shown = next(str(p) for k, p in it.outputs.items() if p.exists())
+    source = data.get("source")
+    made = data.get("input") if isinstance(data.get("input"), dict) else {}
+    if isinstance(source, str) and source != stamp["path"]:
+        return f"{shown} was made from {source}, not from {stamp['path']}"
+    if made.get("path", stamp["path"]) != stamp["path"]:
+        return f"{shown} was made from {made.get('path')}, not from {stamp['path']}"
+    if ("size" in made and made["size"] != stamp["size"]) or ("mtime_ns" in made and made["mtime_ns"] != stamp["mtime_ns"]):
+        return f"{shown} was made from an older version of {stamp['path']} (it has changed since)"
+    return None
+
+
+def remove_stale_temporaries(outdir: Path, suffixes) -> int:
+    """Remove `.<name>.XXXXXXXX.part` files of ours (an output suffix in <name>) from OUTDIR."""
+    removed = 0
+    try:
+        entries = list(os.scandir(outdir))
+    except OSError:
+        return 0
+    for e in entries:
+        m = _TEMP_NAME.match(e.name)
+        if not m or not any(s in m.group("name").lower() for s in suffixes):
+            continue
+        try:
+            if e.is_file(follow_symlinks=False):
+                os.unlink(e.path)
+                removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
 
 
 class Progress:
@@ -136,6 +239,17 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
             if path.is_dir():
                 raise OutputError(f"{path}: is a folder; cannot write the {kind} of {it.image} there")
         it.missing = [k for k, p in it.outputs.items() if args.overwrite or not p.exists()]
+    foreign = []  # (item, why): outputs of another input under this image's names
+    if not args.overwrite:
+        for it in items:
+            if len(it.missing) < len(it.outputs):
+                try:
+                    why = made_from_other(it)
+                except OSError:
+                    why = None
+                if why:
+                    foreign.append((it, why))
+        items = [it for it in items if all(it is not f for f, _ in foreign)]
     todo = [it for it in items if it.missing]
     already = len(items) - len(todo)
     name = None
@@ -152,11 +266,35 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
         except OSError as e:
             raise OutputError(f"{outdir}: cannot create the folder ({e.strerror})") from None
     check_writable(outdir / "x")
+    remove_stale_temporaries(outdir, [s.lower() for s in kinds.values()])
     done = skipped = 0
     progress = Progress(len(todo))
 
     def warn(message: str) -> None:
         progress.print(f"attnviewer: warning: {message}", sys.stderr)
+
+    for it, why in foreign:
+        warn(f"{it.image}: {why}; skipped (--overwrite makes it again)")
+        skipped += 1
+
+    def skip(it: Item, e: BaseException) -> None:
+        nonlocal skipped
+        text = str(e) if isinstance(e, MediaError) else f"{it.image}: {first_line(e)}"
+        warn(f"{text}; skipped")
+        skipped += 1
+        progress.advance()
+
+    def load(it: Item):
+        image = load_image(it.image)
+        for note in image.notes:
+            warn(note)
+        return image
+
+    previous = None
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: SIGTERM keeps its default
+        previous = None
 
     def log(line: str) -> None:
         progress.print(line)
@@ -172,13 +310,14 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
                 continue
             try:
                 result = load_result(saved[0])
-                image = load_image(it.image)
-            except MediaError as e:
-                warn(f"{e}; skipped")
-                skipped += 1
-                progress.advance()
+                image = load(it)
+                ok = _render(it, image, result, args, style, args.title or result.title, warn)
+            except OutputError:
+                raise
+            except Exception as e:  # any problem of this one file: skip it, go on
+                skip(it, e)
                 continue
-            if _render(it, image, result, args, style, args.title or result.title, warn):
+            if ok:
                 done += 1
             else:
                 skipped += 1
@@ -188,32 +327,55 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
             loaded = []
             for it in batch:
                 try:
-                    loaded.append((it, load_image(it.image)))
-                except MediaError as e:
-                    warn(f"{e}; skipped")
-                    skipped += 1
-                    progress.advance()
+                    loaded.append((it, load(it)))
+                except Exception as e:  # any problem of this one file
+                    skip(it, e)
             if not loaded:
                 continue
             if model is None:
                 model = pipeline.load_model(IMAGE, name, args.device, args.trust_pickle)
                 title = args.title or f"{model_label(model.name)}, {settings.describe()}"
-            results = pipeline.run_all(IMAGE, model, [im for _, im in loaded], settings, batch=len(loaded))
-            for (it, im), result in zip(loaded, results):
-                result.source = str(it.image.resolve())
-                print_result(IMAGE, result, settings.method, shown=str(it.image), log=log)
-                if _render(it, im, result, args, style, title, warn):
+            try:
+                pairs = list(zip(loaded, pipeline.run_all(IMAGE, model, [im for _, im in loaded], settings,
+                                                          batch=len(loaded))))
+            except (OutputError, MemoryError):
+                raise
+            except Exception:  # one image spoiled the batch: run them one by one to find it
+                pairs = []
+                for it, im in loaded:
+                    try:
+                        pairs += [((it, im), pipeline.run_all(IMAGE, model, [im], settings, batch=1)[0])]
+                    except (OutputError, MemoryError):
+                        raise
+                    except Exception as e:
+                        skip(it, e)
+            for (it, im), result in pairs:
+                try:
+                    result.source = str(it.image.resolve())
+                    print_result(IMAGE, result, settings.method, shown=str(it.image), log=log)
+                    ok = _render(it, im, result, args, style, title, warn)
+                except OutputError:
+                    raise
+                except Exception as e:
+                    skip(it, e)
+                    continue
+                if ok:
                     done += 1
                 else:
                     skipped += 1
                 progress.advance()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         progress.close()
-        print(f"interrupted: {done} done, {skipped} skipped, {already} already done; "
+        what = "terminated" if isinstance(e, Terminated) else "interrupted"
+        print(f"{what}: {done} done, {skipped} skipped, {already} already done; "
               "run the same command again to continue", file=sys.stderr)
+        if isinstance(e, Terminated):
+            raise SystemExit(128 + signal.SIGTERM) from None
         raise
     finally:
         progress.close()  # an error message starts on a clean line
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     print(f"{done} done, {skipped} skipped, {already} already done (in {outdir})")
     return 0
 
@@ -234,4 +396,20 @@ def _render(it: Item, image, result, args, style, title, warn) -> bool:
     opts = WriteOptions(title=title, word=word, word_title=args.title, seconds=args.frame_seconds,
                         frame_size=args.frame_size, npz_ref=it.outputs["npz"])
     write(IMAGE, image, result, out, style, opts, log=lambda m: None)
+    if "json" in out:  # then what it was made from, beside `source` (path, size, mtime)
+        _stamp_json(out["json"], it.image)
     return True
+
+
+def _stamp_json(path: Path, image: Path) -> None:
+    """Add `input` to a JSON result just written (replaced atomically; should this step not happen,
+    `source` alone still tells the resume which file the output was made from)."""
+    from ..export.data import write_json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return
+    if isinstance(data, dict):
+        write_json(dict(data, input=input_stamp(image)), path)

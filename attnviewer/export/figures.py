@@ -158,6 +158,15 @@ def _label(hyp: Hypothesis, i: int, style: FigureStyle) -> str:
     return f"{hyp.tokens[i]} ({hyp.probs[i]:.2f})" if style.show_prob else hyp.tokens[i]
 
 
+MAX_PANEL_ASPECT = 3.0  # a panel is at most 3 times as tall as wide (or as wide as tall); a thinner
+# image is drawn letterboxed inside it, so a 16x20000 strip gives a figure of ordinary size
+
+
+def _panel_aspect(h: int, w: int) -> float:
+    """Height / width of a panel showing an h x w image: the image's own, within MAX_PANEL_ASPECT."""
+    return min(max(h / max(w, 1), 1 / MAX_PANEL_ASPECT), MAX_PANEL_ASPECT)
+
+
 class _Grid:
     """Exact layout in inches: panels of the image's aspect with a title line above each; no
     tight_layout guessing, so nothing is clipped and the figure has no wasted border."""
@@ -166,6 +175,7 @@ class _Grid:
     GAP = 0.08  # between columns
 
     def __init__(self, style: FigureStyle, panels: int, aspect: float, columns: int | None = None):
+        aspect = min(max(aspect, 1 / MAX_PANEL_ASPECT), MAX_PANEL_ASPECT)
         self.cols = max(1, min(columns or style.columns, panels))
         self.rows = -(-panels // self.cols)
         self.pw = style.panel_inches
@@ -198,6 +208,14 @@ def _panel(fig, rect, image, overlay, label: str, style: FigureStyle):
     ax.imshow(image, aspect="auto", interpolation="antialiased")
     if overlay is not None:
         ax.imshow(overlay, aspect="auto", interpolation="antialiased")
+    h, w = image.shape[:2]
+    box = _panel_aspect(h, w)
+    if h / w > box * 1.001:  # taller than the panel: white bars left and right
+        pad = (h / box - w) / 2
+        ax.set_xlim(-0.5 - pad, w - 0.5 + pad)
+    elif h / w < box / 1.001:  # wider than the panel: bars above and below
+        pad = (w * box - h) / 2
+        ax.set_ylim(h - 0.5 + pad, -0.5 - pad)
     t = ax.set_title(label, fontsize=style.font_size, pad=style.font_size * 0.35)
     return ax, t
 
@@ -225,7 +243,7 @@ def caption_figure(image: np.ndarray, hyp: Hypothesis, out: str | Path | None, s
     image = _display_copy(np.asarray(image), int(style.panel_inches * style.dpi * 1.5))
     h, w = image.shape[:2]
     grid = _Grid(style, 1 + len(hyp.tokens), h / w)
-    with matplotlib.rc_context(_rc(style)):
+    with matplotlib.rc_context(_rc(style)), _quiet():
         fig = _new_figure(grid.width, grid.height, style.dpi)
         titles = [_panel(fig, grid.rect(0), image, None, title or "input", style)]
         for i in range(len(hyp.tokens)):
@@ -248,12 +266,28 @@ def word_figure(image: np.ndarray, hyp: Hypothesis, index: int, out: str | Path 
     image = _display_copy(np.asarray(image), int(style.panel_inches * style.dpi * 1.5))
     h, w = image.shape[:2]
     grid = _Grid(style, 1, h / w)
-    with matplotlib.rc_context(_rc(style)):
+    with matplotlib.rc_context(_rc(style)), _quiet():
         fig = _new_figure(grid.width, grid.height, style.dpi)
         panel = _panel(fig, grid.rect(0), image, overlay_rgba(hyp.attention[index], (h, w), style),
                        title or _label(hyp, index, style), style)
         _fit_titles(fig, [panel])
         return save_figure(fig, out, style.dpi)
+
+
+def _quiet():
+    """Matplotlib's warnings while drawing (a glyph missing from the font: drawn as a box) stay off
+    stderr; the figure itself shows the box."""
+    import warnings
+    from contextlib import contextmanager
+
+    @contextmanager
+    def quiet():
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"(?s).*[Gg]lyph .* missing")
+            warnings.filterwarnings("ignore", message=r"(?s).*[Mm]atplotlib currently does not support")
+            yield
+
+    return quiet()
 
 
 def _check_format(out: str | Path | None) -> None:

@@ -3,10 +3,17 @@
 Handles JPEG, PNG, BMP, TIFF and WebP; grayscale, palette, RGBA (composited on white), 16-bit
 (scaled to 8-bit) and EXIF-rotated photos. Huge images are reduced while decoding where the
 format allows it (JPEG draft mode) and downscaled right after, so memory stays bounded.
+
+Every file is untrusted: whatever the decoder raises (a text or colour-profile chunk that
+decompresses past Pillow's limit, a broken header, a codec error) becomes one MediaError line, and
+the decoder's Python warnings (damaged EXIF data, ...) are caught here and kept as one-line notes on
+the LoadedImage (`notes`) instead of reaching stderr. The decoded pixels are bounded by MAX_PIXELS
+(width times height, so a 16-pixel-wide strip of any length counts the same as a square).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -26,6 +33,7 @@ class LoadedImage:
     path: str
     rgb: np.ndarray  # (H, W, 3) uint8, EXIF-upright, at most MAX_DISPLAY_SIDE on its long side
     original_size: tuple[int, int]  # (width, height) of the file, upright
+    notes: list[str] = field(default_factory=list)  # one line each: what the decoder warned about
 
 
 def _looks_like_text(head: bytes) -> bool:
@@ -49,10 +57,38 @@ def check_file(path: Path) -> None:
 
 
 def load_image(path: str | Path, max_side: int = MAX_DISPLAY_SIDE) -> LoadedImage:
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     path = Path(path)
     check_file(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image = _decode(path, max_side)
+    image.notes = _notes(path, caught)
+    return image
+
+
+def _notes(path: Path, caught) -> list[str]:
+    """The decoder's warnings as our own one-line notes (each said once)."""
+    notes: list[str] = []
+    for w in caught:
+        text = first_line(w.message) if isinstance(w.message, BaseException) else str(w.message).strip()
+        text = text.splitlines()[0] if text else type(w.message).__name__
+        low = text.lower()
+        if "exif" in low:
+            note = f"{path}: note: the EXIF data is damaged; it was ignored ({text})"
+        elif "decompression" in low or "bomb" in low:
+            note = f"{path}: note: a very large image ({text})"
+        else:
+            note = f"{path}: note: {text}"
+        if len(note) > 300:
+            note = note[:297] + "..."
+        if note not in notes:
+            notes.append(note)
+    return notes
+
+
+def _decode(path: Path, max_side: int) -> LoadedImage:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, with a clearer message
     try:
         img = Image.open(path)
@@ -65,20 +101,33 @@ def load_image(path: str | Path, max_side: int = MAX_DISPLAY_SIDE) -> LoadedImag
         raise MediaError(f"{path}: not an image ({what})") from None
     except OSError as e:
         raise MediaError(f"{path}: cannot open ({e})") from None
+    except MemoryError:
+        raise MediaError(f"{path}: cannot open (not enough memory to read its header)") from None
+    except Exception as e:  # any decoder error, e.g. ValueError "Decompressed Data Too Large" of a text chunk
+        raise MediaError(f"{path}: cannot open ({first_line(e)})") from None
     with img:
-        w, h = img.size
+        try:
+            w, h = img.size
+        except Exception as e:
+            raise MediaError(f"{path}: cannot open ({first_line(e)})") from None
         if w * h > MAX_PIXELS:
             raise MediaError(f"{path}: image is too large to open ({w}x{h} pixels)")
         if min(w, h) < MIN_SIDE:
             raise MediaError(f"{path}: image is only {w}x{h} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed")
         try:
-            turned = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # EXIF orientations that swap sides
+            try:
+                turned = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # EXIF orientations that swap sides
+            except Exception as e:  # damaged EXIF: drawn as stored
+                warnings.warn(f"EXIF data could not be read ({first_line(e)})")
+                turned = False
             if img.format == "JPEG" and max(w, h) > max_side:
                 img.draft("RGB", (max_side, max_side))  # decode at a reduced scale
             img.load()
             img = ImageOps.exif_transpose(img)
             rgb = _to_rgb8(img)
-        except (OSError, SyntaxError, ValueError) as e:
+        except MemoryError:
+            raise MediaError(f"{path}: image is too large to open ({w}x{h} pixels)") from None
+        except Exception as e:  # OSError, SyntaxError, ValueError, struct.error, zlib.error ... of any decoder
             raise MediaError(f"{path}: truncated or corrupt image data ({first_line(e)})") from None
     orig = (h, w) if turned else (w, h)
     if max(rgb.shape[:2]) > max_side:
