@@ -21,6 +21,14 @@ def evaluation(args: argparse.Namespace, kind: str):
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    from ..errors import SettingsError
+
+    if args.n < 1:  # before any model loads: no empty tables, no NaN rates
+        raise SettingsError(f"--n {args.n}: evaluate on at least 1 example")
+    if args.json:
+        from .outputs import check_outputs
+
+        check_outputs([args.json], True)  # a folder or an unwritable place: said now, not after the work
     report = {"caption": evaluate_captioners, "video": evaluate_video, "translate": evaluate_translators}[args.task](args)
     if args.json:
         from ..export.data import write_json

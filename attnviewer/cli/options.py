@@ -37,6 +37,8 @@ def add_training(p: argparse.ArgumentParser, train_size: int, val_size: int, epo
     p.add_argument("--seed", type=int, default=0, help=f"seed of the generated {what} (and of the weights)")
     p.add_argument("--init-seed", type=int, help=f"another seed for the weights and batch order, same {what}")
     p.add_argument("--minutes", type=float, help="stop after this many minutes")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the checkpoint if --out exists (a symlink there is replaced, not written through)")
     add_device(p)
 
 

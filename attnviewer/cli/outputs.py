@@ -1,10 +1,27 @@
 """Output files of the decode commands: named and checked before any work, written through the
-kind (each file atomically), and the caption lines printed."""
+kind, and the caption lines printed.
+
+All the outputs of one input are written as a set (OutputSet): each to a temporary name beside
+its target (``.NAME.XXXXXXXX.part.SUFFIX``), renamed into place only when every one of them is
+complete. A failure of any (an error, a full disk, Ctrl-C) removes every temporary and leaves the
+targets as they were, so a rerun starts clean, without --overwrite.
+
+Symlinks: an output named by a symlink is never written through. A symlink, even a dangling one,
+counts as an existing output (refused without --overwrite); with --overwrite the link itself is
+replaced by the new file and whatever it pointed to is left alone.
+
+Everything printed (file names, words, captions) goes through `printable`: a file name that is
+not valid UTF-8 shows its bytes as \\xNN, and control characters (escape codes) are shown
+repr-style, never sent to the terminal raw.
+"""
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from ..errors import OutputError, SettingsError
+from ..files import write_problem
 
 SUFFIXES = {"json": (".json",), "npz": (".npz",), "overlay": (".png",)}
 
@@ -55,8 +72,9 @@ def check_outputs(paths, overwrite: bool) -> None:
         seen.add(key)
         if p.is_dir():
             raise OutputError(f"{p}: is a folder; name a file to write")
-        if p.exists() and not overwrite:
-            raise OutputError(f"{p}: already exists; add --overwrite to replace it")
+        if os.path.lexists(p) and not overwrite:  # a symlink (dangling too) is an existing output
+            what = "is a symlink" if p.is_symlink() else "already exists"
+            raise OutputError(f"{printable(p)}: {what}; add --overwrite to replace it")
         check_writable(p)
 
 
@@ -94,23 +112,125 @@ def word_index(word: int | None, hyp, source: str) -> int | None:
     return word - 1
 
 
+def printable(text) -> str:
+    """Text safe for a terminal: the bytes of a name that is not valid UTF-8 as \\xNN, control
+    characters (ESC and the like) and other unprintable ones repr-style (\\x1b), never raw."""
+    text = os.fspath(text) if isinstance(text, os.PathLike) else str(text)
+    if any("\ud800" <= c <= "\udfff" for c in text):  # os.fsdecode's stand-ins for undecodable bytes
+        try:
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "backslashreplace").decode("ascii")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _mode(final: Path) -> int:
+    """The permissions the new file gets: those of the file it replaces, else the umask's (a
+    symlink's target is not looked at: the link is replaced, not followed)."""
+    from ..files import _default_mode
+
+    try:
+        if not final.is_symlink() and final.exists():
+            return final.stat().st_mode & 0o777
+    except OSError:
+        pass
+    return _default_mode()
+
+
+class OutputSet:
+    """The outputs of one input, written as a set: `temporary(target)` names a file beside the
+    target for a writer to fill; leaving the block without an error renames every one into place,
+    an error (or Ctrl-C) removes them all and leaves the targets untouched. An OSError becomes one
+    OutputError line naming the target, not the temporary. Renaming replaces a symlink at the
+    target, it never writes through it."""
+
+    def __init__(self):
+        self.pending: list[tuple[Path, Path]] = []
+
+    def temporary(self, final) -> Path:
+        final = Path(final)
+        folder = final.parent if str(final.parent) else Path(".")
+        self.current = final
+        try:  # the writers pick the format by the suffix: keep it last
+            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part" + final.suffix, dir=folder)
+        except OSError as e:
+            raise OutputError(write_problem(final, e)) from None
+        os.close(fd)
+        self.pending.append((Path(tmp), final))
+        return Path(tmp)
+
+    def __enter__(self) -> "OutputSet":
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self._commit()
+            return False
+        pending = list(self.pending)
+        self._discard()
+        if isinstance(exc, OSError):
+            raise OutputError(write_problem(getattr(self, "current", Path(".")), exc)) from None
+        if isinstance(exc, OutputError):  # a writer's own line names our temporary: name the target
+            message = str(exc)
+            for tmp, final in pending:
+                message = message.replace(str(tmp), str(final))
+            if message != str(exc):
+                raise OutputError(message) from None
+        return False
+
+    def _discard(self) -> None:
+        for tmp, _ in self.pending:
+            for leftover in [tmp, *tmp.parent.glob(f".{tmp.name}.*.part")]:  # a writer's own, if any
+                try:
+                    leftover.unlink(missing_ok=True)
+                except OSError:
+                    pass
+        self.pending = []
+
+    def _commit(self) -> None:
+        placed = []
+        try:
+            for tmp, final in self.pending:
+                self.current = final
+                os.chmod(tmp, _mode(final))
+                os.replace(tmp, final)  # replaces a symlink itself, never its target
+                placed.append(final)
+        except OSError as e:
+            for final in placed:  # all or none
+                final.unlink(missing_ok=True)
+            self._discard()
+            raise OutputError(write_problem(self.current, e)) from None
+        self.pending = []
+
+
 def write(kind, media, result, plan_: dict, style, opts, log=print) -> list[Path]:
-    """Every output of one plan, through the kind; the result's JSON and NPZ first. With --word,
-    the figure is that word's alone."""
+    """Every output of one plan, through the kind, as one set (OutputSet): the result's JSON and
+    NPZ first, and nothing lands unless every file is complete. With --word, the figure is that
+    word's alone. The lines saying what was written come after all of it is in place."""
     from ..export.data import write_result
 
     if opts.word is not None and "figure" in plan_ and "word" in kind.outputs:
         plan_ = {("word" if k == "figure" else k): v for k, v in plan_.items()}
-    written = []
-    if "json" in plan_ or "npz" in plan_:
-        paths = write_result(result, plan_.get("json"), plan_.get("npz"), arrays=opts.npz_ref)
-        log("  wrote " + " and ".join(str(p) for p in paths))
-        written += paths
-    for key, path in plan_.items():
-        if key in ("json", "npz") or path is None:
-            continue
-        written += kind.write(key, media, result, path, style, opts)
-        log(f"  wrote {path}")
+    written, lines = [], []
+    with OutputSet() as files:
+        json_out, npz_out = plan_.get("json"), plan_.get("npz")
+        if json_out is not None or npz_out is not None:
+            write_result(result, files.temporary(json_out) if json_out is not None else None,
+                         files.temporary(npz_out) if npz_out is not None else None,
+                         arrays=opts.npz_ref, npz_name=npz_out)
+            paths = [Path(p) for p in (json_out, npz_out) if p is not None]
+            lines.append("  wrote " + " and ".join(printable(p) for p in paths))
+            written += paths
+        for key, path in plan_.items():
+            if key in ("json", "npz") or path is None:
+                continue
+            kind.write(key, media, result, files.temporary(path), style, opts)
+            lines.append(f"  wrote {printable(path)}")
+            written.append(Path(path))
+    for line in lines:
+        log(line)
     return written
 
 
@@ -118,13 +238,13 @@ def print_result(kind, result, method: str, shown: str | None = None, log=print)
     """The caption, each word with its probability, the other beam hypotheses, and the kind's
     line on where the words looked."""
     best = result.best
-    log(f"{shown or result.source}: {best.text}")
-    log("  " + "  ".join(f"{t} ({p:.2f})" for t, p in zip(best.tokens, best.probs)))
+    log(f"{printable(shown or result.source)}: {printable(best.text)}")
+    log("  " + "  ".join(f"{printable(t)} ({p:.2f})" for t, p in zip(best.tokens, best.probs)))
     if method == "beam" and len(result.hypotheses) > 1:
         for h in result.hypotheses[1:]:
-            log(f"  alt {h.score:7.3f}  {h.text}")
+            log(f"  alt {h.score:7.3f}  {printable(h.text)}")
     line = kind.summary(result)
     if line:
-        log(line)
+        log("\n".join(printable(part) for part in line.split("\n")))
     if result.note:
-        log(f"  note: {result.note}")
+        log(f"  note: {printable(result.note)}")

@@ -8,7 +8,7 @@ from .options import add_training
 
 def train(args: argparse.Namespace) -> int:
     from ..models.registry import pick_device
-    from .outputs import check_writable
+    from .outputs import check_outputs, check_writable
 
     device = str(pick_device(args.device))
     common = dict(out=args.out, train_size=args.train_size, val_size=args.val_size, epochs=args.epochs,
@@ -28,6 +28,7 @@ def train(args: argparse.Namespace) -> int:
 
         extra = dict(attention=args.attention, encoder=args.encoder, reverse_source=args.reverse_source)
     settings = Settings(**common, **extra).validate()
+    check_outputs([settings.out], getattr(args, "overwrite", False))  # exists: refused without --overwrite
     check_writable(settings.out)
     trainer(settings, log=lambda m: print(m, flush=True))
     return 0

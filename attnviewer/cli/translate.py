@@ -11,14 +11,15 @@ def translate(args: argparse.Namespace) -> int:
     from .. import pipeline
     from ..errors import MediaError, OutputError
     from ..kinds import TEXT, WriteOptions
-    from ..media.text import read_sentences
+    from ..media.text import check_argument, read_sentences
     from ..types import model_label
     from .options import decode_settings, figure_style, model_name
     from .outputs import check_plans, plan, print_result, write
 
     settings = decode_settings(args)  # cheap checks first: nothing loads for a bad setting
     style = figure_style(args)
-    texts = list(args.sentences) + (read_sentences(args.file) if args.file else [])
+    texts = [check_argument(t, f"sentence {i}") for i, t in enumerate(args.sentences, 1)]
+    texts += read_sentences(args.file) if args.file else []
     if not texts:
         raise MediaError("nothing to translate: give a sentence, or --file FILE with one sentence a line")
     plans = plan(TEXT, {"figure": args.figure, "json": args.json, "npz": args.npz, "animation": args.animation},
@@ -54,6 +55,7 @@ def add_parser(sub) -> None:
     tr.add_argument("--values", action="store_true", help="print each weight in the matrix's cells")
     tr.add_argument("--animation", metavar="OUT",
                     help="write the translation word by word, the source coloured by attention (.gif or .mp4)")
-    tr.add_argument("--overwrite", action="store_true", help="replace output files that exist")
+    tr.add_argument("--overwrite", action="store_true",
+                    help="replace output files that exist (a symlink there is replaced itself, never written through)")
     add_style(tr, images=False)
     add_device(tr)

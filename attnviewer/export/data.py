@@ -49,10 +49,30 @@ def hypothesis_dict(h: Hypothesis) -> dict:
     }
 
 
+def source_fields(source: str) -> dict:
+    """The source's JSON fields. A path that is not valid UTF-8 (legal on Linux; Python holds its
+    bytes as surrogates, which no UTF-8 file can store) is kept twice: "source" a printable name
+    (the odd bytes as \\xNN) and "source_bytes" the exact bytes, percent-encoded, so that
+    `os.fsdecode(urllib.parse.unquote_to_bytes(...))` gives the path back."""
+    try:
+        source.encode("utf-8")
+        return {"source": source}
+    except UnicodeEncodeError:
+        from urllib.parse import quote_from_bytes
+
+        raw = source.encode("utf-8", "surrogateescape") if _escaped_only(source) else \
+            source.encode("utf-8", "surrogatepass")
+        return {"source": raw.decode("utf-8", "backslashreplace"), "source_bytes": quote_from_bytes(raw, safe="/")}
+
+
+def _escaped_only(text: str) -> bool:
+    return all(not ("\ud800" <= c <= "\udfff") or "\udc80" <= c <= "\udcff" for c in text)
+
+
 def result_dict(r: Result) -> dict:
     return {
         "schema": SCHEMA,
-        "source": r.source,
+        **source_fields(r.source),
         "model": r.model,
         "settings": r.settings,
         "seconds": round(float(r.seconds), 6),
@@ -96,15 +116,16 @@ def write_npz(result: Result, out: str | Path, data: dict | None = None) -> Path
 
 
 def write_result(result: Result, json_out: str | Path | None = None, npz_out: str | Path | None = None,
-                 arrays: str | Path | None = None) -> list[Path]:
+                 arrays: str | Path | None = None, npz_name: str | Path | None = None) -> list[Path]:
     """The JSON and/or the NPZ of a result. The JSON names its NPZ (relative to the JSON's folder):
-    npz_out, or `arrays` where the NPZ exists already."""
+    npz_out, or `arrays` where the NPZ exists already. npz_name: where the NPZ will end up when
+    npz_out is a temporary name (the outputs written as a set): the JSON names that file."""
     data = result_dict(result)
     written = []
     if npz_out is not None:
         written.append(write_npz(result, npz_out, data))
     if json_out is not None:
-        ref = npz_out if npz_out is not None else arrays
+        ref = npz_name if npz_name is not None and npz_out is not None else (npz_out if npz_out is not None else arrays)
         if ref is not None:
             data = dict(data, arrays=_relative(Path(ref), Path(json_out).parent))
         written.insert(0, write_json(data, json_out))

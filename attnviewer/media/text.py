@@ -8,6 +8,8 @@ from ..errors import MediaError
 
 # Words (letters, digits, apostrophes and inner hyphens), or a single other non-space character:
 # "The dog's toy, too." -> the dog's toy , too .
+MAX_FILE_BYTES = 10 * 1024 * 1024  # a text file to translate: read no further than this
+
 _TOKEN = re.compile(r"[\w'’]+(?:-[\w'’]+)*|[^\w\s]", re.UNICODE)
 
 
@@ -26,17 +28,31 @@ def source_words(text: str, max_words: int | None = None, where: str = "text") -
     return words
 
 
-def read_sentences(path: str | Path) -> list[str]:
-    """The non-empty lines of a UTF-8 text file, one sentence each."""
+def check_argument(text: str, where: str = "sentence") -> str:
+    """A sentence typed on the command line: MediaError if it holds bytes that are not UTF-8 (Python
+    keeps them as surrogates, which no result file can store)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MediaError(f"{where}: not valid UTF-8 text (it holds bytes of another encoding)") from None
+    return text
+
+
+def read_sentences(path: str | Path, limit: int = MAX_FILE_BYTES) -> list[str]:
+    """The non-empty lines of a UTF-8 text file, one sentence each; MediaError for a file past
+    `limit` bytes (read no further: /dev/zero or a huge file never fills the memory)."""
     path = Path(path)
     if path.is_dir():
         raise MediaError(f"{path}: is a folder, not a text file")
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            raw = f.read(limit + 1)
     except FileNotFoundError:
         raise MediaError(f"{path}: no such file") from None
     except OSError as e:
         raise MediaError(f"{path}: cannot open ({e.strerror})") from None
+    if len(raw) > limit:
+        raise MediaError(f"{path}: too large for a text to translate (over {limit // (1024 * 1024)} MB)")
     if b"\0" in raw[:4096]:
         raise MediaError(f"{path}: not a text file (it holds binary data)")
     try:
