@@ -235,3 +235,19 @@ def test_sigterm_during_a_folder_cleans_up_and_the_rerun_continues(tmp_path, bun
     assert proc.stderr == ""
     assert [p.name for p in out.iterdir() if p.name.endswith(".part")] == []
     assert len(list(out.glob("*.svg"))) == 12
+
+
+def test_caption_shows_the_decoders_notes_in_one_line_each(tmp_path, capsys):
+    from attnviewer.cli import main
+
+    path = tmp_path / "exif.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 1
+    Image.new("RGB", (40, 30), "red").save(path, exif=exif.tobytes())
+    data = bytearray(path.read_bytes())
+    at = data.find(b"Exif\x00\x00")
+    data[at + 10:at + 30] = b"\xff" * 20  # damage the IFD
+    path.write_bytes(bytes(data))
+    assert main(["caption", str(path), "--greedy", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"attnviewer: {path}: note: the EXIF data is damaged")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from .options import add_decoding, add_device, add_style
@@ -13,7 +14,7 @@ def caption(args: argparse.Namespace) -> int:
     from ..kinds import IMAGE, WriteOptions
     from ..types import model_label
     from .options import decode_settings, figure_style, model_name
-    from .outputs import check_plans, plan, print_result, word_index, write
+    from .outputs import check_plans, plan, print_result, printable, word_index, write
 
     settings = decode_settings(args)  # cheap checks first: nothing loads for a bad setting
     style = figure_style(args)
@@ -33,6 +34,9 @@ def caption(args: argparse.Namespace) -> int:
     check_plans(plans, args.overwrite)
     name = model_name(args)
     images = [pipeline.read(IMAGE, p, name) for p in args.images]
+    for im in images:  # what the decoder warned about (damaged EXIF data, ...), one line each
+        for note in getattr(im, "notes", []):
+            print(f"attnviewer: {printable(note)}", file=sys.stderr)
     model = pipeline.load_model(IMAGE, name, args.device, args.trust_pickle)
     results = pipeline.run_all(IMAGE, model, images, settings)
     words = [word_index(args.word, r.best, im.path) for im, r in zip(images, results)]  # all, before writing
@@ -57,7 +61,8 @@ def add_parser(sub) -> None:
     cap.add_argument("--figure", metavar="OUT", help="write the attention figure (.png, .svg or .pdf)")
     cap.add_argument("--overlay", metavar="OUT", help="write one word's overlay at full image size (.png; needs --word)")
     cap.add_argument("--animation", metavar="OUT", help="write the caption word by word (.gif or .mp4)")
-    cap.add_argument("--overwrite", action="store_true", help="replace output files that exist")
+    cap.add_argument("--overwrite", action="store_true",
+                    help="replace output files that exist (a symlink is replaced, never written through)")
     folder = cap.add_argument_group("folders")
     folder.add_argument("--out", metavar="OUTDIR",
                         help="caption every image (of the folders) into OUTDIR: <name>.json, .npz and the figure; "

@@ -102,5 +102,6 @@ def add_parser(sub) -> None:
                          "then draws both in one figure, RESULT first")
     add_video_figures(ex)
     ex.add_argument("--hypothesis", type=int, default=1, metavar="K", help="the K-th best hypothesis (default 1)")
-    ex.add_argument("--overwrite", action="store_true", help="replace output files that exist")
+    ex.add_argument("--overwrite", action="store_true",
+                    help="replace output files that exist (a symlink is replaced, never written through)")
     add_style(ex)

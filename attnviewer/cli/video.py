@@ -44,7 +44,8 @@ def add_parser(sub) -> None:
     vi.add_argument("--json", metavar="OUT", help="write the result (and its exact arrays beside it, as .npz)")
     vi.add_argument("--animation", metavar="OUT",
                     help="write the caption word by word with each word's most attended frame (.gif or .mp4)")
-    vi.add_argument("--overwrite", action="store_true", help="replace output files that exist")
+    vi.add_argument("--overwrite", action="store_true",
+                    help="replace output files that exist (a symlink is replaced, never written through)")
     add_video_figures(vi)
     add_style(vi, images=False)
     add_device(vi)
