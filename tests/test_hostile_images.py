@@ -93,8 +93,8 @@ def test_caption_of_a_bomb_png_is_one_line(tmp_path, capsys, tiny_checkpoint):
     assert err.count("\n") == 1 and "Traceback" not in err and str(path) in err
 
 
-def test_exif_warnings_become_notes_not_stderr(tmp_path):
-    path = tmp_path / "exif.jpg"
+def damaged_exif_jpeg(path):
+    """A small JPEG whose EXIF block is damaged (Pillow warns while reading it)."""
     exif = Image.Exif()
     exif[0x0112] = 1
     Image.new("RGB", (40, 30), "red").save(path, exif=exif.tobytes())
@@ -102,6 +102,11 @@ def test_exif_warnings_become_notes_not_stderr(tmp_path):
     at = data.find(b"Exif\x00\x00")
     data[at + 10:at + 30] = b"\xff" * 20  # damage the IFD
     path.write_bytes(bytes(data))
+    return path
+
+
+def test_exif_warnings_become_notes_not_stderr(tmp_path):
+    path = damaged_exif_jpeg(tmp_path / "exif.jpg")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
@@ -240,14 +245,7 @@ def test_sigterm_during_a_folder_cleans_up_and_the_rerun_continues(tmp_path, bun
 def test_caption_shows_the_decoders_notes_in_one_line_each(tmp_path, capsys):
     from attnviewer.cli import main
 
-    path = tmp_path / "exif.jpg"
-    exif = Image.Exif()
-    exif[0x0112] = 1
-    Image.new("RGB", (40, 30), "red").save(path, exif=exif.tobytes())
-    data = bytearray(path.read_bytes())
-    at = data.find(b"Exif\x00\x00")
-    data[at + 10:at + 30] = b"\xff" * 20  # damage the IFD
-    path.write_bytes(bytes(data))
+    path = damaged_exif_jpeg(tmp_path / "exif.jpg")
     assert main(["caption", str(path), "--greedy", "--device", "cpu"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"attnviewer: {path}: note: the EXIF data is damaged")

@@ -284,6 +284,12 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
         skipped += 1
         progress.advance()
 
+    def tally(ok: bool) -> None:
+        """One image finished: written, or skipped (its warning was given)."""
+        nonlocal done, skipped
+        done, skipped = done + int(ok), skipped + int(not ok)
+        progress.advance()
+
     def load(it: Item):
         image = load_image(it.image)
         for note in image.notes:
@@ -317,11 +323,7 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
             except Exception as e:  # any problem of this one file: skip it, go on
                 skip(it, e)
                 continue
-            if ok:
-                done += 1
-            else:
-                skipped += 1
-            progress.advance()
+            tally(ok)
         for start in range(0, len(fresh), args.batch_size):
             batch = fresh[start:start + args.batch_size]
             loaded = []
@@ -359,11 +361,7 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
                 except Exception as e:
                     skip(it, e)
                     continue
-                if ok:
-                    done += 1
-                else:
-                    skipped += 1
-                progress.advance()
+                tally(ok)
     except KeyboardInterrupt as e:
         progress.close()
         what = "terminated" if isinstance(e, Terminated) else "interrupted"
