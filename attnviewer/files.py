@@ -22,6 +22,29 @@ def _default_mode() -> int:
     return 0o644
 
 
+def replacement_mode(out: Path) -> int:
+    """The permissions a file written onto `out` gets: those of the file it replaces, else the
+    umask's. A symlink's target is not looked at: the link is replaced, never followed."""
+    try:
+        if not out.is_symlink() and out.exists():
+            return out.stat().st_mode & 0o777
+    except OSError:
+        pass
+    return _default_mode()
+
+
+def temporary_beside(out: Path, suffix: str = ".part") -> str:
+    """A new empty file `.NAME.XXXXXXXX<suffix>` in `out`'s folder (same file system: the rename
+    onto `out` is atomic); OutputError with one line naming `out` if it cannot be made."""
+    folder = out.parent if str(out.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=suffix, dir=folder)
+    except OSError as e:
+        raise OutputError(write_problem(out, e)) from None
+    os.close(fd)
+    return tmp
+
+
 def write_problem(out: Path, e: OSError) -> str:
     """One readable line for an OSError while writing `out`."""
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -45,18 +68,13 @@ class atomic_path:
         folder = self.out.parent if str(self.out.parent) else Path(".")
         if not folder.is_dir():
             raise OutputError(f"{self.out}: folder {folder} does not exist")
-        try:
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.out.name}.", suffix=".part", dir=folder)
-        except OSError as e:
-            raise OutputError(write_problem(self.out, e)) from None
-        os.close(fd)
+        self.tmp = temporary_beside(self.out)
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
             try:
-                mode = self.out.stat().st_mode & 0o777 if self.out.exists() else _default_mode()
-                os.chmod(self.tmp, mode)
+                os.chmod(self.tmp, replacement_mode(self.out))
                 os.replace(self.tmp, self.out)
                 return False
             except OSError as e:

@@ -17,11 +17,10 @@ repr-style, never sent to the terminal raw.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from ..errors import OutputError, SettingsError
-from ..files import write_problem
+from ..files import replacement_mode, temporary_beside, write_problem
 
 SUFFIXES = {"json": (".json",), "npz": (".npz",), "overlay": (".png",)}
 
@@ -86,8 +85,6 @@ def check_plans(plans: list[dict], overwrite: bool) -> None:
 
 def check_writable(path) -> None:
     """OutputError now, not after the model ran, for a file in a folder we may not write in."""
-    import os
-
     folder = Path(path).parent if str(Path(path).parent) else Path(".")
     if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"{path}: cannot write, no permission to write in {folder}")
@@ -126,19 +123,6 @@ def printable(text) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def _mode(final: Path) -> int:
-    """The permissions the new file gets: those of the file it replaces, else the umask's (a
-    symlink's target is not looked at: the link is replaced, not followed)."""
-    from ..files import _default_mode
-
-    try:
-        if not final.is_symlink() and final.exists():
-            return final.stat().st_mode & 0o777
-    except OSError:
-        pass
-    return _default_mode()
-
-
 class OutputSet:
     """The outputs of one input, written as a set: `temporary(target)` names a file beside the
     target for a writer to fill; leaving the block without an error renames every one into place,
@@ -151,15 +135,10 @@ class OutputSet:
 
     def temporary(self, final) -> Path:
         final = Path(final)
-        folder = final.parent if str(final.parent) else Path(".")
         self.current = final
-        try:  # the writers pick the format by the suffix: keep it last
-            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part" + final.suffix, dir=folder)
-        except OSError as e:
-            raise OutputError(write_problem(final, e)) from None
-        os.close(fd)
-        self.pending.append((Path(tmp), final))
-        return Path(tmp)
+        tmp = Path(temporary_beside(final, ".part" + final.suffix))  # the writers pick the format by the suffix
+        self.pending.append((tmp, final))
+        return tmp
 
     def __enter__(self) -> "OutputSet":
         return self
@@ -194,7 +173,7 @@ class OutputSet:
         try:
             for tmp, final in self.pending:
                 self.current = final
-                os.chmod(tmp, _mode(final))
+                os.chmod(tmp, replacement_mode(final))
                 os.replace(tmp, final)  # replaces a symlink itself, never its target
                 placed.append(final)
         except OSError as e:
