@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .options import add_decoding, add_device, add_style
+from .options import add_decoding, add_device, add_overwrite, add_style
 
 
 def caption(args: argparse.Namespace) -> int:
@@ -61,8 +61,7 @@ def add_parser(sub) -> None:
     cap.add_argument("--figure", metavar="OUT", help="write the attention figure (.png, .svg or .pdf)")
     cap.add_argument("--overlay", metavar="OUT", help="write one word's overlay at full image size (.png; needs --word)")
     cap.add_argument("--animation", metavar="OUT", help="write the caption word by word (.gif or .mp4)")
-    cap.add_argument("--overwrite", action="store_true",
-                    help="replace output files that exist (a symlink is replaced, never written through)")
+    add_overwrite(cap)
     folder = cap.add_argument_group("folders")
     folder.add_argument("--out", metavar="OUTDIR",
                         help="caption every image (of the folders) into OUTDIR: <name>.json, .npz and the figure; "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .options import add_style, add_video_figures
+from .options import add_overwrite, add_style, add_video_figures
 
 FLAGS = {"figure": "--figure", "overlay": "--overlay", "animation": "--animation", "top_frames": "--top-frames"}
 
@@ -102,6 +102,5 @@ def add_parser(sub) -> None:
                          "then draws both in one figure, RESULT first")
     add_video_figures(ex)
     ex.add_argument("--hypothesis", type=int, default=1, metavar="K", help="the K-th best hypothesis (default 1)")
-    ex.add_argument("--overwrite", action="store_true",
-                    help="replace output files that exist (a symlink is replaced, never written through)")
+    add_overwrite(ex)
     add_style(ex)

@@ -70,6 +70,12 @@ def add_style(p: argparse.ArgumentParser, images: bool = True) -> None:
                    help="animation: long side of the picture in pixels (default 512)")
 
 
+def add_overwrite(p: argparse.ArgumentParser) -> None:
+    """--overwrite of the commands that write figures and results (see outputs.py for the rule)."""
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace output files that exist (a symlink is replaced, never written through)")
+
+
 def add_video_figures(p: argparse.ArgumentParser) -> None:
     if not any(a.dest == "figure" for a in p._actions):
         p.add_argument("--figure", metavar="OUT", help="the frame strip with each word's attention over time")

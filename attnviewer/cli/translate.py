@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .options import add_decoding, add_device, add_style
+from .options import add_decoding, add_device, add_overwrite, add_style
 
 
 def translate(args: argparse.Namespace) -> int:
@@ -55,7 +55,6 @@ def add_parser(sub) -> None:
     tr.add_argument("--values", action="store_true", help="print each weight in the matrix's cells")
     tr.add_argument("--animation", metavar="OUT",
                     help="write the translation word by word, the source coloured by attention (.gif or .mp4)")
-    tr.add_argument("--overwrite", action="store_true",
-                    help="replace output files that exist (a symlink there is replaced itself, never written through)")
+    add_overwrite(tr)
     add_style(tr, images=False)
     add_device(tr)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .options import add_decoding, add_device, add_style, add_video_figures
+from .options import add_decoding, add_device, add_overwrite, add_style, add_video_figures
 
 
 def video(args: argparse.Namespace) -> int:
@@ -21,13 +21,14 @@ def video(args: argparse.Namespace) -> int:
                          "animation": args.animation}, [args.clip])
     check_plans(plans, args.overwrite)
     name = model_name(args)
-    steps = pipeline.model_config(name).get("steps", DEFAULT_STEPS)  # from the checked header: the clip is read first
+    config = pipeline.model_config(name)  # from the checked header: the clip is read before the model loads
+    steps = config.get("steps", DEFAULT_STEPS)
     if not 1 <= args.top_k_frames <= steps:
         raise SettingsError(f"--top-k-frames must be 1 to {steps} (the frames the model sees), got {args.top_k_frames}")
-    clip = pipeline.read(VIDEO, args.clip, name, reverse=args.reverse)
+    clip = VIDEO.read(args.clip, config, reverse=args.reverse)
     model = pipeline.load_model(VIDEO, name, args.device, args.trust_pickle)
+    clip = VIDEO.fit(clip, model)  # before decoding: a clip re-read for the model is read once
     result = pipeline.run_all(VIDEO, model, [clip], settings)[0]
-    clip = VIDEO.fit(clip, model)
     print_result(VIDEO, result, settings.method, shown=args.clip + (" (reversed)" if args.reverse else ""))
     opts = WriteOptions(title=args.title or f"{model_label(name)}, {settings.describe()}", top_k=args.top_k_frames,
                         seconds=args.frame_seconds, frame_size=args.frame_size)
@@ -44,8 +45,7 @@ def add_parser(sub) -> None:
     vi.add_argument("--json", metavar="OUT", help="write the result (and its exact arrays beside it, as .npz)")
     vi.add_argument("--animation", metavar="OUT",
                     help="write the caption word by word with each word's most attended frame (.gif or .mp4)")
-    vi.add_argument("--overwrite", action="store_true",
-                    help="replace output files that exist (a symlink is replaced, never written through)")
+    add_overwrite(vi)
     add_video_figures(vi)
     add_style(vi, images=False)
     add_device(vi)
