@@ -61,7 +61,7 @@ def wait_finished(qtbot, w, slot="main"):
 
 def caption_done(qtbot, w, path):
     """Open an image in the window and wait until its caption is finished and on screen."""
-    w.open_image(str(path))
+    w.open_file(str(path))
     wait_finished(qtbot, w)
     qtbot.waitUntil(lambda: w.shown is not None and w.shown.path == str(path), timeout=GUI_TIMEOUT)
     return w.sides["main"].state

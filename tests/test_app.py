@@ -101,7 +101,7 @@ def test_cancel_storm_leaves_one_consistent_state(qtbot, window, samples):
     controls.method.setCurrentText("beam")
     for i in range(200):  # rapid opens and setting changes
         if i % 2:
-            window.open_image(str(samples[i % len(samples)]))
+            window.open_file(str(samples[i % len(samples)]))
         else:
             controls.beam.setValue(1 + i % 5)
     last_job = window.engine.latest_job("main")
@@ -122,7 +122,7 @@ def test_bad_file_shows_an_error_and_keeps_the_previous_state(qtbot, window, sam
     before = ([w.token for w in state.words], window.shown, state.job)
     make, needle = BAD_IMAGES[name]
     bad = make(tmp_path / name)
-    window.open_image(str(bad))
+    window.open_file(str(bad))
     qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=GUI_TIMEOUT)
     assert str(bad) in window.last_error and needle in window.last_error
     assert ([w.token for w in state.words], window.shown, state.job) == before
@@ -157,7 +157,7 @@ def test_compare_runs_a_second_setting_side_by_side_in_sync(qtbot, window, sampl
 
 
 def test_compare_turned_on_while_the_image_still_loads_captions_it_too(qtbot, window, samples):
-    window.open_image(str(samples[1]))
+    window.open_file(str(samples[1]))
     window.compare_action.trigger()  # before the first word: nothing is on screen yet
     wait_finished(qtbot, window, "main")
     wait_finished(qtbot, window, "compare")

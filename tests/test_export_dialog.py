@@ -393,7 +393,7 @@ def test_an_image_opened_after_a_result_wins(qtbot, window, samples, tmp_path, m
     dlg.select("result")
     export(qtbot, dlg, monkeypatch, tmp_path / "run.json")
     window.open_result(str(tmp_path / "run.json"))
-    window.open_image(str(samples[1]))
+    window.open_file(str(samples[1]))
     wait_finished(qtbot, window)
     qtbot.waitUntil(lambda: window.jobs.opening is None, timeout=GUI_TIMEOUT)  # the result arrived, and lost
     assert window.shown.path == str(samples[1])
