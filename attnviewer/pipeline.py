@@ -44,8 +44,12 @@ def load_model(kind: Kind, name: str, device: str = "auto", trust_pickle: bool =
     return registry.load(name, device, trust_pickle, kind=kind.name)
 
 
-def _settings_record(settings: DecodeSettings, model) -> dict:
-    return dict(settings.to_dict(), device=str(next(model.parameters()).device))
+def _result(kind: Kind, model, media, settings: DecodeSettings, hyps: list, seconds: float, remark) -> Result:
+    """The kind's Result of one input, with the settings it was decoded with and the domain note."""
+    record = dict(settings.to_dict(), device=str(next(model.parameters()).device))
+    result = kind.result(media, model.name, record, hyps, seconds)
+    result.note = remark
+    return result
 
 
 def run(kind: Kind, model, media, settings: DecodeSettings) -> Generator[Step, None, Result]:
@@ -62,9 +66,7 @@ def run(kind: Kind, model, media, settings: DecodeSettings) -> Generator[Step, N
         state = model.init_state(kind.inputs(model, [media], device))
         remark = note(kind, model, media, state)
         hyps = (yield from decode(model, state, settings, stream=True))[0]
-    result = kind.result(media, model.name, _settings_record(settings, model), hyps, time.perf_counter() - t0)
-    result.note = remark
-    return result
+    return _result(kind, model, media, settings, hyps, time.perf_counter() - t0, remark)
 
 
 def run_all(kind: Kind, model, medias: list, settings: DecodeSettings, batch: int = 16) -> list[Result]:
@@ -84,9 +86,8 @@ def run_all(kind: Kind, model, medias: list, settings: DecodeSettings, batch: in
             remarks = [note(kind, model, m, _item(state, i)) for i, m in enumerate(part)]
             all_hyps = finish(decode(model, state, settings, stream=False))
         seconds = (time.perf_counter() - t0) / len(part)
-        for m, hyps, remark in zip(part, all_hyps, remarks):
-            results.append(kind.result(m, model.name, _settings_record(settings, model), hyps, seconds))
-            results[-1].note = remark
+        results += [_result(kind, model, m, settings, hyps, seconds, remark)
+                    for m, hyps, remark in zip(part, all_hyps, remarks)]
     return results
 
 
