@@ -47,6 +47,7 @@ DS_LAMBDA = (0.0, 1000.0)  # weight of the doubly stochastic penalty a captioner
 # What the models are built from (kept here so that checking a header never imports torch;
 # tests/test_hostile_headers.py checks these against the models' own lists).
 IMAGE_ENCODERS = ("efficientnet-lite0", "small-cnn")
+VIDEO_APPEARANCES = ("cnn", "efficientnet-lite0")
 TEXT_ENCODERS = ("bigru", "gru")
 TEXT_ATTENTIONS = ("global", "local")
 SPECIALS = ("<pad>", "<start>", "<end>", "<unk>")  # every output vocabulary has these
@@ -118,6 +119,7 @@ class VideoConfig(_Strict):
     max_len: _range(MAX_LEN) = 16
     summary_start: bool = False
     change_features: bool = True
+    appearance: Literal[VIDEO_APPEARANCES] = "cnn"  # type: ignore[valid-type]
 
 
 def _word(w: Any) -> Any:

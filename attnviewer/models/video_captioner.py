@@ -16,6 +16,11 @@ last frames, so the attention never needs the event).
 Both can be switched back for contrast: `summary_start` starts the decoder from the clip's summary
 (tanh of a linear map of the memory's mean, as Show-Attend-Tell starts h and c) and
 `change_features=False` convolves appearance alone: together, the plain S2VT design (video-s2vt).
+
+For real videos, `appearance="efficientnet-lite0"` replaces the small CNN with the image
+captioner's frozen ImageNet encoder, its regions averaged into one 112-d vector per frame and
+projected to feature_dim: that pooled vector depends only on the frame, so training on a corpus
+computes it once (training/video_corpus.py) and learns everything after it.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from .attention import Attention
+from .encoders import ImageEncoder
 from .words import SPECIALS, encode_words, set_vocabulary, word_log_probs  # noqa: F401  (SPECIALS re-exported)
 
 
@@ -41,13 +47,17 @@ class VideoConfig:
     max_len: int = 16
     summary_start: bool = False  # h, c start from tanh(Linear(mean of the memory)), not a learned state
     change_features: bool = True  # the memory reads [f, f_t - f_{t-1}]; False: appearance f alone
+    appearance: str = "cnn"  # cnn: FrameEncoder, trained; efficientnet-lite0: frozen, pooled, projected
 
     @classmethod
     def from_dict(cls, d: dict) -> "VideoConfig":
         unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
-        return cls(**d)
+        config = cls(**d)
+        if config.appearance not in APPEARANCES:
+            raise ValueError(f"unknown appearance {config.appearance!r}; choose one of {', '.join(APPEARANCES)}")
+        return config
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -72,6 +82,36 @@ class FrameEncoder(nn.Module):
         return torch.relu(self.fc(x.flatten(1)))
 
 
+class PooledImageFeatures(nn.Module):
+    """(N, 3, S, S) frames in 0..255 -> (N, dim): the frozen image encoder's regions, averaged
+    (`pooled`, what a corpus caches), then a trained projection (`project`)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.encoder = ImageEncoder("efficientnet-lite0")
+        self.encoder.requires_grad_(False)
+        self.fc = nn.Linear(self.encoder.channels, dim)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.encoder.eval()  # frozen: its batch norm statistics stay ImageNet's
+        return self
+
+    @torch.no_grad()
+    def pooled(self, frames: Tensor) -> Tensor:
+        regions, _ = self.encoder(frames)
+        return regions.mean(1)
+
+    def project(self, pooled: Tensor) -> Tensor:
+        return torch.relu(self.fc(pooled.to(self.fc.weight.dtype)))
+
+    def forward(self, frames: Tensor) -> Tensor:
+        return self.project(self.pooled(frames))
+
+
+APPEARANCES = {"cnn": FrameEncoder, "efficientnet-lite0": PooledImageFeatures}
+
+
 class VideoCaptioner(nn.Module):
     kind = "video"
     per_input_state = ("keys", "values")  # the same for every hypothesis of one clip
@@ -83,7 +123,10 @@ class VideoCaptioner(nn.Module):
         self.config = config
         set_vocabulary(self, vocab)
         h, f = config.hidden_dim, config.feature_dim
-        self.frames = FrameEncoder(config.frame_size, f)
+        if config.appearance == "cnn":
+            self.frames = FrameEncoder(config.frame_size, f)
+        else:
+            self.frames = PooledImageFeatures(f)
         self.temporal = nn.Conv1d((2 if config.change_features else 1) * f, h, kernel_size=3, padding=1)
         self.time = nn.Embedding(config.steps, h)
         self.attention = Attention(h, h, config.score, h, config.steps)
@@ -106,7 +149,11 @@ class VideoCaptioner(nn.Module):
         b, t = frames.shape[:2]
         if t != self.config.steps:
             raise ValueError(f"the model reads {self.config.steps} frames a clip, got {t}")
-        f = self.frames(frames.flatten(0, 1)).view(b, t, -1)
+        return self.memory_of(self.frames(frames.flatten(0, 1)).view(b, t, -1))
+
+    def memory_of(self, f: Tensor) -> Tensor:
+        """Appearance features (B, T, F) -> the memory (B, T, H)."""
+        t = f.shape[1]
         if self.config.change_features:
             change = torch.cat([torch.zeros_like(f[:, :1]), f[:, 1:] - f[:, :-1]], dim=1)
             f = torch.cat([f, change], dim=2)
@@ -114,7 +161,9 @@ class VideoCaptioner(nn.Module):
         return torch.relu(x) + self.time.weight[None, :t]
 
     def init_state(self, frames: Tensor) -> dict[str, Tensor]:
-        memory = self.memory(frames)
+        return self.state_from_memory(self.memory(frames))
+
+    def state_from_memory(self, memory: Tensor) -> dict[str, Tensor]:
         b = memory.shape[0]
         if self.config.summary_start:
             summary = memory.mean(1)
