@@ -2,12 +2,27 @@
 
 The CLI prints the message on one line and exits non-zero; the app shows it in the window.
 """
+import os
 
 
 def first_line(e: BaseException) -> str:
     """The first line of an exception's message (its type's name if it has none), for one-line errors."""
     text = str(e).strip().splitlines()
     return text[0] if text else type(e).__name__
+
+
+def printable(text) -> str:
+    """Text safe for a terminal: the bytes of a name that is not valid UTF-8 as \\xNN, control
+    characters (ESC and the like) and other unprintable ones repr-style (\\x1b), never raw."""
+    text = os.fspath(text) if isinstance(text, os.PathLike) else str(text)
+    if any("\ud800" <= c <= "\udfff" for c in text):  # os.fsdecode's stand-ins for undecodable bytes
+        try:
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "backslashreplace").decode("ascii")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class AttnViewerError(Exception):

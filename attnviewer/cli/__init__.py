@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import AttnViewerError
+from ..errors import AttnViewerError, printable
 from . import caption, evaluate, export, train, translate, video
 
 EXIT_USER_ERROR = 2
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             return run(args.file, text=args.text)
         return COMMANDS[args.command](args)
     except AttnViewerError as e:
-        print(f"attnviewer: error: {e}", file=sys.stderr)
+        print(f"attnviewer: error: {printable(e)}", file=sys.stderr)  # a name's odd bytes as \xNN, one line
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("attnviewer: interrupted", file=sys.stderr)

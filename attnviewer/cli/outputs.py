@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import OutputError, SettingsError
+from ..errors import OutputError, SettingsError, printable  # noqa: F401  (printable: re-exported)
 from ..files import replacement_mode, temporary_beside, write_problem
 
 SUFFIXES = {"json": (".json",), "npz": (".npz",), "overlay": (".png",)}
@@ -107,20 +107,6 @@ def word_index(word: int | None, hyp, source: str) -> int | None:
     if word > len(hyp.tokens):
         raise SettingsError(f"--word {word}: the caption of {source} has only {len(hyp.tokens)} words")
     return word - 1
-
-
-def printable(text) -> str:
-    """Text safe for a terminal: the bytes of a name that is not valid UTF-8 as \\xNN, control
-    characters (ESC and the like) and other unprintable ones repr-style (\\x1b), never raw."""
-    text = os.fspath(text) if isinstance(text, os.PathLike) else str(text)
-    if any("\ud800" <= c <= "\udfff" for c in text):  # os.fsdecode's stand-ins for undecodable bytes
-        try:
-            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        except UnicodeEncodeError:
-            text = text.encode("utf-8", "backslashreplace").decode("ascii")
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class OutputSet:
