@@ -47,3 +47,7 @@ class OutputError(AttnViewerError):
 
 class DisplayError(AttnViewerError):
     """No screen to open the window on, or a system library Qt needs is missing."""
+
+
+class DataError(AttnViewerError):
+    """A dataset that cannot be read: not JSON/CSV/TSV, too large, or nothing usable to train on."""
