@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .attention import Attention
+from .forcing import forced
 from .words import PAD, SPECIALS, UNK, encode_words, set_vocabulary, word_log_probs
 
 TARGET_SPECIALS = SPECIALS
@@ -196,16 +197,11 @@ class Translator(nn.Module):
 
     # -- training ------------------------------------------------------------------------------
 
-    def forward(self, source: tuple[Tensor, Tensor], targets: Tensor) -> tuple[Tensor, Tensor]:
-        """Teacher forcing. targets (B, T) start with <start>; predicts targets[:, 1:].
+    def forward(self, source: tuple[Tensor, Tensor], targets: Tensor, sampling: float = 0.0) -> tuple[Tensor, Tensor]:
+        """Teacher forcing (scheduled sampling with probability `sampling`, see forcing.py).
+        targets (B, T) start with <start>; predicts targets[:, 1:].
         Returns logits (B, T-1, V) and attention (B, T-1, S)."""
-        state = self.init_state(source)
-        logits, weights = [], []
-        for t in range(targets.shape[1] - 1):
-            out, w, state = self._step(state, targets[:, t])
-            logits.append(out)
-            weights.append(w)
-        return torch.stack(logits, 1), torch.stack(weights, 1)
+        return forced(self, self.init_state(source), targets, sampling)
 
 
 def _reversal(lengths: Tensor, size: int) -> Tensor:

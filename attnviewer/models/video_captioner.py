@@ -20,7 +20,8 @@ Both can be switched back for contrast: `summary_start` starts the decoder from 
 For real videos, `appearance="efficientnet-lite0"` replaces the small CNN with the image
 captioner's frozen ImageNet encoder, its regions averaged into one 112-d vector per frame and
 projected to feature_dim: that pooled vector depends only on the frame, so training on a corpus
-computes it once (training/video_corpus.py) and learns everything after it.
+computes it once (training/video_corpus.py) and gives it to init_state and forward in place of
+the frames.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from torch import Tensor, nn
 
 from .attention import Attention
 from .encoders import ImageEncoder
+from .forcing import forced
 from .words import SPECIALS, encode_words, set_vocabulary, word_log_probs  # noqa: F401  (SPECIALS re-exported)
 
 
@@ -145,15 +147,15 @@ class VideoCaptioner(nn.Module):
         return (self.config.steps,)
 
     def memory(self, frames: Tensor) -> Tensor:
-        """frames (B, T, 3, S, S) in 0..255 -> (B, T, H), one vector per step."""
+        """frames (B, T, 3, S, S) in 0..255 -> (B, T, H), one vector per step. With the
+        efficientnet-lite0 appearance, the frames' cached pooled features (B, T, C) serve too."""
         b, t = frames.shape[:2]
         if t != self.config.steps:
             raise ValueError(f"the model reads {self.config.steps} frames a clip, got {t}")
-        return self.memory_of(self.frames(frames.flatten(0, 1)).view(b, t, -1))
-
-    def memory_of(self, f: Tensor) -> Tensor:
-        """Appearance features (B, T, F) -> the memory (B, T, H)."""
-        t = f.shape[1]
+        if frames.dim() == 3:
+            f = self.frames.project(frames)
+        else:
+            f = self.frames(frames.flatten(0, 1)).view(b, t, -1)
         if self.config.change_features:
             change = torch.cat([torch.zeros_like(f[:, :1]), f[:, 1:] - f[:, :-1]], dim=1)
             f = torch.cat([f, change], dim=2)
@@ -161,9 +163,7 @@ class VideoCaptioner(nn.Module):
         return torch.relu(x) + self.time.weight[None, :t]
 
     def init_state(self, frames: Tensor) -> dict[str, Tensor]:
-        return self.state_from_memory(self.memory(frames))
-
-    def state_from_memory(self, memory: Tensor) -> dict[str, Tensor]:
+        memory = self.memory(frames)
         b = memory.shape[0]
         if self.config.summary_start:
             summary = memory.mean(1)
@@ -191,15 +191,10 @@ class VideoCaptioner(nn.Module):
         logits = self.fc(self.dropout(torch.cat([h, context], dim=1)))
         return logits, weights, dict(state, h=h, c=c)
 
-    def forward(self, frames: Tensor, captions: Tensor) -> tuple[Tensor, Tensor]:
-        """Teacher forcing: logits (B, L-1, V) and attention (B, L-1, T) for captions (B, L)."""
-        state = self.init_state(frames)
-        logits, weights = [], []
-        for t in range(captions.shape[1] - 1):
-            out, w, state = self._step(state, captions[:, t])
-            logits.append(out)
-            weights.append(w)
-        return torch.stack(logits, 1), torch.stack(weights, 1)
+    def forward(self, frames: Tensor, captions: Tensor, sampling: float = 0.0) -> tuple[Tensor, Tensor]:
+        """Teacher forcing (scheduled sampling with probability `sampling`, see forcing.py): logits
+        (B, L-1, V) and attention (B, L-1, T) for captions (B, L)."""
+        return forced(self, self.init_state(frames), captions, sampling)
 
     def encode_text(self, text: str) -> list[int]:
         return encode_words(self, text)
