@@ -11,7 +11,8 @@ import pytest
 
 from attnviewer.data.synthetic import generate_scenes
 from attnviewer.decoding.search import DecodeSettings, best_hypotheses
-from attnviewer.evaluation.image import caption_scores, pointing
+from attnviewer.evaluation.image import pointing
+from attnviewer.evaluation.metrics import caption_scores
 from attnviewer.models import registry
 from attnviewer.training.image import scene_pixels
 

@@ -40,7 +40,8 @@ def evaluate(args: argparse.Namespace) -> int:
 def evaluate_captioners(args: argparse.Namespace) -> dict:
     from ..data.synthetic import generate_scenes
     from ..decoding.search import best_hypotheses
-    from ..evaluation.image import caption_scores, pointing
+    from ..evaluation.image import pointing
+    from ..evaluation.metrics import caption_scores
     from ..models import registry
     from ..training.image import scene_pixels
 

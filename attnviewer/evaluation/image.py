@@ -1,4 +1,4 @@
-"""Caption quality (BLEU-4, CIDEr through pycocoevalcap) and the pointing game on generated scenes.
+"""The pointing game on generated scenes (caption metrics are in metrics.py).
 
 Pointing game: for every generated word that names an object (a colour or shape word), does the
 attention of the step that emitted it point into that object's mask? Two hit tests:
@@ -43,7 +43,6 @@ class PointingTally:
 
 def point(scene: Scene, hyp: Hypothesis, tally: PointingTally, smoothing: str = "gaussian") -> None:
     """Score every colour and shape word of one caption into the tally."""
-    h, w = scene.image.shape[:2]
     for tok, target, att in zip(hyp.tokens, scene.targets(hyp.tokens), hyp.attention):
         if tok not in COLOURS and tok not in SHAPES:
             continue
@@ -54,22 +53,31 @@ def point(scene: Scene, hyp: Hypothesis, tally: PointingTally, smoothing: str = 
         if target is None:
             tally.no_object += 1
             continue
-        mask = scene.objects[target].mask
-        gh, gw = att.shape
-        rows, cols = cell_bounds(gh, h), cell_bounds(gw, w)
-        cell_hit = _cell_overlaps(mask, rows, cols)  # (gh, gw) bool
-        r, c = peak(att)
-        pr, pc = peak(upsample(att, (h, w), smoothing))
-        cell, pixel = bool(cell_hit[r, c]), bool(mask[pr, pc])
-        tally.add("cell", cell)
-        tally.add("pixel", pixel)
+        cell, pixel = point_word(att, scene.objects[target].mask, tally, smoothing)
         counts[0] += cell
         counts[1] += pixel
-        tally.add("uniform cell", float(cell_hit.mean()))
-        tally.add("uniform pixel", float(mask.mean()))
-        tally.add("centre cell", bool(cell_hit[np.searchsorted(rows, h // 2, "right") - 1,
-                                               np.searchsorted(cols, w // 2, "right") - 1]))
-        tally.add("centre pixel", bool(mask[h // 2, w // 2]))
+
+
+def point_word(att: np.ndarray, mask: np.ndarray, tally: PointingTally,
+               smoothing: str = "gaussian") -> tuple[bool, bool]:
+    """The cell and pixel tests of one word's attention grid against its object's mask (image
+    size), with both baselines, added to the tally (whose `words` the caller counts); returns
+    (cell hit, pixel hit). Real-data grounding (grounding.py) scores its words with this too."""
+    h, w = mask.shape
+    gh, gw = att.shape
+    rows, cols = cell_bounds(gh, h), cell_bounds(gw, w)
+    cell_hit = _cell_overlaps(mask, rows, cols)  # (gh, gw) bool
+    r, c = peak(att)
+    pr, pc = peak(upsample(att, (h, w), smoothing))
+    cell, pixel = bool(cell_hit[r, c]), bool(mask[pr, pc])
+    tally.add("cell", cell)
+    tally.add("pixel", pixel)
+    tally.add("uniform cell", float(cell_hit.mean()))
+    tally.add("uniform pixel", float(mask.mean()))
+    tally.add("centre cell", bool(cell_hit[np.searchsorted(rows, h // 2, "right") - 1,
+                                           np.searchsorted(cols, w // 2, "right") - 1]))
+    tally.add("centre pixel", bool(mask[h // 2, w // 2]))
+    return cell, pixel
 
 
 def pointing(scenes: list[Scene], hyps: list[Hypothesis], smoothing: str = "gaussian") -> PointingTally:
@@ -86,16 +94,3 @@ def _cell_overlaps(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.n
         for j in range(len(cols) - 1):
             out[i, j] = mask[rows[i]:rows[i + 1], cols[j]:cols[j + 1]].any()
     return out
-
-
-def caption_scores(references: list[str], candidates: list[str]) -> dict[str, float]:
-    """BLEU-1..4 and CIDEr-D (pycocoevalcap) on pre-tokenised lowercase captions, one reference each."""
-    from pycocoevalcap.bleu.bleu import Bleu
-    from pycocoevalcap.cider.cider import Cider
-
-    refs = {i: [r] for i, r in enumerate(references)}
-    cands = {i: [c if c else "<empty>"] for i, c in enumerate(candidates)}
-    bleu, _ = Bleu(4).compute_score(refs, cands, verbose=0)
-    cider, _ = Cider().compute_score(refs, cands)
-    exact = float(np.mean([r == c for r, c in zip(references, candidates)]))
-    return {"exact match": exact, "BLEU-1": bleu[0], "BLEU-4": bleu[3], "CIDEr": float(cider)}

@@ -1,5 +1,5 @@
 """How well a translator's attention aligns words: alignment error rate (Och and Ney 2003) against
-the generated pair's gold links, and BLEU of its translations (sacrebleu).
+the generated pair's gold links (BLEU and chrF are in metrics.py).
 
 The alignment read from attention links each target word to the source word its step attended
 most (the step that emitted the word: its input was the previous word); the <end> step is not a
@@ -73,11 +73,3 @@ def right_by_role(pairs: list[Pair], attentions: list[np.ndarray]) -> dict[str, 
         for link, role in zip(sorted(argmax_links(att[: len(pair.target), : len(pair.source)])), pair.roles):
             hits.setdefault(role, []).append(link in possible)
     return {role: float(np.mean(h)) for role, h in sorted(hits.items())}
-
-
-def bleu(references: list[str], hypotheses: list[str]) -> float:
-    """Corpus BLEU (0-100) of whitespace-tokenised sentences: the suffix tokens (=o, =as) are
-    words of their own, so sacrebleu's own tokeniser is turned off."""
-    import sacrebleu
-
-    return float(sacrebleu.corpus_bleu(hypotheses, [references], tokenize="none").score)

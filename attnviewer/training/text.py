@@ -16,7 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..evaluation.text import alignment_error, bleu, right_by_role
+from ..evaluation.metrics import bleu
+from ..evaluation.text import alignment_error, right_by_role
 from ..data.pairs import DATA_VERSION, Pair, generate_pairs, vocabularies
 from ..models.checkpoint import save_checkpoint
 from ..models.translator import ATTENTIONS, ENCODERS, SOURCE_SPECIALS, TARGET_SPECIALS, Translator, TranslatorConfig

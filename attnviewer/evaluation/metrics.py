@@ -1,0 +1,208 @@
+"""Text metrics, in one place: captions through pycocoevalcap, translations through sacrebleu.
+
+Captions: BLEU-1..4, METEOR, ROUGE-L and CIDEr-D, as the COCO caption evaluation computes them.
+pycocoevalcap's `Cider` class *is* CIDEr-D (the variant COCO reports under the name "CIDEr"): it
+clips each candidate n-gram's tf-idf weight at the reference's, multiplies each n-gram similarity
+by a Gaussian length penalty (sigma 6), does no stemming, averages n = 1..4 and scales by 10. Its
+idf comes from the references of the evaluated set itself, so a score depends on the whole set
+(a set of one image scores 0: every n-gram is in "all" of its documents).
+
+METEOR and the PTB tokenizer are Java programs. With Java present, captions are tokenised by the
+PTB tokenizer (lower case, punctuation dropped), as COCO does; without it METEOR is reported as
+unavailable in one line and the rest use the datasets' own lower-case tokenisation (the words as
+given, lower-cased, the same punctuation tokens dropped), so the figures barely move. SPICE is
+not computed (its first run downloads Stanford models).
+
+Translations: corpus-level BLEU and chrF through sacrebleu. The sentences are already split into
+words (the generated language's suffixes such as "=o" are words of their own), so sacrebleu's
+own tokeniser is turned off for BLEU; chrF works on characters and needs none.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+CAPTION_METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr-D")
+TRANSLATION_METRICS = ("BLEU", "chrF")
+EMPTY = "<empty>"  # stands for an empty caption: the scorers refuse empty strings
+# The punctuation tokens pycocoevalcap's PTB wrapper drops; the Java-less path drops them too.
+PUNCTUATION = frozenset({"''", "'", "``", "`", "-lrb-", "-rrb-", "-lcb-", "-rcb-", ".", "?", "!", ",", ":", "-",
+                         "--", "...", ";"})
+
+
+def java_problem() -> str | None:
+    """None when a working `java` is on PATH, else why not (one line)."""
+    java = shutil.which("java")
+    if java is None:
+        return "no Java on PATH"
+    try:
+        done = subprocess.run([java, "-version"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"java does not run ({type(e).__name__})"
+    return None if done.returncode == 0 else f"java -version exited with status {done.returncode}"
+
+
+@dataclass
+class CaptionScores:
+    """The metrics of each decoding (name -> metric -> value; METEOR absent without Java) and
+    notes for the user (one line each: what was not computed and why)."""
+
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def caption_metrics(references: Sequence[Sequence[str]], candidates: dict[str, Sequence[str]],
+                    java: bool | None = None) -> CaptionScores:
+    """Score several decodings (e.g. {"greedy": [...], "beam 3": [...]}) of the same items.
+    references[i]: the reference captions of item i (at least one); candidates[d][i]: decoding d's
+    caption of item i. One Java start for the tokenizer and one METEOR process serve them all.
+    java: None detects it; False scores without it (as when it is absent)."""
+    out = CaptionScores()
+    problem = java_problem() if java is None else (None if java else "Java not used")
+    refs, cands = _tokenised(references, candidates, problem is None, out.notes)
+    for name, c in cands.items():
+        out.scores[name] = _java_free_scores(refs, c)
+    if problem is not None:
+        out.notes.append(f"METEOR: unavailable ({problem}); the other metrics are reported")
+        return out
+    try:
+        meteor = _meteor_scores(refs, cands)
+    except (OSError, ValueError, subprocess.SubprocessError) as e:
+        out.notes.append(f"METEOR: failed ({type(e).__name__}: {e}); the other metrics are reported")
+        return out
+    for name, value in meteor.items():
+        out.scores[name]["METEOR"] = value
+    for row in out.scores.values():  # the table's order
+        row.update({k: row.pop(k) for k in CAPTION_METRICS if k in row})
+    return out
+
+
+def _tokenised(references, candidates, java: bool, notes: list[str]):
+    """({item: [reference strings]}, {decoding: {item: [candidate string]}}), tokenised for scoring."""
+    refs = {i: [" ".join(r) if not isinstance(r, str) else r for r in rs] for i, rs in enumerate(references)}
+    cands = {d: {i: [" ".join(c) if not isinstance(c, str) else c] for i, c in enumerate(cs)}
+             for d, cs in candidates.items()}
+    for d, cs in cands.items():
+        if len(cs) != len(refs):
+            raise ValueError(f"{d}: {len(cs)} captions for {len(refs)} items")
+    if java:
+        try:
+            refs, cands = _ptb(refs, cands)
+        except (OSError, subprocess.SubprocessError) as e:  # e.g. pycocoevalcap's folder is read-only
+            notes.append(f"PTB tokenizer failed ({type(e).__name__}); captions tokenised by splitting on spaces")
+            java = False
+    if not java:
+        def split(s: str) -> str:
+            return " ".join(w for w in s.lower().split() if w not in PUNCTUATION)
+        refs = {i: [split(r) for r in rs] for i, rs in refs.items()}
+        cands = {d: {i: [split(c[0])] for i, c in cs.items()} for d, cs in cands.items()}
+    cands = {d: {i: [c[0] or EMPTY] for i, c in cs.items()} for d, cs in cands.items()}
+    refs = {i: [r or EMPTY for r in rs] for i, rs in refs.items()}
+    return refs, cands
+
+
+def _ptb(refs: dict, cands: dict) -> tuple[dict, dict]:
+    """Every caption through one run of the Stanford PTB tokenizer pycocoevalcap ships, as its
+    wrapper runs it (lower case, one caption a line, the same punctuation dropped after), but fed
+    on stdin: the wrapper writes a temporary file into its own, often read-only, package folder
+    and lets Java's progress line through to our stderr."""
+    from pathlib import Path
+
+    import pycocoevalcap.tokenizer.ptbtokenizer as ptb
+
+    keys = [("ref", i, k) for i, rs in refs.items() for k in range(len(rs))]
+    lines = [r for rs in refs.values() for r in rs]
+    for d, cs in cands.items():
+        keys += [(d, i, 0) for i in cs]
+        lines += [c[0] for c in cs.values()]
+    jar = Path(ptb.__file__).with_name(ptb.STANFORD_CORENLP_3_4_1_JAR)
+    done = subprocess.run(["java", "-cp", str(jar), "edu.stanford.nlp.process.PTBTokenizer", "-preserveLines",
+                           "-lowerCase"], input="\n".join(" ".join(x.split()) for x in lines).encode(),
+                          capture_output=True, timeout=600, check=True)
+    out = done.stdout.decode("utf-8", "replace").split("\n")
+    if len(out) < len(lines):
+        raise subprocess.SubprocessError(f"the tokenizer gave {len(out)} lines for {len(lines)} captions")
+    tokenised: dict = {}
+    for key, line in zip(keys, out):
+        tokenised[key] = " ".join(w for w in line.split() if w.lower() not in PUNCTUATION)
+    return ({i: [tokenised[("ref", i, k)] for k in range(len(rs))] for i, rs in refs.items()},
+            {d: {i: [tokenised[(d, i, 0)]] for i in cs} for d, cs in cands.items()})
+
+
+def _java_free_scores(refs: dict, cands: dict) -> dict[str, float]:
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+
+    bleu, _ = Bleu(4).compute_score(refs, cands, verbose=0)
+    rouge, _ = Rouge().compute_score(refs, cands)
+    cider, _ = Cider().compute_score(refs, cands)
+    scores = {f"BLEU-{n}": float(b) for n, b in enumerate(bleu, 1)}
+    return dict(scores, **{"ROUGE-L": float(rouge), "CIDEr-D": float(cider)})
+
+
+def _meteor_scores(refs: dict, cands: dict) -> dict[str, float]:
+    """METEOR of each decoding through one METEOR process, closed (not left to the garbage
+    collector, which pycocoevalcap relies on) even when scoring fails."""
+    from pycocoevalcap.meteor.meteor import Meteor
+
+    meteor = Meteor()
+    try:
+        return {d: float(meteor.compute_score(refs, cs)[0]) for d, cs in cands.items()}
+    finally:
+        _close(meteor)
+
+
+def _close(meteor) -> None:
+    proc = meteor.meteor_p
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        try:
+            stream.close()
+        except OSError:
+            pass
+    try:
+        proc.wait(timeout=10)  # closing its input ends METEOR's -stdio loop
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    # (pycocoevalcap's __del__ then finds the process ended: closing and killing it again is harmless.)
+
+
+def caption_scores(references: list[str], candidates: list[str]) -> dict[str, float]:
+    """Exact match, BLEU-1, BLEU-4 and CIDEr-D of pre-tokenised lower-case captions, one reference
+    each, without Java (the generated scenes' quick check)."""
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+
+    refs = {i: [r] for i, r in enumerate(references)}
+    cands = {i: [c if c else EMPTY] for i, c in enumerate(candidates)}
+    bleu, _ = Bleu(4).compute_score(refs, cands, verbose=0)
+    cider, _ = Cider().compute_score(refs, cands)
+    exact = float(np.mean([r == c for r, c in zip(references, candidates)]))
+    return {"exact match": exact, "BLEU-1": bleu[0], "BLEU-4": bleu[3], "CIDEr": float(cider)}
+
+
+def bleu(references: list[str], hypotheses: list[str]) -> float:
+    """Corpus BLEU (0-100) of space-separated words, one reference each (sacrebleu's tokeniser off)."""
+    import sacrebleu
+
+    return float(sacrebleu.corpus_bleu(hypotheses, [references], tokenize="none").score)
+
+
+def translation_metrics(references: Sequence[Sequence[str]], hypotheses: Sequence[str]) -> dict[str, float]:
+    """Corpus BLEU and chrF (0-100); references[i]: the reference translations of sentence i (at
+    least one; items with fewer than the most are padded as sacrebleu allows)."""
+    import sacrebleu
+
+    refs = [[" ".join(r) if not isinstance(r, str) else r for r in rs] for rs in references]
+    if len(refs) != len(hypotheses):
+        raise ValueError(f"{len(hypotheses)} translations for {len(refs)} sentences")
+    most = max((len(r) for r in refs), default=1)
+    streams = [[rs[k] if k < len(rs) else None for rs in refs] for k in range(most)]
+    hyps = list(hypotheses)
+    return {"BLEU": float(sacrebleu.corpus_bleu(hyps, streams, tokenize="none").score),
+            "chrF": float(sacrebleu.corpus_chrf(hyps, streams).score)}
