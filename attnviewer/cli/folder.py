@@ -22,6 +22,13 @@ Ctrl-C and SIGTERM stop the run the same way: the file being written is removed,
 printed, and the exit status is 130 (Ctrl-C) or 143 (SIGTERM). Temporary files of our own
 (`.<name>.XXXXXXXX.part`, see files.atomic_path) left in OUTDIR by a run killed harder than that
 (SIGKILL, a power cut) are removed at the start of the next run.
+
+Under torchrun (RANK and WORLD_SIZE in the environment) each process captions only its share of
+the images (ranks.py: a stable hash of the output name picks the one rank that writes it), with
+its model on cuda:LOCAL_RANK when CUDA is present (else the CPU). The ranks do not talk to each
+other and share no file: each prints its own lines and its own summary ("rank 1 of 2: ..."), and
+removes only stale temporaries of its own outputs (another rank's are still being written). A
+rerun with any number of ranks continues where the last stopped, as above.
 """
 from __future__ import annotations
 
@@ -39,6 +46,7 @@ from pathlib import Path
 from ..errors import MediaError, OutputError, SettingsError, first_line
 from ..media.images import IMAGE_SUFFIXES
 from ..types import model_label
+from . import ranks
 
 
 def find_images(inputs: list[str]) -> list[Path]:
@@ -137,8 +145,18 @@ def made_from_other(it: Item) -> str | None:
     return None
 
 
-def remove_stale_temporaries(outdir: Path, suffixes) -> int:
-    """Remove `.<name>.XXXXXXXX.part` files of ours (an output suffix in <name>) from OUTDIR."""
+def _target(name: str) -> str:
+    """The output a temporary of ours is for (a writer's temporary inside a set's is unwrapped)."""
+    m = _TEMP_NAME.match(name)
+    while m:
+        name = m.group("name")
+        m = _TEMP_NAME.match(name)
+    return name
+
+
+def remove_stale_temporaries(outdir: Path, suffixes, only: set[str] | None = None) -> int:
+    """Remove `.<name>.XXXXXXXX.part` files of ours (an output suffix in <name>) from OUTDIR;
+    with `only`, just those for the outputs so named (the others may be another rank's, live)."""
     removed = 0
     try:
         entries = list(os.scandir(outdir))
@@ -147,6 +165,8 @@ def remove_stale_temporaries(outdir: Path, suffixes) -> int:
     for e in entries:
         m = _TEMP_NAME.match(e.name)
         if not m or not any(s in m.group("name").lower() for s in suffixes):
+            continue
+        if only is not None and _target(e.name) not in only:
             continue
         try:
             if e.is_file(follow_symlinks=False):
@@ -224,6 +244,7 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
     outdir = Path(args.out)
     if outdir.exists() and not outdir.is_dir():
         raise OutputError(f"{outdir}: is a file; --out names a folder")
+    share = ranks.from_env()
     images = find_images(args.images)
     fig_fmt = args.figure_format or "png"
     kinds = {"json": ".json", "npz": ".npz"}
@@ -232,8 +253,9 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
     if args.animation_format:
         kinds["animation"] = f".{args.animation_format}"
         check_animation(f"x.{args.animation_format}")
+    # names come from the whole listing, so that every rank names every image alike
     items = [Item(img, {k: outdir / f"{stem}{suffix}" for k, suffix in kinds.items()})
-             for img, stem in zip(images, output_stems(images))]
+             for img, stem in zip(images, output_stems(images)) if share.owns(stem)]
     for it in items:
         for kind, path in it.outputs.items():
             if path.is_dir():
@@ -261,14 +283,19 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
     if not outdir.exists():
         try:
             outdir.mkdir(parents=False)
+        except FileExistsError:  # another rank made it just now
+            if not outdir.is_dir():
+                raise OutputError(f"{outdir}: is a file; --out names a folder") from None
         except FileNotFoundError:
             raise OutputError(f"{outdir}: folder {outdir.parent} does not exist") from None
         except OSError as e:
             raise OutputError(f"{outdir}: cannot create the folder ({e.strerror})") from None
     check_writable(outdir / "x")
-    remove_stale_temporaries(outdir, [s.lower() for s in kinds.values()])
+    own = {p.name for it in items for p in it.outputs.values()} if share.world > 1 else None
+    remove_stale_temporaries(outdir, [s.lower() for s in kinds.values()], own)
     done = skipped = 0
-    progress = Progress(len(todo))
+    # one bar per process on a shared terminal would garble: ranks print their lines only
+    progress = Progress(len(todo), enabled=False if share.world > 1 else None)
 
     def warn(message: str) -> None:
         progress.print(f"attnviewer: warning: {message}", sys.stderr)
@@ -335,6 +362,7 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
             if not loaded:
                 continue
             if model is None:
+                _use_rank_gpu(share, args.device)
                 model = pipeline.load_model(IMAGE, name, args.device, args.trust_pickle)
                 title = args.title or f"{model_label(model.name)}, {settings.describe()}"
             try:
@@ -365,7 +393,7 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
     except KeyboardInterrupt as e:
         progress.close()
         what = "terminated" if isinstance(e, Terminated) else "interrupted"
-        print(f"{what}: {done} done, {skipped} skipped, {already} already done; "
+        print(f"{share.label()}{what}: {done} done, {skipped} skipped, {already} already done; "
               "run the same command again to continue", file=sys.stderr)
         if isinstance(e, Terminated):
             raise SystemExit(128 + signal.SIGTERM) from None
@@ -374,8 +402,18 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
         progress.close()  # an error message starts on a clean line
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    print(f"{done} done, {skipped} skipped, {already} already done (in {outdir})")
+    print(f"{share.label()}{done} done, {skipped} skipped, {already} already done (in {outdir})")
     return 0
+
+
+def _use_rank_gpu(share: ranks.Share, device: str) -> None:
+    """Under torchrun, make this rank's GPU the current one, where "cuda" then puts the model."""
+    if share.world == 1 or device == "cpu":
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.set_device(ranks.gpu_index(share.local_rank, torch.cuda.device_count()))
 
 
 def _render(it: Item, image, result, args, style, title, warn) -> bool:
