@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from ..catalog import SCORES  # noqa: E402  (one list of names, importable without torch)
 
+ACTIVATIONS = ("tanh", "relu")
 CACHE_BLOCK_BYTES = 1 << 19  # additive scores: the largest intermediate block worked on at once
 
 
@@ -47,11 +48,15 @@ class Attention(nn.Module):
         attn_dim: int | None = None,
         n_positions: int | None = None,
         hard: bool = False,
+        activation: str = "tanh",
     ):
         super().__init__()
         if score not in SCORES:
             raise ValueError(f"unknown score function {score!r}; choose one of {', '.join(SCORES)}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown attention activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
         self.score_name = score
+        self.activation = activation  # of the additive score: tanh (Bahdanau), relu (the SAT tutorial)
         self.hard = hard
         self.query_dim, self.key_dim = query_dim, key_dim
         attn_dim = attn_dim or query_dim
@@ -109,7 +114,7 @@ class Attention(nn.Module):
             q = q[:, :, None]
             per_input = q.shape[1] * prepared[0].numel() * prepared.element_size()
             n = max(1, CACHE_BLOCK_BYTES // per_input)
-            e = torch.cat([(k[:, None] + qk).tanh_() @ self.v.weight[0]
+            e = torch.cat([self._squash_(k[:, None] + qk) @ self.v.weight[0]
                            for k, qk in zip(prepared.split(n), q.split(n))])
         else:  # content, general, dot, scaled_dot
             e = q @ prepared.transpose(1, 2)
@@ -127,8 +132,12 @@ class Attention(nn.Module):
         for i, qi in runs:
             block = prepared[i] + qi[:, None] if buffer is None else torch.add(
                 prepared[i], qi[:, None], out=buffer[: len(qi)])
-            blocks.append(block.tanh_() @ self.v.weight[0])
+            blocks.append(self._squash_(block) @ self.v.weight[0])
         return torch.cat(blocks)
+
+    def _squash_(self, x: Tensor) -> Tensor:
+        """The additive score's nonlinearity, in place."""
+        return x.relu_() if self.activation == "relu" else x.tanh_()
 
     def forward(
         self,
@@ -176,9 +185,9 @@ def _runs(owner: Tensor, rows: Tensor):
 class Gate(nn.Module):
     """Show-Attend-Tell's gating scalar beta = sigmoid(f_beta(h)): how much context to let in."""
 
-    def __init__(self, hidden_dim: int):
+    def __init__(self, hidden_dim: int, width: int = 1):
         super().__init__()
-        self.f_beta = nn.Linear(hidden_dim, 1)
+        self.f_beta = nn.Linear(hidden_dim, width)  # width 1: a scalar; the SAT tutorial's: one per channel
 
     def forward(self, hidden: Tensor, context: Tensor) -> Tensor:
         return torch.sigmoid(self.f_beta(hidden)) * context

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from .attention import Attention, Gate
-from .encoders import ImageEncoder, coordinate_grid
+from .encoders import BACKBONES, ImageEncoder, coordinate_grid
 
 from .words import SPECIALS, encode_words, set_vocabulary, word_log_probs  # noqa: F401  (SPECIALS re-exported)
 
@@ -35,6 +35,12 @@ class CaptionerConfig:
     max_len: int = 20
     ds_lambda: float = 0.0  # weight of the doubly stochastic penalty it was trained with
     deep_output: bool = False  # SAT's deep output: the word is read from [y_prev, h, context]
+    # What the Show-Attend-Tell tutorial's models differ in (models/sat_tutorial.py imports them):
+    pooled_grid: int = 0  # pool the encoder's map adaptively to this many cells a side (0: keep it)
+    attn_activation: str = "tanh"  # of the additive score; the tutorial's is relu
+    vector_gate: bool = False  # the gate has one value per region channel, not one scalar
+    init_tanh: bool = True  # h0, c0 = tanh(linear(mean region)); the tutorial's have no tanh
+    all_words: bool = False  # the softmax also covers <pad> and <start> (ours rules them out)
 
     @classmethod
     def from_dict(cls, d: dict) -> "CaptionerConfig":
@@ -49,7 +55,9 @@ class CaptionerConfig:
 
     @property
     def grid(self) -> tuple[int, int]:
-        side = -(-self.image_size // 16)  # both encoders have stride 16, "same" padding
+        if self.pooled_grid:
+            return self.pooled_grid, self.pooled_grid
+        side = -(-self.image_size // BACKBONES[self.encoder].stride)  # "same" padding
         return side, side
 
 
@@ -63,7 +71,9 @@ class Captioner(nn.Module):
             raise ValueError(f"vocab has {len(vocab)} words but the config says {config.vocab_size}")
         self.config = config
         set_vocabulary(self, vocab)
-        self.encoder = ImageEncoder(config.encoder)
+        if config.all_words:
+            self.never = self.never[:0]
+        self.encoder = ImageEncoder(config.encoder, config.pooled_grid)
         region_dim = self.encoder.channels + (2 if config.coords else 0)
         n_regions = config.grid[0] * config.grid[1]
         h = config.hidden_dim
@@ -72,8 +82,9 @@ class Captioner(nn.Module):
         dot_style = config.score in ("dot", "scaled_dot")
         self.key_proj = nn.Linear(region_dim, h) if dot_style else None
         key_dim = h if dot_style else region_dim
-        self.attention = Attention(h, key_dim, config.score, config.attn_dim, n_regions, config.hard)
-        self.gate = Gate(h) if config.gate else None
+        self.attention = Attention(h, key_dim, config.score, config.attn_dim, n_regions, config.hard,
+                                   config.attn_activation)
+        self.gate = Gate(h, region_dim if config.vector_gate else 1) if config.gate else None
         self.embedding = nn.Embedding(config.vocab_size, config.embed_dim)
         self.init_h = nn.Linear(region_dim, h)
         self.init_c = nn.Linear(region_dim, h)
@@ -106,9 +117,10 @@ class Captioner(nn.Module):
             coords = coordinate_grid(*self.config.grid, device=regions.device).to(regions.dtype)
             regions = torch.cat([regions, coords.expand(regions.shape[0], -1, -1)], dim=2)
         mean = regions.mean(dim=1)
+        squash = torch.tanh if self.config.init_tanh else (lambda x: x)
         return {
-            "h": torch.tanh(self.init_h(mean)),
-            "c": torch.tanh(self.init_c(mean)),
+            "h": squash(self.init_h(mean)),
+            "c": squash(self.init_c(mean)),
             "values": regions,
             "keys": self.attention.prepare(self.key_proj(regions) if self.key_proj else regions),
         }

