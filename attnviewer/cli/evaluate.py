@@ -1,8 +1,10 @@
-"""`attnviewer eval caption|video|translate`: score models on freshly generated held-out data."""
+"""`attnviewer eval caption|video|translate`: score models on freshly generated held-out data, or
+with --data on a real dataset's split (evaluate_data.py)."""
 from __future__ import annotations
 
 import argparse
 
+from .evaluate_data import add_data_options
 from .options import add_eval
 
 
@@ -23,13 +25,21 @@ def evaluation(args: argparse.Namespace, kind: str):
 def evaluate(args: argparse.Namespace) -> int:
     from ..errors import SettingsError
 
-    if args.n < 1:  # before any model loads: no empty tables, no NaN rates
+    if args.n is None and not args.data:
+        args.n = args.generated_n
+    if args.n is not None and args.n < 1:  # before any model loads: no empty tables, no NaN rates
         raise SettingsError(f"--n {args.n}: evaluate on at least 1 example")
     if args.json:
         from .outputs import check_outputs
 
         check_outputs([args.json], True)  # a folder or an unwritable place: said now, not after the work
-    report = {"caption": evaluate_captioners, "video": evaluate_video, "translate": evaluate_translators}[args.task](args)
+    if args.data:
+        from .evaluate_data import evaluate_data
+
+        report = evaluate_data(args)
+    else:
+        report = {"caption": evaluate_captioners, "video": evaluate_video,
+                  "translate": evaluate_translators}[args.task](args)
     if args.json:
         from ..export.data import write_json
 
@@ -128,11 +138,15 @@ def evaluate_translators(args: argparse.Namespace) -> dict:
 
 
 def add_parser(sub) -> None:
-    ev = sub.add_parser("eval", help="evaluate a model on freshly generated held-out data")
+    ev = sub.add_parser("eval", help="evaluate a model on freshly generated held-out data or on a dataset (--data)")
     ev_sub = ev.add_subparsers(dest="task", required=True)
-    add_eval(ev_sub.add_parser("caption", help="BLEU-4, CIDEr and the pointing game on generated scenes"),
-             500, "scenes")
-    add_eval(ev_sub.add_parser("video", help="captions and temporal pointing on generated held-out clips"),
-             500, "clips")
-    add_eval(ev_sub.add_parser("translate", help="BLEU and alignment error rate on generated held-out pairs"),
-             1000, "sentence pairs")
+    for task, n, what, about in (
+            ("caption", 500, "scenes", "BLEU-4, CIDEr and the pointing game on generated scenes; with --data: "
+                                       "BLEU-1..4, METEOR, ROUGE-L, CIDEr-D (and --grounding)"),
+            ("video", 500, "clips", "captions and temporal pointing on generated held-out clips; with --data: "
+                                    "caption metrics"),
+            ("translate", 1000, "sentence pairs", "BLEU and alignment error rate on generated held-out pairs; "
+                                                  "with --data: BLEU and chrF")):
+        p = ev_sub.add_parser(task, help=about)
+        add_eval(p, n, what)
+        add_data_options(p, task)

@@ -86,7 +86,8 @@ def add_video_figures(p: argparse.ArgumentParser) -> None:
 def add_eval(p: argparse.ArgumentParser, n: int, what: str) -> None:
     """The options every eval command has."""
     p.add_argument("--model", action="append", help="model name or file (repeat to compare; default: all bundled)")
-    p.add_argument("--n", type=int, default=n, help=f"held-out {what}")
+    p.add_argument("--n", type=int, help=f"held-out {what} (default {n}; with --data: the whole split, or its first N)")
+    p.set_defaults(generated_n=n)
     p.add_argument("--seed", type=int, default=12345, help=f"seed of the held-out {what}")
     p.add_argument("--beam", type=int, default=1, help="beam width (1: greedy)")
     p.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
