@@ -13,7 +13,7 @@ def export(args: argparse.Namespace) -> int:
     from ..export.data import load_result
     from ..kinds import WriteOptions, for_result
     from .options import figure_style
-    from .outputs import check_plans, word_index, write
+    from .outputs import check_plans, printable, word_index, write
 
     style = figure_style(args)
     if args.compare:
@@ -40,7 +40,7 @@ def export(args: argparse.Namespace) -> int:
     hyp = result.hypotheses[args.hypothesis - 1]
     word = word_index(args.word, hyp, args.result)
     media = kind.reopen(result, args.result)
-    print(f"{args.result}: {hyp.text}")
+    print(f"{printable(args.result)}: {printable(hyp.text)}")
     opts = WriteOptions(title=args.title or result.title, word=word, word_title=args.title,
                         hypothesis=args.hypothesis - 1, values=args.values, top_k=args.top_k_frames,
                         seconds=args.frame_seconds, frame_size=args.frame_size)
@@ -53,7 +53,7 @@ def compare(args: argparse.Namespace, style) -> int:
     from ..errors import OutputError, SettingsError
     from ..export.data import load_result
     from ..kinds import WriteOptions, for_result
-    from .outputs import check_plans, plan, write
+    from .outputs import check_plans, plan, printable, write
 
     a_path, b_path = args.result, args.compare
     others = [FLAGS[k] for k in FLAGS if k != "figure" and getattr(args, k)]
@@ -78,8 +78,8 @@ def compare(args: argparse.Namespace, style) -> int:
         raise OutputError(f"{a_path} and {b_path} are of different inputs ({kind.shown(a_media)} and "
                           f"{kind.shown(b_media)}); a comparison draws two results of the same {kind.noun}")
     k = args.hypothesis - 1
-    print(f"{a_path}: {a.hypotheses[k].text}")
-    print(f"{b_path}: {b.hypotheses[k].text}")
+    print(f"{printable(a_path)}: {printable(a.hypotheses[k].text)}")
+    print(f"{printable(b_path)}: {printable(b.hypotheses[k].text)}")
     opts = WriteOptions(title=args.title, hypothesis=k, values=args.values, others=[(b, k, None, b_media)])
     write(kind, a_media, a, out, style, opts)
     return 0

@@ -19,7 +19,7 @@ import shiboken6
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from ..settings import DecodeSettings
-from ..errors import AttnViewerError, first_line
+from ..errors import AttnViewerError, first_line, printable
 from .exports import ExportCancelled, ExportRequest, open_result, render_preview, write_export
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class Worker(QObject):
         except Exception as e:
             if not isinstance(e, AttnViewerError):
                 log.exception("%s %s failed", req.output, "preview" if req.preview else "export")
-            message = str(e) if isinstance(e, AttnViewerError) else _unexpected(e)
+            message = printable(e) if isinstance(e, AttnViewerError) else _unexpected(e)  # Qt drops a name's odd bytes: \xNN
             (self.preview_failed if req.preview else self.export_failed).emit(req.id, message)
 
     @Slot()
@@ -118,7 +118,7 @@ class Worker(QObject):
         except Cancelled:
             return
         except AttnViewerError as e:
-            self.failed.emit(job.id, job.slot, str(e))
+            self.failed.emit(job.id, job.slot, printable(e))
         except Exception as e:  # keep the app alive; the message names what broke
             log.exception("job %s failed", job.id)
             self.failed.emit(job.id, job.slot, _unexpected(e))
@@ -127,7 +127,7 @@ class Worker(QObject):
         from .. import kinds, pipeline
 
         kind = kinds.get(job.kind)
-        self.status.emit(job.id, job.slot, f"reading {_short(job.source)}")
+        self.status.emit(job.id, job.slot, f"reading {printable(_short(job.source))}")
         media = self._media(job, kind)
         if job.cancel.is_set():
             return
@@ -249,7 +249,7 @@ def _unexpected(e: Exception) -> str:
     name = type(e).__name__
     if "OutOfMemory" in name:
         return "the GPU ran out of memory; try --device cpu or a smaller beam"
-    return f"unexpected error ({name}: {first_line(e)})"
+    return f"unexpected error ({name}: {printable(first_line(e))})"
 
 
 def _stop(thread: QThread, running: dict) -> None:

@@ -20,7 +20,7 @@ from ..errors import MediaError, OutputError
 from ..types import Hypothesis, Result
 from .figures import atomic_path
 from .result_schema import SCHEMAS as _READABLE
-from .result_schema import NpzArrays, ResultRecord, parse_result, read_json_text
+from .result_schema import NpzArrays, ResultRecord, parse_result, read_json_text, source_path_bytes
 
 SCHEMA = "attnviewer-result-3"  # 3: kind, source_tokens (translation), frame_times (video)
 SCHEMAS = _READABLE  # what load_result reads (result_schema.py declares them)
@@ -184,8 +184,9 @@ def _result_from(r: ResultRecord, arrays: dict[int, np.ndarray]) -> Result:
             attention=att,
             locations=[w.location for w in words] if words[0].location is not None else None,
         ))
+    raw = source_path_bytes(r)
     return Result(
-        source=r.source,
+        source=os.fsdecode(raw) if raw is not None else r.source,  # the exact path again, to find the file
         model=r.model,
         settings=r.raw_settings(),
         hypotheses=hyps,

@@ -56,6 +56,7 @@ _SLACK = 1e-3  # float rounding above 1 in an attention weight
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # escape codes must never reach the terminal
 _CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # a sentence may hold tabs and newlines
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_PERCENT = re.compile(r"(?:[A-Za-z0-9_.~/-]|%[0-9A-Fa-f]{2})*")  # urllib.parse.quote_from_bytes(safe="/")
 _MEMBER = re.compile(r"(result|attention_(0|[1-9][0-9]{0,2}))\.npy")
 
 
@@ -109,6 +110,7 @@ def _pair(v: Any) -> Any:
 Token = Annotated[str, Field(min_length=TOKEN_CHARS[0], max_length=TOKEN_CHARS[1]), AfterValidator(_no_controls(_CONTROL))]
 Name = Annotated[str, Field(max_length=TEXT_MAX_CHARS), AfterValidator(_no_controls(_CONTROL))]
 Text = Annotated[str, Field(max_length=TEXT_MAX_CHARS), AfterValidator(_no_controls(_CONTROL_BUT_LINES))]
+PathName = Annotated[str, Field(max_length=TEXT_MAX_CHARS), AfterValidator(_no_controls(re.compile("\x00")))]
 Prob = Annotated[float, Field(allow_inf_nan=True), AfterValidator(_between(0, 1))]
 Score = Annotated[float, Field(allow_inf_nan=True), AfterValidator(_not_nan)]  # log probabilities may be -inf
 Side = Annotated[int, AfterValidator(_between(*IMAGE_SIDE))]
@@ -155,7 +157,8 @@ class HypothesisRecord(_Record):
 
 class ResultRecord(_Record):
     schema_: Literal[SCHEMAS] = Field(alias="schema")  # type: ignore[valid-type]
-    source: Text
+    source: PathName  # a file's path (any character a name may hold: printed escaped) or a sentence (see check_record)
+    source_bytes: Annotated[str, Field(max_length=3 * TEXT_MAX_CHARS)] | None = None  # a non-UTF-8 path, percent-encoded
     model: Name
     settings: Settings | None = None
     seconds: Time | None = None
@@ -318,8 +321,13 @@ def parse_result(text: str, path: Path | str) -> ResultRecord:
 
 def check_record(r: ResultRecord) -> None:
     """What one field says about another: the attention's shape against the words, the source
-    words and the frame times; ResultError at the first that disagrees."""
+    words and the frame times, a path's exact bytes against its printable name; ResultError at
+    the first that disagrees."""
     kind, shape = r.kind_name, r.shape
+    if kind == "translate" and _CONTROL_BUT_LINES.search(r.source):
+        raise ResultError("source", "must not hold control characters")  # a sentence, unlike a path
+    if r.source_bytes is not None:
+        source_path_bytes(r)
     extra = set((r.settings.model_extra or {}) if r.settings else {})
     if r.settings is not None:
         if len(r.settings.model_fields_set | extra) > SETTINGS_MAX:
@@ -365,6 +373,23 @@ def check_record(r: ResultRecord) -> None:
                 raise ResultError(f"{where}.location", "must be given for every word or for none")
             if w.location is not None and w.location >= cells:
                 raise ResultError(f"{where}.location", f"must be below {cells} (the attention's cells), got {w.location}")
+
+
+def source_path_bytes(r: ResultRecord) -> bytes | None:
+    """The exact bytes of a source path that is not valid UTF-8 (`source_bytes`, percent-encoded),
+    checked: a path's bytes (no NUL), and the same name as the printable `source` beside it."""
+    if r.source_bytes is None:
+        return None
+    from urllib.parse import unquote_to_bytes
+
+    if not _PERCENT.fullmatch(r.source_bytes):
+        raise ResultError("source_bytes", f"must be a percent-encoded path, got {_got(r.source_bytes)}")
+    raw = unquote_to_bytes(r.source_bytes)
+    if not raw or b"\0" in raw:
+        raise ResultError("source_bytes", "must be a path's bytes (not empty, no NUL byte)")
+    if raw.decode("utf-8", "backslashreplace") != r.source:
+        raise ResultError("source_bytes", f"must be the bytes of source {_got(r.source)}, got another name")
+    return raw
 
 
 def check_grid(values: list, shape: tuple[int, ...], where: str) -> np.ndarray:

@@ -36,12 +36,13 @@ class ImageKind(Kind):
     def reopen(self, result, result_path=None):
         import sys
 
+        from ..errors import printable
         from ..export.data import find_source
         from ..media.images import load_image
 
         image = load_image(find_source(result, result_path, self.noun))
         if result.image_size and tuple(image.rgb.shape[:2]) != tuple(result.image_size):
-            print(f"attnviewer: note: {image.path} is now {image.rgb.shape[1]}x{image.rgb.shape[0]} pixels; the "
+            print(f"attnviewer: note: {printable(image.path)} is now {image.rgb.shape[1]}x{image.rgb.shape[0]} pixels; the "
                   f"result was made from a {result.image_size[1]}x{result.image_size[0]} image", file=sys.stderr)
         return image
 

@@ -55,7 +55,7 @@ class VideoKind(Kind):
     def reopen(self, result, result_path=None):
         import sys
 
-        from ..errors import OutputError
+        from ..errors import OutputError, printable
         from ..export.data import find_source
         from ..media.frames import read_clip, reversed_clip
 
@@ -65,7 +65,7 @@ class VideoKind(Kind):
         if result.settings.get("reversed"):
             clip = reversed_clip(clip)
         if any(abs(a - b) > 1e-3 for a, b in zip(clip.times, result.frame_times)):
-            print(f"attnviewer: note: {clip.path} has changed since the result was made (other frame times)",
+            print(f"attnviewer: note: {printable(clip.path)} has changed since the result was made (other frame times)",
                   file=sys.stderr)
         return clip
 

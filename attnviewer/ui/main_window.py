@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__, catalog
-from ..errors import AttnViewerError
+from ..errors import AttnViewerError, printable
 from ..kinds import KINDS, OPENABLE, for_file, for_result
 from ..resources import sample_dir
 from ..settings import DecodeSettings
@@ -438,8 +438,8 @@ class MainWindow(QMainWindow):
         views = views_of(inp.kind)
         self.reverse_action.setEnabled(views.reversible)
         name = inp.source if views.typed else Path(inp.source).name
-        self.setWindowTitle(f"{name[:60]} — attnviewer")
-        if not views.typed:
+        self.setWindowTitle(f"{printable(name)[:60]} — attnviewer")  # a name's odd bytes as \\xNN: Qt would drop them
+        if not views.typed and printable(inp.source) == inp.source:  # the settings file cannot hold other names
             self._add_recent(inp.source)
 
     def _show_media_pane(self, medium: str | None) -> None:
@@ -495,7 +495,7 @@ class MainWindow(QMainWindow):
 
     @Slot(int, str)
     def on_exported(self, request_id: int, path: str) -> None:
-        self.statusBar().showMessage(f"wrote {path}", 8000)
+        self.statusBar().showMessage(f"wrote {printable(path)}", 8000)
 
     @Slot(int, str)
     def on_export_failed(self, request_id: int, message: str) -> None:
@@ -504,6 +504,7 @@ class MainWindow(QMainWindow):
         self.show_error(message)
 
     def show_error(self, message: str) -> None:
+        message = printable(message)
         self.last_error = message
         self.error_label.setText(message)
         self.error_banner.show()
@@ -669,7 +670,7 @@ class MainWindow(QMainWindow):
         style = FigureStyle(cmap=o.cmap, opacity=o.opacity, smoothing=o.smoothing)
         opts = WriteOptions(title=source.title, hypothesis=source.result.hypotheses.index(source.hyp))
         self.engine.export(ExportRequest("figure", str(path), source.media, source.result, style, opts))
-        self.statusBar().showMessage(f"exporting {path}…")
+        self.statusBar().showMessage(f"exporting {printable(path)}…")
 
     def choose_result(self) -> None:
         folder = self.qsettings.value("export/folder", self.qsettings.value("last_folder", ""))
@@ -682,7 +683,7 @@ class MainWindow(QMainWindow):
         """Reopen a saved result (and re-read its input) on the engine thread; on success it is
         shown as if just decoded, on failure the screen stays as it was."""
         self.jobs.opening = self.engine.open_result(str(path))
-        self.statusBar().showMessage(f"opening {path}…")
+        self.statusBar().showMessage(f"opening {printable(path)}…")
 
     @Slot(int, object, object)
     def on_result_opened(self, request_id: int, result: Result, media) -> None:
