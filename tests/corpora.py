@@ -61,6 +61,7 @@ def karpathy_json(tmp: Path, n_images: int = 6, splits=KARPATHY_SPLITS, dataset:
     """
     tmp = Path(tmp)
     root = tmp / "images"
+    root.mkdir(parents=True, exist_ok=True)
     images, sentid = [], 0
     for i in range(n_images):
         split = splits[i % len(splits)]
@@ -93,6 +94,7 @@ def captions_csv(tmp: Path, n_images: int = 6, split_column: bool = False, split
     asked for) is splits[i % len(splits)]. The last `missing` images are listed but not written."""
     tmp = Path(tmp)
     root = tmp / "pictures"
+    root.mkdir(parents=True, exist_ok=True)
     path = tmp / name
     with open(path, "w", newline="", encoding="utf-8") as f:
         out = csv.writer(f)
