@@ -1,0 +1,435 @@
+"""The training loop every task on real data shares: `fit(task, settings, log)`.
+
+A task (one per kind of data: image captions, video captions, sentence pairs) holds the model and
+the data; the loop owns everything else:
+- data order: epoch e visits the examples in a permutation drawn from (seed, e) alone, so it is the
+  same on every rank and after a resume; a global batch of B examples is split rank r -> slice
+  r::world. A last partial batch smaller than the number of ranks is dropped (every rank must
+  take part in each step);
+- Adam with a linear warm-up then a cosine decay to a tenth of the rate (over --epochs; --max-steps
+  stops early without changing the schedule), gradient-norm clipping, mixed precision on CUDA only
+  (autocast + GradScaler; both are off on the CPU), scheduled sampling ramped linearly from 0 to
+  its top value over the schedule;
+- validation (BLEU-4, on rank 0) every val_every steps or once per epoch, early stopping after
+  `patience` validations without a better score, the best model written with save_checkpoint
+  (atomic) by rank 0 only;
+- the training state, OUT.state/state.pt (see state_path): model, optimizer, scheduler, GradScaler,
+  epoch and step within it, best score, patience counter and every rank's RNG states, written
+  atomically every save_every steps and when training ends or is stopped. `resume` continues
+  exactly: N steps in one go and k steps, a stop and a resume to N give bitwise the same weights;
+- Ctrl-C or SIGTERM stop at the end of the current step on every rank, save the state and return
+  (summary["stopped"] == "interrupted"); a second Ctrl-C stops at once.
+
+Under torchrun (see distributed.py) the model is wrapped in DistributedDataParallel; each rank's
+loss, a mean over its slice, is weighted by its share of the global batch, so the averaged
+gradient is the gradient of the mean over the whole batch: what one process gets.
+"""
+from __future__ import annotations
+
+import math
+import random
+import signal
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..errors import SettingsError, first_line
+from ..files import atomic_path
+from . import distributed
+from .features import module_digest
+from .progress import Progress
+
+STATE_VERSION = 1
+
+
+@dataclass
+class LoopSettings:
+    out: str  # .safetensors of the best model; the training state goes to out + ".state/state.pt"
+    epochs: int = 20
+    batch_size: int = 64  # the GLOBAL batch (split evenly over ranks under torchrun)
+    lr: float = 4e-4
+    seed: int = 0
+    device: str = "cpu"
+    clip: float = 5.0  # gradient norm clipping (0 = off)
+    amp: bool = True  # mixed precision, used only on CUDA
+    val_every: int = 0  # steps between validations (0 = once per epoch)
+    patience: int = 5  # validations without a better BLEU-4 before stopping early (0 = never)
+    save_every: int = 500  # steps between training-state checkpoints
+    resume: bool = False  # continue exactly from the saved state
+    scheduled_sampling: float = 0.0  # top probability of feeding the model's own word
+    max_steps: int | None = None
+    minutes: float | None = None
+
+    def validate(self) -> "LoopSettings":
+        """SettingsError naming the option, for values that cannot train."""
+        for name, low in (("epochs", 1), ("batch_size", 1), ("val_every", 0), ("patience", 0), ("save_every", 1)):
+            if getattr(self, name) < low:
+                raise SettingsError(f"--{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise SettingsError(f"--max-steps must be at least 1, got {self.max_steps}")
+        if not (self.lr >= 0 and math.isfinite(self.lr)):
+            raise SettingsError(f"--lr must be zero or positive, got {self.lr}")
+        if not (self.clip >= 0 and math.isfinite(self.clip)):
+            raise SettingsError(f"--clip must be zero (off) or positive, got {self.clip}")
+        if not 0 <= self.scheduled_sampling <= 1:
+            raise SettingsError(f"--scheduled-sampling must be a probability from 0 to 1, got {self.scheduled_sampling}")
+        if self.minutes is not None and not self.minutes > 0:
+            raise SettingsError(f"--minutes must be positive, got {self.minutes}")
+        if not str(self.out).endswith(".safetensors"):
+            raise SettingsError(f"{self.out}: the checkpoint is written as .safetensors; name it so")
+        return self
+
+
+class Task(Protocol):
+    """One kind of data. Optional: parameter_groups(lr) -> optimizer groups (e.g. a lower rate
+    for a fine-tuned encoder); without it every trainable parameter gets lr."""
+
+    model: nn.Module
+
+    def size(self) -> int: ...
+    def batch(self, indices: Sequence[int], device) -> dict[str, Tensor]: ...
+    def loss(self, model, batch: dict, sampling: float) -> Tensor: ...
+    def validate(self, model) -> dict[str, float]: ...
+    def record(self) -> dict: ...
+
+
+def state_path(out: str | Path) -> Path:
+    return Path(str(out) + ".state") / "state.pt"
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> Tensor:
+    """The permutation of the examples for one epoch: a function of (seed, epoch) alone."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+def steps_per_epoch(n: int, batch: int, world: int) -> int:
+    full, rest = divmod(n, batch)
+    return full + (1 if rest >= world else 0)
+
+
+def schedule(total: int) -> Callable[[int], float]:
+    """Linear warm-up over 5% of the steps (at most 1000), then cosine decay to 0.1."""
+    warm = max(1, min(1000, total // 20))
+
+    def factor(i: int) -> float:
+        if i < warm:
+            return (i + 1) / warm
+        done = min(1.0, (i - warm) / max(1, total - warm))
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * done))
+
+    return factor
+
+
+class _Objective(nn.Module):
+    """The task's loss as a module, so DistributedDataParallel sees the whole forward pass while
+    the task gets the plain model (and may call any of its methods)."""
+
+    def __init__(self, task: Task):
+        super().__init__()
+        self.model = task.model
+        self._task = task
+
+    def forward(self, batch: dict, sampling: float) -> Tensor:
+        return self._task.loss(self.model, batch, sampling)
+
+
+class _Stop:
+    """Ctrl-C and SIGTERM set a flag the loop reads between steps; a second Ctrl-C stops at once."""
+
+    def __init__(self):
+        self.requested = False
+        self.signum: int | None = None
+        self.previous = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: signals keep their handlers
+                pass
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested, self.signum = True, signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+@dataclass
+class _Position:
+    epoch: int = 0  # the epoch being trained (0-based)
+    step_in_epoch: int = 0  # batches of it already done
+    step: int = 0  # optimizer steps in all
+    best: float | None = None  # best validation BLEU-4
+    best_step: int = 0
+    bad_checks: int = 0  # validations since the best one
+    validated: int = -1  # the step of the last validation
+
+
+def _rng_states() -> dict:
+    np_state = np.random.get_state()
+    states = {"torch": torch.get_rng_state(), "python": random.getstate(),
+              "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]]}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state()
+    return states
+
+
+def _set_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    random.setstate(_tuples(states["python"]))
+    kind, keys, *rest = states["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), *rest))
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state(states["cuda"])
+
+
+def _tuples(x):
+    return tuple(_tuples(v) for v in x) if isinstance(x, (list, tuple)) else x
+
+
+def _gather_rngs(world) -> list:
+    """Every rank's RNG states, in rank order (collective: every rank calls it)."""
+    mine = _rng_states()
+    if not world.distributed:
+        return [mine]
+    import torch.distributed as dist
+
+    out = [None] * world.size
+    dist.all_gather_object(out, mine)
+    return out
+
+
+def fit(task: Task, settings: LoopSettings, log: Callable[[str], None] = print) -> dict:
+    """Train task.model; returns a summary: steps, epochs, best_bleu4, best_step, stopped
+    ("done", "early", "max_steps", "minutes" or "interrupted"), seconds, examples_per_second."""
+    s = settings.validate()
+    world = distributed.world_from_env()
+    import torch.distributed as dist
+
+    own_group = world.distributed and not dist.is_initialized()
+    device = torch.device(distributed.rank_device(world, s.device))
+    if own_group:
+        distributed.start(world, str(device))
+    try:
+        with _Stop() as stop:
+            return _fit(task, s, world, device, stop, log if world.main else (lambda line: None))
+    finally:
+        if own_group:
+            distributed.finish(world)
+
+
+def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, log) -> dict:
+    t_start = time.monotonic()
+    n = task.size()
+    if n < world.size:
+        raise SettingsError(f"{n} training examples cannot be shared among {world.size} ranks")
+    spe = steps_per_epoch(n, s.batch_size, world.size)
+    total = s.epochs * spe
+    torch.manual_seed(s.seed + world.rank)  # dropout and sampling; the weights are the task's
+    model = task.model.to(device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = task.parameter_groups(s.lr) if hasattr(task, "parameter_groups") else [{"params": trainable}]
+    optimizer = torch.optim.Adam(groups, lr=s.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(total))
+    use_amp = s.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    pos = _Position()
+    if s.resume:
+        pos = _load_state(s, n, world, model, optimizer, scheduler, scaler, log)
+    objective = _Objective(task)
+    net: nn.Module = objective
+    if world.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(objective, device_ids=[device.index] if device.type == "cuda" else None)
+    log(f"training {sum(p.numel() for p in trainable) / 1e6:.2f} M parameters on {n} examples, "
+        f"{spe} steps an epoch, {s.epochs} epochs, batch {s.batch_size}"
+        + (f" over {world.size} ranks" if world.distributed else "") + f", on {device}"
+        + (", mixed precision" if use_amp else ""))
+    stopped, seen, t_train = None, 0, time.monotonic()
+    progress = Progress(total, pos.step, enabled=world.main, log=log, what="step")
+    try:
+        model.train()
+        while pos.epoch < s.epochs and stopped is None:
+            order = epoch_order(n, s.seed, pos.epoch)
+            while pos.step_in_epoch < spe and stopped is None:
+                b = pos.step_in_epoch
+                whole = order[b * s.batch_size : (b + 1) * s.batch_size]
+                mine = whole[world.rank :: world.size].tolist()
+                batch = task.batch(mine, device)
+                sampling = s.scheduled_sampling * min(1.0, pos.step / max(1, total))
+                with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                    loss = net(batch, sampling)
+                share = len(mine) * world.size / len(whole)  # ranks' means -> the global batch's mean
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss * share).backward()
+                if s.clip:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(trainable, s.clip)
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+                pos.step += 1
+                pos.step_in_epoch += 1
+                seen += len(whole)
+                rate = seen / max(time.monotonic() - t_train, 1e-9)
+                progress.advance(1, f"epoch {pos.epoch + 1}  loss {float(loss.detach()):.4f}  {rate:,.0f} ex/s")
+                if s.val_every and pos.step % s.val_every == 0:
+                    _validate(task, model, world, pos, s, progress.print)
+                if pos.step % s.save_every == 0:
+                    _save_state(s, n, world, pos, model, optimizer, scheduler, scaler)
+                stopped = _agree_stop(world, stop, pos, s, t_start)
+            if pos.step_in_epoch >= spe:
+                if not s.val_every and stopped is None:
+                    _validate(task, model, world, pos, s, progress.print)
+                pos.epoch, pos.step_in_epoch = pos.epoch + 1, 0
+                if stopped is None:
+                    stopped = _agree_stop(world, stop, pos, s, t_start)
+        stopped = stopped or "done"
+    finally:
+        progress.close()
+    if stopped != "interrupted" and pos.validated != pos.step:
+        _validate(task, model, world, pos, s, log)  # the last steps are scored too
+    _save_state(s, n, world, pos, model, optimizer, scheduler, scaler)
+    agree = _check_ranks_agree(world, model)
+    seconds = time.monotonic() - t_start
+    summary = {"steps": pos.step, "epochs": pos.epoch, "best_bleu4": pos.best, "best_step": pos.best_step,
+               "stopped": stopped, "seconds": round(seconds, 1),
+               "examples_per_second": round(seen / max(time.monotonic() - t_train, 1e-9), 1)}
+    if agree:
+        summary["ranks_agree"] = agree
+    if stopped == "interrupted":  # another rank may have been the one signalled
+        summary["signal"] = int(stop.signum or signal.SIGTERM)
+    reasons = {"done": "finished", "early": f"stopped early: no better BLEU-4 in {s.patience} validations",
+               "max_steps": f"stopped at --max-steps {s.max_steps}", "minutes": f"stopped after {s.minutes:g} minutes"
+               if s.minutes else "", "interrupted": "interrupted; --resume continues from here"}
+    best = "no validation yet" if pos.best is None else f"best BLEU-4 {pos.best:.4f} at step {pos.best_step} in {s.out}"
+    log(f"{reasons[stopped]} after {pos.step} steps ({seconds:.0f} s); {best}; state in {state_path(s.out).parent}")
+    return summary
+
+
+def _agree_stop(world, stop: _Stop, pos: _Position, s: LoopSettings, t_start: float) -> str | None:
+    """Why training stops now, the same on every rank (one small all-reduce per step)."""
+    flags = torch.tensor([
+        float(stop.requested),
+        float(world.main and s.minutes is not None and time.monotonic() - t_start > 60 * s.minutes),
+        float(world.main and s.patience > 0 and pos.bad_checks >= s.patience),
+    ])
+    if world.distributed:
+        import torch.distributed as dist
+
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+    if flags[0]:
+        return "interrupted"
+    if flags[2]:
+        return "early"
+    if s.max_steps is not None and pos.step >= s.max_steps:
+        return "max_steps"
+    if flags[1]:
+        return "minutes"
+    return None
+
+
+def _validate(task: Task, model: nn.Module, world, pos: _Position, s: LoopSettings, log) -> float | None:
+    """Rank 0 scores the model; a better BLEU-4 is saved as the best model. The others go on to
+    the next collective and wait there."""
+    pos.validated = pos.step
+    if not world.main:
+        return None
+    from ..models.checkpoint import save_checkpoint
+
+    model.eval()
+    try:
+        scores = task.validate(model)
+    finally:
+        model.train()
+    score = float(scores["bleu4"])
+    better = pos.best is None or score > pos.best
+    if better:
+        pos.best, pos.best_step, pos.bad_checks = score, pos.step, 0
+        record = dict(task.record(), step=pos.step, epoch=pos.epoch + 1,
+                      validation={k: round(float(v), 4) for k, v in scores.items()},
+                      loop={k: v for k, v in asdict(s).items() if k not in ("out", "device", "resume")})
+        save_checkpoint(model, s.out, record)
+    else:
+        pos.bad_checks += 1
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
+    log(f"step {pos.step}: validation {shown}" + (f"; saved {s.out}" if better else
+                                                     f"; no better for {pos.bad_checks} (patience {s.patience})"))
+    return score
+
+
+def _fingerprint(s: LoopSettings, n: int) -> dict:
+    return {"examples": n, "batch_size": s.batch_size, "seed": s.seed}
+
+
+def _save_state(s, n, world, pos, model, optimizer, scheduler, scaler) -> None:
+    rngs = _gather_rngs(world)  # every rank takes part
+    if not world.main:
+        return
+    state = {"version": STATE_VERSION, "fingerprint": _fingerprint(s, n), "position": asdict(pos),
+             "world": world.size, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "rng": rngs}
+    path = state_path(s.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _load_state(s, n, world, model, optimizer, scheduler, scaler, log) -> _Position:
+    path = state_path(s.out)
+    if not path.exists():
+        raise SettingsError(f"{path}: no training state to resume from (train without --resume first)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise SettingsError(f"{path}: cannot read the training state ({first_line(e)})") from None
+    if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+        raise SettingsError(f"{path}: not a training state of this version of attnviewer")
+    was = state["fingerprint"]
+    now = _fingerprint(s, n)
+    for key in now:
+        if was.get(key) != now[key]:
+            raise SettingsError(f"{path}: cannot resume exactly: the state was made with {key} {was.get(key)}, "
+                                f"this run has {now[key]}")
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise SettingsError(f"{path}: the training state does not fit this model ({first_line(e)})") from None
+    if scaler.is_enabled() and state["scaler"]:
+        scaler.load_state_dict(state["scaler"])
+    rngs = state["rng"]
+    _set_rng_states(rngs[world.rank] if len(rngs) == world.size else rngs[0])
+    pos = _Position(**state["position"])
+    log(f"resuming at epoch {pos.epoch + 1}, step {pos.step} (best BLEU-4 so far "
+        f"{'none' if pos.best is None else f'{pos.best:.4f}'})")
+    return pos
+
+
+def _check_ranks_agree(world, model: nn.Module) -> str | None:
+    """After training, every rank must hold the same weights: a digest of each is compared, and a
+    difference (a bug, or a rank that trained on other data) is an error, not a silent model."""
+    if not world.distributed:
+        return None
+    import torch.distributed as dist
+
+    mine = module_digest(model)
+    digests = [None] * world.size
+    dist.all_gather_object(digests, mine)
+    if len(set(digests)) != 1:
+        raise SettingsError(f"the ranks ended with different weights ({', '.join(d[:10] for d in digests)})")
+    return f"{world.size} ranks, weights sha1 {mine}"
+
