@@ -84,6 +84,13 @@ def record(kind_name: str, model, fit_size: int = FIT_SIZE, held_out_size: int =
     return rec
 
 
+def unchecked(kind_name: str, origin: str) -> dict:
+    """The record of a model whose training data is unknown (an imported checkpoint): it says so,
+    and no input is ever compared with it, so no note is given."""
+    return {"version": VERSION, "kind": kind_name, "checked": False, "domain": "unknown",
+            "data": f"not recorded ({origin})"}
+
+
 def _text_record(model, n: int) -> dict:
     from .data.pairs import generate_pairs
 
@@ -228,6 +235,8 @@ def note(kind, model, media, state) -> str | None:
     `state` is what model.init_state gave for this input (a batch of one)."""
     rec = getattr(model, "domain", None)
     if not isinstance(rec, dict) or rec.get("version") != VERSION or rec.get("kind") != kind.name:
+        return None
+    if rec.get("checked") is False:  # an imported model: its training data is unknown (see unchecked)
         return None
     try:
         if kind.name == "translate":

@@ -19,6 +19,7 @@ class DecodeSettings:
     alternatives: int = 5  # how many top words to record per step
     seed: int | None = None  # sampling seed, for reproducible samples
     sample_attention: bool = False  # hard-attention models: sample the attended location
+    shrink_beam: bool = False  # beam: an ended hypothesis narrows the beam (the SAT tutorial's search)
 
     def validate(self) -> "DecodeSettings":
         if self.method not in METHODS:

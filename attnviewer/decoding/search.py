@@ -31,7 +31,7 @@ def decode(model, state: dict[str, Tensor], settings: DecodeSettings, stream: bo
     s = settings.validate()
     max_len = s.max_len or model.config.max_len
     if s.method == "beam":
-        return beam_search(model, state, s.beam, max_len, s.length_penalty, s.alternatives, stream)
+        return beam_search(model, state, s.beam, max_len, s.length_penalty, s.alternatives, stream, s.shrink_beam)
     pick = _argmax if s.method == "greedy" else _sampler(s.temperature, s.top_k, s.seed)
     return _single_path(model, state, pick, max_len, s.alternatives, stream, s.sample_attention)
 
@@ -165,7 +165,12 @@ def _hypothesis(vocab, shape, ids, log_prob, probs, alts, att, length_penalty, e
 # -- beam search, batched: all k hypotheses of all inputs advance in one tensor batch ------------
 
 
-def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=True) -> Decoding:
+def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=True, shrink=False) -> Decoding:
+    """k hypotheses per input. By default a hypothesis that ends is set aside and the next best
+    candidate takes its place, until k have ended. With `shrink` (the Show-Attend-Tell tutorial's
+    search), only the best `width` candidates of a step count: those that end are set aside, the
+    others go on, and the width narrows by the number that ended; at max_len, unended hypotheses
+    are kept only for an input that has no ended one."""
     batch = next(iter(state.values())).shape[0]
     device = next(iter(state.values())).device
     end = model.end_id
@@ -179,6 +184,7 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
     prev = torch.full((batch,), model.start_id, dtype=torch.long, device=device)
     trace = _Trace(model.vocab, model.attention_shape, length_penalty)
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    width = np.full(batch, k)  # shrink: the live hypotheses of each open input
 
     parents = owner = None  # until the first step: one state row per input
     for t in range(max_len):
@@ -193,22 +199,34 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
         # The choice among 2k numbers per input is made in numpy: far less overhead than torch.
         beam_i, tok_i = np.divmod(top_i, n_vocab)
         is_end = tok_i == end
-        keep = np.argsort(is_end, axis=1, kind="stable")[:, :k]  # the best k that go on
         in_rows = np.arange(n_open)[:, None]
+        # Candidates that count: the best k (shrink: the best `width`); those that end are set aside.
+        counted = np.arange(2 * k)[None, :] < (width[:, None] if shrink else k)
+        ending = is_end & counted & np.isfinite(top_s)
+        if shrink:
+            going = ~is_end & counted & np.isfinite(top_s)
+            keep = np.argsort(~going, axis=1, kind="stable")[:, :k]  # those that go on, best first
+            dead = ~going[in_rows, keep]  # freed slots: they continue slot 0's parent (no new state row)
+            keep = np.where(dead, keep[:, :1], keep)
+            width = going.sum(axis=1)
+        else:
+            keep = np.argsort(is_end, axis=1, kind="stable")[:, :k]  # the best k that go on
         parent = (in_rows * k + beam_i[in_rows, keep]).reshape(-1)
         new_tok = tok_i[in_rows, keep].reshape(-1)
 
-        # Hypotheses that end here (ranked within the best k candidates) join the finished list.
+        # Hypotheses that end here join the finished list.
         # (Every input in the batch is still open: those with k finished ones leave it below.)
-        for r, j in np.argwhere(is_end[:, :k] & np.isfinite(top_s[:, :k])):
+        for r, j in np.argwhere(ending):
             finished[items[r]].append(trace.hypothesis(r * k + beam_i[r, j], float(top_s[r, j])))
 
         step_p = np.exp(log_probs.cpu().numpy()[parent, new_tok])
         trace.add(parent, new_tok, step_p, att, alt_p.exp(), alt_i)
         scores = top_s[in_rows, keep]
+        if shrink:
+            scores[dead] = -np.inf
         prev = torch.from_numpy(new_tok).to(device)
 
-        open_rows = [r for r, b in enumerate(items) if len(finished[b]) < k]
+        open_rows = [r for r, b in enumerate(items) if (width[r] > 0 if shrink else len(finished[b]) < k)]
         if stream:
             yield from trace.steps(t, scores, items, open_rows, k)
         if not open_rows:
@@ -218,6 +236,7 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
             keep_in, rows_t = torch.tensor(open_rows, device=device), torch.from_numpy(rows).to(device)
             state = {n: v.index_select(0, keep_in) if n in static else v for n, v in state.items()}
             scores, prev, parent = scores[open_rows], prev.index_select(0, rows_t), parent[rows]
+            width = width[open_rows]
             trace.keep_rows(rows)
             items = [items[r] for r in open_rows]
         # The next step continues these parents; the state keeps each once (the words of one
@@ -232,7 +251,7 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
 
     # Inputs still open at max_len: their live beams become (unended) hypotheses.
     for r, b in enumerate(items):
-        if len(finished[b]) < k:
+        if len(finished[b]) < k and not (shrink and finished[b]):
             for j in range(k):
                 if np.isfinite(scores[r, j]):  # (not the placeholder beams of a tiny vocabulary)
                     finished[b].append(trace.hypothesis(r * k + j, float(scores[r, j]), ended=False))
