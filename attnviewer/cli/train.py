@@ -1,15 +1,24 @@
-"""`attnviewer train caption|video|translate`: train a model on generated data."""
+"""`attnviewer train caption|video|translate`: train a model on generated data (with --data, on a
+real corpus: train_corpus.py)."""
 from __future__ import annotations
 
 import argparse
 
 from .options import add_training
+from .train_corpus import add_caption_data
 
 
 def train(args: argparse.Namespace) -> int:
     from ..models.registry import pick_device
     from .outputs import check_outputs, check_writable
 
+    if args.task == "caption" and args.data:
+        from .train_corpus import train_caption_corpus
+
+        return train_caption_corpus(args)
+    if args.task == "caption":  # on generated scenes, the defaults left open for --data are these
+        defaults = dict(epochs=45, lr=1e-3, ds_lambda=0.0, image_size=160)
+        vars(args).update({k: v for k, v in defaults.items() if getattr(args, k) is None})
     device = str(pick_device(args.device))
     common = dict(out=args.out, train_size=args.train_size, val_size=args.val_size, epochs=args.epochs,
                   batch_size=args.batch_size, lr=args.lr, score=args.score, seed=args.seed,
@@ -39,14 +48,17 @@ def add_parser(sub) -> None:
     tr_sub = tr.add_subparsers(dest="task", required=True)
     tc = tr_sub.add_parser("caption", help="train the image captioner on generated scenes")
     add_training(tc, 20_000, 500, 45, 128, 1e-3, "scenes")
-    tc.add_argument("--lambda", dest="ds_lambda", type=float, default=0.0,
-                    help="weight of the doubly stochastic attention penalty (Show-Attend-Tell used 1)")
+    tc.set_defaults(epochs=None, lr=None)  # 45 and 1e-3 on scenes; 20 and 4e-4 with --data
+    tc.add_argument("--lambda", dest="ds_lambda", type=float,
+                    help="weight of the doubly stochastic attention penalty (Show-Attend-Tell used 1; "
+                         "default 0 on scenes, 1 with --data)")
     tc.add_argument("--hard", action="store_true", help="stochastic hard attention (REINFORCE)")
     tc.add_argument("--deep-output", action=argparse.BooleanOptionalAction, default=False,
                     help="Show-Attend-Tell's deep output layer: words read from [previous word, state, context]")
     tc.add_argument("--encoder", default="efficientnet-lite0", choices=("efficientnet-lite0", "small-cnn"))
-    tc.add_argument("--image-size", type=int, default=160)
+    tc.add_argument("--image-size", type=int, help="side of the square images (default 160 on scenes, 224 with --data)")
     tc.add_argument("--cache-dir", help="where encoder features are cached")
+    add_caption_data(tc)
 
     tv = tr_sub.add_parser("video", help="train the video captioner on generated clips")
     add_training(tv, 6000, 300, 20, 64, 2e-3, "clips")
