@@ -94,6 +94,18 @@ def test_karpathy_problems_counted_with_examples(tmp_path):
     assert ids(corpus, "test") == [] and "test" not in corpus.splits and len(ids(corpus, "train")) == 3
 
 
+def test_json_bytes_that_are_not_utf8_cost_their_entry_only(tmp_path):
+    path, root = karpathy_json(tmp_path, n_images=3, splits=("train",))
+    path.write_bytes(path.read_bytes().replace(b'"raw": "A picture of', b'"raw": "A pictur\xe9 of', 1))
+    corpus = read_image_captions(path, root)
+    assert corpus.problems.lines() == ["1 non-UTF-8 entry (images[0])"] and len(corpus.splits["train"]) == 2
+    annotations, clips = video_corpus(tmp_path / "v", "msrvtt", n_clips=2)
+    annotations.write_bytes(annotations.read_bytes().replace(b'"caption": "In this video', b'"caption": "\xff', 1))
+    corpus = read_video_captions(annotations, clips)
+    assert corpus.problems.lines() == ["1 non-UTF-8 entry (sentences[1])"]
+    assert len(corpus.splits["train"][0].references) == 1
+
+
 def test_captions_csv_with_a_split_column(tmp_path):
     path, root = captions_csv(tmp_path, n_images=6, split_column=True)
     corpus = read_image_captions(path, root)
@@ -339,6 +351,40 @@ def _check(corpus: Corpus) -> None:
     for items in corpus.splits.values():
         for item in items:
             assert item.references and all(ref and all(ref) for ref in item.references)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["filename", "filepath", "split", "sentences", "tokens", "raw", "video_id", "caption"])
+        | st.text(max_size=4), inner, max_size=4),
+    max_leaves=12)
+
+
+def test_garbage_json_entries_raise_nothing_but_data_error(tmp_path):
+    karpathy, root = karpathy_json(tmp_path, n_images=2, splits=("train",))
+    msrvtt, clips = video_corpus(tmp_path / "v", "msrvtt", n_clips=1)
+    good = {karpathy: json.loads(karpathy.read_text()), msrvtt: json.loads(msrvtt.read_text())}
+
+    @settings(max_examples=80, deadline=None)
+    @given(garbage=st.lists(json_values, max_size=3), key=st.sampled_from(["images", "videos", "sentences"]),
+           field=st.sampled_from(["filename", "filepath", "split", "sentences", "video_id", "caption"]),
+           value=json_values, video=st.booleans())
+    def check(garbage, key, field, value, video):
+        path = msrvtt if video else karpathy
+        data = json.loads(json.dumps(good[path]))
+        data.setdefault(key, []).extend(garbage)
+        entry = (data["sentences"] if video else data["images"])[0]
+        entry[field] = value
+        path.write_text(json.dumps(data))
+        try:
+            corpus = read_video_captions(path, clips) if video else read_image_captions(path, root)
+        except DataError as e:
+            assert "\n" not in str(e)
+            return
+        _check(corpus)
+
+    check()
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

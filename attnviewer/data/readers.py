@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Callable, Iterator
@@ -57,22 +58,38 @@ def _is_json(path: Path, head: bytes) -> bool:
 
 
 def _load_json(path: Path):
+    """(the parsed file, whether it holds bytes that were not UTF-8). Such bytes stay as stand-ins
+    (surrogateescape): the entry holding one is skipped, not the file."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-        return json.loads(text)
+        text = path.read_bytes().decode("utf-8-sig", "surrogateescape")
+        return json.loads(text), _undecodable(text)
     except OSError as e:
         raise DataError(f"{_name(path)}: cannot be read ({e.strerror or e})") from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"{_name(path)}: not UTF-8 text (byte {e.start}), so not JSON") from None
     except json.JSONDecodeError as e:
         raise DataError(f"{_name(path)}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
     except RecursionError:
         raise DataError(f"{_name(path)}: JSON nested too deeply") from None
 
 
+_STAND_INS = re.compile("[\udc80-\udcff]")  # what surrogateescape puts for bytes that are not UTF-8
+
+
 def _undecodable(text: str) -> bool:
-    """True if the text holds stand-ins for bytes that were not UTF-8 (surrogateescape)."""
-    return any("\udc80" <= c <= "\udcff" for c in text)
+    return _STAND_INS.search(text) is not None
+
+
+def _dirty(value) -> bool:
+    """True if any string in a JSON value holds bytes that were not UTF-8 (a loop: nesting is the file's)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str) and _undecodable(v):
+            return True
+        if isinstance(v, dict):
+            stack += [*v.keys(), *v.values()]
+        elif isinstance(v, list):
+            stack += v
+    return False
 
 
 def _rows(path: Path, problems: Problems, delimiter: str = ",", quoting: int = csv.QUOTE_MINIMAL,
@@ -144,7 +161,7 @@ def _split(named: str | None, key: str) -> str:
 
 def _karpathy(path: Path, problems: Problems) -> list[tuple[str | None, str, str, list[tuple[str, ...]]]]:
     """(split, id, path relative to the image root, captions) of each usable image entry."""
-    data = _load_json(path)
+    data, dirty = _load_json(path)
     images = data.get("images") if isinstance(data, dict) else None
     if not isinstance(images, list):
         raise DataError(f"{_name(path)}: no \"images\" list, so not a Karpathy split file")
@@ -154,7 +171,11 @@ def _karpathy(path: Path, problems: Problems) -> list[tuple[str | None, str, str
         if not isinstance(entry, dict):
             problems.add("bad JSON entry", where)
             continue
-        filename, filepath = entry.get("filename"), entry.get("filepath", "")
+        if dirty and _dirty(entry):
+            problems.add("non-UTF-8 entry", where)
+            continue
+        filename, filepath = entry.get("filename"), entry.get("filepath")
+        filepath = "" if filepath is None else filepath  # only COCO's file has it
         sentences, split = entry.get("sentences"), entry.get("split")
         if not (isinstance(filename, str) and filename.strip() and isinstance(filepath, str)
                 and isinstance(sentences, list) and (split is None or isinstance(split, str))):
@@ -220,7 +241,7 @@ def image_captions(annotations: Path, image_root: Path | None, check_files: bool
 # --- video captions -------------------------------------------------------------------------------
 
 def _msrvtt(path: Path, problems: Problems) -> list[Entry]:
-    data = _load_json(path)
+    data, dirty = _load_json(path)
     sentences = data.get("sentences") if isinstance(data, dict) else None
     videos = data.get("videos") if isinstance(data, dict) else None
     if not isinstance(sentences, list) or not (videos is None or isinstance(videos, list)):
@@ -231,6 +252,9 @@ def _msrvtt(path: Path, problems: Problems) -> list[Entry]:
         split = v.get("split") if isinstance(v, dict) else None
         if not (isinstance(vid, str) and vid.strip() and (split is None or isinstance(split, str))):
             problems.add("bad JSON entry", f"videos[{n}]")
+            continue
+        if dirty and _dirty(v):
+            problems.add("non-UTF-8 entry", f"videos[{n}]")
             continue
         named = SPLIT_NAMES.get(split.strip().lower()) if split is not None else None
         if split is not None and named is None:
@@ -245,6 +269,9 @@ def _msrvtt(path: Path, problems: Problems) -> list[Entry]:
         vid = s.get("video_id") if isinstance(s, dict) else None
         if not (isinstance(vid, str) and isinstance(s.get("caption"), str)):
             problems.add("bad JSON entry", f"sentences[{n}]")
+            continue
+        if dirty and _dirty(s):
+            problems.add("non-UTF-8 entry", f"sentences[{n}]")
             continue
         if videos is not None and vid not in split_of:
             problems.add("orphan caption", f"sentences[{n}]: {vid}")
