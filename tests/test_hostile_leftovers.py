@@ -137,3 +137,158 @@ def test_the_window_opens_the_result_and_shows_the_name_escaped(qtbot, window, o
     qtbot.waitUntil(lambda: window.error_banner.isVisible() and window.jobs.opening is None, timeout=GUI_TIMEOUT)
     assert "pic\\xff\\x1b[31m.png" in window.last_error and "\x1b" not in window.last_error
     assert window.shown.path == image  # what was on screen stays
+
+
+# ---- 4. all or nothing: folder captioning per input, and `video --top-frames` --------------------
+
+def _folder(tmp_path: Path, samples) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for s in samples[:3]:
+        shutil.copy(s, folder / s.name)
+    return folder
+
+
+def _sets(out: Path) -> dict[str, set[str]]:
+    """OUTDIR's files by image stem; temporaries (hidden names) under '.'."""
+    found: dict[str, set[str]] = {}
+    for p in out.iterdir():
+        key = "." if p.name.startswith(".") else p.name.split(".")[0]
+        found.setdefault(key, set()).add(p.name)
+    return found
+
+
+FULL_SET = {"json", "npz", "png"}
+
+
+def _complete(out: Path, stem: str) -> bool:
+    names = _sets(out).get(stem, set())
+    return names == {f"{stem}.{s}" for s in FULL_SET} and json.loads((out / f"{stem}.json").read_text("utf-8"))["input"]
+
+
+def _fail_figure_of(monkeypatch, stem: str, error: Exception) -> None:
+    """The figure (the last output of an image's set) of one image fails, after writing part of it."""
+    from attnviewer.kinds import IMAGE
+
+    real = type(IMAGE).write
+
+    def failing(self, output, media, result, path, style, opts):
+        if output == "figure" and Path(media.path).stem == stem:
+            Path(path).write_bytes(b"\x89PNG half")
+            raise error
+        return real(self, output, media, result, path, style, opts)
+
+    monkeypatch.setattr(type(IMAGE), "write", failing)
+
+
+def _caption_folder(folder, out, checkpoint) -> list[str]:
+    return ["caption", str(folder), "--out", str(out), "--model", str(checkpoint), "--greedy", "--device", "cpu"]
+
+
+def test_folder_a_figure_that_cannot_be_drawn_skips_that_image_whole(tmp_path, samples, tiny_checkpoint, capsys,
+                                                                     monkeypatch):
+    folder, out = _folder(tmp_path, samples), tmp_path / "out"
+    argv = _caption_folder(folder, out, tiny_checkpoint)
+    _fail_figure_of(monkeypatch, "shapes-2", RuntimeError("the figure cannot be drawn"))
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    warnings_ = [line for line in captured.err.splitlines() if "shapes-2" in line]
+    assert len(warnings_) == 1 and "skipped" in warnings_[0] and "Traceback" not in captured.err, captured.err
+    assert "2 done, 1 skipped" in captured.out
+    assert "shapes-2" not in _sets(out) and "." not in _sets(out), _sets(out)  # nothing of it, no temporary
+    assert _complete(out, "shapes-1") and _complete(out, "shapes-3")
+
+    monkeypatch.undo()
+    assert main(argv) == 0, capsys.readouterr().err
+    assert "1 done, 0 skipped, 2 already done" in capsys.readouterr().out
+    assert all(_complete(out, f"shapes-{i}") for i in (1, 2, 3)) and "." not in _sets(out)
+
+
+def test_folder_a_full_disk_at_the_last_output_stops_with_nothing_of_that_image(tmp_path, samples, tiny_checkpoint,
+                                                                                capsys, monkeypatch):
+    import errno
+
+    folder, out = _folder(tmp_path, samples), tmp_path / "out"
+    argv = _caption_folder(folder, out, tiny_checkpoint)
+    _fail_figure_of(monkeypatch, "shapes-2", OSError(errno.ENOSPC, "No space left on device"))
+    err = _one_line_error(capsys, main(argv))
+    assert err.endswith(f"{out / 'shapes-2.png'}: cannot write, the disk is full"), err
+    assert set(_sets(out)) == {"shapes-1"} and _complete(out, "shapes-1")  # the run stopped there
+
+    monkeypatch.undo()
+    assert main(argv) == 0, capsys.readouterr().err
+    assert "2 done, 0 skipped, 1 already done" in capsys.readouterr().out
+    assert all(_complete(out, f"shapes-{i}") for i in (1, 2, 3)) and "." not in _sets(out)
+
+
+def _mount_tmpfs(folder: Path, size: str) -> str | None:
+    """None if a tmpfs of `size` is mounted at `folder`, else why not (the test is skipped)."""
+    import subprocess
+
+    if shutil.which("mount") is None:
+        return "no mount command"
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        return "not root: cannot mount a tmpfs"
+    folder.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                       capture_output=True, text=True)
+    return None if r.returncode == 0 else f"mount -t tmpfs failed: {r.stderr.strip() or r.returncode}"
+
+
+def test_folder_on_a_really_full_disk_leaves_whole_sets_and_continues(tmp_path, samples, tiny_checkpoint, capsys):
+    """A 900 KiB tmpfs holds one image's set (about 0.5 MB, mostly the figure) but not two."""
+    import subprocess
+
+    disk = tmp_path / "disk"
+    why = _mount_tmpfs(disk, "900k")
+    if why:
+        pytest.skip(why)
+    try:
+        folder, out = _folder(tmp_path, samples), disk / "out"
+        argv = _caption_folder(folder, out, tiny_checkpoint)
+        err = _one_line_error(capsys, main(argv))
+        assert "the disk is full" in err, err
+        sets = _sets(out)
+        assert "." not in sets, sets  # no temporary left behind
+        for stem in sets:
+            assert _complete(out, stem), (stem, sets)  # whole sets only
+        assert 1 <= len(sets) < 3, sets
+
+        subprocess.run(["mount", "-o", "remount,size=4m", str(disk)], check=True)  # room made: the rerun ends it
+        assert main(argv) == 0, capsys.readouterr().err
+        assert f"{3 - len(sets)} done, 0 skipped, {len(sets)} already done" in capsys.readouterr().out
+        assert all(_complete(out, f"shapes-{i}") for i in (1, 2, 3)) and "." not in _sets(out)
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_video_top_frames_failing_last_leaves_no_output(tmp_path, capsys, monkeypatch):
+    """The folder tests above cover a failure that is not ours (skipped); here the disk fills."""
+    import errno
+
+    from attnviewer.kinds import VIDEO
+    from attnviewer.resources import sample_dir
+
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = ["video", str(sample_dir() / "clip-1.mp4"), "--greedy", "--device", "cpu", "--json", str(out / "r.json"),
+            "--figure", str(out / "strip.png"), "--top-frames", str(out / "top.png")]
+    real = type(VIDEO).write
+    seen = []
+
+    def failing(self, output, media, result, path, style, opts):
+        seen.append(output)
+        if output == "top_frames":
+            Path(path).write_bytes(b"\x89PNG half")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, output, media, result, path, style, opts)
+
+    monkeypatch.setattr(type(VIDEO), "write", failing)
+    err = _one_line_error(capsys, main(argv))
+    assert err.endswith(f"{out / 'top.png'}: cannot write, the disk is full"), err
+    assert seen[-1] == "top_frames" and "figure" in seen  # it was the last, after the strip was written
+    assert list(out.iterdir()) == [], sorted(p.name for p in out.iterdir())
+
+    monkeypatch.undo()
+    assert main(argv) == 0, capsys.readouterr().err
+    assert {p.name for p in out.iterdir()} == {"r.json", "r.npz", "strip.png", "top.png"}
