@@ -145,3 +145,49 @@ def variant_with_score(name_or_path: str, score: str) -> str:
         return available[score]
     have = ", ".join(sorted(available)) or "none"
     raise CheckpointError(f"model {name_or_path!r} has no variant with {score} attention (available: {have})")
+
+
+# ---- models the user brings: files opened, and a models folder ---------------------------------
+# models/header.py's FORMAT (the full check is there, when a model loads); kept here so that
+# listing models needs neither torch nor the models package.
+MODEL_FORMAT = "attnviewer-1"
+LIST_HEADER_MAX_BYTES = 20_000_000  # header.HEADER_MAX_BYTES: a larger header is no model of ours
+
+
+def model_kind(path: str | Path) -> str:
+    """What a model file does (caption, video, translate), from its safetensors header alone:
+    enough to list it in the window's model box. CheckpointError (one line naming the file) for a
+    missing file, a pickle, or a file that is no attnviewer model."""
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise CheckpointError(f"{path}: {'is a folder' if path.is_dir() else 'no such file'}")
+        if sniff(path) != "safetensors":
+            raise CheckpointError(f"{path}: not a safetensors model file")
+        meta = read_header(path, LIST_HEADER_MAX_BYTES)[0].get("__metadata__") or {}
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read it ({e.strerror or type(e).__name__})") from None
+    except ValueError as e:
+        raise CheckpointError(f"{path}: not a model file ({' '.join(str(e).split())[:120]})") from None
+    if meta.get("format") != MODEL_FORMAT:
+        raise CheckpointError(f"{path}: not an attnviewer model (no '{MODEL_FORMAT}' metadata)")
+    kind = meta.get("kind", "caption")
+    if not isinstance(kind, str):
+        raise CheckpointError(f"{path}: its model kind is not a name")
+    return kind
+
+
+def models_in(folder: str | Path) -> dict[str, list[Path]]:
+    """The attnviewer models (*.safetensors) in a folder, by kind, each list sorted by file name;
+    files that are no such model are left out, and a folder that does not exist has none."""
+    found: dict[str, list[Path]] = {}
+    try:
+        files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() == ".safetensors")
+    except OSError:
+        return found
+    for path in files:
+        try:
+            found.setdefault(model_kind(path), []).append(path)
+        except CheckpointError:
+            continue
+    return found

@@ -1,8 +1,12 @@
 """Decoding controls: model, score function, greedy / beam / sampling, max length, device.
 
-Any change emits `changed`; the window re-runs the caption in the background.
+Any change emits `changed`; the window re-runs the caption in the background. The model box lists
+what a ModelList (model_list.py, shared by the window's columns) offers for the kind of input on
+screen; the main column's controls (remember=True) have their choice per kind remembered there.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -12,16 +16,19 @@ from PySide6.QtWidgets import (
 from ..settings import DecodeSettings
 from .. import catalog
 from ..kinds import KINDS
+from .model_list import ModelList
 
-OPEN_CHECKPOINT = "Open checkpoint…"
+OPEN_CHECKPOINT = "Open model…"
 
 
 class DecodingControls(QWidget):
     changed = Signal()
     open_checkpoint = Signal()
 
-    def __init__(self, parent=None):
+    def __init__(self, models: ModelList | None = None, remember: bool = False, parent=None):
         super().__init__(parent)
+        self.models = models if models is not None else ModelList(parent=self)
+        self.remember = remember
         self.model = QComboBox()
         self.model.setMinimumContentsLength(22)  # "caption-shapes-lambda1" whole
         self.score = QComboBox()
@@ -64,10 +71,10 @@ class DecodingControls(QWidget):
         self._quiet = False
         self.kind = "caption"  # the kind of input the listed models take
         self.defaults = {k.name: k.default_model for k in KINDS.values()}
-        self._extra: dict[str, list[str]] = {}  # checkpoints opened, per kind
-        self._chosen: dict[str, str] = {}  # the model last chosen for each kind
+        self._chosen: dict[str, str] = {}  # the model last chosen for each kind (remember=False)
         self.set_settings(DecodeSettings("beam", beam=3, max_len=20))
-        self.refresh_models()
+        self.refresh_models(self._last(self.kind))
+        self.models.changed.connect(self._models_changed)
         self.model.activated.connect(self._model_chosen)
         self.score.activated.connect(self._score_chosen)
         self.method.currentTextChanged.connect(self._method_changed)
@@ -84,28 +91,45 @@ class DecodingControls(QWidget):
         last chosen for it (else its default)."""
         if kind == self.kind:
             return
-        self._chosen[self.kind] = self.model_name()
+        self._keep()
         self.kind = kind
-        self.refresh_models(self._chosen.get(kind) or self.defaults.get(kind))
+        self.refresh_models(self._last(kind) or self.defaults.get(kind))
+
+    def _last(self, kind: str) -> str | None:
+        return self.models.chosen(kind) if self.remember else self._chosen.get(kind)
+
+    def _keep(self) -> None:
+        """Note the model now chosen as the last one of its kind."""
+        if self.remember:
+            self.models.choose(self.kind, self.model_name())
+        else:
+            self._chosen[self.kind] = self.model_name()
 
     def refresh_models(self, current: str | None = None) -> None:
-        """Bundled models of the kind, then checkpoints the user opened, then 'Open checkpoint…'."""
-        self._quiet = True
+        """The models offered for the kind (bundled, user folder, opened), then 'Open model…'.
+        Remembered files that have gone are dropped first (the list says so)."""
+        quiet, self._quiet = self._quiet, True
         current = current or self.model.currentData() or self.defaults.get(self.kind)
+        self.models.check()
         self.model.clear()
-        bundled = catalog.bundled(self.kind)
-        extra = self._extra.get(self.kind, [])
-        for name in list(bundled) + [e for e in extra if e not in bundled]:
-            self.model.addItem(name.rsplit("/", 1)[-1], name)
+        bundled = catalog.bundled()
+        for name in self.models.names(self.kind):
+            self.model.addItem(name if name in bundled else Path(name).name, name)
             self.model.setItemData(self.model.count() - 1, name, Qt.ItemDataRole.ToolTipRole)
         self.model.addItem(OPEN_CHECKPOINT, None)
         index = self.model.findData(current)
-        self.model.setCurrentIndex(index if index >= 0 else 0)
+        if index < 0:
+            index = max(self.model.findData(self.defaults.get(self.kind)), 0)
+        self.model.setCurrentIndex(index)
         self._refresh_scores()
-        self._quiet = False
+        self._quiet = quiet
+
+    def _models_changed(self) -> None:
+        """A file opened in the other column: listed here too, the choice kept."""
+        self.refresh_models()
 
     def add_checkpoint(self, path: str) -> None:
-        self._extra.setdefault(self.kind, []).append(path)
+        self.models.add(path, self.kind)
         self.refresh_models(path)
 
     def model_name(self) -> str:
@@ -126,12 +150,14 @@ class DecodingControls(QWidget):
             self.open_checkpoint.emit()
             return
         self._refresh_scores()
+        self._keep()
         self._emit()
 
     def _score_chosen(self, index: int) -> None:
         name = self.score.itemData(index)
         if name and name != self.model_name():
             self.model.setCurrentIndex(self.model.findData(name))
+            self._keep()
             self._emit()
 
     def set_model(self, name: str) -> None:
@@ -140,6 +166,7 @@ class DecodingControls(QWidget):
             self.add_checkpoint(name)
         self.model.setCurrentIndex(self.model.findData(name))
         self._refresh_scores()
+        self._keep()
         self._quiet = False
 
     def enable_cuda(self) -> None:

@@ -30,6 +30,7 @@ from .attention_pane import OverlayControls, OverlaySettings
 from .caption_pane import CaptionPane
 from .controller import Input, SideJobs, WindowJobs
 from .decoding_controls import DecodingControls
+from .model_list import ModelList, user_models_folder
 from .kind_views import VIEWS, build, stem, typed_kind, views_of
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth")
@@ -57,10 +58,10 @@ class Side:
     """One caption column: its decoding controls, caption panel, the attention pane of each kind
     (built when first needed) and its jobs (controller.SideJobs)."""
 
-    def __init__(self, slot: str, title: str, jobs: SideJobs):
+    def __init__(self, slot: str, title: str, jobs: SideJobs, models: ModelList):
         self.slot = slot
         self.jobs = jobs
-        self.controls = DecodingControls()
+        self.controls = DecodingControls(models, remember=slot == "main")
         self.caption = CaptionPane(title)
         self.stack = QStackedWidget()
         self.panes: dict[str, QWidget] = {}
@@ -109,6 +110,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.qsettings = settings or QSettings("attnviewer", "attnviewer")
         self.engine = engine or Engine(self)
+        self.models = ModelList(self.qsettings, user_models_folder(), self)  # both columns' model boxes
+        self.models.dropped.connect(self.on_models_dropped)
         self.jobs = WindowJobs()
         self.last_error = ""
         self.export_dialog = None
@@ -122,7 +125,7 @@ class MainWindow(QMainWindow):
         self.hint.setWordWrap(True)
         self.media_stack.addWidget(self.hint)
         self.media_panes: dict[str, QWidget] = {}
-        self.sides = {slot: Side(slot, title, self.jobs.sides[slot])
+        self.sides = {slot: Side(slot, title, self.jobs.sides[slot], self.models)
                       for slot, title in (("main", "Caption"), ("compare", "Compare"))}
         for side in self.sides.values():
             side.on_new_pane = self._connect_pane
@@ -199,7 +202,7 @@ class MainWindow(QMainWindow):
             for text in sentences[:4]:
                 self.samples_menu.addAction(f"“{text}”", lambda t=text: self.translate(t))
         self.recent_menu = m.addMenu("Open &recent")
-        self._action(m, "Open &checkpoint…", self.choose_checkpoint, "Ctrl+Shift+O")
+        self._action(m, "Open &model…", self.choose_checkpoint, "Ctrl+Shift+O")
         m.addSeparator()
         self.export_action = self._action(m, "&Export figure…", self.choose_export, "Ctrl+E")
         self.open_result_action = self._action(m, "Open &result…", self.choose_result, "Ctrl+Shift+R")
@@ -329,8 +332,8 @@ class MainWindow(QMainWindow):
     def choose_checkpoint(self, side: Side | None = None) -> None:
         side = side if isinstance(side, Side) else self.sides["main"]
         folder = self.qsettings.value("last_folder", "")
-        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", folder,
-                                              "Checkpoints (*.safetensors *.pt *.pth);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", folder,
+                                              "Models (*.safetensors *.pt *.pth);;All files (*)")
         if path:
             self.open_checkpoint(path, side)
         else:
@@ -347,7 +350,8 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 self.show_error(f"{path}: pickle checkpoint refused (loading it could run code)")
                 return
-            side.jobs.trusted.add(path)
+            for each in self.sides.values():  # the file is trusted, whichever column lists it
+                each.jobs.trusted.add(path)
         kind, current = catalog.kind_of(path), self.jobs.current()
         if not isinstance(kind, str) or kind not in KINDS:
             kind = None  # a header's unknown kind: loading the checkpoint says what is wrong, in one line
@@ -492,6 +496,11 @@ class MainWindow(QMainWindow):
         if "cuda" in devices:
             for side in self.sides.values():
                 side.controls.enable_cuda()
+
+    @Slot(str)
+    def on_models_dropped(self, message: str) -> None:
+        """Remembered models that have gone: one line in the status bar (nothing else changes)."""
+        self.statusBar().showMessage(message, 15000)
 
     @Slot(int, str)
     def on_exported(self, request_id: int, path: str) -> None:

@@ -1,0 +1,156 @@
+"""The models the window's model boxes offer, shared by both columns, and what of them is remembered.
+
+Offered for a kind of input (caption, video, translate): the bundled models of that kind, then
+the models in the user's models folder (`attnviewer/models` in the platform's data folder, e.g.
+~/.local/share/attnviewer/models), then the model files the user opened (File → Open model…, or
+dropped on the window) whose header says that kind. Kinds are read from the files' safetensors
+headers by catalog: no torch on the GUI thread.
+
+Remembered across restarts (QSettings, `models/...`): the model files opened, and the model last
+chosen for each kind in the main column. A remembered file that has gone missing or is no model
+any more is dropped from the list, with one line saying so (the `dropped` signal). Pickle
+checkpoints (.pt, .pth) are listed only once the user has agreed to load them (the window asks),
+and only until the app quits: a pickle can run code, and the file may be replaced meanwhile, so
+agreeing is never remembered. The same goes for a file opened whose header is no model's: it
+stays in the box for this session (loading it says what is wrong), never in the settings.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, QStandardPaths, Signal
+
+from .. import catalog
+from ..errors import CheckpointError, printable
+from ..kinds import KINDS
+
+OPENED_KEY = "models/opened"
+CHOSEN_KEY = "models/chosen/"  # + kind
+
+
+def user_models_folder() -> Path:
+    """`attnviewer/models` in the platform's data folder (on Linux $XDG_DATA_HOME, else ~/.local/share)."""
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
+    return Path(base) / "attnviewer" / "models"
+
+
+def _paths(value) -> list[str]:
+    """A list setting as a list of strings (an INI file gives one element back as a plain string)."""
+    if isinstance(value, str):
+        return [value]
+    return [v for v in (value or []) if isinstance(v, str)]
+
+
+def _listable_kind(path: str) -> str:
+    """The kind of a model file the window can offer; CheckpointError (one line) if none."""
+    kind = catalog.model_kind(path)
+    if kind not in KINDS:
+        raise CheckpointError(f"{path}: a model of unknown kind {kind[:40]!r}")
+    return kind
+
+
+class ModelList(QObject):
+    dropped = Signal(str)  # one line: what was dropped from the list, and why
+    changed = Signal()  # a file was added to the list
+
+    def __init__(self, settings: QSettings | None = None, folder: Path | None = None, parent=None):
+        super().__init__(parent)
+        self.settings = settings
+        self.folder = folder
+        self.opened: list[str] = _paths(settings.value(OPENED_KEY, [])) if settings is not None else []
+        self.kinds: dict[str, str] = {}  # opened file -> its kind, as its header said when last read
+        self.session: dict[str, list[str]] = {}  # per kind: files listed until the app quits, never saved
+        self._chosen: dict[str, str] = {}  # the choices of this session, pickles included
+
+    # -- what is listed --------------------------------------------------------------------------
+
+    def names(self, kind: str) -> list[str]:
+        """Bundled names and file paths offered for a kind, in the box's order, each once."""
+        found = list(catalog.bundled(kind))
+        if self.folder is not None:
+            found += [str(p) for p in catalog.models_in(self.folder).get(kind, [])]
+        found += [p for p in self.opened if self.kinds.get(p) == kind]
+        found += self.session.get(kind, [])
+        return list(dict.fromkeys(found))
+
+    def check(self) -> None:
+        """Read the headers of the remembered files again; drop (and say so) those that are gone
+        or no model any more, and remembered choices that can no longer be made (one `dropped`
+        line for all of them)."""
+        gone = []
+        for path in list(self.opened):
+            try:
+                self.kinds[path] = _listable_kind(path)
+            except CheckpointError as e:
+                self.opened.remove(path)
+                self.kinds.pop(path, None)
+                self._save_opened()
+                gone.append(str(e))
+        for key in self.settings.allKeys() if self.settings is not None else []:
+            if not key.startswith(CHOSEN_KEY):
+                continue
+            kind, name = key[len(CHOSEN_KEY):], self.settings.value(key)
+            problem = self._why_not(kind, name)
+            if problem:
+                self.settings.remove(key)
+                self._chosen.pop(kind, None)
+                if not any(str(name) in g for g in gone):  # said once is enough
+                    gone.append(f"last chosen {kind} model: {problem}")
+        if gone:
+            self.dropped.emit(printable(f"dropped from the model list: {'; '.join(gone)}"))
+
+    def _why_not(self, kind: str, name) -> str | None:
+        """Why a remembered choice cannot be offered for a kind (None: it can)."""
+        if not isinstance(name, str) or not name:
+            return f"{name!r} is no model name"
+        if name in catalog.bundled():
+            return None if name in catalog.bundled(kind) else f"{name} is not a {kind} model"
+        try:
+            made_for = _listable_kind(name)
+        except CheckpointError as e:
+            return str(e)
+        return None if made_for == kind else f"{name} is a {made_for} model, not a {kind} model"
+
+    # -- what the user does ----------------------------------------------------------------------
+
+    def add(self, path: str, kind: str) -> None:
+        """A model file the user opened while the box listed `kind`: remembered under its header's
+        kind if it is a model of ours, else listed for `kind` in this session only."""
+        try:
+            made_for = _listable_kind(path)
+        except CheckpointError:
+            made_for = None
+        if made_for is not None and path.isprintable():  # the settings file cannot hold other names
+            self.kinds[path] = made_for
+            if path not in self.opened:
+                self.opened.append(path)
+                self._save_opened()
+                self.changed.emit()
+            if made_for == kind:
+                return
+        listed = self.session.setdefault(kind, [])
+        if path not in listed:
+            listed.append(path)
+            self.changed.emit()
+
+    def chosen(self, kind: str) -> str | None:
+        """The model last chosen for a kind: in this session, else remembered from an earlier one."""
+        if kind in self._chosen or self.settings is None:
+            return self._chosen.get(kind)
+        value = self.settings.value(CHOSEN_KEY + kind)
+        return value if isinstance(value, str) and value else None
+
+    def choose(self, kind: str, name: str) -> None:
+        """Remember the model chosen for a kind; in the settings only if it can be offered again
+        next time (a bundled model or a model file of ours, not a pickle): else the default then."""
+        self._chosen[kind] = name
+        if self.settings is None:
+            return
+        if name and name.isprintable() and self._why_not(kind, name) is None:
+            self.settings.setValue(CHOSEN_KEY + kind, name)
+        else:
+            self.settings.remove(CHOSEN_KEY + kind)
+
+    def _save_opened(self) -> None:
+        if self.settings is not None:
+            self.settings.setValue(OPENED_KEY, list(self.opened))
