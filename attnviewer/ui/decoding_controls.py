@@ -112,7 +112,7 @@ class DecodingControls(QWidget):
         current = current or self.model.currentData() or self.defaults.get(self.kind)
         self.models.check()
         self.model.clear()
-        bundled = catalog.bundled()
+        bundled = self.models.bundled()
         for name in self.models.names(self.kind):
             self.model.addItem(name if name in bundled else Path(name).name, name)
             self.model.setItemData(self.model.count() - 1, name, Qt.ItemDataRole.ToolTipRole)

@@ -61,12 +61,24 @@ class ModelList(QObject):
         self.kinds: dict[str, str] = {}  # opened file -> its kind, as its header said when last read
         self.session: dict[str, list[str]] = {}  # per kind: files listed until the app quits, never saved
         self._chosen: dict[str, str] = {}  # the choices of this session, pickles included
+        self._bundled: dict[str, list[str]] | None = None  # kind -> bundled names (fixed while the app runs)
+        self._choices_checked = False
+
+    def bundled(self, kind: str | None = None) -> list[str]:
+        """The bundled model names (of a kind), their headers read once."""
+        if self._bundled is None:
+            self._bundled = {}
+            for name in catalog.bundled():
+                self._bundled.setdefault(catalog.kind_of(name) or "", []).append(name)
+        if kind is None:
+            return [n for names in self._bundled.values() for n in names]
+        return list(self._bundled.get(kind, []))
 
     # -- what is listed --------------------------------------------------------------------------
 
     def names(self, kind: str) -> list[str]:
         """Bundled names and file paths offered for a kind, in the box's order, each once."""
-        found = list(catalog.bundled(kind))
+        found = self.bundled(kind)
         if self.folder is not None:
             found += [str(p) for p in catalog.models_in(self.folder).get(kind, [])]
         found += [p for p in self.opened if self.kinds.get(p) == kind]
@@ -86,7 +98,10 @@ class ModelList(QObject):
                 self.kinds.pop(path, None)
                 self._save_opened()
                 gone.append(str(e))
-        for key in self.settings.allKeys() if self.settings is not None else []:
+        # the remembered choices once, at start; later a choice is checked when it is made
+        keys = self.settings.allKeys() if self.settings is not None and not self._choices_checked else []
+        self._choices_checked = True
+        for key in keys:
             if not key.startswith(CHOSEN_KEY):
                 continue
             kind, name = key[len(CHOSEN_KEY):], self.settings.value(key)
@@ -103,8 +118,8 @@ class ModelList(QObject):
         """Why a remembered choice cannot be offered for a kind (None: it can)."""
         if not isinstance(name, str) or not name:
             return f"{name!r} is no model name"
-        if name in catalog.bundled():
-            return None if name in catalog.bundled(kind) else f"{name} is not a {kind} model"
+        if name in self.bundled():
+            return None if name in self.bundled(kind) else f"{name} is not a {kind} model"
         try:
             made_for = _listable_kind(name)
         except CheckpointError as e:
