@@ -6,6 +6,7 @@ import argparse
 
 from .options import add_training
 from .train_corpus import add_caption_data
+from .train_video_translate import add_pairs_data, add_video_data
 
 
 def train(args: argparse.Namespace) -> int:
@@ -16,6 +17,10 @@ def train(args: argparse.Namespace) -> int:
         from .train_corpus import train_caption_corpus
 
         return train_caption_corpus(args)
+    if args.task in ("video", "translate") and args.data:
+        from .train_video_translate import train_translate_corpus, train_video_corpus
+
+        return (train_video_corpus if args.task == "video" else train_translate_corpus)(args)
     if args.task == "caption":  # on generated scenes, the defaults left open for --data are these
         defaults = dict(epochs=45, lr=1e-3, ds_lambda=0.0, image_size=160)
         vars(args).update({k: v for k, v in defaults.items() if getattr(args, k) is None})
@@ -66,9 +71,11 @@ def add_parser(sub) -> None:
                     help="plain S2VT: the decoder starts from the encoder's summary")
     tv.add_argument("--change-features", action=argparse.BooleanOptionalAction, default=True,
                     help="the memory carries frame-to-frame change (--no-change-features: appearance only)")
+    add_video_data(tv)
 
     tt = tr_sub.add_parser("translate", help="train the translator on the generated language pair")
     add_training(tt, 100_000, 500, 5, 64, 2e-3, "pairs")
     tt.add_argument("--attention", default="global", choices=("global", "local"), help="Luong's global or local-p")
     tt.add_argument("--encoder", default="bigru", choices=("bigru", "gru"))
     tt.add_argument("--reverse-source", action="store_true", help="the encoder reads the source backwards")
+    add_pairs_data(tt)

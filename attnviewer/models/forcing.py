@@ -23,7 +23,7 @@ def forced(model, state: dict[str, Tensor], targets: Tensor, sampling: float = 0
         weights.append(w)
         prev = targets[:, t + 1]
         if sampling > 0:
-            own = out.detach().argmax(-1)
+            own = out.detach().index_fill(1, model.never, float("-inf")).argmax(-1)  # a word it may write
             use = torch.rand(prev.shape, device=prev.device) < sampling
             prev = torch.where(use & (prev != model.pad_id), own, prev)
     return torch.stack(logits, 1), torch.stack(weights, 1)

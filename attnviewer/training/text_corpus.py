@@ -1,0 +1,141 @@
+"""Training the translator on a real parallel corpus: tab-separated sentence pairs, one file or a
+folder with one file per split (read by data/corpus.py, which counts malformed lines).
+
+Both vocabularies come from the training split: words seen at least `min_count` times, the rest
+read as <unk>. Pairs longer than the limits are dropped and counted, not truncated: the location
+score needs a fixed longest source, and a few very long pairs would set the padding of every
+batch they fall in. Validation translates the validation split greedily (the first `val_size`
+pairs) and reports corpus BLEU-4 and chrF through sacrebleu. The checkpoint is an ordinary
+translate model: `attnviewer translate` and the window open it, and a word it never saw is read
+as <unk> and named, as for the bundled translators.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from ..models.translator import ATTENTIONS, ENCODERS, SOURCE_SPECIALS, Translator, TranslatorConfig
+from .corpus_splits import reference_examples, train_and_val
+from .losses import sentence_mean_loss
+
+
+@dataclass
+class TranslateCorpusSettings:
+    data: str  # a TSV file of pairs, or a folder of train/val/test TSVs
+    min_count: int = 2  # a word seen fewer times in training reads as <unk>
+    max_source_len: int = 50  # longer pairs are dropped and counted
+    max_target_len: int = 50
+    val_size: int = 1000  # validation pairs translated at each validation
+    score: str = "additive"
+    attention: str = "global"  # global | local (Luong's local-p)
+    encoder: str = "bigru"
+    reverse_source: bool = False
+    hidden_dim: int = 256
+    embed_dim: int = 128
+    seed: int = 0  # of the initial weights
+
+    def validate(self) -> "TranslateCorpusSettings":
+        from ..catalog import SCORES
+        from ..errors import SettingsError
+
+        if self.score not in SCORES:
+            raise SettingsError(f"unknown score function {self.score!r}; choose one of {', '.join(SCORES)}")
+        if self.attention not in ATTENTIONS:
+            raise SettingsError(f"unknown attention {self.attention!r}; choose global or local")
+        if self.encoder not in ENCODERS:
+            raise SettingsError(f"unknown encoder {self.encoder!r}; choose one of {', '.join(ENCODERS)}")
+        for name in ("min_count", "max_source_len", "max_target_len", "val_size", "hidden_dim", "embed_dim"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        return self
+
+
+def too_long(items: list, s: TranslateCorpusSettings, problems, split: str) -> list:
+    """The items within the length limits; the others are counted in `problems` by split."""
+    kept = []
+    for item in items:
+        n_source, n_target = len(item.source.split()), max(map(len, item.references))
+        if n_source > s.max_source_len or n_target > s.max_target_len:
+            problems.add(f"over-long {split} pair", f"{item.id}: {n_source}/{n_target} words")
+        else:
+            kept.append(item)
+    return kept
+
+
+class TranslationCorpusTask:
+    """The training loop's Task (training/loop.py) for a translator on sentence pairs."""
+
+    def __init__(self, settings: TranslateCorpusSettings, log: Callable[[str], None] = print):
+        from ..data.corpus import Vocabulary, read_pairs
+
+        s = self.settings = settings.validate()
+        corpus = read_pairs(Path(s.data))
+        self.problems = corpus.problems
+        train, val = train_and_val(corpus, s.data, log)
+        self.train = too_long(train, s, self.problems, "training")
+        self.val = too_long(val, s, self.problems, "validation")[: s.val_size]
+        if not self.train:
+            from ..errors import DataError
+
+            raise DataError(f"{s.data}: no training pair within {s.max_source_len} source and "
+                            f"{s.max_target_len} target words")
+        source = Vocabulary.build((item.source.split() for item in self.train), s.min_count, specials=SOURCE_SPECIALS)
+        target = Vocabulary.build((r for item in self.train for r in item.references), s.min_count)
+        vocab = {"source": source.words, "target": target.words}
+        config = TranslatorConfig(
+            source_vocab_size=len(vocab["source"]), target_vocab_size=len(vocab["target"]), embed_dim=s.embed_dim,
+            hidden_dim=s.hidden_dim, encoder=s.encoder, score=s.score, attention=s.attention,
+            reverse_source=s.reverse_source, max_len=s.max_target_len, max_source_len=s.max_source_len,
+        )
+        torch.manual_seed(s.seed)
+        self.model = Translator(config, vocab)
+        self.examples = reference_examples(self.train)
+        log(f"{len(self.train)} training pairs, {len(self.val)} for validation; vocabularies of "
+            f"{len(vocab['source'])} source and {len(vocab['target'])} target words (min count {s.min_count})")
+        for line in self.problems.lines():
+            log(f"  skipped: {line}")
+
+    def size(self) -> int:
+        return len(self.examples)
+
+    def batch(self, indices: Sequence[int], device) -> dict[str, torch.Tensor]:
+        from .image import pad_captions
+
+        chosen = [self.examples[int(i)] for i in indices]
+        ids, lengths = self.model.source_batch([self.train[i].source.split() for i, _ in chosen], device)
+        targets = pad_captions(self.model, [" ".join(self.train[i].references[r]) for i, r in chosen])
+        return {"source": ids, "lengths": lengths, "targets": targets.to(device)}
+
+    def loss(self, model, batch: dict, sampling: float = 0.0) -> torch.Tensor:
+        logits, _ = model((batch["source"], batch["lengths"]), batch["targets"], sampling)
+        return sentence_mean_loss(logits, batch["targets"][:, 1:], self.model.pad_id)
+
+    def validate(self, model) -> dict[str, float]:
+        """Greedy translations of the validation pairs: BLEU-4 (0..1, as the loop compares it),
+        sacrebleu's BLEU (0..100) and chrF."""
+        from ..evaluation.metrics import translation_metrics
+        from .text import translate_pairs
+
+        if not self.val:
+            return {"bleu4": 0.0}
+        model = getattr(model, "module", model)  # the model itself under DistributedDataParallel
+        was_training = model.training
+        model.eval()
+        try:
+            hyps = translate_pairs(model, [item.source.split() for item in self.val])
+        finally:
+            model.train(was_training)
+        scores = translation_metrics([item.references for item in self.val], [h.text for h in hyps])
+        return {"bleu4": scores["BLEU"] / 100, "BLEU": scores["BLEU"], "chrF": scores["chrF"]}
+
+    def record(self) -> dict:
+        return {
+            "task": "translate", "data": str(Path(self.settings.data).resolve()),
+            "settings": asdict(self.settings),
+            "pairs": {"train": len(self.train), "val": len(self.val), "examples": len(self.examples)},
+            "vocab": {"source": len(self.model.source_vocab), "target": len(self.model.vocab)},
+            "skipped": self.problems.lines(),
+        }

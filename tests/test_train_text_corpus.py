@@ -1,0 +1,127 @@
+"""`attnviewer train translate --data PAIRS`: a translator trained on tab-separated sentence pairs
+through the shared loop writes an ordinary translate model that `attnviewer translate` runs;
+malformed lines and over-long pairs are counted, not fatal; validation scores BLEU-4 with
+sacrebleu; scheduled sampling feeds the model its own words; --resume continues exactly."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from attnviewer import cli
+from attnviewer.catalog import read_metadata
+from attnviewer.data.corpus import read_pairs, tokenize
+from attnviewer.models.checkpoint import load_checkpoint
+from attnviewer.training.loop import LoopSettings, fit, state_path
+from attnviewer.training.text import translate_pairs
+from attnviewer.training.text_corpus import TranslateCorpusSettings, TranslationCorpusTask
+
+from .corpora import pair_texts, pairs_tsv
+
+SMALL = ["--hidden-dim", "32", "--min-count", "1", "--batch-size", "8", "--epochs", "1"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models on shared cores: one thread each avoids oversubscription."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny(data, **extra) -> TranslateCorpusSettings:
+    return TranslateCorpusSettings(str(data), **dict(dict(min_count=1, hidden_dim=24, embed_dim=16), **extra))
+
+
+def test_a_corpus_trains_a_model_that_translate_runs(tmp_path, capsys):
+    folder = pairs_tsv(tmp_path, n_pairs=16, layout="folder")
+    with open(folder / "train.tsv", "a", encoding="utf-8") as f:
+        f.write("a line without any tab\n")
+    out = tmp_path / "m.safetensors"
+    code = cli.main(["train", "translate", "--data", str(folder), "--out", str(out), *SMALL, "--max-steps", "2"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "skipped: 1 malformed line" in printed and "validation bleu4" in printed
+    meta = read_metadata(out)
+    assert meta["kind"] == "translate"
+    record = json.loads(meta["training"])
+    assert record["task"] == "translate" and record["pairs"]["train"] == 16 and record["pairs"]["val"] == 3
+    assert any("malformed line" in line for line in record["skipped"])
+    source, _ = pair_texts(1)[0]
+    sentence = source + " zyzzyva"  # a word no training pair holds
+    assert cli.main(["translate", sentence, "--model", str(out), "--greedy"]) == 0
+    shown = capsys.readouterr()
+    words = tokenize(sentence, keep_punctuation=True)  # what the corpus reader gives, "." included
+    assert shown.out.startswith(" ".join(words) + ":")
+    assert "zyzzyva" in shown.err  # named as unknown, read as <unk>
+    assert set(words) - set(load_checkpoint(out).source_vocab) == {"zyzzyva"}
+
+
+def test_over_long_pairs_are_dropped_and_counted(tmp_path):
+    data = pairs_tsv(tmp_path, n_pairs=30)
+    lines = []
+    task = TranslationCorpusTask(tiny(data, max_source_len=8), log=lines.append)
+    kept = task.train + task.val
+    assert kept and all(len(item.source.split()) <= 8 for item in kept)
+    corpus = read_pairs(data)
+    dropped = sum(n for kind, n in task.problems.counts.items() if kind.startswith("over-long"))
+    assert dropped == len(corpus.splits["train"]) + len(corpus.splits.get("val", [])) - len(kept) > 0
+    assert any("over-long training pairs" in line for line in lines)
+    assert task.model.config.max_source_len == 8
+
+
+def test_validation_scores_the_greedy_translations_against_the_references(tmp_path):
+    task = TranslationCorpusTask(tiny(pairs_tsv(tmp_path, n_pairs=24)), log=lambda line: None)
+    model = task.model.eval()
+    with torch.no_grad():
+        model.fc.bias[model.end_id] = -1e4  # it never ends: every translation has max_len words
+    hyps = translate_pairs(model, [item.source.split() for item in task.val])
+    own = [replace(item, references=(tuple(h.tokens),)) for item, h in zip(task.val, hyps) if len(h.tokens) >= 4]
+    assert len(own) == len(task.val) > 0
+    task.val = own  # references equal to what the model writes: a perfect score
+    assert task.validate(model)["bleu4"] == pytest.approx(1.0)
+    task.val = [replace(item, references=(("nothing", "like", "it", "at", "all"),)) for item in own]
+    scores = task.validate(model)
+    assert scores["bleu4"] == pytest.approx(0.0) and scores["BLEU"] == pytest.approx(0.0)
+
+
+def test_scheduled_sampling_feeds_the_model_its_own_words(tmp_path):
+    task = TranslationCorpusTask(tiny(pairs_tsv(tmp_path, n_pairs=12)), log=lambda line: None)
+    model = task.model.eval()
+    items = task.train[:4]
+    batch = task.batch([task.examples.index((task.train.index(item), 0)) for item in items], "cpu")
+    with torch.inference_mode():
+        own, _ = model((batch["source"], batch["lengths"]), batch["targets"], sampling=1.0)
+        forced, _ = model((batch["source"], batch["lengths"]), batch["targets"], sampling=0.0)
+        greedy = translate_pairs(model, [item.source.split() for item in items])
+    for row, hyp, item in zip(own.argmax(-1), greedy, items):
+        # fed its own words wherever the reference has a word, it writes its greedy translation
+        k = min(len(item.references[0]) + 2, len(row))
+        assert [model.vocab[int(i)] for i in row[:k]] == (hyp.tokens + ["<end>"] * k)[:k]
+    assert not torch.equal(own, forced)
+
+
+def test_resume_continues_exactly(tmp_path):
+    data = pairs_tsv(tmp_path, n_pairs=16)
+
+    def run(out, **loop):
+        task = TranslationCorpusTask(tiny(data, max_target_len=16, val_size=2), log=lambda line: None)
+        base = dict(out=str(out), epochs=2, batch_size=8, lr=3e-3, save_every=1, patience=0)
+        fit(task, LoopSettings(**dict(base, **loop)), log=lambda line: None)
+        return torch.load(state_path(out), weights_only=True)["model"]
+
+    straight = run(tmp_path / "a.safetensors")
+    run(tmp_path / "b.safetensors", max_steps=1)
+    resumed = run(tmp_path / "b.safetensors", resume=True)
+    assert straight.keys() == resumed.keys()
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+def test_a_missing_corpus_is_one_line(tmp_path, capsys):
+    code = cli.main(["train", "translate", "--data", str(tmp_path / "none.tsv"), "--out", str(tmp_path / "m.safetensors")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "none.tsv" in err
+    assert not (tmp_path / "m.safetensors").exists()
