@@ -17,13 +17,17 @@ def forced(model, state: dict[str, Tensor], targets: Tensor, sampling: float = 0
     """targets (B, L) start with <start>: logits (B, L-1, V) predicting targets[:, 1:], and the
     attention (B, L-1, N) of each step."""
     prev, logits, weights = targets[:, 0], [], []
+    never = getattr(model, "never", None)  # <pad>, <start>: words it never writes (models/words.py)
     for t in range(targets.shape[1] - 1):
         out, w, state = model._step(state, prev)
         logits.append(out)
         weights.append(w)
         prev = targets[:, t + 1]
         if sampling > 0:
-            own = out.detach().index_fill(1, model.never, float("-inf")).argmax(-1)  # a word it may write
+            own = out.detach()
+            if never is not None:
+                own = own.index_fill(1, never, float("-inf"))
+            own = own.argmax(-1)
             use = torch.rand(prev.shape, device=prev.device) < sampling
             prev = torch.where(use & (prev != model.pad_id), own, prev)
     return torch.stack(logits, 1), torch.stack(weights, 1)
