@@ -31,9 +31,16 @@ OTHER = [("zebra", "xylophone", "quartz"), ("purple", "mountains", "hum"), ("sev
 TABLE = ("BLEU-1", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr-D")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_meteor():
+    """One METEOR process for the file's tests (as for one run of the program), ended after them."""
+    yield
+    metrics.close_meteor()
+
+
 @pytest.fixture(scope="module")
 def scored():
-    """Both decodings scored in one call: with Java where it is present (one METEOR process)."""
+    """Both decodings scored in one call: with Java where it is present."""
     return caption_metrics(REFS, {"same": SAME, "other": OTHER})
 
 
@@ -52,6 +59,7 @@ def test_meteor_with_java(scored):
     assert scored.notes == []
     assert scored.scores["same"]["METEOR"] == pytest.approx(1.0, abs=1e-6)
     assert scored.scores["other"]["METEOR"] == pytest.approx(0.0, abs=1e-6)
+    assert metrics._meteor.meteor_p.poll() is None  # kept for the next scoring of this run (below)
 
 
 def test_without_java_meteor_is_unavailable_in_one_line_and_the_rest_is_reported(monkeypatch, scored):
@@ -124,6 +132,9 @@ def test_eval_caption_on_a_karpathy_split_reports_every_metric_for_greedy_and_be
     out = tmp_path / "report.json"
     assert main(["eval", "caption", "--data", str(path), "--images", str(root), "--model", "caption-shapes",
                  "--beam", "2", "--json", str(out), "--device", "cpu"]) == 0
+    process = metrics._meteor.meteor_p
+    metrics.close_meteor()  # (the program's end would)
+    assert process.returncode is not None and process.stdin.closed
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
     header = next(line for line in lines if line.startswith("model, decoding"))

@@ -10,8 +10,9 @@ idf comes from the references of the evaluated set itself, so a score depends on
 METEOR and the PTB tokenizer are Java programs. With Java present, captions are tokenised by the
 PTB tokenizer (lower case, punctuation dropped), as COCO does; without it METEOR is reported as
 unavailable in one line and the rest use the datasets' own lower-case tokenisation (the words as
-given, lower-cased, the same punctuation tokens dropped), so the figures barely move. SPICE is
-not computed (its first run downloads Stanford models).
+given, lower-cased, the same punctuation tokens dropped), so the figures barely move. One METEOR
+process serves a whole run (its start loads a paraphrase table for seconds); close_meteor() and
+the end of the program end it. SPICE is not computed (its first run downloads Stanford models).
 
 Translations: corpus-level BLEU and chrF through sacrebleu. The sentences are already split into
 words (the generated language's suffixes such as "=o" are words of their own), so sacrebleu's
@@ -19,6 +20,7 @@ own tokeniser is turned off for BLEU; chrF works on characters and needs none.
 """
 from __future__ import annotations
 
+import atexit
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -145,19 +147,32 @@ def _java_free_scores(refs: dict, cands: dict) -> dict[str, float]:
     return dict(scores, **{"ROUGE-L": float(rouge), "CIDEr-D": float(cider)})
 
 
+_meteor = None  # the METEOR process, started on first use and kept for the rest of the run
+
+
 def _meteor_scores(refs: dict, cands: dict) -> dict[str, float]:
-    """METEOR of each decoding through one METEOR process, closed (not left to the garbage
-    collector, which pycocoevalcap relies on) even when scoring fails."""
-    from pycocoevalcap.meteor.meteor import Meteor
+    """METEOR of each decoding. Its Java start takes seconds (it loads a paraphrase table), so
+    one process serves the whole run, every model and decoding: close_meteor() ends it, and does
+    so at exit; a failure ends it at once."""
+    global _meteor
+    if _meteor is None or _meteor.meteor_p.poll() is not None:
+        from pycocoevalcap.meteor.meteor import Meteor
 
-    meteor = Meteor()
+        _meteor = Meteor()
     try:
-        return {d: float(meteor.compute_score(refs, cs)[0]) for d, cs in cands.items()}
-    finally:
-        _close(meteor)
+        return {d: float(_meteor.compute_score(refs, cs)[0]) for d, cs in cands.items()}
+    except BaseException:
+        close_meteor()
+        raise
 
 
-def _close(meteor) -> None:
+def close_meteor() -> None:
+    """End the METEOR process, if one runs: closing its input ends its -stdio loop (pycocoevalcap
+    leaves this to the garbage collector, which may never run it)."""
+    global _meteor
+    meteor, _meteor = _meteor, None
+    if meteor is None:
+        return
     proc = meteor.meteor_p
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         try:
@@ -165,11 +180,14 @@ def _close(meteor) -> None:
         except OSError:
             pass
     try:
-        proc.wait(timeout=10)  # closing its input ends METEOR's -stdio loop
+        proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
     # (pycocoevalcap's __del__ then finds the process ended: closing and killing it again is harmless.)
+
+
+atexit.register(close_meteor)
 
 
 def caption_scores(references: list[str], candidates: list[str]) -> dict[str, float]:
