@@ -138,6 +138,12 @@ def test_a_remembered_file_that_has_gone_is_dropped_with_one_line(open_window, m
     message = again.statusBar().currentMessage()
     assert "\n" not in message
     assert f"{gone}: no such file" in message and f"{spoilt}: not a safetensors model file" in message
+    # it stays in the status bar after the messages of the first caption ("working…") have gone
+    again.show()
+    again.statusBar().showMessage("working…")
+    assert not again.models_note.isVisible()
+    again.statusBar().clearMessage()
+    assert again.models_note.isVisible() and again.models_note.text() == message
     # the last choice (kept) stands; had it gone, the default would be chosen
     assert again.sides["main"].controls.model_name() == str(kept)
     again.close()

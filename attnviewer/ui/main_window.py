@@ -15,8 +15,8 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSplitter,
-    QStackedWidget, QToolButton, QVBoxLayout, QWidget,
+    QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSizePolicy,
+    QSplitter, QStackedWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
 from .. import __version__, catalog
@@ -111,6 +111,15 @@ class MainWindow(QMainWindow):
         self.qsettings = settings or QSettings("attnviewer", "attnviewer")
         self.engine = engine or Engine(self)
         self.models = ModelList(self.qsettings, user_models_folder(), self)  # both columns' model boxes
+        # what was dropped from it stays in the status bar for a minute: the "working…" of the
+        # first caption would replace a plain message at once
+        self.models_note = QLabel()
+        # Ignored: a long path never widens the window
+        self.models_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.models_note.hide()
+        self.statusBar().addWidget(self.models_note, 1)
+        self._models_note_timer = QTimer(self, singleShot=True, interval=60_000)
+        self._models_note_timer.timeout.connect(self.models_note.hide)
         self.models.dropped.connect(self.on_models_dropped)
         self.jobs = WindowJobs()
         self.last_error = ""
@@ -500,6 +509,10 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def on_models_dropped(self, message: str) -> None:
         """Remembered models that have gone: one line in the status bar (nothing else changes)."""
+        self.models_note.setText(message)
+        self.models_note.setToolTip(message)
+        self.models_note.show()
+        self._models_note_timer.start()
         self.statusBar().showMessage(message, 15000)
 
     @Slot(int, str)
