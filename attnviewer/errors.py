@@ -25,6 +25,16 @@ def printable(text) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def warning_line(message, category: type | None = None) -> str:
+    """A Python warning (torch, numpy, matplotlib, Pillow, ...) as one printable line for the
+    user: its first line, escaped, without torch's "(Triggered internally at ...)" tail, cut
+    at 300 characters."""
+    text = first_line(message) if isinstance(message, BaseException) else (str(message).strip().splitlines() or [""])[0]
+    text = text.split(" (Triggered internally at ")[0].strip() or (category.__name__ if category else "warning")
+    text = printable(text)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 class AttnViewerError(Exception):
     """Base class: str(error) is the whole message for the user."""
 

@@ -11,6 +11,7 @@ import sys
 
 from ..errors import AttnViewerError, printable
 from . import caption, evaluate, export, train, translate, video
+from .warning_lines import one_line_warnings
 
 EXIT_USER_ERROR = 2
 COMMANDS = {
@@ -38,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
             from ..app import run
 
             return run(args.file, text=args.text)
-        return COMMANDS[args.command](args)
+        with one_line_warnings():  # torch, numpy, matplotlib... warnings: one escaped line each
+            return COMMANDS[args.command](args)
     except AttnViewerError as e:
         print(f"attnviewer: error: {printable(e)}", file=sys.stderr)  # a name's odd bytes as \xNN, one line
         return EXIT_USER_ERROR
