@@ -159,6 +159,20 @@ def _split(named: str | None, key: str) -> str:
 
 # --- image captions -------------------------------------------------------------------------------
 
+def _sentence_words(s) -> tuple[str, ...] | None:
+    """A Karpathy sentence's tokens, lower-cased (tokenize(raw) where they are absent); None if neither is there."""
+    if not isinstance(s, dict):
+        return None
+    tokens = s.get("tokens")
+    if isinstance(tokens, list) and tokens:
+        try:
+            return tuple(" ".join(tokens).lower().split())  # one join per caption: COCO's file holds 7M tokens
+        except TypeError:  # a token that is not a string: the raw text instead
+            pass
+    raw = s.get("raw")
+    return tuple(tokenize(raw)) if isinstance(raw, str) else None
+
+
 def _karpathy(path: Path, problems: Problems) -> list[tuple[str | None, str, str, list[tuple[str, ...]]]]:
     """(split, id, path relative to the image root, captions) of each usable image entry."""
     data, dirty = _load_json(path)
@@ -194,12 +208,8 @@ def _karpathy(path: Path, problems: Problems) -> list[tuple[str | None, str, str
             continue
         captions = []
         for k, s in enumerate(sentences):
-            tokens = s.get("tokens") if isinstance(s, dict) else None
-            if isinstance(tokens, list) and tokens and all(isinstance(t, str) for t in tokens):
-                words = tuple(t.strip().lower() for t in tokens if t.strip())
-            elif isinstance(s, dict) and isinstance(s.get("raw"), str):
-                words = tuple(tokenize(s["raw"]))
-            else:
+            words = _sentence_words(s)
+            if words is None:
                 problems.add("bad JSON entry", f"{where}.sentences[{k}]")
                 continue
             if words:
@@ -228,13 +238,13 @@ def image_captions(annotations: Path, image_root: Path | None, check_files: bool
         grouped = _captions_by_id(rows, len(columns), lambda row: row[columns["image"]].strip(), columns["caption"],
                                   columns.get("split"), problems)
         entries = [(split, name, name, caps) for split, name, caps in grouped]
-    items = []
+    items, folder = [], os.path.abspath(root)
     for named, name, relative, captions in entries:
-        path = root / relative
+        path = os.path.normpath(os.path.join(folder, relative))  # strings: pathlib costs more than the stat
         if check_files and not os.path.isfile(path):  # one stat per image
             problems.add("missing image", relative)
             continue
-        items.append((_split(named, name), Item(name, os.path.abspath(path), tuple(captions))))
+        items.append((_split(named, name), Item(name, path, tuple(captions))))
     return make_corpus("caption", items, problems, str(annotations))
 
 
