@@ -89,6 +89,9 @@ def test_torchrun_ranks_write_each_output_exactly_once(tmp_path, folder, tiny_ch
     assert all(done > 0 for done, _, _ in ranks.values())
     for i in range(N_IMAGES):
         assert run.stdout.count(f"img-{i}.png:") == 1  # captioned by one rank only
+    # no GPU here: every rank ran on the CPU (with one, rank r's JSON would say cuda:r)
+    devices = {json.loads((out / f"img-{i}.json").read_text())["settings"]["device"] for i in range(N_IMAGES)}
+    assert devices == {"cpu"}
 
 
 def test_resume_after_a_rank_was_killed_with_other_world_size(tmp_path, folder, tiny_checkpoint):
