@@ -89,7 +89,10 @@ class _CaptionSteps:
     """The captioner's step as forcing.forced expects it: (logits, attention weights, state)."""
 
     def __init__(self, model: Captioner):
-        self.model, self.pad_id = model, model.pad_id
+        self.model = model
+
+    def __getattr__(self, name):  # pad_id, never, ...: the captioner's own
+        return getattr(self.model, name)
 
     def _step(self, state, prev):
         logits, att, new = self.model._step(state, prev)
@@ -282,6 +285,7 @@ class ImageCaptionTask:
             "task": "caption", "data": str(Path(s.data).resolve()),
             "images": str(Path(s.images).resolve()) if s.images else str(Path(s.data).resolve().parent),
             "settings": {k: v for k, v in asdict(s).items() if k not in ("data", "images", "features_dir", "workers")},
-            "counts": {"train images": len(self.train), "val images": len(self.val), "captions": len(self.examples)},
+            "counts": {"train images": len({i for i, _ in self.examples}), "val images": len(self.val_ok),
+                       "captions": len(self.examples)},
             "vocab": len(self.vocab), "skipped": self.problems.lines() + self._unreadable_lines(),
         }

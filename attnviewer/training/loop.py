@@ -309,6 +309,7 @@ def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, 
                "examples_per_second": round(seen / max(time.monotonic() - t_train, 1e-9), 1)}
     if agree:
         summary["ranks_agree"] = agree
+        log(f"ranks agree: {agree}")
     if stopped == "interrupted":  # another rank may have been the one signalled
         summary["signal"] = int(stop.signum or signal.SIGTERM)
     reasons = {"done": "finished", "early": f"stopped early: no better BLEU-4 in {s.patience} validations",
