@@ -38,12 +38,47 @@ def check_display() -> None:
                            "install it (e.g. `sudo apt install libxcb-cursor0`)")
 
 
+def route_warnings(window):
+    """Python warnings from any thread (torch loading a model on the engine thread, numpy, matplotlib
+    drawing an export) go to the window's status bar and to the log, one escaped line each, never to
+    stderr as Python's two-line dump. Returns the bridge (a child of the window)."""
+    import logging
+    import warnings
+
+    from PySide6.QtCore import QObject, Signal, Slot
+
+    from .errors import warning_line
+
+    class WarningBridge(QObject):
+        said = Signal(str)  # emitted on any thread, shown on the window's (a queued connection)
+
+        @Slot(str)
+        def show(self, line: str) -> None:
+            window.statusBar().showMessage(f"warning: {line}", 10000)
+
+    bridge = WarningBridge(window)
+    bridge.said.connect(bridge.show)
+    log = logging.getLogger("attnviewer")
+
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+        text = warning_line(message, category)
+        log.warning("warning: %s", text)
+        try:
+            bridge.said.emit(text)
+        except RuntimeError:  # the window is gone (closing): the log line is enough
+            pass
+
+    warnings.showwarning = show_warning
+    return bridge
+
+
 def run(path: str | None = None, argv: list[str] | None = None, text: str | None = None) -> int:
     check_display()
     app = make_application(argv)
     from .ui.main_window import MainWindow
 
     window = MainWindow()
+    route_warnings(window)
     window.show()
     if text is not None:
         window.translate(text)

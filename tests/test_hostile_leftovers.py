@@ -292,3 +292,108 @@ def test_video_top_frames_failing_last_leaves_no_output(tmp_path, capsys, monkey
     monkeypatch.undo()
     assert main(argv) == 0, capsys.readouterr().err
     assert {p.name for p in out.iterdir()} == {"r.json", "r.npz", "strip.png", "top.png"}
+
+
+# ---- 3. Python warnings: one escaped line each ---------------------------------------------------
+
+def _warned(err: str) -> list[str]:
+    """stderr's lines, each checked to be one of ours (no Python warning dump, no raw escapes)."""
+    lines = err.splitlines()
+    for line in lines:
+        assert line.startswith("attnviewer: "), f"not one of our lines: {line!r}\n{err}"
+        assert "Warning:" not in line and "\x1b" not in line, line
+    return [line for line in lines if line.startswith("attnviewer: warning: ")]
+
+
+@pytest.fixture
+def user_warnings():
+    """The warning filters of a user's Python (pytest turns warnings into errors)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+        yield
+
+
+@pytest.fixture(scope="module")
+def complex_pickle(tmp_path_factory):
+    """A trusted pickle checkpoint with one complex weight: torch warns when it casts it on load."""
+    import dataclasses
+
+    import torch
+
+    from .helpers import tiny_captioner
+
+    model = tiny_captioner(seed=1, max_len=6, end_bias=-4.0)
+    state = model.state_dict()
+    state["fc.bias"] = state["fc.bias"].to(torch.complex64)
+    path = tmp_path_factory.mktemp("warn") / "complex.pt"
+    torch.save({"kind": "caption", "config": dataclasses.asdict(model.config), "vocab": model.vocab,
+                "state_dict": state}, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def nan_domain(tmp_path_factory, bundled_model_path):
+    """The bundled captioner with an infinite whitening scale in its domain record: numpy warns
+    (inf * 0) while measuring how far each input is from the training data."""
+    import base64
+
+    from safetensors.torch import load_file, save_file
+
+    from attnviewer.catalog import read_metadata
+
+    meta = dict(read_metadata(bundled_model_path))
+    rec = json.loads(meta["domain"])
+    rec["whiten_scale"] = base64.b64encode(np.full(int(rec["dim"]), np.inf, np.float32).tobytes()).decode()
+    path = tmp_path_factory.mktemp("warn") / "nan-domain.safetensors"
+    save_file(load_file(str(bundled_model_path)), str(path), metadata=dict(meta, domain=json.dumps(rec)))
+    return path
+
+
+def test_a_torch_warning_at_model_load_is_one_line(complex_pickle, samples, capsys, user_warnings):
+    rc = main(["caption", str(samples[0]), "--model", str(complex_pickle), "--trust-pickle", "--greedy",
+               "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert _warned(err) == ["attnviewer: warning: Casting complex values to real discards the imaginary part"]
+
+
+def test_a_numpy_warning_is_one_line(nan_domain, samples, capsys, user_warnings):
+    rc = main(["caption", str(samples[0]), "--model", str(nan_domain), "--greedy", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    said = _warned(err)
+    assert said and all("invalid value encountered" in line for line in said), err
+
+
+def test_a_glyph_missing_from_the_font_is_one_line_per_glyph(tmp_path, capsys, user_warnings):
+    out = tmp_path / "t.json"
+    assert main(["translate", "the dog sees a cat", "--greedy", "--device", "cpu", "--json", str(out)]) == 0
+    data = json.loads(out.read_text("utf-8"))
+    data.pop("arrays")
+    data["source_tokens"][0] = "ஸ\u0601"  # Tamil, and an Arabic sign: neither is in the default font
+    out.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    capsys.readouterr()
+    assert main(["export", str(out), "--figure", str(tmp_path / "m.png")]) == 0
+    said = _warned(capsys.readouterr().err)
+    assert len(said) == 2 and all("missing from font" in line for line in said), said
+    assert (tmp_path / "m.png").stat().st_size > 0
+
+
+def test_the_window_shows_a_warning_of_the_engine_thread_in_its_status_bar(qtbot, window, nan_domain, samples,
+                                                                          caplog, user_warnings):
+    from attnviewer.app import route_warnings
+
+    from .helpers import caption_done
+
+    shown = []
+    window.statusBar().messageChanged.connect(shown.append)
+    route_warnings(window)
+    window.sides["main"].controls.set_model(str(nan_domain))
+    caption_done(qtbot, window, samples[0])
+    qtbot.waitUntil(lambda: any(m.startswith("warning: invalid value encountered") for m in shown), timeout=GUI_TIMEOUT)
+    logged = [r.getMessage() for r in caplog.records if r.name == "attnviewer"]
+    assert logged and all(m.startswith("warning: ") and "\n" not in m for m in logged), logged
+    assert not window.error_banner.isVisible()  # a warning is not an error: the caption is on screen
