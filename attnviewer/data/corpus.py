@@ -129,6 +129,9 @@ def tokenize(text: str, keep_punctuation: bool = False) -> list[str]:
     (see the module docstring)."""
     out: list[str] = []
     for piece in unicodedata.normalize("NFKC", text).lower().split():
+        if piece.isalnum():  # most words: nothing to split off
+            out.append(piece)
+            continue
         start, end = 0, len(piece)
         while start < end and _is_punctuation(piece[start]):
             start += 1
