@@ -1,7 +1,10 @@
 import os
+import tempfile
 
 # Qt must never need a display in tests; torch must not fight the other test process for cores.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The window lists the user's models folder (under the data dir): tests see an empty one of their own.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="attnviewer-test-data-")
 
 import pytest
 
