@@ -276,9 +276,12 @@ def test_problems_lines_count_and_show_the_first_examples():
     for n in range(5):
         problems.add("bad JSON entry", f"images[{n}]")
     problems.add("missing image", "\x1b[31mred.jpg")  # a name from the file: no escape code reaches the terminal
-    assert problems.total() == 6
+    problems.add("caption longer than 50 words, cut", "a b c ...")
+    problems.add("caption longer than 50 words, cut", "d e f ...")
+    assert problems.total() == 8
     assert problems.lines() == ["5 bad JSON entries (e.g. images[0], images[1], images[2])",
-                                "1 missing image (\\x1b[31mred.jpg)"]
+                                "1 missing image (\\x1b[31mred.jpg)",
+                                "2 captions longer than 50 words, cut (e.g. a b c ..., d e f ...)"]
 
 
 # --- what cannot be read: one line --------------------------------------------------------------------

@@ -42,6 +42,7 @@ one-line DataError.
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -69,11 +70,17 @@ class Item:
     references: tuple[tuple[str, ...], ...]  # tokenised captions / target sentences (at least one, none empty)
 
 
+_QUALIFIER = re.compile(r",| (?:longer|shorter|than|with|without|of|for|in|from|over|under) ")
+
+
 def _plural(kind: str) -> str:
-    """'missing image' -> 'missing images', 'bad JSON entry' -> 'bad JSON entries'."""
-    if kind.endswith("y") and not kind.endswith(("ay", "ey", "oy")):
-        return kind[:-1] + "ies"
-    return kind + "s"
+    """'missing image' -> 'missing images', 'bad JSON entry' -> 'bad JSON entries', 'caption longer
+    than 50 words, cut' -> 'captions longer than 50 words, cut' (the noun before a qualifier)."""
+    m = _QUALIFIER.search(kind)
+    head, rest = (kind[:m.start()], kind[m.start():]) if m else (kind, "")
+    if head.endswith("y") and not head.endswith(("ay", "ey", "oy")):
+        return head[:-1] + "ies" + rest
+    return head + ("" if head.endswith("s") else "s") + rest
 
 
 @dataclass
