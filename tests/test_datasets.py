@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,14 @@ def test_tokenize_lowercases_and_splits_punctuation_off_the_words():
         "a", "man's", '"', "well-known", '"', "dog", ",", "don't", "you", "think", "?", "!", "(", "yes", ".", ".",
         ".", ")", "abc", "=o"]
     assert tokenize(" \t\n") == [] and tokenize("... !") == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40))
+def test_tokens_are_never_empty_nor_hold_spaces_and_captions_are_translations_less_punctuation(text):
+    kept = tokenize(text, keep_punctuation=True)
+    assert all(t and t == t.strip() and len(t.split()) == 1 for t in kept)
+    assert tokenize(text) == [t for t in kept if not all(unicodedata.category(c).startswith("P") for c in t)]
 
 
 # --- image captions -------------------------------------------------------------------------------

@@ -85,7 +85,7 @@ def _plural(kind: str) -> str:
 
 @dataclass
 class Problems:
-    """Counted skips: per kind (a noun phrase ending in its noun), the count and the first examples."""
+    """Counted skips: per kind (a noun phrase, "missing image"), the count and the first examples."""
     counts: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
 
