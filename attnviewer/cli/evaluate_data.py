@@ -85,6 +85,9 @@ def evaluate_data(args: argparse.Namespace) -> dict:
               "skipped while reading": corpus.problems.lines(), "models": {}}
     for name in names:
         report["models"][name] = score_model(args, kind, name, items, runs, grounds)
+    notes = {note: None for row in report["models"].values() for note in row.get("notes", ())}
+    for note in notes:  # (the same for every model: said once)
+        print(f"attnviewer: {note}", file=sys.stderr)
     print_tables(report, runs, kind.name)
     return report
 
@@ -146,8 +149,6 @@ def score_model(args, kind, name: str, items: list, runs: list, grounds) -> dict
         print(f"{name}: scoring {len(scored)} captions per decoding", flush=True)
         done = caption_metrics(refs, captions)
         row["scores"], row["notes"] = done.scores, done.notes
-        for note in done.notes:
-            print(f"attnviewer: {note}", file=sys.stderr)
     if grounds:
         row["grounding"] = {label: t.report() for label, t in tallies.items()}
     return row
