@@ -206,6 +206,30 @@ def test_msrvtt_layout_splits_and_clips_in_subfolders(tmp_path):
         "1 bad JSON entry (sentences[9])", "1 uncaptioned video (video4)"]
 
 
+def test_items_open_with_the_apps_own_readers(tmp_path):
+    """The files tests/corpora.py writes are real: the app decodes the image and the clip an item names."""
+    import numpy as np
+
+    from attnviewer.data.clip_events import generate_clip
+    from attnviewer.data.synthetic import generate_scene
+    from attnviewer.media.frames import read_clip
+    from attnviewer.media.images import load_image
+    from tests.corpora import SEED
+
+    path, root = karpathy_json(tmp_path, n_images=1, splits=("train",))
+    image = load_image(read_image_captions(path, root).splits["train"][0].source)
+    def distance(a, b):
+        return np.abs(a.astype(int) - b).mean()
+
+    drawn, other = generate_scene(SEED, 0, size=64).image, generate_scene(SEED, 1, size=64).image
+    assert image.rgb.shape == drawn.shape and distance(image.rgb, drawn) < distance(image.rgb, other) / 3  # JPEG: lossy
+    annotations, clips = video_corpus(tmp_path / "v", "msrvtt", n_clips=1)
+    clip = read_clip(read_video_captions(annotations, clips).splits["train"][0].source, steps=12)
+    assert clip.frame_count == 24 and clip.frames.shape[:3] == (12, 48, 48)
+    drawn, other = generate_clip(SEED, 0).frames, generate_clip(SEED, 1).frames
+    assert distance(clip.frames[0], drawn[0]) < distance(clip.frames[0], other[0]) / 3  # H.264: lossy
+
+
 # --- sentence pairs -------------------------------------------------------------------------------
 
 def test_pairs_in_one_file(tmp_path):
