@@ -9,8 +9,8 @@ idf comes from the references of the evaluated set itself, so a score depends on
 
 METEOR and the PTB tokenizer are Java programs. With Java present, captions are tokenised by the
 PTB tokenizer (lower case, punctuation dropped), as COCO does; without it METEOR is reported as
-unavailable in one line and the rest use the datasets' own lower-case tokenisation (the words as
-given, lower-cased, the same punctuation tokens dropped), so the figures barely move. One METEOR
+unavailable in one line and the rest use the datasets' own tokenisation (data/corpus.py's
+tokenize: lower case, punctuation dropped), so on the readers' tokens the figures barely move. One METEOR
 process serves a whole run (its start loads a paraphrase table for seconds); close_meteor() and
 the end of the program end it. SPICE is not computed (its first run downloads Stanford models).
 
@@ -31,7 +31,7 @@ import numpy as np
 CAPTION_METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr-D")
 TRANSLATION_METRICS = ("BLEU", "chrF")
 EMPTY = "<empty>"  # stands for an empty caption: the scorers refuse empty strings
-# The punctuation tokens pycocoevalcap's PTB wrapper drops; the Java-less path drops them too.
+# The punctuation tokens pycocoevalcap's PTB wrapper drops from the tokenizer's output.
 PUNCTUATION = frozenset({"''", "'", "``", "`", "-lrb-", "-rrb-", "-lcb-", "-rcb-", ".", "?", "!", ",", ":", "-",
                          "--", "...", ";"})
 
@@ -98,8 +98,10 @@ def _tokenised(references, candidates, java: bool, notes: list[str]):
             notes.append(f"PTB tokenizer failed ({type(e).__name__}); captions tokenised by splitting on spaces")
             java = False
     if not java:
+        from ..data.corpus import tokenize
+
         def split(s: str) -> str:
-            return " ".join(w for w in s.lower().split() if w not in PUNCTUATION)
+            return " ".join(tokenize(s))  # as the caption readers tokenise: lower case, punctuation dropped
         refs = {i: [split(r) for r in rs] for i, rs in refs.items()}
         cands = {d: {i: [split(c[0])] for i, c in cs.items()} for d, cs in cands.items()}
     cands = {d: {i: [c[0] or EMPTY] for i, c in cs.items()} for d, cs in cands.items()}
