@@ -10,13 +10,13 @@ import argparse
 import sys
 
 from ..errors import AttnViewerError, printable
-from . import caption, evaluate, export, train, translate, video
+from . import caption, evaluate, export, importing, train, translate, video
 from .warning_lines import one_line_warnings
 
 EXIT_USER_ERROR = 2
 COMMANDS = {
     "caption": caption.caption, "translate": translate.translate, "video": video.video, "export": export.export,
-    "train": train.train, "eval": evaluate.evaluate,
+    "train": train.train, "eval": evaluate.evaluate, "import": importing.import_model,
 }
 
 
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui = sub.add_parser("gui", help="open the desktop app (the default with no arguments)")
     gui.add_argument("file", nargs="?", help="an image or a video to open (default: a bundled sample)")
     gui.add_argument("--text", metavar="SENTENCE", help="a sentence to translate in the window instead")
-    for module in (caption, translate, video, export, train, evaluate):
+    for module in (caption, translate, video, export, train, evaluate, importing):
         module.add_parser(sub)
     return parser
 

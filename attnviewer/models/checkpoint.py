@@ -146,7 +146,8 @@ KINDS = {
 def build_model(path: Path, kind: str, config: dict, vocab: list[str], state: dict):
     model_cls, config_cls = _model_parts(path, kind)
     try:
-        model = model_cls(config_cls.from_dict(config), vocab)
+        with _NoRandomInit():  # every weight is loaded below (checked): no need to draw them first
+            model = model_cls(config_cls.from_dict(config), vocab)
     except (TypeError, ValueError, KeyError) as e:
         raise CheckpointError(f"{path}: bad config ({e})") from None
     expected = model.state_dict()

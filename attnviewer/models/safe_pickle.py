@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import io
+import math
 import pickle
 import struct
 import zipfile
@@ -341,6 +342,8 @@ class Checkpoint:
             raw = self._zip_storage(ref) if hasattr(self, "_zip") else self._legacy_storage(ref)
             flat = torch.frombuffer(bytearray(raw), dtype=ref.dtype) if raw else torch.empty(0, dtype=ref.dtype)
             self._data[ref.key] = flat
+        if lazy.offset == 0 and math.prod(lazy.size) == ref.numel and lazy.stride == _contiguous(lazy.size):
+            return flat.view(lazy.size)  # the whole storage, in order (a weight): no copy
         return torch.as_strided(flat, lazy.size, lazy.stride, lazy.offset).clone()
 
     def state_dict(self, module: "Placeholder", prefix: str = "") -> dict[str, torch.Tensor]:
@@ -374,6 +377,14 @@ def lazy_state_dict(module: Placeholder, prefix: str = "") -> dict[str, LazyTens
             raise CheckpointError(f"{node.qualname} has damaged submodules")
         stack.extend((f"{at}{name}.", child) for name, child in reversed(list(children.items())) if child is not None)
     return out
+
+
+def _contiguous(size: tuple) -> tuple:
+    strides, step = [], 1
+    for n in reversed(size):
+        strides.append(step)
+        step *= max(n, 1)
+    return tuple(reversed(strides))
 
 
 def _itemsize(dtype: torch.dtype) -> int:
