@@ -113,8 +113,9 @@ def score_model(args, kind, name: str, items: list, runs: list, grounds) -> dict
                     medias.append(kind.fit(kind.read(item.source, config), model))
                     batch.append(item)
                 except MediaError as e:
+                    why = str(e).removeprefix(item.source).lstrip(": ")  # the example names the item already
                     unread.add(f"unreadable {kind.noun}" if kind.name != "translate" else "unusable sentence",
-                               f"{item.id}: {e}")
+                               f"{Path(item.id).name if kind.name != 'translate' else item.id}: {why}")
             if batch:
                 for label, settings in runs:
                     results = run_all(kind, model, medias, settings, batch=len(batch))
