@@ -186,10 +186,14 @@ def print_tables(report: dict, runs: list, task: str) -> None:
           + "".join(t.rjust(10) for t in tests) + "  uniform (cell / pixel)  centre (cell / pixel)")
     for name, by_run in grounded.items():
         for label, g in by_run.items():
-            base = [f"{g[f'pointing {b} {t}']:.1%}" for b in ("uniform", "centre") for t in tests]
+            base = [_rate(g[f"pointing {b} {t}"]) for b in ("uniform", "centre") for t in tests]
             print(f"{name}  {label}".ljust(width) + f"{g['words']:8d}"
-                  + "".join(f"{g[f'pointing {t}']:.1%}".rjust(10) for t in tests)
+                  + "".join(_rate(g[f"pointing {t}"]).rjust(10) for t in tests)
                   + f"  {base[0]:>9} / {base[1]:<9}  {base[2]:>7} / {base[3]}")
         g = next(iter(by_run.values()))
         print(f"{name}: {g['images']} images with annotations, {g['images without annotations']} without; "
               f"{g['words naming nothing annotated']} words naming nothing annotated in their image (not scored)")
+
+
+def _rate(value: float) -> str:
+    return "-" if value != value else f"{value:.1%}"  # NaN: no word was scored
