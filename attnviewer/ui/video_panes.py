@@ -5,7 +5,6 @@ frame of the strip says which words attended to it."""
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
@@ -14,7 +13,7 @@ from PySide6.QtWidgets import (
 
 from ..types import Step
 from .attention_pane import WordStrip, to_pixmap
-from .views import chart
+from .time_chart import TimeChart
 from .overlay import tile_colours
 
 TOP_FRAMES = 3
@@ -38,12 +37,14 @@ class FrameStrip(QWidget):
         self.colours: np.ndarray | None = None
         self.peak: int | None = None
         self.selected: int | None = None
+        self._scaled: tuple | None = None  # ((width, height), pixmaps scaled to it): a word repaints only bars
         self.setMinimumHeight(90)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def set_clip(self, frames: np.ndarray | None, times: list[float]) -> None:
         self.frames = [] if frames is None else [to_pixmap(f) for f in frames]
         self.times = list(times)
+        self._scaled = None
         self.weights = self.colours = self.peak = self.selected = None
         self.update()
 
@@ -77,11 +78,9 @@ class FrameStrip(QWidget):
             p.end()
             return
         text_h, bar_h = 14, 26
-        for k, pix in enumerate(self.frames):
+        for k, scaled in enumerate(self._pictures(text_h + bar_h + 4)):
             r = self.cell(k).adjusted(2, 2, -2, -2)
             pic_h = r.height() - text_h - bar_h - 4
-            scaled = pix.scaled(int(r.width()), int(pic_h), Qt.AspectRatioMode.KeepAspectRatio,
-                                Qt.TransformationMode.SmoothTransformation)
             x = r.x() + (r.width() - scaled.width()) / 2
             p.drawPixmap(int(x), int(r.y()), scaled)
             p.setPen(QColor("#e8eaed"))
@@ -101,6 +100,15 @@ class FrameStrip(QWidget):
                 p.setBrush(Qt.BrushStyle.NoBrush)
                 p.drawRect(r.adjusted(2, 2, -2, -2))
         p.end()
+
+    def _pictures(self, below: int) -> list:
+        """The frames scaled to their cells, scaled again only when the strip's size changes."""
+        r = self.cell(0).adjusted(2, 2, -2, -2)
+        size = (int(r.width()), int(r.height() - below))
+        if self._scaled is None or self._scaled[0] != size:
+            self._scaled = (size, [pix.scaled(*size, Qt.AspectRatioMode.KeepAspectRatio,
+                                              Qt.TransformationMode.SmoothTransformation) for pix in self.frames])
+        return self._scaled[1]
 
     def mousePressEvent(self, event) -> None:
         n = len(self.frames)
@@ -189,15 +197,7 @@ class VideoAttentionPane(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.plot = chart()
-        self.plot.setLabel("bottom", "time (s)")
-        self.plot.setLabel("left", "attention")
-        self.plot.setYRange(0, 1, padding=0.02)
-        self.bars = pg.BarGraphItem(x=[], height=[], width=0.1, brush="#4285f4")
-        self.plot.addItem(self.bars)
-        self.curve = self.plot.plot([], [], pen=pg.mkPen("#1a73e8", width=2))
-        self.peak_item = pg.ScatterPlotItem(size=12, symbol="t", brush="#d93025", pen=None)
-        self.plot.addItem(self.peak_item)
+        self.plot = TimeChart()
         self.top = [QLabel() for _ in range(TOP_FRAMES)]
         top_row = QHBoxLayout()
         for label in self.top:
@@ -216,6 +216,7 @@ class VideoAttentionPane(QWidget):
         self.clip = None
         self.weights: np.ndarray | None = None  # the current word's, on screen (tests read them)
         self.top_shown: list[int] = []  # frame indices of the enlarged frames
+        self._enlarged: dict[tuple, object] = {}  # (frame, width, height) -> scaled QPixmap: words share frames
 
     @property
     def media(self):
@@ -225,44 +226,41 @@ class VideoAttentionPane(QWidget):
         self.clip = clip
         self.weights = None
         self.top_shown = []
+        self._enlarged.clear()
         self.words.forget()
-        self.bars.setOpts(x=[], height=[])
-        self.curve.setData([], [])
-        self.peak_item.setData([])
+        self.plot.set_clip(None if clip is None else clip.times)
         for label in self.top:
             label.clear()
-        if clip is not None and len(clip.times) > 1:
-            self.plot.setXRange(clip.times[0], clip.times[-1], padding=0.05)
 
     def show_words(self, words: list[Step], index: int, look) -> None:
         if self.clip is None:
             return
-        times = np.asarray(self.clip.times, dtype=np.float64)
         step = words[index] if 0 <= index < len(words) else None
         self._show_curves(words, index, look)
-        if step is None or len(step.attention) != len(times):
+        if step is None or len(step.attention) != len(self.clip.times):
             self.weights = None
-            self.bars.setOpts(x=[], height=[])
-            self.curve.setData([], [])
-            self.peak_item.setData([])
+            self.plot.set_word(None)
             return
         w = np.asarray(step.attention, dtype=np.float64)
         self.weights = w.astype(np.float32)
-        width = 0.8 * (times[1] - times[0]) if len(times) > 1 else 0.1
-        brushes = [pg.mkBrush(*c) for c in tile_colours(w, look.cmap, max(look.opacity, 0.8))]
-        self.bars.setOpts(x=times, height=w, width=width, brushes=brushes, pen=pg.mkPen("#5f6368"))
-        self.curve.setData(times, w)
-        self.plot.setTitle(f"“{step.token}”: attention over the frames")
         peak = int(w.argmax())
-        self.peak_item.setData([times[peak]], [w[peak] + 0.04]) if look.peak else self.peak_item.setData([])
+        self.plot.set_word(w, tile_colours(w, look.cmap, max(look.opacity, 0.8)), peak if look.peak else None,
+                           f"“{step.token}”: attention over the frames")
         self.top_shown = [int(k) for k in np.argsort(-w, kind="stable")[:TOP_FRAMES]]
         for label, k in zip(self.top, self.top_shown):
-            pix = to_pixmap(self.clip.frames[k])
-            size = label.size()
-            label.setPixmap(pix.scaled(max(size.width(), 60), max(size.height() - 4, 60),
-                                       Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+            label.setPixmap(self._enlarge(k, label))
             label.setToolTip(f"{self.clip.times[k]:.2f} s · weight {w[k]:.2f}")
             label.setStatusTip(label.toolTip())
+
+    def _enlarge(self, k: int, label: QLabel):
+        """Frame k scaled to the label, once per frame and size."""
+        size = label.size()
+        key = (k, max(size.width(), 60), max(size.height() - 4, 60))
+        pix = self._enlarged.get(key)
+        if pix is None:
+            pix = self._enlarged[key] = to_pixmap(self.clip.frames[k]).scaled(
+                key[1], key[2], Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        return pix
 
     def _show_curves(self, words: list[Step], index: int, look) -> None:
         """One small curve per word."""
