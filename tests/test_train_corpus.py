@@ -67,19 +67,40 @@ def test_a_tiny_corpus_trains_into_a_checkpoint_that_captions(corpus, tmp_path, 
     assert (tmp_path / "m.safetensors.state" / "state.pt").exists()
 
 
+def test_fine_tuning_trains_the_encoder_and_skips_an_unreadable_image(corpus, tmp_path):
+    data, root, _ = corpus
+    bad = sorted(root.rglob("*.jpg"))[0]
+    copy = tmp_path / "images"
+    for img in root.rglob("*.jpg"):
+        (copy / img.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
+        (copy / img.relative_to(root)).write_bytes(b"not an image" if img == bad else img.read_bytes())
+    lines = []
+    t = ImageCaptionTask(CaptionCorpusSettings(str(data), str(copy), min_count=1, image_size=64, hidden_dim=32,
+                                               embed_dim=16, encoder="small-cnn", fine_tune_encoder=True),
+                         log=lines.append)
+    before = {k: v.clone() for k, v in t.model.encoder.state_dict().items()}
+    summary = fit(t, LoopSettings(out=str(tmp_path / "m.safetensors"), epochs=1, batch_size=8, lr=3e-3),
+                  log=lines.append)
+    assert summary["stopped"] == "done" and summary["steps"] == 2
+    assert sum("skipping an unreadable image" in line for line in lines) == 1  # read once, never again
+    assert t.record()["skipped"][-1].startswith("1 unreadable image")
+    after = load_checkpoint(tmp_path / "m.safetensors").encoder.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.endswith("weight"))  # it trained
+
+
 def trained_weights(corpus, out, **loop) -> dict:
     t = task(corpus, dropout=0.3)  # dropout and scheduled sampling draw random numbers: resume must restore them
-    fit(t, LoopSettings(out=str(out), epochs=3, batch_size=4, lr=3e-3, scheduled_sampling=0.5, **loop),
-        log=lambda line: None)
+    fit(t, LoopSettings(out=str(out), epochs=3, batch_size=4, lr=3e-3, scheduled_sampling=0.5, val_every=100,
+                        **loop), log=lambda line: None)
     return torch.load(state_path(out), weights_only=True)["model"]
 
 
 def test_resume_continues_bitwise_exactly(corpus, tmp_path):
-    straight = trained_weights(corpus, tmp_path / "a.safetensors", max_steps=7)
-    trained_weights(corpus, tmp_path / "b.safetensors", max_steps=3)  # mid-epoch (16 captions: 4 steps an epoch)
+    straight = trained_weights(corpus, tmp_path / "a.safetensors", max_steps=6)
+    trained_weights(corpus, tmp_path / "b.safetensors", max_steps=2)  # mid-epoch (16 captions: 4 steps an epoch)
     state = torch.load(state_path(tmp_path / "b.safetensors"), weights_only=True)
-    assert state["position"]["step"] == 3
-    resumed = trained_weights(corpus, tmp_path / "b.safetensors", max_steps=7, resume=True)
+    assert state["position"]["step"] == 2
+    resumed = trained_weights(corpus, tmp_path / "b.safetensors", max_steps=6, resume=True)
     assert straight.keys() == resumed.keys()
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
     assert not all(torch.equal(straight[k], state["model"][k]) for k in straight)  # it did train on

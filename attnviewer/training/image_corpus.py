@@ -230,11 +230,15 @@ class ImageCaptionTask:
                 return {"empty": torch.zeros(0)}
             pick = torch.tensor([at[i] for i, _ in chosen])
             inputs = {"pixels": torch.from_numpy(pixels).permute(0, 3, 1, 2).float()[pick].to(device)}
+        return dict(inputs, captions=self.caption_batch(chosen, device))
+
+    def caption_batch(self, chosen: Sequence[tuple[int, int]], device) -> torch.Tensor:
+        """(B, L) ids of the chosen (image, reference) captions, <start> ... <end>, padded."""
         ids = [self.captions[i][r] for i, r in chosen]
         captions = torch.full((len(ids), max(map(len, ids))), self.model.pad_id, dtype=torch.long)
         for k, seq in enumerate(ids):
             captions[k, : len(seq)] = torch.tensor(seq)
-        return dict(inputs, captions=captions.to(device))
+        return captions.to(device)
 
     def loss(self, model, batch: dict, sampling: float = 0.0) -> torch.Tensor:
         if "empty" in batch:  # every image of this rank's slice was unreadable: no gradient

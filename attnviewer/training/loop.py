@@ -212,7 +212,9 @@ def _gather_rngs(world) -> list:
 
 def fit(task: Task, settings: LoopSettings, log: Callable[[str], None] = print) -> dict:
     """Train task.model; returns a summary: steps, epochs, best_bleu4, best_step, stopped
-    ("done", "early", "max_steps", "minutes" or "interrupted"), seconds, examples_per_second."""
+    ("done", "early", "max_steps", "minutes" or "interrupted"; then also the signal), seconds,
+    examples_per_second (of this run's training steps, reading their batches included, validation
+    and saving not)."""
     s = settings.validate()
     world = distributed.world_from_env()
     import torch.distributed as dist
@@ -257,7 +259,8 @@ def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, 
         f"{spe} steps an epoch, {s.epochs} epochs, batch {s.batch_size}"
         + (f" over {world.size} ranks" if world.distributed else "") + f", on {device}"
         + (", mixed precision" if use_amp else ""))
-    stopped, seen, t_train = None, 0, time.monotonic()
+    seen, t_steps = 0, 0.0  # examples and seconds of the training steps alone
+    stopped = "early" if s.patience and pos.bad_checks >= s.patience else None  # a resumed run that had stopped
     progress = Progress(total, pos.step, enabled=world.main, log=log, what="step")
     try:
         model.train()
@@ -265,6 +268,7 @@ def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, 
             order = epoch_order(n, s.seed, pos.epoch)
             while pos.step_in_epoch < spe and stopped is None:
                 b = pos.step_in_epoch
+                t_step = time.monotonic()
                 whole = order[b * s.batch_size : (b + 1) * s.batch_size]
                 mine = whole[world.rank :: world.size].tolist()
                 batch = task.batch(mine, device)
@@ -280,22 +284,24 @@ def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, 
                 scaler.step(optimizer)
                 scaler.update()
                 scheduler.step()
+                value = float(loss.detach())  # waits for the GPU: the step's time is all in t_steps
                 pos.step += 1
                 pos.step_in_epoch += 1
                 seen += len(whole)
-                rate = seen / max(time.monotonic() - t_train, 1e-9)
-                progress.advance(1, f"epoch {pos.epoch + 1}  loss {float(loss.detach()):.4f}  {rate:,.0f} ex/s")
+                t_steps += time.monotonic() - t_step
+                rate = seen / max(t_steps, 1e-9)
+                progress.advance(1, f"epoch {pos.epoch + 1}  loss {value:.4f}  {rate:,.0f} ex/s")
                 if s.val_every and pos.step % s.val_every == 0:
                     _validate(task, model, world, pos, s, progress.print)
                 if pos.step % s.save_every == 0:
                     _save_state(s, n, world, pos, model, optimizer, scheduler, scaler)
-                stopped = _agree_stop(world, stop, pos, s, t_start)
+                stopped = _agree_stop(world, stop, pos, s, t_start, device)
             if pos.step_in_epoch >= spe:
                 if not s.val_every and stopped is None:
                     _validate(task, model, world, pos, s, progress.print)
                 pos.epoch, pos.step_in_epoch = pos.epoch + 1, 0
                 if stopped is None:
-                    stopped = _agree_stop(world, stop, pos, s, t_start)
+                    stopped = _agree_stop(world, stop, pos, s, t_start, device)
         stopped = stopped or "done"
     finally:
         progress.close()
@@ -306,7 +312,7 @@ def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, 
     seconds = time.monotonic() - t_start
     summary = {"steps": pos.step, "epochs": pos.epoch, "best_bleu4": pos.best, "best_step": pos.best_step,
                "stopped": stopped, "seconds": round(seconds, 1),
-               "examples_per_second": round(seen / max(time.monotonic() - t_train, 1e-9), 1)}
+               "examples_per_second": round(seen / max(t_steps, 1e-9), 1)}
     if agree:
         summary["ranks_agree"] = agree
         log(f"ranks agree: {agree}")
@@ -320,17 +326,19 @@ def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, 
     return summary
 
 
-def _agree_stop(world, stop: _Stop, pos: _Position, s: LoopSettings, t_start: float) -> str | None:
-    """Why training stops now, the same on every rank (one small all-reduce per step)."""
+def _agree_stop(world, stop: _Stop, pos: _Position, s: LoopSettings, t_start: float, device) -> str | None:
+    """Why training stops now, the same on every rank (one small all-reduce per step; on the
+    rank's device, as NCCL needs)."""
     flags = torch.tensor([
         float(stop.requested),
         float(world.main and s.minutes is not None and time.monotonic() - t_start > 60 * s.minutes),
         float(world.main and s.patience > 0 and pos.bad_checks >= s.patience),
-    ])
+    ], device=device)
     if world.distributed:
         import torch.distributed as dist
 
         dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+    flags = flags.tolist()
     if flags[0]:
         return "interrupted"
     if flags[2]:
