@@ -36,8 +36,8 @@ Karpathy's tokens do; translation keeps them (a translator must write its commas
 Nothing in a dataset crashes a reader half-way: a missing image or clip, an empty caption, a line
 with the wrong number of columns or bytes that are not UTF-8, a bad JSON entry, a duplicate id is
 skipped and counted in the corpus's Problems with its first few examples. What cannot be read at
-all (not JSON/CSV/TSV, over MAX_ANNOTATION_BYTES, no usable item in the train split) raises a
-one-line DataError.
+all (not JSON/CSV/TSV, over MAX_ANNOTATION_BYTES, no usable item in any split) raises a one-line
+DataError. A corpus of only val or test items reads (to evaluate on); the trainers require a train split.
 """
 from __future__ import annotations
 
@@ -160,14 +160,14 @@ def hashed_split(key: str) -> str:
 
 
 def make_corpus(task: str, items: Iterable[tuple[str, Item]], problems: Problems, name: str) -> Corpus:
-    """A Corpus of (split, item) pairs; a DataError when the train split has no usable item."""
+    """A Corpus of (split, item) pairs; a DataError when no split has a usable item. A file of
+    only test items is fine to evaluate on; the trainers ask for a train split themselves."""
     splits: dict[str, list[Item]] = {}
     for split, item in items:
         splits.setdefault(split, []).append(item)
-    if not splits.get("train"):
+    if not splits:
         why = f" ({'; '.join(problems.lines()[:2])})" if problems.total() else ""
-        held = f"; {sum(map(len, splits.values()))} in other splits" if splits else ""
-        raise DataError(f"{printable(name)}: no usable item in the train split{held}{why}")
+        raise DataError(f"{printable(name)}: no usable item{why}")
     return Corpus(task, {s: splits[s] for s in SPLITS if s in splits}, problems)
 
 
