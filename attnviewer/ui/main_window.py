@@ -167,6 +167,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.read_progress)
         self.statusBar().addPermanentWidget(self.status_label)
 
+        self._pane_steps: list = []  # _prepare_panes: what is left to build, a piece per turn
         self._redraw_timer = QTimer(self, singleShot=True, interval=15)  # coalesce bursts of words
         self._redraw_timer.timeout.connect(self.redraw)
         self._play_timer = QTimer(self, interval=PLAY_INTERVAL_MS)
@@ -280,6 +281,30 @@ class MainWindow(QMainWindow):
                 pane.set_samples(self.sample_sentences())
         return self.media_panes[medium]
 
+    def _prepare_panes(self, medium: str) -> None:
+        """Build a medium's panes while its input is read, one piece per event-loop turn: their
+        modules (and the modules a pane module lists in PRELOAD), each column's attention pane,
+        the media pane. All at once at the first word, a video's took ~80 ms of GUI-thread CPU."""
+        from functools import partial
+        from importlib import import_module
+
+        if medium in self.media_panes and all(medium in s.panes for s in self._active_sides()):
+            return
+        names = list(dict.fromkeys(f"{__package__}.{spec.split(':')[0]}"
+                                   for spec in (VIEWS[medium].media, VIEWS[medium].attention)))
+        steps = [partial(import_module, n) for n in names]
+        steps.append(lambda: [import_module(m) for n in names for m in getattr(import_module(n), "PRELOAD", ())])
+        steps += [partial(side.pane, medium) for side in self._active_sides()] + [partial(self.media_pane, medium)]
+        idle = not self._pane_steps
+        self._pane_steps = steps
+        if idle:
+            QTimer.singleShot(0, self, self._next_pane_step)
+
+    def _next_pane_step(self) -> None:
+        if self._pane_steps:
+            self._pane_steps.pop(0)()
+            QTimer.singleShot(0, self, self._next_pane_step)
+
     # -- opening things --------------------------------------------------------------------------
 
     @property
@@ -324,6 +349,7 @@ class MainWindow(QMainWindow):
 
     def open_input(self, inp: Input) -> None:
         self.jobs.ask(inp)
+        self._prepare_panes(_medium(inp.kind))
         if not views_of(inp.kind).reversible and self.reverse_action.isChecked():
             self.reverse_action.setChecked(False)  # the arrow of time is a video's
             self.toggle_reversed()

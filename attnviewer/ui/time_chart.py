@@ -11,10 +11,10 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 44, 12, 24, 34
+MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 44, 16, 24, 34
 Y_TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
@@ -45,6 +45,7 @@ class TimeChart(QWidget):
         self.peak: int | None = None
         self.title = ""
         self._ticks: list[float] = []
+        self._axes: QPixmap | None = None  # the axes and labels, painted again only on a new size or clip
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumHeight(120)
 
@@ -54,6 +55,7 @@ class TimeChart(QWidget):
     def set_clip(self, times) -> None:
         self.times = np.asarray(times if times is not None else [], dtype=np.float64)
         self._ticks = nice_ticks(*self._x_range()) if len(self.times) else []
+        self._axes = None
         self.set_word(None)
 
     def set_word(self, weights, colours=None, peak: int | None = None, title: str = "") -> None:
@@ -82,10 +84,29 @@ class TimeChart(QWidget):
         return QPointF(r.left() + (t - lo) / (hi - lo) * r.width(), r.bottom() - min(max(w, 0.0), 1.05) * r.height())
 
     def paintEvent(self, event) -> None:
+        ratio = self.devicePixelRatioF()
+        if self._axes is None or self._axes.size() != self.size() * ratio:
+            self._axes = QPixmap(self.size() * ratio)
+            self._axes.setDevicePixelRatio(ratio)
+            p = QPainter(self._axes)
+            p.setFont(self.font())
+            self._paint_axes(p)
+            p.end()
         p = QPainter(self)
-        p.fillRect(self.rect(), Qt.GlobalColor.white)
+        p.drawPixmap(0, 0, self._axes)
         r = self.plot_rect()
-        axis, faint, text = QColor("#5f6368"), QColor("#e0e0e0"), QColor("#202124")
+        if self.title:
+            p.setPen(QColor("#202124"))
+            p.drawText(QRectF(r.left(), 2, r.width(), MARGIN_T - 4), Qt.AlignmentFlag.AlignCenter,
+                       p.fontMetrics().elidedText(self.title, Qt.TextElideMode.ElideRight, int(r.width())))
+        if self.weights is not None:
+            self._paint_word(p, r)
+        p.end()
+
+    def _paint_axes(self, p: QPainter) -> None:
+        p.fillRect(QRectF(0, 0, self.width(), self.height()), Qt.GlobalColor.white)
+        r = self.plot_rect()
+        axis, faint = QColor("#5f6368"), QColor("#e0e0e0")
         metrics = p.fontMetrics()
         for y in Y_TICKS:  # weights: faint grid lines, labels at the left
             yy = r.bottom() - y * r.height()
@@ -112,13 +133,6 @@ class TimeChart(QWidget):
         p.drawText(QRectF(-r.height() / 2, -metrics.height() / 2, r.height(), metrics.height()),
                    Qt.AlignmentFlag.AlignCenter, "attention")
         p.restore()
-        if self.title:
-            p.setPen(text)
-            p.drawText(QRectF(r.left(), 2, r.width(), MARGIN_T - 4), Qt.AlignmentFlag.AlignCenter,
-                       metrics.elidedText(self.title, Qt.TextElideMode.ElideRight, int(r.width())))
-        if self.weights is not None:
-            self._paint_word(p, r)
-        p.end()
 
     def _paint_word(self, p: QPainter, r: QRectF) -> None:
         t, w = self.times, self.weights

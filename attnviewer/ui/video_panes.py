@@ -17,6 +17,7 @@ from .time_chart import TimeChart
 from .overlay import tile_colours
 
 TOP_FRAMES = 3
+PRELOAD = (f"{__package__}.player_widget",)  # the window imports it ahead, in its own event-loop turn
 CURVE_W, CURVE_H = 84, 44
 
 
