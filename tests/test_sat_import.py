@@ -1,0 +1,235 @@
+"""Show-Attend-Tell tutorial checkpoints: `attnviewer import sat-tutorial` reads them (both torch
+formats) without running anything in the pickle, and the imported model captions exactly as the
+tutorial's own decoding does with the same weights (tests/sat_reference.py), greedy and beam."""
+from __future__ import annotations
+
+import os
+import pickle
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from attnviewer import catalog, pipeline
+from attnviewer.cli import main
+from attnviewer.decoding.search import decode, run
+from attnviewer.kinds import get
+from attnviewer.models import registry
+from attnviewer.resources import sample_dir
+from attnviewer.settings import DecodeSettings
+
+from .sat_reference import (make_decoder, make_encoder, save_tutorial_checkpoint, tutorial_beam, tutorial_encode,
+                            tutorial_modules, word_map, write_word_map)
+
+WORDS = word_map(20)  # 24 with <pad>, <unk>, <start>, <end>
+START, END = WORDS["<start>"], WORDS["<end>"]
+
+
+@pytest.fixture(scope="module")
+def tutorial(tmp_path_factory):
+    """The tutorial's modules with random weights, saved in both torch formats, and its word map."""
+    folder = tmp_path_factory.mktemp("sat")
+    t = SimpleNamespace(folder=folder, encoder=make_encoder(0), decoder=make_decoder(len(WORDS), 1, END),
+                        zip=folder / "BEST_checkpoint_zip.pth.tar", legacy=folder / "BEST_checkpoint_legacy.pth.tar",
+                        wordmap=folder / "WORDMAP_test.json")
+    save_tutorial_checkpoint(t.zip, t.encoder, t.decoder, zip_format=True)
+    save_tutorial_checkpoint(t.legacy, t.encoder, t.decoder, zip_format=False)
+    write_word_map(t.wordmap, WORDS)
+    return t
+
+
+@pytest.fixture(scope="module")
+def imported(tutorial):
+    out = tutorial.folder / "sat.safetensors"
+    assert main(["import", "sat-tutorial", str(tutorial.zip), str(tutorial.wordmap), "--out", str(out)]) == 0
+    return SimpleNamespace(path=out, model=registry.load(str(out), device="cpu"))
+
+
+def import_cli(ckpt, wordmap, out, *extra) -> int:
+    return main(["import", "sat-tutorial", str(ckpt), str(wordmap), "--out", str(out), *extra])
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+# -- the import itself -----------------------------------------------------------------------------
+
+
+def test_import_prints_what_it_made_and_keeps_the_tutorial_record(imported, capsys):
+    model = imported.model
+    assert model.kind == "caption" and model.config.grid == (14, 14) and model.config.encoder == "resnet101"
+    assert model.vocab[START] == "<start>" and len(model.vocab) == 24
+    assert model.training_record["epoch"] == 7 and model.training_record["bleu-4"] == pytest.approx(0.2531)
+    assert model.domain["checked"] is False and model.domain["domain"] == "unknown"
+
+
+def test_legacy_format_gives_the_same_model_and_out_is_replaced_only_with_overwrite(tutorial, imported, capsys):
+    out = tutorial.folder / "legacy.safetensors"
+    out.write_bytes(b"a file the user had")
+    assert import_cli(tutorial.legacy, tutorial.wordmap, out) == 2
+    assert "already exists; add --overwrite" in one_error_line(capsys)
+    assert out.read_bytes() == b"a file the user had"
+
+    assert import_cli(tutorial.legacy, tutorial.wordmap, out, "--overwrite") == 0
+    line = capsys.readouterr().out
+    assert "24 words, attention 14x14 over resnet101 features of 256 px images" in line
+    ours, theirs = load_file(str(out)), load_file(str(imported.path))
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    assert not [p for p in tutorial.folder.iterdir() if p.name.startswith(".")]  # no temporaries left
+
+
+def test_encoder_features_match_the_tutorial_encoder(tutorial, imported):
+    """The same 2048-d regions on a 14x14 grid (up to float rounding through 101 layers)."""
+    torch.manual_seed(3)
+    pixels = torch.rand(2, 3, 64, 64) * 255
+    with torch.no_grad():
+        ours = imported.model.regions(pixels)
+        theirs = torch.cat([tutorial_encode(tutorial.encoder, pixels[i:i + 1]) for i in range(2)])
+    assert ours.shape == theirs.shape == (2, 196, 2048)
+    assert (ours - theirs).abs().max() <= 1e-3 * theirs.abs().max()
+    assert (theirs[0] - theirs[1]).abs().max() > 0.1  # features that depend on the image
+
+
+# -- decoding equals the tutorial's --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def regions(imported):
+    """The imported encoder's regions of six random images: both decoders read the same numbers."""
+    torch.manual_seed(11)
+    with torch.no_grad():
+        return imported.model.regions(torch.rand(6, 3, 64, 64) * 255)
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_captions_and_attention_equal_the_tutorials_decoding(tutorial, imported, regions, k):
+    """k = 1 is our greedy decoding (the tutorial decodes greedily with beam size 1); k = 3, 5 our
+    beam search as the tutorial scores it: sums of log probabilities, no length normalisation, an
+    ended hypothesis narrows the beam."""
+    model = imported.model
+    settings = DecodeSettings("greedy") if k == 1 else DecodeSettings("beam", beam=k, length_penalty=0.0,
+                                                                         shrink_beam=True)
+    with torch.no_grad():
+        ours = run(decode(model, model.init_state_from_regions(regions), settings, stream=False))
+    lengths = set()
+    for i in range(len(regions)):
+        words, alphas, score = tutorial_beam(tutorial.decoder, regions[i:i + 1], START, END, k)
+        best = ours[i][0]
+        assert words[-1] == END and best.token_ids == words[:-1], f"image {i}"
+        assert best.log_prob == pytest.approx(score, abs=1e-4)
+        np.testing.assert_allclose(best.attention, alphas[:-1].numpy().reshape(-1, 14, 14), atol=1e-5)
+        lengths.add(len(words))
+    assert len(lengths) > 1  # the random decoder writes sentences of several lengths
+
+
+def test_beam_search_finds_captions_greedy_does_not(imported, regions):
+    """Not a vacuous comparison: on these images the tutorial-scored beam changes some captions."""
+    model = imported.model
+    state = model.init_state_from_regions(regions)
+    with torch.no_grad():
+        greedy = run(decode(model, state, DecodeSettings("greedy"), stream=False))
+        beam = run(decode(model, state, DecodeSettings("beam", beam=5, length_penalty=0.0, shrink_beam=True),
+                          stream=False))
+    assert any(g[0].tokens != b[0].tokens for g, b in zip(greedy, beam))
+    assert all(b[0].log_prob >= g[0].log_prob - 1e-4 for g, b in zip(greedy, beam))
+
+
+def test_imported_model_opens_like_any_other(imported):
+    """Through the catalog and the pipeline, as the window and the caption command use it: 14x14
+    attention per word, and no out-of-domain note (its training data is unknown)."""
+    assert catalog.kind_of(str(imported.path)) == "caption"
+    kind = get("caption")
+    image = sample_dir() / "shapes-1.png"
+    media = pipeline.read(kind, str(image), str(imported.path))
+    # (imported.model was loaded as pipeline.load_model loads it: registry.load of the file)
+    [result] = pipeline.run_all(kind, imported.model, [media], DecodeSettings("greedy"))
+    hyp = result.hypotheses[0]
+    assert hyp.tokens and hyp.attention.shape == (len(hyp.tokens), 14, 14)
+    np.testing.assert_allclose(hyp.attention.sum(axis=(1, 2)), 1.0, atol=1e-5)
+    assert result.note is None
+
+
+# -- refused: one line, nothing run, nothing written ---------------------------------------------
+
+
+class WritesAFile:
+    """What a hostile checkpoint holds: unpickling it runs a shell command (or opens a file)."""
+
+    def __init__(self, how, marker):
+        self.how, self.marker = how, marker
+
+    def __reduce__(self):
+        if self.how == "system":
+            return os.system, (f"touch {self.marker}",)
+        return open, (str(self.marker), "w")
+
+
+@pytest.mark.parametrize("how", ["system", "open"])
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_a_malicious_pickle_is_refused_without_running(tmp_path, capsys, how, zip_format):
+    marker, out = tmp_path / "pwned", tmp_path / "out.safetensors"
+    ckpt = tmp_path / "BEST_checkpoint_evil.pth.tar"
+    torch.save({"epoch": 1, "encoder": WritesAFile(how, marker), "decoder": None}, ckpt,
+               _use_new_zipfile_serialization=zip_format)
+    write_word_map(tmp_path / "wm.json", WORDS)
+    assert import_cli(ckpt, tmp_path / "wm.json", out) == 2
+    err = one_error_line(capsys)
+    assert "refused" in err and ("system" in err if how == "system" else "open" in err) and "nothing was run" in err
+    assert not marker.exists() and not out.exists()
+    if how == "system":  # the file really is hostile: an ordinary load runs it
+        torch.load(ckpt, weights_only=False)
+        assert marker.exists()
+
+
+def test_a_pickle_of_an_unknown_class_is_refused(tutorial, tmp_path, capsys):
+    ckpt = tmp_path / "gru.pth.tar"
+    with tutorial_modules():
+        torch.save({"encoder": tutorial.encoder, "decoder": nn.GRUCell(4, 4)}, ckpt)
+    assert import_cli(ckpt, tutorial.wordmap, tmp_path / "out.safetensors") == 2
+    assert "refused: the pickle asks for torch.nn.modules.rnn.GRUCell" in one_error_line(capsys)
+    assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_a_plain_pickle_of_another_program_is_refused(tutorial, tmp_path, capsys):
+    ckpt = tmp_path / "other.pkl"
+    ckpt.write_bytes(pickle.dumps({"encoder": [1.5, "x"]}, protocol=2))
+    assert import_cli(ckpt, tutorial.wordmap, tmp_path / "out.safetensors") == 2
+    assert "not a torch checkpoint" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("which", ["zip", "legacy"])
+def test_a_truncated_checkpoint_is_one_line(tutorial, tmp_path, capsys, which):
+    data = getattr(tutorial, which).read_bytes()
+    ckpt = tmp_path / "cut.pth.tar"
+    ckpt.write_bytes(data[: len(data) * 2 // 3])
+    assert import_cli(ckpt, tutorial.wordmap, tmp_path / "out.safetensors") == 2
+    assert "truncated" in one_error_line(capsys)
+    assert not (tmp_path / "out.safetensors").exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    (word_map(19), "the decoder writes 24 words but the word map has 23"),
+    ("not json {", "word map is not JSON"),
+    ({w: i for w, i in WORDS.items() if w != "<start>"} | {"w21": WORDS["<start>"]}, "word map lacks <start>"),
+    (dict(WORDS, w5=3), "indices are not 0..23, each once"),
+])
+def test_a_wrong_word_map_is_one_line(tutorial, tmp_path, capsys, content, message):
+    wm = tmp_path / "WORDMAP.json"
+    if isinstance(content, str):
+        wm.write_text(content)
+    else:
+        write_word_map(wm, content)
+    assert import_cli(tutorial.zip, wm, tmp_path / "out.safetensors") == 2
+    assert message in one_error_line(capsys)
+    assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_out_must_be_safetensors(tutorial, tmp_path, capsys):
+    assert import_cli(tutorial.zip, tutorial.wordmap, tmp_path / "model.pth") == 2
+    assert "written as .safetensors" in one_error_line(capsys)
