@@ -397,3 +397,165 @@ def test_the_window_shows_a_warning_of_the_engine_thread_in_its_status_bar(qtbot
     logged = [r.getMessage() for r in caplog.records if r.name == "attnviewer"]
     assert logged and all(m.startswith("warning: ") and "\n" not in m for m in logged), logged
     assert not window.error_banner.isVisible()  # a warning is not an error: the caption is on screen
+
+
+# ---- 2. decoded image memory is bounded ---------------------------------------------------------
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def _filtered(raw: np.ndarray, kinds: list[int], bpp: int) -> bytes:
+    """PNG rows (h, rowbytes) filtered as the encoder of the PNG standard does, row k with filter kinds[k]."""
+    out = []
+    prev = np.zeros(raw.shape[1], np.int32)
+    for row, kind in zip(raw.astype(np.int32), kinds):
+        left = np.concatenate([np.zeros(bpp, np.int32), row[:-bpp]])
+        upleft = np.concatenate([np.zeros(bpp, np.int32), prev[:-bpp]])
+        if kind == 4:  # Paeth: the neighbour closest to left + up - upleft
+            p = left + prev - upleft
+            pa, pb, pc = abs(p - left), abs(p - prev), abs(p - upleft)
+            pred = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, prev, upleft))
+        else:
+            pred = [np.zeros_like(row), left, prev, (left + prev) // 2][kind]
+        out.append(bytes([kind]) + ((row - pred) % 256).astype(np.uint8).tobytes())
+        prev = row
+    return b"".join(out)
+
+
+def _write_png(path: Path, raw: np.ndarray, width: int, depth: int, colour: int, kinds: list[int],
+               palette: bytes = b"", transparency: bytes = b"", exif: bytes = b"") -> None:
+    import struct
+    import zlib
+
+    bpp = max(1, {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour] * depth // 8)
+    extra = (_chunk(b"PLTE", palette) if palette else b"") + (_chunk(b"tRNS", transparency) if transparency else b"")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, len(raw), depth, colour, 0, 0, 0))
+                     + extra + (_chunk(b"eXIf", exif) if exif else b"")
+                     + _chunk(b"IDAT", zlib.compress(_filtered(raw, kinds, bpp), 6)) + _chunk(b"IEND", b""))
+
+
+PNG_TYPES = [(0, 1), (0, 2), (0, 4), (0, 8), (0, 16), (2, 8), (3, 1), (3, 2), (3, 4), (3, 8), (4, 8), (4, 16), (6, 8)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), kind=st.sampled_from(PNG_TYPES), w=st.integers(16, 70), h=st.integers(16, 70),
+       strip=st.integers(1, 3000), max_side=st.integers(4, 40))
+def test_png_strips_decode_every_type_and_filter_as_pillow_does_whole(tmp_path, monkeypatch, data, kind, w, h, strip,
+                                                                      max_side):
+    """Strips (many, of any size) unfiltered and reduced give the picture Pillow gives from the
+    whole file, reduced the same way: every colour type and depth, every filter on any row."""
+    from PIL import Image
+
+    from attnviewer.media import images, strips
+
+    colour, depth = kind
+    bits = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour] * depth
+    rowbytes = (w * bits + 7) // 8
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    raw = rng.integers(0, 256, (h, rowbytes), dtype=np.uint8)
+    if colour == 3 and depth == 8:
+        raw %= 200  # indices within the palette
+    kinds = data.draw(st.lists(st.integers(0, 4), min_size=h, max_size=h))
+    palette = rng.integers(0, 256, 3 * min(256, 2 ** depth), dtype=np.uint8).tobytes() if colour == 3 else b""
+    alpha = rng.integers(0, 256, min(16, 2 ** depth), dtype=np.uint8).tobytes() if colour == 3 and data.draw(st.booleans()) else b""
+    path = tmp_path / "p.png"
+    _write_png(path, raw, w, depth, colour, kinds, palette, alpha)
+    monkeypatch.setattr(strips, "STRIP_PIXELS", strip)
+
+    got, size = strips.decode_png(path, max_side, images._to_rgb8)
+    factor = max(1, max(w, h) // max_side)
+    with Image.open(path) as whole:
+        want = images._to_rgb8(whole)
+    if factor > 1:
+        want = np.asarray(Image.fromarray(want).reduce(factor))
+    assert size == (w, h) and got.shape == want.shape
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 1  # rounding of the two-step box mean
+
+
+def test_a_large_png_is_decoded_in_strips_upright_as_its_exif_says(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from attnviewer.media import images
+
+    rgb = np.zeros((40, 90, 3), np.uint8)
+    rgb[:, :30] = (255, 0, 0)  # red on the left of the stored picture
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned: shown rotated 90 degrees clockwise
+    path = tmp_path / "turned.png"
+    _write_png(path, rgb.reshape(40, 270), 90, 8, 2, [4, 1, 2, 3, 0] * 8, exif=exif.tobytes())
+    monkeypatch.setattr(images, "STRIPS_FROM", 0)
+    image = images.load_image(path, max_side=45)
+    assert image.original_size == (40, 90) and image.rgb.shape == (45, 20, 3)
+    assert (image.rgb[:12, :, 0] > 200).all() and (image.rgb[-12:, :, 0] < 50).all()  # red now on top
+
+
+PEAK_SCRIPT = """
+import json, resource, sys
+from attnviewer.errors import AttnViewerError
+from attnviewer.media.images import load_image
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    image = load_image(sys.argv[1])
+    said = {"shape": list(image.rgb.shape), "size": list(image.original_size)}
+except AttnViewerError as e:
+    said = {"error": str(e)}
+said["grew_mb"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+print(json.dumps(said))
+"""
+
+
+def _streamed_png(path: Path, width: int, height: int, idat: bool = True, depth: int = 8) -> None:
+    """An RGB PNG of any size written a block of rows at a time (what a bomb's author does: a few KB
+    that decode to hundreds of MB); without idat, only its header is right."""
+    import struct
+    import zlib
+
+    row = b"\x02" + bytes((i * 7) % 256 for i in range(3 * width * depth // 8))  # filter Up: rows compress to nothing
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, 2, 0, 0, 0)))
+        z = zlib.compressobj(9)
+        left = height if idat else 1
+        block = row * max(1, (1 << 20) // len(row))
+        while left:
+            n = min(left, len(block) // len(row))
+            f.write(_chunk(b"IDAT", z.compress(block[:n * len(row)])))
+            left -= n
+        f.write(_chunk(b"IDAT", z.flush()) + _chunk(b"IEND", b""))
+
+
+def _peak(path: Path) -> dict:
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(path)], capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0 and r.stderr == "", r.stderr[-2000:]
+    return json.loads(r.stdout)
+
+
+@pytest.mark.parametrize("width, height, bound_mb, depth", [
+    (16, 3_000_000, 120, 8), (7_000, 7_000, 120, 8), (2_000_000, 16, 180, 8),
+    (6_000, 6_000, 300, 16),  # 16-bit RGB is decoded whole (144 MB in Pillow; it took 620 MB), then reduced
+])
+def test_extreme_pngs_open_in_bounded_memory(tmp_path, width, height, bound_mb, depth):
+    """48-49 M pixels, decoded whole, took 850 MB (Pillow alone holds 190 MB of them); in strips the
+    process grows by well under that. A strip is at least one row, so a very wide image costs more
+    (its rows of 2 M pixels: 32 M pixels in all here)."""
+    path = tmp_path / "big.png"
+    _streamed_png(path, width, height, depth=depth)
+    said = _peak(path)
+    assert said.get("size") == [width, height], said
+    assert max(said["shape"][:2]) == 2048, said
+    assert said["grew_mb"] < bound_mb, said
+
+
+def test_an_image_past_the_pixel_limit_is_refused_from_its_header_in_one_line(tmp_path):
+    path = tmp_path / "bomb.png"
+    _streamed_png(path, 16, 18_700_000, idat=False)  # the issue's 16 x 18.7 M: 299 M pixels
+    said = _peak(path)
+    assert "error" in said and "\n" not in said["error"], said
+    assert "too large" in said["error"] and "16x18700000" in said["error"] and "150,000,000" in said["error"]
+    assert said["grew_mb"] < 30, said

@@ -7,8 +7,16 @@ format allows it (JPEG draft mode) and downscaled right after, so memory stays b
 Every file is untrusted: whatever the decoder raises (a text or colour-profile chunk that
 decompresses past Pillow's limit, a broken header, a codec error) becomes one MediaError line, and
 the decoder's Python warnings (damaged EXIF data, ...) are caught here and kept as one-line notes on
-the LoadedImage (`notes`) instead of reaching stderr. The decoded pixels are bounded by MAX_PIXELS
-(width times height, so a 16-pixel-wide strip of any length counts the same as a square).
+the LoadedImage (`notes`) instead of reaching stderr.
+
+Memory is bounded whatever the file says. An image of more than MAX_PIXELS (width times height,
+so a 16-pixel-wide strip of any length counts the same as a square) is refused from its header.
+Below that, nothing is held at full size longer than it must be: a JPEG is decoded at a reduced
+scale (draft mode, up to 1/8 per side); a large PNG, the usual form of a decompression bomb, is
+decoded in strips, each reduced before the next is read (strips.py: under 100 MB for any image
+up to a million pixels wide; a strip is at least one row, so the widest rows the limit allows,
+9 M pixels, take about 400 MB); other formats (and interlaced or 16-bit RGB PNGs) are decoded whole, then
+converted and reduced a band at a time, so they peak at about 4 bytes a pixel (600 MB at the limit).
 """
 from __future__ import annotations
 
@@ -20,11 +28,15 @@ import cv2
 import numpy as np
 
 from ..errors import MediaError, first_line
+from . import strips as _strips
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MIN_SIDE = 16  # smaller than this there is nothing to attend to
 MAX_DISPLAY_SIDE = 2048  # the copy kept for display and figures
-MAX_PIXELS = 300_000_000  # refuse decompression bombs before decoding
+# Refused from the header, before decoding: 150 M pixels lets a 12,000 x 12,000 photo (144 M) open,
+# and bounds what a format decoded whole can take (Pillow holds RGB as 4 bytes a pixel: 600 MB).
+MAX_PIXELS = 150_000_000
+STRIPS_FROM = 8_000_000  # a PNG of more pixels than this is decoded in strips (strips.py)
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")  # named in the "not an image" message
 
 
@@ -87,7 +99,7 @@ def _notes(path: Path, caught) -> list[str]:
 
 
 def _decode(path: Path, max_side: int) -> LoadedImage:
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, with a clearer message
     try:
@@ -111,30 +123,48 @@ def _decode(path: Path, max_side: int) -> LoadedImage:
         except Exception as e:
             raise MediaError(f"{path}: cannot open ({first_line(e)})") from None
         if w * h > MAX_PIXELS:
-            raise MediaError(f"{path}: image is too large to open ({w}x{h} pixels)")
+            raise MediaError(f"{path}: image is too large to open ({w}x{h} pixels; at most {MAX_PIXELS:,} are read)")
         if min(w, h) < MIN_SIDE:
             raise MediaError(f"{path}: image is only {w}x{h} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed")
         try:
-            try:
-                turned = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # EXIF orientations that swap sides
-            except Exception as e:  # damaged EXIF: drawn as stored
-                warnings.warn(f"EXIF data could not be read ({first_line(e)})")
-                turned = False
-            if img.format == "JPEG" and max(w, h) > max_side:
-                img.draft("RGB", (max_side, max_side))  # decode at a reduced scale
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            rgb = _to_rgb8(img)
+            # before getexif(), which makes Pillow decode a PNG whole
+            strips = _strips.decode_png(path, max_side, _to_rgb8) if img.format == "PNG" and w * h > STRIPS_FROM else None
+            if strips is not None:
+                rgb, orig = strips
+            else:
+                try:
+                    orientation = img.getexif().get(0x0112, 1)
+                except Exception as e:  # damaged EXIF: drawn as stored
+                    warnings.warn(f"EXIF data could not be read ({first_line(e)})")
+                    orientation = 1
+                if img.format == "JPEG" and max(w, h) > max_side:
+                    img.draft("RGB", (max_side, max_side))  # decode at a reduced scale
+                img.load()
+                rgb = _reduced_rgb(img, max_side)
+                if orientation != 1:
+                    rgb = np.asarray(_strips.upright(Image.fromarray(rgb), orientation))
+                orig = (h, w) if orientation in (5, 6, 7, 8) else (w, h)  # EXIF orientations that swap sides
         except MemoryError:
             raise MediaError(f"{path}: image is too large to open ({w}x{h} pixels)") from None
         except Exception as e:  # OSError, SyntaxError, ValueError, struct.error, zlib.error ... of any decoder
             raise MediaError(f"{path}: truncated or corrupt image data ({first_line(e)})") from None
-    orig = (h, w) if turned else (w, h)
     if max(rgb.shape[:2]) > max_side:
         scale = max_side / max(rgb.shape[:2])
         size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     return LoadedImage(str(path), np.ascontiguousarray(rgb), orig)
+
+
+def _reduced_rgb(img, max_side: int) -> np.ndarray:
+    """A decoded image as RGB, reduced by a whole factor (box average) to at least max_side on its
+    long side without a full-size copy (converting a huge image whole would cost as much again)."""
+    w, h = img.size
+    factor = max(w, h) // max_side
+    if factor < 2:
+        return _to_rgb8(img)
+    if img.mode in ("L", "LA", "RGB", "RGBA", "I", "F"):  # Pillow reduces these itself, then converts
+        return _to_rgb8(img.reduce(factor))
+    return _strips.reduce_bands(img, factor, _to_rgb8)  # palette, 1-bit, 16-bit, CMYK ...
 
 
 def _to_rgb8(img) -> np.ndarray:
