@@ -559,3 +559,34 @@ def test_an_image_past_the_pixel_limit_is_refused_from_its_header_in_one_line(tm
     assert "error" in said and "\n" not in said["error"], said
     assert "too large" in said["error"] and "16x18700000" in said["error"] and "150,000,000" in said["error"]
     assert said["grew_mb"] < 30, said
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), kind=st.sampled_from(PNG_TYPES), how=st.sampled_from(["cut", "flip", "both"]))
+def test_damaged_pngs_in_strips_are_one_line_errors(tmp_path, monkeypatch, data, kind, how):
+    """Cut short or with bytes changed anywhere (header, palette, image data, CRCs), a PNG decoded in
+    strips opens or is refused in one MediaError line; nothing else escapes."""
+    from attnviewer.media import images, strips
+
+    colour, depth = kind
+    bits = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour] * depth
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    raw = rng.integers(0, 256, (40, (40 * bits + 7) // 8), dtype=np.uint8)
+    palette = rng.integers(0, 256, 3 * min(256, 2 ** depth), dtype=np.uint8).tobytes() if colour == 3 else b""
+    path = tmp_path / "damaged.png"
+    _write_png(path, raw, 40, depth, colour, [k % 5 for k in range(40)], palette)
+    blob = bytearray(path.read_bytes())
+    if how in ("flip", "both"):
+        for _ in range(data.draw(st.integers(1, 4))):
+            blob[data.draw(st.integers(8, len(blob) - 1))] ^= data.draw(st.integers(1, 255))
+    if how in ("cut", "both"):
+        blob = blob[:data.draw(st.integers(8, len(blob) - 1))]
+    path.write_bytes(bytes(blob))
+    monkeypatch.setattr(images, "STRIPS_FROM", 0)
+    monkeypatch.setattr(strips, "STRIP_PIXELS", 300)
+    try:
+        image = images.load_image(path, max_side=16)
+    except MediaError as e:
+        assert "\n" not in str(e) and str(e).startswith(str(path)), str(e)
+    else:
+        assert image.rgb.ndim == 3 and image.rgb.shape[2] == 3
