@@ -229,6 +229,35 @@ def _stamp(path) -> tuple:
         return (None, None)  # loading it will say what is wrong
 
 
+def _load_torch_libraries() -> list[str]:
+    """Map torch's shared libraries (libtorch_cpu and the rest, hundreds of MB) before `import
+    torch`, through the C library's dlopen, which ctypes calls with the GIL released: their
+    relocation and static constructors (0.3 s on a quiet machine, over 1 s on a loaded one) then
+    no longer stall the window, and the import finds them mapped. Same libraries, same order and
+    flags as torch's own import (its global dependencies, then its extension). Linux only; any
+    failure is left to the import to report. Returns the paths mapped."""
+    import ctypes
+    import importlib.machinery
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    if not sys.platform.startswith("linux") or "torch" in sys.modules:
+        return []
+    try:
+        spec = importlib.util.find_spec("torch")
+        folder = Path(spec.origin).parent
+        dlopen = ctypes.CDLL(None).dlopen
+    except (ImportError, AttributeError, TypeError, OSError):
+        return []
+    dlopen.restype, dlopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_int]
+    extension = next((folder / f"_C{s}" for s in importlib.machinery.EXTENSION_SUFFIXES
+                      if (folder / f"_C{s}").exists()), None)
+    wanted = [(folder / "lib" / "libtorch_global_deps.so", os.RTLD_GLOBAL | os.RTLD_NOW),
+              (extension, sys.getdlopenflags())]
+    return [str(path) for path, flags in wanted if path is not None and dlopen(os.fsencode(path), flags)]
+
+
 def _import_torch():
     """Import torch with the garbage collector paused: its import allocates so much that full
     collections (100+ ms each, holding the GIL) would stall the window several times."""
@@ -236,6 +265,7 @@ def _import_torch():
     import sys
 
     if "torch" not in sys.modules:
+        _load_torch_libraries()
         gc.disable()
         try:
             import torch  # noqa: F401

@@ -1,0 +1,113 @@
+"""What keeps the window responsive while a video is read and captioned (issue 12): the time chart
+painted directly, a medium's panes built ahead in pieces, torch's libraries loaded with the GIL
+released. Real widgets offscreen, a real subprocess for torch; no timing assertions."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from attnviewer.media.frames import read_clip
+from attnviewer.resources import sample_dir
+from attnviewer.ui.attention_pane import OverlaySettings
+from attnviewer.ui.overlay import tile_colours
+from attnviewer.ui.time_chart import TimeChart, nice_ticks
+
+CLIP = sample_dir() / "clip-1.mp4"
+
+
+@pytest.mark.parametrize("lo, hi, expected", [
+    (0.0, 2.0, [0.0, 0.5, 1.0, 1.5, 2.0]),
+    (-0.1, 1.9, [0.0, 0.5, 1.0, 1.5]),
+    (0.0, 600.0, [0.0, 100.0, 200.0, 300.0, 400.0, 500.0, 600.0]),
+    (3.0, 3.0, [3.0]),
+])
+def test_time_ticks_are_round_and_inside_the_range(lo, hi, expected):
+    assert nice_ticks(lo, hi) == expected
+
+
+def _bar_colour(chart, image, k):
+    """The colour painted in the middle of frame k's bar, a pixel above the time axis."""
+    p = chart.point(chart.times[k], chart.weights[k] / 2)
+    return image.pixelColor(int(p.x()), int(p.y())).getRgb()[:3]
+
+
+def test_time_chart_paints_each_frames_bar_in_its_colour(qtbot):
+    chart = TimeChart()
+    qtbot.addWidget(chart)
+    chart.resize(480, 240)
+    chart.show()
+    times = np.linspace(0.1, 1.9, 12)
+    w = np.full(12, 0.02)
+    w[4] = 0.78
+    colours = tile_colours(w, "jet", 0.8)
+    chart.set_clip(times)
+    chart.set_word(w, colours, peak=4, title="“left”: attention over the frames")
+    image = chart.grab().toImage()
+    assert _bar_colour(chart, image, 4) == tuple(colours[4])
+    top = chart.point(times[4], w[4] - 0.02)  # inside the tall bar, near its top
+    assert image.pixelColor(int(top.x()), int(top.y())).getRgb()[:3] != (255, 255, 255)
+    low = chart.point(times[0], 0.5)  # above frame 0's short bar: white with a faint grid at most
+    assert min(image.pixelColor(int(low.x()) + 3, int(low.y()) + 3).getRgb()[:3]) > 200
+    chart.set_word(w[:5], colours[:5])  # weights that do not fit the clip show nothing
+    assert chart.weights is None and chart.title == ""
+
+
+def test_video_attention_pane_shows_the_word_and_its_top_frames(qtbot):
+    from attnviewer.types import Step
+    from attnviewer.ui.video_panes import VideoAttentionPane
+
+    clip = read_clip(CLIP, 12)
+    pane = VideoAttentionPane()
+    qtbot.addWidget(pane)
+    pane.resize(520, 560)
+    pane.show()
+    pane.set_media(clip)
+    weights = [np.roll(np.linspace(0.0, 1.0, 12, dtype=np.float32), s) for s in (3, 7)]
+    words = [Step(i, tok, i, 0.9, [], (a / a.sum()).astype(np.float32)) for i, (tok, a) in
+             enumerate(zip(("moves", "left"), weights))]
+    pane.show_words(words, 1, OverlaySettings())
+    assert pane.top_shown == [int(k) for k in np.argsort(-words[1].attention, kind="stable")[:3]]
+    assert pane.plot.peak == int(np.argmax(words[1].attention))
+    assert "left" in pane.plot.title
+    assert pane.words.count() == 2
+    first = pane.top[0].pixmap().cacheKey()
+    pane.show_words(words, 1, OverlaySettings())  # the same word again: the same enlarged picture
+    assert pane.top[0].pixmap().cacheKey() == first
+    pane.set_media(None)
+    assert pane.weights is None and pane.plot.weights is None and pane.words.count() == 0
+
+
+def test_a_videos_panes_are_built_before_its_first_word(qtbot, window):
+    """Opening a video builds its panes while the clip is read; the screen changes only with
+    the first word (what was there stays until then)."""
+    main = window.sides["main"]
+    assert "video" not in window.media_panes and "video" not in main.panes
+    window._prepare_panes("video")
+    qtbot.waitUntil(lambda: "video" in window.media_panes and "video" in main.panes, timeout=10_000)
+    assert window.medium is None and main.medium == "image"  # nothing shown changed
+    pane = window.media_panes["video"]
+    window._prepare_panes("video")  # all there: nothing is built again
+    qtbot.wait(50)
+    assert window.media_panes["video"] is pane and not window._pane_steps
+
+
+def test_torch_libraries_load_before_torch_is_imported():
+    """In a fresh interpreter: the libraries are mapped, no torch module is imported yet, and
+    torch then imports and computes."""
+    code = (
+        "import sys\n"
+        "from attnviewer.engine.worker import _load_torch_libraries\n"
+        "loaded = _load_torch_libraries()\n"
+        "assert loaded and 'torch' not in sys.modules, (loaded, 'torch' in sys.modules)\n"
+        "maps = open('/proc/self/maps').read()\n"
+        "assert 'libtorch_cpu' in maps and 'libtorch_python' in maps\n"
+        "from attnviewer.engine.worker import _import_torch\n"
+        "torch = _import_torch()\n"
+        "print(float(torch.ones(3).sum()))\n"
+    )
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the libraries are preloaded on Linux only")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "3.0"
