@@ -1,6 +1,6 @@
 """Large images decoded and reduced in strips, so that memory stays bounded.
 
-Pillow decodes a PNG whole: a 16 x 9,000,000 strip (2.9 KB compressed, legal) holds 144 M pixels,
+Pillow decodes a PNG whole: a 16 x 9,000,000 PNG (about a megabyte, legal) holds 144 M pixels,
 576 MB as Pillow stores them, before anything can be reduced. Here the compressed stream is
 inflated a strip of rows at a time (about STRIP_PIXELS pixels) and each strip is box-reduced by
 the image's factor before the next is read, so memory is a few strips plus the reduced picture,
@@ -86,7 +86,7 @@ class _Stream:
     def _head(self) -> tuple[int, bytes]:
         head = self.f.read(8)
         if len(head) < 8:
-            raise PngError("the file ends before its image data")
+            raise PngError("the file is truncated")
         length, kind = struct.unpack(">I4s", head)
         if length > 0x7FFFFFFF:
             raise PngError(f"a chunk declares {length} bytes")
@@ -221,7 +221,10 @@ def decode_png(path: Path, max_side: int, to_rgb8) -> tuple[np.ndarray, tuple[in
                 with Image.open(io.BytesIO(_png(w, n, depth, colour, extra, plain))) as im:
                     rgb = to_rgb8(im)
             reducer.add(rgb)
-        png.finish()
+        try:
+            png.finish()
+        except PngError:  # damaged after the pixels, which are all there: only a late EXIF is lost
+            pass
         orientation = _orientation(png.kept.get(b"eXIf"))
     picture = reducer.picture()
     if orientation != 1:
