@@ -221,10 +221,11 @@ def tutorial_beam(decoder: DecoderWithAttention, encoder_out: torch.Tensor, star
     s, vocab_size = beam, decoder.vocab_size
     n = encoder_out.shape[1]
     enc = encoder_out.expand(s, n, encoder_out.shape[2])
-    prev = torch.full((s,), start, dtype=torch.long)
+    device = encoder_out.device
+    prev = torch.full((s,), start, dtype=torch.long, device=device)
     seqs = prev[:, None]
-    alphas = torch.ones(s, 1, n)
-    top = torch.zeros(s, 1)
+    alphas = torch.ones(s, 1, n, device=device)
+    top = torch.zeros(s, 1, device=device)
     done = []
     h, c = decoder.init_hidden_state(enc)
     step = 1

@@ -38,3 +38,12 @@ def test_player_benchmark_quick_accounts_for_every_frame():
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "all frames accounted for: yes" in run.stdout, run.stdout
+
+
+def test_sat_beam_benchmark_finds_our_search_equal_to_the_tutorials():
+    """Tiny sizes: the imported tutorial model's batched beam search gives the tutorial's captions."""
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "sat_beam.py"), "--images", "3", "--vocab", "60",
+                          "--dim", "32"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "outputs identical for k in (3, 5)" in run.stdout
+    assert "MISMATCH" not in run.stdout

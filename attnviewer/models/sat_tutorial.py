@@ -131,11 +131,17 @@ def config_of(encoder: Placeholder, decoder: Placeholder, n_words: int, path: Pa
     if vocab_size != n_words:
         raise CheckpointError(f"{path}: the decoder writes {vocab_size} words but the word map has {n_words}; "
                               "is it the WORDMAP of this checkpoint?")
+    return tutorial_config(vocab_size, embed_dim, hidden, attn_dim, _pooled_grid(encoder, path), _dropout(decoder))
+
+
+def tutorial_config(vocab_size: int, embed_dim: int, decoder_dim: int, attention_dim: int, grid: int = 14,
+                    dropout: float = 0.5) -> CaptionerConfig:
+    """Our config of a tutorial model of these sizes (the tutorial's defaults: 512, 512, 512, 14)."""
     return CaptionerConfig(
         vocab_size=vocab_size, encoder="resnet101", image_size=IMAGE_SIZE, coords=False, embed_dim=embed_dim,
-        hidden_dim=hidden, attn_dim=attn_dim, score="additive", gate=True, dropout=_dropout(decoder),
-        max_len=MAX_LEN, pooled_grid=_pooled_grid(encoder, path), attn_activation="relu", vector_gate=True,
-        init_tanh=False, all_words=True,
+        hidden_dim=decoder_dim, attn_dim=attention_dim, score="additive", gate=True, dropout=dropout,
+        max_len=MAX_LEN, pooled_grid=grid, attn_activation="relu", vector_gate=True, init_tanh=False,
+        all_words=True,
     )
 
 
