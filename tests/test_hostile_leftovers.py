@@ -139,6 +139,15 @@ def test_the_window_opens_the_result_and_shows_the_name_escaped(qtbot, window, o
     assert window.shown.path == image  # what was on screen stays
 
 
+def test_the_window_opens_an_image_of_a_non_utf8_name_and_shows_it_escaped(qtbot, window, tmp_path, samples):
+    from .helpers import caption_done
+
+    image = _odd_image(tmp_path, samples[0])
+    caption_done(qtbot, window, image)
+    assert window.windowTitle().startswith("pic\\xff\\x1b[31m.png")
+    assert window.sides["main"].state.result.source == image  # the exact name, for saving and reopening
+
+
 # ---- 4. all or nothing: folder captioning per input, and `video --top-frames` --------------------
 
 def _folder(tmp_path: Path, samples) -> Path:
