@@ -265,9 +265,9 @@ def _import_torch():
     import sys
 
     if "torch" not in sys.modules:
-        _load_torch_libraries()
-        gc.disable()
+        gc.disable()  # before the libraries: other threads allocate while they load without the GIL
         try:
+            _load_torch_libraries()
             import torch  # noqa: F401
         finally:
             gc.freeze()  # what the import built lives on: keep it out of later collections
