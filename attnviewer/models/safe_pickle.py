@@ -112,7 +112,7 @@ class LazyTensor:
         return self.size
 
 
-@dataclass(frozen=True)
+@dataclass
 class _StorageType:
     name: str
     dtype: torch.dtype
@@ -169,7 +169,6 @@ _GLOBALS = {
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
-    **{("torch", name): _StorageType(name, dtype) for name, dtype in STORAGE_DTYPES.items()},
     **_PLACEHOLDERS,
 }
 _OLD_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}  # names of protocol-2 pickles
@@ -188,6 +187,8 @@ class RestrictedUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str):
         key = (_OLD_MODULES.get(module, module), name)
+        if module == "torch" and name in STORAGE_DTYPES:  # a new one each time: a BUILD may alter it
+            return _StorageType(name, STORAGE_DTYPES[name])
         if key not in _GLOBALS:
             raise _Refused(f"{module}.{name}")
         return _GLOBALS[key]
@@ -205,7 +206,8 @@ class RestrictedUnpickler(pickle.Unpickler):
         _, kind, key, _location, numel = pid[:5]
         if len(pid) == 6 and pid[5] is not None:
             raise CheckpointError("the pickle uses storage views (torch < 0.4), which are not supported")
-        if not isinstance(kind, _StorageType) or not isinstance(key, str) or type(numel) is not int or numel < 0:
+        if not isinstance(kind, _StorageType) or STORAGE_DTYPES.get(kind.name) != kind.dtype \
+                or not isinstance(key, str) or type(numel) is not int or numel < 0:
             raise CheckpointError("the pickle refers to a storage it does not describe")
         ref = self.storages.get(key)
         if ref is None:
@@ -355,11 +357,14 @@ def lazy_state_dict(module: Placeholder, prefix: str = "") -> dict[str, LazyTens
     """The names `nn.Module.state_dict()` would give, for a tree of placeholders (depth-first,
     without recursion), each with its lazy tensor."""
     out: dict[str, LazyTensor] = {}
-    stack = [(prefix, module)]
+    stack, seen = [(prefix, module)], set()
     while stack:
         at, node = stack.pop()
         if not isinstance(node, Placeholder):
             raise CheckpointError(f"{at.rstrip('.') or 'the model'} is not a module")
+        if id(node) in seen:  # a module under itself (or twice): no model is built so
+            raise CheckpointError(f"{at.rstrip('.')} appears twice in the module tree")
+        seen.add(id(node))
         state = node.state
         skip = state.get("_non_persistent_buffers_set") or set()
         for table in ("_parameters", "_buffers"):
