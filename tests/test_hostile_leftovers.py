@@ -86,8 +86,9 @@ def test_a_reopened_result_saves_the_same_name_again(odd_result, tmp_path):
 
 
 def _result(source: str) -> Result:
+    attention = np.random.default_rng(0).dirichlet(np.ones(4), 2).astype(np.float32).reshape(2, 2, 2)
     hyp = Hypothesis(tokens=["a", "b"], token_ids=[4, 5], log_prob=-1.0, score=-1.0, probs=[0.5, 0.5],
-                     alternatives=[[], []], attention=np.full((2, 2, 2), 0.25, np.float32))
+                     alternatives=[[], []], attention=attention)
     return Result(source=source, model="m", settings={}, hypotheses=[hyp], kind="caption", image_size=(32, 32))
 
 
@@ -97,11 +98,14 @@ NAME_BYTES = st.binary(min_size=1, max_size=40).filter(lambda b: b"\0" not in b 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=NAME_BYTES)
 def test_any_file_name_round_trips_through_json_and_npz(tmp_path, name):
-    source = os.fsdecode(b"/photos/" + name)
-    out = tmp_path / "r.json"
-    write_result(_result(source), out, out.with_suffix(".npz"))
+    """The input's name and the result files' own names (the JSON names its NPZ) may be any bytes."""
+    result = _result(os.fsdecode(b"/photos/" + name))
+    out = Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), name + b".json")))
+    write_result(result, out, out.with_suffix(".npz"))
     for saved in (out, out.with_suffix(".npz")):
-        assert os.fsencode(load_result(saved).source) == b"/photos/" + name
+        back = load_result(saved)
+        assert os.fsencode(back.source) == b"/photos/" + name
+        assert np.array_equal(back.best.attention, result.best.attention)  # the NPZ's exact floats, found by name
 
 
 @pytest.mark.parametrize("bad, says", [

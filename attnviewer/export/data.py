@@ -20,7 +20,7 @@ from ..errors import MediaError, OutputError
 from ..types import Hypothesis, Result
 from .figures import atomic_path
 from .result_schema import SCHEMAS as _READABLE
-from .result_schema import NpzArrays, ResultRecord, parse_result, read_json_text, source_path_bytes
+from .result_schema import NpzArrays, ResultRecord, parse_result, path_bytes, read_json_text
 
 SCHEMA = "attnviewer-result-3"  # 3: kind, source_tokens (translation), frame_times (video)
 SCHEMAS = _READABLE  # what load_result reads (result_schema.py declares them)
@@ -49,20 +49,21 @@ def hypothesis_dict(h: Hypothesis) -> dict:
     }
 
 
-def source_fields(source: str) -> dict:
-    """The source's JSON fields. A path that is not valid UTF-8 (legal on Linux; Python holds its
-    bytes as surrogates, which no UTF-8 file can store) is kept twice: "source" a printable name
-    (the odd bytes as \\xNN) and "source_bytes" the exact bytes, percent-encoded, so that
-    `os.fsdecode(urllib.parse.unquote_to_bytes(...))` gives the path back."""
+def source_fields(source: str, key: str = "source") -> dict:
+    """A path's JSON fields. A path that is not valid UTF-8 (legal on Linux; Python holds its
+    bytes as surrogates, which no UTF-8 file can store) is kept twice: KEY a printable name (the
+    odd bytes as \\xNN) and KEY_bytes the exact bytes, percent-encoded, so that
+    `os.fsdecode(urllib.parse.unquote_to_bytes(...))` gives the path back. Used for "source" (the
+    input) and "arrays" (the NPZ beside the JSON)."""
     try:
         source.encode("utf-8")
-        return {"source": source}
+        return {key: source}
     except UnicodeEncodeError:
         from urllib.parse import quote_from_bytes
 
         raw = source.encode("utf-8", "surrogateescape") if _escaped_only(source) else \
             source.encode("utf-8", "surrogatepass")
-        return {"source": raw.decode("utf-8", "backslashreplace"), "source_bytes": quote_from_bytes(raw, safe="/")}
+        return {key: raw.decode("utf-8", "backslashreplace"), f"{key}_bytes": quote_from_bytes(raw, safe="/")}
 
 
 def _escaped_only(text: str) -> bool:
@@ -88,10 +89,13 @@ def result_dict(r: Result) -> dict:
 
 def write_json(data, out: str | Path) -> Path:
     out = Path(out)
+    try:
+        text = json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # a name's odd bytes somewhere no *_bytes field holds: escaped, never a crash
+        text = json.dumps(data, indent=1, ensure_ascii=True).encode("ascii")
     with atomic_path(out) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1, ensure_ascii=False)
-            f.write("\n")
+        with open(tmp, "wb") as f:
+            f.write(text + b"\n")
     return out
 
 
@@ -127,7 +131,7 @@ def write_result(result: Result, json_out: str | Path | None = None, npz_out: st
     if json_out is not None:
         ref = npz_name if npz_name is not None and npz_out is not None else (npz_out if npz_out is not None else arrays)
         if ref is not None:
-            data = dict(data, arrays=_relative(Path(ref), Path(json_out).parent))
+            data = dict(data, **source_fields(_relative(Path(ref), Path(json_out).parent), "arrays"))
         written.insert(0, write_json(data, json_out))
     return written
 
@@ -160,7 +164,8 @@ def load_result(path: str | Path) -> Result:
     else:
         record = parse_result(read_json_text(path), path)
         arrays = {}
-        npz_path = path.parent / record.arrays if record.arrays else None
+        named = path_bytes(record, "arrays")
+        npz_path = path.parent / (os.fsdecode(named) if named is not None else record.arrays) if record.arrays else None
         if npz_path is not None and npz_path.is_file():  # gone: the JSON alone holds the result, to 6 decimals
             with NpzArrays(npz_path) as npz:
                 arrays = npz.attention(record)
@@ -184,7 +189,7 @@ def _result_from(r: ResultRecord, arrays: dict[int, np.ndarray]) -> Result:
             attention=att,
             locations=[w.location for w in words] if words[0].location is not None else None,
         ))
-    raw = source_path_bytes(r)
+    raw = path_bytes(r, "source")
     return Result(
         source=os.fsdecode(raw) if raw is not None else r.source,  # the exact path again, to find the file
         model=r.model,

@@ -169,7 +169,8 @@ class ResultRecord(_Record):
     note: Text | None = None
     attention_shape: list[Dimension] | None = Field(None, max_length=3)
     hypotheses: list[HypothesisRecord] = Field(max_length=HYPOTHESES[1])
-    arrays: Name | None = None  # the NPZ beside the JSON, relative to the JSON's folder
+    arrays: PathName | None = None  # the NPZ beside the JSON, relative to the JSON's folder (printed escaped)
+    arrays_bytes: Annotated[str, Field(max_length=3 * TEXT_MAX_CHARS)] | None = None  # a non-UTF-8 one, percent-encoded
 
     @property
     def kind_name(self) -> str:
@@ -326,8 +327,8 @@ def check_record(r: ResultRecord) -> None:
     kind, shape = r.kind_name, r.shape
     if kind == "translate" and _CONTROL_BUT_LINES.search(r.source):
         raise ResultError("source", "must not hold control characters")  # a sentence, unlike a path
-    if r.source_bytes is not None:
-        source_path_bytes(r)
+    for key in ("source", "arrays"):
+        path_bytes(r, key)
     extra = set((r.settings.model_extra or {}) if r.settings else {})
     if r.settings is not None:
         if len(r.settings.model_fields_set | extra) > SETTINGS_MAX:
@@ -375,20 +376,22 @@ def check_record(r: ResultRecord) -> None:
                 raise ResultError(f"{where}.location", f"must be below {cells} (the attention's cells), got {w.location}")
 
 
-def source_path_bytes(r: ResultRecord) -> bytes | None:
-    """The exact bytes of a source path that is not valid UTF-8 (`source_bytes`, percent-encoded),
-    checked: a path's bytes (no NUL), and the same name as the printable `source` beside it."""
-    if r.source_bytes is None:
+def path_bytes(r: ResultRecord, key: str) -> bytes | None:
+    """The exact bytes of a path that is not valid UTF-8 (KEY_bytes, percent-encoded, beside KEY:
+    "source" or "arrays"), checked: a path's bytes (no NUL), and the same name as the printable KEY."""
+    encoded, shown = getattr(r, f"{key}_bytes"), getattr(r, key)
+    if encoded is None:
         return None
     from urllib.parse import unquote_to_bytes
 
-    if not _PERCENT.fullmatch(r.source_bytes):
-        raise ResultError("source_bytes", f"must be a percent-encoded path, got {_got(r.source_bytes)}")
-    raw = unquote_to_bytes(r.source_bytes)
+    where = f"{key}_bytes"
+    if not _PERCENT.fullmatch(encoded):
+        raise ResultError(where, f"must be a percent-encoded path, got {_got(encoded)}")
+    raw = unquote_to_bytes(encoded)
     if not raw or b"\0" in raw:
-        raise ResultError("source_bytes", "must be a path's bytes (not empty, no NUL byte)")
-    if raw.decode("utf-8", "backslashreplace") != r.source:
-        raise ResultError("source_bytes", f"must be the bytes of source {_got(r.source)}, got another name")
+        raise ResultError(where, "must be a path's bytes (not empty, no NUL byte)")
+    if shown is None or raw.decode("utf-8", "backslashreplace") != shown:
+        raise ResultError(where, f"must be the bytes of {key} {_got(shown)}, got another name")
     return raw
 
 
