@@ -2,14 +2,17 @@
 precomputed memory-mapped features (training/features.py) against reading and encoding the images
 at every step (what training without a feature file does each epoch).
 
-    python benchmarks/train_throughput.py [--images N] [--size PX] [--epochs E] [--batch B] [--hidden H] [--device cpu|cuda]
+    python benchmarks/train_throughput.py [--images N] [--size PX] [--steps S] [--repeats R] [--batch B]
+        [--hidden H] [--device cpu|cuda]
 
 A corpus of N generated scenes (JPEGs of --size px, two captions each, Karpathy-split JSON) is
 written to a temporary folder. Both runs train the same decoder with the same frozen
 EfficientNet-Lite0 through the same loop (training/loop.py), on the same data order; only where the
 regions come from differs. Throughput is the loop's examples per second over its training steps
-(validation excluded); the features' one-time extraction is reported beside it. Only the ratio is
-comparable across machines.
+(validation excluded), the best of a few alternated runs of --steps steps; the features' one-time
+extraction is reported beside it. Only the ratio is comparable across machines. On CPUs the
+decoder's backward pass dominates a step at the default size, so the ratio grows as the decoder
+shrinks (--hidden) and on GPUs, where the decoder is cheap and decoding JPEGs is not.
 """
 from __future__ import annotations
 
@@ -54,6 +57,7 @@ class EncodeEveryStep(ImageCaptionTask):
     def batch(self, indices, device):
         chosen = [self.examples[int(i)] for i in indices]
         rows, pixels = self._read_images(self.train, [i for i, _ in chosen])
+        self.model.encoder.eval()  # frozen: ImageNet's batch statistics, as the feature file has them
         with torch.inference_mode():
             regions = self.model.regions(torch.from_numpy(pixels).permute(0, 3, 1, 2).float().to(device))
         # a normal tensor (autograd may not save inference tensors), rounded as the feature file's
@@ -64,7 +68,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", type=int, default=300)
     p.add_argument("--size", type=int, default=224, help="image side in pixels (also the model's input size)")
-    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--steps", type=int, default=8, help="training steps timed per run (default 8)")
+    p.add_argument("--repeats", type=int, default=2, help="runs of each pipeline, alternated (default 2)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--hidden", type=int, default=512, help="decoder size (default 512, train caption --data's)")
     p.add_argument("--device", default="cpu")
@@ -81,22 +86,26 @@ def main() -> int:
         t0 = time.perf_counter()
         cached = ImageCaptionTask(CaptionCorpusSettings(**settings), args.device, quiet)
         extraction = time.perf_counter() - t0
-        loop = dict(epochs=args.epochs, batch_size=args.batch, device=args.device, patience=0,
-                    val_every=10**9, save_every=10**9)
-        rows = []
-        for name, task, once in (("features from the memmap", cached, extraction),
-                                 ("images read and encoded every step",
-                                  EncodeEveryStep(CaptionCorpusSettings(**settings), args.device, quiet), 0.0)):
-            summary = fit(task, LoopSettings(out=str(tmp / f"{len(rows)}.safetensors"), **loop), log=quiet)
-            rows.append((name, once, summary["examples_per_second"], summary["steps"]))
-    base = rows[1][2]
-    print(f"\n{args.images} images ({len(cached.examples)} captions), {args.size} px, decoder {args.hidden}, batch {args.batch}, "
-          f"{args.epochs} epoch(s), {args.device}, {torch.get_num_threads()} threads")
+        loop = dict(epochs=1, batch_size=args.batch, device=args.device, patience=0, val_every=10**9,
+                    save_every=10**9, max_steps=args.steps)
+        pipelines = {"features from the memmap": (cached, extraction),
+                     "images read and encoded every step":
+                         (EncodeEveryStep(CaptionCorpusSettings(**settings), args.device, quiet), 0.0)}
+        rates: dict[str, list[float]] = {name: [] for name in pipelines}
+        for r in range(args.repeats):  # alternated, the best of each kept: the least disturbed by other work
+            for name, (task, _) in pipelines.items():
+                out = tmp / f"{len(rates[name])}-{r}.safetensors"
+                rates[name].append(fit(task, LoopSettings(out=str(out), **loop), log=quiet)["examples_per_second"])
+    best = {name: max(r) for name, r in rates.items()}
+    base = best["images read and encoded every step"]
+    print(f"\n{args.images} images ({len(cached.examples)} captions), {args.size} px, decoder {args.hidden}, "
+          f"batch {args.batch}, {args.steps} steps, best of {args.repeats}, {args.device}, "
+          f"{torch.get_num_threads()} threads")
     print("| pipeline | one-time extraction (s) | examples/s | ratio |\n|---|---|---|---|")
-    for name, once, rate, steps in rows:
-        print(f"| {name} | {once:.1f} | {rate:,.1f} | {rate / base:.1f}x |")
-    ratio = rows[0][2] / base
-    print(f"\nfeatures train {ratio:.1f}x faster than reading and encoding the images at every step")
+    for name, (_, once) in pipelines.items():
+        print(f"| {name} | {once:.1f} | {best[name]:,.1f} | {best[name] / base:.2f}x |")
+    ratio = best["features from the memmap"] / base
+    print(f"\nfeatures train {ratio:.2f}x as fast as reading and encoding the images at every step")
     return 0 if np.isfinite(ratio) else 1
 
 

@@ -24,6 +24,7 @@ generated scenes, so a real-data model gets no out-of-domain note rather than a 
 """
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -83,6 +84,15 @@ class CaptionCorpusSettings:
         if self.encoder == "small-cnn" and not self.fine_tune_encoder:
             raise SettingsError("the small-cnn encoder has no pretrained weights: train it with --fine-tune-encoder")
         return self
+
+
+def _stamp(path: str) -> str:
+    """path, size and modification time of an image: what its features were made from."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return path
+    return f"{path}\t{st.st_size}\t{st.st_mtime_ns}"
 
 
 class _CaptionSteps:
@@ -176,8 +186,9 @@ class ImageCaptionTask:
         grid = self.model.config.grid
         key = {"what": "image regions", "encoder": s.encoder, "weights": module_digest(self.model.encoder),
                "image_size": s.image_size, "reader": "media.images.load_image + model_input"}
-        ids = [item.source for item in items]
-        args = (ids, lambda i: self._pixels(ids[i]), self._encode, folder, key,
+        paths = [item.source for item in items]
+        ids = [_stamp(p) for p in paths]  # a changed image makes new features, never stale ones
+        args = (ids, lambda i: self._pixels(paths[i]), self._encode, folder, key,
                 (grid[0] * grid[1], self.model.encoder.channels))
         name = f"{Path(s.data).stem}-{split}"
         world = distributed.world_from_env()
