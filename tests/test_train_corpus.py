@@ -174,6 +174,8 @@ def test_features_resume_after_an_interrupted_extraction(tmp_path):
     (["--patience", "-1"], {}, "--patience must be at least 0"),
     (["--scheduled-sampling", "2"], {}, "--scheduled-sampling must be a probability"),
     (["--encoder", "small-cnn"], {}, "train it with --fine-tune-encoder"),
+    (["--workers", "0"], {}, "--workers must be at least 1"),
+    (["--hidden-dim", "5000"], {}, "--hidden-dim must be at most 4096"),
     ([], {"RANK": "0", "WORLD_SIZE": "2"}, "RANK, WORLD_SIZE set in the environment but not LOCAL_RANK"),
 ])
 def test_bad_settings_get_one_line(corpus, tmp_path, capsys, monkeypatch, args, env, says):

@@ -75,8 +75,11 @@ class CaptionCorpusSettings:
                           ("max_len", 1), ("val_size", 1)):
             if getattr(self, name) < low:
                 raise SettingsError(f"--{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
-        if self.image_size > 1024:
-            raise SettingsError(f"--image-size must be at most 1024, got {self.image_size}")
+        for name, high in (("image_size", 1024), ("hidden_dim", 4096), ("embed_dim", 4096)):  # what a checkpoint may hold
+            if getattr(self, name) > high:
+                raise SettingsError(f"--{name.replace('_', '-')} must be at most {high}, got {getattr(self, name)}")
+        if self.workers is not None and self.workers < 1:
+            raise SettingsError(f"--workers must be at least 1, got {self.workers}")
         if not (0 <= self.ds_lambda <= 1000):
             raise SettingsError(f"--lambda must be from 0 to 1000, got {self.ds_lambda}")
         if not 0 <= self.dropout < 1:
