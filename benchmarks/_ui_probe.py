@@ -27,6 +27,9 @@ The GUI thread's responsiveness is a 5 ms QTimer whose ticks are recorded; the p
 into gaps. Also recorded: the window's first paint, when the input was read, the first word
 painted, and how long each part of the redraw path, each window repaint and each garbage
 collection took on the GUI thread.
+Each timed part also records the GUI thread's CPU time (time.thread_time), and each widget's paint
+within a window repaint is noted ("paint Class": from its Paint event to the next widget's).
+--sample: a helper thread notes every thread's current Python line each millisecond.
 The settings live in a temporary ini file; the user's own settings are never read or written.
 """
 import time
@@ -36,6 +39,8 @@ T_TOP_WALL, T_TOP = time.time(), time.perf_counter()  # first thing: before any 
 import argparse  # noqa: E402
 import faulthandler  # noqa: E402
 import gc  # noqa: E402
+import importlib.abc  # noqa: E402
+import importlib.util  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
@@ -59,6 +64,8 @@ parser.add_argument("--t0", type=float, required=True, help="parent's time.time(
 parser.add_argument("--out", required=True)
 parser.add_argument("--timeout", type=float, default=240.0)
 parser.add_argument("--profile", help="write cProfile stats of the GUI thread (work start to last word)")
+parser.add_argument("--sample", action="store_true",
+                    help="a helper thread notes every thread's Python frame each millisecond (costs GIL turns)")
 parser.add_argument("--warm", action="store_true",
                     help="torch imported before the input is opened (the engine's warm(), or the GUI thread's "
                          "import for the baseline): an input opened in a running app")
@@ -80,6 +87,8 @@ def now() -> float:
 
 marks: dict[str, float] = {"probe_top": OFFSET}
 intervals: list[tuple[str, float, float]] = []  # (what, start, end) of timed work
+cpu: list[tuple[str, float, float]] = []  # (what, start, GUI-thread CPU seconds) of the same work
+samples: list[tuple[float, dict]] = []  # --sample: (time, {thread name: "file:line function"})
 ticks: list[float] = []
 steps_at: list[float] = []
 redraws: list[dict] = []
@@ -120,7 +129,7 @@ app = make_application([sys.argv[0]])
 
 from attnviewer.engine import worker as worker_module  # noqa: E402
 from attnviewer.settings import DecodeSettings  # noqa: E402
-from attnviewer.ui import attention_pane, caption_pane, text_panes, video_panes, views  # noqa: E402
+from attnviewer.ui import attention_pane, caption_pane, views  # noqa: E402
 from attnviewer.ui.main_window import MainWindow  # noqa: E402
 
 mark("app_imported")
@@ -130,16 +139,21 @@ mark("app_imported")
 
 
 def timed(owner, name: str, label: str | None = None) -> None:
-    original = getattr(owner, name)
+    """Time calls of owner.name on the GUI thread (wall and CPU). Not for slots connected across
+    threads: a plain wrapper is no Slot, and Qt would call it on the emitting thread."""
+    original = getattr(owner, name, None)
+    if original is None:  # a part the code under test does not have (another design)
+        return
     label = label or f"{getattr(owner, '__name__', owner)}.{name}"
 
     def wrapper(*a, **kw):
-        start = now()
+        start, c = now(), time.thread_time()
         try:
             return original(*a, **kw)
         finally:
             if threading.get_ident() == GUI_THREAD:
                 intervals.append((label, start, now()))
+                cpu.append((label, start, time.thread_time() - c))
 
     wrapper.__wrapped__ = original
     setattr(owner, name, wrapper)
@@ -155,11 +169,71 @@ timed(views.OverlayView, "set_overlay", "view.set_overlay (pyqtgraph setImage, o
 timed(attention_pane, "overlay_rgba", "overlay_rgba (map -> RGBA)")
 timed(attention_pane, "blend", "blend (thumbnail)")
 timed(attention_pane, "to_pixmap", "to_pixmap (thumbnail)")
-timed(video_panes.VideoAttentionPane, "show_words", "video attention.show_words (bars, top frames, curves)")
-timed(video_panes.VideoMediaPane, "show_words", "video media.show_words (frame strip, player seek)")
-timed(video_panes.VideoMediaPane, "set_media", "video media.set_media (strip, player open)")
-timed(text_panes.TextAttentionPane, "show_words", "text attention.show_words (alignment matrix)")
-timed(text_panes.TextMediaPane, "show_words", "text media.show_words (source tiles)")
+timed(MainWindow, "_commit", "window._commit (first word: input and panes)")
+timed(MainWindow, "_next_pane_step", "window._next_pane_step (panes built ahead)")
+timed(MainWindow, "_import_step", "window._import_step (a pane's module imported ahead)")
+timed(MainWindow, "open_input", "window.open_input (controls set, job submitted)")
+timed(MainWindow, "media_pane", "window.media_pane (built, or looked up)")
+from attnviewer.ui import main_window as main_window_module  # noqa: E402
+
+timed(main_window_module.Side, "pane", "side.pane (attention pane built, or looked up)")
+timed(MainWindow, "_show_media_pane", "window._show_media_pane")
+
+
+def video_panes_timed(video_panes):
+    timed(video_panes.VideoAttentionPane, "show_words", "video attention.show_words (bars, top frames, curves)")
+    timed(video_panes.VideoMediaPane, "show_words", "video media.show_words (frame strip, player seek)")
+    timed(video_panes.VideoMediaPane, "set_media", "video media.set_media (strip, player open)")
+    timed(video_panes.VideoAttentionPane, "set_media", "video attention.set_media")
+    timed(video_panes.FrameStrip, "paintEvent", "frame strip paintEvent")
+
+
+def text_panes_timed(text_panes):
+    timed(text_panes.TextAttentionPane, "show_words", "text attention.show_words (alignment matrix)")
+    timed(text_panes.TextMediaPane, "show_words", "text media.show_words (source tiles)")
+
+
+def player_timed(player_module):
+    timed(player_module.FramePlayer, "_show", "player._show (frame signal: widget's set_image)")
+    timed(player_module.FramePlayer, "_take", "player._take (decoder queue)")
+
+
+def player_widget_timed(player_widget):
+    timed(player_widget.PlayerWidget, "_place_marks", "player widget._place_marks")
+
+
+class AfterImport(importlib.abc.MetaPathFinder):
+    """Instruments a module right after the app imports it: the window imports its video and
+    sentence panes (and the player) only when first needed, and that import is GUI-thread work
+    the probe must not do ahead of it."""
+
+    def __init__(self, hooks: dict):
+        self.hooks = hooks  # module name -> function(module)
+
+    def find_spec(self, name, path, target=None):
+        if name not in self.hooks:
+            return None
+        sys.meta_path.remove(self)  # the real finders' spec
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        run = spec.loader.exec_module  # this module's own loader object
+
+        def exec_module(module):
+            run(module)
+            self.hooks.pop(name)(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, AfterImport({
+    "attnviewer.ui.video_panes": video_panes_timed, "attnviewer.ui.text_panes": text_panes_timed,
+    "attnviewer.engine.player": player_timed, "attnviewer.ui.player_widget": player_widget_timed}))
+for _name in ("attnviewer.ui.video_panes", "attnviewer.ui.text_panes", "attnviewer.engine.player",
+              "attnviewer.ui.player_widget"):
+    assert _name not in sys.modules, f"{_name} imported before the probe could instrument it"
 import pyqtgraph  # noqa: E402
 
 timed(pyqtgraph.GraphicsView, "paintEvent", "pyqtgraph view paintEvent")
@@ -208,10 +282,11 @@ _redraw = MainWindow.redraw
 
 
 def redraw(self):
-    start = now()
+    start, c = now(), time.thread_time()
     _redraw(self)
     end = now()
     intervals.append(("MainWindow.redraw (all)", start, end))
+    cpu.append(("MainWindow.redraw (all)", start, time.thread_time() - c))
     words = len(self.sides["main"].state.words)
     redraws.append({"at": end, "words": words})
     if words and "first_word_drawn" not in marks:
@@ -230,10 +305,32 @@ def window_event(self, ev):
     label = _TIMED_EVENTS.get(ev.type())
     if label is None:
         return _event(self, ev)
-    start = now()
+    start, c = now(), time.thread_time()
+    paints.clear()
     result = _event(self, ev)
+    end_cpu = time.thread_time()
     intervals.append((label, start, now()))
+    cpu.append((label, start, end_cpu - c))
+    # each widget's paint: from its Paint event to the next one (children paint after parents)
+    for (name, t, c0), (_, _, c1) in zip(paints, paints[1:] + [("", 0.0, end_cpu)]):
+        cpu.append((f"paint {name}", t, c1 - c0))
+    paints.clear()
     return result
+
+
+paints: list[tuple[str, float, float]] = []  # (widget class, start, CPU at start) within one repaint
+
+
+class PaintNoter(QObject):
+    """Application event filter: notes when each widget's Paint event starts."""
+
+    def eventFilter(self, obj, ev):
+        if ev.type() == QEvent.Type.Paint:
+            paints.append((type(obj).__name__, now(), time.thread_time()))
+        return False
+
+
+paint_noter = PaintNoter()
 
 
 MainWindow.event = window_event
@@ -449,6 +546,31 @@ def play_all():
     close()
 
 
+# -- --sample: every thread's Python frame each millisecond ---------------------------------------
+
+
+def sampler(stop: threading.Event) -> None:
+    """Which Python line each thread is on; the GUI thread's stalls show what ran meanwhile."""
+    me = threading.get_ident()
+    names = {}
+    while not stop.wait(0.001):
+        frames = sys._current_frames()
+        row = {}
+        for ident, frame in frames.items():
+            if ident == me:
+                continue
+            if ident not in names:
+                names[ident] = "gui" if ident == GUI_THREAD else next(
+                    (t.name for t in threading.enumerate() if t.ident == ident), str(ident))
+            row[names[ident]] = f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno} {frame.f_code.co_name}"
+        samples.append((now(), row))
+
+
+sample_stop = threading.Event()
+if args.sample:
+    threading.Thread(target=sampler, args=(sample_stop,), name="probe-sampler", daemon=True).start()
+
+
 # -- the run ----------------------------------------------------------------------------------------
 
 settings_file = Path(tmp.name) / "settings.ini"
@@ -469,6 +591,7 @@ tick_timer.timeout.connect(rec.tick)
 QTimer.singleShot(max(1000, int((args.timeout - 10) * 1000)), rec.deadline)
 
 app.installEventFilter(first_paint)
+app.installEventFilter(paint_noter)
 window.show()
 mark("show_returned")
 if args.warm:
@@ -496,11 +619,12 @@ else:
         errors.append(f"{type(e).__name__}: {e}")
         rec.finish()
 app.exec()
+sample_stop.set()
 faulthandler.cancel_dump_traceback_later()
 
 out = {
     "mode": args.mode, "marks": marks, "ticks": ticks, "steps": steps_at, "redraws": redraws,
-    "intervals": intervals, "errors": errors, "clean_shutdown": clean["value"], "playback": playback,
+    "intervals": intervals, "cpu": cpu, "samples": samples, "errors": errors, "clean_shutdown": clean["value"], "playback": playback,
 }
 Path(args.out).write_text(json.dumps(out))
 tmp.cleanup()

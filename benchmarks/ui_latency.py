@@ -1,9 +1,10 @@
 """How responsive the window stays, for images, videos and sentences: the engine thread against
 running everything on the GUI thread.
 
-    python benchmarks/ui_latency.py [--kinds image,video,text] [--runs N] [--quick]
+    python benchmarks/ui_latency.py [--kinds image,video,text] [--runs N] [--quick] [--warm]
                                     [--model NAME|PATH] [--image PNG] [--video FILE] [--clip-frames N]
-                                    [--video-model NAME] [--text-model NAME] [--sentence TEXT] [--profile]
+                                    [--video-model NAME] [--text-model NAME] [--sentence TEXT]
+                                    [--profile] [--sample] [--no-play]
 
 Every run is a fresh Python process (benchmarks/_ui_probe.py) with QT_QPA_PLATFORM=offscreen and
 its settings in a temporary ini file, so the user's settings are never touched. Two designs,
@@ -46,6 +47,14 @@ first line, before any import):
 The baseline's GUI thread ticks only between words, so its read and load phases are one long gap
 (and its window is first painted only after the first word). At the end, one table of every
 kind and `all kinds measured: yes` when each of its rows got a value in both designs.
+Where the GUI thread's time goes (engine design): each timed part's wall time and the GUI thread's
+own CPU time (time.thread_time, which other threads and processes cannot inflate: on a loaded
+machine compare these), each widget's paint within a window repaint, the CPU per redraw and the
+largest single piece of GUI work in the job. --sample: a helper thread in the child notes every
+thread's Python line each millisecond, so the longest gaps say what the engine and player threads
+were doing meanwhile (it takes GIL turns itself: use it to explain gaps, not to measure them).
+--profile: one more engine run of each kind with the GUI thread under cProfile.
+--no-play: skip the playback part of the video runs.
 --quick: a 30 s clip, a 1 s 240x180 playback clip, one run of each (well under a minute).
 Timings depend on the machine and on other load (the load average is printed): compare the
 columns of one invocation, not numbers across machines.
@@ -108,7 +117,8 @@ def load() -> str:
 
 
 def run_child(mode: str, model: str, image: str, timeout: float, profile: str | None = None,
-              kind: str = "image", max_len: int = IMAGE_MAX_LEN, play: str | None = None, warm: bool = False) -> dict:
+              kind: str = "image", max_len: int = IMAGE_MAX_LEN, play: str | None = None, warm: bool = False,
+              sample: bool = False) -> dict:
     """One probe run; `image` is the input: an image or video file, or the sentence."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     with tempfile.TemporaryDirectory(prefix="attnviewer-ui-latency-") as tmp:
@@ -121,6 +131,8 @@ def run_child(mode: str, model: str, image: str, timeout: float, profile: str | 
             cmd += ["--play", play]
         if warm:
             cmd += ["--warm"]
+        if sample:
+            cmd += ["--sample"]
         t0 = time.time()
         cmd += ["--t0", repr(t0)]
         try:  # the child also stops itself (faulthandler) before this limit
@@ -273,8 +285,18 @@ def overlaps(intervals, start: float, end: float) -> dict[str, float]:
     return out
 
 
+def cpu_in(run: dict, start: float, end: float) -> dict[str, float]:
+    """GUI-thread CPU (ms) of each timed part that started within [start, end]."""
+    out: dict[str, float] = defaultdict(float)
+    for label, a, c in run.get("cpu", []):
+        if start <= a <= end:
+            out[label] += c * 1000
+    return out
+
+
 def print_worst_gaps(runs: list[dict], figs: list[dict], phase: str, n: int = 3) -> None:
-    """The longest gaps of a phase, each with the timed work that overlapped it."""
+    """The longest gaps of a phase, each with the timed work that overlapped it (wall ms), the
+    GUI thread's CPU in it and, with --sample, where the other threads were meanwhile."""
     worst = []
     for run, f in zip(runs, figs):
         for a, b in f.get(f"{phase} gaps", []):
@@ -284,23 +306,61 @@ def print_worst_gaps(runs: list[dict], figs: list[dict], phase: str, n: int = 3)
         parts = sorted(overlaps(run["intervals"], a, b).items(), key=lambda kv: -kv[1])
         what = ", ".join(f"{label} {ms:.0f}" for label, ms in parts if ms >= 1) or "no timed GUI work"
         print(f"    {length:6.0f} ms at {a:6.3f} s: {what}")
+        cpu = sorted(cpu_in(run, a, b).items(), key=lambda kv: -kv[1])
+        if cpu:
+            print("           GUI CPU: " + (", ".join(f"{label} {ms:.1f}" for label, ms in cpu[:4] if ms >= 0.5) or "< 0.5 ms"))
+        seen: dict[str, int] = defaultdict(int)
+        for t, row in run.get("samples", []):
+            if a <= t <= b:
+                for thread, where in row.items():
+                    if thread != "gui":
+                        seen[f"{thread}: {where}"] += 1
+        for where, count in sorted(seen.items(), key=lambda kv: -kv[1])[:3]:
+            print(f"           sampled {count:3d}x  {where}")
 
 
-def print_costs(runs: list[dict]) -> None:
-    """Per-call cost of each timed part of the redraw path, streaming phase, all runs together."""
+def print_costs(runs: list[dict], start: str = "load_end") -> None:
+    """Per-call cost of each timed part of the redraw path from mark `start` to the last word, all
+    runs together: wall time and the GUI thread's CPU time (thread_time: what the GUI thread itself
+    did, whatever the other threads and processes took from it meanwhile)."""
     per: dict[str, list[float]] = defaultdict(list)
+    cpu: dict[str, list[float]] = defaultdict(list)
     for run in runs:
         m = run["marks"]
-        if "load_end" not in m or "stream_end" not in m:
+        if start not in m or "stream_end" not in m:
             continue
         for label, a, b in run["intervals"]:
-            if m["load_end"] <= a <= m["stream_end"] + 0.2 and not label.startswith("gc"):
+            if m[start] <= a <= m["stream_end"] + 0.2 and not label.startswith("gc"):
                 per[label].append((b - a) * 1000)
+        for label, a, c in run.get("cpu", []):
+            if m[start] <= a <= m["stream_end"] + 0.2:
+                cpu[label].append(c * 1000)
     n = max(1, len(runs))
-    print(f"    {'part':52} {'calls/run':>9} {'median':>8} {'max':>8} {'total/run':>10}")
-    for label, v in sorted(per.items(), key=lambda kv: -sum(kv[1])):
-        print(f"    {label:52} {len(v) / n:9.1f} {statistics.median(v):6.1f}ms {max(v):6.1f}ms "
-              f"{sum(v) / n:8.1f}ms")
+    print(f"    {'part':56} {'calls/run':>9} {'wall med':>8} {'wall max':>8} {'CPU med':>8} {'CPU max':>8} "
+          f"{'CPU/run':>8}")
+    for label in sorted(set(per) | set(cpu), key=lambda k: -sum(cpu.get(k) or per[k])):
+        v, c = per.get(label, []), cpu.get(label, [])
+        calls = len(v) or len(c)
+        wall = f"{statistics.median(v):6.1f}ms {max(v):6.1f}ms" if v else f"{'':8} {'':8}"
+        cpu_text = (f"{statistics.median(c):6.2f}ms {max(c):6.2f}ms {sum(c) / n:6.1f}ms" if c else "")
+        print(f"    {label:56} {calls / n:9.1f} {wall} {cpu_text}")
+
+
+def cpu_figures(runs: list[dict]) -> dict[str, float | None]:
+    """From job start to last word: the GUI thread's CPU per redraw (median, max) and the largest
+    single piece of timed GUI work (a repaint, a slot, a pane built)."""
+    redraws, pieces = [], []
+    for run in runs:
+        m = run["marks"]
+        if "work_start" not in m or "stream_end" not in m:
+            continue
+        for label, a, c in run.get("cpu", []):
+            if m["work_start"] <= a <= m["stream_end"] + 0.2 and not label.startswith("paint "):
+                pieces.append(c * 1000)  # "paint X" parts are inside a repaint, counted there
+                if label == "MainWindow.redraw (all)":
+                    redraws.append(c * 1000)
+    return {"redraw median": statistics.median(redraws) if redraws else None,
+            "redraw max": max(redraws, default=None), "largest piece": max(pieces, default=None)}
 
 
 def print_gc(runs: list[dict]) -> None:
@@ -331,6 +391,14 @@ def print_diagnostics(results: dict[str, list[dict]], figs: dict[str, list[dict]
             print_worst_gaps(runs, figs[mode], phase)
         print(f"  {mode}, redraw path and repaints while streaming:")
         print_costs(runs)
+        if mode == "engine":
+            print(f"  {mode}, every timed part from job start to last word (the read and load phases too):")
+            print_costs(runs, "work_start")
+            c = cpu_figures(runs)
+            if c["redraw median"] is not None:
+                print(f"  {mode}, GUI-thread CPU per redraw: median {c['redraw median']:.2f} ms, max "
+                      f"{c['redraw max']:.2f} ms; largest single piece of GUI work in the job: "
+                      f"{c['largest piece']:.2f} ms")
         print(f"  {mode}, garbage collections from job start to last word:")
         print_gc(runs)
         if mode == "baseline":
@@ -347,6 +415,19 @@ def print_profile(path: str, limit: int = 25) -> None:
 
     print("\ncProfile of the GUI thread, engine design, job start to last word (by own time):")
     pstats.Stats(path).sort_stats("tottime").print_stats(limit)
+
+
+def profile_kind(kind: str, model: str, source: str, args) -> None:
+    """One more engine run of a kind with the GUI thread under cProfile."""
+    with tempfile.TemporaryDirectory() as ptmp:
+        stats = str(Path(ptmp) / "gui.prof")
+        run = run_child("engine", model, source, args.timeout, profile=stats, kind=kind,
+                        max_len=IMAGE_MAX_LEN if kind == "image" else 0, warm=args.warm)
+        if Path(stats).exists():
+            print(f"\n({kind})", end="")
+            print_profile(stats)
+        else:
+            print(f"\n{kind}: profiled run failed:", "; ".join(run["errors"]))
 
 
 # -- the inputs: a long clip, a clip to play -------------------------------------------------------
@@ -397,7 +478,8 @@ def measure_kind(kind: str, model: str, source: str, args, play: str | None = No
     for i in range(args.runs):
         for mode in MODES:  # alternate, so that load from other jobs spreads over both
             run = run_child(mode, model, source, args.timeout + (play_time if mode == "engine" else 0),
-                            kind=kind, max_len=max_len, play=play if mode == "engine" else None, warm=args.warm)
+                            kind=kind, max_len=max_len, play=play if mode == "engine" else None, warm=args.warm,
+                            sample=args.sample)
             ok = not run["errors"] and "stream_end" in run["marks"]
             status = "ok" if ok else "FAILED: " + "; ".join(run["errors"])
             if ok and run.get("clean_shutdown") is not True:
@@ -565,7 +647,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--play-seconds", type=float, default=PLAY_SECONDS, help="length of the clip played")
     p.add_argument("--sentence", default=DEFAULT_SENTENCE)
     p.add_argument("--timeout", type=float, default=240.0, help="seconds before a child is stopped")
-    p.add_argument("--profile", action="store_true", help="one more image engine run under cProfile (GUI thread)")
+    p.add_argument("--profile", action="store_true",
+                   help="one more engine run of each kind under cProfile (GUI thread, job start to last word)")
+    p.add_argument("--sample", action="store_true",
+                   help="the child notes every thread's Python line each millisecond; the longest gaps then say "
+                        "where the other threads were (the sampling itself takes GIL turns: slower runs)")
+    p.add_argument("--no-play", action="store_true", help="video: skip the playback part (faster)")
     p.add_argument("--json", metavar="OUT", help="also write every run's raw records")
     args = p.parse_args(argv)
     asked = [k.strip() for k in args.kinds.split(",") if k.strip()]
@@ -610,13 +697,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"words; {args.runs} runs of each design ==")
             done["image"] = measure_kind("image", models["image"], args.image, args)
             if args.profile and done["image"]["med"] is not None:
-                with tempfile.TemporaryDirectory() as ptmp:
-                    stats = str(Path(ptmp) / "gui.prof")
-                    run = run_child("engine", models["image"], args.image, args.timeout, profile=stats)
-                    if Path(stats).exists():
-                        print_profile(stats)
-                    else:
-                        print("\nprofiled run failed:", "; ".join(run["errors"]))
+                profile_kind("image", models["image"], args.image, args)
         if "video" in asked and models["video"]:
             t = time.monotonic()
             if args.video:
@@ -627,17 +708,23 @@ def main(argv: list[str] | None = None) -> int:
                 made = (f"{args.clip_frames} frames at {CLIP_FPS:g} fps ({args.clip_frames / CLIP_FPS / 60:.1f} min), "
                         f"{CLIP_SIDE}x{CLIP_SIDE}, made in {time.monotonic() - t:.1f} s; shows {truth!r}")
             t = time.monotonic()
-            play = make_play_clip(Path(tmp) / "play.mp4", args.play_seconds, play_size)
+            play = None if args.no_play else make_play_clip(Path(tmp) / "play.mp4", args.play_seconds, play_size)
             print(f"\n== video: model {models['video']}; clip {made}; beam 5; {args.runs} runs of each design ==")
-            print(f"(clip to play: {args.play_seconds:g} s, 25 fps, {play_size[0]}x{play_size[1]}, made in "
-                  f"{time.monotonic() - t:.1f} s; played in each engine run once its caption is painted)")
-            done["video"] = measure_kind("video", models["video"], clip, args, play=str(play))
+            if play is not None:
+                print(f"(clip to play: {args.play_seconds:g} s, 25 fps, {play_size[0]}x{play_size[1]}, made in "
+                      f"{time.monotonic() - t:.1f} s; played in each engine run once its caption is painted)")
+            done["video"] = measure_kind("video", models["video"], clip, args, play=play and str(play))
+            if args.profile and done["video"]["med"] is not None:
+                profile_kind("video", models["video"], clip, args)
             done["video"]["clip"] = "given clip" if args.video else f"{args.clip_frames / CLIP_FPS / 60:g} min clip"
-            play_med = print_playback(done["video"]["runs"]["engine"], args.play_seconds, play_size)
+            if play is not None:
+                play_med = print_playback(done["video"]["runs"]["engine"], args.play_seconds, play_size)
         if "text" in asked and models["text"]:
             print(f"\n== text: model {models['text']}; sentence {args.sentence!r}; beam 5; "
                   f"{args.runs} runs of each design ==")
             done["text"] = measure_kind("text", models["text"], args.sentence, args)
+            if args.profile and done["text"]["med"] is not None:
+                profile_kind("text", models["text"], args.sentence, args)
     failed = any(d["failures"] for d in done.values())
     filled = print_summary(done, play_med, asked)
     if args.json:

@@ -10,6 +10,7 @@ what was on screen.
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
@@ -283,22 +284,23 @@ class MainWindow(QMainWindow):
 
     def _prepare_panes(self, medium: str) -> None:
         """Build a medium's panes while its input is read, one piece per event-loop turn: their
-        modules (and the modules a pane module lists in PRELOAD), each column's attention pane,
+        modules (then the modules a pane module lists in PRELOAD), each column's attention pane,
         the media pane. All at once at the first word, a video's took ~80 ms of GUI-thread CPU."""
-        from functools import partial
-        from importlib import import_module
-
         if medium in self.media_panes and all(medium in s.panes for s in self._active_sides()):
             return
         names = list(dict.fromkeys(f"{__package__}.{spec.split(':')[0]}"
                                    for spec in (VIEWS[medium].media, VIEWS[medium].attention)))
-        steps = [partial(import_module, n) for n in names]
-        steps.append(lambda: [import_module(m) for n in names for m in getattr(import_module(n), "PRELOAD", ())])
+        steps = [partial(self._import_step, n) for n in names]
         steps += [partial(side.pane, medium) for side in self._active_sides()] + [partial(self.media_pane, medium)]
         idle = not self._pane_steps
         self._pane_steps = steps
         if idle:
             QTimer.singleShot(0, self, self._next_pane_step)
+
+    def _import_step(self, name: str) -> None:
+        from importlib import import_module
+
+        self._pane_steps[:0] = [partial(import_module, m) for m in getattr(import_module(name), "PRELOAD", ())]
 
     def _next_pane_step(self) -> None:
         if self._pane_steps:

@@ -17,7 +17,8 @@ from .time_chart import TimeChart
 from .overlay import tile_colours
 
 TOP_FRAMES = 3
-PRELOAD = (f"{__package__}.player_widget",)  # the window imports it ahead, in its own event-loop turn
+# what the media pane imports when built; the window imports these ahead, one per event-loop turn
+PRELOAD = tuple(f"{__package__.rpartition('.')[0]}.{m}" for m in ("media.frames", "engine.player", "ui.player_widget"))
 CURVE_W, CURVE_H = 84, 44
 
 
