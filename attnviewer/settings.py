@@ -30,6 +30,8 @@ class DecodeSettings:
             raise SettingsError(f"sampling temperature must be above 0, got {self.temperature}")
         if self.top_k < 0:
             raise SettingsError(f"top-k must be 0 (off) or more, got {self.top_k}")
+        if not abs(self.length_penalty) <= 1000:  # (NaN fails this too)
+            raise SettingsError(f"length penalty must be a number from -1000 to 1000, got {self.length_penalty}")
         if self.max_len is not None and self.max_len < 1:
             raise SettingsError(f"maximum length must be at least 1, got {self.max_len}")
         return self

@@ -16,6 +16,7 @@ from torch import nn
 from attnviewer import catalog, pipeline
 from attnviewer.cli import main
 from attnviewer.decoding.search import decode, run
+from attnviewer.export.data import load_result
 from attnviewer.kinds import get
 from attnviewer.models import registry
 from attnviewer.resources import sample_dir
@@ -140,19 +141,29 @@ def test_beam_search_finds_captions_greedy_does_not(imported, regions):
     assert all(b[0].log_prob >= g[0].log_prob - 1e-4 for g, b in zip(greedy, beam))
 
 
-def test_imported_model_opens_like_any_other(imported):
-    """Through the catalog and the pipeline, as the window and the caption command use it: 14x14
-    attention per word, and no out-of-domain note (its training data is unknown)."""
+def test_imported_model_opens_like_any_other(imported, tmp_path, capsys):
+    """Through the catalog, the pipeline (as the window uses it) and the caption command: 14x14
+    attention per word, the tutorial's beam scoring from the command line, and no out-of-domain
+    note (its training data is unknown)."""
     assert catalog.kind_of(str(imported.path)) == "caption"
     kind = get("caption")
     image = sample_dir() / "shapes-1.png"
+    settings = DecodeSettings("beam", beam=3, length_penalty=0.0, shrink_beam=True)
     media = pipeline.read(kind, str(image), str(imported.path))
     # (imported.model was loaded as pipeline.load_model loads it: registry.load of the file)
-    [result] = pipeline.run_all(kind, imported.model, [media], DecodeSettings("greedy"))
+    [result] = pipeline.run_all(kind, imported.model, [media], settings)
     hyp = result.hypotheses[0]
     assert hyp.tokens and hyp.attention.shape == (len(hyp.tokens), 14, 14)
     np.testing.assert_allclose(hyp.attention.sum(axis=(1, 2)), 1.0, atol=1e-5)
     assert result.note is None
+
+    out = tmp_path / "result.json"
+    assert main(["caption", str(image), "--model", str(imported.path), "--beam", "3", "--length-penalty", "0",
+                 "--shrink-beam", "--device", "cpu", "--json", str(out)]) == 0
+    assert "note:" not in capsys.readouterr().err
+    saved = load_result(out)
+    assert saved.hypotheses[0].tokens == hyp.tokens
+    assert saved.settings["shrink_beam"] is True and saved.settings["length_penalty"] == 0.0
 
 
 # -- refused: one line, nothing run, nothing written ---------------------------------------------

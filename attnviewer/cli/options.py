@@ -19,6 +19,11 @@ def add_decoding(p: argparse.ArgumentParser, default_model: str) -> None:
     p.add_argument("--top-k", type=int, default=0, help="sampling: only the K most likely words")
     p.add_argument("--seed", type=int, help="sampling seed")
     p.add_argument("--max-len", type=int, help="longest output in words")
+    p.add_argument("--length-penalty", type=float, default=1.0, metavar="A",
+                   help="beam: rank hypotheses by log probability / length ** A (default 1; 0: sums, as the "
+                        "Show-Attend-Tell tutorial ranks)")
+    p.add_argument("--shrink-beam", action="store_true",
+                   help="beam: a hypothesis that ends narrows the beam, as the Show-Attend-Tell tutorial's search")
     p.add_argument("--score", metavar="FN", help="attention score function (a bundled variant of the model)")
     p.add_argument("--trust-pickle", action="store_true", help="allow loading a pickle checkpoint you trust")
 
@@ -102,7 +107,8 @@ def decode_settings(args: argparse.Namespace):
     elif args.sample is not None:
         s = DecodeSettings("sample", temperature=args.sample, top_k=args.top_k, seed=args.seed)
     else:
-        s = DecodeSettings("beam", beam=3 if args.beam is None else args.beam)
+        s = DecodeSettings("beam", beam=3 if args.beam is None else args.beam,
+                           length_penalty=args.length_penalty, shrink_beam=args.shrink_beam)
     s.max_len = args.max_len
     return s.validate()
 
