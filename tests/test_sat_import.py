@@ -244,3 +244,16 @@ def test_a_wrong_word_map_is_one_line(tutorial, tmp_path, capsys, content, messa
 def test_out_must_be_safetensors(tutorial, tmp_path, capsys):
     assert import_cli(tutorial.zip, tutorial.wordmap, tmp_path / "model.pth") == 2
     assert "written as .safetensors" in one_error_line(capsys)
+
+
+def test_a_module_tree_that_contains_itself_is_refused(tmp_path):
+    """Pickles can hold cycles; the placeholder walk refuses one instead of looping forever."""
+    from attnviewer.errors import CheckpointError
+    from attnviewer.models.safe_pickle import Checkpoint
+
+    loop = nn.Sequential(nn.Linear(2, 2))
+    loop._modules["again"] = loop
+    torch.save({"m": loop}, tmp_path / "loop.pth")
+    ckpt = Checkpoint(tmp_path / "loop.pth")
+    with pytest.raises(CheckpointError, match="appears twice in the module tree"):
+        ckpt.state_dict(ckpt.root["m"])
