@@ -95,7 +95,7 @@ def _result(source: str) -> Result:
 NAME_BYTES = st.binary(min_size=1, max_size=40).filter(lambda b: b"\0" not in b and b"/" not in b)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=NAME_BYTES)
 def test_any_file_name_round_trips_through_json_and_npz(tmp_path, name):
     """The input's name and the result files' own names (the JSON names its NPZ) may be any bytes."""
@@ -454,7 +454,7 @@ def _write_png(path: Path, raw: np.ndarray, width: int, depth: int, colour: int,
 PNG_TYPES = [(0, 1), (0, 2), (0, 4), (0, 8), (0, 16), (2, 8), (3, 1), (3, 2), (3, 4), (3, 8), (4, 8), (4, 16), (6, 8)]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), kind=st.sampled_from(PNG_TYPES), w=st.integers(16, 70), h=st.integers(16, 70),
        strip=st.integers(1, 3000), max_side=st.integers(4, 40))
 def test_png_strips_decode_every_type_and_filter_as_pillow_does_whole(tmp_path, monkeypatch, data, kind, w, h, strip,
