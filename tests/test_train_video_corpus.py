@@ -126,3 +126,29 @@ def test_clips_without_a_folder_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "v.safetensors").exists()
+
+
+def test_two_ranks_under_torchrun_share_one_feature_file_and_agree(tmp_path):
+    """The first process makes the features while the other waits at a barrier, then both train
+    from them: the ranks end with the same weights (compared by digest at the end of training)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    annotations, root = video_corpus(tmp_path, layout="msvd", n_clips=6)
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env["OMP_NUM_THREADS"] = "1"
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+         "--master_addr", "127.0.0.1", "--master_port", str(port), "-m", "attnviewer", "train", "video",
+         "--data", str(annotations), "--clips", str(root), "--features-dir", str(tmp_path / "features"),
+         "--out", str(tmp_path / "two.safetensors"), *SMALL, "--max-steps", "2", "--lr", "3e-3"],
+        env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "over 2 ranks" in done.stdout and "ranks agree: 2 ranks" in done.stdout
+    assert len(list((tmp_path / "features").glob("*.npy"))) == 1
+    assert read_metadata(tmp_path / "two.safetensors")["kind"] == "video"
