@@ -603,3 +603,16 @@ def test_damaged_pngs_in_strips_are_one_line_errors(tmp_path, monkeypatch, data,
         assert "\n" not in str(e) and str(e).startswith(str(path)), str(e)
     else:
         assert image.rgb.ndim == 3 and image.rgb.shape[2] == 3
+
+
+def test_folder_resume_knows_a_non_utf8_named_image_it_made(tmp_path, samples, tiny_checkpoint, capsys):
+    folder, out = tmp_path / os.fsdecode(b"in\xff"), tmp_path / "out"
+    folder.mkdir()
+    shutil.copy(samples[0], folder / os.fsdecode(b"pic\xfe.png"))
+    argv = _caption_folder(folder, out, tiny_checkpoint)
+    assert main(argv) == 0
+    assert "1 done" in capsys.readouterr().out
+    assert main(argv) == 0  # the rerun: done already, not "made from another file"
+    captured = capsys.readouterr()
+    assert "1 already done" in captured.out and "made from" not in captured.err, captured
+    assert "\\udc" not in captured.err + captured.out

@@ -43,7 +43,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import MediaError, OutputError, SettingsError, first_line
+from ..errors import MediaError, OutputError, SettingsError, first_line, printable
 from ..media.images import IMAGE_SUFFIXES
 from ..types import model_label
 from . import ranks
@@ -97,9 +97,20 @@ _TEMP_NAME = re.compile(r"^\.(?P<name>.+?)\.[A-Za-z0-9_]{8}\.part(\.[A-Za-z0-9]{
 
 
 def input_stamp(image: Path) -> dict:
-    """What an output is made from: the input's resolved path, size and modification time."""
+    """What an output is made from: the input's resolved path (with path_bytes for a name that is
+    not UTF-8, as results keep `source`), size and modification time."""
+    from ..export.data import source_fields
+
     st = image.stat()
-    return {"path": str(image.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    return {**source_fields(str(image.resolve()), "path"), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _same_path(record: dict, key: str, path: str) -> bool:
+    """Whether a recorded path (KEY, and KEY_bytes for a name that is not UTF-8) names `path`."""
+    from ..export.data import source_fields
+
+    want = source_fields(path, key)
+    return record.get(key) == want[key] and record.get(f"{key}_bytes") == want.get(f"{key}_bytes")
 
 
 def _record(it: Item) -> dict | None:
@@ -133,15 +144,16 @@ def made_from_other(it: Item) -> str | None:
     if data is None:
         return None
     stamp = input_stamp(it.image)
-    shown = next(str(p) for k, p in it.outputs.items() if p.exists())
+    here = str(it.image.resolve())
+    shown = printable(next(str(p) for k, p in it.outputs.items() if p.exists()))
     source = data.get("source")
     made = data.get("input") if isinstance(data.get("input"), dict) else {}
-    if isinstance(source, str) and source != stamp["path"]:
-        return f"{shown} was made from {source}, not from {stamp['path']}"
-    if made.get("path", stamp["path"]) != stamp["path"]:
-        return f"{shown} was made from {made.get('path')}, not from {stamp['path']}"
+    if isinstance(source, str) and not _same_path(data, "source", here):
+        return f"{shown} was made from {printable(source)}, not from {printable(here)}"
+    if "path" in made and not _same_path(made, "path", here):
+        return f"{shown} was made from {printable(str(made['path']))}, not from {printable(here)}"
     if ("size" in made and made["size"] != stamp["size"]) or ("mtime_ns" in made and made["mtime_ns"] != stamp["mtime_ns"]):
-        return f"{shown} was made from an older version of {stamp['path']} (it has changed since)"
+        return f"{shown} was made from an older version of {printable(here)} (it has changed since)"
     return None
 
 
@@ -298,15 +310,15 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
     progress = Progress(len(todo), enabled=False if share.world > 1 else None)
 
     def warn(message: str) -> None:
-        progress.print(f"attnviewer: warning: {message}", sys.stderr)
+        progress.print(f"attnviewer: warning: {printable(message)}", sys.stderr)
 
     for it, why in foreign:
-        warn(f"{it.image}: {why}; skipped (--overwrite makes it again)")
+        warn(f"{printable(str(it.image))}: {why}; skipped (--overwrite makes it again)")
         skipped += 1
 
     def skip(it: Item, e: BaseException) -> None:
         nonlocal skipped
-        text = str(e) if isinstance(e, MediaError) else f"{it.image}: {first_line(e)}"
+        text = str(e) if isinstance(e, MediaError) else f"{printable(str(it.image))}: {first_line(e)}"
         warn(f"{text}; skipped")
         skipped += 1
         progress.advance()
