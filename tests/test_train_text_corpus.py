@@ -125,3 +125,24 @@ def test_a_missing_corpus_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and "none.tsv" in err
     assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_the_translate_command_splits_a_sentence_as_the_corpus_was_split(tmp_path):
+    from attnviewer import pipeline
+    from attnviewer.kinds.text import TEXT
+    from attnviewer.models import header, translator
+    from attnviewer.models.checkpoint import save_checkpoint
+
+    rows = ["It costs 3.5 dollars.\tEs kostas 3.5 dolarojn.", "The U.S. flag--red.\tLa flago de U.S.--ruĝa."] * 3
+    for split in ("train", "val"):  # every pair in training (without split files, a hash picks them)
+        (tmp_path / f"{split}.tsv").write_text("".join(f"{row}\n" for row in rows), encoding="utf-8")
+    task = TranslationCorpusTask(tiny(tmp_path), log=lambda line: None)
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(task.model, path, task.record())
+    model = load_checkpoint(path)
+    for sentence, words in (("It costs 3.5 dollars.", ["it", "costs", "3.5", "dollars", "."]),
+                            ("The U.S. flag--red.", ["the", "u.s", ".", "flag--red", "."])):
+        media = TEXT.fit(pipeline.read(TEXT, sentence, str(path)), model)
+        assert media.words == words and media.unknown == []
+    assert pipeline.read(TEXT, "It costs 3.5 dollars.", "translate-sov").words[2:5] == ["3", ".", "5"]  # bundled: as before
+    assert header.TEXT_TOKENIZERS == translator.TOKENIZERS

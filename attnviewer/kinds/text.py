@@ -33,9 +33,15 @@ class TextKind(Kind):
         return False  # a sentence is typed; files of sentences are read by the translate command
 
     def read(self, source: str, config: dict, **options) -> Sentence:
-        from ..media.text import source_words
+        from ..media.text import source_words, tokenize
 
-        return Sentence(source, source_words(source, config.get("max_source_len"), where=short(source)))
+        split = tokenize
+        if config.get("tokenizer") == "corpus":  # trained on a corpus: split as its pairs were read
+            from ..data.corpus import tokenize as corpus_tokenize
+
+            def split(text: str) -> list[str]:
+                return corpus_tokenize(text, keep_punctuation=True)
+        return Sentence(source, source_words(source, config.get("max_source_len"), where=short(source), split=split))
 
     def fit(self, media: Sentence, model) -> Sentence:
         """The words the model reads: punctuation it never saw is dropped rather than read as <unk>."""

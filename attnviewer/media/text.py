@@ -18,9 +18,10 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
-def source_words(text: str, max_words: int | None = None, where: str = "text") -> list[str]:
-    """The words of one sentence to translate; MediaError for empty or over-long text."""
-    words = tokenize(text)
+def source_words(text: str, max_words: int | None = None, where: str = "text", split=tokenize) -> list[str]:
+    """The words of one sentence to translate (split by `split`, the model's tokenizer); MediaError
+    for empty or over-long text."""
+    words = split(text)
     if not words:
         raise MediaError(f"{where}: empty text, nothing to translate")
     if max_words is not None and len(words) > max_words:

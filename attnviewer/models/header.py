@@ -52,6 +52,7 @@ POOLED_GRID = (0, 64)  # a captioner's adaptive pooling of the encoder's map (0:
 VIDEO_APPEARANCES = ("cnn", "efficientnet-lite0")
 TEXT_ENCODERS = ("bigru", "gru")
 TEXT_ATTENTIONS = ("global", "local")
+TEXT_TOKENIZERS = ("words", "corpus")
 SPECIALS = ("<pad>", "<start>", "<end>", "<unk>")  # every output vocabulary has these
 SOURCE_SPECIALS = ("<pad>", "<unk>")  # a translator's source vocabulary has these
 # dtypes of weights (safetensors names); BatchNorm's step counter is the one integer tensor
@@ -112,6 +113,7 @@ class TranslateConfig(_Strict):
     dropout: Dropout = 0.1
     max_len: _range(MAX_LEN) = 40
     max_source_len: _range(MAX_SOURCE_LEN) = 60
+    tokenizer: Literal[TEXT_TOKENIZERS] = "words"  # type: ignore[valid-type]
 
 
 class VideoConfig(_Strict):

@@ -28,6 +28,7 @@ TARGET_SPECIALS = SPECIALS
 SOURCE_SPECIALS = (PAD, UNK)
 ENCODERS = ("bigru", "gru")
 ATTENTIONS = ("global", "local")
+TOKENIZERS = ("words", "corpus")  # media/text.py's (the bundled models), data/corpus.py's (train --data)
 
 
 @dataclass
@@ -45,6 +46,7 @@ class TranslatorConfig:
     dropout: float = 0.1
     max_len: int = 40  # longest translation, in words
     max_source_len: int = 60  # longest source; location-based scores need a fixed size
+    tokenizer: str = "words"  # how a sentence is split into the words it reads: as its training pairs were
 
     @classmethod
     def from_dict(cls, d: dict) -> "TranslatorConfig":
@@ -56,6 +58,8 @@ class TranslatorConfig:
             raise ValueError(f"unknown encoder {config.encoder!r}")
         if config.attention not in ATTENTIONS:
             raise ValueError(f"unknown attention {config.attention!r}")
+        if config.tokenizer not in TOKENIZERS:
+            raise ValueError(f"unknown tokenizer {config.tokenizer!r}")
         if config.window < 1:  # p_t lies within half a word of some position: D >= 1 keeps one in the window
             raise ValueError(f"the local window must be at least 1 word, got {config.window}")
         return config

@@ -89,6 +89,7 @@ class TranslationCorpusTask:
             source_vocab_size=len(vocab["source"]), target_vocab_size=len(vocab["target"]), embed_dim=s.embed_dim,
             hidden_dim=s.hidden_dim, encoder=s.encoder, score=s.score, attention=s.attention,
             reverse_source=s.reverse_source, max_len=s.max_target_len, max_source_len=s.max_source_len,
+            tokenizer="corpus",  # `attnviewer translate` splits a sentence as the reader split the pairs
         )
         torch.manual_seed(s.seed)
         self.model = Translator(config, vocab)
