@@ -117,6 +117,9 @@ def test_resume_continues_exactly(tmp_path):
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
     model = load_checkpoint(tmp_path / "b.safetensors")  # the best model is an ordinary video model
     assert model.config.appearance == "efficientnet-lite0" and model.config.steps == 12
+    from attnviewer.models import header, video_captioner
+
+    assert header.VIDEO_APPEARANCES == tuple(video_captioner.APPEARANCES)  # the schema knows every appearance
 
 
 def test_clips_without_a_folder_are_one_line(tmp_path, capsys):
