@@ -1,5 +1,4 @@
-import sys
+"""`python -m attnviewer`: the command line (no arguments: the window)."""
+from .cli import main_entry
 
-from .cli import main
-
-sys.exit(main())
+main_entry()

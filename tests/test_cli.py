@@ -1,4 +1,5 @@
 """The caption command on real files: what it prints and the JSON and figures it writes."""
+import sys
 import json
 import xml.etree.ElementTree as ET
 
@@ -101,3 +102,26 @@ def test_eval_of_an_unknown_model_is_one_line(capsys):
     assert main(["eval", "caption", "--model", "no-such-model", "--n", "2"]) == 2
     err = capsys.readouterr().err
     assert "no-such-model" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_bug_or_a_system_error_is_one_line_never_a_traceback(monkeypatch, capsys):
+    from attnviewer import cli
+
+    def bug(args):
+        raise TypeError("unsupported operand\nsecond line")
+
+    monkeypatch.setattr(sys, "argv", ["attnviewer", "export", "x.json"])
+    monkeypatch.setitem(cli.COMMANDS, "export", bug)
+    monkeypatch.delenv("ATTNVIEWER_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as e:
+        cli.main_entry()
+    err = capsys.readouterr().err
+    assert e.value.code == 70 and err.count("\n") == 1 and "Traceback" not in err
+    assert "internal error: TypeError: unsupported operand" in err and "ATTNVIEWER_DEBUG=1" in err
+
+    def full_disk(args):
+        raise OSError(28, "No space left on device", "/tmp/out.png")
+
+    monkeypatch.setitem(cli.COMMANDS, "export", full_disk)
+    assert cli.main(["export", "x.json"]) == 2
+    assert capsys.readouterr().err == "attnviewer: error: No space left on device: /tmp/out.png\n"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import AttnViewerError, printable
+from ..errors import AttnViewerError, first_line, printable
 from . import caption, evaluate, export, importing, train, translate, video
 from .warning_lines import one_line_warnings
 
@@ -52,12 +52,30 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 141
+    except MemoryError:
+        print("attnviewer: error: out of memory (try a smaller input, batch or model)", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as e:  # a full disk, a folder we may not write, a device gone: the system's own words
+        where = f": {printable(e.filename)}" if getattr(e, "filename", None) else ""
+        print(f"attnviewer: error: {printable(e.strerror or first_line(e))}{where}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 def main_entry() -> None:
-    """Console script: `attnviewer ...`."""
-    sys.exit(main())
+    """Console script: `attnviewer ...`. A bug of ours is one line too (the traceback with
+    ATTNVIEWER_DEBUG=1); the tests call main() and see it whole."""
+    import os
+
+    try:
+        code = main()
+    except Exception as e:
+        if os.environ.get("ATTNVIEWER_DEBUG"):
+            raise
+        print(f"attnviewer: internal error: {type(e).__name__}: {printable(first_line(e))} "
+              "(a bug: please report it; ATTNVIEWER_DEBUG=1 shows where)", file=sys.stderr)
+        code = 70
+    sys.exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main_entry()
