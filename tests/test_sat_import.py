@@ -257,3 +257,25 @@ def test_a_module_tree_that_contains_itself_is_refused(tmp_path):
     ckpt = Checkpoint(tmp_path / "loop.pth")
     with pytest.raises(CheckpointError, match="appears twice in the module tree"):
         ckpt.state_dict(ckpt.root["m"])
+
+
+def test_a_checkpoint_pickled_as_torch_0_4_did_is_read(tmp_path, monkeypatch):
+    """The tutorial was written for torch 0.4, whose modules pickled a `_backend` (a call of a torch
+    function) and whose parameters pickled as Parameter(tensor, requires_grad): both are read (as
+    nothing and as the tensor), without calling anything of torch's."""
+    from attnviewer.models.safe_pickle import Checkpoint
+
+    class Backend:
+        def __reduce__(self):
+            from torch.nn.backends.thnn import _get_thnn_function_backend
+            return _get_thnn_function_backend, ()
+
+    layer = nn.Linear(3, 2)
+    layer._backend = Backend()
+    monkeypatch.setattr(nn.Parameter, "__reduce_ex__", lambda self, proto: (nn.Parameter, (self.data, False)))
+    torch.save({"m": layer}, tmp_path / "old.pth", _use_new_zipfile_serialization=False)
+    monkeypatch.undo()
+    ckpt = Checkpoint(tmp_path / "old.pth")
+    assert ckpt.root["m"].state["_backend"] is None
+    state = ckpt.state_dict(ckpt.root["m"])
+    assert torch.equal(state["weight"], layer.weight.data) and torch.equal(state["bias"], layer.bias.data)

@@ -147,6 +147,11 @@ def _rebuild_parameter(data, requires_grad=False, *ignored):
     return data
 
 
+def _nothing(*ignored) -> None:
+    """What torch 0.4 modules pickled as their `_backend`: a call of a torch function, not needed."""
+    return None
+
+
 def _defaultdict(factory=None, *ignored):
     return {}  # the factory is never called: a plain dict holds the items
 
@@ -169,6 +174,8 @@ _GLOBALS = {
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+    ("torch.nn.parameter", "Parameter"): _rebuild_parameter,  # torch 0.4: Parameter(tensor, requires_grad)
+    ("torch.nn.backends.thnn", "_get_thnn_function_backend"): _nothing,  # torch 0.4 modules' _backend
     **_PLACEHOLDERS,
 }
 _OLD_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}  # names of protocol-2 pickles
