@@ -295,7 +295,7 @@ class MainWindow(QMainWindow):
         idle = not self._pane_steps
         self._pane_steps = steps
         if idle:
-            QTimer.singleShot(0, self, self._next_pane_step)
+            QTimer.singleShot(1, self, self._next_pane_step)  # a timer: due timers and input go first
 
     def _import_step(self, name: str) -> None:
         from importlib import import_module
@@ -305,7 +305,7 @@ class MainWindow(QMainWindow):
     def _next_pane_step(self) -> None:
         if self._pane_steps:
             self._pane_steps.pop(0)()
-            QTimer.singleShot(0, self, self._next_pane_step)
+            QTimer.singleShot(1, self, self._next_pane_step)  # a timer: due timers and input go first
 
     # -- opening things --------------------------------------------------------------------------
 
