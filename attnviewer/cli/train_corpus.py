@@ -55,16 +55,8 @@ def add_caption_data(p: argparse.ArgumentParser) -> None:
 
 def train_caption_corpus(args: argparse.Namespace) -> int:
     """Train a captioner on --data; exit status 0, or 130/143 when stopped by Ctrl-C/SIGTERM."""
-    from ..models.registry import pick_device
-    from ..training import distributed
     from ..training.image_corpus import CaptionCorpusSettings, ImageCaptionTask
-    from ..training.loop import fit
-    from .outputs import check_outputs, check_writable
 
-    world = distributed.world_from_env()
-    device = distributed.rank_device(world, str(pick_device(args.device)))
-    loop = loop_settings(args, device, epochs=20 if args.epochs is None else args.epochs,
-                         lr=4e-4 if args.lr is None else args.lr)
     settings = CaptionCorpusSettings(
         data=args.data, images=args.images, min_count=args.min_count,
         image_size=224 if args.image_size is None else args.image_size, encoder=args.encoder,
@@ -73,14 +65,28 @@ def train_caption_corpus(args: argparse.Namespace) -> int:
         features_dir=args.features_dir, seed=args.seed if args.init_seed is None else args.init_seed,
         workers=args.workers,
     ).validate()
+    return fit_task(args, lambda log, device: ImageCaptionTask(settings, device, log),
+                    epochs=20 if args.epochs is None else args.epochs, lr=4e-4 if args.lr is None else args.lr)
+
+
+def fit_task(args: argparse.Namespace, make_task, epochs: int, lr: float) -> int:
+    """Train the task make_task(log, device) builds through the loop, alone or as one rank under
+    torchrun; exit status 0, or 130/143 when stopped by Ctrl-C/SIGTERM."""
+    from ..models.registry import pick_device
+    from ..training import distributed
+    from ..training.loop import fit
+    from .outputs import check_outputs, check_writable
+
+    world = distributed.world_from_env()
+    device = distributed.rank_device(world, str(pick_device(args.device)))
+    loop = loop_settings(args, device, epochs=epochs, lr=lr)
     if not args.resume:  # resuming replaces the best model it wrote itself
         check_outputs([loop.out], getattr(args, "overwrite", False))
     check_writable(loop.out)
     log = (lambda m: print(m, flush=True)) if world.main else (lambda m: None)
     distributed.start(world, device)
     try:
-        task = ImageCaptionTask(settings, device, log)
-        summary = fit(task, loop, log)
+        summary = fit(make_task(log, device), loop, log)
     finally:
         distributed.finish(world)
     return 128 + summary["signal"] if summary["stopped"] == "interrupted" else 0

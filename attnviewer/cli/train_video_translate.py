@@ -41,6 +41,7 @@ def train_video_corpus(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..training.video_corpus import VideoCorpusSettings, VideoCorpusTask
+    from .train_corpus import fit_task
 
     settings = VideoCorpusSettings(
         data=args.data, clips=args.clips or str(Path(args.data).parent), features_dir=args.features_dir,
@@ -48,42 +49,20 @@ def train_video_corpus(args: argparse.Namespace) -> int:
         score=args.score, hidden_dim=args.hidden_dim, summary_start=args.summary_start,
         change_features=args.change_features, seed=_init_seed(args),
     ).validate()
-    return _fit(args, lambda log, device: VideoCorpusTask(settings, log, device))
+    return fit_task(args, lambda log, device: VideoCorpusTask(settings, log, device), args.epochs, args.lr)
 
 
 def train_translate_corpus(args: argparse.Namespace) -> int:
     from ..training.text_corpus import TranslateCorpusSettings, TranslationCorpusTask
+    from .train_corpus import fit_task
 
     settings = TranslateCorpusSettings(
         data=args.data, min_count=args.min_count, max_source_len=args.max_source_len,
         max_target_len=args.max_target_len, val_size=args.val_size, score=args.score, attention=args.attention,
         encoder=args.encoder, reverse_source=args.reverse_source, hidden_dim=args.hidden_dim, seed=_init_seed(args),
     ).validate()
-    return _fit(args, lambda log, device: TranslationCorpusTask(settings, log))
+    return fit_task(args, lambda log, device: TranslationCorpusTask(settings, log), args.epochs, args.lr)
 
 
 def _init_seed(args: argparse.Namespace) -> int:
     return args.seed if args.init_seed is None else args.init_seed
-
-
-def _fit(args: argparse.Namespace, make_task) -> int:
-    """Train the task make_task(log, device) builds; exit status 0, or 130/143 when stopped by Ctrl-C/SIGTERM."""
-    from ..models.registry import pick_device
-    from ..training import distributed
-    from ..training.loop import fit
-    from .outputs import check_outputs, check_writable
-    from .train_corpus import loop_settings
-
-    world = distributed.world_from_env()
-    device = distributed.rank_device(world, str(pick_device(args.device)))
-    loop = loop_settings(args, device, epochs=args.epochs, lr=args.lr)
-    if not args.resume:  # resuming replaces the best model it wrote itself
-        check_outputs([loop.out], getattr(args, "overwrite", False))
-    check_writable(loop.out)
-    log = (lambda m: print(m, flush=True)) if world.main else (lambda m: None)
-    distributed.start(world, device)
-    try:
-        summary = fit(make_task(log, device), loop, log)
-    finally:
-        distributed.finish(world)
-    return 128 + summary["signal"] if summary["stopped"] == "interrupted" else 0
