@@ -194,8 +194,9 @@ def _whitening(rec: dict) -> tuple[np.ndarray, np.ndarray]:
     mean = np.frombuffer(base64.b64decode(rec["mean"]), np.float32).astype(np.float64)
     packed = np.frombuffer(base64.b64decode(rec["whiten"]), np.int8).astype(np.float64)
     scale = np.frombuffer(base64.b64decode(rec["whiten_scale"]), np.float32).astype(np.float64)
-    if mean.shape != (d,) or scale.shape != (d,) or packed.shape != (d * (d + 1) // 2,):
-        raise ValueError("damaged domain record")
+    if mean.shape != (d,) or scale.shape != (d,) or packed.shape != (d * (d + 1) // 2,) \
+            or not (np.isfinite(mean).all() and np.isfinite(scale).all()):
+        raise ValueError("damaged domain record")  # (NaN or inf would only give numpy warnings and no answer)
     upper = np.zeros((d, d))
     at = 0
     for i in range(d):
@@ -242,7 +243,10 @@ def note(kind, model, media, state) -> str | None:
         if kind.name == "translate":
             why = sentence_reason(rec, model, media)
         else:
-            dist, limit = measure(kind.name, model, media, state), float(rec["threshold"])
+            limit = float(rec["threshold"])
+            if not np.isfinite(limit):
+                return None
+            dist = measure(kind.name, model, media, state)
             digits = 1 if f"{dist:.1f}" != f"{limit:.1f}" else 2
             why = f"distance {dist:.{digits}f}, typical up to {limit:.{digits}f}" if dist > limit else None
     except (KeyError, ValueError, TypeError, AttributeError):
