@@ -146,3 +146,16 @@ def test_the_translate_command_splits_a_sentence_as_the_corpus_was_split(tmp_pat
         assert media.words == words and media.unknown == []
     assert pipeline.read(TEXT, "It costs 3.5 dollars.", "translate-sov").words[2:5] == ["3", ".", "5"]  # bundled: as before
     assert header.TEXT_TOKENIZERS == translator.TOKENIZERS
+
+
+@pytest.mark.parametrize("options", [dict(attention="local"), dict(score="location"), dict(score="general"),
+                                     dict(encoder="gru", reverse_source=True)])
+def test_every_translator_design_trains_and_validates(tmp_path, options):
+    task = TranslationCorpusTask(tiny(pairs_tsv(tmp_path, n_pairs=12), max_source_len=20, **options),
+                                 log=lambda line: None)
+    model = task.model.train()
+    loss = task.loss(model, task.batch(range(4), "cpu"), sampling=0.5)
+    loss.backward()
+    assert torch.isfinite(loss) and model.fc.weight.grad.abs().sum() > 0
+    scores = task.validate(model.eval())
+    assert 0 <= scores["bleu4"] <= 1 and scores["bleu4"] == pytest.approx(scores["BLEU"] / 100)
