@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
+from PySide6.QtGui import QColor, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 44, 16, 24, 34
@@ -135,24 +135,22 @@ class TimeChart(QWidget):
         p.restore()
 
     def _paint_word(self, p: QPainter, r: QRectF) -> None:
-        t, w = self.times, self.weights
-        step = float(t[1] - t[0]) if len(t) > 1 else 1.0
-        half = 0.4 * step
+        t, w = self.times, np.clip(self.weights, 0.0, 1.05)
+        lo, hi = self._x_range()
+        xs = r.left() + (t - lo) / (hi - lo) * r.width()  # the frames' times, in pixels
+        ys = r.bottom() - w * r.height()  # their weights, in pixels
+        half = 0.4 * (xs[1] - xs[0]) if len(xs) > 1 else 0.4 * r.width()
         p.setPen(QPen(QColor("#5f6368"), 1))
-        for k in range(len(t)):
-            a, b = self.point(t[k] - half, w[k]), self.point(t[k] + half, 0)
-            colour = QColor(*self.colours[k]) if self.colours is not None else QColor("#4285f4")
-            p.setBrush(colour)
-            p.drawRect(QRectF(a, b))
+        colours = self.colours if self.colours is not None else [(66, 133, 244)] * len(t)
+        for x, y, c in zip(xs.tolist(), ys.tolist(), colours):
+            p.setBrush(QColor(int(c[0]), int(c[1]), int(c[2])))
+            p.drawRect(QRectF(x - half, y, 2 * half, r.bottom() - y))
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        path = QPainterPath(self.point(t[0], w[0]))
-        for k in range(1, len(t)):
-            path.lineTo(self.point(t[k], w[k]))
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.setPen(QPen(QColor("#1a73e8"), 2))
-        p.drawPath(path)
+        p.drawPolyline(QPolygonF([QPointF(x, y) for x, y in zip(xs.tolist(), ys.tolist())]))
         if self.peak is not None:
-            tip = self.point(t[self.peak], w[self.peak] + 0.03)
+            tip = QPointF(xs[self.peak], ys[self.peak] - 0.03 * r.height())
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(QColor("#d93025"))
             p.drawPolygon(QPolygonF([tip, tip + QPointF(-6, -10), tip + QPointF(6, -10)]))

@@ -80,17 +80,18 @@ class FrameStrip(QWidget):
             p.end()
             return
         text_h, bar_h = 14, 26
+        p.setFont(self._small_font())
+        top = max(float(self.weights.max()), 1e-6) if self.weights is not None else 1.0
         for k, scaled in enumerate(self._pictures(text_h + bar_h + 4)):
             r = self.cell(k).adjusted(2, 2, -2, -2)
             pic_h = r.height() - text_h - bar_h - 4
             x = r.x() + (r.width() - scaled.width()) / 2
             p.drawPixmap(int(x), int(r.y()), scaled)
             p.setPen(QColor("#e8eaed"))
-            p.setFont(self._small_font())
             p.drawText(QRectF(r.x(), r.y() + pic_h, r.width(), text_h), Qt.AlignmentFlag.AlignCenter,
                        f"{self.times[k]:.2f}s" if k < len(self.times) else "")
             if self.weights is not None:
-                frac = float(self.weights[k]) / max(float(self.weights.max()), 1e-6)
+                frac = float(self.weights[k]) / top
                 bar = QRectF(r.x() + 3, r.bottom() - bar_h * frac, r.width() - 6, bar_h * frac)
                 p.fillRect(bar, QColor(*self.colours[k]))
             if k == self.peak:
