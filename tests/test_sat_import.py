@@ -279,3 +279,35 @@ def test_a_checkpoint_pickled_as_torch_0_4_did_is_read(tmp_path, monkeypatch):
     assert ckpt.root["m"].state["_backend"] is None
     state = ckpt.state_dict(ckpt.root["m"])
     assert torch.equal(state["weight"], layer.weight.data) and torch.equal(state["bias"], layer.bias.data)
+
+
+def test_a_tensor_that_reaches_past_its_storage_is_refused(tmp_path):
+    """A legacy-format file written by hand: its tensor claims 5 numbers of a 2-number storage.
+    Refused before any bytes are read, rather than reading beyond them."""
+    import collections
+    import io
+    import struct
+
+    from attnviewer.errors import CheckpointError
+    from attnviewer.models.safe_pickle import LEGACY_MAGIC, LEGACY_PROTOCOL, Checkpoint
+
+    class Storage:
+        pass
+
+    class Tensor:
+        def __reduce__(self):
+            return torch._utils._rebuild_tensor_v2, (Storage(), 0, (5,), (1,), False, collections.OrderedDict())
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            return ("storage", torch.FloatStorage, "0", "cpu", 2, None) if isinstance(obj, Storage) else None
+
+    f = io.BytesIO()
+    for head in (LEGACY_MAGIC, LEGACY_PROTOCOL, {"protocol_version": LEGACY_PROTOCOL, "little_endian": True}):
+        pickle.dump(head, f, protocol=2)
+    Pickler(f, protocol=2).dump({"t": Tensor()})
+    pickle.dump(["0"], f, protocol=2)
+    f.write(struct.pack("<q", 2) + struct.pack("<2f", 1.0, 2.0))
+    (tmp_path / "bad.pth").write_bytes(f.getvalue())
+    with pytest.raises(CheckpointError, match=r"a tensor of size \[5\] reaches past its storage of 2 elements"):
+        Checkpoint(tmp_path / "bad.pth")
