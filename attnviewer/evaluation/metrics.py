@@ -210,7 +210,7 @@ def bleu(references: list[str], hypotheses: list[str]) -> float:
     """Corpus BLEU (0-100) of space-separated words, one reference each (sacrebleu's tokeniser off)."""
     import sacrebleu
 
-    return float(sacrebleu.corpus_bleu(hypotheses, [references], tokenize="none").score)
+    return float(sacrebleu.corpus_bleu(hypotheses, [references], tokenize="none", force=True).score)
 
 
 def translation_metrics(references: Sequence[Sequence[str]], hypotheses: Sequence[str]) -> dict[str, float]:
@@ -224,5 +224,5 @@ def translation_metrics(references: Sequence[Sequence[str]], hypotheses: Sequenc
     most = max((len(r) for r in refs), default=1)
     streams = [[rs[k] if k < len(rs) else None for rs in refs] for k in range(most)]
     hyps = list(hypotheses)
-    return {"BLEU": float(sacrebleu.corpus_bleu(hyps, streams, tokenize="none").score),
+    return {"BLEU": float(sacrebleu.corpus_bleu(hyps, streams, tokenize="none", force=True).score),
             "chrF": float(sacrebleu.corpus_chrf(hyps, streams).score)}
