@@ -197,7 +197,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         if module == "torch" and name in STORAGE_DTYPES:  # a new one each time: a BUILD may alter it
             return _StorageType(name, STORAGE_DTYPES[name])
         if key not in _GLOBALS:
-            raise _Refused(f"{module}.{name}")
+            raise _Refused(f"{key[0]}.{name}")
         return _GLOBALS[key]
 
     def persistent_load(self, pid):
