@@ -315,3 +315,19 @@ def test_a_tensor_that_reaches_past_its_storage_is_refused(tmp_path):
     (tmp_path / "bad.pth").write_bytes(f.getvalue())
     with pytest.raises(CheckpointError, match=r"a tensor of size \[5\] reaches past its storage of 2 elements"):
         Checkpoint(tmp_path / "bad.pth")
+
+
+def test_a_model_outside_the_limits_of_a_model_file_is_one_line(tmp_path, capsys):
+    """An attention wider than any model file may hold (4096): refused before anything is built."""
+    from .sat_reference import DecoderWithAttention, Encoder
+
+    encoder = Encoder.__new__(Encoder)  # only what the importer reads of the encoder before refusing
+    nn.Module.__init__(encoder)
+    encoder.adaptive_pool = nn.AdaptiveAvgPool2d((14, 14))
+    decoder = DecoderWithAttention(4097, 8, 8, len(WORDS))
+    with tutorial_modules():
+        torch.save({"encoder": encoder, "decoder": decoder}, tmp_path / "wide.pth.tar")
+    write_word_map(tmp_path / "wm.json", WORDS)
+    assert import_cli(tmp_path / "wide.pth.tar", tmp_path / "wm.json", tmp_path / "out.safetensors") == 2
+    assert "outside attnviewer's limits: attn_dim must be at most 4096, got 4097" in one_error_line(capsys)
+    assert not (tmp_path / "out.safetensors").exists()

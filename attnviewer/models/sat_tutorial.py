@@ -29,11 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from pydantic import ValidationError
 
 from ..errors import CheckpointError, first_line
 from .captioner import Captioner, CaptionerConfig
 from .checkpoint import build_model
-from .header import POOLED_GRID, SPECIALS, VOCAB_SIZE, WORD_CHARS
+from .header import POOLED_GRID, SPECIALS, VOCAB_SIZE, WORD_CHARS, describe
+from .header import CaptionConfig as CaptionSchema
 from .safe_pickle import Checkpoint, LazyTensor, Placeholder, lazy_state_dict
 
 IMAGE_SIZE = 256  # caption.py resizes every image to 256 x 256
@@ -194,6 +196,10 @@ def import_tutorial(checkpoint: str | Path, word_map: str | Path) -> Imported:
     root = ckpt.root
     encoder, decoder = _module(root, "encoder", "Encoder", path), _module(root, "decoder", "DecoderWithAttention", path)
     config = config_of(encoder, decoder, len(vocab), path)
+    try:  # the limits every model file is held to (or the file written would not load)
+        CaptionSchema.model_validate(config.to_dict())
+    except ValidationError as e:
+        raise CheckpointError(f"{path}: the model is outside attnviewer's limits: {describe(e)}") from None
     weights = our_state(ckpt.state_dict(encoder), ckpt.state_dict(decoder))
     model = build_model(path, "caption", config.to_dict(), vocab, _as_weights(weights, path))
     return Imported(model.eval(), _record(root, path))
