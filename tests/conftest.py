@@ -11,7 +11,7 @@ import pytest
 from attnviewer.models.checkpoint import save_checkpoint
 from attnviewer.resources import resource_dir, sample_dir
 
-from .helpers import tiny_captioner
+from .helpers import one_torch_thread, tiny_captioner  # noqa: F401  (a fixture, for every test module)
 
 
 @pytest.fixture(scope="session")

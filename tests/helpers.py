@@ -1,6 +1,7 @@
 """Small shared helpers for the tests: tiny randomly initialised models with fixed seeds."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from attnviewer.models.captioner import SPECIALS, Captioner, CaptionerConfig
@@ -101,3 +102,28 @@ def tiny_video_captioner(seed: int = 0, score: str = "additive", max_len: int = 
     with torch.no_grad():
         model.fc.weight.mul_(3.0)
     return model.eval()
+
+
+def mount_tmpfs(folder, size: str) -> str | None:
+    """None if a tmpfs of `size` is now mounted at `folder` (created here), else why not (for a skip)."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("mount") is None:
+        return "no mount command"
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        return "not root: cannot mount a tmpfs"
+    folder.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                       capture_output=True, text=True)
+    return None if r.returncode == 0 else f"mount -t tmpfs failed: {r.stderr.strip() or r.returncode}"
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models on shared cores: one thread each avoids oversubscription."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

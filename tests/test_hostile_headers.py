@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attnviewer.catalog import bundled, read_header
+from attnviewer.catalog import bundled
 from attnviewer.cli import main
 from attnviewer.errors import CheckpointError
 from attnviewer.models import header as schema
@@ -356,7 +356,7 @@ def test_a_config_implying_10_gb_of_weights_is_refused_before_allocating(tmp_pat
     model = write(tmp_path / "m.safetensors", big, data)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with pytest.raises(CheckpointError, match=r"implies 1\d\.\d GB of weights, more than the limit of 2 GB") as e:
-        peak = _peak_mb(lambda: load_checkpoint(model))
+        _peak_mb(lambda: load_checkpoint(model))
     assert "\n" not in str(e.value)
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024  # KiB on Linux
     assert grown_mb < 1000, grown_mb

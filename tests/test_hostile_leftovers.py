@@ -26,7 +26,7 @@ from attnviewer.errors import MediaError
 from attnviewer.export.data import load_result, write_result
 from attnviewer.types import Hypothesis, Result
 
-from .helpers import GUI_TIMEOUT
+from .helpers import GUI_TIMEOUT, mount_tmpfs
 
 ODD = b"pic\xff\x1b[31m.png"  # not UTF-8, and an escape code: both legal in a Linux file name
 
@@ -234,26 +234,12 @@ def test_folder_a_full_disk_at_the_last_output_stops_with_nothing_of_that_image(
     assert all(_complete(out, f"shapes-{i}") for i in (1, 2, 3)) and "." not in _sets(out)
 
 
-def _mount_tmpfs(folder: Path, size: str) -> str | None:
-    """None if a tmpfs of `size` is mounted at `folder`, else why not (the test is skipped)."""
-    import subprocess
-
-    if shutil.which("mount") is None:
-        return "no mount command"
-    if hasattr(os, "geteuid") and os.geteuid() != 0:
-        return "not root: cannot mount a tmpfs"
-    folder.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                       capture_output=True, text=True)
-    return None if r.returncode == 0 else f"mount -t tmpfs failed: {r.stderr.strip() or r.returncode}"
-
-
 def test_folder_on_a_really_full_disk_leaves_whole_sets_and_continues(tmp_path, samples, tiny_checkpoint, capsys):
     """A 900 KiB tmpfs holds one image's set (about 0.5 MB, mostly the figure) but not two."""
     import subprocess
 
     disk = tmp_path / "disk"
-    why = _mount_tmpfs(disk, "900k")
+    why = mount_tmpfs(disk, "900k")
     if why:
         pytest.skip(why)
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ from attnviewer.cli import main
 from attnviewer.cli.outputs import print_result, printable
 from attnviewer.kinds import TEXT
 from attnviewer.types import Hypothesis, Result
+
+from .helpers import mount_tmpfs
 
 SENTENCE = "the big dog saw a small cat in the garden"
 TR = ["translate", SENTENCE, "--greedy", "--device", "cpu"]
@@ -78,21 +79,9 @@ def _umask() -> int:
     return mask
 
 
-def _mount_tmpfs(folder: Path, size: str) -> str | None:
-    """None if mounted, else why not."""
-    if shutil.which("mount") is None:
-        return "no mount command"
-    if hasattr(os, "geteuid") and os.geteuid() != 0:
-        return "not root: cannot mount a tmpfs"
-    folder.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                       capture_output=True, text=True)
-    return None if r.returncode == 0 else f"mount -t tmpfs failed: {r.stderr.strip() or r.returncode}"
-
-
 def test_a_really_full_disk_leaves_the_whole_set_or_nothing(tmp_path, capsys):
     disk = tmp_path / "disk"
-    why = _mount_tmpfs(disk, "400k")
+    why = mount_tmpfs(disk, "400k")
     if why:
         pytest.skip(why)
     try:

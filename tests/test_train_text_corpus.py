@@ -23,13 +23,7 @@ from .corpora import pair_texts, pairs_tsv
 SMALL = ["--hidden-dim", "32", "--min-count", "1", "--batch-size", "8", "--epochs", "1"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on shared cores: one thread each avoids oversubscription."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(data, **extra) -> TranslateCorpusSettings:

@@ -23,13 +23,7 @@ from .corpora import clip_id, video_corpus
 SMALL = ["--hidden-dim", "32", "--frame-size", "64", "--min-count", "1", "--batch-size", "4", "--epochs", "1"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on shared cores: one thread each avoids oversubscription."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(annotations, root, features, **extra) -> VideoCorpusSettings:
