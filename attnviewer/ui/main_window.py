@@ -37,6 +37,7 @@ from .kind_views import VIEWS, build, stem, typed_kind, views_of
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth")
 MAX_RECENT = 10
 PLAY_INTERVAL_MS = 700
+FIRST_PANE_STEP_MS = 16  # panes built ahead start a frame after the input was opened
 HINT = ("<h3>Open something to look at</h3>"
         "<p><b>An image or a video</b>: File → Open (Ctrl+O), or drop a file on the window.<br>"
         "<b>A sentence</b>: File → Translate a sentence (Ctrl+T).<br>"
@@ -294,8 +295,8 @@ class MainWindow(QMainWindow):
         steps += [partial(side.pane, medium) for side in self._active_sides()] + [partial(self.media_pane, medium)]
         idle = not self._pane_steps
         self._pane_steps = steps
-        if idle:
-            QTimer.singleShot(1, self, self._next_pane_step)  # a timer: due timers and input go first
+        if idle:  # after what opening the input queued (a repaint, due timers): it ran long already
+            QTimer.singleShot(FIRST_PANE_STEP_MS, self, self._next_pane_step)
 
     def _import_step(self, name: str) -> None:
         from importlib import import_module
