@@ -90,6 +90,14 @@ def test_a_videos_panes_are_built_before_its_first_word(qtbot, window):
     window._prepare_panes("video")  # all there: nothing is built again
     qtbot.wait(50)
     assert window.media_panes["video"] is pane and not window._pane_steps
+    # its player's decoding thread runs already (started later, it could wait ~100 ms for the
+    # loader lock while the engine maps torch), and opening the clip uses that very thread
+    player = pane.player.player
+    thread = player._decoders[-1].thread
+    assert thread.is_alive()
+    with qtbot.waitSignal(player.opened, timeout=10_000):
+        pane.player.open(CLIP)
+    assert player._decoders[-1].thread is thread and len(player._decoders) == 1
 
 
 def test_torch_libraries_load_before_torch_is_imported():

@@ -451,6 +451,13 @@ class FramePlayer(QObject):
         self.shown = self.dropped = 0
 
     # ---- requests ----
+    def start(self) -> None:
+        """Start the decoder thread now, idle until a request: open() then reuses it. Starting a
+        thread waits for the C library's loader lock, which another thread's dlopen holds for as
+        long as it runs (the engine loading torch's libraries: ~100 ms); started ahead, open()
+        never waits for it."""
+        self._decoder(new=True)
+
     def open(self, path: str | Path) -> None:
         """Open a video on the decoder thread: opened(info) then its first frame, or failed(message)."""
         self._stop_playing()

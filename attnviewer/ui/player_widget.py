@@ -159,6 +159,10 @@ class PlayerWidget(QWidget):
     def position(self) -> float:
         return self.player.position
 
+    def start(self) -> None:
+        """Start the decoder thread ahead of the first open (see FramePlayer.start)."""
+        self.player.start()
+
     def open(self, path) -> None:
         """Open a video (read on the decoder thread): opened or failed follows."""
         self._scrub_timer.stop()

@@ -131,6 +131,7 @@ class VideoMediaPane(QWidget):
         from .player_widget import PlayerWidget
 
         self.player = PlayerWidget()
+        self.player.start()  # built while the clip is read: its thread is not started during torch's loading
         self.player.failed.connect(self._player_failed)
         self.strip = FrameStrip()
         self.strip.clicked.connect(self._frame_clicked)
