@@ -249,6 +249,8 @@ def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, 
     pos = _Position()
     if s.resume:
         pos = _load_state(s, n, world, model, optimizer, scheduler, scaler, log)
+    elif state_path(s.out).exists():
+        log(f"starting afresh: the training state in {state_path(s.out).parent} will be replaced (--resume continues it)")
     objective = _Objective(task)
     net: nn.Module = objective
     if world.distributed:
