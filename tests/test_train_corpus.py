@@ -88,6 +88,14 @@ def test_fine_tuning_trains_the_encoder_and_skips_an_unreadable_image(corpus, tm
     assert any(not torch.equal(before[k], after[k]) for k in before if k.endswith("weight"))  # it trained
 
 
+def test_over_long_captions_are_cut_and_counted(corpus):
+    t = task(corpus, max_len=4)
+    assert t.model.config.max_len == 4
+    assert max(len(ids) for caps in t.captions for ids in caps) == 4 + 2  # <start>, 4 words, <end>
+    cut = [line for line in t.record()["skipped"] if "over-long caption" in line]
+    assert cut and "cut to 4" in cut[0]
+
+
 def trained_weights(corpus, out, **loop) -> dict:
     t = task(corpus, dropout=0.3)  # dropout and scheduled sampling draw random numbers: resume must restore them
     fit(t, LoopSettings(out=str(out), epochs=3, batch_size=4, lr=3e-3, scheduled_sampling=0.5, val_every=100,

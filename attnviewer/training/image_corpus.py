@@ -167,7 +167,8 @@ class ImageCaptionTask:
 
     def _ids(self, tokens: Sequence[str]) -> list[int]:
         if len(tokens) > self.settings.max_len:
-            self.problems.add(f"caption longer than {self.settings.max_len} words, cut", " ".join(tokens[:6]) + " ...")
+            self.problems.add("over-long caption", f"{' '.join(tokens[:4])} ... ({len(tokens)} words, "
+                                                   f"cut to {self.settings.max_len})")
             tokens = tokens[: self.settings.max_len]
         return self.vocab.encode(tokens)
 
