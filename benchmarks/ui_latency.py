@@ -562,7 +562,7 @@ def print_playback(runs: list[dict], seconds: float, size: tuple[int, int]) -> d
 # -- every kind in one table --------------------------------------------------------------------------
 
 
-def summary_rows(done: dict, play: dict | None, asked: list[str]) -> list[tuple]:
+def summary_rows(done: dict, play: dict | None, asked: list[str], played: bool = True) -> list[tuple]:
     """(label, engine, baseline, unit, target text) for each kind asked for."""
     rows = []
 
@@ -586,9 +586,10 @@ def summary_rows(done: dict, play: dict | None, asked: list[str]) -> list[tuple]
                      "< 50 ms (aim 16): " + short_verdict(e)))
         a = None if play is None else play["player"]
         n = None if play is None else play["naive"]
-        rows.append(("video playback: frames dropped (player vs naive)", a and a["pct"], n and n["pct"], "%",
-                     "" if a is None else f"<= 2%: {'met' if a['pct'] <= 100 * TARGET_DROPPED else 'NOT met'}"))
-        rows.append(("video playback: longest GUI gap (player vs naive)", a and a["gap"], n and n["gap"], "ms", ""))
+        rows += [] if not played else [("video playback: frames dropped (player vs naive)", a and a["pct"], n and n["pct"], "%",
+                     "" if a is None else f"<= 2%: {'met' if a['pct'] <= 100 * TARGET_DROPPED else 'NOT met'}"),
+                                         ("video playback: longest GUI gap (player vs naive)", a and a["gap"],
+                                          n and n["gap"], "ms", "")]
     if "text" in asked:
         rows.append(("text: first word on screen, from process start", *pair("text", "first word"), "s", ""))
         e, b = pair("text", "job max gap")
@@ -608,8 +609,8 @@ def fmt_summary(value, unit: str) -> str:
     return f"{value:.1f}%" if unit == "%" else fmt(value, unit)
 
 
-def print_summary(done: dict, play: dict | None, asked: list[str]) -> bool:
-    rows = summary_rows(done, play, asked)
+def print_summary(done: dict, play: dict | None, asked: list[str], played: bool = True) -> bool:
+    rows = summary_rows(done, play, asked, played)
     print("\n== every kind: the engine design against the GUI-thread baseline (medians) ==")
     if "video" in asked:
         print("(playback rows: the window's player against decoding in the GUI thread's tick)")
@@ -726,7 +727,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.profile and done["text"]["med"] is not None:
                 profile_kind("text", models["text"], args.sentence, args)
     failed = any(d["failures"] for d in done.values())
-    filled = print_summary(done, play_med, asked)
+    filled = print_summary(done, play_med, asked, played=not args.no_play)
     if args.json:
         Path(args.json).write_text(json.dumps({k: {"runs": d["runs"], "failures": d["failures"]}
                                                for k, d in done.items()}))

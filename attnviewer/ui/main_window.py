@@ -170,6 +170,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_label)
 
         self._pane_steps: list = []  # _prepare_panes: what is left to build, a piece per turn
+        self._pane_waits = 0  # times the pieces waited for the window's first paint (-1: done)
         self._redraw_timer = QTimer(self, singleShot=True, interval=15)  # coalesce bursts of words
         self._redraw_timer.timeout.connect(self.redraw)
         self._play_timer = QTimer(self, interval=PLAY_INTERVAL_MS)
@@ -304,6 +305,15 @@ class MainWindow(QMainWindow):
         self._pane_steps[:0] = [partial(import_module, m) for m in getattr(import_module(name), "PRELOAD", ())]
 
     def _next_pane_step(self) -> None:
+        handle = self.windowHandle()
+        if self.isVisible() and handle is not None and not handle.isExposed() and self._pane_waits < 10:
+            self._pane_waits += 1  # the window's first paint (tens of ms) comes first, then a pause
+            QTimer.singleShot(FIRST_PANE_STEP_MS, self, self._next_pane_step)
+            return
+        if self._pane_waits > 0:
+            self._pane_waits = -1
+            QTimer.singleShot(FIRST_PANE_STEP_MS, self, self._next_pane_step)
+            return
         if self._pane_steps:
             self._pane_steps.pop(0)()
             QTimer.singleShot(1, self, self._next_pane_step)  # a timer: due timers and input go first
