@@ -40,7 +40,6 @@ import argparse  # noqa: E402
 import faulthandler  # noqa: E402
 import gc  # noqa: E402
 import importlib.abc  # noqa: E402
-import importlib.util  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
@@ -213,11 +212,12 @@ class AfterImport(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
         if name not in self.hooks:
             return None
-        sys.meta_path.remove(self)  # the real finders' spec
-        try:
-            spec = importlib.util.find_spec(name)
-        finally:
-            sys.meta_path.insert(0, self)
+        # the other finders' spec (never by taking this one out of sys.meta_path: another thread
+        # importing meanwhile would walk a list that changes under it)
+        finders = (f for f in sys.meta_path if f is not self and hasattr(f, "find_spec"))
+        spec = next((sp for sp in (f.find_spec(name, path, target) for f in finders) if sp is not None), None)
+        if spec is None or spec.loader is None:
+            return None
         run = spec.loader.exec_module  # this module's own loader object
 
         def exec_module(module):
