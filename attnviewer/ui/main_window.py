@@ -374,8 +374,21 @@ class MainWindow(QMainWindow):
             other = catalog.comparison(main.model_name())  # something worth comparing for this kind too
             if other:
                 compare.set_model(other)
+        self._after_first_paint(self._rerun_active)
+
+    def _rerun_active(self) -> None:
         for side in self._active_sides():
             self.rerun(side)
+
+    def _after_first_paint(self, then, tries: int = 0) -> None:
+        """Run `then` once the window has been painted: an input opened at start-up waits for it,
+        since the engine's first reading (imports of the media libraries) holds the GIL in long
+        stretches and made the first paint take 100+ ms instead of a few."""
+        handle = self.windowHandle()
+        if self.isVisible() and handle is not None and not handle.isExposed() and tries < 20:
+            QTimer.singleShot(FIRST_PANE_STEP_MS, self, partial(self._after_first_paint, then, tries + 1))
+            return
+        then()
 
     def choose_checkpoint(self, side: Side | None = None) -> None:
         side = side if isinstance(side, Side) else self.sides["main"]
