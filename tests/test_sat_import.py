@@ -166,6 +166,22 @@ def test_imported_model_opens_like_any_other(imported, tmp_path, capsys):
     assert saved.settings["shrink_beam"] is True and saved.settings["length_penalty"] == 0.0
 
 
+def test_images_reach_the_imported_model_resized_as_the_tutorial_does(imported, tmp_path):
+    """The tutorial resizes the photo to 256x256 with PIL's bilinear filter (scipy's imresize):
+    an imported model gets those very pixels, not the project's own OpenCV resize."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(rng.integers(0, 256, (300, 451, 3), dtype=np.uint8)).save(photo)
+    kind = get("caption")
+    media = pipeline.read(kind, str(photo), str(imported.path))
+    pixels = kind.inputs(imported.model, [media], "cpu")[0].permute(1, 2, 0).numpy()
+    tutorial = np.asarray(Image.open(photo).convert("RGB").resize((256, 256), Image.BILINEAR), dtype=np.float32)
+    assert imported.model.config.resize == "pil-bilinear"
+    np.testing.assert_array_equal(pixels, tutorial)
+
+
 # -- refused: one line, nothing run, nothing written ---------------------------------------------
 
 

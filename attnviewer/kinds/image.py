@@ -26,7 +26,8 @@ class ImageKind(Kind):
         from ..media.images import model_input
 
         size = model.config.image_size
-        pixels = torch.from_numpy(np.stack([model_input(m.rgb, size) for m in medias]))
+        resize = getattr(model.config, "resize", "opencv")
+        pixels = torch.from_numpy(np.stack([model_input(m.rgb, size, resize) for m in medias]))
         return pixels.permute(0, 3, 1, 2).float().to(device)
 
     def result(self, media, model_name, settings, hyps, seconds) -> Result:

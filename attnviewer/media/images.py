@@ -189,7 +189,14 @@ def _to_rgb8(img) -> np.ndarray:
     return np.asarray(img.convert("RGB"))
 
 
-def model_input(rgb: np.ndarray, size: int) -> np.ndarray:
-    """Resize to the model's square input (the whole image, squashed, as Show-Attend-Tell does)."""
+def model_input(rgb: np.ndarray, size: int, resize: str = "opencv") -> np.ndarray:
+    """Resize to the model's square input (the whole image, squashed, as Show-Attend-Tell does).
+    "opencv": area averaging down, bilinear up (what the project's models were trained with);
+    "pil-bilinear": Pillow's bilinear filter, as the Show-Attend-Tell tutorial's preprocessing
+    (scipy's imresize) does, so an imported tutorial model sees the pixels it was trained on."""
+    if resize == "pil-bilinear":
+        from PIL import Image
+
+        return np.asarray(Image.fromarray(rgb).resize((size, size), Image.BILINEAR))
     interp = cv2.INTER_AREA if max(rgb.shape[:2]) > size else cv2.INTER_LINEAR
     return cv2.resize(rgb, (size, size), interpolation=interp)

@@ -41,6 +41,7 @@ class CaptionerConfig:
     vector_gate: bool = False  # the gate has one value per region channel, not one scalar
     init_tanh: bool = True  # h0, c0 = tanh(linear(mean region)); the tutorial's have no tanh
     all_words: bool = False  # the softmax also covers <pad> and <start> (ours rules them out)
+    resize: str = "opencv"  # how an image becomes the model's square (media.images.RESIZES); the tutorial's: PIL bilinear
 
     @classmethod
     def from_dict(cls, d: dict) -> "CaptionerConfig":

@@ -48,6 +48,7 @@ DS_LAMBDA = (0.0, 1000.0)  # weight of the doubly stochastic penalty a captioner
 # tests/test_hostile_headers.py checks these against the models' own lists).
 IMAGE_ENCODERS = ("efficientnet-lite0", "small-cnn", "resnet101")
 ATTN_ACTIVATIONS = ("tanh", "relu")  # of the additive score
+RESIZES = ("opencv", "pil-bilinear")  # how an image becomes a captioner's square input (media.images.model_input)
 POOLED_GRID = (0, 64)  # a captioner's adaptive pooling of the encoder's map (0: none)
 VIDEO_APPEARANCES = ("cnn", "efficientnet-lite0")
 TEXT_ENCODERS = ("bigru", "gru")
@@ -97,6 +98,7 @@ class CaptionConfig(_Strict):
     vector_gate: bool = False
     init_tanh: bool = True
     all_words: bool = False
+    resize: Literal[RESIZES] = "opencv"  # type: ignore[valid-type]
 
 
 class TranslateConfig(_Strict):

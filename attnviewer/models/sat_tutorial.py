@@ -143,7 +143,7 @@ def tutorial_config(vocab_size: int, embed_dim: int, decoder_dim: int, attention
         vocab_size=vocab_size, encoder="resnet101", image_size=IMAGE_SIZE, coords=False, embed_dim=embed_dim,
         hidden_dim=decoder_dim, attn_dim=attention_dim, score="additive", gate=True, dropout=dropout,
         max_len=MAX_LEN, pooled_grid=grid, attn_activation="relu", vector_gate=True, init_tanh=False,
-        all_words=True,
+        all_words=True, resize="pil-bilinear",
     )
 
 
