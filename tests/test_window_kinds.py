@@ -2,11 +2,12 @@
 video captioner and translator, offscreen. Waits are on conditions, never sleeps."""
 import numpy as np
 import pytest
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, QPoint, Qt, Slot
 
 from attnviewer import catalog
 from attnviewer.media.frames import read_clip, write_clip
 from attnviewer.resources import sample_dir
+from attnviewer.ui.overlay import lookup_table
 
 from .helpers import GUI_TIMEOUT, caption_done, wait_finished
 from .test_app import Recorder
@@ -193,8 +194,20 @@ def test_a_sentence_streams_and_the_matrix_rows_equal_its_attention(qtbot, windo
     np.testing.assert_allclose(pane.matrix, state.result.best.attention, atol=1e-6)
     window.go_to(2)
     np.testing.assert_allclose(pane.matrix, state.result.best.attention, atol=1e-6)  # all rows stay
-    pane.word_clicked.emit(4)  # a click on row 5 of the matrix
+    view = pane.view  # a real click on row 5 of the painted matrix
+    area = view.cells()
+    row_h = area.height() / len(state.words)
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(int(area.center().x()), int(area.top() + 4.5 * row_h)))
     assert state.index == 4
+    shot = view.grab().toImage()  # each cell in its weight's colour, the current row framed in red
+    lut = lookup_table(window.overlay_controls.settings().cmap, 1.0)
+    cell_w = area.width() / len(SENTENCE.split())
+    for i, j in ((1, 3), (4, int(np.argmax(state.words[4].attention))), (len(state.words) - 1, 0)):
+        colour = shot.pixelColor(int(area.left() + (j + 0.5) * cell_w), int(area.top() + (i + 0.5) * row_h))
+        expected = lut[int(round(float(state.result.best.attention[i, j]) * 255))]
+        assert sum(abs(a - int(b)) for a, b in zip(colour.getRgb()[:3], expected[:3])) <= 6, (i, j, colour.getRgb())
+    edge = shot.pixelColor(int(area.center().x()), int(area.top() + 4 * row_h))
+    assert edge.red() > 180 and edge.green() < 80 and edge.blue() < 80, edge.getRgb()
     tiles = window.media_pane("text").tiles
     assert tiles.words == SENTENCE.split()
     assert tiles.peak == int(np.argmax(state.words[4].attention))

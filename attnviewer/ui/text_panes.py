@@ -3,7 +3,6 @@ word's attention (media pane), and the alignment matrix filling row by row (atte
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import (
@@ -11,7 +10,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..types import Step
-from .views import chart
+from .alignment_matrix import AlignmentMatrix
 from .overlay import lookup_table, tile_colours
 
 MAX_HISTORY = 20
@@ -208,23 +207,11 @@ class TextAttentionPane(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.plot = chart()
-        self.vb = self.plot.getViewBox()
-        self.vb.invertY(True)
-        self.image = pg.ImageItem()
-        self.vb.addItem(self.image)
-        self.frame = pg.QtWidgets.QGraphicsRectItem()
-        pen = QPen(QColor("#d93025"), 0)
-        pen.setCosmetic(True)
-        pen.setWidthF(2.5)
-        self.frame.setPen(pen)
-        self.frame.setZValue(10)
-        self.vb.addItem(self.frame)
-        self.plot.showAxis("top")  # source words alternate top and bottom: long words do not overlap
-        self.plot.scene().sigMouseClicked.connect(self._clicked)
+        self.view = AlignmentMatrix()
+        self.view.row_clicked.connect(self.word_clicked)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.plot)
+        lay.addWidget(self.view)
         self.source: list[str] = []
         self.media = None  # the sentence this column decoded
         self.matrix: np.ndarray | None = None  # (rows, S) weights on screen (tests read them)
@@ -233,37 +220,18 @@ class TextAttentionPane(QWidget):
         self.media = sentence
         self.source = list(sentence.words) if sentence is not None else []
         self.matrix = None
-        self.image.clear()
-        self.frame.setRect(QRectF())
-        words = list(enumerate(self.source))
-        self.plot.getAxis("top").setTicks([words[::2]])
-        self.plot.getAxis("bottom").setTicks([words[1::2]])
+        self.view.set_source(self.source)
 
     def show_words(self, words: list[Step], index: int, look) -> None:
         s = len(self.source)
         if not words or not s:
             self.matrix = None
-            self.image.clear()
-            self.frame.setRect(QRectF())
+            self.view.set_rows(None, [], -1, None)
             return
         rows = np.zeros((len(words), s), dtype=np.float32)
         for i, w in enumerate(words):
             att = np.asarray(w.attention, dtype=np.float32)[:s]
             rows[i, : len(att)] = att
         self.matrix = rows
-        lut = lookup_table(look.cmap, 1.0)[:, :3]
         # fixed levels 0..1, so rows compare with each other
-        self.image.setImage(np.ascontiguousarray(rows), levels=(0, 1), lut=lut, autoLevels=False)
-        self.image.setRect(QRectF(-0.5, -0.5, s, len(words)))
-        self.plot.getAxis("left").setTicks([[(i, f"{w.token} {w.prob:.2f}") for i, w in enumerate(words)]])
-        self.vb.setRange(QRectF(-0.5, -0.5, s, max(len(words), 1)), padding=0.02)
-        if 0 <= index < len(words):
-            self.frame.setRect(QRectF(-0.5, index - 0.5, s, 1))
-
-    def _clicked(self, event) -> None:
-        if self.matrix is None:
-            return
-        point = self.vb.mapSceneToView(event.scenePos())
-        row = int(round(point.y()))
-        if 0 <= row < len(self.matrix):
-            self.word_clicked.emit(row)
+        self.view.set_rows(rows, [f"{w.token} {w.prob:.2f}" for w in words], index, lookup_table(look.cmap, 1.0)[:, :3])
