@@ -49,9 +49,9 @@ def train(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub) -> None:
-    tr = sub.add_parser("train", help="train a model on generated data")
+    tr = sub.add_parser("train", help="train a model on generated data, or on your dataset (--data)")
     tr_sub = tr.add_subparsers(dest="task", required=True)
-    tc = tr_sub.add_parser("caption", help="train the image captioner on generated scenes")
+    tc = tr_sub.add_parser("caption", help="train the image captioner on generated scenes, or on your images (--data)")
     add_training(tc, 20_000, 500, 45, 128, 1e-3, "scenes")
     tc.set_defaults(epochs=None, lr=None)  # 45 and 1e-3 on scenes; 20 and 4e-4 with --data
     tc.add_argument("--lambda", dest="ds_lambda", type=float,
@@ -65,7 +65,7 @@ def add_parser(sub) -> None:
     tc.add_argument("--cache-dir", help="where encoder features are cached")
     add_caption_data(tc)
 
-    tv = tr_sub.add_parser("video", help="train the video captioner on generated clips")
+    tv = tr_sub.add_parser("video", help="train the video captioner on generated clips, or on your clips (--data)")
     add_training(tv, 6000, 300, 20, 64, 2e-3, "clips")
     tv.add_argument("--summary-start", action="store_true",
                     help="plain S2VT: the decoder starts from the encoder's summary")
@@ -73,7 +73,7 @@ def add_parser(sub) -> None:
                     help="the memory carries frame-to-frame change (--no-change-features: appearance only)")
     add_video_data(tv)
 
-    tt = tr_sub.add_parser("translate", help="train the translator on the generated language pair")
+    tt = tr_sub.add_parser("translate", help="train the translator on the generated language pair, or on your sentence pairs (--data)")
     add_training(tt, 100_000, 500, 5, 64, 2e-3, "pairs")
     tt.add_argument("--attention", default="global", choices=("global", "local"), help="Luong's global or local-p")
     tt.add_argument("--encoder", default="bigru", choices=("bigru", "gru"))
