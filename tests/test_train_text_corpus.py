@@ -121,6 +121,16 @@ def test_a_missing_corpus_is_one_line(tmp_path, capsys):
     assert not (tmp_path / "m.safetensors").exists()
 
 
+def test_a_corpus_of_one_pair_has_nothing_to_validate_on(tmp_path, capsys):
+    one = tmp_path / "one.tsv"
+    one.write_text("a small dog\tun petit chien\n", encoding="utf-8")
+    code = cli.main(["train", "translate", "--data", str(one), "--out", str(tmp_path / "m.safetensors")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip().splitlines() == [
+        f"attnviewer: error: {one}: nothing to validate on; give a val split or at least 2 training items"]
+    assert not (tmp_path / "m.safetensors").exists()
+
+
 def test_the_translate_command_splits_a_sentence_as_the_corpus_was_split(tmp_path):
     from attnviewer import pipeline
     from attnviewer.kinds.text import TEXT

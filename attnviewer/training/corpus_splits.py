@@ -22,6 +22,8 @@ def train_and_val(corpus, data: str, log: Callable[[str], None] = print) -> tupl
         held = {id(item) for item in val}
         train = [item for item in train if id(item) not in held]
         log(f"{data}: no validation split; {len(val)} of the training items held out for validation")
+    if not val:  # a single item: no score to stop on or choose the best model by
+        raise DataError(f"{data}: nothing to validate on; give a val split or at least 2 training items")
     return train, val
 
 
