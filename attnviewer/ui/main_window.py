@@ -304,9 +304,13 @@ class MainWindow(QMainWindow):
 
         self._pane_steps[:0] = [partial(import_module, m) for m in getattr(import_module(name), "PRELOAD", ())]
 
-    def _next_pane_step(self) -> None:
+    def _unpainted(self) -> bool:
+        """Shown but not exposed yet: the window's first paint is still to come."""
         handle = self.windowHandle()
-        if self.isVisible() and handle is not None and not handle.isExposed() and self._pane_waits < 10:
+        return self.isVisible() and handle is not None and not handle.isExposed()
+
+    def _next_pane_step(self) -> None:
+        if self._unpainted() and self._pane_waits < 10:
             self._pane_waits += 1  # the window's first paint (tens of ms) comes first, then a pause
             QTimer.singleShot(FIRST_PANE_STEP_MS, self, self._next_pane_step)
             return
@@ -384,8 +388,7 @@ class MainWindow(QMainWindow):
         """Run `then` once the window has been painted: an input opened at start-up waits for it,
         since the engine's first reading (imports of the media libraries) holds the GIL in long
         stretches and made the first paint take 100+ ms instead of a few."""
-        handle = self.windowHandle()
-        if self.isVisible() and handle is not None and not handle.isExposed() and tries < 20:
+        if self._unpainted() and tries < 20:
             QTimer.singleShot(FIRST_PANE_STEP_MS, self, partial(self._after_first_paint, then, tries + 1))
             return
         then()
