@@ -202,9 +202,10 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
         in_rows = np.arange(n_open)[:, None]
         # Candidates that count: the best k (shrink: the best `width`); those that end are set aside.
         counted = np.arange(2 * k)[None, :] < (width[:, None] if shrink else k)
-        ending = is_end & counted & np.isfinite(top_s)
+        live = counted & np.isfinite(top_s)
+        ending = is_end & live
         if shrink:
-            going = ~is_end & counted & np.isfinite(top_s)
+            going = ~is_end & live
             keep = np.argsort(~going, axis=1, kind="stable")[:, :k]  # those that go on, best first
             dead = ~going[in_rows, keep]  # freed slots: they continue slot 0's parent (no new state row)
             keep = np.where(dead, keep[:, :1], keep)
