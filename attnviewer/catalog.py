@@ -12,6 +12,7 @@ from .resources import resource_dir
 
 # The score-function names (kept here too so that listing models never imports torch).
 SCORES = ("content", "additive", "location", "general", "dot", "scaled_dot")
+ATTN_ACTIVATIONS = ("tanh", "relu")  # of the additive score (the Show-Attend-Tell tutorial's is relu)
 
 
 def sniff(path: Path) -> str:

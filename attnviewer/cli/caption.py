@@ -35,7 +35,7 @@ def caption(args: argparse.Namespace) -> int:
     name = model_name(args)
     images = [pipeline.read(IMAGE, p, name) for p in args.images]
     for im in images:  # what the decoder warned about (damaged EXIF data, ...), one line each
-        for note in getattr(im, "notes", []):
+        for note in im.notes:
             print(f"attnviewer: {printable(note)}", file=sys.stderr)
     model = pipeline.load_model(IMAGE, name, args.device, args.trust_pickle)
     results = pipeline.run_all(IMAGE, model, images, settings)

@@ -62,7 +62,7 @@ def train_caption_corpus(args: argparse.Namespace) -> int:
         image_size=224 if args.image_size is None else args.image_size, encoder=args.encoder,
         fine_tune_encoder=args.fine_tune_encoder, ds_lambda=1.0 if args.ds_lambda is None else args.ds_lambda,
         score=args.score, hidden_dim=args.hidden_dim, dropout=args.dropout, val_size=args.val_size,
-        features_dir=args.features_dir, seed=args.seed if args.init_seed is None else args.init_seed,
+        features_dir=args.features_dir, seed=init_seed(args),
         workers=args.workers,
     ).validate()
     return fit_task(args, lambda log, device: ImageCaptionTask(settings, device, log),
@@ -90,3 +90,8 @@ def fit_task(args: argparse.Namespace, make_task, epochs: int, lr: float) -> int
     finally:
         distributed.finish(world)
     return 128 + summary["signal"] if summary["stopped"] == "interrupted" else 0
+
+
+def init_seed(args: argparse.Namespace) -> int:
+    """The seed of the weights, dropout and data order: --init-seed, else --seed."""
+    return args.seed if args.init_seed is None else args.init_seed

@@ -41,28 +41,25 @@ def train_video_corpus(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..training.video_corpus import VideoCorpusSettings, VideoCorpusTask
-    from .train_corpus import fit_task
+    from .train_corpus import fit_task, init_seed
 
     settings = VideoCorpusSettings(
         data=args.data, clips=args.clips or str(Path(args.data).parent), features_dir=args.features_dir,
         min_count=args.min_count, max_len=args.max_len, frame_size=args.frame_size, val_size=args.val_size,
         score=args.score, hidden_dim=args.hidden_dim, summary_start=args.summary_start,
-        change_features=args.change_features, seed=_init_seed(args),
+        change_features=args.change_features, seed=init_seed(args),
     ).validate()
     return fit_task(args, lambda log, device: VideoCorpusTask(settings, log, device), args.epochs, args.lr)
 
 
 def train_translate_corpus(args: argparse.Namespace) -> int:
     from ..training.text_corpus import TranslateCorpusSettings, TranslationCorpusTask
-    from .train_corpus import fit_task
+    from .train_corpus import fit_task, init_seed
 
     settings = TranslateCorpusSettings(
         data=args.data, min_count=args.min_count, max_source_len=args.max_source_len,
         max_target_len=args.max_target_len, val_size=args.val_size, score=args.score, attention=args.attention,
-        encoder=args.encoder, reverse_source=args.reverse_source, hidden_dim=args.hidden_dim, seed=_init_seed(args),
+        encoder=args.encoder, reverse_source=args.reverse_source, hidden_dim=args.hidden_dim, seed=init_seed(args),
     ).validate()
     return fit_task(args, lambda log, device: TranslationCorpusTask(settings, log), args.epochs, args.lr)
 
-
-def _init_seed(args: argparse.Namespace) -> int:
-    return args.seed if args.init_seed is None else args.init_seed

@@ -26,30 +26,26 @@ DEV_NAMES = ("val", "valid", "dev", "validation")  # a pair folder's validation 
 Entry = tuple[str | None, str, list[tuple[str, ...]]]  # (split or None for hashed, id, captions)
 
 
-def _name(path: Path) -> str:
-    return printable(path)
-
-
 def _head(path: Path, what: str) -> bytes:
     """The first bytes of an annotation file, after checking it is a text file of a sane size."""
     try:
         st = path.stat()
         if stat.S_ISDIR(st.st_mode):
-            raise DataError(f"{_name(path)}: a folder, not {what}")
+            raise DataError(f"{printable(path)}: a folder, not {what}")
         if not stat.S_ISREG(st.st_mode):
-            raise DataError(f"{_name(path)}: not a regular file")
+            raise DataError(f"{printable(path)}: not a regular file")
         if st.st_size > MAX_ANNOTATION_BYTES:
-            raise DataError(f"{_name(path)}: {st.st_size / 2 ** 30:.1f} GiB, over the 2 GiB limit for annotation files")
+            raise DataError(f"{printable(path)}: {st.st_size / 2 ** 30:.1f} GiB, over the 2 GiB limit for annotation files")
         with open(path, "rb") as f:
             head = f.read(HEAD_BYTES)
     except FileNotFoundError:
-        raise DataError(f"{_name(path)}: no such file") from None
+        raise DataError(f"{printable(path)}: no such file") from None
     except OSError as e:
-        raise DataError(f"{_name(path)}: cannot be read ({e.strerror or e})") from None
+        raise DataError(f"{printable(path)}: cannot be read ({e.strerror or e})") from None
     if b"\0" in head:
-        raise DataError(f"{_name(path)}: a binary file, not {what}")
+        raise DataError(f"{printable(path)}: a binary file, not {what}")
     if not head.strip():
-        raise DataError(f"{_name(path)}: empty, not {what}")
+        raise DataError(f"{printable(path)}: empty, not {what}")
     return head
 
 
@@ -64,11 +60,11 @@ def _load_json(path: Path):
         text = path.read_bytes().decode("utf-8-sig", "surrogateescape")
         return json.loads(text), _undecodable(text)
     except OSError as e:
-        raise DataError(f"{_name(path)}: cannot be read ({e.strerror or e})") from None
+        raise DataError(f"{printable(path)}: cannot be read ({e.strerror or e})") from None
     except json.JSONDecodeError as e:
-        raise DataError(f"{_name(path)}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+        raise DataError(f"{printable(path)}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
     except RecursionError:
-        raise DataError(f"{_name(path)}: JSON nested too deeply") from None
+        raise DataError(f"{printable(path)}: JSON nested too deeply") from None
 
 
 _STAND_INS = re.compile("[\udc80-\udcff]")  # what surrogateescape puts for bytes that are not UTF-8
@@ -115,7 +111,7 @@ def _rows(path: Path, problems: Problems, delimiter: str = ",", quoting: int = c
                     continue
                 yield where, row
     except OSError as e:
-        raise DataError(f"{_name(path)}: cannot be read ({e.strerror or e})") from None
+        raise DataError(f"{printable(path)}: cannot be read ({e.strerror or e})") from None
 
 
 def _header(rows: Iterator[tuple[str, list[str]]]) -> dict[str, int]:
@@ -178,7 +174,7 @@ def _karpathy(path: Path, problems: Problems) -> list[tuple[str | None, str, str
     data, dirty = _load_json(path)
     images = data.get("images") if isinstance(data, dict) else None
     if not isinstance(images, list):
-        raise DataError(f"{_name(path)}: no \"images\" list, so not a Karpathy split file")
+        raise DataError(f"{printable(path)}: no \"images\" list, so not a Karpathy split file")
     out, seen = [], set()
     for n, entry in enumerate(images):
         where = f"images[{n}]"
@@ -226,7 +222,7 @@ def image_captions(annotations: Path, image_root: Path | None, check_files: bool
     head = _head(annotations, what)
     root = Path(image_root) if image_root is not None else annotations.parent
     if check_files and not root.is_dir():
-        raise DataError(f"{_name(root)}: no such folder of images")
+        raise DataError(f"{printable(root)}: no such folder of images")
     problems = Problems()
     if _is_json(annotations, head):
         entries = _karpathy(annotations, problems)
@@ -234,7 +230,7 @@ def image_captions(annotations: Path, image_root: Path | None, check_files: bool
         rows = _rows(annotations, problems, "\t" if annotations.suffix.lower() == ".tsv" else ",")
         columns = _header(rows)
         if "image" not in columns or "caption" not in columns:
-            raise DataError(f"{_name(annotations)}: not {what} (its first line should name the columns image,caption)")
+            raise DataError(f"{printable(annotations)}: not {what} (its first line should name the columns image,caption)")
         grouped = _captions_by_id(rows, len(columns), lambda row: row[columns["image"]].strip(), columns["caption"],
                                   columns.get("split"), problems)
         entries = [(split, name, name, caps) for split, name, caps in grouped]
@@ -255,7 +251,7 @@ def _msrvtt(path: Path, problems: Problems) -> list[Entry]:
     sentences = data.get("sentences") if isinstance(data, dict) else None
     videos = data.get("videos") if isinstance(data, dict) else None
     if not isinstance(sentences, list) or not (videos is None or isinstance(videos, list)):
-        raise DataError(f"{_name(path)}: no \"sentences\" list, so not MSR-VTT's JSON")
+        raise DataError(f"{printable(path)}: no \"sentences\" list, so not MSR-VTT's JSON")
     split_of: dict[str, str | None] = {}
     for n, v in enumerate(videos or ()):
         vid = v.get("video_id") if isinstance(v, dict) else None
@@ -309,7 +305,7 @@ def _msvd(path: Path, problems: Problems) -> list[Entry]:
             return "_".join(parts) if all(parts) else ""
         return _captions_by_id(rows, len(c), video_id, c["description"], c.get("split"), problems,
                                keep=lambda row: row[c["language"]].strip().lower() == "english")
-    raise DataError(f"{_name(path)}: not MSR-VTT's JSON or an MSVD CSV (its first line should name the columns "
+    raise DataError(f"{printable(path)}: not MSR-VTT's JSON or an MSVD CSV (its first line should name the columns "
                     "video_id,caption or VideoID,Start,End,...,Language,Description)")
 
 
@@ -330,7 +326,7 @@ def _clip_index(root: Path) -> dict[str, Path]:
 def video_captions(annotations: Path, clip_root: Path, check_files: bool = True) -> Corpus:
     head = _head(annotations, "MSR-VTT's JSON or an MSVD CSV")
     if check_files and not clip_root.is_dir():
-        raise DataError(f"{_name(clip_root)}: no such folder of clips")
+        raise DataError(f"{printable(clip_root)}: no such folder of clips")
     problems = Problems()
     entries = _msrvtt(annotations, problems) if _is_json(annotations, head) else _msvd(annotations, problems)
     clips = _clip_index(clip_root) if check_files else {}
@@ -350,7 +346,7 @@ def video_captions(annotations: Path, clip_root: Path, check_files: bool = True)
 def _pair_items(path: Path, problems: Problems, split: str | None, label: str) -> Iterator[tuple[str, Item]]:
     head = _head(path, "tab-separated sentence pairs")
     if _is_json(path, head) or b"\t" not in head:
-        raise DataError(f"{_name(path)}: not tab-separated sentence pairs (source<TAB>target per line)")
+        raise DataError(f"{printable(path)}: not tab-separated sentence pairs (source<TAB>target per line)")
     for where, row in _rows(path, problems, "\t", csv.QUOTE_NONE, label):
         if len(row) != 2:
             problems.add("malformed line", where)
@@ -370,7 +366,7 @@ def pairs(path: Path) -> Corpus:
     dev = next((path / f"{n}.tsv" for n in DEV_NAMES if (path / f"{n}.tsv").exists()), None)
     files = {"train": path / "train.tsv", "val": dev, "test": path / "test.tsv"}
     if not files["train"].exists():
-        raise DataError(f"{_name(path)}: no train.tsv in the folder (it should hold train.tsv, val.tsv, test.tsv)")
+        raise DataError(f"{printable(path)}: no train.tsv in the folder (it should hold train.tsv, val.tsv, test.tsv)")
     items = [pair for split, f in files.items() if f is not None and (split == "train" or f.exists())
              for pair in _pair_items(f, problems, split, f"{f.name} line")]
     return make_corpus("translate", items, problems, str(path))

@@ -23,8 +23,7 @@ from .result_schema import SCHEMAS as _READABLE
 from .result_schema import NpzArrays, ResultRecord, parse_result, path_bytes, read_json_text
 
 SCHEMA = "attnviewer-result-3"  # 3: kind, source_tokens (translation), frame_times (video)
-SCHEMAS = _READABLE  # what load_result reads (result_schema.py declares them)
-assert SCHEMA in SCHEMAS
+assert SCHEMA in _READABLE  # what load_result reads (result_schema.py declares them)
 
 
 def hypothesis_dict(h: Hypothesis) -> dict:

@@ -29,7 +29,7 @@ from pydantic import (
     ValidationError,
 )
 
-from ..errors import MediaError
+from ..errors import MediaError, first_line
 
 # ---- every limit, in one place ------------------------------------------------------------------
 SCHEMAS = ("attnviewer-result-1", "attnviewer-result-2", "attnviewer-result-3")
@@ -558,5 +558,4 @@ _READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, N
 
 
 def _first(e: BaseException) -> str:
-    lines = str(e).strip().splitlines()
-    return (lines[0] if lines else type(e).__name__)[:120]
+    return first_line(e)[:120]

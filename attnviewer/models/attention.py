@@ -24,9 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..catalog import SCORES  # noqa: E402  (one list of names, importable without torch)
+from ..catalog import ATTN_ACTIVATIONS as ACTIVATIONS, SCORES  # noqa: E402  (one list of names, importable without torch)
 
-ACTIVATIONS = ("tanh", "relu")
 CACHE_BLOCK_BYTES = 1 << 19  # additive scores: the largest intermediate block worked on at once
 
 

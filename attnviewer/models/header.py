@@ -16,7 +16,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, Json, Valid
                       field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
-from ..catalog import SCORES, read_header
+from ..catalog import ATTN_ACTIVATIONS, SCORES, read_header
 from ..errors import CheckpointError
 
 # ---- every limit, in one place ------------------------------------------------------------------
@@ -47,7 +47,6 @@ DS_LAMBDA = (0.0, 1000.0)  # weight of the doubly stochastic penalty a captioner
 # What the models are built from (kept here so that checking a header never imports torch;
 # tests/test_hostile_headers.py checks these against the models' own lists).
 IMAGE_ENCODERS = ("efficientnet-lite0", "small-cnn", "resnet101")
-ATTN_ACTIVATIONS = ("tanh", "relu")  # of the additive score
 RESIZES = ("opencv", "pil-bilinear")  # how an image becomes a captioner's square input (media.images.model_input)
 POOLED_GRID = (0, 64)  # a captioner's adaptive pooling of the encoder's map (0: none)
 VIDEO_APPEARANCES = ("cnn", "efficientnet-lite0")

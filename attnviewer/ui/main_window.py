@@ -360,7 +360,6 @@ class MainWindow(QMainWindow):
         self.qsettings.setValue("last_folder", str(Path(path).parent))
         self.open_input(Input(for_file(path).name, str(path)))
 
-
     def translate(self, text: str) -> None:
         self.open_input(Input(typed_kind(), text))
 
