@@ -33,19 +33,6 @@ def add_data_options(p: argparse.ArgumentParser, task: str) -> None:
                    help="the split to score (default test)")
 
 
-def decodings(beam: int) -> list[tuple[str, object]]:
-    """(label, settings) of each decoding: greedy, and a beam of --beam when it is wider than 1."""
-    from ..errors import SettingsError
-    from ..settings import DecodeSettings
-
-    if beam < 1:
-        raise SettingsError(f"--beam {beam}: the beam width must be at least 1")
-    out = [("greedy", DecodeSettings("greedy").validate())]
-    if beam > 1:
-        out.append((f"beam {beam}", DecodeSettings("beam", beam=beam).validate()))
-    return out
-
-
 def split_items(args: argparse.Namespace):
     """(corpus, the items to score) of --data and --split, at most --n of them."""
     from ..data.corpus import read_corpus
@@ -67,10 +54,14 @@ def evaluate_data(args: argparse.Namespace) -> dict:
     from .. import kinds
     from .evaluate import evaluation
 
+    from ..settings import DecodeSettings
+
     kind = kinds.get(args.task)
-    runs = decodings(args.beam)
+    names, settings = evaluation(args, args.task)  # checked --beam: greedy, or a beam of it
+    runs = [("greedy", DecodeSettings("greedy").validate())]  # always, and the beam beside it
+    if settings.method == "beam":
+        runs.append((settings.describe(), settings))
     corpus, items = split_items(args)
-    names, _ = evaluation(args, args.task)
     grounds = None
     if getattr(args, "grounding", None):
         from ..evaluation.grounding import read_grounds
@@ -122,8 +113,8 @@ def score_model(args, kind, name: str, items: list, runs: list, grounds) -> dict
                     captions[label] += [r.best.tokens for r in results]
                     if label == "greedy":
                         far += sum(r.note is not None for r in results)
-                    for item, media, result in zip(batch, medias, results):
-                        if grounds:
+                    if grounds:
+                        for item, media, result in zip(batch, medias, results):
                             tallies[label].add(grounds, item.source, tuple(media.rgb.shape[:2]), result.best)
                 scored += batch
             progress.advance(min(BATCH, len(items) - start))
