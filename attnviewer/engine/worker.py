@@ -104,10 +104,15 @@ class Worker(QObject):
     def warm(self) -> None:
         """Import torch now, while the window is idle: an input opened later does not wait for it
         (the import holds the GIL in stretches of up to ~0.4 s, which the window would feel)."""
+        self._torch()
+
+    def _torch(self):
+        """torch, imported on this thread; the first time, the devices it offers are announced."""
         torch = _import_torch()
         if self._devices is None:
             self._devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
             self.devices.emit(self._devices)
+        return torch
 
     @Slot(object)
     def run(self, job: Job) -> None:
@@ -133,10 +138,7 @@ class Worker(QObject):
             return
         self.media_ready.emit(job.id, job.slot, media)
         self.status.emit(job.id, job.slot, f"loading model {job.model}")
-        torch = _import_torch()
-        if self._devices is None:
-            self._devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-            self.devices.emit(self._devices)
+        torch = self._torch()
         model = self._model(job, kind)
         if job.cancel.is_set():
             return
