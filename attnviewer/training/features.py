@@ -40,6 +40,18 @@ from .progress import Progress
 VERSION = 1
 SIDECAR_SECONDS = 5.0  # how often `done` is recorded while extracting
 READ_ERRORS = (AttnViewerError, OSError, ValueError)
+DEFAULT_FOLDER = Path.home() / ".cache" / "attnviewer" / "features"  # of images and clips alike
+
+
+def file_key(path: str, sep: str = "\t") -> str:
+    """A file's identity in a store: its path, size and modification time, so a file replaced by
+    another gets new features, never stale ones (just the path when it cannot be read: the
+    extraction then counts it as a bad row)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return path
+    return f"{path}{sep}{st.st_size}{sep}{st.st_mtime_ns}"
 
 
 def module_digest(module) -> str:

@@ -24,7 +24,6 @@ generated scenes, so a real-data model gets no out-of-domain note rather than a 
 """
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -40,10 +39,10 @@ from ..models.captioner import Captioner, CaptionerConfig
 from ..models.forcing import forced
 from . import distributed
 from .corpus_splits import reference_examples, train_and_val
-from .features import READ_ERRORS, FeatureStore, default_workers, extract, load_all, module_digest
+from .features import (DEFAULT_FOLDER, READ_ERRORS, FeatureStore, default_workers, extract, file_key, load_all,
+                       module_digest)
 from .losses import sentence_mean_loss
 
-DEFAULT_FEATURES = Path.home() / ".cache" / "attnviewer" / "features"
 
 
 @dataclass
@@ -87,15 +86,6 @@ class CaptionCorpusSettings:
         if self.encoder == "small-cnn" and not self.fine_tune_encoder:
             raise SettingsError("the small-cnn encoder has no pretrained weights: train it with --fine-tune-encoder")
         return self
-
-
-def _stamp(path: str) -> str:
-    """path, size and modification time of an image: what its features were made from."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return path
-    return f"{path}\t{st.st_size}\t{st.st_mtime_ns}"
 
 
 class _CaptionSteps:
@@ -186,12 +176,12 @@ class ImageCaptionTask:
         """The split's region features on disk; under torchrun each machine's local rank 0 makes
         them while the other ranks wait, then all read them."""
         s = self.settings
-        folder = Path(s.features_dir) if s.features_dir else DEFAULT_FEATURES
+        folder = Path(s.features_dir) if s.features_dir else DEFAULT_FOLDER
         grid = self.model.config.grid
         key = {"what": "image regions", "encoder": s.encoder, "weights": module_digest(self.model.encoder),
                "image_size": s.image_size, "reader": "media.images.load_image + model_input"}
         paths = [item.source for item in items]
-        ids = [_stamp(p) for p in paths]  # a changed image makes new features, never stale ones
+        ids = [file_key(p) for p in paths]  # a changed image makes new features, never stale ones
         args = (ids, lambda i: self._pixels(paths[i]), self._encode, folder, key,
                 (grid[0] * grid[1], self.model.encoder.channels))
         name = f"{Path(s.data).stem}-{split}"

@@ -17,7 +17,6 @@ every reference of a clip). The checkpoint is an ordinary video model: `attnview
 """
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -30,14 +29,13 @@ from .corpus_splits import reference_examples, train_and_val
 from .losses import sentence_mean_loss
 
 APPEARANCE = "efficientnet-lite0"
-DEFAULT_FEATURES = Path.home() / ".cache" / "attnviewer" / "features"  # shared with the image captions' features
 
 
 @dataclass
 class VideoCorpusSettings:
     data: str  # the captions: MSVD CSV or MSR-VTT JSON
     clips: str  # the folder of the clips
-    features_dir: str | None = None  # where the frame features are kept (default DEFAULT_FEATURES)
+    features_dir: str | None = None  # where the frame features are kept (default features.DEFAULT_FOLDER)
     min_count: int = 2  # a word seen fewer times in the training captions reads as <unk>
     max_len: int = 20  # longest caption in words (longer ones are dropped); also the longest written
     steps: int = 12  # frames sampled from a clip
@@ -63,16 +61,6 @@ class VideoCorpusSettings:
         if not 32 <= self.frame_size <= 512:
             raise SettingsError(f"--frame-size must be from 32 to 512 pixels, got {self.frame_size}")
         return self
-
-
-def clip_key(path: str) -> str:
-    """A clip's identity in the feature store: its path, size and modification time (a clip
-    replaced by another file gets new features)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return path
-    return f"{path}|{st.st_size}|{st.st_mtime_ns}"
 
 
 def model_inputs(frames: np.ndarray) -> torch.Tensor:
@@ -137,7 +125,7 @@ class VideoCorpusTask:
         from ..kinds.video import VIDEO
         from ..media.frames import model_frames
         from . import distributed
-        from .features import extract, module_digest
+        from .features import DEFAULT_FOLDER, extract, file_key, module_digest
 
         s = self.settings
         clips = list(dict.fromkeys(sources))
@@ -155,7 +143,7 @@ class VideoCorpusTask:
         appearance.eval()
         key = {"appearance": APPEARANCE, "weights": module_digest(appearance.encoder)[:16], "frame_size": s.frame_size,
                "steps": s.steps, "frames": "middle of each of steps equal parts (media/frames.py)"}
-        args = ([clip_key(c) for c in clips], load, encode, s.features_dir or DEFAULT_FEATURES, key,
+        args = ([file_key(c, "|") for c in clips], load, encode, s.features_dir or DEFAULT_FOLDER, key,
                 (s.steps, appearance.encoder.channels))
         world = distributed.world_from_env()
         if world.distributed and world.local_rank != 0:
