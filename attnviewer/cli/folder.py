@@ -313,12 +313,12 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
         progress.print(f"attnviewer: warning: {printable(message)}", sys.stderr)
 
     for it, why in foreign:
-        warn(f"{printable(str(it.image))}: {why}; skipped (--overwrite makes it again)")
+        warn(f"{it.image}: {why}; skipped (--overwrite makes it again)")
         skipped += 1
 
     def skip(it: Item, e: BaseException) -> None:
         nonlocal skipped
-        text = str(e) if isinstance(e, MediaError) else f"{printable(str(it.image))}: {first_line(e)}"
+        text = str(e) if isinstance(e, MediaError) else f"{it.image}: {first_line(e)}"
         warn(f"{text}; skipped")
         skipped += 1
         progress.advance()
@@ -339,7 +339,7 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread: SIGTERM keeps its default
-        previous = None
+        pass
 
     def log(line: str) -> None:
         progress.print(line)
