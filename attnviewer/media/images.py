@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import MediaError, first_line
+from ..errors import MediaError, first_line, warning_line
 from . import strips as _strips
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -79,11 +79,11 @@ def load_image(path: str | Path, max_side: int = MAX_DISPLAY_SIDE) -> LoadedImag
 
 
 def _notes(path: Path, caught) -> list[str]:
-    """The decoder's warnings as our own one-line notes (each said once)."""
+    """The decoder's warnings as our own one-line notes (each said once; the warning's own text
+    made one escaped line of at most 300 characters by warning_line)."""
     notes: list[str] = []
     for w in caught:
-        text = first_line(w.message) if isinstance(w.message, BaseException) else str(w.message).strip()
-        text = text.splitlines()[0] if text else type(w.message).__name__
+        text = warning_line(w.message, w.category)
         low = text.lower()
         if "exif" in low:
             note = f"{path}: note: the EXIF data is damaged; it was ignored ({text})"
@@ -91,8 +91,6 @@ def _notes(path: Path, caught) -> list[str]:
             note = f"{path}: note: a very large image ({text})"
         else:
             note = f"{path}: note: {text}"
-        if len(note) > 300:
-            note = note[:297] + "..."
         if note not in notes:
             notes.append(note)
     return notes
