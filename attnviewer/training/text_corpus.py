@@ -122,13 +122,7 @@ class TranslationCorpusTask:
 
         if not self.val:
             return {"bleu4": 0.0}
-        model = getattr(model, "module", model)  # the model itself under DistributedDataParallel
-        was_training = model.training
-        model.eval()
-        try:
-            hyps = translate_pairs(model, [item.source.split() for item in self.val])
-        finally:
-            model.train(was_training)
+        hyps = translate_pairs(model, [item.source.split() for item in self.val])
         scores = translation_metrics([item.references for item in self.val], [h.text for h in hyps])
         return {"bleu4": scores["BLEU"] / 100, "BLEU": scores["BLEU"], "chrF": scores["chrF"]}
 

@@ -189,13 +189,7 @@ class VideoCorpusTask:
 
         if not self.val:
             return {"bleu4": 0.0}
-        model = getattr(model, "module", model)
-        was_training = model.training
-        model.eval()
-        try:
-            captions = self.captions(model, self.val)
-        finally:
-            model.train(was_training)
+        captions = self.captions(model, self.val)
         scores = caption_metrics([item.references for item in self.val], {"greedy": captions}, java=False)
         greedy = scores.scores["greedy"]
         return {"bleu4": greedy["BLEU-4"], "CIDEr-D": greedy["CIDEr-D"]}
