@@ -71,7 +71,9 @@ def train_caption_corpus(args: argparse.Namespace) -> int:
 
 def fit_task(args: argparse.Namespace, make_task, epochs: int, lr: float) -> int:
     """Train the task make_task(log, device) builds through the loop, alone or as one rank under
-    torchrun; exit status 0, or 130/143 when stopped by Ctrl-C/SIGTERM."""
+    torchrun; exit status 0, or 130/143 when stopped by Ctrl-C/SIGTERM. The process group and the
+    rank's device are set up here, the one place, before the task is built (its features may be
+    extracted by one rank while the others wait at a barrier)."""
     from ..models.registry import pick_device
     from ..training import distributed
     from ..training.loop import fit

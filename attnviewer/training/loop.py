@@ -20,9 +20,11 @@ the data; the loop owns everything else:
 - Ctrl-C or SIGTERM stop at the end of the current step on every rank, save the state and return
   (summary["stopped"] == "interrupted"); a second Ctrl-C stops at once.
 
-Under torchrun (see distributed.py) the model is wrapped in DistributedDataParallel; each rank's
-loss, a mean over its slice, is weighted by its share of the global batch, so the averaged
-gradient is the gradient of the mean over the whole batch: what one process gets.
+Under torchrun (see distributed.py) the caller has joined the process group and named this rank's
+device in the settings (cli/train_corpus.fit_task does both, before it builds the task, which may
+wait at a barrier while features are extracted). The model is wrapped in DistributedDataParallel;
+each rank's loss, a mean over its slice, is weighted by its share of the global batch, so the
+averaged gradient is the gradient of the mean over the whole batch: what one process gets.
 """
 from __future__ import annotations
 
@@ -217,18 +219,8 @@ def fit(task: Task, settings: LoopSettings, log: Callable[[str], None] = print) 
     and saving not)."""
     s = settings.validate()
     world = distributed.world_from_env()
-    import torch.distributed as dist
-
-    own_group = world.distributed and not dist.is_initialized()
-    device = torch.device(distributed.rank_device(world, s.device))
-    if own_group:
-        distributed.start(world, str(device))
-    try:
-        with _Stop() as stop:
-            return _fit(task, s, world, device, stop, log if world.main else (lambda line: None))
-    finally:
-        if own_group:
-            distributed.finish(world)
+    with _Stop() as stop:
+        return _fit(task, s, world, torch.device(s.device), stop, log if world.main else (lambda line: None))
 
 
 def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, log) -> dict:
