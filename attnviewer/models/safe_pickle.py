@@ -289,7 +289,7 @@ class Checkpoint:
             size = self._zip.getinfo(name).file_size
         except KeyError:
             raise CheckpointError(f"{self.path}: storage {ref.key} is missing from the archive") from None
-        need = ref.numel * _itemsize(ref.dtype)
+        need = ref.numel * ref.dtype.itemsize
         if size != need:
             raise CheckpointError(f"{self.path}: storage {ref.key} holds {size} bytes, its tensors need {need}")
         data = self._read_record(name)
@@ -321,7 +321,7 @@ class Checkpoint:
                     raise CheckpointError(f"{self.path}: truncated checkpoint (storage {key} is cut off)")
                 (numel,) = struct.unpack("<q", head)
                 ref = self.storages.get(key)
-                item = _itemsize(ref.dtype) if ref else 1
+                item = ref.dtype.itemsize if ref else 1
                 if ref is not None and numel != ref.numel:
                     raise CheckpointError(f"{self.path}: storage {key} holds {numel} elements, its tensors say {ref.numel}")
                 if numel < 0 or f.tell() + numel * item > size:
@@ -333,7 +333,7 @@ class Checkpoint:
             raise CheckpointError(f"{self.path}: storage {missing[0]} is missing from the file")
 
     def _legacy_storage(self, ref: StorageRef) -> bytes:
-        need = ref.numel * _itemsize(ref.dtype)
+        need = ref.numel * ref.dtype.itemsize
         with open(self.path, "rb") as f:
             f.seek(self._legacy_at[ref.key])
             data = f.read(need)
@@ -397,7 +397,3 @@ def _contiguous(size: tuple) -> tuple:
         strides.append(step)
         step *= max(n, 1)
     return tuple(reversed(strides))
-
-
-def _itemsize(dtype: torch.dtype) -> int:
-    return torch.empty(0, dtype=dtype).element_size()
