@@ -33,6 +33,13 @@ def replacement_mode(out: Path) -> int:
     return _default_mode()
 
 
+def put_in_place(tmp, out: Path) -> None:
+    """Rename a finished temporary onto `out`, with the permissions of the file it replaces (else
+    the umask's). A symlink at `out` is replaced itself, never written through. OSError as raised."""
+    os.chmod(tmp, replacement_mode(out))
+    os.replace(tmp, out)
+
+
 def temporary_beside(out: Path, suffix: str = ".part") -> str:
     """A new empty file `.NAME.XXXXXXXX<suffix>` in `out`'s folder (same file system: the rename
     onto `out` is atomic); OutputError with one line naming `out` if it cannot be made."""
@@ -74,8 +81,7 @@ class atomic_path:
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
             try:
-                os.chmod(self.tmp, replacement_mode(self.out))
-                os.replace(self.tmp, self.out)
+                put_in_place(self.tmp, self.out)
                 return False
             except OSError as e:
                 Path(self.tmp).unlink(missing_ok=True)

@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from attnviewer.cli import main
-from attnviewer.cli.outputs import print_result, printable
+from attnviewer.cli.outputs import print_result
+from attnviewer.errors import printable
 from attnviewer.kinds import TEXT
 from attnviewer.types import Hypothesis, Result
 

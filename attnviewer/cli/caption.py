@@ -10,11 +10,11 @@ from .options import add_decoding, add_device, add_overwrite, add_style
 
 def caption(args: argparse.Namespace) -> int:
     from .. import pipeline
-    from ..errors import MediaError, OutputError
+    from ..errors import MediaError, OutputError, printable
     from ..kinds import IMAGE, WriteOptions
     from ..types import model_label
     from .options import decode_settings, figure_style, model_name
-    from .outputs import check_plans, plan, print_result, printable, word_index, write
+    from .outputs import check_plans, plan, print_result, word_index, write
 
     settings = decode_settings(args)  # cheap checks first: nothing loads for a bad setting
     style = figure_style(args)

@@ -9,11 +9,11 @@ FLAGS = {"figure": "--figure", "overlay": "--overlay", "animation": "--animation
 
 
 def export(args: argparse.Namespace) -> int:
-    from ..errors import OutputError, SettingsError
+    from ..errors import OutputError, SettingsError, printable
     from ..export.data import load_result
     from ..kinds import WriteOptions, for_result
     from .options import figure_style
-    from .outputs import check_plans, printable, word_index, write
+    from .outputs import check_plans, word_index, write
 
     style = figure_style(args)
     if args.compare:
@@ -50,10 +50,10 @@ def export(args: argparse.Namespace) -> int:
 
 def compare(args: argparse.Namespace, style) -> int:
     """`export A.json --compare B.json --figure OUT`: both results in one figure, A's first."""
-    from ..errors import OutputError, SettingsError
+    from ..errors import OutputError, SettingsError, printable
     from ..export.data import load_result
     from ..kinds import WriteOptions, for_result
-    from .outputs import check_plans, plan, printable, write
+    from .outputs import check_plans, plan, write
 
     a_path, b_path = args.result, args.compare
     others = [FLAGS[k] for k in FLAGS if k != "figure" and getattr(args, k)]

@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import OutputError, SettingsError, printable  # noqa: F401  (printable: re-exported)
-from ..files import replacement_mode, temporary_beside, write_problem
+from ..errors import OutputError, SettingsError, printable
+from ..files import put_in_place, temporary_beside, write_problem
 
 SUFFIXES = {"json": (".json",), "npz": (".npz",), "overlay": (".png",)}
 
@@ -159,8 +159,7 @@ class OutputSet:
         try:
             for tmp, final in self.pending:
                 self.current = final
-                os.chmod(tmp, replacement_mode(final))
-                os.replace(tmp, final)  # replaces a symlink itself, never its target
+                put_in_place(tmp, final)
                 placed.append(final)
         except OSError as e:
             for final in placed:  # all or none
