@@ -286,13 +286,12 @@ def test_a_wide_video_is_read_whole_and_drawn_at_its_own_aspect(tmp_path):
 def test_jumping_to_keyframes_keeps_the_same_frames_as_decoding_everything(tmp_path):
     import av
 
-    from attnviewer.media.frames import _seeking, _sequential
+    from attnviewer.media.frames import _seeking, _sequential, index_packets
 
     frames = np.concatenate([generate_clip(8, i).frames for i in range(12)])  # 288 frames
     path = write_clip(frames, tmp_path / "long.mp4")
     wanted = sample_indices(len(frames), 12)
-    with av.open(str(path)) as box:
-        packets = [(p.pts, p.is_keyframe) for p in box.demux(box.streams.video[0]) if p.size]
+    packets = index_packets(path)
     with av.open(str(path)) as box:
         jumped = [f.to_ndarray(format="rgb24") for f in _seeking(box, box.streams.video[0], packets, wanted)]
     with av.open(str(path)) as box:

@@ -14,10 +14,15 @@ Seeking jumps to the keyframe before the frame and decodes forward, or just deco
 keyframe lies in between; recently decoded frames are kept (a byte budget) so stepping back is
 cheap. Frames are scaled to at most `max_side` on the decoder thread. A failed open ends the
 thread; `close()` (or garbage collection, via weakref.finalize) stops it and waits for it.
+
+The packet list (every frame's timestamp, the keyframes) comes with the open when someone has
+listed it already: the engine lists a clip's packets to read the frames the model sees, and the
+window hands that `PacketIndex` to open(), so a 10-minute clip's 15,000 packets are not listed a
+second time while the model loads. Without one, or when the file changed since, the decoder
+thread lists them itself; the GUI thread never does.
 """
 from __future__ import annotations
 
-import bisect
 import logging
 import math
 import queue
@@ -32,7 +37,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from ..errors import MediaError, first_line
-from ..media.frames import _open, _reason, list_packets
+from ..media.frames import PacketIndex, _open, _reason, index_packets
 
 log = logging.getLogger(__name__)
 
@@ -69,31 +74,21 @@ class _Reader:
     """One open video on the decoder thread: the packet list (count, timestamps, keyframes), a
     decoding position and a cache of recent frames. Never used on the GUI thread."""
 
-    def __init__(self, path: str | Path, max_side: int, check=lambda: None):
+    def __init__(self, path: str | Path, max_side: int, check=lambda: None, index: PacketIndex | None = None):
         import av
 
         self.path = Path(path)
         self.max_side = max_side
         self._av = av
-        with _open(self.path) as box:
-            stream = box.streams.video[0]
-            tb = stream.time_base
-            fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
-            size = (stream.codec_context.height, stream.codec_context.width)
-            packets = list_packets(self.path, box, check)
-        count = len(packets)
-        self.seekable = all(pts is not None for pts, _ in packets) and tb is not None
-        if self.seekable:
-            self.pts = sorted(pts for pts, _ in packets)  # display order
-            self.index_of = {pts: i for i, pts in enumerate(self.pts)}
-            self.keys = sorted(self.index_of[pts] for pts, key in packets if key) or [0]
-            times = np.array([float(pts * tb) for pts in self.pts])
-        else:  # no timestamps to seek by: decode from the start, counting frames
-            self.pts, self.index_of, self.keys = [], {}, [0]
-            times = np.arange(count) / fps
+        if index is None or not index.describes(self.path):  # none given, or the file changed since
+            index = index_packets(self.path, check)
+        self.index = index
+        self.seekable = index.seekable
+        fps, size = index.fps, index.size
         if size[0] <= 0 or size[1] <= 0:
             raise MediaError(f"{self.path}: the video stream has no picture size")
-        self.info = VideoInfo(str(self.path), float(times[-1] + 1 / fps), fps, count, size, times)
+        times = index.times
+        self.info = VideoInfo(str(self.path), float(times[-1] + 1 / fps), fps, index.frame_count, size, times)
         self.box = _open(self.path)
         self.stream = self.box.streams.video[0]
         self._frames = None  # the decoding iterator
@@ -114,7 +109,7 @@ class _Reader:
         if cached is not None:
             self._cache.move_to_end(index)
             return cached
-        key = self.keys[max(0, bisect.bisect_right(self.keys, index) - 1)]
+        key = self.index.keyframe_before(index)
         if self._frames is None or self.last is None or index <= self.last or key > self.last + 1:
             self._restart(key)  # else decoding on from where it is reaches the frame sooner
         n = 0
@@ -133,7 +128,7 @@ class _Reader:
         av = self._av
         try:
             if self.seekable:
-                self.box.seek(self.pts[key], stream=self.stream, backward=True, any_frame=False)
+                self.box.seek(int(self.index.pts[key]), stream=self.stream, backward=True, any_frame=False)
             else:
                 key = 0
                 self.box.close()
@@ -156,7 +151,7 @@ class _Reader:
         except av.error.FFmpegError as e:
             self._frames = None
             raise MediaError(f"{self.path}: damaged video, decoding failed ({_reason(e)})") from None
-        index = self.index_of.get(frame.pts) if frame.pts is not None else None
+        index = self.index.position(frame.pts)
         if index is None:
             index = (self.last + 1) if self.last is not None else 0
         self.last = index
@@ -292,7 +287,7 @@ class _Decoder:
         if op == "open":
             if gen < self.open_gen:
                 return True  # another file was asked for since
-            return self._open(gen, args[0])
+            return self._open(gen, *args)
         if gen < self.gen:
             return True  # superseded by a newer seek/open
         self._serving = gen
@@ -304,14 +299,14 @@ class _Decoder:
             self._streaming = False
         return True
 
-    def _open(self, gen: int, path: str) -> bool:
+    def _open(self, gen: int, path: str, index: PacketIndex | None = None) -> bool:
         self._serving = gen
         self._streaming, self._sent, self._at_end = False, None, False
         if self._reader is not None:
             self._reader.close()
             self._reader = None
         try:
-            self._reader = _Reader(path, self.max_side, self._check_open)
+            self._reader = _Reader(path, self.max_side, self._check_open, index)
         except _Stopped:
             return not self.stop.is_set()
         except MediaError as e:
@@ -458,8 +453,9 @@ class FramePlayer(QObject):
         never waits for it."""
         self._decoder(new=True)
 
-    def open(self, path: str | Path) -> None:
-        """Open a video on the decoder thread: opened(info) then its first frame, or failed(message)."""
+    def open(self, path: str | Path, index: PacketIndex | None = None) -> None:
+        """Open a video on the decoder thread: opened(info) then its first frame, or failed(message).
+        `index`: the file's packets as listed already (LoadedClip.packets): not listed again."""
         self._stop_playing()
         self._gen += 1
         self._open_gen = self._gen
@@ -468,7 +464,7 @@ class FramePlayer(QObject):
         dec = self._decoder(new=True)
         dec.open_gen = dec.gen = self._gen
         dec.drain()
-        dec.send("open", self._gen, str(path))
+        dec.send("open", self._gen, str(path), index)
         self._waiting = True
         self._schedule()
 

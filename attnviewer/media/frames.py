@@ -1,13 +1,15 @@
 """Video in: a streaming reader that keeps only the frames a model will see, and clips out.
 
-The reader lists the video's packets first (no decoding: their count, timestamps and keyframes),
+The reader lists the video's packets first (no decoding: their count, timestamps and keyframes;
+a `PacketIndex`, which the clip keeps so that the window's player need not list them again),
 then decodes the `steps` frames spread evenly over the whole video (the middle frame of each of
 `steps` equal parts), jumping ahead to a keyframe whenever one lies before the next wanted frame:
 memory holds those frames, never the video, and a long video is mostly skipped, not decoded. Damaged, truncated or mislabelled files raise MediaError with one readable line.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -19,6 +21,85 @@ from ..files import atomic_path
 DISPLAY_SIDE = 256  # long side of the frames kept for display and figures
 
 
+@dataclass(frozen=True, eq=False)
+class PacketIndex:
+    """Every frame of one video file, listed without decoding: plain, read-only data that any
+    thread may share (the engine lists a clip once; the player seeks and scrubs by the same list).
+
+    `stamp` identifies the file as it was listed (device, inode, size, modification time): a file
+    changed since must be listed again (`describes`)."""
+
+    path: str
+    stamp: tuple[int, int, int, int]
+    fps: float
+    size: tuple[int, int]  # (height, width) of the stream's frames (0 if the header says none)
+    times: np.ndarray = field(repr=False)  # seconds of every frame, display order
+    pts: np.ndarray = field(repr=False)  # int64 timestamps in display order; empty: none to seek by
+    keys: np.ndarray = field(repr=False)  # display indexes of the keyframes, ascending (at least [0])
+
+    @property
+    def frame_count(self) -> int:
+        return len(self.times)
+
+    @property
+    def seekable(self) -> bool:
+        return len(self.pts) == len(self.times)
+
+    def position(self, pts) -> int | None:
+        """The display index of the frame with this timestamp, or None."""
+        if pts is None or not self.seekable:
+            return None
+        i = int(np.searchsorted(self.pts, pts))
+        return i if i < len(self.pts) and self.pts[i] == pts else None
+
+    def keyframe_before(self, index: int) -> int:
+        """The last keyframe at or before frame `index` (the first keyframe for frames before it)."""
+        return int(self.keys[max(0, int(np.searchsorted(self.keys, index, side="right")) - 1)])
+
+    def describes(self, path: str | Path) -> bool:
+        """Whether `path` is still the very file that was listed (same file, size and time)."""
+        try:
+            return _stamp(Path(path)) == self.stamp
+        except OSError:
+            return False
+
+
+def _stamp(path: Path) -> tuple[int, int, int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+def index_packets(path: str | Path, check=lambda: None) -> PacketIndex:
+    """List a video's packets (no decoding) into a PacketIndex; check() as for list_packets.
+    MediaError for anything that is not a readable video."""
+    path = Path(path)
+    with _open(path) as box:
+        stamp = _stamp(path)  # before listing: a file changed meanwhile no longer matches
+        stream = box.streams.video[0]
+        tb = stream.time_base
+        fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
+        size = (stream.codec_context.height, stream.codec_context.width)
+        packets = list_packets(path, box, check)
+    if tb is not None and all(pts is not None for pts, _ in packets):
+        pts = np.fromiter((p for p, _ in packets), np.int64, len(packets))
+        order = np.argsort(pts, kind="stable")  # file order -> display order
+        pts = pts[order]
+        keys = np.flatnonzero(np.fromiter((k for _, k in packets), bool, len(packets))[order])
+        times = pts * tb.numerator / tb.denominator  # exact as float(pts * tb) while pts * num < 2**53
+    else:  # no timestamps to seek by: frames are counted from the start
+        pts, keys = np.empty(0, np.int64), np.empty(0, np.int64)
+        times = np.arange(len(packets)) / fps
+    if not len(keys):
+        keys = np.zeros(1, np.int64)
+    return PacketIndex(str(path), stamp, fps, size, _frozen(np.asarray(times, np.float64)), _frozen(pts),
+                       _frozen(keys.astype(np.int64)))
+
+
 @dataclass
 class LoadedClip:
     path: str
@@ -28,6 +109,7 @@ class LoadedClip:
     fps: float
     size: tuple[int, int]  # (height, width) of the video
     reversed: bool = False  # the frames played backwards (times then count from the reversed start)
+    packets: PacketIndex | None = field(default=None, repr=False)  # the file's frames, as listed to read it
 
     def file_time(self, t: float) -> float:
         """Where in the file the frame shown at time t (of this clip) lies."""
@@ -43,7 +125,7 @@ def reversed_clip(clip: LoadedClip) -> LoadedClip:
     reversed video, so its time becomes (N-1)/fps - t and the order flips."""
     times = [round(clip.last_time - t, 6) for t in reversed(clip.times)]
     return LoadedClip(clip.path, np.ascontiguousarray(clip.frames[::-1]), times, clip.frame_count, clip.fps,
-                      clip.size, reversed=not clip.reversed)
+                      clip.size, reversed=not clip.reversed, packets=clip.packets)
 
 
 def sample_indices(frame_count: int, steps: int) -> list[int]:
@@ -108,19 +190,17 @@ def read_clip(path: str | Path, steps: int, progress=None) -> LoadedClip:
 
     path = Path(path)
     report = progress or (lambda done, total: None)
-    with _open(path) as box:
-        packets = list_packets(path, box, lambda: report(0, steps))
-    count = len(packets)
+    index = index_packets(path, lambda: report(0, steps))
+    count = index.frame_count
     if count < steps:
         raise MediaError(f"{path}: {count} frames; the model needs at least {steps}")
     wanted = sample_indices(count, steps)
+    fps = index.fps
     with _open(path) as box:
         stream = box.streams.video[0]
-        fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
-        size = (stream.codec_context.height, stream.codec_context.width)
         try:
-            if all(pts is not None for pts, _ in packets):
-                kept = _seeking(box, stream, packets, wanted, report)
+            if index.seekable:
+                kept = _seeking(box, stream, index, wanted, report)
             else:  # no timestamps to seek by: decode from the start
                 kept = _sequential(box, stream, wanted, report)
         except av.error.FFmpegError as e:
@@ -130,7 +210,7 @@ def read_clip(path: str | Path, steps: int, progress=None) -> LoadedClip:
                          f"{steps} wanted could be decoded")
     frames = [_display(f.to_ndarray(format="rgb24")) for f in kept]
     times = [float(f.time) if f.time is not None else i / fps for f, i in zip(kept, wanted)]
-    return LoadedClip(str(path), np.stack(frames), times, count, fps, size)
+    return LoadedClip(str(path), np.stack(frames), times, count, fps, index.size, packets=index)
 
 
 def _sequential(box, stream, wanted: list[int], report=lambda done, total: None) -> list:
@@ -145,17 +225,15 @@ def _sequential(box, stream, wanted: list[int], report=lambda done, total: None)
     return kept
 
 
-def _seeking(box, stream, packets: list[tuple[int, bool]], wanted: list[int],
-             report=lambda done, total: None) -> list:
+def _seeking(box, stream, index: PacketIndex, wanted: list[int], report=lambda done, total: None) -> list:
     """The wanted frames, jumping to the last keyframe before a wanted frame whenever that lies
     ahead of where decoding is (a long video is mostly skipped, a short one decoded straight)."""
-    order = sorted(pts for pts, _ in packets)  # display order
-    keys = sorted(pts for pts, key in packets if key)
     kept, frames, at = [], None, None
-    for target in (order[i] for i in wanted):
-        key = max((k for k in keys if k <= target), default=None)
-        if frames is None or (key is not None and key > at):
-            box.seek(key if key is not None else order[0], stream=stream, backward=True, any_frame=False)
+    for i in wanted:
+        k = index.keyframe_before(i)
+        target, key = int(index.pts[i]), int(index.pts[k if k <= i else 0])  # none before it: the start
+        if frames is None or at is None or key > at:
+            box.seek(key, stream=stream, backward=True, any_frame=False)
             frames = box.decode(stream)
         for frame in frames:
             at = frame.pts

@@ -163,12 +163,13 @@ class PlayerWidget(QWidget):
         """Start the decoder thread ahead of the first open (see FramePlayer.start)."""
         self.player.start()
 
-    def open(self, path) -> None:
-        """Open a video (read on the decoder thread): opened or failed follows."""
+    def open(self, path, index=None) -> None:
+        """Open a video (read on the decoder thread): opened or failed follows. `index`: its
+        packets as the engine listed them (LoadedClip.packets), so the player does not list them again."""
         self._scrub_timer.stop()
         self._scrub_to = None
         self._set_enabled(False)
-        self.player.open(path)
+        self.player.open(path, index)
 
     def seek(self, seconds: float) -> None:
         self.player.seek(seconds)

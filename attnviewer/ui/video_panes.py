@@ -160,7 +160,7 @@ class VideoMediaPane(QWidget):
         self.strip.set_clip(clip.frames, clip.times)
         self.player.set_markers([clip.file_time(t) for t in clip.times], None)
         if not same_file:
-            self.player.open(clip.path)
+            self.player.open(clip.path, clip.packets)  # listed by the engine: the player need not list them
         self.attended.setText("Click a frame to see which words looked at it.")
 
     def close_media(self) -> None:
