@@ -46,14 +46,16 @@ def run(generator: Decoding) -> list[list[Hypothesis]]:
 
 
 def best_hypotheses(model, inputs: Tensor, settings: DecodeSettings, batch: int = 50) -> list[Hypothesis]:
-    """The best hypothesis for each of many inputs, decoded `batch` at a time. inputs: pixels
-    (B, 3, S, S) or, for a frozen encoder's cached features, regions (B, N, C)."""
+    """The best hypothesis for each of many inputs, decoded `batch` at a time. inputs: what the
+    model's init_state takes (pixels (B, 3, S, S); a video captioner's frame features (B, T, C)) or,
+    for the image captioner's frozen encoder, cached regions (B, N, C)."""
     device = next(model.parameters()).device
+    from_regions = inputs.dim() == 3 and hasattr(model, "init_state_from_regions")
     out = []
     with torch.inference_mode():
         for i in range(0, len(inputs), batch):
             x = inputs[i : i + batch].to(device).float()
-            state = model.init_state_from_regions(x) if x.dim() == 3 else model.init_state(x)
+            state = model.init_state_from_regions(x) if from_regions else model.init_state(x)
             out += [hyps[0] for hyps in run(decode(model, state, settings, stream=False))]
     return out
 

@@ -171,16 +171,10 @@ class VideoCorpusTask:
 
     def captions(self, model, items: list, batch: int = 64) -> list[str]:
         """Greedy captions of clips of the corpus, from their cached features."""
-        from ..decoding.search import DecodeSettings, decode, run
+        from ..decoding.search import DecodeSettings, best_hypotheses
 
-        device = next(model.parameters()).device
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(items), batch):
-                rows = [self.rows[item.source] for item in items[i : i + batch]]
-                state = model.init_state(torch.from_numpy(self.store.rows(rows)).to(device))
-                out += [h[0].text for h in run(decode(model, state, DecodeSettings("greedy"), stream=False))]
-        return out
+        features = torch.from_numpy(self.store.rows([self.rows[item.source] for item in items]))
+        return [h.text for h in best_hypotheses(model, features, DecodeSettings("greedy"), batch)]
 
     def validate(self, model) -> dict[str, float]:
         """BLEU-4 and CIDEr-D (0..1 and 0..10, pycocoevalcap, without Java) of greedy captions of the
