@@ -11,15 +11,28 @@ def first_line(e: BaseException) -> str:
     return text[0] if text else type(e).__name__
 
 
+def name_bytes(name: str) -> bytes:
+    """The bytes of a name that is not valid UTF-8 (a path on Linux may be): os.fsdecode's stand-ins
+    for them (U+DC80..U+DCFF) as the bytes they stand for. A name holding other lone surrogates (a
+    JSON "\\ud800") has every surrogate in UTF-8's form instead (surrogatepass), never an error."""
+    try:
+        return name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogatepass")
+
+
+def shown_name(name: str | bytes) -> str:
+    """A name (its text, or its bytes) as text any UTF-8 file or terminal takes: the bytes that are
+    not UTF-8 as \\xNN, the rest as it is."""
+    return (name if isinstance(name, bytes) else name_bytes(name)).decode("utf-8", "backslashreplace")
+
+
 def printable(text) -> str:
     """Text safe for a terminal: the bytes of a name that is not valid UTF-8 as \\xNN, control
     characters (ESC and the like) and other unprintable ones repr-style (\\x1b), never raw."""
     text = os.fspath(text) if isinstance(text, os.PathLike) else str(text)
     if any("\ud800" <= c <= "\udfff" for c in text):  # os.fsdecode's stand-ins for undecodable bytes
-        try:
-            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        except UnicodeEncodeError:
-            text = text.encode("utf-8", "backslashreplace").decode("ascii")
+        text = shown_name(text)
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -230,6 +230,11 @@ def test_escape_codes_in_words_and_sources_never_reach_the_terminal_raw(tokens, 
     assert printable("\x1b") == "\\x1b" and printable("plain words") == "plain words"
 
 
+def test_a_name_with_lone_surrogates_prints_them_as_bytes_and_its_letters_as_they_are():
+    assert printable("café-\udcff.png") == "café-\\xff.png"  # os.fsdecode's stand-in: the byte it stands for
+    assert printable("café-\ud800") == "café-\\xed\\xa0\\x80"  # any other (a JSON "\\ud800"): its UTF-8 form
+
+
 # ---- 5. train --out, eval --n -----------------------------------------------------------------
 
 @pytest.mark.parametrize("task", ["caption", "video", "translate"])

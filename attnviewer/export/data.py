@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MediaError, OutputError
+from ..errors import MediaError, OutputError, name_bytes, shown_name
 from ..types import Hypothesis, Result
 from .figures import atomic_path
 from .result_schema import SCHEMAS as _READABLE
@@ -60,13 +60,8 @@ def source_fields(source: str, key: str = "source") -> dict:
     except UnicodeEncodeError:
         from urllib.parse import quote_from_bytes
 
-        raw = source.encode("utf-8", "surrogateescape") if _escaped_only(source) else \
-            source.encode("utf-8", "surrogatepass")
-        return {key: raw.decode("utf-8", "backslashreplace"), f"{key}_bytes": quote_from_bytes(raw, safe="/")}
-
-
-def _escaped_only(text: str) -> bool:
-    return all(not ("\ud800" <= c <= "\udfff") or "\udc80" <= c <= "\udcff" for c in text)
+        raw = name_bytes(source)
+        return {key: shown_name(raw), f"{key}_bytes": quote_from_bytes(raw, safe="/")}
 
 
 def result_dict(r: Result) -> dict:

@@ -29,7 +29,7 @@ from pydantic import (
     ValidationError,
 )
 
-from ..errors import MediaError, first_line
+from ..errors import MediaError, first_line, shown_name
 
 # ---- every limit, in one place ------------------------------------------------------------------
 SCHEMAS = ("attnviewer-result-1", "attnviewer-result-2", "attnviewer-result-3")
@@ -390,7 +390,7 @@ def path_bytes(r: ResultRecord, key: str) -> bytes | None:
     raw = unquote_to_bytes(encoded)
     if not raw or b"\0" in raw:
         raise ResultError(where, "must be a path's bytes (not empty, no NUL byte)")
-    if shown is None or raw.decode("utf-8", "backslashreplace") != shown:
+    if shown is None or shown_name(raw) != shown:
         raise ResultError(where, f"must be the bytes of {key} {_got(shown)}, got another name")
     return raw
 
