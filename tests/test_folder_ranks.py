@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from attnviewer.cli import main
-from attnviewer.cli.ranks import Share, from_env, owner
+from attnviewer.cli.ranks import NEEDS, owner
+from attnviewer.training.distributed import World, world_from_env
 
 N_IMAGES = 8
 KINDS = (".json", ".npz", ".png")
@@ -66,7 +67,7 @@ def assert_complete(folder, out):
 def test_shares_are_fixed_by_the_name_alone():
     names = [f"img-{i}" for i in range(200)]
     for world in (1, 2, 3, 5):
-        counts = [sum(Share(r, world).owns(n) for n in names) for r in range(world)]
+        counts = [sum(owner(n, world) == r for n in names) for r in range(world)]
         assert sum(counts) == len(names) and min(counts) > 0
         # the same owner in another process: no per-process salt
         code = f"from attnviewer.cli.ranks import owner; print([owner(n, {world}) for n in {names!r}])"
@@ -152,7 +153,7 @@ def test_a_rank_leaves_the_other_ranks_temporaries_alone(tmp_path, folder, tiny_
 
 @pytest.mark.parametrize("env, message", [
     ({"RANK": "2", "WORLD_SIZE": "2"}, "RANK=2 in the environment, but WORLD_SIZE=2 allows ranks 0 to 1"),
-    ({"RANK": "0"}, "RANK is set in the environment but WORLD_SIZE is not"),
+    ({"RANK": "0"}, "RANK set in the environment but not WORLD_SIZE"),
     ({"RANK": "x", "WORLD_SIZE": "2"}, "RANK='x' in the environment is not a whole number"),
     ({"RANK": "0", "WORLD_SIZE": "0"}, "WORLD_SIZE=0 in the environment"),
 ])
@@ -168,5 +169,6 @@ def test_impossible_rank_settings_are_one_line(tmp_path, folder, tiny_checkpoint
 
 
 def test_no_torchrun_means_the_whole_folder():
-    assert from_env({}) == Share(0, 1, 0)
-    assert from_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}) == Share(3, 4, 1)
+    assert world_from_env({}, NEEDS) == World(0, 1, 0)
+    assert world_from_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}, NEEDS) == World(3, 4, 1)
+    assert world_from_env({"RANK": "3", "WORLD_SIZE": "4"}, NEEDS) == World(3, 4, 3)  # one machine

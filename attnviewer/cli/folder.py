@@ -45,6 +45,7 @@ from pathlib import Path
 
 from ..errors import MediaError, OutputError, SettingsError, first_line, printable
 from ..media.images import IMAGE_SUFFIXES
+from ..training.distributed import World, rank_device, world_from_env
 from ..types import model_label
 from . import ranks
 
@@ -256,7 +257,7 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
     outdir = Path(args.out)
     if outdir.exists() and not outdir.is_dir():
         raise OutputError(f"{outdir}: is a file; --out names a folder")
-    share = ranks.from_env()
+    share = world_from_env(needs=ranks.NEEDS)
     images = find_images(args.images)
     fig_fmt = args.figure_format or "png"
     kinds = {"json": ".json", "npz": ".npz"}
@@ -267,7 +268,7 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
         check_animation(f"x.{args.animation_format}")
     # names come from the whole listing, so that every rank names every image alike
     items = [Item(img, {k: outdir / f"{stem}{suffix}" for k, suffix in kinds.items()})
-             for img, stem in zip(images, output_stems(images)) if share.owns(stem)]
+             for img, stem in zip(images, output_stems(images)) if ranks.owner(stem, share.size) == share.rank]
     for it in items:
         for kind, path in it.outputs.items():
             if path.is_dir():
@@ -303,11 +304,11 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
         except OSError as e:
             raise OutputError(f"{outdir}: cannot create the folder ({e.strerror})") from None
     check_writable(outdir / "x")
-    own = {p.name for it in items for p in it.outputs.values()} if share.world > 1 else None
+    own = {p.name for it in items for p in it.outputs.values()} if share.distributed else None
     remove_stale_temporaries(outdir, [s.lower() for s in kinds.values()], own)
     done = skipped = 0
     # one bar per process on a shared terminal would garble: ranks print their lines only
-    progress = Progress(len(todo), enabled=False if share.world > 1 else None)
+    progress = Progress(len(todo), enabled=False if share.distributed else None)
 
     def warn(message: str) -> None:
         progress.print(f"attnviewer: warning: {printable(message)}", sys.stderr)
@@ -405,7 +406,7 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
     except KeyboardInterrupt as e:
         progress.close()
         what = "terminated" if isinstance(e, Terminated) else "interrupted"
-        print(f"{share.label()}{what}: {done} done, {skipped} skipped, {already} already done; "
+        print(f"{ranks.label(share)}{what}: {done} done, {skipped} skipped, {already} already done; "
               "run the same command again to continue", file=sys.stderr)
         if isinstance(e, Terminated):
             raise SystemExit(128 + signal.SIGTERM) from None
@@ -414,18 +415,18 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
         progress.close()  # an error message starts on a clean line
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    print(f"{share.label()}{done} done, {skipped} skipped, {already} already done (in {outdir})")
+    print(f"{ranks.label(share)}{done} done, {skipped} skipped, {already} already done (in {outdir})")
     return 0
 
 
-def _use_rank_gpu(share: ranks.Share, device: str) -> None:
+def _use_rank_gpu(share: World, device: str) -> None:
     """Under torchrun, make this rank's GPU the current one, where "cuda" then puts the model."""
-    if share.world == 1 or device == "cpu":
+    if not share.distributed or device == "cpu":
         return
     import torch
 
     if torch.cuda.is_available():
-        torch.cuda.set_device(ranks.gpu_index(share.local_rank, torch.cuda.device_count()))
+        torch.cuda.set_device(torch.device(rank_device(share, "cuda")))
 
 
 def _render(it: Item, image, result, args, style, title, warn) -> bool:

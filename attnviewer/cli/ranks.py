@@ -1,9 +1,10 @@
 """Which share of a folder this process captions when several run at once (under torchrun).
 
 `torchrun` (python -m torch.distributed.run) starts one process per rank with RANK, WORLD_SIZE and
-LOCAL_RANK in its environment. The ranks of `attnviewer caption DIR --out OUTDIR` never talk to
-each other (no process group): an image belongs to the rank given by a stable hash (SHA-256) of its
-output name, modulo WORLD_SIZE. So:
+LOCAL_RANK in its environment (read by training/distributed.world_from_env, needing only NEEDS).
+The ranks of `attnviewer caption DIR --out OUTDIR` never talk to each other (no process group): an
+image belongs to the rank given by a stable hash (SHA-256) of its output name, modulo WORLD_SIZE.
+So:
 - each output file has exactly one writer, whatever order the ranks start or finish in;
 - who owns an image depends only on its own name, not on the rest of the listing, so ranks that
   list the folder at slightly different moments (a file still being copied in) never both take a
@@ -17,23 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 
-from ..errors import SettingsError
+from ..training.distributed import World
 
-
-@dataclass(frozen=True)
-class Share:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0  # this process's index on its machine: which GPU it uses
-
-    def owns(self, name: str) -> bool:
-        return owner(name, self.world) == self.rank
-
-    def label(self) -> str:
-        """'rank 1 of 4: ' in front of the summary lines of a share; nothing when alone."""
-        return f"rank {self.rank} of {self.world}: " if self.world > 1 else ""
+# The ranks never meet, so torchrun's rendezvous variables (MASTER_ADDR, MASTER_PORT) are not needed
+NEEDS = ("RANK", "WORLD_SIZE")
 
 
 def owner(name: str, world: int) -> int:
@@ -42,39 +31,6 @@ def owner(name: str, world: int) -> int:
     return int.from_bytes(digest[:8], "big") % world
 
 
-def _number(environ, key: str, default: int | None) -> int | None:
-    text = environ.get(key)
-    if text is None or text.strip() == "":
-        return default
-    try:
-        return int(text)
-    except ValueError:
-        raise SettingsError(f"{key}={text!r} in the environment is not a whole number") from None
-
-
-def from_env(environ=None) -> Share:
-    """The share of the process, from torchrun's RANK, WORLD_SIZE and LOCAL_RANK; all of it when
-    neither is set. SettingsError (one line) for values that cannot be right."""
-    environ = os.environ if environ is None else environ
-    world = _number(environ, "WORLD_SIZE", None)
-    rank = _number(environ, "RANK", None)
-    if world is None and rank is None:
-        return Share()
-    if world is None or rank is None:
-        missing = "WORLD_SIZE" if world is None else "RANK"
-        raise SettingsError(f"{'RANK' if world is None else 'WORLD_SIZE'} is set in the environment but {missing} "
-                            "is not; run under torchrun, or set both")
-    if world < 1:
-        raise SettingsError(f"WORLD_SIZE={world} in the environment: there must be at least one rank")
-    if not 0 <= rank < world:
-        raise SettingsError(f"RANK={rank} in the environment, but WORLD_SIZE={world} allows ranks 0 to {world - 1}")
-    local = _number(environ, "LOCAL_RANK", rank)
-    if local < 0:
-        raise SettingsError(f"LOCAL_RANK={local} in the environment cannot be negative")
-    return Share(rank, world, local)
-
-
-def gpu_index(local_rank: int, count: int) -> int:
-    """The GPU of a local rank: cuda:LOCAL_RANK; with more processes than GPUs on a machine they
-    take turns (local rank 3 of a two-GPU machine shares cuda:1)."""
-    return local_rank % count
+def label(world: World) -> str:
+    """'rank 1 of 4: ' in front of the summary lines of a rank; nothing when alone."""
+    return f"rank {world.rank} of {world.size}: " if world.distributed else ""

@@ -4,7 +4,10 @@
 LOCAL_RANK, MASTER_ADDR and MASTER_PORT in its environment. Without them the process trains
 alone (a World of size 1, no process group). With only some of them set, the run stops with one
 line naming what is missing: a half-set environment is a launcher mistake, and guessing the rest
-would hang waiting for ranks that never come.
+would hang waiting for ranks that never come. world_from_env is the one reader of these variables,
+also for folder captioning (cli/ranks.py), whose ranks never meet and so need only RANK and
+WORLD_SIZE; this module imports torch only inside the functions that need it, so reading the
+environment costs nothing.
 
 The group uses NCCL when the ranks train on CUDA (each on cuda:LOCAL_RANK) and gloo on CPUs.
 Rank 0 validates, saves and logs; the others only train (the loop in loop.py decides that).
@@ -45,18 +48,20 @@ def _whole_number(environ, key: str) -> int:
         raise SettingsError(f"{key}={environ[key]!r} in the environment is not a whole number") from None
 
 
-def world_from_env(environ=None) -> World:
-    """The World torchrun describes; World() when none of its variables is set; SettingsError
-    (one line) when only some are set or their values cannot be right."""
+def world_from_env(environ=None, needs: tuple[str, ...] = TORCHRUN_KEYS) -> World:
+    """The World torchrun describes; World() when none of the variables `needs` names is set;
+    SettingsError (one line) when only some are set or their values cannot be right. LOCAL_RANK,
+    when not needed and not set, is taken to be RANK (one machine)."""
     environ = os.environ if environ is None else environ
-    present = [k for k in TORCHRUN_KEYS if environ.get(k, "").strip()]
+    present = [k for k in needs if environ.get(k, "").strip()]
     if not present:
         return World()
-    missing = [k for k in TORCHRUN_KEYS if k not in present]
+    missing = [k for k in needs if k not in present]
     if missing:
         raise SettingsError(f"{', '.join(present)} set in the environment but not {', '.join(missing)}: "
-                            "start several processes with torchrun, or unset these to train alone")
-    rank, size, local = (_whole_number(environ, k) for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
+                            "start the processes with torchrun, or unset these to run alone")
+    rank, size = _whole_number(environ, "RANK"), _whole_number(environ, "WORLD_SIZE")
+    local = _whole_number(environ, "LOCAL_RANK") if environ.get("LOCAL_RANK", "").strip() else rank
     if size < 1:
         raise SettingsError(f"WORLD_SIZE={size} in the environment: there must be at least one rank")
     if not 0 <= rank < size:
