@@ -5,6 +5,7 @@ file is trusted.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -54,64 +55,85 @@ def load_checkpoint(path: str | Path, device="cpu", trust_pickle: bool = False):
     if kind != "safetensors":
         raise CheckpointError(f"{path}: not a safetensors model file")
     header = validate_header(path)  # the metadata and tensor table, against its kind's schema
-    floats = _planned(path, header)  # built on the meta device: nothing allocated yet
+    _check_plan(path, header.kind, header.config, header.vocab, header.tensors)  # before a weight is read
     try:
         from safetensors.torch import load_file
 
         state = load_file(str(path))
     except Exception as e:  # a truncated or corrupt file
         raise CheckpointError(f"{path}: cannot read model file ({first_line(e)})") from None
-    _check_finite(path, state, floats)
-    model = build_model(path, header.kind, header.config, header.vocab, state)
+    model = _filled(path, header.kind, header.config, header.vocab, state)
     model.training_record = header.training
     model.domain = header.domain
     return model.to(device).eval()
 
 
-def _model_parts(path: Path, kind: str):
+def build_model(path: Path, kind: str, config: dict, vocab: list[str], state: dict):
+    """The model a config describes with the weights `state` loaded, or CheckpointError (one line)."""
+    _check_plan(path, kind, config, vocab, state)
+    return _filled(path, kind, config, vocab, state)
+
+
+def _check_plan(path: Path, kind: str, config: dict, vocab, tensors: dict) -> None:
+    """Refuse the model a config describes (built on torch's meta device: shapes, no memory) if its
+    weights would pass the size limit, or if `tensors` (anything with a .shape, by name) are not
+    exactly its weights, each of the shape it needs."""
+    planned = _construct(path, kind, config, vocab, meta=True).state_dict()
+    need = sum(t.numel() * t.element_size() for t in planned.values())
+    if need > WEIGHTS_MAX_BYTES:
+        raise CheckpointError(f"{path}: its config implies {need / 1024**3:.1f} GB of weights, more than the "
+                              f"limit of {WEIGHTS_MAX_BYTES / 1024**3:g} GB")
+    missing = sorted(set(planned) - set(tensors))
+    extra = sorted(set(tensors) - set(planned))
+    if missing or extra:
+        what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
+        raise CheckpointError(f"{path}: weights do not match its config ({what})")
+    for name, tensor in planned.items():
+        if list(tensors[name].shape) != list(tensor.shape):
+            raise CheckpointError(
+                f"{path}: weights do not match its config: {name} is {list(tensors[name].shape)}, "
+                f"the config needs {list(tensor.shape)}"
+            )
+
+
+def _filled(path: Path, kind: str, config: dict, vocab, state: dict):
+    """The model built for real, its weights loaded from `state` (_check_plan has matched them)."""
+    _check_finite(path, state)
+    model = _construct(path, kind, config, vocab)
+    model.load_state_dict(state)
+    return model
+
+
+# kind -> (module, model class, config class); imported only when a file of that kind loads
+KINDS = {
+    "caption": ("captioner", "Captioner", "CaptionerConfig"),
+    "translate": ("translator", "Translator", "TranslatorConfig"),
+    "video": ("video_captioner", "VideoCaptioner", "VideoConfig"),
+}
+
+
+def _construct(path: Path, kind: str, config: dict, vocab, meta: bool = False):
+    """The model of this kind and config, its weights not drawn: every one is loaded after (checked),
+    or it is on the meta device, where there is nothing to fill."""
     import importlib
+
+    import torch
 
     if kind not in KINDS:
         raise CheckpointError(f"{path}: unknown model kind {kind!r}")
     module, model_name, config_name = KINDS[kind]
     module = importlib.import_module(f"{__package__}.{module}")
-    return getattr(module, model_name), getattr(module, config_name)
-
-
-def _planned(path: Path, header) -> set[str]:
-    """The model the validated header describes, built on torch's meta device (shapes, no memory):
-    refuse it if its weights would pass the size limit, or if the file's tensors are not exactly
-    its weights, each of the shape it needs. Returns the names of its floating-point weights."""
-    import torch
-
-    model_cls, config_cls = _model_parts(path, header.kind)
+    model_cls, config_cls = getattr(module, model_name), getattr(module, config_name)
     try:
-        with torch.device("meta"), _NoRandomInit():
-            model = model_cls(config_cls.from_dict(header.config), header.vocab)
+        with torch.device("meta") if meta else contextlib.nullcontext(), _NoRandomInit():
+            return model_cls(config_cls.from_dict(config), vocab)
     except (TypeError, ValueError, KeyError) as e:
         raise CheckpointError(f"{path}: bad config ({first_line(e)})") from None
-    planned = model.state_dict()
-    need = sum(t.numel() * t.element_size() for t in planned.values())
-    if need > WEIGHTS_MAX_BYTES:
-        raise CheckpointError(f"{path}: its config implies {need / 1024**3:.1f} GB of weights, more than the "
-                              f"limit of {WEIGHTS_MAX_BYTES / 1024**3:g} GB")
-    missing = sorted(set(planned) - set(header.tensors))
-    extra = sorted(set(header.tensors) - set(planned))
-    if missing or extra:
-        what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
-        raise CheckpointError(f"{path}: weights do not match its config ({what})")
-    for name, tensor in planned.items():
-        if list(header.tensors[name].shape) != list(tensor.shape):
-            raise CheckpointError(
-                f"{path}: weights do not match its config: {name} is {list(header.tensors[name].shape)}, "
-                f"the config needs {list(tensor.shape)}"
-            )
-    return {name for name, t in planned.items() if t.is_floating_point()}
 
 
 def _NoRandomInit():
-    """Skips random initialisation while a model is built on the meta device: there is nothing to
-    fill, and torch's meta normal_ imports its compiler (2 s) the first time."""
+    """Skips random initialisation while a model is built: its weights are loaded after, or it is on
+    the meta device, where torch's normal_ imports its compiler (2 s) the first time."""
     from torch.overrides import TorchFunctionMode
 
     class NoRandomInit(TorchFunctionMode):
@@ -124,46 +146,15 @@ def _NoRandomInit():
     return NoRandomInit()
 
 
-def _check_finite(path: Path, state: dict, names) -> None:
+def _check_finite(path: Path, state: dict) -> None:
     """Refuse NaN or infinite weights, naming the first such tensor."""
     import torch
 
-    for name in sorted(names):
+    for name in sorted(state):
         t = state[name]
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
             bad = "NaN" if bool(torch.isnan(t).any()) else "infinite"
             raise CheckpointError(f"{path}: tensor {name} holds {bad} values; the weights are damaged")
-
-
-# kind -> (module, model class, config class); imported only when a file of that kind loads
-KINDS = {
-    "caption": ("captioner", "Captioner", "CaptionerConfig"),
-    "translate": ("translator", "Translator", "TranslatorConfig"),
-    "video": ("video_captioner", "VideoCaptioner", "VideoConfig"),
-}
-
-
-def build_model(path: Path, kind: str, config: dict, vocab: list[str], state: dict):
-    model_cls, config_cls = _model_parts(path, kind)
-    try:
-        with _NoRandomInit():  # every weight is loaded below (checked): no need to draw them first
-            model = model_cls(config_cls.from_dict(config), vocab)
-    except (TypeError, ValueError, KeyError) as e:
-        raise CheckpointError(f"{path}: bad config ({e})") from None
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    if missing or extra:
-        what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
-        raise CheckpointError(f"{path}: weights do not match its config ({what})")
-    for name, tensor in expected.items():
-        if tuple(state[name].shape) != tuple(tensor.shape):
-            raise CheckpointError(
-                f"{path}: weights do not match its config: {name} is {list(state[name].shape)}, "
-                f"the config needs {list(tensor.shape)}"
-            )
-    model.load_state_dict(state)
-    return model
 
 
 def _from_pickle(path: Path, device):
