@@ -18,9 +18,15 @@ ATTN_ACTIVATIONS = ("tanh", "relu")  # of the additive score (the Show-Attend-Te
 def sniff(path: Path) -> str:
     """'safetensors', 'pickle' (a torch zip or a raw pickle) or 'unknown', from the first bytes."""
     with open(path, "rb") as f:
-        head = f.read(16)
+        return _sniffed(f)
+
+
+def _sniffed(f) -> str:
+    """sniff() of a file opened in binary mode, left at its start again."""
+    head = f.read(16)
+    f.seek(0)
     # safetensors first: its header length (8 bytes, little-endian) may well start with 0x80
-    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < path.stat().st_size:
+    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < os.fstat(f.fileno()).st_size:
         return "safetensors"
     if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
         return "pickle"
@@ -32,16 +38,21 @@ def read_header(path: str | Path, limit: int = 100_000_000) -> tuple[dict, int]:
     read without torch, and how many bytes of tensor data follow it. ValueError if the file is
     not one: a header longer than `limit` or than the file, not JSON, not an object."""
     with open(path, "rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
-            raise ValueError("file too short for a safetensors header")
-        (size,) = struct.unpack("<Q", head)
-        total = os.fstat(f.fileno()).st_size
-        if size > limit:
-            raise ValueError(f"safetensors header of {size} bytes, more than the limit of {limit}")
-        if size > total - 8:
-            raise ValueError("implausible safetensors header (longer than the file)")
-        raw = f.read(size)
+        return _header_in(f, limit)
+
+
+def _header_in(f, limit: int) -> tuple[dict, int]:
+    """read_header() of a file opened in binary mode, at its start."""
+    head = f.read(8)
+    if len(head) < 8:
+        raise ValueError("file too short for a safetensors header")
+    (size,) = struct.unpack("<Q", head)
+    total = os.fstat(f.fileno()).st_size
+    if size > limit:
+        raise ValueError(f"safetensors header of {size} bytes, more than the limit of {limit}")
+    if size > total - 8:
+        raise ValueError("implausible safetensors header (longer than the file)")
+    raw = f.read(size)
     try:
         header = json.loads(raw)
     except RecursionError:
@@ -60,6 +71,15 @@ def read_metadata(path: str | Path) -> dict:
     return read_header(path)[0].get("__metadata__") or {}
 
 
+def safetensors_metadata(path: str | Path, limit: int = 100_000_000) -> dict | None:
+    """The header's metadata of a safetensors file (the file opened once, to sniff and to read);
+    None if the file is no safetensors file (a pickle, say). OSError or ValueError as read_header."""
+    with open(path, "rb") as f:
+        if _sniffed(f) != "safetensors":
+            return None
+        return _header_in(f, limit)[0].get("__metadata__") or {}
+
+
 def models_dir() -> Path:
     return resource_dir() / "models"
 
@@ -73,9 +93,17 @@ def bundled(kind: str | None = None) -> dict[str, Path]:
 
 def kind_of(name_or_path: str) -> str | None:
     """What a model does (caption, translate, video), from its file's header; None if unreadable."""
+    return _kind_in(_metadata_of(name_or_path))
+
+
+def _kind_in(meta: dict | None) -> str | None:
+    return meta.get("kind", "caption") if meta is not None else None
+
+
+def _metadata_of(name_or_path: str) -> dict | None:
+    """The header's metadata of a bundled model or a checkpoint file; None if unreadable."""
     try:
-        path = resolve(name_or_path)
-        return read_metadata(path).get("kind", "caption") if sniff(path) == "safetensors" else None
+        return safetensors_metadata(resolve(name_or_path))
     except (OSError, ValueError, CheckpointError):
         return None
 
@@ -102,24 +130,27 @@ def family(name: str) -> str:
 
 def config_of(name_or_path: str) -> dict:
     """A model's config from its file's header, without loading it (or torch); {} if unreadable."""
+    return _config_in(_metadata_of(name_or_path) or {})
+
+
+def _config_in(meta: dict) -> dict:
     try:
-        path = resolve(name_or_path)
-        if sniff(path) != "safetensors":
-            return {}
-        config = json.loads(read_metadata(path).get("config", "{}"))
-        return config if isinstance(config, dict) else {}  # loading the model then says what is wrong
-    except (OSError, ValueError, TypeError, RecursionError, CheckpointError):
+        config = json.loads(meta.get("config", "{}"))
+    except (ValueError, TypeError, RecursionError):
         return {}
+    return config if isinstance(config, dict) else {}  # loading the model then says what is wrong
 
 
 def variants(name_or_path: str) -> dict[str, str]:
-    """Score function -> bundled model name, for the bundled family of a model (no torch needed)."""
-    models, base = bundled(kind_of(name_or_path)), family(name_or_path)
-    out = {}
-    for name in [base] + [f"{base}-{s}" for s in SCORES]:
-        if name in models:
-            out[config_of(name).get("score", "?")] = name
-    return out
+    """Score function -> bundled model name, for the bundled family of a model of its kind (no
+    torch needed; only the family's headers are read, each once)."""
+    models, base = bundled(), family(name_or_path)
+    family_meta = {n: _metadata_of(n) for n in [base] + [f"{base}-{s}" for s in SCORES] if n in models}
+    if not family_meta:
+        return {}
+    kind = _kind_in(family_meta[name_or_path]) if name_or_path in family_meta else kind_of(name_or_path)
+    return {_config_in(meta or {}).get("score", "?"): name for name, meta in family_meta.items()
+            if kind in (None, _kind_in(meta))}  # None: the model is unreadable, any kind then
 
 
 CONTRASTS = {"video-shapes": "video-s2vt"}  # a bundled model -> the one built to show its difference
@@ -163,13 +194,13 @@ def model_kind(path: str | Path) -> str:
     try:
         if not path.is_file():
             raise CheckpointError(f"{path}: {'is a folder' if path.is_dir() else 'no such file'}")
-        if sniff(path) != "safetensors":
-            raise CheckpointError(f"{path}: not a safetensors model file")
-        meta = read_header(path, LIST_HEADER_MAX_BYTES)[0].get("__metadata__") or {}
+        meta = safetensors_metadata(path, LIST_HEADER_MAX_BYTES)
     except OSError as e:
         raise CheckpointError(f"{path}: cannot read it ({e.strerror or type(e).__name__})") from None
     except ValueError as e:
         raise CheckpointError(f"{path}: not a model file ({' '.join(str(e).split())[:120]})") from None
+    if meta is None:
+        raise CheckpointError(f"{path}: not a safetensors model file")
     if meta.get("format") != MODEL_FORMAT:
         raise CheckpointError(f"{path}: not an attnviewer model (no '{MODEL_FORMAT}' metadata)")
     kind = meta.get("kind", "caption")
@@ -178,9 +209,10 @@ def model_kind(path: str | Path) -> str:
     return kind
 
 
-def models_in(folder: str | Path) -> dict[str, list[Path]]:
-    """The attnviewer models (*.safetensors) in a folder, by kind, each list sorted by file name;
-    files that are no such model are left out, and a folder that does not exist has none."""
+def models_in(folder: str | Path, read_kind=model_kind) -> dict[str, list[Path]]:
+    """The attnviewer models (*.safetensors) in a folder, by kind (`read_kind` of a file; CheckpointError
+    if none), each list sorted by file name; files that are no such model are left out, and a
+    folder that does not exist has none."""
     found: dict[str, list[Path]] = {}
     try:
         files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() == ".safetensors")
@@ -188,7 +220,7 @@ def models_in(folder: str | Path) -> dict[str, list[Path]]:
         return found
     for path in files:
         try:
-            found.setdefault(model_kind(path), []).append(path)
+            found.setdefault(read_kind(path), []).append(path)
         except CheckpointError:
             continue
     return found

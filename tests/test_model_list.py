@@ -4,6 +4,7 @@ remembered across restarts, and a remembered file that has gone is dropped with 
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -236,3 +237,45 @@ def test_model_kind_names_the_file_and_the_problem(tmp_path, content, needle):
 
 def test_the_catalog_agrees_with_the_header_schema():
     assert (catalog.MODEL_FORMAT, catalog.LIST_HEADER_MAX_BYTES) == (FORMAT, HEADER_MAX_BYTES)
+
+
+def test_opening_a_model_reads_no_header_of_the_models_listed_already(open_window, model_files, data_home,
+                                                                       tmp_path, monkeypatch):
+    """The boxes are listed on the GUI thread at every change: opening a model lists both boxes
+    again without reading the files listed already (it read each up to three times, twice a
+    file), and the list reads the new file's header once."""
+    folder = data_home / "attnviewer" / "models"
+    in_folder = [copy(model_files["caption"], folder / "cap.safetensors"),
+                 copy(model_files["translate"], folder / "tr.safetensors")]
+    opened = [copy(model_files["caption"], tmp_path / f"opened-{i}.safetensors") for i in range(3)]
+    w = open_window()
+    for path in opened[:2]:
+        w.open_checkpoint(str(path))
+    reads, listings = Counter(), Counter()
+    read, list_kind = catalog.safetensors_metadata, catalog.model_kind
+
+    def counted_read(path, *args):
+        reads[Path(path).name] += 1
+        return read(path, *args)
+
+    def counted_kind(path):
+        listings[Path(path).name] += 1
+        return list_kind(path)
+
+    monkeypatch.setattr(catalog, "safetensors_metadata", counted_read)
+    monkeypatch.setattr(catalog, "model_kind", counted_kind)
+    w.open_checkpoint(str(opened[2]))
+    assert w.sides["main"].controls.model_name() == str(opened[2])
+    assert str(opened[2]) in listed(w, "caption", slot="compare")
+    assert listings == {"opened-2.safetensors": 1}
+    # opened-1, the model chosen until now, is looked up once more for its score box
+    assert [reads[p.name] for p in in_folder + opened[:1]] == [0, 0, 0] and reads["opened-1.safetensors"] <= 1
+
+
+def test_a_file_replaced_while_the_app_runs_is_listed_as_what_it_is_now(open_window, model_files, tmp_path):
+    path = copy(model_files["caption"], tmp_path / "mine.safetensors")
+    w = open_window()
+    w.open_checkpoint(str(path))
+    assert str(path) in listed(w, "caption")
+    copy(model_files["translate"], path)  # the header read before says caption: read again
+    assert str(path) in listed(w, "translate") and str(path) not in listed(w, "caption")

@@ -74,7 +74,7 @@ class DecodingControls(QWidget):
         self._chosen: dict[str, str] = {}  # the model last chosen for each kind (remember=False)
         self.set_settings(DecodeSettings("beam", beam=3, max_len=20))
         self.refresh_models(self._last(self.kind))
-        self.models.changed.connect(self._models_changed)
+        self.models.changed.connect(self.refresh_models)  # a file opened in either column, the choice kept
         self.model.activated.connect(self._model_chosen)
         self.score.activated.connect(self._score_chosen)
         self.method.currentTextChanged.connect(self._method_changed)
@@ -124,14 +124,6 @@ class DecodingControls(QWidget):
         self._refresh_scores()
         self._quiet = quiet
 
-    def _models_changed(self) -> None:
-        """A file opened in the other column: listed here too, the choice kept."""
-        self.refresh_models()
-
-    def add_checkpoint(self, path: str) -> None:
-        self.models.add(path, self.kind)
-        self.refresh_models(path)
-
     def model_name(self) -> str:
         return self.model.currentData() or self.defaults.get(self.kind) or ""
 
@@ -163,7 +155,7 @@ class DecodingControls(QWidget):
     def set_model(self, name: str) -> None:
         self._quiet = True
         if self.model.findData(name) < 0:
-            self.add_checkpoint(name)
+            self.models.add(name, self.kind)  # every box lists it again, this one too
         self.model.setCurrentIndex(self.model.findData(name))
         self._refresh_scores()
         self._keep()

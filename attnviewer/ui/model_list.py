@@ -4,7 +4,8 @@ Offered for a kind of input (caption, video, translate): the bundled models of t
 the models in the user's models folder (`attnviewer/models` in the platform's data folder, e.g.
 ~/.local/share/attnviewer/models), then the model files the user opened (File → Open model…, or
 dropped on the window) whose header says that kind. Kinds are read from the files' safetensors
-headers by catalog: no torch on the GUI thread.
+headers by catalog: no torch on the GUI thread, and each header once while its file stays the same
+(the boxes are listed again at every change).
 
 Remembered across restarts (QSettings, `models/...`): the model files opened, and the model last
 chosen for each kind in the main column. A remembered file that has gone missing or is no model
@@ -16,6 +17,7 @@ stays in the box for this session (loading it says what is wrong), never in the 
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, QStandardPaths, Signal
@@ -41,17 +43,9 @@ def _paths(value) -> list[str]:
     return [v for v in (value or []) if isinstance(v, str)]
 
 
-def _listable_kind(path: str) -> str:
-    """The kind of a model file the window can offer; CheckpointError (one line) if none."""
-    kind = catalog.model_kind(path)
-    if kind not in KINDS:
-        raise CheckpointError(f"{path}: a model of unknown kind {kind[:40]!r}")
-    return kind
-
-
 class ModelList(QObject):
     dropped = Signal(str)  # one line: what was dropped from the list, and why
-    changed = Signal()  # a file was added to the list
+    changed = Signal()  # a file was added to the list: the boxes list it
 
     def __init__(self, settings: QSettings | None = None, folder: Path | None = None, parent=None):
         super().__init__(parent)
@@ -62,6 +56,7 @@ class ModelList(QObject):
         self.session: dict[str, list[str]] = {}  # per kind: files listed until the app quits, never saved
         self._chosen: dict[str, str] = {}  # the choices of this session, pickles included
         self._bundled: dict[str, list[str]] | None = None  # kind -> bundled names (fixed while the app runs)
+        self._read: dict[str, tuple[tuple, str, str]] = {}  # file -> (its stat, its kind, why it has none)
         self._choices_checked = False
 
     def bundled(self, kind: str | None = None) -> list[str]:
@@ -76,28 +71,52 @@ class ModelList(QObject):
 
     # -- what is listed --------------------------------------------------------------------------
 
+    def file_kind(self, path: str | Path) -> str:
+        """The kind of a model file the window can offer; CheckpointError (one line) if none. The
+        header is read again only when the file changed (path, size, mtime, inode): the box is
+        listed on the GUI thread, at every change of either column."""
+        path = str(path)
+        try:
+            st = os.stat(path)
+            stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
+        except OSError:
+            stamp = None  # gone: model_kind says so
+        if stamp is None or self._read.get(path, (None,))[0] != stamp:
+            try:
+                kind, problem = catalog.model_kind(path), ""
+                if kind not in KINDS:
+                    kind, problem = "", f"{path}: a model of unknown kind {kind[:40]!r}"
+            except CheckpointError as e:
+                kind, problem = "", str(e)
+            self._read[path] = (stamp, kind, problem)
+        _, kind, problem = self._read[path]
+        if problem:
+            raise CheckpointError(problem)
+        return kind
+
     def names(self, kind: str) -> list[str]:
         """Bundled names and file paths offered for a kind, in the box's order, each once."""
         found = self.bundled(kind)
         if self.folder is not None:
-            found += [str(p) for p in catalog.models_in(self.folder).get(kind, [])]
+            found += [str(p) for p in catalog.models_in(self.folder, self.file_kind).get(kind, [])]
         found += [p for p in self.opened if self.kinds.get(p) == kind]
         found += self.session.get(kind, [])
         return list(dict.fromkeys(found))
 
     def check(self) -> None:
-        """Read the headers of the remembered files again; drop (and say so) those that are gone
-        or no model any more, and remembered choices that can no longer be made (one `dropped`
-        line for all of them)."""
+        """Check the remembered files again (a header is read again if its file changed); drop
+        (and say so) those that are gone or no model any more, and remembered choices that can no
+        longer be made (one `dropped` line for all of them); the settings are saved once."""
         gone = []
         for path in list(self.opened):
             try:
-                self.kinds[path] = _listable_kind(path)
+                self.kinds[path] = self.file_kind(path)
             except CheckpointError as e:
                 self.opened.remove(path)
                 self.kinds.pop(path, None)
-                self._save_opened()
                 gone.append(str(e))
+        if gone:
+            self._save_opened()
         # the remembered choices once, at start; later a choice is checked when it is made
         keys = self.settings.allKeys() if self.settings is not None and not self._choices_checked else []
         self._choices_checked = True
@@ -121,7 +140,7 @@ class ModelList(QObject):
         if name in self.bundled():
             return None if name in self.bundled(kind) else f"{name} is not a {kind} model"
         try:
-            made_for = _listable_kind(name)
+            made_for = self.file_kind(name)
         except CheckpointError as e:
             return str(e)
         return None if made_for == kind else f"{name} is a {made_for} model, not a {kind} model"
@@ -130,23 +149,23 @@ class ModelList(QObject):
 
     def add(self, path: str, kind: str) -> None:
         """A model file the user opened while the box listed `kind`: remembered under its header's
-        kind if it is a model of ours, else listed for `kind` in this session only."""
+        kind if it is a model of ours, else listed for `kind` in this session only. Every box is
+        listed again once (`changed`)."""
         try:
-            made_for = _listable_kind(path)
+            made_for = self.file_kind(path)
         except CheckpointError:
             made_for = None
-        if made_for is not None and path.isprintable():  # the settings file cannot hold other names
+        remembered = made_for is not None and path.isprintable()  # the settings file cannot hold other names
+        if remembered:
             self.kinds[path] = made_for
             if path not in self.opened:
                 self.opened.append(path)
                 self._save_opened()
-                self.changed.emit()
-            if made_for == kind:
-                return
-        listed = self.session.setdefault(kind, [])
-        if path not in listed:
-            listed.append(path)
-            self.changed.emit()
+        if not remembered or made_for != kind:
+            listed = self.session.setdefault(kind, [])
+            if path not in listed:
+                listed.append(path)
+        self.changed.emit()
 
     def chosen(self, kind: str) -> str | None:
         """The model last chosen for a kind: in this session, else remembered from an earlier one."""
