@@ -2,7 +2,7 @@
 
     python benchmarks/_ui_probe.py --mode engine|baseline --kind caption|video|translate
                                    --model NAME|PATH --source FILE|SENTENCE [--play CLIP]
-                                   --t0 SPAWN_TIME --out RESULT.json [--profile STATS]
+                                   --t0 SPAWN_TIME --out RESULT.json [--profile STATS] [--unshared]
 
 Times are seconds since --t0, the parent's time.time() taken just before it started this process
 (so interpreter start-up counts). Inside, time.perf_counter() is tied to that clock once, on the
@@ -16,6 +16,9 @@ baseline: the naive design: the GUI thread itself reads the input, imports torch
           and runs the one decode path (attnviewer.pipeline: read, load_model, run), drawing
           every Step through the window's slots and redraw(), with processEvents() between steps
           (and not before the first: the window is first painted with the first word).
+--unshared: (engine, video) the window's player is opened without the packet index the engine
+          listed, so it lists the clip's packets again on its own thread: the design before the
+          index was shared, for a before/after in one invocation (the app has no such switch).
 --play:   (engine, video) once the caption is painted, the window's own video player (its video
           media pane's PlayerWidget) plays CLIP to its end at the file's rate, then the naive
           player of benchmarks/player.py (each frame decoded in the GUI thread's tick) plays it
@@ -23,8 +26,9 @@ baseline: the naive design: the GUI thread itself reads the input, imports torch
           run_player and run_naive, imported, not copied. The caption's figures are measured
           before any of this starts.
 
-The GUI thread's responsiveness is a 5 ms QTimer whose ticks are recorded; the parent turns them
-into gaps. Also recorded: the window's first paint, when the input was read, the first word
+The GUI thread's responsiveness is a 5 ms QTimer whose ticks are recorded, each with the GUI
+thread's CPU time then (time.thread_time); the parent turns them into gaps, and each gap's GUI CPU
+tells the GUI thread's own work from waiting (for the GIL, or for a core another process holds). Also recorded: the window's first paint, when the input was read, the first word
 painted, and how long each part of the redraw path, each window repaint and each garbage
 collection took on the GUI thread.
 Each timed part also records the GUI thread's CPU time (time.thread_time), and each widget's paint
@@ -65,6 +69,8 @@ parser.add_argument("--timeout", type=float, default=240.0)
 parser.add_argument("--profile", help="write cProfile stats of the GUI thread (work start to last word)")
 parser.add_argument("--sample", action="store_true",
                     help="a helper thread notes every thread's Python frame each millisecond (costs GIL turns)")
+parser.add_argument("--unshared", action="store_true",
+                    help="engine, video: the player lists the packets itself (the index the engine listed is not passed)")
 parser.add_argument("--warm", action="store_true",
                     help="torch imported before the input is opened (the engine's warm(), or the GUI thread's "
                          "import for the baseline): an input opened in a running app")
@@ -89,6 +95,7 @@ intervals: list[tuple[str, float, float]] = []  # (what, start, end) of timed wo
 cpu: list[tuple[str, float, float]] = []  # (what, start, GUI-thread CPU seconds) of the same work
 samples: list[tuple[float, dict]] = []  # --sample: (time, {thread name: "file:line function"})
 ticks: list[float] = []
+tick_cpu: list[float] = []  # the GUI thread's CPU seconds at each tick
 steps_at: list[float] = []
 redraws: list[dict] = []
 errors: list[str] = []
@@ -195,6 +202,30 @@ def text_panes_timed(text_panes):
 def player_timed(player_module):
     timed(player_module.FramePlayer, "_show", "player._show (frame signal: widget's set_image)")
     timed(player_module.FramePlayer, "_take", "player._take (decoder queue)")
+    if args.unshared:  # the design before the index was shared: the player lists the packets again
+        shared_open = player_module.FramePlayer.open
+
+        def open_unshared(self, path, index=None):
+            return shared_open(self, path)
+
+        player_module.FramePlayer.open = open_unshared
+
+
+def frames_timed(frames_module):
+    """Every listing of a video's packets, on whichever thread (engine, player), with its thread's name."""
+    original = frames_module.list_packets
+
+    def listed(*a, **kw):
+        start = now()
+        try:
+            return original(*a, **kw)
+        finally:
+            t = threading.current_thread()
+            who = ("gui" if t.ident == GUI_THREAD else "engine" if isinstance(t, threading._DummyThread)  # a QThread
+                   else t.name)
+            intervals.append((f"list packets ({who})", start, now()))
+
+    frames_module.list_packets = listed
 
 
 def player_widget_timed(player_widget):
@@ -230,9 +261,10 @@ class AfterImport(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, AfterImport({
     "attnviewer.ui.video_panes": video_panes_timed, "attnviewer.ui.text_panes": text_panes_timed,
-    "attnviewer.engine.player": player_timed, "attnviewer.ui.player_widget": player_widget_timed}))
+    "attnviewer.engine.player": player_timed, "attnviewer.ui.player_widget": player_widget_timed,
+    "attnviewer.media.frames": frames_timed}))
 for _name in ("attnviewer.ui.video_panes", "attnviewer.ui.text_panes", "attnviewer.engine.player",
-              "attnviewer.ui.player_widget"):
+              "attnviewer.ui.player_widget", "attnviewer.media.frames"):
     assert _name not in sys.modules, f"{_name} imported before the probe could instrument it"
 import pyqtgraph  # noqa: E402
 
@@ -392,6 +424,7 @@ class Recorder(QObject):
     @Slot()
     def tick(self):
         ticks.append(now())
+        tick_cpu.append(time.thread_time())
 
     @Slot(int, str, str)
     def on_status(self, job, slot, text):
@@ -606,6 +639,7 @@ if args.warm:
 tick_timer.start()
 mark("work_start")
 ticks.append(marks["work_start"])  # a pseudo-tick: the first gap runs from here
+tick_cpu.append(time.thread_time())
 start_profile()
 if args.mode == "engine":  # as app.run does: right after show(), before the event loop
     if args.kind == "translate":
@@ -623,7 +657,7 @@ sample_stop.set()
 faulthandler.cancel_dump_traceback_later()
 
 out = {
-    "mode": args.mode, "marks": marks, "ticks": ticks, "steps": steps_at, "redraws": redraws,
+    "mode": args.mode, "unshared": args.unshared, "marks": marks, "ticks": ticks, "tick_cpu": tick_cpu, "steps": steps_at, "redraws": redraws,
     "intervals": intervals, "cpu": cpu, "samples": samples, "errors": errors, "clean_shutdown": clean["value"], "playback": playback,
 }
 Path(args.out).write_text(json.dumps(out))

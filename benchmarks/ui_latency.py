@@ -4,7 +4,7 @@ running everything on the GUI thread.
     python benchmarks/ui_latency.py [--kinds image,video,text] [--runs N] [--quick] [--warm]
                                     [--model NAME|PATH] [--image PNG] [--video FILE] [--clip-frames N]
                                     [--video-model NAME] [--text-model NAME] [--sentence TEXT]
-                                    [--profile] [--sample] [--no-play]
+                                    [--profile] [--sample] [--no-play] [--unshared]
 
 Every run is a fresh Python process (benchmarks/_ui_probe.py) with QT_QPA_PLATFORM=offscreen and
 its settings in a temporary ini file, so the user's settings are never touched. Two designs,
@@ -44,6 +44,10 @@ first line, before any import):
                      streaming (-> final words painted) and the whole job; "model load" in the
                      image table runs from the job's start (image read, torch import, weights);
                      a gap that spans two phases counts in each for its part there.
+  GUI CPU in gaps   the GUI thread's own CPU time (time.thread_time) within the phase's longest gap
+                     and the most within any one of its gaps: on a machine shared with other
+                     work a gap's wall time grows while the GUI thread waits for a core; its CPU
+                     does not. (A gap's CPU minus the work timed in it is Qt's own.)
 The baseline's GUI thread ticks only between words, so its read and load phases are one long gap
 (and its window is first painted only after the first word). At the end, one table of every
 kind and `all kinds measured: yes` when each of its rows got a value in both designs.
@@ -55,6 +59,10 @@ thread's Python line each millisecond, so the longest gaps say what the engine a
 were doing meanwhile (it takes GIL turns itself: use it to explain gaps, not to measure them).
 --profile: one more engine run of each kind with the GUI thread under cProfile.
 --no-play: skip the playback part of the video runs.
+--unshared: (video) a third design, alternating with the other two: the engine design with the
+window's player opened without the packet index the engine listed while reading the clip, so the
+player lists the clip's 15,000 packets again on its own thread (as before the index was shared);
+its column and the ratio shared / unshared say what sharing the index changed.
 --quick: a 30 s clip, a 1 s 240x180 playback clip, one run of each (well under a minute).
 Timings depend on the machine and on other load (the load average is printed): compare the
 columns of one invocation, not numbers across machines.
@@ -83,6 +91,8 @@ from attnviewer.resources import sample_dir  # noqa: E402
 
 DEFAULT_MODEL = "caption-shapes"
 MODES = ("engine", "baseline")
+UNSHARED = "unshared"  # --unshared: the engine design, the player listing the packets itself
+MODE_NAMES = {"engine": "engine", "baseline": "GUI-thread baseline", UNSHARED: "engine, index not shared"}
 KINDS = ("image", "video", "text")
 KIND_NAME = {"image": "caption", "video": "video", "text": "translate"}  # the engine's job kinds
 DEFAULT_MODELS = {"image": DEFAULT_MODEL, "video": "video-shapes", "text": "translate-sov"}
@@ -123,7 +133,8 @@ def run_child(mode: str, model: str, image: str, timeout: float, profile: str | 
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     with tempfile.TemporaryDirectory(prefix="attnviewer-ui-latency-") as tmp:
         out = Path(tmp) / "result.json"
-        cmd = [sys.executable, str(PROBE), "--mode", mode, "--kind", KIND_NAME[kind], "--model", model,
+        cmd = [sys.executable, str(PROBE), "--mode", "engine" if mode == UNSHARED else mode,
+               "--kind", KIND_NAME[kind], "--model", model,
                "--source", image, "--max-len", str(max_len or 0), "--out", str(out), "--timeout", str(timeout)]
         if profile:
             cmd += ["--profile", profile]
@@ -133,6 +144,8 @@ def run_child(mode: str, model: str, image: str, timeout: float, profile: str | 
             cmd += ["--warm"]
         if sample:
             cmd += ["--sample"]
+        if mode == UNSHARED:
+            cmd += ["--unshared"]
         t0 = time.time()
         cmd += ["--t0", repr(t0)]
         try:  # the child also stops itself (faulthandler) before this limit
@@ -142,7 +155,7 @@ def run_child(mode: str, model: str, image: str, timeout: float, profile: str | 
         if proc.returncode != 0 or not out.exists():
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
             return {"mode": mode, "errors": [f"exit status {proc.returncode}:\n{tail}"], "marks": {}}
-        return json.loads(out.read_text())
+        return dict(json.loads(out.read_text()), mode=mode)
 
 
 # -- turning one run's records into figures ------------------------------------------------------
@@ -163,8 +176,16 @@ PHASES = {  # name: (start mark, end mark)
 }
 
 
+def gap_cpu(ticks: list[float], tick_cpu: list[float], start: float, end: float) -> list[tuple[float, float]]:
+    """(wall ms, GUI-thread CPU ms) of each gap that overlaps [start, end], whole (CPU is known
+    only at the ticks)."""
+    return [((b - a) * 1000, (cb - ca) * 1000) for a, b, ca, cb in zip(ticks, ticks[1:], tick_cpu, tick_cpu[1:])
+            if a < end and b > start]
+
+
 def figures(run: dict) -> dict:
     m, ticks = run["marks"], run["ticks"]
+    tick_cpu = run.get("tick_cpu") or []
     f = {"window shown": m.get("window_shown")}
     if "first_word_painted" in m:  # a word is on screen only once the window itself is
         f["first word"] = max(m["first_word_painted"], m.get("window_shown", 0.0))
@@ -178,6 +199,10 @@ def figures(run: dict) -> dict:
             f[f"{phase} median gap"] = statistics.median(lengths) if lengths else None
             f[f"{phase} gaps"] = gaps
             f[f"{phase} seconds"] = m[b] - m[a]
+            if len(tick_cpu) == len(ticks):
+                spent = gap_cpu(ticks, tick_cpu, m[a], m[b])
+                f[f"{phase} longest gap cpu"] = max(spent, default=(None, None))[1]
+                f[f"{phase} max gap cpu"] = max((c for _, c in spent), default=None)
     return f
 
 
@@ -200,6 +225,8 @@ def kind_rows(noun: str, doing: str) -> list[tuple[str, str, str]]:
         ("first word on screen, from process start", "first word", "s"),
         (f"whole job (read, load, {doing}): longest GUI gap", "job max gap", "ms"),
         ("whole job: median GUI gap", "job median gap", "ms"),
+        ("whole job: GUI-thread CPU within the longest gap", "job longest gap cpu", "ms"),
+        ("whole job: most GUI-thread CPU within one gap", "job max gap cpu", "ms"),
         (f"reading the {noun}: longest GUI gap", "read max gap", "ms"),
         ("model load: longest GUI gap", "model max gap", "ms"),
         (f"{doing}: longest GUI gap", "stream max gap", "ms"),
@@ -239,15 +266,39 @@ def print_rows(header: tuple, rows: list[tuple]) -> None:
 
 
 def print_table(figs: dict[str, list[dict]], table: list[tuple[str, str, str]] = ROWS) -> dict[str, dict]:
-    med = {mode: {key: median_of(figs[mode], key) for _, key, _ in table} for mode in MODES}
+    med = {mode: {key: median_of(figs[mode], key) for _, key, _ in table} for mode in figs}
+    unshared = UNSHARED in figs
     header = ("metric (median of runs)", "engine", "GUI-thread baseline", "ratio")
+    if unshared:
+        header += (MODE_NAMES[UNSHARED], "shared / unshared")
     rows = []
     for label, key, unit in table:
         e, b = med["engine"][key], med["baseline"][key]
-        rows.append((label, fmt(e, unit), fmt(b, unit), ratio(e, b)))
+        row = (label, fmt(e, unit), fmt(b, unit), ratio(e, b))
+        if unshared:
+            u = med[UNSHARED][key]
+            row += (fmt(u, unit), ratio(e, u))
+        rows.append(row)
     print_rows(header, rows)
     print("ratio = engine / baseline: below 1, the engine design is faster or smoother.")
+    if unshared:
+        print("shared / unshared = engine / engine with the player listing the packets itself: below 1, "
+              "sharing the index helped.")
     return med
+
+
+def print_listings(runs: dict[str, list[dict]]) -> None:
+    """Who listed the clip's packets in each design (per run, job start to last word: thread, wall
+    ms), from the probe's timing of media.frames.list_packets; the shared design lists once, on
+    the engine thread. (The playback clip's own listings come after the caption, not counted.)"""
+    print("\npacket listings of the clip per run, job start to last word (thread: wall ms):")
+    for mode, rs in runs.items():
+        per = [[(label[len("list packets ("):-1], (b - a) * 1000) for label, a, b in r["intervals"]
+                if label.startswith("list packets (") and r["marks"]["work_start"] <= a <= r["marks"]["stream_end"]]
+               for r in rs]
+        if per:
+            text = "; ".join(", ".join(f"{who}: {ms:.0f}" for who, ms in one) or "none" for one in per)
+            print(f"  {MODE_NAMES[mode]:26} {text}")
 
 
 def gap_verdict(gap) -> str:
@@ -379,7 +430,7 @@ def print_diagnostics(results: dict[str, list[dict]], figs: dict[str, list[dict]
     print("\nwhere the GUI thread's time goes (timed inside the child; labels nest, so a redraw's"
           "\nparts are also counted in 'MainWindow.redraw (all)'; a gap's untimed rest is Qt's own"
           "\nwork or waiting for the GIL held by the other thread):")
-    for mode in MODES:
+    for mode in results:
         runs = results[mode]
         if not runs:
             continue
@@ -391,7 +442,7 @@ def print_diagnostics(results: dict[str, list[dict]], figs: dict[str, list[dict]
             print_worst_gaps(runs, figs[mode], phase)
         print(f"  {mode}, redraw path and repaints while streaming:")
         print_costs(runs)
-        if mode == "engine":
+        if mode != "baseline":
             print(f"  {mode}, every timed part from job start to last word (the read and load phases too):")
             print_costs(runs, "work_start")
             c = cpu_figures(runs)
@@ -471,12 +522,13 @@ def make_play_clip(path: Path, seconds: float, size: tuple[int, int]) -> Path:
 
 def measure_kind(kind: str, model: str, source: str, args, play: str | None = None) -> dict:
     """Runs, table, targets and diagnostics of one kind; returns its runs and medians."""
-    runs: dict[str, list[dict]] = {m: [] for m in MODES}
+    modes = MODES + ((UNSHARED,) if kind == "video" and args.unshared else ())
+    runs: dict[str, list[dict]] = {m: [] for m in modes}
     failures = []
     max_len = IMAGE_MAX_LEN if kind == "image" else 0
     play_time = 0.0 if not play else 3 * (args.play_seconds + 10)
     for i in range(args.runs):
-        for mode in MODES:  # alternate, so that load from other jobs spreads over both
+        for mode in modes:  # alternate, so that load from other jobs spreads over all
             run = run_child(mode, model, source, args.timeout + (play_time if mode == "engine" else 0),
                             kind=kind, max_len=max_len, play=play if mode == "engine" else None, warm=args.warm,
                             sample=args.sample)
@@ -486,17 +538,19 @@ def measure_kind(kind: str, model: str, source: str, args, play: str | None = No
                 status = "ok, but the engine thread was still running after window.close()"
             print(f"run {i + 1}/{args.runs} {kind} {mode:8}: {status}  [{load()}]", flush=True)
             (runs[mode] if ok else failures).append(run)
-    figs = {mode: [figures(r) for r in runs[mode]] for mode in MODES}
+    figs = {mode: [figures(r) for r in runs[mode]] for mode in modes}
     out = {"runs": runs, "failures": failures, "figs": figs, "med": None}
     print()
     if not runs["engine"] and not runs["baseline"]:
         print(f"{kind}: no run finished")
         return out
-    caption = next((r["marks"].get("caption") for m in MODES for r in runs[m]), "")
+    caption = next((r["marks"].get("caption") for m in modes for r in runs[m]), "")
     print(f"{'translation' if kind == 'text' else 'caption'}: {caption!r}\n")
     out["med"] = med = print_table(figs, KIND_ROWS[kind])
     print_targets(med, kind)
-    clean = sum(r.get("clean_shutdown") is True for m in MODES for r in runs[m])
+    if kind == "video":
+        print_listings(runs)
+    clean = sum(r.get("clean_shutdown") is True for m in modes for r in runs[m])
     print(f"\nengine thread stopped by window.close(): {clean} of {sum(len(v) for v in runs.values())} runs")
     if not args.quick:
         print_diagnostics(runs, figs)
@@ -654,6 +708,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="the child notes every thread's Python line each millisecond; the longest gaps then say "
                         "where the other threads were (the sampling itself takes GIL turns: slower runs)")
     p.add_argument("--no-play", action="store_true", help="video: skip the playback part (faster)")
+    p.add_argument("--unshared", action="store_true",
+                   help="video: also the engine design with the player listing the clip's packets itself (the "
+                        "index the engine listed not shared), alternating with the others: before/after sharing")
     p.add_argument("--json", metavar="OUT", help="also write every run's raw records")
     args = p.parse_args(argv)
     asked = [k.strip() for k in args.kinds.split(",") if k.strip()]
