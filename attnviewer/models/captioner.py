@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from .attention import Attention, Gate
 from .encoders import BACKBONES, ImageEncoder, coordinate_grid
+from .forcing import forced
 
 from .words import SPECIALS, encode_words, set_vocabulary, word_log_probs  # noqa: F401  (SPECIALS re-exported)
 
@@ -136,10 +137,11 @@ class Captioner(nn.Module):
         continues state row parents[r], and owner gives each state row's input (the row of its
         keys). The hypotheses a beam grew from one parent share that parent's attention, since a
         step attends before it reads its previous word, so each parent attends only once.
-        With hard attention and sampling on, the state's "location" holds the sampled region.
+        With hard attention and sampling on, the state's "location" holds the sampled region and
+        "log_prob" its log probability.
         """
-        logits, att, new = self._step(state, prev_tokens, sample_attention, parents, owner)
-        return word_log_probs(self, logits), att.weights, new
+        logits, weights, new = self._step(state, prev_tokens, sample_attention, parents, owner)
+        return word_log_probs(self, logits), weights, new
 
     def _step(self, state, prev_tokens, sample_attention=None, parents=None, owner=None):
         h, c = state["h"], state["c"]
@@ -153,31 +155,26 @@ class Captioner(nn.Module):
         h, c = self.lstm(torch.cat([embedded, context], dim=1), (h, c))
         new = dict(state, h=h, c=c)
         if att.sample is not None:
-            new["location"] = att.sample
+            new["location"], new["log_prob"] = att.sample, att.log_prob
         if self.config.deep_output:
             # The context enters the word's logits directly, so the region a step attends to is
             # the evidence for the word it emits.
-            return self.fc(self.dropout(embedded + self.out_h(h) + self.out_z(context))), att, new
-        return self.fc(self.dropout(h)), att, new
+            return self.fc(self.dropout(embedded + self.out_h(h) + self.out_z(context))), att.weights, new
+        return self.fc(self.dropout(h)), att.weights, new
 
     # -- training ------------------------------------------------------------------------------
 
-    def forward(self, regions: Tensor, captions: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        """Teacher forcing. captions (B, T) start with <start>; predicts captions[:, 1:].
+    def forward(self, regions: Tensor, captions: Tensor, sampling: float = 0.0) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Teacher forcing (scheduled sampling with probability `sampling`, see forcing.py).
+        captions (B, T) start with <start>; predicts captions[:, 1:].
 
         Returns logits (B, T-1, V), attention (B, T-1, N) and, for hard attention, the log
         probabilities (B, T-1) of the sampled locations for a REINFORCE term.
         """
-        state = self.init_state_from_regions(regions)
-        logits, weights, log_probs = [], [], []
-        for t in range(captions.shape[1] - 1):
-            out, att, state = self._step(state, captions[:, t])
-            logits.append(out)
-            weights.append(att.weights)
-            if att.log_prob is not None:
-                log_probs.append(att.log_prob)
-        lp = torch.stack(log_probs, 1) if log_probs else None
-        return torch.stack(logits, 1), torch.stack(weights, 1), lp
+        states = []
+        logits, weights = forced(self, self.init_state_from_regions(regions), captions, sampling, states)
+        lp = torch.stack([s["log_prob"] for s in states], 1) if "log_prob" in states[0] else None
+        return logits, weights, lp
 
     # -- text ----------------------------------------------------------------------------------
 

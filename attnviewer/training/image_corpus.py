@@ -36,13 +36,11 @@ import torch
 from ..errors import DataError, SettingsError
 from ..models.attention import doubly_stochastic_penalty
 from ..models.captioner import Captioner, CaptionerConfig
-from ..models.forcing import forced
 from . import distributed
 from .corpus_splits import reference_examples, train_and_val
 from .features import (DEFAULT_FOLDER, READ_ERRORS, FeatureStore, default_workers, extract, file_key, load_all,
                        module_digest)
 from .losses import sentence_mean_loss
-
 
 
 @dataclass
@@ -86,20 +84,6 @@ class CaptionCorpusSettings:
         if self.encoder == "small-cnn" and not self.fine_tune_encoder:
             raise SettingsError("the small-cnn encoder has no pretrained weights: train it with --fine-tune-encoder")
         return self
-
-
-class _CaptionSteps:
-    """The captioner's step as forcing.forced expects it: (logits, attention weights, state)."""
-
-    def __init__(self, model: Captioner):
-        self.model = model
-
-    def __getattr__(self, name):  # pad_id, never, ...: the captioner's own
-        return getattr(self.model, name)
-
-    def _step(self, state, prev):
-        logits, att, new = self.model._step(state, prev)
-        return logits, att.weights, new
 
 
 class ImageCaptionTask:
@@ -251,10 +235,7 @@ class ImageCaptionTask:
         model.encoder.eval()  # frozen, or fine-tuned with ImageNet's batch statistics
         regions = batch["regions"] if "regions" in batch else model.regions(batch["pixels"])
         captions = batch["captions"]
-        if sampling > 0:
-            logits, weights = forced(_CaptionSteps(model), model.init_state_from_regions(regions), captions, sampling)
-        else:
-            logits, weights, _ = model(regions, captions)
+        logits, weights, _ = model(regions, captions, sampling)
         gold = captions[:, 1:]
         loss = sentence_mean_loss(logits, gold, model.pad_id)
         if self.settings.ds_lambda:
