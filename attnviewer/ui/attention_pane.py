@@ -103,11 +103,15 @@ class OverlayControls(QWidget):
 
 
 class WordStrip(QListWidget):
-    """One small picture per word (a thumbnail, a curve), clickable; only words whose picture
-    changed are redrawn: while the model writes, that is just the newest word."""
+    """One small picture per word (a thumbnail, a curve), clickable (`word_clicked`: its index);
+    only words whose picture changed are redrawn: while the model writes, that is just the newest
+    word."""
+
+    word_clicked = Signal(int)
 
     def __init__(self, width: int, height: int, parent=None):
         super().__init__(parent)
+        self.itemClicked.connect(lambda item: self.word_clicked.emit(self.row(item)))
         self.setObjectName("thumbnails")
         self.setStyleSheet(THUMBNAIL_STYLE)
         self.setViewMode(QListView.ViewMode.IconMode)
@@ -156,7 +160,7 @@ class AttentionPane(QWidget):
         super().__init__(parent)
         self.view = OverlayView()
         self.strip = WordStrip(THUMB, THUMB)
-        self.strip.itemClicked.connect(lambda item: self.word_clicked.emit(self.strip.row(item)))
+        self.strip.word_clicked.connect(self.word_clicked)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view, 1)

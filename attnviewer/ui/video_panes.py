@@ -210,7 +210,7 @@ class VideoAttentionPane(QWidget):
             label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
             top_row.addWidget(label)
         self.words = WordStrip(CURVE_W, CURVE_H)
-        self.words.itemClicked.connect(lambda item: self.word_clicked.emit(self.words.row(item)))
+        self.words.word_clicked.connect(self.word_clicked)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.plot, 3)
