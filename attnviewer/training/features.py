@@ -17,6 +17,10 @@ Bad items: an item whose `load` fails (an unreadable or corrupt image: a MediaEr
 a decoder's ValueError) gets a row of zeros and is listed in the sidecar's `bad` (row -> reason),
 so training skips its examples; extraction never stops for one. FeatureStore.problems() counts them.
 
+Under torchrun, each machine's local rank 0 computes the rows while the other ranks wait at a
+barrier, then they all open the finished file: one process writes it, and no rank starts training
+before it is complete.
+
 Training reads rows with FeatureStore.rows(indices): only those rows are read from the file, never
 the whole corpus.
 """
@@ -35,6 +39,7 @@ import numpy as np
 
 from ..errors import AttnViewerError, first_line
 from ..files import atomic_path
+from . import distributed
 from .progress import Progress
 
 VERSION = 1
@@ -111,7 +116,18 @@ def _write_sidecar(path: Path, meta: dict) -> None:
 def extract(ids: Sequence[str], load: Callable[[int], np.ndarray], encode: Callable[[np.ndarray], np.ndarray],
             folder: str | Path, key: dict, row_shape: Sequence[int], name: str = "features",
             batch: int = 64, workers: int | None = None, log: Callable[[str], None] = print) -> FeatureStore:
-    """The features of items 0..len(ids)-1, computed where not already on disk (see the module)."""
+    """The features of items 0..len(ids)-1, computed where not already on disk (see the module);
+    under torchrun by each machine's local rank 0 while the other ranks wait."""
+    world = distributed.world_from_env()
+    if world.distributed and world.local_rank != 0:
+        distributed.barrier(world)
+        return _extract(ids, load, encode, folder, key, row_shape, name, batch, workers, lambda line: None)
+    store = _extract(ids, load, encode, folder, key, row_shape, name, batch, workers, log)
+    distributed.barrier(world)
+    return store
+
+
+def _extract(ids, load, encode, folder, key, row_shape, name, batch, workers, log) -> FeatureStore:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     npy, sidecar, meta = store_paths(folder, name, key, ids, row_shape)

@@ -36,7 +36,6 @@ import torch
 from ..errors import DataError, SettingsError
 from ..models.attention import doubly_stochastic_penalty
 from ..models.captioner import Captioner, CaptionerConfig
-from . import distributed
 from .corpus_splits import reference_examples, train_and_val
 from .features import (DEFAULT_FOLDER, READ_ERRORS, FeatureStore, default_workers, extract, file_key, load_all,
                        module_digest)
@@ -157,8 +156,7 @@ class ImageCaptionTask:
         return self.model.to(self.device).regions(x).float().cpu().numpy()
 
     def _features(self, items: list, split: str) -> FeatureStore:
-        """The split's region features on disk; under torchrun each machine's local rank 0 makes
-        them while the other ranks wait, then all read them."""
+        """The split's region features on disk (made by one rank a machine, see features.py)."""
         s = self.settings
         folder = Path(s.features_dir) if s.features_dir else DEFAULT_FOLDER
         grid = self.model.config.grid
@@ -166,16 +164,9 @@ class ImageCaptionTask:
                "image_size": s.image_size, "reader": "media.images.load_image + model_input"}
         paths = [item.source for item in items]
         ids = [file_key(p) for p in paths]  # a changed image makes new features, never stale ones
-        args = (ids, lambda i: self._pixels(paths[i]), self._encode, folder, key,
-                (grid[0] * grid[1], self.model.encoder.channels))
-        name = f"{Path(s.data).stem}-{split}"
-        world = distributed.world_from_env()
-        if world.distributed and world.local_rank != 0:
-            distributed.barrier(world)
-            return extract(*args, name=name, log=lambda line: None)
-        store = extract(*args, name=name, workers=s.workers, log=self.log)
-        distributed.barrier(world)
-        return store
+        return extract(ids, lambda i: self._pixels(paths[i]), self._encode, folder, key,
+                       (grid[0] * grid[1], self.model.encoder.channels), name=f"{Path(s.data).stem}-{split}",
+                       workers=s.workers, log=self.log)
 
     def _read_images(self, items: list, rows: Sequence[int]) -> tuple[list[int], np.ndarray | None]:
         """The pixels of the readable images among items[rows] (and which rows they are); an

@@ -119,12 +119,10 @@ class VideoCorpusTask:
                     yield ref
 
     def _features(self, appearance, sources: list[str], log):
-        """The pooled frame features of every distinct clip (computed where not on disk yet) and
-        each clip's row. Under torchrun each machine's local rank 0 makes them while the other
-        ranks wait, then all read them."""
+        """The pooled frame features of every distinct clip (computed where not on disk yet, by one
+        rank a machine: see features.py) and each clip's row."""
         from ..kinds.video import VIDEO
         from ..media.frames import model_frames
-        from . import distributed
         from .features import DEFAULT_FOLDER, extract, file_key, module_digest
 
         s = self.settings
@@ -143,15 +141,8 @@ class VideoCorpusTask:
         appearance.eval()
         key = {"appearance": APPEARANCE, "weights": module_digest(appearance.encoder)[:16], "frame_size": s.frame_size,
                "steps": s.steps, "frames": "middle of each of steps equal parts (media/frames.py)"}
-        args = ([file_key(c, "|") for c in clips], load, encode, s.features_dir or DEFAULT_FOLDER, key,
-                (s.steps, appearance.encoder.channels))
-        world = distributed.world_from_env()
-        if world.distributed and world.local_rank != 0:
-            distributed.barrier(world)
-            store = extract(*args, name="frame-features", batch=8, log=lambda line: None)
-        else:
-            store = extract(*args, name="frame-features", batch=8, log=log)
-            distributed.barrier(world)
+        store = extract([file_key(c, "|") for c in clips], load, encode, s.features_dir or DEFAULT_FOLDER, key,
+                        (s.steps, appearance.encoder.channels), name="frame-features", batch=8, log=log)
         return store, {c: i for i, c in enumerate(clips)}
 
     def size(self) -> int:
