@@ -28,8 +28,8 @@ def test_time_ticks_are_round_and_inside_the_range(lo, hi, expected):
 
 def _bar_colour(chart, image, k):
     """The colour painted in the middle of frame k's bar, a pixel above the time axis."""
-    p = chart.point(chart.times[k], chart.weights[k] / 2)
-    return image.pixelColor(int(p.x()), int(p.y())).getRgb()[:3]
+    x, y = chart.pixels(chart.times[k], chart.weights[k] / 2)
+    return image.pixelColor(int(x), int(y)).getRgb()[:3]
 
 
 def test_time_chart_paints_each_frames_bar_in_its_colour(qtbot):
@@ -45,10 +45,10 @@ def test_time_chart_paints_each_frames_bar_in_its_colour(qtbot):
     chart.set_word(w, colours, peak=4, title="“left”: attention over the frames")
     image = chart.grab().toImage()
     assert _bar_colour(chart, image, 4) == tuple(colours[4])
-    top = chart.point(times[4], w[4] - 0.02)  # inside the tall bar, near its top
-    assert image.pixelColor(int(top.x()), int(top.y())).getRgb()[:3] != (255, 255, 255)
-    low = chart.point(times[0], 0.5)  # above frame 0's short bar: white with a faint grid at most
-    assert min(image.pixelColor(int(low.x()) + 3, int(low.y()) + 3).getRgb()[:3]) > 200
+    x, y = chart.pixels(times[4], w[4] - 0.02)  # inside the tall bar, near its top
+    assert image.pixelColor(int(x), int(y)).getRgb()[:3] != (255, 255, 255)
+    x, y = chart.pixels(times[0], 0.5)  # above frame 0's short bar: white with a faint grid at most
+    assert min(image.pixelColor(int(x) + 3, int(y) + 3).getRgb()[:3]) > 200
     chart.set_word(w[:5], colours[:5])  # weights that do not fit the clip show nothing
     assert chart.weights is None and chart.title == ""
 

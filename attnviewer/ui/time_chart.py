@@ -77,11 +77,11 @@ class TimeChart(QWidget):
         return QRectF(MARGIN_L, MARGIN_T, max(1.0, self.width() - MARGIN_L - MARGIN_R),
                       max(1.0, self.height() - MARGIN_T - MARGIN_B))
 
-    def point(self, t: float, w: float) -> QPointF:
-        """Where time t (seconds) and weight w (0..1) are drawn."""
+    def pixels(self, t, w) -> tuple:
+        """Where times t (seconds) and weights w (0..1) are drawn: x and y, numbers or arrays alike."""
         r = self.plot_rect()
         lo, hi = self._x_range()
-        return QPointF(r.left() + (t - lo) / (hi - lo) * r.width(), r.bottom() - min(max(w, 0.0), 1.05) * r.height())
+        return r.left() + (np.asarray(t) - lo) / (hi - lo) * r.width(), r.bottom() - np.clip(w, 0.0, 1.05) * r.height()
 
     def paintEvent(self, event) -> None:
         ratio = self.devicePixelRatioF()
@@ -120,7 +120,7 @@ class TimeChart(QWidget):
         p.drawLine(r.bottomLeft(), r.topLeft())
         if len(self.times):
             for t in self._ticks:  # time: ticks and labels below
-                x = self.point(t, 0).x()
+                x = float(self.pixels(t, 0)[0])
                 if r.left() - 0.5 <= x <= r.right() + 0.5:
                     p.drawLine(QPointF(x, r.bottom()), QPointF(x, r.bottom() + 4))
                     p.drawText(QRectF(x - 30, r.bottom() + 5, 60, metrics.height()), Qt.AlignmentFlag.AlignHCenter,
@@ -135,13 +135,10 @@ class TimeChart(QWidget):
         p.restore()
 
     def _paint_word(self, p: QPainter, r: QRectF) -> None:
-        t, w = self.times, np.clip(self.weights, 0.0, 1.05)
-        lo, hi = self._x_range()
-        xs = r.left() + (t - lo) / (hi - lo) * r.width()  # the frames' times, in pixels
-        ys = r.bottom() - w * r.height()  # their weights, in pixels
+        xs, ys = self.pixels(self.times, self.weights)
         half = 0.4 * (xs[1] - xs[0]) if len(xs) > 1 else 0.4 * r.width()
         p.setPen(QPen(QColor("#5f6368"), 1))
-        colours = self.colours if self.colours is not None else [(66, 133, 244)] * len(t)
+        colours = self.colours if self.colours is not None else [(66, 133, 244)] * len(xs)
         for x, y, c in zip(xs.tolist(), ys.tolist(), colours):
             p.setBrush(QColor(int(c[0]), int(c[1]), int(c[2])))
             p.drawRect(QRectF(x - half, y, 2 * half, r.bottom() - y))
