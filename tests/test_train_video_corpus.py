@@ -45,6 +45,7 @@ def test_a_corpus_trains_a_model_that_video_runs(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert code == 0
     assert "skipped: 1 missing clip" in printed and "skipped: 1 unreadable clip" in printed
+    assert printed.count("unreadable clip") == 1  # said once
     assert "validation bleu4" in printed
     meta = read_metadata(out)
     assert meta["kind"] == "video" and json.loads(meta["config"])["appearance"] == "efficientnet-lite0"

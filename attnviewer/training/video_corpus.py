@@ -84,8 +84,6 @@ class VideoCorpusTask:
         appearance.encoder.backbone.load_pretrained()
         appearance.to(device)
         self.store, self.rows = self._features(appearance, [item.source for item in train + val], log)
-        for line in self.store.problems("unreadable clip"):
-            log(f"  {line}")
         bad = {clip for clip, row in self.rows.items() if row in self.store.bad}
         for clip in sorted(bad):
             self.problems.add("unreadable clip", Path(clip).name)
