@@ -92,12 +92,14 @@ def bundled(kind: str | None = None) -> dict[str, Path]:
 
 
 def kind_of(name_or_path: str) -> str | None:
-    """What a model does (caption, translate, video), from its file's header; None if unreadable."""
+    """What a model does (caption, translate, video), from its file's header; None if unreadable
+    or not a name (loading the model then says what is wrong)."""
     return _kind_in(_metadata_of(name_or_path))
 
 
 def _kind_in(meta: dict | None) -> str | None:
-    return meta.get("kind", "caption") if meta is not None else None
+    kind = meta.get("kind", "caption") if meta is not None else None
+    return kind if isinstance(kind, str) else None
 
 
 def _metadata_of(name_or_path: str) -> dict | None:

@@ -1,6 +1,7 @@
 """The window's model list: every model the app can load is offered for its kind of input (bundled,
 the user's models folder, files opened or dropped), opened files and the last choice per kind are
 remembered across restarts, and a remembered file that has gone is dropped with one line."""
+import json
 import os
 import subprocess
 import sys
@@ -279,3 +280,17 @@ def test_a_file_replaced_while_the_app_runs_is_listed_as_what_it_is_now(open_win
     assert str(path) in listed(w, "caption")
     copy(model_files["translate"], path)  # the header read before says caption: read again
     assert str(path) in listed(w, "translate") and str(path) not in listed(w, "caption")
+
+
+@pytest.mark.parametrize("kind, expected", [(["caption"], None), (7, None), ("video", "video")])
+def test_kind_of_names_a_kind_or_none(model_files, tmp_path, kind, expected):
+    """The window switches to the kind a checkpoint says, if it says one; else loading it says what
+    is wrong."""
+    src = model_files["caption"].read_bytes()
+    size = int.from_bytes(src[:8], "little")
+    header = json.loads(src[8:8 + size])
+    header["__metadata__"]["kind"] = kind
+    raw = json.dumps(header).encode()
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(len(raw).to_bytes(8, "little") + raw + src[8 + size:])
+    assert catalog.kind_of(str(path)) == expected

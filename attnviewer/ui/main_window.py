@@ -416,7 +416,7 @@ class MainWindow(QMainWindow):
             for each in self.sides.values():  # the file is trusted, whichever column lists it
                 each.jobs.trusted.add(path)
         kind, current = catalog.kind_of(path), self.jobs.current()
-        if not isinstance(kind, str) or kind not in KINDS:
+        if kind not in KINDS:
             kind = None  # a header's unknown kind: loading the checkpoint says what is wrong, in one line
         if kind is not None and current is not None and kind != current.kind:
             self.show_error(f"{Path(path).name}: a model that {KINDS[kind].uses}; the window shows "
