@@ -76,7 +76,9 @@ parser.add_argument("--warm", action="store_true",
                          "import for the baseline): an input opened in a running app")
 args = parser.parse_args()
 
-# A hard stop that needs no event loop: dump every thread's stack and exit if anything hangs.
+# A hard stop that needs no event loop: dump every thread's stack and exit if anything hangs
+# (or crashes: the parent prints the end of a failed run's output).
+faulthandler.enable()
 faulthandler.dump_traceback_later(args.timeout, exit=True)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(REPO))  # run from a checkout, uninstalled
