@@ -88,10 +88,13 @@ def start(world: World, device: str) -> None:
     import torch
     import torch.distributed as dist
 
-    if device.startswith("cuda"):
-        torch.cuda.set_device(torch.device(device))
-    dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", rank=world.rank,
-                            world_size=world.size, timeout=GROUP_TIMEOUT)
+    gpu = torch.device(device) if device.startswith("cuda") else None
+    if gpu is not None:
+        torch.cuda.set_device(gpu)
+    # device_id binds the group to this rank's GPU, so a barrier (features extracted by one rank
+    # while the others wait) knows where to run, without torch warning that it guessed
+    dist.init_process_group("nccl" if gpu is not None else "gloo", rank=world.rank, world_size=world.size,
+                            timeout=GROUP_TIMEOUT, device_id=gpu)
 
 
 def finish(world: World) -> None:

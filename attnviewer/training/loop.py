@@ -8,8 +8,9 @@ the data; the loop owns everything else:
   take part in each step);
 - Adam with a linear warm-up then a cosine decay to a tenth of the rate (over --epochs; --max-steps
   stops early without changing the schedule), gradient-norm clipping, mixed precision on CUDA only
-  (autocast + GradScaler; both are off on the CPU), scheduled sampling ramped linearly from 0 to
-  its top value over the schedule;
+  (AMP_DEVICES: float16 autocast + GradScaler; a step it skips for inf/NaN gradients leaves the
+  rate schedule where it was), scheduled sampling ramped linearly from 0 to its top value over the
+  schedule;
 - validation (BLEU-4, on rank 0) every val_every steps or once per epoch, early stopping after
   `patience` validations without a better score, the best model written with save_checkpoint
   (atomic) by rank 0 only;
@@ -47,6 +48,10 @@ from .features import module_digest
 from .progress import Progress
 
 STATE_VERSION = 1
+# Mixed precision (float16 autocast + GradScaler) is used on these device types only (on most CPUs
+# float16 is slower than float32, not faster). The loop's AMP code itself names no device: the
+# tests widen this set to run it on the CPU.
+AMP_DEVICES = {"cuda"}
 
 
 @dataclass
@@ -236,8 +241,8 @@ def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, 
     groups = task.parameter_groups(s.lr) if hasattr(task, "parameter_groups") else [{"params": trainable}]
     optimizer = torch.optim.Adam(groups, lr=s.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(total))
-    use_amp = s.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    use_amp = s.amp and device.type in AMP_DEVICES
+    scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
     pos = _Position()
     if s.resume:
         pos = _load_state(s, n, world, model, optimizer, scheduler, scaler, log)
@@ -273,11 +278,13 @@ def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, 
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss * share).backward()
                 if s.clip:
-                    scaler.unscale_(optimizer)
+                    scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
                     torch.nn.utils.clip_grad_norm_(trainable, s.clip)
-                scaler.step(optimizer)
+                scale = scaler.get_scale()
+                scaler.step(optimizer)  # skipped when a gradient is inf/NaN; the scale then halves
                 scaler.update()
-                scheduler.step()
+                if scaler.get_scale() >= scale:  # a skipped step leaves the rate where it was
+                    scheduler.step()
                 value = float(loss.detach())  # waits for the GPU: the step's time is all in t_steps
                 pos.step += 1
                 pos.step_in_epoch += 1
@@ -410,10 +417,14 @@ def _load_state(s, n, world, model, optimizer, scheduler, scaler, log) -> _Posit
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-    except (RuntimeError, ValueError, KeyError) as e:
+        if scaler.is_enabled() and state["scaler"]:
+            scaler.load_state_dict(state["scaler"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as e:
         raise SettingsError(f"{path}: the training state does not fit this model ({first_line(e)})") from None
-    if scaler.is_enabled() and state["scaler"]:
-        scaler.load_state_dict(state["scaler"])
+    if scaler.is_enabled() != bool(state["scaler"]):  # e.g. saved on a GPU, resumed on a CPU
+        was, now = ("with", "without") if state["scaler"] else ("without", "with")
+        log(f"{path}: the state was saved {was} mixed precision and this run is {now} it: training goes on, "
+            "but not exactly as the saved run would have")
     rngs = state["rng"]
     _set_rng_states(rngs[world.rank] if len(rngs) == world.size else rngs[0])
     pos = _Position(**state["position"])
