@@ -172,3 +172,22 @@ def test_no_torchrun_means_the_whole_folder():
     assert world_from_env({}, NEEDS) == World(0, 1, 0)
     assert world_from_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}, NEEDS) == World(3, 4, 1)
     assert world_from_env({"RANK": "3", "WORLD_SIZE": "4"}, NEEDS) == World(3, 4, 3)  # one machine
+
+
+def test_single_images_under_torchrun_are_written_by_rank_0_alone(tmp_path, folder, tiny_checkpoint, monkeypatch,
+                                                                   capsys):
+    figure, result = tmp_path / "out" / "fig.png", tmp_path / "out" / "r.json"
+    figure.parent.mkdir()
+    args = ["caption", str(folder / "img-0.png"), "--model", str(tiny_checkpoint), "--greedy", "--figure", str(figure),
+            "--json", str(result), "--dpi", "30", "--panel-size", "1"]
+    for rank in (1, 0):  # as torchrun --nproc_per_node 2 starts them
+        monkeypatch.setenv("RANK", str(rank))
+        monkeypatch.setenv("WORLD_SIZE", "2")
+        monkeypatch.setenv("LOCAL_RANK", str(rank))
+        code = main(args)
+        said = capsys.readouterr().out
+        assert code == 0
+        if rank == 1:
+            assert os.listdir(figure.parent) == [] and said == ""  # nothing written, nothing printed
+    assert sorted(os.listdir(figure.parent)) == ["fig.png", "r.json", "r.npz"]
+    assert said.startswith(f"{folder / 'img-0.png'}: ")

@@ -1,4 +1,5 @@
-"""`attnviewer caption IMAGE...`: caption images (folders with --out, see folder.py)."""
+"""`attnviewer caption IMAGE...`: caption images (folders with --out, see folder.py). Under torchrun
+only rank 0 captions and writes the images named; the other ranks exit at once (0), writing nothing."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +13,9 @@ def caption(args: argparse.Namespace) -> int:
     from .. import pipeline
     from ..errors import MediaError, OutputError, printable
     from ..kinds import IMAGE, WriteOptions
+    from ..training.distributed import world_from_env
     from ..types import model_label
+    from . import ranks
     from .options import decode_settings, figure_style, model_name
     from .outputs import check_plans, plan, print_result, word_index, write
 
@@ -29,6 +32,8 @@ def caption(args: argparse.Namespace) -> int:
             raise MediaError(f"{p}: is a folder, not an image; to caption every image in it, add --out OUTDIR")
     if args.overlay and args.word is None:
         raise OutputError(f"{args.overlay}: an overlay shows one word; add --word N")
+    if not world_from_env(needs=ranks.NEEDS).main:  # under torchrun rank 0 writes; N writers of one file is waste
+        return 0
     plans = plan(IMAGE, {"figure": args.figure, "json": args.json, "npz": args.npz, "overlay": args.overlay,
                          "animation": args.animation}, args.images)
     check_plans(plans, args.overwrite)
