@@ -1,8 +1,10 @@
-"""What the corpus tasks share about a read corpus: the training and validation items, and the
-training examples (one per reference sentence)."""
+"""What the corpus tasks share about a read corpus: the training and validation items, the
+training examples (one per reference sentence), and a batch of their word ids padded."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
+
+import torch
 
 from ..errors import DataError
 
@@ -30,3 +32,11 @@ def train_and_val(corpus, data: str, log: Callable[[str], None] = print) -> tupl
 def reference_examples(items: list) -> list[tuple[int, int]]:
     """(item, reference) index pairs: every reference sentence is one training example."""
     return [(i, r) for i, item in enumerate(items) for r in range(len(item.references))]
+
+
+def padded(ids: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
+    """(B, L) long tensor of the id sequences, each padded at its end with pad_id."""
+    out = torch.full((len(ids), max(map(len, ids))), pad_id, dtype=torch.long)
+    for k, seq in enumerate(ids):
+        out[k, : len(seq)] = torch.tensor(seq)
+    return out

@@ -36,7 +36,7 @@ import torch
 from ..errors import DataError, SettingsError
 from ..models.attention import doubly_stochastic_penalty
 from ..models.captioner import Captioner, CaptionerConfig
-from .corpus_splits import reference_examples, train_and_val
+from .corpus_splits import padded, reference_examples, train_and_val
 from .features import (DEFAULT_FOLDER, READ_ERRORS, FeatureStore, default_workers, extract, file_key, load_all,
                        module_digest)
 from .losses import sentence_mean_loss
@@ -214,11 +214,7 @@ class ImageCaptionTask:
 
     def caption_batch(self, chosen: Sequence[tuple[int, int]], device) -> torch.Tensor:
         """(B, L) ids of the chosen (image, reference) captions, <start> ... <end>, padded."""
-        ids = [self.captions[i][r] for i, r in chosen]
-        captions = torch.full((len(ids), max(map(len, ids))), self.model.pad_id, dtype=torch.long)
-        for k, seq in enumerate(ids):
-            captions[k, : len(seq)] = torch.tensor(seq)
-        return captions.to(device)
+        return padded([self.captions[i][r] for i, r in chosen], self.model.pad_id).to(device)
 
     def loss(self, model, batch: dict, sampling: float = 0.0) -> torch.Tensor:
         if "empty" in batch:  # every image of this rank's slice was unreadable: no gradient

@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 import torch
 
 from ..models.translator import ATTENTIONS, ENCODERS, SOURCE_SPECIALS, Translator, TranslatorConfig
-from .corpus_splits import reference_examples, train_and_val
+from .corpus_splits import padded, reference_examples, train_and_val
 from .losses import sentence_mean_loss
 
 
@@ -94,6 +94,8 @@ class TranslationCorpusTask:
         torch.manual_seed(s.seed)
         self.model = Translator(config, vocab)
         self.examples = reference_examples(self.train)
+        self.sources = [item.source.split() for item in self.train]
+        self.reference_ids = [[self.model.encode_text(" ".join(ref)) for ref in item.references] for item in self.train]
         log(f"{len(self.train)} training pairs, {len(self.val)} for validation; vocabularies of "
             f"{len(vocab['source'])} source and {len(vocab['target'])} target words (min count {s.min_count})")
         for line in self.problems.lines():
@@ -103,11 +105,9 @@ class TranslationCorpusTask:
         return len(self.examples)
 
     def batch(self, indices: Sequence[int], device) -> dict[str, torch.Tensor]:
-        from .image import pad_captions
-
         chosen = [self.examples[int(i)] for i in indices]
-        ids, lengths = self.model.source_batch([self.train[i].source.split() for i, _ in chosen], device)
-        targets = pad_captions(self.model, [" ".join(self.train[i].references[r]) for i, r in chosen])
+        ids, lengths = self.model.source_batch([self.sources[i] for i, _ in chosen], device)
+        targets = padded([self.reference_ids[i][r] for i, r in chosen], self.model.pad_id)
         return {"source": ids, "lengths": lengths, "targets": targets.to(device)}
 
     def loss(self, model, batch: dict, sampling: float = 0.0) -> torch.Tensor:
