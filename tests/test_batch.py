@@ -86,6 +86,28 @@ def test_second_run_continues_where_the_first_stopped(tmp_path, capsys, folder, 
     assert (out / "shapes-2.json").read_bytes() == before["shapes-2.json"]
 
 
+def test_the_npz_alone_knows_its_image_changed_since(tmp_path, capsys, samples, tiny_checkpoint):
+    """The NPZ's copy of the record holds `input` too: with the JSON gone, a picture replaced under the
+    same name is not taken for the one the NPZ was made from."""
+    d, out = tmp_path / "in", tmp_path / "out"
+    d.mkdir()
+    pic = d / "pic.png"
+    pic.write_bytes(samples[0].read_bytes())
+    code, stdout, err = caption_folder(capsys, d, out, tiny_checkpoint, "--figure-format", "none")
+    assert code == 0, err
+    with np.load(out / "pic.npz") as z:
+        stamp = json.loads(str(z["result"]))["input"]
+    assert stamp == json.loads((out / "pic.json").read_text("utf-8"))["input"]
+    assert (stamp["path"], stamp["size"]) == (str(pic.resolve()), pic.stat().st_size)
+    (out / "pic.json").unlink()
+    pic.write_bytes(samples[1].read_bytes())  # another picture under the same name
+    code, stdout, err = caption_folder(capsys, d, out, tiny_checkpoint, "--figure-format", "none")
+    assert code == 0, err
+    assert summary(stdout).startswith("0 done, 1 skipped, 0 already done")
+    assert len(err.strip().splitlines()) == 1 and "changed since" in err and "--overwrite" in err, err
+    assert sorted(p.name for p in out.iterdir()) == ["pic.npz"]
+
+
 def test_interrupted_run_resumes(tmp_path, capsys, folder, tiny_checkpoint, monkeypatch):
     out = tmp_path / "out"
     real_render = batch._render

@@ -33,7 +33,6 @@ rerun with any number of ranks continues where the last stopped, as above.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import signal
@@ -85,13 +84,14 @@ class Item:
     image: Path
     outputs: dict[str, Path]  # kind (json, npz, figure, animation) -> file
     missing: list[str] = field(default_factory=list)
+    saved: Path | None = None  # the existing result file read on resume (the JSON, else the NPZ)
+    record: dict | MediaError | None = None  # what read_saved found in it (read once), or why it could not
 
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program is, so that it stops as on Ctrl-C (temporary files removed)."""
 
 
-RECORD_MAX_BYTES = 64 * 1024 * 1024  # a larger JSON beside an output is not read for its record
 # the temporary names of files.atomic_path (.NAME.XXXXXXXX.part) and of an output set
 # (.NAME.XXXXXXXX.part.SUFFIX, a writer's own temporary inside it included)
 _TEMP_NAME = re.compile(r"^\.(?P<name>.+?)\.[A-Za-z0-9_]{8}\.part(\.[A-Za-z0-9]{1,5})?$")
@@ -114,35 +114,27 @@ def _same_path(record: dict, key: str, path: str) -> bool:
     return record.get(key) == want[key] and record.get(f"{key}_bytes") == want.get(f"{key}_bytes")
 
 
-def _record(it: Item) -> dict | None:
-    """The saved record of an item's existing outputs: the JSON's, else the one inside the NPZ."""
-    js, npz = it.outputs.get("json"), it.outputs.get("npz")
-    try:
-        if js is not None and js.is_file() and js.stat().st_size <= RECORD_MAX_BYTES:
-            with open(js, encoding="utf-8") as f:
-                data = json.load(f)
-            return data if isinstance(data, dict) else None
-        if npz is not None and npz.is_file():
-            import numpy as np
+def read_saved(it: Item) -> None:
+    """Read the record of an item's existing result once, its JSON's (else its NPZ's copy), within
+    the limits of result files: what the resume compares with the image, and what any missing
+    outputs are then made from (load_result checks it). An unreadable one keeps its MediaError."""
+    from ..export.data import result_data
 
-            with np.load(npz, allow_pickle=False) as z:
-                if "result" not in z.files:
-                    return None
-                text = z["result"]
-                if text.dtype.kind != "U" or text.size != 1 or text.nbytes > RECORD_MAX_BYTES:
-                    return None
-                data = json.loads(str(text))
-            return data if isinstance(data, dict) else None
-    except Exception:  # unreadable: load_result will say so in one line when it is used
-        return None
-    return None
+    for key in ("json", "npz"):
+        if key in it.outputs and key not in it.missing:
+            it.saved = it.outputs[key]
+            try:
+                it.record = result_data(it.saved)
+                return
+            except MediaError as e:
+                it.record = e
 
 
 def made_from_other(it: Item) -> str | None:
     """Why the existing outputs of an item were not made from its image (None: they were, or
-    there is no record to tell)."""
-    data = _record(it)
-    if data is None:
+    there is no readable record to tell)."""
+    data = it.record
+    if not isinstance(data, dict):
         return None
     stamp = input_stamp(it.image)
     here = str(it.image.resolve())
@@ -279,6 +271,7 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
         for it in items:
             if len(it.missing) < len(it.outputs):
                 try:
+                    read_saved(it)
                     why = made_from_other(it)
                 except OSError:
                     why = None
@@ -350,12 +343,13 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
         # Images with a saved result and only some outputs missing: no model run needed.
         fresh = []
         for it in todo:
-            saved = [it.outputs[k] for k in ("npz", "json") if k not in it.missing]
-            if not saved:
+            if it.saved is None:
                 fresh.append(it)
                 continue
             try:
-                result = load_result(saved[0])
+                if isinstance(it.record, MediaError):
+                    raise it.record
+                result = load_result(it.saved, it.record)
                 image = load(it)
                 ok = _render(it, image, result, args, style, args.title or result.title, warn)
             except OutputError:
@@ -444,21 +438,6 @@ def _render(it: Item, image, result, args, style, title, warn) -> bool:
     out = {k: it.outputs[k] for k in it.missing}
     opts = WriteOptions(title=title, word=word, word_title=args.title, seconds=args.frame_seconds,
                         frame_size=args.frame_size, npz_ref=it.outputs["npz"])
-    write(IMAGE, image, result, out, style, opts, log=lambda m: None)
-    if "json" in out:  # then what it was made from, beside `source` (path, size, mtime)
-        _stamp_json(out["json"], it.image)
+    # the JSON and the NPZ record what they were made from, beside `source`: path, size, mtime
+    write(IMAGE, image, result, out, style, opts, log=lambda m: None, fields={"input": input_stamp(it.image)})
     return True
-
-
-def _stamp_json(path: Path, image: Path) -> None:
-    """Add `input` to a JSON result just written (replaced atomically; should this step not happen,
-    `source` alone still tells the resume which file the output was made from)."""
-    from ..export.data import write_json
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return
-    if isinstance(data, dict):
-        write_json(dict(data, input=input_stamp(image)), path)

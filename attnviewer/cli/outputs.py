@@ -169,10 +169,11 @@ class OutputSet:
         self.pending = []
 
 
-def write(kind, media, result, plan_: dict, style, opts, log=print) -> list[Path]:
+def write(kind, media, result, plan_: dict, style, opts, log=print, fields: dict | None = None) -> list[Path]:
     """Every output of one plan, through the kind, as one set (OutputSet): the result's JSON and
-    NPZ first, and nothing lands unless every file is complete. With --word, the figure is that
-    word's alone. The lines saying what was written come after all of it is in place."""
+    NPZ first (with `fields` added to their record), and nothing lands unless every file is
+    complete. With --word, the figure is that word's alone. The lines saying what was written come
+    after all of it is in place."""
     from ..export.data import write_result
 
     if opts.word is not None and "figure" in plan_ and "word" in kind.outputs:
@@ -183,7 +184,7 @@ def write(kind, media, result, plan_: dict, style, opts, log=print) -> list[Path
         if json_out is not None or npz_out is not None:
             write_result(result, files.temporary(json_out) if json_out is not None else None,
                          files.temporary(npz_out) if npz_out is not None else None,
-                         arrays=opts.npz_ref, npz_name=npz_out)
+                         arrays=opts.npz_ref, npz_name=npz_out, fields=fields)
             paths = [Path(p) for p in (json_out, npz_out) if p is not None]
             lines.append("  wrote " + " and ".join(printable(p) for p in paths))
             written += paths

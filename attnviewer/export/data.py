@@ -20,7 +20,7 @@ from ..errors import MediaError, OutputError, name_bytes, shown_name
 from ..types import Hypothesis, Result
 from .figures import atomic_path
 from .result_schema import SCHEMAS as _READABLE
-from .result_schema import NpzArrays, ResultRecord, parse_result, path_bytes, read_json_text
+from .result_schema import NpzArrays, ResultRecord, check_data, json_data, path_bytes, read_json_text
 
 SCHEMA = "attnviewer-result-3"  # 3: kind, source_tokens (translation), frame_times (video)
 assert SCHEMA in _READABLE  # what load_result reads (result_schema.py declares them)
@@ -114,11 +114,13 @@ def write_npz(result: Result, out: str | Path, data: dict | None = None) -> Path
 
 
 def write_result(result: Result, json_out: str | Path | None = None, npz_out: str | Path | None = None,
-                 arrays: str | Path | None = None, npz_name: str | Path | None = None) -> list[Path]:
+                 arrays: str | Path | None = None, npz_name: str | Path | None = None,
+                 fields: dict | None = None) -> list[Path]:
     """The JSON and/or the NPZ of a result. The JSON names its NPZ (relative to the JSON's folder):
     npz_out, or `arrays` where the NPZ exists already. npz_name: where the NPZ will end up when
-    npz_out is a temporary name (the outputs written as a set): the JSON names that file."""
-    data = result_dict(result)
+    npz_out is a temporary name (the outputs written as a set): the JSON names that file. fields:
+    more of the record, in both files (folder captioning's `input`: what the result was made from)."""
+    data = dict(result_dict(result), **(fields or {}))
     written = []
     if npz_out is not None:
         written.append(write_npz(result, npz_out, data))
@@ -137,15 +139,10 @@ def _relative(target: Path, folder: Path) -> str:
         return str(target.resolve())
 
 
-def load_result(path: str | Path) -> Result:
-    """Reopen a result saved by write_result (or write_json of result_dict): its JSON or its NPZ.
-
-    With the NPZ at hand the attention arrays are the exact float32 arrays that were saved;
-    from a JSON alone they are the 6-decimal values written there. Everything is checked against
-    the declared schema (result_schema.py: types, ranges, sizes, and that the attention agrees
-    with the words, source words and frame times) before any of it is used. MediaError of one
-    line naming the file and the field if the file is missing, not a result, or damaged.
-    """
+def result_data(path: str | Path) -> dict:
+    """A result file's record as plain data (the JSON's, or the NPZ's copy of it), read within the
+    size and nesting limits but not yet checked against the schema: enough to tell what the result
+    was made from. MediaError of one line if it cannot be read; load_result(path, data) checks it."""
     path = Path(path)
     if not path.exists():
         raise MediaError(f"{path}: no such file")
@@ -153,10 +150,26 @@ def load_result(path: str | Path) -> Result:
         raise MediaError(f"{path}: is a folder, not a result file")
     if path.suffix.lower() == ".npz":
         with NpzArrays(path) as npz:
-            record = npz.record()
+            return npz.data()
+    return json_data(read_json_text(path), path)
+
+
+def load_result(path: str | Path, data: dict | None = None) -> Result:
+    """Reopen a result saved by write_result (or write_json of result_dict): its JSON or its NPZ.
+
+    With the NPZ at hand the attention arrays are the exact float32 arrays that were saved;
+    from a JSON alone they are the 6-decimal values written there. Everything is checked against
+    the declared schema (result_schema.py: types, ranges, sizes, and that the attention agrees
+    with the words, source words and frame times) before any of it is used. MediaError of one
+    line naming the file and the field if the file is missing, not a result, or damaged.
+    data: the file's result_data, read already (it is checked here, not read again).
+    """
+    path = Path(path)
+    record = check_data(result_data(path) if data is None else data, path)
+    if path.suffix.lower() == ".npz":
+        with NpzArrays(path) as npz:
             arrays = npz.attention(record)
     else:
-        record = parse_result(read_json_text(path), path)
         arrays = {}
         named = path_bytes(record, "arrays")
         npz_path = path.parent / (os.fsdecode(named) if named is not None else record.arrays) if record.arrays else None

@@ -292,6 +292,12 @@ def read_json_text(path: Path) -> str:
 
 def parse_result(text: str, path: Path | str) -> ResultRecord:
     """The result record of a JSON text, checked against the schema and for consistency."""
+    return check_data(json_data(text, path), path)
+
+
+def json_data(text: str, path: Path | str) -> dict:
+    """A result's JSON text as plain data, parsed within the size and nesting limits, with a known
+    schema name; not yet checked against the schema (check_data does that)."""
     if len(text) > JSON_MAX_BYTES:
         raise MediaError(f"{path}: not an attnviewer result (larger than {JSON_MAX_BYTES // 1024**2} MB)")
     depth = json_depth(text)
@@ -307,6 +313,11 @@ def parse_result(text: str, path: Path | str) -> ResultRecord:
     if not isinstance(data, dict) or data.get("schema") not in SCHEMAS:
         schema = data.get("schema") if isinstance(data, dict) else None
         raise MediaError(f"{path}: not an attnviewer result (schema {_got(schema)})")
+    return data
+
+
+def check_data(data: dict, path: Path | str) -> ResultRecord:
+    """The result record of json_data's plain data, checked against the schema and for consistency."""
     if isinstance(data.get("hypotheses"), list) and not data["hypotheses"]:
         raise MediaError(f"{path}: the result holds no caption")
     try:
@@ -520,14 +531,14 @@ class NpzArrays:
         except _READ_ERRORS as e:
             self._fail(f"cannot read {name} (damaged or truncated: {_first(e)})")
 
-    def record(self) -> ResultRecord:
-        """The NPZ's own copy of the result's JSON, checked."""
+    def data(self) -> dict:
+        """The NPZ's own copy of the result's JSON, as json_data gives it (not yet checked)."""
         if "result" not in self.headers:
             self._fail("not an attnviewer result (no result record in it)")
         dtype = self.headers["result"][1]
         if dtype.itemsize > 4 * JSON_MAX_BYTES:
             self._fail(f"not an attnviewer result (its result record is larger than {JSON_MAX_BYTES // 1024**2} MB)")
-        return parse_result(str(self._read("result")), self.path)
+        return json_data(str(self._read("result")), self.path)
 
     def attention(self, record: ResultRecord) -> dict[int, np.ndarray]:
         """Each hypothesis's exact attention, float32, of the shape the record implies. Names the
