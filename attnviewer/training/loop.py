@@ -5,7 +5,8 @@ the data; the loop owns everything else:
 - data order: epoch e visits the examples in a permutation drawn from (seed, e) alone, so it is the
   same on every rank and after a resume; a global batch of B examples is split rank r -> slice
   r::world. A last partial batch smaller than the number of ranks is dropped (every rank must
-  take part in each step);
+  take part in each step). A task that gives its examples' lengths gets batches of similar
+  lengths (less padding), still in a random order (epoch_order);
 - Adam with a linear warm-up then a cosine decay to a tenth of the rate (over --epochs; --max-steps
   stops early without changing the schedule), gradient-norm clipping, mixed precision on CUDA only
   (AMP_DEVICES: float16 autocast + GradScaler; a step it skips for inf/NaN gradients leaves the
@@ -94,7 +95,8 @@ class LoopSettings:
 
 class Task(Protocol):
     """One kind of data. Optional: parameter_groups(lr) -> optimizer groups (e.g. a lower rate
-    for a fine-tuned encoder); without it every trainable parameter gets lr."""
+    for a fine-tuned encoder); without it every trainable parameter gets lr. lengths() -> each
+    example's length (e.g. in words): batches are then made of similar lengths (epoch_order)."""
 
     model: nn.Module
 
@@ -109,9 +111,22 @@ def state_path(out: str | Path) -> Path:
     return Path(str(out) + ".state") / "state.pt"
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> Tensor:
-    """The permutation of the examples for one epoch: a function of (seed, epoch) alone."""
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+def epoch_order(n: int, seed: int, epoch: int, batch: int = 1, lengths: Sequence[int] | None = None,
+                window: int = 50) -> Tensor:
+    """The permutation of the examples for one epoch: a function of (seed, epoch) alone (and of
+    the batch size and lengths), so the same on every rank and after a resume. With lengths, each
+    run of `window` batches of the drawn order is sorted by length (stably), then the full batches
+    are shuffled: a batch holds similar lengths and pads little, the batches still come in a
+    random order. A last partial batch stays last (the loop may drop it)."""
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    order = torch.randperm(n, generator=gen)
+    if lengths is None:
+        return order
+    key = torch.as_tensor(lengths)
+    order = torch.cat([part[key[part].sort(stable=True).indices] for part in order.split(batch * window)])
+    full = n // batch
+    batches = order[: full * batch].view(full, batch)[torch.randperm(full, generator=gen)]
+    return torch.cat([batches.flatten(), order[full * batch :]])
 
 
 def steps_per_epoch(n: int, batch: int, world: int) -> int:
@@ -264,7 +279,8 @@ def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, 
     try:
         model.train()
         while pos.epoch < s.epochs and stopped is None:
-            order = epoch_order(n, s.seed, pos.epoch)
+            order = epoch_order(n, s.seed, pos.epoch, s.batch_size,
+                                task.lengths() if hasattr(task, "lengths") else None)
             while pos.step_in_epoch < spe and stopped is None:
                 b = pos.step_in_epoch
                 t_step = time.monotonic()
