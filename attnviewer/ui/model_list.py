@@ -52,11 +52,10 @@ class ModelList(QObject):
         self.settings = settings
         self.folder = folder
         self.opened: list[str] = _paths(settings.value(OPENED_KEY, [])) if settings is not None else []
-        self.kinds: dict[str, str] = {}  # opened file -> its kind, as its header said when last read
         self.session: dict[str, list[str]] = {}  # per kind: files listed until the app quits, never saved
         self._chosen: dict[str, str] = {}  # the choices of this session, pickles included
         self._bundled: dict[str, list[str]] | None = None  # kind -> bundled names (fixed while the app runs)
-        self._read: dict[str, tuple[tuple, str, str]] = {}  # file -> (its stat, its kind, why it has none)
+        self._read: dict[str, tuple[tuple, str, str]] = {}  # file -> (stat, kind, why it has none), as last read
         self._choices_checked = False
 
     def bundled(self, kind: str | None = None) -> list[str]:
@@ -99,7 +98,7 @@ class ModelList(QObject):
         found = self.bundled(kind)
         if self.folder is not None:
             found += [str(p) for p in catalog.models_in(self.folder, self.file_kind).get(kind, [])]
-        found += [p for p in self.opened if self.kinds.get(p) == kind]
+        found += [p for p in self.opened if p in self._read and self._read[p][1] == kind]  # as check() read them
         found += self.session.get(kind, [])
         return list(dict.fromkeys(found))
 
@@ -110,10 +109,9 @@ class ModelList(QObject):
         gone = []
         for path in list(self.opened):
             try:
-                self.kinds[path] = self.file_kind(path)
+                self.file_kind(path)
             except CheckpointError as e:
                 self.opened.remove(path)
-                self.kinds.pop(path, None)
                 gone.append(str(e))
         if gone:
             self._save_opened()
@@ -156,11 +154,9 @@ class ModelList(QObject):
         except CheckpointError:
             made_for = None
         remembered = made_for is not None and path.isprintable()  # the settings file cannot hold other names
-        if remembered:
-            self.kinds[path] = made_for
-            if path not in self.opened:
-                self.opened.append(path)
-                self._save_opened()
+        if remembered and path not in self.opened:
+            self.opened.append(path)
+            self._save_opened()
         if not remembered or made_for != kind:
             listed = self.session.setdefault(kind, [])
             if path not in listed:
