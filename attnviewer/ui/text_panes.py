@@ -56,8 +56,9 @@ class WordTiles(QWidget):
         x, y, h, gap = 6.0, 6.0, fm.height() * 2 + 10, 6.0
         self._rects = []
         width = max(self.width(), 200)
+        weight_width = QFontMetrics(self.font()).horizontalAdvance("0.00")  # the weight under a short word
         for word in self.words:
-            w = fm.horizontalAdvance(word) + 18
+            w = max(fm.horizontalAdvance(word), weight_width) + 18
             if x + w > width - 6 and x > 6:
                 x, y = 6.0, y + h + gap
             self._rects.append(QRectF(x, y, w, h))
