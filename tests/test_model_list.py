@@ -76,6 +76,10 @@ def listed(w, kind: str, slot: str = "main") -> list[str]:
     return [box.itemData(i) for i in range(box.count()) if box.itemData(i) is not None]
 
 
+def scores_offered(controls) -> list[str]:
+    return [controls.score.itemText(i) for i in range(controls.score.count())]
+
+
 def choose(w, name: str) -> None:
     """Pick a model in the main column's box, as a click does."""
     box = w.sides["main"].controls.model
@@ -100,8 +104,10 @@ def test_an_opened_model_is_listed_for_its_kind_chosen_and_remembered(open_windo
     controls = w.sides["main"].controls
     assert controls.kind == "caption" and controls.model_name() == caption
     assert controls.model.currentText() == "my-captioner.safetensors"
+    assert scores_offered(controls) == ["additive"] and not controls.score.isEnabled()  # its own, shown
     drop(w, Path(translate))  # dragged onto the window
     assert controls.kind == "translate" and controls.model_name() == translate
+    assert scores_offered(controls) == ["additive"] and not controls.score.isEnabled()
     assert caption in listed(w, "caption") and translate not in listed(w, "caption")
     assert translate in listed(w, "translate") and caption not in listed(w, "translate")
     assert caption not in listed(w, "video") and translate not in listed(w, "video")

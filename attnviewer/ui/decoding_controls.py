@@ -129,13 +129,15 @@ class DecodingControls(QWidget):
 
     def _refresh_scores(self) -> None:
         self.score.clear()
-        variants = catalog.variants(self.model_name())
-        for score, name in variants.items():
-            self.score.addItem(score, name)
-        current = self.score.findData(self.model_name())
-        self.score.setCurrentIndex(max(current, 0))
+        name, config = self.model_name(), catalog.config_of(self.model_name())
+        variants = catalog.variants(name)
+        if not variants and config.get("score"):  # a model without bundled siblings: its own score, shown
+            variants = {config["score"]: name}
+        for score, variant in variants.items():
+            self.score.addItem(score, variant)
+        self.score.setCurrentIndex(max(self.score.findData(name), 0))
         self.score.setEnabled(self.score.count() > 1)
-        self.sample_location.setVisible(bool(catalog.config_of(self.model_name()).get("hard")))
+        self.sample_location.setVisible(bool(config.get("hard")))
 
     def _model_chosen(self, index: int) -> None:
         if self.model.itemData(index) is None:
