@@ -28,8 +28,8 @@ baseline: the naive design: the GUI thread itself reads the input, imports torch
 
 The GUI thread's responsiveness is a 5 ms QTimer whose ticks are recorded, each with the GUI
 thread's CPU time then (time.thread_time); the parent turns them into gaps, and each gap's GUI CPU
-tells the GUI thread's own work from waiting (for the GIL, or for a core another process holds). Also recorded: the window's first paint, when the input was read, the first word
-painted, and how long each part of the redraw path, each window repaint and each garbage
+tells the GUI thread's own work from waiting (for the GIL, or for a core another process holds). Also recorded: the window's first paint, when the input was read, the video player's first
+frame (its scrub bar usable), the first word painted, and how long each part of the redraw path, each window repaint and each garbage
 collection took on the GUI thread.
 Each timed part also records the GUI thread's CPU time (time.thread_time), and each widget's paint
 within a window repaint is noted ("paint Class": from its Paint event to the next widget's).
@@ -232,6 +232,13 @@ def frames_timed(frames_module):
 
 def player_widget_timed(player_widget):
     timed(player_widget.PlayerWidget, "_place_marks", "player widget._place_marks")
+    on_frame = player_widget.PlayerWidget._on_frame
+
+    def first_frame(self, rgb, seconds):  # connected in __init__, after this: the player's first frame
+        on_frame(self, rgb, seconds)
+        mark("player_ready")
+
+    player_widget.PlayerWidget._on_frame = first_frame
 
 
 class AfterImport(importlib.abc.MetaPathFinder):

@@ -39,6 +39,8 @@ first line, before any import):
   window shown       the window's first paint has finished (a posted event queued below the
                      repaint priority runs after it);
   first word         the first redraw() that shows a word has been painted;
+  player ready       (video) from the clip read to the window's player showing its first frame:
+                     the player has the clip's packet list then (its own, or the engine's);
   gaps               between ticks of a 5 ms QTimer on the GUI thread, per phase: reading the
                      input (job start -> input read), the model load (-> model loaded), the
                      streaming (-> final words painted) and the whole job; "model load" in the
@@ -191,6 +193,8 @@ def figures(run: dict) -> dict:
         f["first word"] = max(m["first_word_painted"], m.get("window_shown", 0.0))
     if "stream_painted" in m:  # the final caption painted, not only drawn
         m = dict(m, stream_end=m["stream_painted"])
+    if "player_ready" in m and "media_read" in m:
+        f["player seconds"] = m["player_ready"] - m["media_read"]
     for phase, (a, b) in PHASES.items():
         if a in m and b in m:
             gaps = gaps_in(ticks, m[a], m[b])
@@ -238,7 +242,9 @@ def kind_rows(noun: str, doing: str) -> list[tuple[str, str, str]]:
     ]
 
 
-KIND_ROWS = {"image": ROWS, "video": kind_rows("clip", "captioning"), "text": kind_rows("sentence", "translating")}
+KIND_ROWS = {"image": ROWS, "text": kind_rows("sentence", "translating"),
+             "video": kind_rows("clip", "captioning") + [
+                 ("player ready (clip read -> the player's first frame, its scrub bar usable)", "player seconds", "s")]}
 
 
 def median_of(runs: list[dict], key: str):
