@@ -191,3 +191,21 @@ def test_single_images_under_torchrun_are_written_by_rank_0_alone(tmp_path, fold
             assert os.listdir(figure.parent) == [] and said == ""  # nothing written, nothing printed
     assert sorted(os.listdir(figure.parent)) == ["fig.png", "r.json", "r.npz"]
     assert said.startswith(f"{folder / 'img-0.png'}: ")
+
+
+@pytest.mark.parametrize("command", [
+    ["video", str(Path(__file__).parents[1] / "resources" / "samples" / "clip-1.mp4")],
+    ["translate", "the cat sees the dog ."],
+])
+def test_a_clip_or_a_sentence_under_torchrun_is_written_by_rank_0_alone(tmp_path, monkeypatch, capsys, command):
+    figure = tmp_path / "out" / "fig.png"
+    figure.parent.mkdir()
+    args = command + ["--greedy", "--figure", str(figure), "--dpi", "30"]
+    for rank in (1, 0):
+        monkeypatch.setenv("RANK", str(rank))
+        monkeypatch.setenv("WORLD_SIZE", "2")
+        assert main(args) == 0
+        said = capsys.readouterr().out
+        if rank == 1:
+            assert os.listdir(figure.parent) == [] and said == ""
+    assert os.listdir(figure.parent) == ["fig.png"] and said

@@ -13,7 +13,6 @@ def caption(args: argparse.Namespace) -> int:
     from .. import pipeline
     from ..errors import MediaError, OutputError, printable
     from ..kinds import IMAGE, WriteOptions
-    from ..training.distributed import world_from_env
     from ..types import model_label
     from . import ranks
     from .options import decode_settings, figure_style, model_name
@@ -32,7 +31,7 @@ def caption(args: argparse.Namespace) -> int:
             raise MediaError(f"{p}: is a folder, not an image; to caption every image in it, add --out OUTDIR")
     if args.overlay and args.word is None:
         raise OutputError(f"{args.overlay}: an overlay shows one word; add --word N")
-    if not world_from_env(needs=ranks.NEEDS).main:  # under torchrun rank 0 writes; N writers of one file is waste
+    if ranks.another_rank():  # under torchrun rank 0 alone captions and writes
         return 0
     plans = plan(IMAGE, {"figure": args.figure, "json": args.json, "npz": args.npz, "overlay": args.overlay,
                          "animation": args.animation}, args.images)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from ..training.distributed import World
+from ..training.distributed import World, world_from_env
 
 # The ranks never meet, so torchrun's rendezvous variables (MASTER_ADDR, MASTER_PORT) are not needed
 NEEDS = ("RANK", "WORLD_SIZE")
@@ -34,3 +34,9 @@ def owner(name: str, world: int) -> int:
 def label(world: World) -> str:
     """'rank 1 of 4: ' in front of the summary lines of a rank; nothing when alone."""
     return f"rank {world.rank} of {world.size}: " if world.distributed else ""
+
+
+def another_rank() -> bool:
+    """True in every process but rank 0 under torchrun: for one input (caption IMAGE, video CLIP,
+    translate "..."), rank 0 alone decodes and writes; N writers of one file would be waste."""
+    return not world_from_env(needs=NEEDS).main

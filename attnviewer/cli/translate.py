@@ -13,9 +13,12 @@ def translate(args: argparse.Namespace) -> int:
     from ..kinds import TEXT, WriteOptions
     from ..media.text import check_argument, read_sentences
     from ..types import model_label
+    from . import ranks
     from .options import decode_settings, figure_style, model_name
     from .outputs import check_plans, plan, print_result, write
 
+    if ranks.another_rank():  # under torchrun rank 0 alone decodes and writes
+        return 0
     settings = decode_settings(args)  # cheap checks first: nothing loads for a bad setting
     style = figure_style(args)
     texts = [check_argument(t, f"sentence {i}") for i, t in enumerate(args.sentences, 1)]

@@ -12,9 +12,12 @@ def video(args: argparse.Namespace) -> int:
     from ..kinds import VIDEO, WriteOptions
     from ..kinds.video import DEFAULT_STEPS
     from ..types import model_label
+    from . import ranks
     from .options import decode_settings, figure_style, model_name
     from .outputs import check_plans, plan, print_result, write
 
+    if ranks.another_rank():  # under torchrun rank 0 alone decodes and writes
+        return 0
     settings = decode_settings(args)
     style = figure_style(args)
     plans = plan(VIDEO, {"figure": args.figure, "top_frames": args.top_frames, "json": args.json,
