@@ -209,3 +209,12 @@ def test_a_clip_or_a_sentence_under_torchrun_is_written_by_rank_0_alone(tmp_path
         if rank == 1:
             assert os.listdir(figure.parent) == [] and said == ""
     assert os.listdir(figure.parent) == ["fig.png"] and said
+
+
+def test_training_on_generated_data_under_torchrun_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["train", "translate", "--out", str(tmp_path / "t.safetensors")]) == 2
+    said = capsys.readouterr().err.strip().splitlines()
+    assert said == ["attnviewer: error: training on generated data runs in one process; under torchrun give --data"]
+    assert os.listdir(tmp_path) == []

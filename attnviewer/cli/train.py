@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 
 from .options import add_training
+from .ranks import NEEDS
 from .train_corpus import add_caption_data
 from .train_video_translate import add_pairs_data, add_video_data
 
 
 def train(args: argparse.Namespace) -> int:
+    from ..errors import SettingsError
     from ..models.registry import pick_device
+    from ..training.distributed import world_from_env
     from .outputs import check_outputs, check_writable
 
     if args.task == "caption" and args.data:
@@ -21,6 +24,8 @@ def train(args: argparse.Namespace) -> int:
         from .train_video_translate import train_translate_corpus, train_video_corpus
 
         return (train_video_corpus if args.task == "video" else train_translate_corpus)(args)
+    if world_from_env(needs=NEEDS).distributed:  # N processes writing the same file: refused, not wasted
+        raise SettingsError("training on generated data runs in one process; under torchrun give --data")
     if args.task == "caption":  # on generated scenes, the defaults left open for --data are these
         defaults = dict(epochs=45, lr=1e-3, ds_lambda=0.0, image_size=160)
         vars(args).update({k: v for k, v in defaults.items() if getattr(args, k) is None})
