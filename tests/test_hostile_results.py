@@ -31,6 +31,7 @@ from attnviewer.errors import MediaError
 from attnviewer.export import result_schema as rs
 from attnviewer.export.data import load_result
 from attnviewer.resources import sample_dir
+from attnviewer.validation import json_depth
 
 KINDS = ("caption", "translate", "video")
 CASES = settings(max_examples=60, deadline=None, derandomize=True,
@@ -558,4 +559,4 @@ def test_the_limits_are_stated_once_and_agree_with_what_we_write(real):
     for kind, (doc, _) in real.items():
         rec = rs.parse_result(json.dumps(doc), f"{kind}.json")
         assert len(rec.shape) == rs.ATTENTION_DIMS[kind]
-        assert rs.json_depth(json.dumps(doc)) < rs.JSON_MAX_DEPTH
+        assert json_depth(json.dumps(doc)) < rs.JSON_MAX_DEPTH

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from ..errors import MediaError, first_line, shown_name
+from ..validation import describe, json_depth, shown_value
 
 # ---- every limit, in one place ------------------------------------------------------------------
 SCHEMAS = ("attnviewer-result-1", "attnviewer-result-2", "attnviewer-result-3")
@@ -55,7 +56,6 @@ NPY_HEADER_MAX = 10_000  # bytes of one .npy header
 _SLACK = 1e-3  # float rounding above 1 in an attention weight
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # escape codes must never reach the terminal
 _CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # a sentence may hold tabs and newlines
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _PERCENT = re.compile(r"(?:[A-Za-z0-9_.~/-]|%[0-9A-Fa-f]{2})*")  # urllib.parse.quote_from_bytes(safe="/")
 _MEMBER = re.compile(r"(result|attention_(0|[1-9][0-9]{0,2}))\.npy")
 
@@ -184,96 +184,7 @@ class ResultRecord(_Record):
         return self.settings.model_dump(exclude_unset=True) if self.settings is not None else {}
 
 
-# ---- messages -------------------------------------------------------------------------------------
-
-def _where(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        if part == "schema_":
-            part = "schema"
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _got(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        if len(value) > 40:
-            return f"{value[:30]!r}... ({len(value):,} characters)"
-        return repr(value)
-    if isinstance(value, (int, float)):
-        text = repr(value)
-        return text if len(text) <= 40 else f"a number of {len(text):,} digits"
-    if isinstance(value, (list, tuple)):
-        return f"a list of {len(value):,} item{'' if len(value) == 1 else 's'}"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-_MESSAGES = {
-    "missing": "is missing",
-    "string_type": "must be a string",
-    "int_type": "must be a whole number",
-    "float_type": "must be a number",
-    "bool_type": "must be true or false",
-    "list_type": "must be a list",
-    "tuple_type": "must be a list",
-    "dict_type": "must be an object",
-    "model_type": "must be an object",
-    "model_attributes_type": "must be an object",
-    "finite_number": "must be a finite number",
-    "string_too_short": "must not be empty",
-}
-
-
-def describe(e: ValidationError) -> str:
-    """The first problem of a validation, on one line: where, what is wrong, what it got."""
-    errors = e.errors()
-    err = errors[0]
-    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
-    got = _got(value)
-    if kind in _MESSAGES:
-        what = _MESSAGES[kind]
-    elif kind == "string_too_long":
-        what, got = f"must be at most {ctx.get('max_length')} characters", f"{len(value):,} characters"
-    elif kind == "too_long":
-        what, got = f"must hold at most {ctx.get('max_length')} items", f"{ctx.get('actual_length'):,}"
-    elif kind == "too_short":
-        what, got = f"must hold at least {ctx.get('min_length')} items", f"{ctx.get('actual_length'):,}"
-    elif kind == "greater_than_equal":
-        what = f"must be at least {ctx.get('ge')}"
-    elif kind == "literal_error":
-        what = f"must be one of {ctx.get('expected')}"
-    elif kind == "value_error":
-        what = str(ctx.get("error") or err["msg"])
-    else:
-        what = err["msg"][:1].lower() + err["msg"][1:]
-    more = len(errors) - 1
-    more = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return f"{_where(err['loc'])} {what}, got {got}{more}".strip()
-
-
 # ---- the JSON -------------------------------------------------------------------------------------
-
-def json_depth(text: str, chunk: int = 1 << 20) -> int:
-    """How deeply the JSON's objects and lists nest, by a cheap scan (strings removed, brackets
-    counted), without parsing it: JSON nested 100,000 levels must not reach the parser."""
-    bare = _STRING.sub("", text).encode("utf-8", "replace")
-    codes = np.frombuffer(bare, np.uint8)
-    depth = peak = 0
-    for start in range(0, len(codes), chunk):
-        c = codes[start:start + chunk]
-        step = np.isin(c, (91, 123)).astype(np.int32) - np.isin(c, (93, 125))
-        if not step.any():
-            continue
-        run = np.cumsum(step, dtype=np.int64) + depth
-        peak, depth = max(peak, int(run.max())), int(run[-1])
-    return peak
-
 
 def read_json_text(path: Path) -> str:
     """A result's JSON as text, read with the size limit (never more than the limit is read)."""
@@ -312,7 +223,7 @@ def json_data(text: str, path: Path | str) -> dict:
         raise MediaError(f"{path}: not an attnviewer result (broken JSON: {str(e).splitlines()[0][:80]})") from None
     if not isinstance(data, dict) or data.get("schema") not in SCHEMAS:
         schema = data.get("schema") if isinstance(data, dict) else None
-        raise MediaError(f"{path}: not an attnviewer result (schema {_got(schema)})")
+        raise MediaError(f"{path}: not an attnviewer result (schema {shown_value(schema)})")
     return data
 
 
@@ -347,9 +258,9 @@ def check_record(r: ResultRecord) -> None:
         for key, value in (r.settings.model_extra or {}).items():
             if not (value is None or isinstance(value, (bool, int, str)) and len(str(value)) <= 1000
                     or isinstance(value, float) and math.isfinite(value)):
-                raise ResultError(f"settings.{key}", f"must be a number, a short string, true/false or null, got {_got(value)}")
+                raise ResultError(f"settings.{key}", f"must be a number, a short string, true/false or null, got {shown_value(value)}")
             if isinstance(value, str) and _CONTROL.search(value) or _CONTROL.search(key) or len(key) > 100:
-                raise ResultError("settings", f"key {_got(key)} must be a short name without control characters")
+                raise ResultError("settings", f"key {shown_value(key)} must be a short name without control characters")
     if r.attention_shape is None:
         raise ResultError("attention_shape", "is missing")
     dims = ATTENTION_DIMS[kind]
@@ -397,12 +308,12 @@ def path_bytes(r: ResultRecord, key: str) -> bytes | None:
 
     where = f"{key}_bytes"
     if not _PERCENT.fullmatch(encoded):
-        raise ResultError(where, f"must be a percent-encoded path, got {_got(encoded)}")
+        raise ResultError(where, f"must be a percent-encoded path, got {shown_value(encoded)}")
     raw = unquote_to_bytes(encoded)
     if not raw or b"\0" in raw:
         raise ResultError(where, "must be a path's bytes (not empty, no NUL byte)")
     if shown is None or shown_name(raw) != shown:
-        raise ResultError(where, f"must be the bytes of {key} {_got(shown)}, got another name")
+        raise ResultError(where, f"must be the bytes of {key} {shown_value(shown)}, got another name")
     return raw
 
 
@@ -419,7 +330,7 @@ def check_grid(values: list, shape: tuple[int, ...], where: str) -> np.ndarray:
     kinds = set(map(type, flat))
     if not kinds <= {int, float}:
         bad = next(v for v in flat if type(v) not in (int, float))
-        raise ResultError(where, f"must hold numbers only, got {_got(bad)}")
+        raise ResultError(where, f"must hold numbers only, got {shown_value(bad)}")
     try:
         numbers = flat.astype(np.float64)
     except OverflowError:
@@ -479,7 +390,7 @@ class NpzArrays:
         declared = stored = 0
         for info in infos:
             if not _MEMBER.fullmatch(info.filename):
-                self._fail(f"unexpected array {_got(info.filename)} (a result's NPZ holds result and attention_0, attention_1, ...)")
+                self._fail(f"unexpected array {shown_value(info.filename)} (a result's NPZ holds result and attention_0, attention_1, ...)")
             name = info.filename[:-4]
             stored += info.file_size
             if info.file_size > ARRAYS_MAX_BYTES + NPY_HEADER_MAX or stored > ARRAYS_MAX_BYTES + len(infos) * NPY_HEADER_MAX:

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Json, ValidationError,
-                      field_validator, model_validator)
+                      model_validator)
 from pydantic_core import PydanticCustomError
 
 from ..catalog import ATTN_ACTIVATIONS, SCORES, read_header
 from ..errors import CheckpointError
+from ..validation import describe, json_depth
 
 # ---- every limit, in one place ------------------------------------------------------------------
 FORMAT = "attnviewer-1"
@@ -26,7 +27,7 @@ CONFIG_MAX_CHARS = 100_000  # each metadata record, as a JSON string
 VOCAB_MAX_CHARS = 16_000_000
 TRAINING_MAX_CHARS = 4_000_000
 DOMAIN_MAX_CHARS = 1_000_000
-JSON_MAX_DEPTH = 64  # nesting of the training and domain records
+JSON_MAX_DEPTH = 64  # nesting of each metadata record (the training and domain records nest deepest)
 WEIGHTS_MAX_BYTES = 2 * 1024**3  # all tensors together, as stored or as the config implies them
 TENSORS_MAX = 10_000  # tensors in one file
 TENSOR_NAME_MAX = 300  # characters in a tensor's name
@@ -169,25 +170,16 @@ class TranslateVocab(_Strict):
     target: Vocabulary
 
 
-def _depth(value: Any, limit: int = JSON_MAX_DEPTH) -> Any:
-    """Refuse records nested deeper than the limit (walked without recursion)."""
-    stack = [(value, 1)]
-    while stack:
-        v, d = stack.pop()
-        if isinstance(v, (dict, list)):
-            if d > limit:
-                raise PydanticCustomError("too_deep", "is nested more than {limit} levels deep", {"limit": limit})
-            stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
-    return value
-
-
 def _json_text(limit: int):
-    """A metadata record: a JSON string of at most `limit` characters (checked before parsing)."""
+    """A metadata record: a JSON string of at most `limit` characters, nested at most JSON_MAX_DEPTH
+    levels (both checked before parsing)."""
 
     def check(v: Any) -> Any:
         if isinstance(v, str) and len(v) > limit:
             raise PydanticCustomError("record_too_long", "is {n} characters, more than the limit of {limit}",
                                       {"n": len(v), "limit": limit})
+        if isinstance(v, str) and json_depth(v) > JSON_MAX_DEPTH:
+            raise PydanticCustomError("too_deep", "is nested more than {limit} levels deep", {"limit": JSON_MAX_DEPTH})
         return v
 
     return BeforeValidator(check)
@@ -198,12 +190,6 @@ class _Header(_Strict):
     format: Literal[FORMAT]  # type: ignore[valid-type]
     training: Annotated[Json[dict[str, Any]], _json_text(TRAINING_MAX_CHARS)] = {}
     domain: Optional[Annotated[Json[dict[str, Any]], _json_text(DOMAIN_MAX_CHARS)]] = None
-
-    @field_validator("training", "domain")
-    @classmethod
-    def _shallow(cls, v):
-        return _depth(v)
-
     def vocab_record(self) -> Union[list[str], dict[str, list[str]]]:
         v = self.vocab  # type: ignore[attr-defined]
         return v.model_dump() if isinstance(v, BaseModel) else list(v)
@@ -287,64 +273,8 @@ class Header(BaseModel):
 _repr = reprlib.Repr()
 _repr.maxstring, _repr.maxother, _repr.maxlist, _repr.maxdict, _repr.maxlevel = 40, 40, 4, 4, 2
 
-JSON_TYPES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
-              dict: "an object", type(None): "null"}
-EXPECTED = {"int_type": "an integer", "int_from_float": "an integer", "int_parsing": "an integer",
-            "float_type": "a number", "bool_type": "true or false", "string_type": "a string",
-            "list_type": "a list", "dict_type": "an object", "model_type": "an object",
-            "model_attributes_type": "an object", "json_type": "a JSON string", "finite_number": "a finite number"}
-
-
 def _short(value: Any) -> str:
     return _repr.repr(value)
-
-
-def _got(value: Any) -> str:
-    kind = JSON_TYPES.get(type(value), type(value).__name__)
-    if isinstance(value, (dict, list, str)) and len(value) > 20:
-        return f"{kind} of length {len(value)}"
-    return f"{kind} {_short(value)}" if not isinstance(value, (dict, list)) or value else kind
-
-
-def _where(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif not str(part).startswith(("function-", "json-", "list[", "dict[", "constrained-")):
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def describe(e: ValidationError) -> str:
-    """Pydantic's first error as 'field.path message', on one line."""
-    err = e.errors(include_url=False)[0]
-    kind, ctx, value, where = err["type"], err.get("ctx") or {}, err.get("input"), _where(err["loc"])
-    if kind == "missing":
-        text = "is missing"
-    elif kind == "extra_forbidden":
-        text = "is not a known key"
-    elif kind in ("less_than_equal", "less_than"):
-        text = f"must be at most {ctx.get('le', ctx.get('lt'))}, got {_short(value)}"
-    elif kind in ("greater_than_equal", "greater_than"):
-        text = f"must be at least {ctx.get('ge', ctx.get('gt'))}, got {_short(value)}"
-    elif kind in EXPECTED:
-        text = f"must be {EXPECTED[kind]}, got {_got(value)}"
-    elif kind == "literal_error":
-        text = f"must be {ctx.get('expected')}, got {_got(value)}"
-    elif kind == "string_too_long":
-        text = f"must be at most {ctx.get('max_length')} characters, got {len(value)}"
-    elif kind == "string_too_short":
-        text = "must not be empty"
-    elif kind in ("too_long", "too_short"):
-        text = f"must have {'at most' if kind == 'too_long' else 'at least'} " \
-               f"{ctx.get('max_length', ctx.get('min_length'))} items, got {ctx.get('actual_length')}"
-    elif kind == "json_invalid":
-        text = f"is not valid JSON ({ctx.get('error', 'unreadable')})"
-    else:
-        text = err["msg"]
-    line = f"{where} {text}" if where else text
-    return " ".join(line.split())  # one line, whatever a message held
 
 
 def _fail(path: Path, message: str):

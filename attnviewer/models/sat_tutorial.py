@@ -32,9 +32,10 @@ import torch
 from pydantic import TypeAdapter, ValidationError
 
 from ..errors import CheckpointError, first_line
+from ..validation import describe
 from .captioner import Captioner, CaptionerConfig
 from .checkpoint import build_model
-from .header import POOLED_GRID, Vocabulary, describe
+from .header import POOLED_GRID, Vocabulary
 from .header import CaptionConfig as CaptionSchema
 from .safe_pickle import Checkpoint, LazyTensor, Placeholder, lazy_state_dict
 
