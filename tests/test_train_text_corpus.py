@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,12 +14,13 @@ import torch
 from attnviewer import cli
 from attnviewer.catalog import read_metadata
 from attnviewer.data.corpus import read_pairs, tokenize
+from attnviewer.data.pairs import generate_pairs
 from attnviewer.models.checkpoint import load_checkpoint
-from attnviewer.training.loop import LoopSettings, fit, state_path
+from attnviewer.training.loop import LoopSettings, epoch_order, fit, state_path, steps_per_epoch
 from attnviewer.training.text import translate_pairs
 from attnviewer.training.text_corpus import TranslateCorpusSettings, TranslationCorpusTask
 
-from .corpora import pair_texts, pairs_tsv
+from .corpora import SEED, pair_texts, pairs_tsv
 
 SMALL = ["--hidden-dim", "32", "--min-count", "1", "--batch-size", "8", "--epochs", "1"]
 
@@ -111,6 +113,70 @@ def test_resume_continues_exactly(tmp_path):
     run(tmp_path / "b.safetensors", max_steps=1)
     resumed = run(tmp_path / "b.safetensors", resume=True)
     assert straight.keys() == resumed.keys()
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+def mixed_lengths_tsv(tmp, n: int) -> Path:
+    """n pairs, each 1 to 4 generated pairs joined by "and": sources of about 5 to 60 words, as in a
+    real corpus, where random batches pad every sentence to the longest of its batch."""
+    pairs = generate_pairs(4 * n, SEED)
+    rows = []
+    for i in range(n):
+        parts = pairs[4 * i : 4 * i + 1 + i % 4]
+        rows.append("\t".join(" and ".join(" ".join(getattr(p, side)) for p in parts) for side in ("source", "target")))
+    path = Path(tmp) / "mixed.tsv"
+    path.write_text("".join(row + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+class Recorded(TranslationCorpusTask):
+    """The task, noting the source lengths of every batch the loop asks for."""
+
+    asked: list
+
+    def batch(self, indices, device):
+        self.asked.append([len(self.sources[self.examples[i][0]]) for i in indices])
+        return super().batch(indices, device)
+
+
+def spread(batches) -> float:
+    """The mean difference between the longest and the shortest source of a batch."""
+    return sum(max(b) - min(b) for b in batches) / len(batches)
+
+
+def test_batches_hold_sources_of_similar_lengths_in_a_random_order(tmp_path):
+    task = Recorded(tiny(mixed_lengths_tsv(tmp_path, 48), max_source_len=80, max_target_len=80, val_size=1),
+                    log=lambda line: None)
+    task.asked = []
+    lengths, size = task.lengths(), 4
+    assert min(lengths) <= 10 and max(lengths) >= 40
+    fit(task, LoopSettings(out=str(tmp_path / "m.safetensors"), epochs=2, batch_size=size, lr=0.0, patience=0),
+        log=lambda line: None)
+    steps = steps_per_epoch(len(lengths), size, 1)
+    epochs = task.asked[:steps], task.asked[steps:]
+    for e, batches in enumerate(epochs):
+        assert sorted(x for b in batches for x in b) == sorted(lengths)  # every example once
+        ungrouped = epoch_order(len(lengths), 0, e).tolist()
+        random = [[lengths[i] for i in ungrouped[k : k + size]] for k in range(0, len(lengths), size)]
+        assert spread(batches) * 4 < spread(random)  # far less padding than random batches
+        means = [sum(b) / len(b) for b in batches[:-1]]  # the last, partial batch stays last
+        assert means != sorted(means) and means != sorted(means, reverse=True)  # not shortest first
+    assert epochs[0] != epochs[1]  # each epoch its own order
+
+
+def test_resume_continues_exactly_with_batches_grouped_by_length(tmp_path):
+    data = mixed_lengths_tsv(tmp_path, 24)
+
+    def run(out, **loop):
+        task = TranslationCorpusTask(tiny(data, max_source_len=80, max_target_len=80, val_size=2),
+                                     log=lambda line: None)
+        base = dict(out=str(out), epochs=2, batch_size=4, lr=3e-3, save_every=1, patience=0, scheduled_sampling=0.5)
+        fit(task, LoopSettings(**dict(base, **loop)), log=lambda line: None)
+        return torch.load(state_path(out), weights_only=True)["model"]
+
+    straight = run(tmp_path / "a.safetensors")
+    run(tmp_path / "b.safetensors", max_steps=7)  # in the second epoch (5 steps an epoch)
+    resumed = run(tmp_path / "b.safetensors", resume=True)
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
 
 

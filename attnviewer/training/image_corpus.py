@@ -198,6 +198,11 @@ class ImageCaptionTask:
     def size(self) -> int:
         return len(self.examples)
 
+    def lengths(self) -> list[int]:
+        """Each example's caption length: the loop batches similar lengths together (less padding),
+        as Show-Attend-Tell drew its batches from captions of one length."""
+        return [len(self.captions[i][r]) for i, r in self.examples]
+
     def batch(self, indices: Sequence[int], device) -> dict[str, torch.Tensor]:
         chosen = [self.examples[int(i)] for i in indices]
         if self.frozen:

@@ -104,6 +104,10 @@ class TranslationCorpusTask:
     def size(self) -> int:
         return len(self.examples)
 
+    def lengths(self) -> list[int]:
+        """Each example's source length: the loop batches similar lengths together (less padding)."""
+        return [len(self.sources[i]) for i, _ in self.examples]
+
     def batch(self, indices: Sequence[int], device) -> dict[str, torch.Tensor]:
         chosen = [self.examples[int(i)] for i in indices]
         ids, lengths = self.model.source_batch([self.sources[i] for i, _ in chosen], device)

@@ -147,6 +147,10 @@ class VideoCorpusTask:
     def size(self) -> int:
         return len(self.examples)
 
+    def lengths(self) -> list[int]:
+        """Each example's caption length: the loop batches similar lengths together (less padding)."""
+        return [len(self.reference_ids[i][r]) for i, r in self.examples]
+
     def batch(self, indices: Sequence[int], device) -> dict[str, torch.Tensor]:
         chosen = [self.examples[int(i)] for i in indices]
         features = self.store.rows([self.rows[self.train[i].source] for i, _ in chosen])
