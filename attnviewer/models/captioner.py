@@ -164,7 +164,8 @@ class Captioner(nn.Module):
 
     # -- training ------------------------------------------------------------------------------
 
-    def forward(self, regions: Tensor, captions: Tensor, sampling: float = 0.0) -> tuple[Tensor, Tensor, Tensor | None]:
+    def forward(self, regions: Tensor, captions: Tensor,
+                sampling: float = 0.0) -> tuple[Tensor, Tensor, Tensor | None]:
         """Teacher forcing (scheduled sampling with probability `sampling`, see forcing.py).
         captions (B, T) start with <start>; predicts captions[:, 1:].
 
