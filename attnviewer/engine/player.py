@@ -38,6 +38,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from ..errors import MediaError, first_line
 from ..media.frames import PacketIndex, _open, _reason, index_packets
+from .loader_lock import LIBRARIES
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class _Reader:
         self.info = VideoInfo(str(self.path), float(times[-1] + 1 / fps), fps, index.frame_count, size, times)
         self.box = _open(self.path)
         self.stream = self.box.streams.video[0]
+        self._start_decoder()
         self._frames = None  # the decoding iterator
         self.last: int | None = None  # index of the frame it decoded last
         self._cache: OrderedDict[int, object] = OrderedDict()
@@ -101,6 +103,16 @@ class _Reader:
         self._frames = None
         self._cache.clear()
         self.box.close()
+
+    def _start_decoder(self) -> None:
+        """Open the codec (it starts its threads) now, and not while the engine maps torch's
+        libraries: waiting for that on the loader lock, PyAV would hold the GIL (loader_lock.py)."""
+        try:
+            with LIBRARIES:
+                self.stream.codec_context.open(strict=False)
+        except self._av.error.FFmpegError as e:
+            self.box.close()
+            raise MediaError(f"{self.path}: cannot decode its video stream ({_reason(e)})") from None
 
     def frame_at(self, index: int, check=lambda: None):
         """The decoded frame `index` (an av.VideoFrame), from the cache or by decoding: forward
@@ -134,6 +146,7 @@ class _Reader:
                 self.box.close()
                 self.box = _open(self.path)
                 self.stream = self.box.streams.video[0]
+                self._start_decoder()
         except av.error.FFmpegError as e:
             raise MediaError(f"{self.path}: damaged video, seeking failed ({_reason(e)})") from None
         self._frames = self.box.decode(self.stream)

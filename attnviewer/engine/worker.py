@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 from ..settings import DecodeSettings
 from ..errors import AttnViewerError, first_line, printable
 from .exports import ExportCancelled, ExportRequest, open_result, render_preview, write_export
+from .loader_lock import LIBRARIES
 
 log = logging.getLogger(__name__)
 WARM_UP_DELAY_MS = 2000  # after the first caption: the export look-ups wait until the window is idle
@@ -257,7 +258,8 @@ def _load_torch_libraries() -> list[str]:
                       if (folder / f"_C{s}").exists()), None)
     wanted = [(folder / "lib" / "libtorch_global_deps.so", os.RTLD_GLOBAL | os.RTLD_NOW),
               (extension, sys.getdlopenflags())]
-    return [str(path) for path, flags in wanted if path is not None and dlopen(os.fsencode(path), flags)]
+    with LIBRARIES:  # no decoder starts its threads meanwhile (they would wait holding the GIL)
+        return [str(path) for path, flags in wanted if path is not None and dlopen(os.fsencode(path), flags)]
 
 
 def _import_torch():
