@@ -61,10 +61,11 @@ thread's Python line each millisecond, so the longest gaps say what the engine a
 were doing meanwhile (it takes GIL turns itself: use it to explain gaps, not to measure them).
 --profile: one more engine run of each kind with the GUI thread under cProfile.
 --no-play: skip the playback part of the video runs.
---unshared: (video) a third design, alternating with the other two: the engine design with the
-window's player opened without the packet index the engine listed while reading the clip, so the
-player lists the clip's 15,000 packets again on its own thread (as before the index was shared);
-its column and the ratio shared / unshared say what sharing the index changed.
+--unshared: (video) a third design, alternating with the other two: the engine design as it was
+before the packet index was shared: the window's player opened without the index the engine
+listed while reading the clip, so it lists the clip's 15,000 packets again on its own thread, and
+its decoder starts without waiting for the engine's loading of torch's libraries (see
+engine/loader_lock.py); its column and the ratio shared / unshared say what the change did.
 --quick: a 30 s clip, a 1 s 240x180 playback clip, one run of each (well under a minute).
 Timings depend on the machine and on other load (the load average is printed): compare the
 columns of one invocation, not numbers across machines.
@@ -93,7 +94,7 @@ from attnviewer.resources import sample_dir  # noqa: E402
 
 DEFAULT_MODEL = "caption-shapes"
 MODES = ("engine", "baseline")
-UNSHARED = "unshared"  # --unshared: the engine design, the player listing the packets itself
+UNSHARED = "unshared"  # --unshared: the engine design before the index was shared (player lists itself)
 MODE_NAMES = {"engine": "engine", "baseline": "GUI-thread baseline", UNSHARED: "engine, index not shared"}
 KINDS = ("image", "video", "text")
 KIND_NAME = {"image": "caption", "video": "video", "text": "translate"}  # the engine's job kinds
