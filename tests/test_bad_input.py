@@ -119,6 +119,25 @@ def test_trusted_pickle_checkpoint_loads_with_the_flag(tmp_path, capsys, tiny_ch
     assert out.splitlines()[0] == out2.splitlines()[0]  # same weights, same caption
 
 
+@pytest.mark.parametrize("damage, needle", [
+    (lambda b: b.update(state_dict={k: v.numpy() for k, v in b["state_dict"].items()}), "map names to tensors"),
+    (lambda b: b.update(state_dict=list(b["state_dict"].values())), "map names to tensors"),
+    (lambda b: b.update(config="not a dict"), "bad config"),
+    (lambda b: b.update(vocab=b["vocab"][:-1]), "vocab has"),
+    (lambda b: b.update(vocab=[object()] * len(b["vocab"])), "bad config"),
+    (lambda b: b.update(kind=["caption"]), "unknown model kind"),
+])
+def test_a_trusted_pickle_holding_the_wrong_things_is_one_line(tmp_path, capsys, tiny_checkpoint, damage, needle):
+    meta = read_metadata(tiny_checkpoint)
+    blob = {"kind": "caption", "config": json.loads(meta["config"]), "vocab": json.loads(meta["vocab"]),
+            "state_dict": load_file(tiny_checkpoint)}
+    damage(blob)
+    path = tmp_path / "trusted.pth"
+    torch.save(blob, path)
+    code, out, err = run_cli(capsys, "caption", good_image(tmp_path / "a.png"), "--model", path, "--trust-pickle")
+    assert_one_line_error(code, err, str(path), needle)
+
+
 def test_unknown_model_name(tmp_path, capsys):
     code, out, err = run_cli(capsys, "caption", good_image(tmp_path / "a.png"), "--model", "no-such-model")
     assert_one_line_error(code, err, "no-such-model", "bundled models:")

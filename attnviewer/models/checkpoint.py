@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import CheckpointError, first_line
 from ..catalog import read_metadata, sniff  # noqa: F401  (header reading needs no torch)
 from ..files import atomic_path
-from .header import FORMAT, WEIGHTS_MAX_BYTES, validate_header
+from .header import FORMAT, WEIGHTS_MAX_BYTES, validate_header, validate_record
 
 
 def save_checkpoint(model, path: str | Path, training: dict | None = None, domain: dict | None = None) -> None:
@@ -168,7 +168,12 @@ def _from_pickle(path: Path, device):
         raise CheckpointError(f"{path}: cannot read pickle checkpoint ({first_line(e)})") from None
     if not isinstance(blob, dict) or not {"config", "vocab", "state_dict"} <= set(blob):
         raise CheckpointError(f"{path}: pickle checkpoint lacks config, vocab or state_dict")
-    model = build_model(path, blob.get("kind", "caption"), blob["config"], blob["vocab"], blob["state_dict"])
+    state = blob["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        raise CheckpointError(f"{path}: pickle checkpoint's state_dict must map names to tensors")
+    kind, config, vocab = validate_record(path, blob.get("kind", "caption"), blob["config"], blob["vocab"])
+    model = build_model(path, kind, config, vocab, state)
     model.training_record = blob.get("training", {})
     model.domain = blob.get("domain") if isinstance(blob.get("domain"), dict) else None
     return model.to(device).eval()

@@ -7,6 +7,7 @@ with one line naming the first field that is wrong.
 """
 from __future__ import annotations
 
+import json
 import math
 import reprlib
 from pathlib import Path
@@ -17,7 +18,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from ..catalog import ATTN_ACTIVATIONS, SCORES, read_header
-from ..errors import CheckpointError
+from ..errors import CheckpointError, first_line
 from ..validation import describe, json_depth
 
 # ---- every limit, in one place ------------------------------------------------------------------
@@ -279,6 +280,20 @@ def _short(value: Any) -> str:
 
 def _fail(path: Path, message: str):
     raise CheckpointError(f"{path}: {message}")
+
+
+def validate_record(path: str | Path, kind: Any, config: Any, vocab: Any) -> tuple[str, dict, Any]:
+    """(kind, config, vocab) of a model held otherwise than in a header (a trusted pickle), checked
+    against the same schema as a header's, or CheckpointError (one line)."""
+    path = Path(path)
+    if not isinstance(kind, str) or kind not in HEADERS:
+        _fail(path, f"unknown model kind {_short(kind)}; known: {', '.join(HEADERS)}")
+    try:
+        meta = {"format": FORMAT, "kind": kind, "config": json.dumps(config), "vocab": json.dumps(vocab)}
+        record = HEADERS[kind].model_validate(meta)
+    except (TypeError, ValueError, RecursionError) as e:  # not JSON data (ValidationError is a ValueError)
+        _fail(path, f"bad config: {describe(e) if isinstance(e, ValidationError) else first_line(e)}")
+    return kind, record.config_dict(), record.vocab_record()
 
 
 def validate_header(path: str | Path) -> Header:
