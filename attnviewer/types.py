@@ -35,6 +35,9 @@ class Step:
     location: int | None = None  # hard attention: the flat index of the sampled region
 
 
+NO_WORDS = "(no words)"  # a hypothesis whose first word was <end>
+
+
 @dataclass
 class Hypothesis:
     """A finished caption with everything needed to redraw every word."""
@@ -60,6 +63,11 @@ class Hypothesis:
     @property
     def text(self) -> str:
         return " ".join(self.tokens)
+
+    @property
+    def shown(self) -> str:
+        """The text as a user reads it: a hypothesis that ended at once says so instead of nothing."""
+        return self.text or NO_WORDS
 
 
 @dataclass

@@ -40,7 +40,7 @@ def export(args: argparse.Namespace) -> int:
     hyp = result.hypotheses[args.hypothesis - 1]
     word = word_index(args.word, hyp, args.result)
     media = kind.reopen(result, args.result)
-    print(f"{printable(args.result)}: {printable(hyp.text)}")
+    print(f"{printable(args.result)}: {printable(hyp.shown)}")
     opts = WriteOptions(title=args.title or result.title, word=word, word_title=args.title,
                         hypothesis=args.hypothesis - 1, values=args.values, top_k=args.top_k_frames,
                         seconds=args.frame_seconds, frame_size=args.frame_size)
@@ -78,8 +78,8 @@ def compare(args: argparse.Namespace, style) -> int:
         raise OutputError(f"{a_path} and {b_path} are of different inputs ({kind.shown(a_media)} and "
                           f"{kind.shown(b_media)}); a comparison draws two results of the same {kind.noun}")
     k = args.hypothesis - 1
-    print(f"{printable(a_path)}: {printable(a.hypotheses[k].text)}")
-    print(f"{printable(b_path)}: {printable(b.hypotheses[k].text)}")
+    print(f"{printable(a_path)}: {printable(a.hypotheses[k].shown)}")
+    print(f"{printable(b_path)}: {printable(b.hypotheses[k].shown)}")
     opts = WriteOptions(title=args.title, hypothesis=k, values=args.values, others=[(b, k, None, b_media)])
     write(kind, a_media, a, out, style, opts)
     return 0

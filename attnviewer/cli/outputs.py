@@ -203,11 +203,11 @@ def print_result(kind, result, method: str, shown: str | None = None, log=print)
     """The caption, each word with its probability, the other beam hypotheses, and the kind's
     line on where the words looked."""
     best = result.best
-    log(f"{printable(shown or result.source)}: {printable(best.text)}")
+    log(f"{printable(shown or result.source)}: {printable(best.shown)}")
     log("  " + "  ".join(f"{printable(t)} ({p:.2f})" for t, p in zip(best.tokens, best.probs)))
     if method == "beam" and len(result.hypotheses) > 1:
         for h in result.hypotheses[1:]:
-            log(f"  alt {h.score:7.3f}  {printable(h.text)}")
+            log(f"  alt {h.score:7.3f}  {printable(h.shown)}")
     line = kind.summary(result)
     if line:
         log("\n".join(printable(part) for part in line.split("\n")))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SettingsError
-from ..types import Result
+from ..types import NO_WORDS, Result
 from .figures import (FigureStyle, _check_format, _display_copy, _fit_titles, _Grid, _label, _new_figure, _panel,
                       _rc, overlay_rgba, save_figure)
 
@@ -190,7 +190,7 @@ def _video(clip, entries, out, style: FigureStyle, title: str | None):
             fig.text(MARGIN / width, y / height, label, ha="left", va="top", **_bold(style))
             y -= header_h
             if not len(hyp.tokens):
-                fig.text(left / width, (y - row_h / 2) / height, "(no words)", ha="left", va="center",
+                fig.text(left / width, (y - row_h / 2) / height, NO_WORDS, ha="left", va="center",
                          fontsize=style.font_size, color="0.4")
             for j, row in enumerate(att):
                 bottom = y - (j + 1) * row_h

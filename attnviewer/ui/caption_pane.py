@@ -99,7 +99,7 @@ class CaptionPane(QWidget):
         self.hypotheses.clear()
         if hyps:
             for h in hyps:
-                self.hypotheses.addItem(f"{h.score:7.3f}  {h.text}")
+                self.hypotheses.addItem(f"{h.score:7.3f}  {h.shown}")
             self.hypotheses.setCurrentRow(selected)
         elif live_beams:
             for b in live_beams:

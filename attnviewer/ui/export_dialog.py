@@ -358,7 +358,7 @@ class ExportDialog(QDialog):
         r, src = self.source.result, self.source
         shape = "×".join(str(n) for n in src.hyp.attention.shape[1:])
         text = (f"<p><b>{len(r.hypotheses)} hypothes{'is' if len(r.hypotheses) == 1 else 'es'}</b>, "
-                f"best: “{r.best.text}”</p><p>JSON: words, probabilities, alternatives, settings, "
+                f"best: “{r.best.shown}”</p><p>JSON: words, probabilities, alternatives, settings, "
                 f"the model and the input; attention rounded to 6 decimals.<br>NPZ beside it: "
                 f"the exact float32 attention ({shape} per word).</p>")
         self.preview_pixmap = None

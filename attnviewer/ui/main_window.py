@@ -534,7 +534,7 @@ class MainWindow(QMainWindow):
             side.caption.show_note(result.note)
             self.redraw()
             self._update_status()
-            self.statusBar().showMessage(f"{result.text}", 5000)
+            self.statusBar().showMessage(result.best.shown, 5000)
 
     @Slot(int, str, str)
     def on_failed(self, job: int, slot: str, message: str) -> None:
@@ -784,7 +784,7 @@ class MainWindow(QMainWindow):
             self.rerun(self.sides["compare"])
         self.redraw()
         self._update_status()
-        self.statusBar().showMessage(f"{result.text}", 5000)
+        self.statusBar().showMessage(result.best.shown, 5000)
 
     # -- drag and drop, recent files, settings ---------------------------------------------------
 
