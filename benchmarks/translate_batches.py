@@ -10,8 +10,9 @@ real corpora. Both pipelines build the same translator (same seed, same weights)
 through the same loop on the same corpus and the same (seed, epoch) draw; one gets its batches
 grouped by source length, the other random batches (its task gives no lengths). Reported: the
 loop's examples per second over its training steps (validation excluded; the best of alternated
-runs of --steps steps), and the share of padding in the sources and in the targets (the decoder's
-steps after <end>) of the batches trained on. Only the ratios compare across machines.
+runs of one whole epoch, so that both train on the very same examples, or of --steps steps), and
+the share of padding in the sources and in the targets (the decoder's steps after <end>) of the
+batches trained on. Only the ratios compare across machines.
 """
 from __future__ import annotations
 
@@ -68,8 +69,8 @@ class Counted(TranslationCorpusTask):
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--pairs", type=int, default=4000)
-    p.add_argument("--steps", type=int, default=20, help="training steps timed per run (default 20)")
+    p.add_argument("--pairs", type=int, default=2000)
+    p.add_argument("--steps", type=int, default=0, help="training steps timed per run (default 0: one whole epoch)")
     p.add_argument("--repeats", type=int, default=2, help="runs of each pipeline, alternated (default 2)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--hidden", type=int, default=256, help="translator size (default 256, train translate --data's)")
@@ -85,7 +86,7 @@ def main() -> int:
                                            val_size=16, hidden_dim=args.hidden)
         quiet = lambda line: None  # noqa: E731
         loop = dict(epochs=1, batch_size=args.batch, device=args.device, patience=0, val_every=10**9,
-                    save_every=10**9, max_steps=args.steps)
+                    save_every=10**9, max_steps=args.steps or None)
         for r in range(args.repeats):  # alternated, the best of each kept: the least disturbed by other work
             for grouped in (False, True):
                 task = Counted(settings, log=quiet)  # fresh: the same initial weights every run
@@ -96,7 +97,8 @@ def main() -> int:
         lengths = task.lengths()
     best = {grouped: max(r) for grouped, r in rates.items()}
     print(f"{len(lengths)} training pairs, sources of {min(lengths)} to {max(lengths)} words (mean "
-          f"{np.mean(lengths):.1f}); translator {args.hidden}, batch {args.batch}, {args.steps} steps, best of "
+          f"{np.mean(lengths):.1f}); translator {args.hidden}, batch {args.batch}, "
+          f"{f'{args.steps} steps' if args.steps else 'one epoch'}, best of "
           f"{args.repeats}, {args.device}, {torch.get_num_threads()} threads")
     print("| batches | examples/s | source padding | target padding | ratio |\n|---|---|---|---|---|")
     for grouped in (False, True):
