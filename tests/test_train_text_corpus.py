@@ -60,11 +60,11 @@ def test_over_long_pairs_are_dropped_and_counted(tmp_path):
     data = pairs_tsv(tmp_path, n_pairs=30)
     lines = []
     task = TranslationCorpusTask(tiny(data, max_source_len=8), log=lines.append)
-    kept = task.train + task.val
-    assert kept and all(len(item.source.split()) <= 8 for item in kept)
+    kept = len(task.sources) + len(task.val)  # the training pairs are kept as ids alone
+    assert kept and max(task.sources.lengths) <= 8 and all(len(item.source.split()) <= 8 for item in task.val)
     corpus = read_pairs(data)
     dropped = sum(n for kind, n in task.problems.counts.items() if kind.startswith("over-long"))
-    assert dropped == len(corpus.splits["train"]) + len(corpus.splits.get("val", [])) - len(kept) > 0
+    assert dropped == len(corpus.splits["train"]) + len(corpus.splits.get("val", [])) - kept > 0
     assert any("over-long training pairs" in line for line in lines)
     assert task.model.config.max_source_len == 8
 
@@ -87,15 +87,15 @@ def test_validation_scores_the_greedy_translations_against_the_references(tmp_pa
 def test_scheduled_sampling_feeds_the_model_its_own_words(tmp_path):
     task = TranslationCorpusTask(tiny(pairs_tsv(tmp_path, n_pairs=12)), log=lambda line: None)
     model = task.model.eval()
-    items = task.train[:4]
-    batch = task.batch([task.examples.index((task.train.index(item), 0)) for item in items], "cpu")
+    batch = task.batch(range(4), "cpu")
+    sources = [[model.source_vocab[int(i)] for i in task.sources[k]] for k in range(4)]  # min count 1: no <unk>
     with torch.inference_mode():
         own, _ = model((batch["source"], batch["lengths"]), batch["targets"], sampling=1.0)
         forced, _ = model((batch["source"], batch["lengths"]), batch["targets"], sampling=0.0)
-        greedy = translate_pairs(model, [item.source.split() for item in items])
-    for row, hyp, item in zip(own.argmax(-1), greedy, items):
+        greedy = translate_pairs(model, sources)
+    for row, hyp, target in zip(own.argmax(-1), greedy, task.targets):
         # fed its own words wherever the reference has a word, it writes its greedy translation
-        k = min(len(item.references[0]) + 2, len(row))
+        k = min(len(target), len(row))  # <start>, the reference's words, <end>
         assert [model.vocab[int(i)] for i in row[:k]] == (hyp.tokens + ["<end>"] * k)[:k]
     assert not torch.equal(own, forced)
 
@@ -135,7 +135,7 @@ class Recorded(TranslationCorpusTask):
     asked: list
 
     def batch(self, indices, device):
-        self.asked.append([len(self.sources[self.examples[i][0]]) for i in indices])
+        self.asked.append([len(self.sources[i]) for i in indices])
         return super().batch(indices, device)
 
 

@@ -31,7 +31,9 @@ Tokenisation (`tokenize`): Unicode NFKC, lower-case, split on white space; each 
 its leading and trailing punctuation (Unicode category P: . , ; : ! ? " ' ( ) - and the like) as
 one token per mark, while marks inside a word stay ("don't", "well-known"); symbols that are not
 punctuation (= + $) stay in their word. Captions drop the tokens that are only punctuation, as
-Karpathy's tokens do; translation keeps them (a translator must write its commas).
+Karpathy's tokens do; translation keeps them (a translator must write its commas). Tokens are
+interned (sys.intern): a corpus holds one string per distinct word and its sentences point to them
+(8 bytes a word instead of a ~55-byte string object; a WMT-sized corpus has 100 M target words).
 
 Nothing in a dataset crashes a reader half-way: a missing image or clip, an empty caption, a line
 with the wrong number of columns or bytes that are not UTF-8, a bad JSON entry, a duplicate id is
@@ -44,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from sys import intern
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +66,7 @@ TRAIN_PERCENT, VAL_PERCENT = 90, 5  # hashed splits: 90 / 5 / 5
 MAX_EXAMPLES = 3  # examples kept per kind of problem
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: 40 bytes less an item, 180 MB for 4.5 M pairs
 class Item:
     id: str  # image file name, video id, or "line N"
     source: str  # absolute path of the image / clip, or the tokenised source sentence (translation)
@@ -137,7 +140,7 @@ def tokenize(text: str, keep_punctuation: bool = False) -> list[str]:
     out: list[str] = []
     for piece in unicodedata.normalize("NFKC", text).lower().split():
         if piece.isalnum():  # most words: nothing to split off
-            out.append(piece)
+            out.append(intern(piece))
             continue
         start, end = 0, len(piece)
         while start < end and _is_punctuation(piece[start]):
@@ -145,11 +148,11 @@ def tokenize(text: str, keep_punctuation: bool = False) -> list[str]:
         while end > start and _is_punctuation(piece[end - 1]):
             end -= 1
         if keep_punctuation:
-            out.extend(piece[:start])
+            out.extend(map(intern, piece[:start]))
         if start < end:
-            out.append(piece[start:end])
+            out.append(intern(piece[start:end]))
         if keep_punctuation:
-            out.extend(piece[end:])
+            out.extend(map(intern, piece[end:]))
     return out
 
 

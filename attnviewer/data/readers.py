@@ -11,6 +11,7 @@ import json
 import os
 import re
 import stat
+import sys
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -162,7 +163,8 @@ def _sentence_words(s) -> tuple[str, ...] | None:
     tokens = s.get("tokens")
     if isinstance(tokens, list) and tokens:
         try:
-            return tuple(" ".join(tokens).lower().split())  # one join per caption: COCO's file holds 7M tokens
+            # one join per caption (COCO's file holds 7M tokens); interned as tokenize's are
+            return tuple(map(sys.intern, " ".join(tokens).lower().split()))
         except TypeError:  # a token that is not a string: the raw text instead
             pass
     raw = s.get("raw")

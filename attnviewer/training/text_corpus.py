@@ -8,6 +8,10 @@ batch they fall in. Validation translates the validation split greedily (the fir
 pairs) and reports corpus BLEU-4 and chrF through sacrebleu. The checkpoint is an ordinary
 translate model: `attnviewer translate` and the window open it, and a word it never saw is read
 as <unk> and named, as for the bundled translators.
+
+Memory: once the vocabularies are built, the training pairs are kept as their word ids alone, in
+int32 arrays (corpus_splits.IdArrays; example k is pair k, a pair has one target) and their words
+are let go; the validation pairs keep their words (BLEU scores words).
 """
 from __future__ import annotations
 
@@ -15,10 +19,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 
 from ..models.translator import ATTENTIONS, ENCODERS, SOURCE_SPECIALS, Translator, TranslatorConfig
-from .corpus_splits import padded, reference_examples, train_and_val
+from ..models.words import PAD
+from .corpus_splits import IdArrays, padded, train_and_val
 from .losses import sentence_mean_loss
 
 
@@ -75,15 +81,15 @@ class TranslationCorpusTask:
         corpus = read_pairs(Path(s.data))
         self.problems = corpus.problems
         train, val = train_and_val(corpus, s.data, log)
-        self.train = too_long(train, s, self.problems, "training")
+        train = too_long(train, s, self.problems, "training")
         self.val = too_long(val, s, self.problems, "validation")[: s.val_size]
-        if not self.train:
+        if not train:
             from ..errors import DataError
 
             raise DataError(f"{s.data}: no training pair within {s.max_source_len} source and "
                             f"{s.max_target_len} target words")
-        source = Vocabulary.build((item.source.split() for item in self.train), s.min_count, specials=SOURCE_SPECIALS)
-        target = Vocabulary.build((r for item in self.train for r in item.references), s.min_count)
+        source = Vocabulary.build((item.source.split() for item in train), s.min_count, specials=SOURCE_SPECIALS)
+        target = Vocabulary.build((r for item in train for r in item.references), s.min_count)
         vocab = {"source": source.words, "target": target.words}
         config = TranslatorConfig(
             source_vocab_size=len(vocab["source"]), target_vocab_size=len(vocab["target"]), embed_dim=s.embed_dim,
@@ -93,26 +99,31 @@ class TranslationCorpusTask:
         )
         torch.manual_seed(s.seed)
         self.model = Translator(config, vocab)
-        self.examples = reference_examples(self.train)
-        self.sources = [item.source.split() for item in self.train]
-        self.reference_ids = [[self.model.encode_text(" ".join(ref)) for ref in item.references] for item in self.train]
-        log(f"{len(self.train)} training pairs, {len(self.val)} for validation; vocabularies of "
+        self.sources, self.targets = self.encode(train)  # the training pairs' words go with this call
+        log(f"{len(self.sources)} training pairs, {len(self.val)} for validation; vocabularies of "
             f"{len(vocab['source'])} source and {len(vocab['target'])} target words (min count {s.min_count})")
         for line in self.problems.lines():
             log(f"  skipped: {line}")
 
-    def size(self) -> int:
-        return len(self.examples)
+    def encode(self, train: list) -> tuple[IdArrays, IdArrays]:
+        """The pairs' source ids and target ids (<start> ... <end>), as the model reads them."""
+        return (IdArrays(self.model.encode_source(item.source.split()) for item in train),
+                IdArrays(self.model.encode_text(" ".join(item.references[0])) for item in train))
 
-    def lengths(self) -> list[int]:
+    def size(self) -> int:
+        return len(self.sources)
+
+    def lengths(self) -> np.ndarray:
         """Each example's source length: the loop batches similar lengths together (less padding)."""
-        return [len(self.sources[i]) for i, _ in self.examples]
+        return self.sources.lengths
 
     def batch(self, indices: Sequence[int], device) -> dict[str, torch.Tensor]:
-        chosen = [self.examples[int(i)] for i in indices]
-        ids, lengths = self.model.source_batch([self.sources[i] for i, _ in chosen], device)
-        targets = padded([self.reference_ids[i][r] for i, r in chosen], self.model.pad_id)
-        return {"source": ids, "lengths": lengths, "targets": targets.to(device)}
+        """As model.source_batch pads the pairs' words, from their ids."""
+        chosen = [int(i) for i in indices]
+        ids = padded([self.sources[i] for i in chosen], self.model.source_index[PAD])
+        lengths = torch.from_numpy(self.sources.lengths[chosen])
+        targets = padded([self.targets[i] for i in chosen], self.model.pad_id)
+        return {"source": ids.to(device), "lengths": lengths.to(device), "targets": targets.to(device)}
 
     def loss(self, model, batch: dict, sampling: float = 0.0) -> torch.Tensor:
         logits, _ = model((batch["source"], batch["lengths"]), batch["targets"], sampling)
@@ -134,7 +145,7 @@ class TranslationCorpusTask:
         return {
             "task": "translate", "data": str(Path(self.settings.data).resolve()),
             "settings": asdict(self.settings),
-            "pairs": {"train": len(self.train), "val": len(self.val), "examples": len(self.examples)},
+            "pairs": {"train": len(self.sources), "val": len(self.val), "examples": len(self.sources)},
             "vocab": {"source": len(self.model.source_vocab), "target": len(self.model.vocab)},
             "skipped": self.problems.lines(),
         }
