@@ -36,7 +36,7 @@ import torch
 from ..errors import DataError, SettingsError
 from ..models.attention import doubly_stochastic_penalty
 from ..models.captioner import Captioner, CaptionerConfig
-from .corpus_splits import padded, reference_examples, train_and_val
+from .corpus_splits import ReferenceIds, padded, reference_examples, train_and_val
 from .features import (DEFAULT_FOLDER, READ_ERRORS, FeatureStore, default_workers, extract, file_key, load_all,
                        module_digest)
 from .losses import sentence_mean_loss
@@ -113,7 +113,7 @@ class ImageCaptionTask:
         if self.frozen:
             self.model.encoder.requires_grad_(False)
         self.model.encoder.eval()
-        self.captions = [[self._ids(ref) for ref in item.references] for item in train]
+        self.captions = ReferenceIds([self._ids(ref) for ref in item.references] for item in train)
         self.unreadable: dict[str, str] = {}  # image path -> why (fine-tuning finds them as it goes)
         self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(s.workers or default_workers())
@@ -198,10 +198,10 @@ class ImageCaptionTask:
     def size(self) -> int:
         return len(self.examples)
 
-    def lengths(self) -> list[int]:
+    def lengths(self) -> np.ndarray:
         """Each example's caption length: the loop batches similar lengths together (less padding),
         as Show-Attend-Tell drew its batches from captions of one length."""
-        return [len(self.captions[i][r]) for i, r in self.examples]
+        return self.captions.lengths(self.examples)
 
     def batch(self, indices: Sequence[int], device) -> dict[str, torch.Tensor]:
         chosen = [self.examples[int(i)] for i in indices]
@@ -219,7 +219,7 @@ class ImageCaptionTask:
 
     def caption_batch(self, chosen: Sequence[tuple[int, int]], device) -> torch.Tensor:
         """(B, L) ids of the chosen (image, reference) captions, <start> ... <end>, padded."""
-        return padded([self.captions[i][r] for i, r in chosen], self.model.pad_id).to(device)
+        return padded([self.captions[i, r] for i, r in chosen], self.model.pad_id).to(device)
 
     def loss(self, model, batch: dict, sampling: float = 0.0) -> torch.Tensor:
         if "empty" in batch:  # every image of this rank's slice was unreadable: no gradient

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ..models.video_captioner import VideoCaptioner, VideoConfig
-from .corpus_splits import padded, reference_examples, train_and_val
+from .corpus_splits import ReferenceIds, padded, reference_examples, train_and_val
 from .losses import sentence_mean_loss
 
 APPEARANCE = "efficientnet-lite0"
@@ -98,7 +98,8 @@ class VideoCorpusTask:
                              summary_start=s.summary_start, change_features=s.change_features, appearance=APPEARANCE)
         self.model = VideoCaptioner(config, vocab)
         self.model.frames.encoder.load_state_dict(appearance.encoder.cpu().state_dict())  # the features' encoder
-        self.reference_ids = [[self.model.encode_text(" ".join(ref)) for ref in item.references] for item in self.train]
+        self.reference_ids = ReferenceIds([self.model.encode_text(" ".join(ref)) for ref in item.references]
+                                          for item in self.train)
         self.examples = [(i, r) for i, r in reference_examples(self.train)
                          if len(self.train[i].references[r]) <= s.max_len]
         if not self.examples:
@@ -147,14 +148,14 @@ class VideoCorpusTask:
     def size(self) -> int:
         return len(self.examples)
 
-    def lengths(self) -> list[int]:
+    def lengths(self) -> np.ndarray:
         """Each example's caption length: the loop batches similar lengths together (less padding)."""
-        return [len(self.reference_ids[i][r]) for i, r in self.examples]
+        return self.reference_ids.lengths(self.examples)
 
     def batch(self, indices: Sequence[int], device) -> dict[str, torch.Tensor]:
         chosen = [self.examples[int(i)] for i in indices]
         features = self.store.rows([self.rows[self.train[i].source] for i, _ in chosen])
-        captions = padded([self.reference_ids[i][r] for i, r in chosen], self.model.pad_id)
+        captions = padded([self.reference_ids[i, r] for i, r in chosen], self.model.pad_id)
         return {"features": torch.from_numpy(features).to(device), "captions": captions.to(device)}
 
     def loss(self, model, batch: dict, sampling: float = 0.0) -> torch.Tensor:
