@@ -54,3 +54,16 @@ def test_a_decoder_waits_for_the_libraries_to_load_without_holding_up_the_window
         assert not LIBRARIES.locked()
     finally:
         p.close()
+
+
+def test_a_player_closed_while_its_decoder_waits_stops_at_once(qtbot, tmp_path):
+    clip = write_clip(np.zeros((10, 48, 64, 3), np.uint8), tmp_path / "black.mp4", fps=10)
+    p = FramePlayer()
+    LIBRARIES.acquire()  # the engine maps torch's libraries, and goes on doing so
+    try:
+        p.open(clip)
+        qtbot.waitUntil(lambda: where(THREAD_NAME) == "_start_decoder", timeout=WAIT)
+        p.close()  # on the GUI thread: it joins the decoder, which must not wait for the lock
+        assert not [t for t in threading.enumerate() if t.name == THREAD_NAME and t.is_alive()]
+    finally:
+        LIBRARIES.release()
