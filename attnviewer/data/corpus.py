@@ -134,13 +134,15 @@ def _is_punctuation(c: str) -> bool:
     return unicodedata.category(c).startswith("P")
 
 
-def tokenize(text: str, keep_punctuation: bool = False) -> list[str]:
+def tokenize(text: str, keep_punctuation: bool = False, interned: bool = True) -> list[str]:
     """Lower-case tokens with punctuation split off a word's ends; punctuation dropped unless kept
-    (see the module docstring)."""
+    (see the module docstring). interned=False where the words are joined again at once: interning
+    costs a hash a word (a third of the reading time) and saves only what is kept."""
+    word = intern if interned else str  # str() of a str is that same str
     out: list[str] = []
     for piece in unicodedata.normalize("NFKC", text).lower().split():
         if piece.isalnum():  # most words: nothing to split off
-            out.append(intern(piece))
+            out.append(word(piece))
             continue
         start, end = 0, len(piece)
         while start < end and _is_punctuation(piece[start]):
@@ -148,11 +150,11 @@ def tokenize(text: str, keep_punctuation: bool = False) -> list[str]:
         while end > start and _is_punctuation(piece[end - 1]):
             end -= 1
         if keep_punctuation:
-            out.extend(map(intern, piece[:start]))
+            out.extend(map(word, piece[:start]))
         if start < end:
-            out.append(intern(piece[start:end]))
+            out.append(word(piece[start:end]))
         if keep_punctuation:
-            out.extend(map(intern, piece[end:]))
+            out.extend(map(word, piece[end:]))
     return out
 
 

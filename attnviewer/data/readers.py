@@ -353,7 +353,8 @@ def _pair_items(path: Path, problems: Problems, split: str | None, label: str) -
         if len(row) != 2:
             problems.add("malformed line", where)
             continue
-        source, target = (tokenize(text, keep_punctuation=True) for text in row)
+        source = tokenize(row[0], keep_punctuation=True, interned=False)  # kept as one string, joined
+        target = tokenize(row[1], keep_punctuation=True)
         if not source or not target:
             problems.add("empty sentence", where)
             continue
