@@ -218,3 +218,12 @@ def test_training_on_generated_data_under_torchrun_is_one_line(tmp_path, monkeyp
     said = capsys.readouterr().err.strip().splitlines()
     assert said == ["attnviewer: error: training on generated data runs in one process; under torchrun give --data"]
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("command", [["video", "clip.mp4"], ["translate", "the cat sees the dog ."]])
+def test_a_bad_setting_under_torchrun_is_an_error_on_every_rank(monkeypatch, capsys, command):
+    for rank in (1, 0):
+        monkeypatch.setenv("RANK", str(rank))
+        monkeypatch.setenv("WORLD_SIZE", "2")
+        assert main(command + ["--beam", "0"]) == 2  # not 0 on rank 1 and 2 on rank 0
+        assert "beam width must be at least 1" in capsys.readouterr().err

@@ -557,6 +557,6 @@ def test_the_limits_are_stated_once_and_agree_with_what_we_write(real):
     """What the writers produce stays well inside the declared limits."""
     assert rs.SCHEMAS[-1] == json.loads(json.dumps(real["caption"][0]))["schema"]
     for kind, (doc, _) in real.items():
-        rec = rs.parse_result(json.dumps(doc), f"{kind}.json")
+        rec = rs.check_data(rs.json_data(json.dumps(doc), f"{kind}.json"), f"{kind}.json")
         assert len(rec.shape) == rs.ATTENTION_DIMS[kind]
         assert json_depth(json.dumps(doc)) < rs.JSON_MAX_DEPTH

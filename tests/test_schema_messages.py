@@ -10,7 +10,7 @@ import pytest
 from attnviewer.catalog import bundled
 from attnviewer.errors import CheckpointError, MediaError
 from attnviewer.export.data import result_dict
-from attnviewer.export.result_schema import parse_result
+from attnviewer.export.result_schema import check_data, json_data
 from attnviewer.models.header import JSON_MAX_DEPTH, validate_header
 from attnviewer.types import Hypothesis, Result
 
@@ -22,7 +22,7 @@ def result_refusal(change) -> str:
                              source_tokens=["a", "b", "c"]))
     change(doc)
     with pytest.raises(MediaError) as e:
-        parse_result(json.dumps(doc), "r.json")
+        check_data(json_data(json.dumps(doc), "r.json"), "r.json")
     return str(e.value)
 
 

@@ -164,6 +164,10 @@ def test_batches_hold_sources_of_similar_lengths_in_a_random_order(tmp_path):
     assert epochs[0] != epochs[1]  # each epoch its own order
 
 
+def test_an_epoch_of_nothing_is_an_empty_order():
+    assert epoch_order(0, 0, 0, batch=4, lengths=[]).tolist() == []
+
+
 def test_resume_continues_exactly_with_batches_grouped_by_length(tmp_path):
     data = mixed_lengths_tsv(tmp_path, 24)
 

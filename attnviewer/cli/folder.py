@@ -277,6 +277,8 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
                     why = None
                 if why:
                     foreign.append((it, why))
+                if not it.missing:
+                    it.record = None  # complete: nothing is made from it (records of a big folder add up)
         items = [it for it in items if all(it is not f for f, _ in foreign)]
     todo = [it for it in items if it.missing]
     already = len(items) - len(todo)

@@ -17,10 +17,10 @@ def translate(args: argparse.Namespace) -> int:
     from .options import decode_settings, figure_style, model_name
     from .outputs import check_plans, plan, print_result, write
 
-    if ranks.another_rank():  # under torchrun rank 0 alone decodes and writes
-        return 0
     settings = decode_settings(args)  # cheap checks first: nothing loads for a bad setting
     style = figure_style(args)
+    if ranks.another_rank():  # under torchrun rank 0 alone decodes and writes
+        return 0
     texts = [check_argument(t, f"sentence {i}") for i, t in enumerate(args.sentences, 1)]
     texts += read_sentences(args.file) if args.file else []
     if not texts:

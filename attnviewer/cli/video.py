@@ -16,10 +16,10 @@ def video(args: argparse.Namespace) -> int:
     from .options import decode_settings, figure_style, model_name
     from .outputs import check_plans, plan, print_result, write
 
-    if ranks.another_rank():  # under torchrun rank 0 alone decodes and writes
-        return 0
     settings = decode_settings(args)
     style = figure_style(args)
+    if ranks.another_rank():  # under torchrun rank 0 alone decodes and writes
+        return 0
     plans = plan(VIDEO, {"figure": args.figure, "top_frames": args.top_frames, "json": args.json,
                          "animation": args.animation}, [args.clip])
     check_plans(plans, args.overwrite)

@@ -7,6 +7,8 @@ loaded one). The player's decoder starts its threads when its codec opens, and P
 holding the GIL, so a video opened just as the engine begins to import torch (a clip opened at
 start-up: the player opens it as soon as the engine has read it) waited there with the GIL held,
 and the window with it (100-350 ms gaps). Waiting on this lock instead releases the GIL.
+It covers the engine's mapping of torch's libraries ahead of `import torch` (worker.py), the long
+part; the rest of the import, and libraries torch loads later (CUDA's at first use), are not.
 """
 from __future__ import annotations
 

@@ -201,11 +201,6 @@ def read_json_text(path: Path) -> str:
         raise MediaError(f"{path}: not an attnviewer result (not a text file)") from None
 
 
-def parse_result(text: str, path: Path | str) -> ResultRecord:
-    """The result record of a JSON text, checked against the schema and for consistency."""
-    return check_data(json_data(text, path), path)
-
-
 def json_data(text: str, path: Path | str) -> dict:
     """A result's JSON text as plain data, parsed within the size and nesting limits, with a known
     schema name; not yet checked against the schema (check_data does that)."""

@@ -30,7 +30,7 @@ class PacketIndex:
     changed since must be listed again (`describes`)."""
 
     path: str
-    stamp: tuple[int, int, int, int]
+    stamp: tuple[int, int, int, int] | None  # None: the file could not be stat-ed; never matches
     fps: float
     size: tuple[int, int]  # (height, width) of the stream's frames (0 if the header says none)
     times: np.ndarray = field(repr=False)  # seconds of every frame, display order
@@ -78,8 +78,11 @@ def index_packets(path: str | Path, check=lambda: None) -> PacketIndex:
     """List a video's packets (no decoding) into a PacketIndex; check() as for list_packets.
     MediaError for anything that is not a readable video."""
     path = Path(path)
+    try:
+        stamp = _stamp(path)  # before opening: a file replaced meanwhile no longer matches
+    except OSError:
+        stamp = None  # _open says what is wrong
     with _open(path) as box:
-        stamp = _stamp(path)  # before listing: a file changed meanwhile no longer matches
         stream = box.streams.video[0]
         tb = stream.time_base
         fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0

@@ -120,7 +120,7 @@ def epoch_order(n: int, seed: int, epoch: int, batch: int = 1, lengths: Sequence
     random order. A last partial batch stays last (the loop may drop it)."""
     gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     order = torch.randperm(n, generator=gen)
-    if lengths is None:
+    if lengths is None or n == 0:
         return order
     key = torch.as_tensor(lengths)
     order = torch.cat([part[key[part].sort(stable=True).indices] for part in order.split(batch * window)])
