@@ -256,6 +256,19 @@ def test_export_dialog_writes_the_alignment_matrix(qtbot, window, tmp_path, monk
     assert "pintra" in svg and "teacher" in svg
 
 
+def test_a_window_closed_while_a_videos_panes_are_being_built_leaves_no_player_running(qtbot, window, samples):
+    import threading
+
+    from attnviewer.engine.player import THREAD_NAME
+
+    caption_done(qtbot, window, samples[0])
+    window._prepare_panes("video")  # as opening a clip does: one piece per event-loop turn from now
+    window.close()  # before they are all built (a clip that failed at once, then the window closed)
+    qtbot.wait(300)
+    assert "video" not in window.media_panes
+    assert not [t for t in threading.enumerate() if t.name == THREAD_NAME and t.is_alive()]
+
+
 def test_the_empty_window_says_what_to_do_and_banners_close(qtbot, window, tmp_path):
     assert window.media_stack.currentWidget() is window.hint and "Open" in window.hint.text()
     window.open_file(str(tmp_path / "missing.png"))

@@ -860,6 +860,7 @@ class MainWindow(QMainWindow):
             self.qsettings.setValue(key, splitter.saveState())
         self.qsettings.setValue("overlay", asdict(self.overlay_controls.settings()))
         self.qsettings.sync()
+        self._pane_steps.clear()  # a pane built after this would start a player nobody stops
         for pane in self.media_panes.values():
             if hasattr(pane, "close_media"):
                 pane.close_media()  # a video player's decoding thread
