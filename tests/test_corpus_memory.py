@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attnviewer.data.corpus import Item, read_corpus, read_pairs
-from attnviewer.training.corpus_splits import IdArrays, ReferenceIds, padded
+from attnviewer.models.words import padded
+from attnviewer.training.corpus_splits import IdArrays, ReferenceIds
 from attnviewer.training.text_corpus import TranslateCorpusSettings, TranslationCorpusTask
 
 from . import corpora

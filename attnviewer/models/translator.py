@@ -22,7 +22,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .attention import Attention
 from .forcing import forced
-from .words import PAD, SPECIALS, UNK, encode_words, set_vocabulary, word_log_probs
+from .words import PAD, SPECIALS, UNK, encode_words, padded, set_vocabulary, word_log_probs
 
 TARGET_SPECIALS = SPECIALS
 SOURCE_SPECIALS = (PAD, UNK)
@@ -118,9 +118,7 @@ class Translator(nn.Module):
     def source_batch(self, sentences: list[list[str]], device=None) -> tuple[Tensor, Tensor]:
         """Padded source ids (B, S) and lengths (B,) of tokenised sentences."""
         lengths = torch.tensor([len(s) for s in sentences])
-        ids = torch.full((len(sentences), int(lengths.max())), self.source_index[PAD], dtype=torch.long)
-        for i, s in enumerate(sentences):
-            ids[i, : len(s)] = torch.tensor(self.encode_source(s))
+        ids = padded([self.encode_source(s) for s in sentences], self.source_index[PAD])
         return ids.to(device), lengths.to(device)
 
     # -- the interface every decoding function uses --------------------------------------------

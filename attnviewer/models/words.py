@@ -2,6 +2,9 @@
 and turning a step's scores into log probabilities of words it may write."""
 from __future__ import annotations
 
+from typing import Sequence
+
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -22,6 +25,14 @@ def word_log_probs(model: nn.Module, logits: Tensor) -> Tensor:
     """Log probabilities of the next word, with <pad> and <start> ruled out."""
     logits.index_fill_(1, model.never, float("-inf"))
     return torch.log_softmax(logits, dim=-1)
+
+
+def padded(ids: Sequence[Sequence[int]], pad_id: int) -> Tensor:
+    """(B, L) long tensor of the id sequences, each padded at its end with pad_id."""
+    out = np.full((len(ids), max(map(len, ids))), pad_id, dtype=np.int64)
+    for k, seq in enumerate(ids):
+        out[k, : len(seq)] = seq
+    return torch.from_numpy(out)
 
 
 def encode_words(model: nn.Module, text: str) -> list[int]:

@@ -1,6 +1,5 @@
 """What the corpus tasks share about a read corpus: the training and validation items, the
-training examples (one per reference sentence), their word ids held compactly, and a batch of them
-padded.
+training examples (one per reference sentence), and their word ids held compactly.
 
 A task keeps its training examples' ids in flat int32 arrays with offsets (IdArrays, ReferenceIds):
 4 bytes a word instead of a Python list of ints (an 8-byte pointer a word plus the list's own 56
@@ -12,7 +11,6 @@ from array import array
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
-import torch
 
 from ..errors import DataError
 
@@ -100,11 +98,3 @@ class ReferenceIds:
         """The lengths of the (item, reference) examples' id sequences."""
         at = np.array([self.first[i] + r for i, r in examples], dtype=np.int64)
         return self.all.lengths[at]
-
-
-def padded(ids: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
-    """(B, L) long tensor of the id sequences, each padded at its end with pad_id."""
-    out = np.full((len(ids), max(map(len, ids))), pad_id, dtype=np.int64)
-    for k, seq in enumerate(ids):
-        out[k, : len(seq)] = seq
-    return torch.from_numpy(out)

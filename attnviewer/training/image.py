@@ -23,6 +23,7 @@ from ..data.synthetic import DATA_VERSION, Scene, generate_scenes
 from ..models.attention import doubly_stochastic_penalty
 from ..models.captioner import SPECIALS, Captioner, CaptionerConfig
 from ..models.checkpoint import save_checkpoint
+from ..models.words import padded
 
 VALIDATION_SEED_OFFSET = 10_000  # held-out scenes use seed + this: never seen in training
 
@@ -83,11 +84,7 @@ def build_vocab(captions: list[str]) -> list[str]:
 
 def pad_captions(model, captions: list[str]) -> torch.Tensor:
     """(B, L) ids of sentences in the model's output words, <start> ... <end>, padded with <pad>."""
-    ids = [model.encode_text(c) for c in captions]
-    out = torch.full((len(ids), max(map(len, ids))), model.pad_id, dtype=torch.long)
-    for i, seq in enumerate(ids):
-        out[i, : len(seq)] = torch.tensor(seq)
-    return out
+    return padded([model.encode_text(c) for c in captions], model.pad_id)
 
 
 def scene_pixels(scenes: list[Scene]) -> torch.Tensor:

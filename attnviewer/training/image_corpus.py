@@ -36,7 +36,8 @@ import torch
 from ..errors import DataError, SettingsError
 from ..models.attention import doubly_stochastic_penalty
 from ..models.captioner import Captioner, CaptionerConfig
-from .corpus_splits import ReferenceIds, padded, reference_examples, train_and_val
+from ..models.words import padded
+from .corpus_splits import ReferenceIds, reference_examples, train_and_val
 from .features import (DEFAULT_FOLDER, READ_ERRORS, FeatureStore, default_workers, extract, file_key, load_all,
                        module_digest)
 from .losses import sentence_mean_loss

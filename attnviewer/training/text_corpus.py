@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from ..models.translator import ATTENTIONS, ENCODERS, SOURCE_SPECIALS, Translator, TranslatorConfig
-from ..models.words import PAD
-from .corpus_splits import IdArrays, padded, train_and_val
+from ..models.words import PAD, padded
+from .corpus_splits import IdArrays, train_and_val
 from .losses import sentence_mean_loss
 
 

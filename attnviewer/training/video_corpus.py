@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from ..models.video_captioner import VideoCaptioner, VideoConfig
-from .corpus_splits import ReferenceIds, padded, reference_examples, train_and_val
+from ..models.words import padded
+from .corpus_splits import ReferenceIds, reference_examples, train_and_val
 from .losses import sentence_mean_loss
 
 APPEARANCE = "efficientnet-lite0"
