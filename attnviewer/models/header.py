@@ -286,13 +286,11 @@ def validate_record(path: str | Path, kind: Any, config: Any, vocab: Any) -> tup
     """(kind, config, vocab) of a model held otherwise than in a header (a trusted pickle), checked
     against the same schema as a header's, or CheckpointError (one line)."""
     path = Path(path)
-    if not isinstance(kind, str) or kind not in HEADERS:
-        _fail(path, f"unknown model kind {_short(kind)}; known: {', '.join(HEADERS)}")
     try:
         meta = {"format": FORMAT, "kind": kind, "config": json.dumps(config), "vocab": json.dumps(vocab)}
-        record = HEADERS[kind].model_validate(meta)
-    except (TypeError, ValueError, RecursionError) as e:  # not JSON data (ValidationError is a ValueError)
-        _fail(path, f"bad config: {describe(e) if isinstance(e, ValidationError) else first_line(e)}")
+    except (TypeError, ValueError, RecursionError) as e:  # not JSON data
+        _fail(path, f"bad config: {first_line(e)}")
+    kind, record = _validated(path, meta)
     return kind, record.config_dict(), record.vocab_record()
 
 
@@ -308,14 +306,19 @@ def validate_header(path: str | Path) -> Header:
     meta = header.pop("__metadata__", None)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         _fail(path, f"not an attnviewer model (no '{FORMAT}' metadata)")
+    kind, record = _validated(path, meta)
+    return Header(kind=kind, meta=record, tensors=_tensor_table(path, header, data_bytes))
+
+
+def _validated(path: Path, meta: dict) -> tuple[str, _Header]:
+    """A model's metadata (its records as JSON strings) against its kind's schema."""
     kind = meta.get("kind", "caption")
     if not isinstance(kind, str) or kind not in HEADERS:
         _fail(path, f"unknown model kind {_short(kind)}; known: {', '.join(HEADERS)}")
     try:
-        record = HEADERS[kind].model_validate(meta)
+        return kind, HEADERS[kind].model_validate(meta)
     except ValidationError as e:
         _fail(path, f"bad config: {describe(e)}")
-    return Header(kind=kind, meta=record, tensors=_tensor_table(path, header, data_bytes))
 
 
 def _tensor_table(path: Path, header: dict, data_bytes: int) -> dict[str, Tensor]:
