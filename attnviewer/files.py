@@ -10,6 +10,16 @@ from pathlib import Path
 from .errors import OutputError
 
 
+def file_stamp(path) -> tuple[int, int, int, int] | None:
+    """Which file a path names now: (device, inode, size, modification time); None when it cannot
+    be stat-ed (gone, or not a path: a sentence). Equal stamps: the very file, unchanged."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def _default_mode() -> int:
     """Permissions of a newly created file under this process's umask (mkstemp makes 0600)."""
     try:

@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from ..settings import DecodeSettings
 from ..errors import AttnViewerError, first_line, printable
+from ..files import file_stamp
 from .exports import ExportCancelled, ExportRequest, open_result, render_preview, write_export
 from .loader_lock import LIBRARIES
 
@@ -171,7 +172,7 @@ class Worker(QObject):
         skip reading it, and the window sees the very same object."""
         from .. import pipeline
 
-        key = (job.kind, job.source, *_stamp(job.source), tuple(sorted(job.options.items())),
+        key = (job.kind, job.source, file_stamp(job.source), tuple(sorted(job.options.items())),
                _steps(job.model))
         if self._last_media is None or self._last_media[0] != key:
             def progress(done: int, total: int) -> None:
@@ -189,7 +190,7 @@ class Worker(QObject):
         # By file, its modification time and the actual device: a retrained checkpoint at the
         # same path is read again, and "auto" shares the entry of the device it picks.
         path = catalog.resolve(job.model)
-        key = (str(path.resolve()), *_stamp(path), str(registry.pick_device(job.device)), kind.name)
+        key = (str(path.resolve()), file_stamp(path), str(registry.pick_device(job.device)), kind.name)
         if key not in self._models:
             model = pipeline.load_model(kind, job.model, job.device, job.trust_pickle)
             if len(self._models) >= MODEL_CACHE_SIZE:
@@ -222,14 +223,6 @@ def _warm_exports() -> None:
         mp4_encoder()
     except Exception:  # the dialog asks again and reports it; nothing to show here
         log.exception("warming the export look-ups failed")
-
-
-def _stamp(path) -> tuple:
-    try:
-        st = os.stat(path)
-        return st.st_mtime_ns, st.st_size
-    except OSError:
-        return (None, None)  # loading it will say what is wrong
 
 
 def _load_torch_libraries() -> list[str]:

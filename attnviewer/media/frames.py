@@ -8,7 +8,6 @@ memory holds those frames, never the video, and a long video is mostly skipped, 
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import cv2
 import numpy as np
 
 from ..errors import MediaError, first_line
-from ..files import atomic_path
+from ..files import atomic_path, file_stamp
 
 DISPLAY_SIDE = 256  # long side of the frames kept for display and figures
 
@@ -58,15 +57,8 @@ class PacketIndex:
 
     def describes(self, path: str | Path) -> bool:
         """Whether `path` is still the very file that was listed (same file, size and time)."""
-        try:
-            return _stamp(Path(path)) == self.stamp
-        except OSError:
-            return False
-
-
-def _stamp(path: Path) -> tuple[int, int, int, int]:
-    st = os.stat(path)
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+        stamp = file_stamp(path)
+        return stamp is not None and stamp == self.stamp
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -78,10 +70,7 @@ def index_packets(path: str | Path, check=lambda: None) -> PacketIndex:
     """List a video's packets (no decoding) into a PacketIndex; check() as for list_packets.
     MediaError for anything that is not a readable video."""
     path = Path(path)
-    try:
-        stamp = _stamp(path)  # before opening: a file replaced meanwhile no longer matches
-    except OSError:
-        stamp = None  # _open says what is wrong
+    stamp = file_stamp(path)  # before opening: a file replaced meanwhile no longer matches (None: _open says why)
     with _open(path) as box:
         stream = box.streams.video[0]
         tb = stream.time_base

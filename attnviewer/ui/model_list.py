@@ -17,13 +17,13 @@ stays in the box for this session (loading it says what is wrong), never in the 
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, QStandardPaths, Signal
 
 from .. import catalog
 from ..errors import CheckpointError, printable
+from ..files import file_stamp
 from ..kinds import KINDS
 
 OPENED_KEY = "models/opened"
@@ -75,11 +75,7 @@ class ModelList(QObject):
         header is read again only when the file changed (path, size, mtime, inode): the box is
         listed on the GUI thread, at every change of either column."""
         path = str(path)
-        try:
-            st = os.stat(path)
-            stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
-        except OSError:
-            stamp = None  # gone: model_kind says so
+        stamp = file_stamp(path)  # None: gone, model_kind says so
         if stamp is None or self._read.get(path, (None,))[0] != stamp:
             try:
                 kind, problem = catalog.model_kind(path), ""
