@@ -264,6 +264,7 @@ def test_several_sentences_from_a_file_each_get_their_own_outputs(tmp_path, caps
 @pytest.mark.parametrize("argv,message", [
     (["translate", "   "], "empty text"),
     (["translate", "... !"], "only punctuation"),
+    (["translate", "the dog \x1b[2J sees \x00"], "holds a control character"),
     (["translate", " ".join(["dog"] * 61)], "at most 60"),
     (["translate", "the dog", "--model", "caption-shapes"], "captions images"),
     (["caption", "{sample}", "--model", "translate-sov"], "translates sentences"),

@@ -18,9 +18,17 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
+# control characters but tab and newline (escape codes, NUL): no sentence holds them, and no result
+# file may (export/result_schema.py refuses them in a translation's source)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def source_words(text: str, max_words: int | None = None, where: str = "text", split=tokenize) -> list[str]:
     """The words of one sentence to translate (split by `split`, the model's tokenizer); MediaError
-    for empty or over-long text."""
+    for empty or over-long text, or text holding control characters."""
+    control = _CONTROL.search(text)
+    if control:
+        raise MediaError(f"{where}: holds a control character ({control.group()!r}); only plain text is translated")
     words = split(text)
     if not words:
         raise MediaError(f"{where}: empty text, nothing to translate")
