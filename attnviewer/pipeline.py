@@ -12,8 +12,11 @@ from __future__ import annotations
 import time
 from typing import Generator
 
+import numpy as np
+
 from .domain import note
 from .kinds import Kind
+from .lens import DEFAULT as DEFAULT_LENS, Lens
 from .settings import DecodeSettings
 from .types import Result, Step
 
@@ -44,17 +47,57 @@ def load_model(kind: Kind, name: str, device: str = "auto", trust_pickle: bool =
     return registry.load(name, device, trust_pickle, kind=kind.name)
 
 
-def _result(kind: Kind, model, media, settings: DecodeSettings, hyps: list, seconds: float, remark) -> Result:
-    """The kind's Result of one input, with the settings it was decoded with and the domain note."""
+def _result(kind: Kind, model, media, settings: DecodeSettings, hyps: list, seconds: float, remark,
+            places=None, lens: Lens = DEFAULT_LENS) -> Result:
+    """The kind's Result of one input, with the settings it was decoded with and the domain note
+    (a transformer's: how its tokens map to places, and the lens its maps were drawn with)."""
     record = dict(settings.to_dict(), device=str(next(model.parameters()).device))
     result = kind.result(media, model.name, record, hyps, seconds)
     result.note = remark
+    if places is not None:
+        result.places, result.lens = places, lens.to_dict()
     return result
 
 
-def run(kind: Kind, model, media, settings: DecodeSettings) -> Generator[Step, None, Result]:
+def _places(model) -> list:
+    """A transformer's Places of each input of its last init_state (others have none)."""
+    return list(getattr(model, "input_places", None) or [])
+
+
+def _lensed(decoding, places: list, lens: Lens):
+    """A transformer's decoding with each step's [layers, heads, tokens] turned into the kind's map
+    through the lens (the raw attention kept beside it: a new lens needs no new decoding)."""
+    if not places:
+        return (yield from decoding)
+    try:
+        while True:
+            try:
+                step = next(decoding)
+            except StopIteration as stop:
+                return [[lensed_hypothesis(h, places[i], lens) for h in hyps] for i, hyps in enumerate(stop.value)]
+            heads = step.attention
+            attention, sink = places[step.item].maps(heads, lens)
+            step.heads, step.attention, step.sink = heads, attention, float(sink)
+            yield step
+    finally:
+        decoding.close()
+
+
+def lensed_hypothesis(hyp, places, lens: Lens):
+    """A hypothesis' attention drawn through a lens from its raw heads (kept as they were)."""
+    raw = hyp.heads if hyp.heads is not None else hyp.attention
+    if len(raw) == 0:
+        hyp.heads, hyp.attention, hyp.sinks = raw, np.zeros((0, *places.shape), dtype=np.float32), []
+        return hyp
+    hyp.heads = raw
+    hyp.attention, sinks = places.maps(raw, lens)
+    hyp.sinks = [float(x) for x in sinks]
+    return hyp
+
+
+def run(kind: Kind, model, media, settings: DecodeSettings, lens: Lens = DEFAULT_LENS) -> Generator[Step, None, Result]:
     """Decode one input, yielding each word as it is chosen; returns the Result. Close the
-    generator to cancel between words."""
+    generator to cancel between words. `lens`: how a transformer's layers and heads make a map."""
     import torch
 
     from .decoding.search import decode
@@ -65,11 +108,14 @@ def run(kind: Kind, model, media, settings: DecodeSettings) -> Generator[Step, N
     with torch.inference_mode():
         state = model.init_state(kind.inputs(model, [media], device))
         remark = note(kind, model, media, state)
-        hyps = (yield from decode(model, state, settings, stream=True))[0]
-    return _result(kind, model, media, settings, hyps, time.perf_counter() - t0, remark)
+        places = _places(model)
+        hyps = (yield from _lensed(decode(model, state, settings, stream=True), places, lens))[0]
+    return _result(kind, model, media, settings, hyps, time.perf_counter() - t0, remark,
+                   places[0] if places else None, lens)
 
 
-def run_all(kind: Kind, model, medias: list, settings: DecodeSettings, batch: int = 16) -> list[Result]:
+def run_all(kind: Kind, model, medias: list, settings: DecodeSettings, batch: int = 16,
+            lens: Lens = DEFAULT_LENS) -> list[Result]:
     """Decode many inputs in batches (no streaming); one Result each, in order."""
     import torch
 
@@ -84,10 +130,11 @@ def run_all(kind: Kind, model, medias: list, settings: DecodeSettings, batch: in
         with torch.inference_mode():
             state = model.init_state(kind.inputs(model, part, device))
             remarks = [note(kind, model, m, _item(state, i)) for i, m in enumerate(part)]
-            all_hyps = finish(decode(model, state, settings, stream=False))
+            places = _places(model)
+            all_hyps = finish(_lensed(decode(model, state, settings, stream=False), places, lens))
         seconds = (time.perf_counter() - t0) / len(part)
-        results += [_result(kind, model, m, settings, hyps, seconds, remark)
-                    for m, hyps, remark in zip(part, all_hyps, remarks)]
+        results += [_result(kind, model, m, settings, hyps, seconds, remark, places[i] if places else None, lens)
+                    for i, (m, hyps, remark) in enumerate(zip(part, all_hyps, remarks))]
     return results
 
 

@@ -33,6 +33,8 @@ class Step:
     item: int = 0  # which input of a batch this step belongs to
     job: int = 0  # engine job id; the window drops steps of superseded jobs
     location: int | None = None  # hard attention: the flat index of the sampled region
+    heads: np.ndarray | None = None  # transformers: [layers, heads, tokens] the map came from (see lens.py)
+    sink: float | None = None  # transformers: the share of the attention on tokens that are no place
 
 
 NO_WORDS = "(no words)"  # a hypothesis whose first word was <end>
@@ -50,13 +52,18 @@ class Hypothesis:
     alternatives: list[list[tuple[str, float]]]
     attention: np.ndarray  # (len(tokens), *attention_shape)
     locations: list[int] | None = None  # hard attention: the sampled region of each word
+    heads: np.ndarray | None = None  # transformers: (len(tokens), layers, heads, tokens of the input)
+    sinks: list[float] | None = None  # transformers: each word's share of attention on no place
 
     def steps(self, item: int = 0, job: int = 0) -> list[Step]:
-        locations = self.locations or [None] * len(self.tokens)
+        n = len(self.tokens)
+        locations = self.locations or [None] * n
+        heads = self.heads if self.heads is not None else [None] * n
+        sinks = self.sinks or [None] * n
         return [
-            Step(i, t, tid, p, alts, att, item=item, job=job, location=loc)
-            for i, (t, tid, p, alts, att, loc) in enumerate(
-                zip(self.tokens, self.token_ids, self.probs, self.alternatives, self.attention, locations)
+            Step(i, t, tid, p, alts, att, item=item, job=job, location=loc, heads=h, sink=s)
+            for i, (t, tid, p, alts, att, loc, h, s) in enumerate(
+                zip(self.tokens, self.token_ids, self.probs, self.alternatives, self.attention, locations, heads, sinks)
             )
         ]
 
@@ -84,6 +91,8 @@ class Result:
     source_tokens: list[str] | None = None  # translate: the source words, one per attention position
     frame_times: list[float] | None = None  # video: the time (s) of each attended frame
     note: str | None = None  # the input is far from what the model was trained on (see domain.py)
+    places: Any = None  # transformers: lens.Places, how the input's tokens map to the attention's places
+    lens: dict | None = None  # transformers: the lens the attention was drawn with (lens.Lens.to_dict())
 
     @property
     def best(self) -> Hypothesis:

@@ -10,7 +10,8 @@ They work for any model exposing
 where every tensor of `state` has the batch first (so beam search can reorder it). Beam search
 passes `parents` (B,), the state row each word continues (the state keeps each parent once), and
 `owner`, the input of each state row; a model that shares nothing among them can start its step
-with index_select(0, parents).
+with index_select(0, parents). A model whose attention depends on the word it reads (a
+transformer: `attends_after_reading`) gets its state reordered to one row per word instead.
 """
 from __future__ import annotations
 
@@ -242,6 +243,12 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
             width = width[open_rows]
             trace.keep_rows(rows)
             items = [items[r] for r in open_rows]
+        if getattr(model, "attends_after_reading", False):
+            # A transformer's attention depends on the word it reads: every word gets its parent's
+            # state (its key/value cache), one reordering per step as generate() does.
+            rows_t = torch.from_numpy(parent).to(device)
+            state = {n: v if n in static else v.index_select(0, rows_t) for n, v in state.items()}
+            continue
         # The next step continues these parents; the state keeps each once (the words of one
         # parent share its attention). Per-input entries (the regions) need no reordering.
         kept, inverse = np.unique(parent, return_inverse=True)

@@ -47,6 +47,8 @@ class TextKind(Kind):
         """The words the model reads: punctuation it never saw is dropped rather than read as <unk>."""
         from ..errors import MediaError
 
+        if hasattr(model, "sentence_words"):  # a transformer reads the text in its own pieces: its words
+            return Sentence(media.text, model.sentence_words(media.text))
         kept = [w for w in media.words if w in model.source_index or any(ch.isalnum() for ch in w)]
         if not kept:
             raise MediaError(f"{short(media.text)}: only punctuation, nothing to translate")
@@ -56,6 +58,8 @@ class TextKind(Kind):
         return Sentence(media.text, kept, model.unknown_words(kept))
 
     def inputs(self, model, medias, device):
+        if hasattr(model, "sentence_words"):
+            return model.source_batch([m.text for m in medias], device)
         return model.source_batch([m.words for m in medias], device)
 
     def result(self, media, model_name, settings, hyps, seconds) -> Result:

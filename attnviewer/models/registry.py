@@ -24,9 +24,16 @@ COMMANDS = {"caption": "attnviewer caption", "translate": "attnviewer translate"
 
 def load(name_or_path: str, device: str = "auto", trust_pickle: bool = False, kind: str = "caption"):
     """The model, on the device; CheckpointError if it cannot load or does another job than `kind`."""
+    from ..model_folders import is_model_folder
     from .checkpoint import load_checkpoint
 
-    model = load_checkpoint(resolve(name_or_path), pick_device(device), trust_pickle)
+    path = resolve(name_or_path)
+    if is_model_folder(path):  # a transformers folder (save_pretrained)
+        from .hf.loading import load_folder
+
+        model = load_folder(path, pick_device(device))
+    else:
+        model = load_checkpoint(path, pick_device(device), trust_pickle)
     if model.kind != kind:
         raise CheckpointError(f"{name_or_path}: a model that {USES.get(model.kind, model.kind)}, but this needs one "
                               f"that {USES[kind]}; use it with {COMMANDS.get(model.kind, 'its own command')}")

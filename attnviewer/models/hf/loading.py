@@ -1,0 +1,160 @@
+"""Loading a transformers model folder safely, offline, as a Stepper.
+
+The folder is checked first without importing anything (model_folders.inspect: safetensors only,
+no remote code, sizes and memory); then transformers loads it with local files only, safetensors
+only, no remote code, eager attention (the only kind that returns weights), offline mode forced.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+from ...errors import CheckpointError, first_line, printable
+from ...model_folders import FolderModel, inspect
+from .stepper import HFConfig, Stepper
+
+INSTALL = "pip install 'attnviewer[transformers]'"
+CAPTION_MAX_LEN = 30
+TRANSLATE_MAX_LEN = 100
+
+
+def offline() -> None:
+    """Nothing is ever downloaded: set before transformers is imported (it reads them then)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def transformers_module():
+    """transformers, imported offline; CheckpointError naming the extra to install if missing."""
+    offline()
+    try:
+        import transformers
+    except ImportError:
+        raise CheckpointError(f"opening a transformers model folder needs the transformers package: {INSTALL}") from None
+    transformers.logging.set_verbosity_error()  # its notes would reach the user as warnings
+    transformers.utils.logging.disable_progress_bar()  # its bars would clutter the CLI's output
+    return transformers
+
+
+def load_folder(path: str | Path, device) -> Stepper:
+    """The folder's model on `device`, ready for decoding; CheckpointError in one line."""
+    info = inspect(path)
+    tf = transformers_module()
+    import torch
+
+    common = dict(local_files_only=True, use_safetensors=True, dtype=torch.float32)
+    classes = {"vision-encoder-decoder": tf.VisionEncoderDecoderModel, "blip": tf.BlipForConditionalGeneration,
+               "seq2seq": tf.AutoModelForSeq2SeqLM}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model_class = classes[info.family]
+            extra = {"trust_remote_code": False} if info.family == "seq2seq" else {}
+            hf = model_class.from_pretrained(str(info.path), attn_implementation="eager", **common, **extra)
+            tokenizer = _tokenizer(tf, info)
+    except CheckpointError:
+        raise
+    except (Exception, SystemExit) as e:  # transformers raises many types for a damaged folder
+        raise CheckpointError(f"{printable(info.path)}: transformers cannot load it ({first_line(e)[:200]})") from None
+    hf.eval()
+    stepper = _stepper(hf, info, tokenizer)
+    return stepper.to(device).eval()
+
+
+def _tokenizer(tf, info: FolderModel):
+    names = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "vocab.txt", "spiece.model", "source.spm",
+             "sentencepiece.bpe.model")
+    if not any((info.path / n).exists() for n in names):
+        raise CheckpointError(f"{printable(info.path)}: has no tokenizer files (tokenizer.json); save the "
+                              "tokenizer beside the model with tokenizer.save_pretrained(folder)")
+    return tf.AutoTokenizer.from_pretrained(str(info.path), local_files_only=True, trust_remote_code=False)
+
+
+def _first(value):
+    if isinstance(value, (list, tuple)):
+        return value[0] if value else None
+    return value
+
+
+def _stepper(hf, info: FolderModel, tokenizer) -> Stepper:
+    gen = getattr(hf, "generation_config", None)
+    cfg = hf.config
+    banned = [w[0] for w in (getattr(gen, "bad_words_ids", None) or []) if isinstance(w, (list, tuple)) and len(w) == 1]
+    forced = getattr(gen, "forced_bos_token_id", None) if gen is not None else None
+    if info.family == "blip":
+        text = cfg.text_config
+        start, end = text.bos_token_id, text.sep_token_id
+    else:
+        dec = cfg.decoder if info.family == "vision-encoder-decoder" else cfg
+        start = _first(getattr(cfg, "decoder_start_token_id", None) or getattr(gen, "decoder_start_token_id", None)
+                       or getattr(dec, "decoder_start_token_id", None) or getattr(dec, "bos_token_id", None))
+        end = _first(getattr(gen, "eos_token_id", None) if gen is not None else None) or _first(
+            getattr(cfg, "eos_token_id", None) or getattr(dec, "eos_token_id", None))
+    if start is None or end is None:
+        raise CheckpointError(f"{printable(info.path)}: its config names no decoder start or end token "
+                              "(decoder_start_token_id, eos_token_id)")
+    config = _preprocessing(info)
+    config.max_len = _max_len(gen, info.kind)
+    patch, tubelet = None, 1
+    if info.family == "vision-encoder-decoder":
+        enc = cfg.encoder
+        patch = getattr(enc, "patch_size", None)
+        tubelet = int(getattr(enc, "tubelet_size", 1) or 1)
+        if info.kind == "video":
+            config.steps = int(getattr(enc, "num_frames", config.steps) or config.steps)
+    if info.kind == "translate":
+        config.max_source_len = int(getattr(cfg, "max_position_embeddings", 0) or 512)
+    return Stepper(hf, info.family, info.kind, tokenizer, config, start, end, banned, forced, patch, tubelet)
+
+
+def _max_len(gen, kind: str) -> int:
+    """The longest output: the folder's generation_config where it says so, else ours."""
+    default = TRANSLATE_MAX_LEN if kind == "translate" else CAPTION_MAX_LEN
+    if gen is None:
+        return default
+    new = getattr(gen, "max_new_tokens", None)
+    if isinstance(new, int) and new > 0:
+        return min(new, 512)
+    total = getattr(gen, "max_length", None)
+    if isinstance(total, int) and 1 < total != 20:  # 20: transformers' default, not the folder's choice
+        return min(total - 1, 512)
+    return default
+
+
+def _preprocessing(info: FolderModel) -> HFConfig:
+    """How pixels become the encoder's input: preprocessor_config.json, else the encoder's config."""
+    import json
+
+    config = HFConfig()
+    enc = info.config.get("encoder") or info.config.get("vision_config") or {}
+    size = enc.get("image_size") if isinstance(enc, dict) else None
+    prep_path = info.path / "preprocessor_config.json"
+    prep = {}
+    if prep_path.exists():
+        try:
+            prep = json.loads(prep_path.read_text(encoding="utf-8"))  # checked as JSON by inspect
+        except (OSError, ValueError):
+            prep = {}
+    psize = prep.get("size") or prep.get("crop_size")
+    if isinstance(psize, dict):
+        psize = psize.get("height") or psize.get("shortest_edge") or psize.get("width")
+    if isinstance(psize, int) and psize > 0:
+        size = psize
+    if isinstance(size, (list, tuple)):
+        size = size[0]
+    if not isinstance(size, int) or not 8 <= size <= 4096:
+        size = 224
+    config.image_size = config.frame_size = size
+    for key, attr in (("image_mean", "mean"), ("image_std", "std")):
+        value = prep.get(key)
+        if isinstance(value, list) and len(value) == 3 and all(isinstance(v, (int, float)) for v in value):
+            setattr(config, attr, tuple(float(v) for v in value))
+    if isinstance(prep.get("rescale_factor"), (int, float)):
+        config.rescale = float(prep["rescale_factor"])
+    if prep.get("do_rescale") is False:
+        config.rescale = 1.0
+    if prep.get("do_normalize") is False:
+        config.normalize = False
+    return config
