@@ -31,6 +31,7 @@ def decode(model, state: dict[str, Tensor], settings: DecodeSettings, stream: bo
     """The generator for the chosen method."""
     s = settings.validate()
     max_len = s.max_len or model.config.max_len
+    max_len = min(max_len, getattr(model, "longest", max_len))  # a transformer's positions end somewhere
     if s.method == "beam":
         return beam_search(model, state, s.beam, max_len, s.length_penalty, s.alternatives, stream, s.shrink_beam)
     pick = _argmax if s.method == "greedy" else _sampler(s.temperature, s.top_k, s.seed)

@@ -72,10 +72,14 @@ def _tokenizer(tf, info: FolderModel):
     return tf.AutoTokenizer.from_pretrained(str(info.path), local_files_only=True, trust_remote_code=False)
 
 
-def _first(value):
-    if isinstance(value, (list, tuple)):
-        return value[0] if value else None
-    return value
+def _given(*values):
+    """The first value that is set (0 is a token id like any other); of a list, its first."""
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            value = value[0] if value else None
+        if value is not None:
+            return int(value)
+    return None
 
 
 def _stepper(hf, info: FolderModel, tokenizer) -> Stepper:
@@ -88,10 +92,10 @@ def _stepper(hf, info: FolderModel, tokenizer) -> Stepper:
         start, end = text.bos_token_id, text.sep_token_id
     else:
         dec = cfg.decoder if info.family == "vision-encoder-decoder" else cfg
-        start = _first(getattr(cfg, "decoder_start_token_id", None) or getattr(gen, "decoder_start_token_id", None)
-                       or getattr(dec, "decoder_start_token_id", None) or getattr(dec, "bos_token_id", None))
-        end = _first(getattr(gen, "eos_token_id", None) if gen is not None else None) or _first(
-            getattr(cfg, "eos_token_id", None) or getattr(dec, "eos_token_id", None))
+        start = _given(getattr(cfg, "decoder_start_token_id", None), getattr(gen, "decoder_start_token_id", None),
+                       getattr(dec, "decoder_start_token_id", None), getattr(dec, "bos_token_id", None))
+        end = _given(getattr(gen, "eos_token_id", None), getattr(cfg, "eos_token_id", None),
+                     getattr(dec, "eos_token_id", None))
     if start is None or end is None:
         raise CheckpointError(f"{printable(info.path)}: its config names no decoder start or end token "
                               "(decoder_start_token_id, eos_token_id)")

@@ -158,6 +158,15 @@ class Stepper(nn.Module):
         return state
 
     @property
+    def longest(self) -> int:
+        """The most words the decoder has positions for (after its start token)."""
+        cfg = self._decoder_config()
+        n = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
+        if not isinstance(n, int) or n <= 1 or getattr(cfg, "model_type", "") in ("t5", "mt5", "umt5", "longt5"):
+            return 10**6  # relative positions: no limit of their own
+        return n - 1
+
+    @property
     def n_layers(self) -> int:
         cfg = self._decoder_config()
         return int(getattr(cfg, "num_hidden_layers", None) or getattr(cfg, "decoder_layers", None)
