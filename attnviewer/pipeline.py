@@ -64,9 +64,10 @@ def _places(model) -> list:
     return list(getattr(model, "input_places", None) or [])
 
 
-def _lensed(decoding, places: list, lens: Lens):
+def _lensed(decoding, places: list, lens: Lens, joined=None):
     """A transformer's decoding with each step's [layers, heads, tokens] turned into the kind's map
-    through the lens (the raw attention kept beside it: a new lens needs no new decoding)."""
+    through the lens (the raw attention kept beside it: a new lens needs no new decoding), and its
+    hypotheses' text as its tokenizer joins the pieces (`joined`: ids -> text)."""
     if not places:
         return (yield from decoding)
     try:
@@ -74,7 +75,10 @@ def _lensed(decoding, places: list, lens: Lens):
             try:
                 step = next(decoding)
             except StopIteration as stop:
-                return [[lensed_hypothesis(h, places[i], lens) for h in hyps] for i, hyps in enumerate(stop.value)]
+                hyps = [[lensed_hypothesis(h, places[i], lens) for h in item] for i, item in enumerate(stop.value)]
+                for h in (h for item in hyps for h in item):
+                    h.joined = joined(h.token_ids) if joined else None
+                return hyps
             heads = step.attention
             attention, sink = places[step.item].maps(heads, lens)
             step.heads, step.attention, step.sink = heads, attention, float(sink)
@@ -109,7 +113,8 @@ def run(kind: Kind, model, media, settings: DecodeSettings, lens: Lens = DEFAULT
         state = model.init_state(kind.inputs(model, [media], device))
         remark = note(kind, model, media, state)
         places = _places(model)
-        hyps = (yield from _lensed(decode(model, state, settings, stream=True), places, lens))[0]
+        decoding = decode(model, state, settings, stream=True)
+        hyps = (yield from _lensed(decoding, places, lens, getattr(model, "joined", None)))[0]
     return _result(kind, model, media, settings, hyps, time.perf_counter() - t0, remark,
                    places[0] if places else None, lens)
 
@@ -131,7 +136,8 @@ def run_all(kind: Kind, model, medias: list, settings: DecodeSettings, batch: in
             state = model.init_state(kind.inputs(model, part, device))
             remarks = [note(kind, model, m, _item(state, i)) for i, m in enumerate(part)]
             places = _places(model)
-            all_hyps = finish(_lensed(decode(model, state, settings, stream=False), places, lens))
+            decoding = decode(model, state, settings, stream=False)
+            all_hyps = finish(_lensed(decoding, places, lens, getattr(model, "joined", None)))
         seconds = (time.perf_counter() - t0) / len(part)
         results += [_result(kind, model, m, settings, hyps, seconds, remark, places[i] if places else None, lens)
                     for i, (m, hyps, remark) in enumerate(zip(part, all_hyps, remarks))]

@@ -54,6 +54,7 @@ class Hypothesis:
     locations: list[int] | None = None  # hard attention: the sampled region of each word
     heads: np.ndarray | None = None  # transformers: (len(tokens), layers, heads, tokens of the input)
     sinks: list[float] | None = None  # transformers: each word's share of attention on no place
+    joined: str | None = None  # subword models: the text as their tokenizer writes the pieces out
 
     def steps(self, item: int = 0, job: int = 0) -> list[Step]:
         n = len(self.tokens)
@@ -69,7 +70,7 @@ class Hypothesis:
 
     @property
     def text(self) -> str:
-        return " ".join(self.tokens)
+        return self.joined if self.joined is not None else " ".join(self.tokens)
 
     @property
     def shown(self) -> str:
