@@ -25,9 +25,12 @@ def model_config(model_name: str) -> dict:
     """A model's config from its file's header, validated against its kind's schema (no torch):
     CheckpointError with one line for a damaged or hostile header; {} for a pickle (no header)."""
     from .catalog import resolve, sniff
+    from .model_folders import folder_config, is_model_folder
     from .models.header import validate_header
 
     path = resolve(model_name)
+    if is_model_folder(path):
+        return folder_config(path)
     try:
         if sniff(path) != "safetensors":
             return {}
