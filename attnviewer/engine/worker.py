@@ -56,6 +56,9 @@ class Worker(QObject):
     status = Signal(int, str, str)  # job id, slot, what is happening
     progress = Signal(int, str, int, int)  # job id, slot, done, total (reading a long video)
     step = Signal(int, str, object)  # job id, slot, Step
+    places = Signal(int, str, object)  # job id, slot, lens.Places: a transformer's token -> place map (before its first Step)
+    loading = Signal(int, str, str)  # job id, slot, the model being loaded (not yet in the cache): the window shows it busy
+    cached_models = Signal(list)  # [(folder, kind, label)]: the supported models in the user's Hugging Face cache
     finished = Signal(int, str, object)  # job id, slot, Result
     failed = Signal(int, str, str)  # job id, slot, message for the user
     devices = Signal(list)  # the devices torch can use, once it is imported
@@ -103,6 +106,24 @@ class Worker(QObject):
             (self.preview_failed if req.preview else self.export_failed).emit(req.id, message)
 
     @Slot()
+    def scan_cache(self) -> None:
+        """The supported models in the user's Hugging Face cache, read from disk here (each
+        snapshot's config, tokenizer files and weight headers: too slow for the GUI thread)."""
+        from ..model_folders import cache_label, cached_folders, folder_kind
+        from ..errors import CheckpointError
+
+        found = []
+        try:
+            for folder in cached_folders():
+                try:
+                    found.append((str(folder), folder_kind(folder), printable(cache_label(folder))))
+                except CheckpointError:
+                    continue
+        except OSError:
+            log.exception("reading the Hugging Face cache failed")
+        self.cached_models.emit(found)
+
+    @Slot()
     def warm(self) -> None:
         """Import torch now, while the window is idle: an input opened later does not wait for it
         (the import holds the GIL in stretches of up to ~0.4 s, which the window would feel)."""
@@ -139,16 +160,16 @@ class Worker(QObject):
         if job.cancel.is_set():
             return
         self.media_ready.emit(job.id, job.slot, media)
-        self.status.emit(job.id, job.slot, f"loading model {job.model}")
         torch = self._torch()
         model = self._model(job, kind)
         if job.cancel.is_set():
-            return
+            return  # loading cannot stop half-way; the model stays cached for the job that superseded it
         fitted = kind.fit(media, model)
         if fitted is not media:  # e.g. the sentence's unknown words, known now
             self.media_ready.emit(job.id, job.slot, fitted)
         self.status.emit(job.id, job.slot, "decoding")
         gen = pipeline.run(kind, model, fitted, job.settings)
+        first = True
         with torch.inference_mode():
             while True:
                 if job.cancel.is_set():
@@ -160,6 +181,11 @@ class Worker(QObject):
                     result = stop.value
                     break
                 step.job = job.id
+                if first:
+                    first = False
+                    places = getattr(model, "input_places", None)  # set by the model's init_state
+                    if step.heads is not None and places:
+                        self.places.emit(job.id, job.slot, places[0])
                 self.step.emit(job.id, job.slot, step)
         result.model = job.model
         self.finished.emit(job.id, job.slot, result)
@@ -192,11 +218,21 @@ class Worker(QObject):
         path = catalog.resolve(job.model)
         key = (str(path.resolve()), file_stamp(path), str(registry.pick_device(job.device)), kind.name)
         if key not in self._models:
+            label = _model_label(path)
+            self.status.emit(job.id, job.slot, f"loading model {label}")
+            self.loading.emit(job.id, job.slot, label)
             model = pipeline.load_model(kind, job.model, job.device, job.trust_pickle)
             if len(self._models) >= MODEL_CACHE_SIZE:
                 self._models.pop(next(iter(self._models)))
             self._models[key] = model
         return self._models[key]
+
+
+def _model_label(path) -> str:
+    """A model as the status bar names it: a Hugging Face cache snapshot by its repository."""
+    from ..model_folders import cache_label, is_model_folder
+
+    return printable(cache_label(path) if is_model_folder(path) else str(path))
 
 
 def _steps(model: str):
@@ -294,6 +330,7 @@ class Engine(QObject):
     _request = Signal(object)
     _export = Signal(object)
     _warm = Signal()
+    _scan = Signal()
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -306,6 +343,7 @@ class Engine(QObject):
         self._request.connect(self.worker.run)  # queued: the worker lives on the other thread
         self._export.connect(self.worker.export)
         self._warm.connect(self.worker.warm)
+        self._scan.connect(self.worker.scan_cache)
         self.thread.finished.connect(self.worker.deleteLater)
         self.thread.start()
         # If the window is never closed (the app quits, the interpreter exits), still stop the
@@ -314,6 +352,7 @@ class Engine(QObject):
         # signals re-exported for the window
         self.media_ready, self.status, self.progress = self.worker.media_ready, self.worker.status, self.worker.progress
         self.step, self.finished, self.failed = self.worker.step, self.worker.finished, self.worker.failed
+        self.places, self.loading, self.cached_models = self.worker.places, self.worker.loading, self.worker.cached_models
         self.devices = self.worker.devices
         w = self.worker
         self.exported, self.export_failed, self.export_cancelled = w.exported, w.export_failed, w.export_cancelled
@@ -362,6 +401,10 @@ class Engine(QObject):
     def warm(self) -> None:
         """Have the engine thread import torch now (see Worker.warm)."""
         self._warm.emit()
+
+    def scan_cache(self) -> None:
+        """Have the engine thread list the models in the Hugging Face cache (cached_models)."""
+        self._scan.emit()
 
     def latest_job(self, slot: str = "main") -> int | None:
         return self.worker.latest.get(slot)

@@ -123,6 +123,23 @@ class SideJobs:
         self.pending_media = None  # what that job read (shown at once in the media pane)
         self.pending_input: Input | None = None
         self.trusted: set[str] = set()  # pickle checkpoints the user agreed to load
+        self._places: dict[int, object] = {}  # job -> lens.Places of a transformer's input (streamed words)
+
+    def places_ready(self, job: int, places) -> bool:
+        """A transformer's token -> place map for a job's words (it comes before its first word)."""
+        if job not in (self.pending, self.state.job):
+            return False
+        self._places = {j: p for j, p in self._places.items() if j in (self.pending, self.state.job)}
+        self._places[job] = places
+        return True
+
+    @property
+    def places(self):
+        """The token -> place map of the words on screen (None: a model without heads)."""
+        st = self.state
+        if st.result is not None and st.result.places is not None:
+            return st.result.places
+        return self._places.get(st.job) if st.job is not None else None
 
     def submitted(self, job: int, inp: Input) -> None:
         self.pending, self.pending_media, self.pending_input = job, None, inp

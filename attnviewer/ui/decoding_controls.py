@@ -6,7 +6,6 @@ screen; the main column's controls (remember=True) have their choice per kind re
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -19,11 +18,13 @@ from ..kinds import KINDS
 from .model_list import ModelList
 
 OPEN_CHECKPOINT = "Open model…"
+OPEN_FOLDER = "Open model folder…"
 
 
 class DecodingControls(QWidget):
     changed = Signal()
     open_checkpoint = Signal()
+    open_folder = Signal()  # a transformers model folder (save_pretrained)
 
     def __init__(self, models: ModelList | None = None, remember: bool = False, parent=None):
         super().__init__(parent)
@@ -112,11 +113,11 @@ class DecodingControls(QWidget):
         current = current or self.model.currentData() or self.defaults.get(self.kind)
         self.models.check()
         self.model.clear()
-        bundled = self.models.bundled()
         for name in self.models.names(self.kind):
-            self.model.addItem(name if name in bundled else Path(name).name, name)
+            self.model.addItem(self.models.label(name), name)
             self.model.setItemData(self.model.count() - 1, name, Qt.ItemDataRole.ToolTipRole)
         self.model.addItem(OPEN_CHECKPOINT, None)
+        self.model.addItem(OPEN_FOLDER, None)
         index = self.model.findData(current)
         if index < 0:
             index = max(self.model.findData(self.defaults.get(self.kind)), 0)
@@ -141,7 +142,7 @@ class DecodingControls(QWidget):
 
     def _model_chosen(self, index: int) -> None:
         if self.model.itemData(index) is None:
-            self.open_checkpoint.emit()
+            (self.open_folder if self.model.itemText(index) == OPEN_FOLDER else self.open_checkpoint).emit()
             return
         self._refresh_scores()
         self._keep()

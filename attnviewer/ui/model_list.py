@@ -4,7 +4,9 @@ Offered for a kind of input (caption, video, translate): the bundled models of t
 the models in the user's models folder (`attnviewer/models` in the platform's data folder, e.g.
 ~/.local/share/attnviewer/models), then the model files the user opened (File → Open model…, or
 dropped on the window) whose header says that kind. Kinds are read from the files' safetensors
-headers by catalog: no torch on the GUI thread, and each header once while its file stays the same
+headers by catalog (a transformers model folder, opened like a file: from its config.json and
+weight headers, model_folders.inspect; one that is refused is not listed), then the supported
+models in the user's Hugging Face cache (listed by the engine thread: `set_cached`). No torch on the GUI thread, and each header once while its file stays the same
 (the boxes are listed again at every change).
 
 Remembered across restarts (QSettings, `models/...`): the model files opened, and the model last
@@ -57,6 +59,8 @@ class ModelList(QObject):
         self._bundled: dict[str, list[str]] | None = None  # kind -> bundled names (fixed while the app runs)
         self._read: dict[str, tuple[tuple, str, str]] = {}  # file -> (stat, kind, why it has none), as last read
         self._choices_checked = False
+        self.cached: dict[str, list[str]] = {}  # kind -> snapshot folders in the Hugging Face cache
+        self._labels: dict[str, str] = {}  # cached folder -> 'org/name'
 
     def bundled(self, kind: str | None = None) -> list[str]:
         """The bundled model names (of a kind), their headers read once."""
@@ -96,7 +100,28 @@ class ModelList(QObject):
             found += [str(p) for p in catalog.models_in(self.folder, self.file_kind).get(kind, [])]
         found += [p for p in self.opened if p in self._read and self._read[p][1] == kind]  # as check() read them
         found += self.session.get(kind, [])
+        found += self.cached.get(kind, [])
         return list(dict.fromkeys(found))
+
+    def label(self, name: str) -> str:
+        """What the box shows: a bundled name as it is, a cached model as 'org/name', a file or
+        folder by its name."""
+        if name in self._labels:
+            return self._labels[name]
+        if name in self.bundled():
+            return name
+        from ..model_folders import cache_label
+
+        return cache_label(Path(name))
+
+    def set_cached(self, entries: list) -> None:
+        """The supported models found in the Hugging Face cache: [(folder, kind, label)]."""
+        self.cached, self._labels = {}, {}
+        for path, kind, label in entries:
+            if kind in KINDS:
+                self.cached.setdefault(kind, []).append(path)
+                self._labels[path] = f"{label} (cache)"
+        self.changed.emit()
 
     def check(self) -> None:
         """Check the remembered files again (a header is read again if its file changed); drop
