@@ -22,7 +22,8 @@ from .figures import atomic_path
 from .result_schema import SCHEMAS as _READABLE
 from .result_schema import NpzArrays, ResultRecord, check_data, json_data, path_bytes, read_json_text
 
-SCHEMA = "attnviewer-result-3"  # 3: kind, source_tokens (translation), frame_times (video)
+SCHEMA = "attnviewer-result-4"  # 3: kind, source_tokens (translation), frame_times (video); 4: transformers'
+# places, lens, heads_shape and each word's sink (the raw heads and the rollout in the NPZ)
 assert SCHEMA in _READABLE  # what load_result reads (result_schema.py declares them)
 
 
@@ -39,6 +40,8 @@ def hypothesis_dict(h: Hypothesis) -> dict:
     ]
     for word, loc in zip(words, h.locations or []):
         word["location"] = loc  # hard attention: the sampled region (flat index)
+    for word, sink in zip(words, h.sinks or []):
+        word["sink"] = min(max(round(float(sink), 6), 0.0), 1.0)  # transformers: the share on no place
     return {
         "text": h.text,
         "tokens": h.tokens,
@@ -78,7 +81,42 @@ def result_dict(r: Result) -> dict:
         "note": r.note,
         "attention_shape": list(r.best.attention.shape[1:]) if r.hypotheses else None,
         "hypotheses": [hypothesis_dict(h) for h in r.hypotheses],
+        **transformer_fields(r),
     }
+
+
+def heads_of(r: Result) -> list[np.ndarray] | None:
+    """Each hypothesis's raw attention (words, layers, heads, tokens) of a transformer's result with
+    places; None where any is missing (a result reopened from its JSON alone) or the shapes differ."""
+    if r.places is None or not r.hypotheses or any(h.heads is None for h in r.hypotheses):
+        return None
+    heads = [np.asarray(h.heads) for h in r.hypotheses]
+    inner = {a.shape[1:] for a in heads if a.ndim == 4}
+    if len(inner) != 1 or any(a.ndim != 4 for a in heads):
+        return None
+    return heads
+
+
+def _label(text: str) -> str:
+    """A token's label as the schema keeps it: control characters escaped, at most 100 characters."""
+    from .result_schema import _CONTROL, LABEL_CHARS
+
+    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text))
+    return text[:LABEL_CHARS]
+
+
+def transformer_fields(r: Result) -> dict:
+    """places, lens and heads_shape of a transformer's result (nothing for other models)."""
+    from ..lens import Lens
+
+    from ..kinds.base import heads_layout
+
+    shape = heads_layout(r)
+    if r.places is None or shape is None:
+        return {}
+    places = r.places.to_dict()
+    places["labels"] = [_label(t) for t in places.get("labels", [])]
+    return {"places": places, "lens": Lens.from_dict(r.lens).to_dict(), "heads_shape": list(shape)}
 
 
 def write_json(data, out: str | Path) -> Path:
@@ -106,6 +144,11 @@ def write_npz(result: Result, out: str | Path, data: dict | None = None) -> Path
         raise OutputError(f"{out}: the arrays are written as NPZ; name the file .npz")
     data = data if data is not None else result_dict(result)
     arrays = {f"attention_{i}": np.asarray(h.attention, dtype=np.float32) for i, h in enumerate(result.hypotheses)}
+    if "heads_shape" in data:  # a transformer's every layer and head (float16 halves them), and its rollout
+        for i, heads in enumerate(heads_of(result) or []):
+            arrays[f"heads_{i}"] = np.clip(np.asarray(heads, dtype=np.float32), 0.0, 1.0).astype(np.float16)
+        if result.places.rollout is not None:
+            arrays["rollout"] = np.asarray(result.places.rollout, dtype=np.float32)
     arrays["result"] = np.array(json.dumps(data, ensure_ascii=False))
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as f:
@@ -166,20 +209,19 @@ def load_result(path: str | Path, data: dict | None = None) -> Result:
     """
     path = Path(path)
     record = check_data(result_data(path) if data is None else data, path)
-    if path.suffix.lower() == ".npz":
-        with NpzArrays(path) as npz:
-            arrays = npz.attention(record)
-    else:
-        arrays = {}
+    arrays, heads, rollout = {}, {}, None
+    npz_path = path if path.suffix.lower() == ".npz" else None
+    if npz_path is None and record.arrays:
         named = path_bytes(record, "arrays")
-        npz_path = path.parent / (os.fsdecode(named) if named is not None else record.arrays) if record.arrays else None
-        if npz_path is not None and npz_path.is_file():  # gone: the JSON alone holds the result, to 6 decimals
-            with NpzArrays(npz_path) as npz:
-                arrays = npz.attention(record)
-    return _result_from(record, arrays)
+        npz_path = path.parent / (os.fsdecode(named) if named is not None else record.arrays)
+    if npz_path is not None and (npz_path == path or npz_path.is_file()):  # gone: the JSON alone holds the
+        with NpzArrays(npz_path) as npz:                                    # result, to 6 decimals
+            arrays, heads, rollout = npz.attention(record), npz.heads(record), npz.rollout(record)
+    return _result_from(record, arrays, heads, rollout)
 
 
-def _result_from(r: ResultRecord, arrays: dict[int, np.ndarray]) -> Result:
+def _result_from(r: ResultRecord, arrays: dict[int, np.ndarray], heads: dict[int, np.ndarray] | None = None,
+                 rollout: np.ndarray | None = None) -> Result:
     hyps = []
     for i, h in enumerate(r.hypotheses):
         words = h.words
@@ -195,9 +237,11 @@ def _result_from(r: ResultRecord, arrays: dict[int, np.ndarray]) -> Result:
             alternatives=[list(w.alternatives) for w in words],
             attention=att,
             locations=[w.location for w in words] if words[0].location is not None else None,
+            heads=(heads or {}).get(i),
+            sinks=[w.sink for w in words] if words[0].sink is not None else None,
         ))
     raw = path_bytes(r, "source")
-    return Result(
+    result = Result(
         source=os.fsdecode(raw) if raw is not None else r.source,  # the exact path again, to find the file
         model=r.model,
         settings=r.raw_settings(),
@@ -208,7 +252,21 @@ def _result_from(r: ResultRecord, arrays: dict[int, np.ndarray]) -> Result:
         source_tokens=list(r.source_tokens) if r.source_tokens else None,
         frame_times=list(r.frame_times) if r.frame_times else None,
         note=r.note or None,
+        places=_places(r, rollout),
+        lens=r.lens.model_dump() if r.lens is not None else None,
     )
+    if r.heads_shape is not None:  # kept where the heads are not (a JSON reopened without its NPZ)
+        result.heads_shape = list(r.heads_shape)
+    return result
+
+
+def _places(r: ResultRecord, rollout: np.ndarray | None):
+    """A transformer's lens.Places of a checked record (None for other results)."""
+    if r.places is None:
+        return None
+    from ..lens import Places
+
+    return Places.from_dict(r.places.model_dump(), rollout)
 
 
 def find_source(result: Result, result_path: str | Path | None = None, what: str = "input") -> Path:

@@ -33,7 +33,7 @@ from ..errors import MediaError, first_line, shown_name
 from ..validation import describe, json_depth, shown_value
 
 # ---- every limit, in one place ------------------------------------------------------------------
-SCHEMAS = ("attnviewer-result-1", "attnviewer-result-2", "attnviewer-result-3")
+SCHEMAS = ("attnviewer-result-1", "attnviewer-result-2", "attnviewer-result-3", "attnviewer-result-4")
 KINDS = ("caption", "video", "translate")
 JSON_MAX_BYTES = 64 * 1024**2  # the JSON file, or the NPZ's copy of it
 JSON_MAX_DEPTH = 32  # nesting of objects and lists (a result needs 9)
@@ -49,7 +49,11 @@ ATTENTION_RANGE = (0.0, 1.0)  # attention weights (a little rounding slack is al
 IMAGE_SIDE = (1, 100_000)  # image_size: (height, width) in pixels
 SOURCE_WORDS_MAX = ATTENTION_CELLS_MAX
 ARRAYS_MAX_BYTES = 512 * 1024**2  # all arrays of one result: declared in the NPZ, or implied by the JSON
-NPZ_MEMBERS_MAX = HYPOTHESES[1] + 1  # attention_0..N and result
+NPZ_MEMBERS_MAX = 2 * HYPOTHESES[1] + 2  # attention_0..N, heads_0..N, rollout and result
+LAYERS_MAX = 1000  # transformers: decoder layers in heads_shape
+HEADS_MAX = 1000  # transformers: heads per layer
+TOKENS_MAX = ATTENTION_CELLS_MAX  # transformers: the encoder's tokens (places.token_place, heads_shape[2])
+LABEL_CHARS = 100  # characters of one token's label (places.labels; padding's is empty)
 NPY_HEADER_MAX = 10_000  # bytes of one .npy header
 # --------------------------------------------------------------------------------------------------
 
@@ -57,7 +61,7 @@ _SLACK = 1e-3  # float rounding above 1 in an attention weight
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # escape codes must never reach the terminal
 _CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # a sentence may hold tabs and newlines
 _PERCENT = re.compile(r"(?:[A-Za-z0-9_.~/-]|%[0-9A-Fa-f]{2})*")  # urllib.parse.quote_from_bytes(safe="/")
-_MEMBER = re.compile(r"(result|attention_(0|[1-9][0-9]{0,2}))\.npy")
+_MEMBER = re.compile(r"(result|rollout|(attention|heads)_(0|[1-9][0-9]{0,2}))\.npy")
 
 
 class ResultError(ValueError):
@@ -147,6 +151,26 @@ class Word(_Record):
     alternatives: list[Alternative] = Field(max_length=ALTERNATIVES_MAX)
     attention: list  # a grid of attention_shape: checked with the shape below
     location: Annotated[int, AfterValidator(_at_least(0))] | None = None  # hard attention: the sampled cell
+    sink: Prob | None = None  # transformers: the share of the attention on tokens that are no place
+
+
+Label = Annotated[str, Field(max_length=LABEL_CHARS), AfterValidator(_no_controls(_CONTROL))]
+Place = Annotated[int, AfterValidator(_between(-1, TOKENS_MAX))]  # -1: a token that is no place
+
+
+class PlacesRecord(_Record):
+    """lens.Places.to_dict(): where each encoder token lies among the attention's places."""
+    token_place: list[Place] = Field(min_length=1, max_length=TOKENS_MAX)
+    shape: list[Dimension] = Field(min_length=1, max_length=3)
+    labels: list[Label] = Field(default_factory=list, max_length=TOKENS_MAX)
+    detail: list[Dimension] | None = Field(None, min_length=2, max_length=4)  # video: (frames, rows, cols)
+    token_detail: list[Place] | None = Field(None, max_length=TOKENS_MAX)
+
+
+class LensRecord(_Record):
+    """lens.Lens.to_dict(): which layer (a number, mean or rollout) and how the heads combine."""
+    layer: Annotated[int, AfterValidator(_between(-LAYERS_MAX, LAYERS_MAX))] | Literal["mean", "rollout"] = -1
+    heads: Annotated[int, AfterValidator(_between(0, HEADS_MAX))] | Literal["mean", "max"] = "mean"
 
 
 class HypothesisRecord(_Record):
@@ -171,6 +195,11 @@ class ResultRecord(_Record):
     hypotheses: list[HypothesisRecord] = Field(max_length=HYPOTHESES[1])
     arrays: PathName | None = None  # the NPZ beside the JSON, relative to the JSON's folder (printed escaped)
     arrays_bytes: Annotated[str, Field(max_length=3 * TEXT_MAX_CHARS)] | None = None  # a non-UTF-8 one, percent-encoded
+    # transformers (schema 4): how the encoder's tokens map to places, the lens the attention was
+    # drawn with, and the shape of each word's raw attention [layers, heads, tokens] (in the NPZ)
+    places: PlacesRecord | None = None
+    lens: LensRecord | None = None
+    heads_shape: list[Dimension] | None = Field(None, min_length=3, max_length=3)
 
     @property
     def kind_name(self) -> str:
@@ -277,6 +306,7 @@ def check_record(r: ResultRecord) -> None:
         if len(values) != shape[-1]:
             raise ResultError(field, f"holds {len(values)} {noun} but the attention spans {shape[-1]} "
                                      f"(attention_shape {list(shape)})")
+    check_transformer(r)
     times = r.frame_times or []
     for i in range(1, len(times)):
         if times[i] < times[i - 1]:
@@ -284,6 +314,9 @@ def check_record(r: ResultRecord) -> None:
                                                    f"got {times[i]!r} after {times[i - 1]!r}")
     for i, h in enumerate(r.hypotheses):
         located = h.words[0].location is not None
+        sunk = h.words[0].sink is not None
+        if any((w.sink is not None) != sunk for w in h.words):
+            raise ResultError(f"hypotheses[{i}].words", "must give a sink for every word or for none")
         for j, w in enumerate(h.words):
             where = f"hypotheses[{i}].words[{j}]"
             check_grid(w.attention, shape, f"{where}.attention")
@@ -291,6 +324,54 @@ def check_record(r: ResultRecord) -> None:
                 raise ResultError(f"{where}.location", "must be given for every word or for none")
             if w.location is not None and w.location >= cells:
                 raise ResultError(f"{where}.location", f"must be below {cells} (the attention's cells), got {w.location}")
+
+
+def check_transformer(r: ResultRecord) -> None:
+    """A transformer's places, lens and heads_shape: all three or none, each agreeing with the
+    attention's shape and with one another (ResultError at the first that does not)."""
+    given = {k: getattr(r, k) is not None for k in ("places", "lens", "heads_shape")}
+    if not any(given.values()):
+        return
+    missing = [k for k, v in given.items() if not v]
+    if missing:
+        raise ResultError(missing[0], f"is missing (a transformer's result gives places, lens and heads_shape together)")
+    p, (layers, heads, tokens) = r.places, r.heads_shape
+    if layers > LAYERS_MAX or heads > HEADS_MAX:
+        raise ResultError("heads_shape", f"must hold at most {LAYERS_MAX} layers of {HEADS_MAX} heads, got {r.heads_shape}")
+    if tuple(p.shape) != r.shape:
+        raise ResultError("places.shape", f"must be the attention's shape {list(r.shape)}, got {list(p.shape)}")
+    if len(p.token_place) != tokens:
+        raise ResultError("places.token_place", f"holds {len(p.token_place)} tokens but heads_shape "
+                                                f"{r.heads_shape} has {tokens}")
+    cells = math.prod(p.shape)
+    bad = next((i for i, v in enumerate(p.token_place) if v >= cells), None)
+    if bad is not None:
+        raise ResultError(f"places.token_place[{bad}]", f"must be below {cells} (the places), got {p.token_place[bad]}")
+    if p.labels and len(p.labels) != tokens:
+        raise ResultError("places.labels", f"holds {len(p.labels)} labels for {tokens} tokens")
+    if (p.detail is None) != (p.token_detail is None):
+        raise ResultError("places.detail", "and places.token_detail come together")
+    if p.detail is not None:
+        if p.detail[0] != p.shape[0] or len(p.shape) != 1:
+            raise ResultError("places.detail", f"must start with the {p.shape[0]} frames, got {list(p.detail)}")
+        if len(p.token_detail) != tokens:
+            raise ResultError("places.token_detail", f"holds {len(p.token_detail)} tokens but heads_shape has {tokens}")
+        cells = math.prod(p.detail)
+        if cells > ATTENTION_CELLS_MAX:
+            raise ResultError("places.detail", f"must hold at most {ATTENTION_CELLS_MAX:,} cells, got {list(p.detail)}")
+        bad = next((i for i, v in enumerate(p.token_detail) if v >= cells), None)
+        if bad is not None:
+            raise ResultError(f"places.token_detail[{bad}]", f"must be below {cells}, got {p.token_detail[bad]}")
+    from ..lens import Lens
+
+    try:
+        Lens(r.lens.layer, r.lens.heads).check(layers, heads)
+    except ValueError as e:
+        raise ResultError("lens", f"does not fit heads_shape {r.heads_shape}: {e}") from None
+    total = sum(len(h.words) for h in r.hypotheses) * layers * heads * tokens * 2 + tokens * tokens * 4
+    if total > ARRAYS_MAX_BYTES:
+        raise ResultError("heads_shape", f"implies {_size(total)} of layers and heads; a result is limited to "
+                                         f"{_size(ARRAYS_MAX_BYTES)}")
 
 
 def path_bytes(r: ResultRecord, key: str) -> bytes | None:
@@ -450,7 +531,7 @@ class NpzArrays:
         """Each hypothesis's exact attention, float32, of the shape the record implies. Names the
         array that disagrees with the record."""
         for name in self.headers:
-            if name != "result" and int(name.split("_")[1]) >= len(record.hypotheses):
+            if name.startswith(("attention_", "heads_")) and int(name.split("_")[1]) >= len(record.hypotheses):
                 self._fail(f"{name} has no hypothesis (the result holds {len(record.hypotheses)})")
         out = {}
         for i, h in enumerate(record.hypotheses):
@@ -468,6 +549,48 @@ class NpzArrays:
                 self._fail(str(e))
             out[i] = np.asarray(a, dtype=np.float32)
         return out
+
+
+    def heads(self, record: ResultRecord) -> dict[int, np.ndarray]:
+        """A transformer's raw attention of each hypothesis (words, layers, heads, tokens), as float32,
+        checked against the record's heads_shape; {} for a result without them."""
+        out = {}
+        names = [n for n in self.headers if n.startswith("heads_")]
+        if names and record.heads_shape is None:
+            self._fail(f"{names[0]} has no heads_shape in the result record (not a transformer's result)")
+        for i, h in enumerate(record.hypotheses):
+            name = f"heads_{i}"
+            if name not in self.headers:
+                continue
+            want = (len(h.words), *record.heads_shape)
+            if self.headers[name][0] != want:
+                self._fail(f"{name} must have shape {list(want)} (hypotheses[{i}]: {len(h.words)} words of "
+                           f"heads_shape {list(record.heads_shape)}), got {list(self.headers[name][0])}")
+            a = self._read(name)
+            try:
+                check_weights(a.ravel(), name)
+            except ResultError as e:
+                self._fail(str(e))
+            out[i] = np.asarray(a, dtype=np.float32)
+        if out and len(out) != len(record.hypotheses):
+            self._fail(f"holds the heads of {len(out)} of the {len(record.hypotheses)} hypotheses")
+        return out
+
+    def rollout(self, record: ResultRecord) -> np.ndarray | None:
+        """The encoder's rollout (tokens x tokens), checked; None if the NPZ holds none."""
+        if "rollout" not in self.headers:
+            return None
+        if record.heads_shape is None:
+            self._fail("rollout has no heads_shape in the result record (not a transformer's result)")
+        n = record.heads_shape[2]
+        if self.headers["rollout"][0] != (n, n):
+            self._fail(f"rollout must have shape {[n, n]} (the encoder's tokens), got {list(self.headers['rollout'][0])}")
+        a = self._read("rollout")
+        try:
+            check_weights(a.ravel(), "rollout")
+        except ResultError as e:
+            self._fail(str(e))
+        return np.asarray(a, dtype=np.float32)
 
 
 _READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
