@@ -16,18 +16,34 @@ from ..types import Hypothesis
 from .figures import FigureStyle, _check_format, _label, _new_figure, _rc, save_figure
 
 
-def alignment_matrix(hyp: Hypothesis, source_tokens: list[str]) -> np.ndarray:
-    """(target words, source words) weights: each row is the attention that emitted a word."""
+SPECIALS = "(specials)"  # the column of the special tokens' share (a transformer's </s>, language tags)
+
+
+def alignment_matrix(hyp: Hypothesis, source_tokens: list[str], specials: bool = False) -> np.ndarray:
+    """(target words, source words) weights: each row is the attention that emitted a word.
+    specials: a transformer's rows as they fell, the words' weights scaled by what the special
+    tokens left them and a last column of the specials' share (without: the words' renormalised;
+    a result without sinks is as it is)."""
     att = np.asarray(hyp.attention, dtype=np.float32).reshape(len(hyp.tokens), -1)
     if att.shape[1] < len(source_tokens):
         raise SettingsError(f"the attention covers {att.shape[1]} source words, but the source has "
                             f"{len(source_tokens)}: the result does not belong to this sentence")
-    return att[:, : len(source_tokens)]
+    att = att[:, : len(source_tokens)]
+    if specials and hyp.sinks is not None and len(hyp.sinks) == len(att):
+        sinks = np.asarray(hyp.sinks, dtype=np.float32)[:, None]
+        att = np.concatenate([att * (1.0 - sinks), sinks], axis=1)
+    return att
+
+
+def columns(hyp: Hypothesis, source_tokens: list[str], specials: bool = False) -> list[str]:
+    """The matrix's column labels: the source words, and the specials' column where it is drawn."""
+    drawn = specials and hyp.sinks is not None and len(hyp.sinks) == len(hyp.tokens)
+    return list(source_tokens) + ([SPECIALS] if drawn else [])
 
 
 def alignment_figure(hyp: Hypothesis, source_tokens: list[str], out: str | Path | None,
                      style: FigureStyle | None = None, title: str | None = None,
-                     values: bool = False) -> Path | np.ndarray:
+                     values: bool = False, specials: bool = False) -> Path | np.ndarray:
     """The matrix with source words along the top, target words (and probabilities) down the
     left, and a colour bar; values=True also prints each weight in its cell.
     Written to `out`; with out None, returned as an RGB picture (the export preview)."""
@@ -35,7 +51,8 @@ def alignment_figure(hyp: Hypothesis, source_tokens: list[str], out: str | Path 
 
     style = (style or FigureStyle()).validate()
     _check_format(out)
-    m = alignment_matrix(hyp, source_tokens)
+    m = alignment_matrix(hyp, source_tokens, specials)
+    source_tokens = columns(hyp, source_tokens, specials)
     rows, cols = m.shape
     cell = style.font_size * 2.0 / 72  # inches: a row fits a line of text with room around it
     with matplotlib.rc_context(_rc(style)):

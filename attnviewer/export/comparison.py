@@ -32,7 +32,9 @@ def is_reversed(result: Result) -> bool:
 def comparison_label(result: Result, label: str | None = None) -> str:
     """The label of a result in the comparison: its title by default, "(reversed)" added for a
     result of the clip played backwards."""
-    text = label or result.title
+    from ..kinds.base import titled
+
+    text = label or titled(result)
     if is_reversed(result) and "reversed" not in text.lower():
         text += " (reversed)"
     return text

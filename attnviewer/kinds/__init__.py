@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import MediaError
-from .base import Kind, Output, WriteOptions
+from .base import Kind, Output, WriteOptions, heads_layout, lens_label, titled
 from .image import IMAGE
 from .text import TEXT, Sentence
 from .video import VIDEO
@@ -13,7 +13,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (IMAGE, VIDEO, TEXT)}
 OPENABLE = (IMAGE, VIDEO)  # kinds a file is opened as (a sentence is typed)
 
 __all__ = ["IMAGE", "KINDS", "Kind", "OPENABLE", "Output", "Sentence", "TEXT", "VIDEO", "WriteOptions",
-           "for_file", "for_result", "get"]
+           "for_file", "for_result", "get", "heads_layout", "lens_label", "titled"]
 
 
 def get(name: str) -> Kind:

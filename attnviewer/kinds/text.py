@@ -92,7 +92,8 @@ class TextKind(Kind):
         if output == "figure":
             from ..export.alignment_figure import alignment_figure
 
-            alignment_figure(hyp, result.source_tokens, path, style, title=opts.title, values=opts.values)
+            alignment_figure(hyp, result.source_tokens, path, style, title=opts.title, values=opts.values,
+                             specials=opts.specials)
         elif output == "animation":
             from ..export.translation_animation import write_translation_animation
 
@@ -113,7 +114,7 @@ class TextKind(Kind):
             from ..export.alignment_figure import alignment_figure
 
             return alignment_figure(hyp, result.source_tokens, None, replace(style, dpi=min(style.dpi, PREVIEW_DPI)),
-                                    title=opts.title, values=opts.values)
+                                    title=opts.title, values=opts.values, specials=opts.specials)
         if output == "animation":
             from ..export.translation_animation import translation_frames
 
