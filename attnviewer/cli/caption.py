@@ -13,13 +13,15 @@ def caption(args: argparse.Namespace) -> int:
     from .. import pipeline
     from ..errors import MediaError, OutputError, printable
     from ..kinds import IMAGE, WriteOptions
+    from ..kinds import titled
     from ..types import model_label
     from . import ranks
-    from .options import decode_settings, figure_style, model_name
+    from .options import decode_settings, figure_style, lens_option, model_lens, model_name, refuse_lens_without_heads
     from .outputs import check_plans, plan, print_result, word_index, write
 
     settings = decode_settings(args)  # cheap checks first: nothing loads for a bad setting
     style = figure_style(args)
+    lens_option(args)
     if args.out is not None:
         from .folder import caption_folder
 
@@ -37,17 +39,19 @@ def caption(args: argparse.Namespace) -> int:
                          "animation": args.animation}, args.images)
     check_plans(plans, args.overwrite)
     name = model_name(args)
+    refuse_lens_without_heads(args, name)
     images = [pipeline.read(IMAGE, p, name) for p in args.images]
     for im in images:  # what the decoder warned about (damaged EXIF data, ...), one line each
         for note in im.notes:
             print(f"attnviewer: {printable(note)}", file=sys.stderr)
     model = pipeline.load_model(IMAGE, name, args.device, args.trust_pickle)
-    results = pipeline.run_all(IMAGE, model, images, settings)
+    lens = model_lens(args, model, name)
+    results = pipeline.run_all(IMAGE, model, images, settings, lens=lens)
     words = [word_index(args.word, r.best, im.path) for im, r in zip(images, results)]  # all, before writing
-    title = args.title or f"{model_label(model.name)}, {settings.describe()}"
+    title = f"{model_label(model.name)}, {settings.describe()}"
     for im, r, w, out in zip(images, results, words, plans):
         print_result(IMAGE, r, settings.method, shown=im.path)
-        opts = WriteOptions(title=title, word=w, word_title=args.title, seconds=args.frame_seconds,
+        opts = WriteOptions(title=args.title or titled(r, title), word=w, word_title=args.title, seconds=args.frame_seconds,
                             frame_size=args.frame_size)
         write(IMAGE, im, r, out, style, opts)
     return 0

@@ -18,6 +18,17 @@ def evaluation(args: argparse.Namespace, kind: str):
     names = args.model or list(catalog.bundled(kind))
     if not names:
         raise CheckpointError(f"no bundled {kind} models found; name one with --model")
+    if not getattr(args, "data", None):
+        from ..model_folders import is_model_folder
+
+        for name in names:
+            try:
+                folder = is_model_folder(catalog.resolve(name))
+            except CheckpointError:
+                folder = False  # loading it says what is wrong
+            if folder:
+                raise CheckpointError(f"{name}: a transformers model folder is scored on a dataset: add --data "
+                                      f"ANNOTATIONS (on generated data, eval scores attnviewer's own models)")
     settings = DecodeSettings("greedy") if args.beam == 1 else DecodeSettings("beam", beam=args.beam)
     return names, settings.validate()
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .options import add_overwrite, add_style, add_video_figures
+from .options import add_lens, add_overwrite, add_style, add_video_figures
 
 FLAGS = {"figure": "--figure", "overlay": "--overlay", "animation": "--animation", "top_frames": "--top-frames"}
 
@@ -11,11 +11,12 @@ FLAGS = {"figure": "--figure", "overlay": "--overlay", "animation": "--animation
 def export(args: argparse.Namespace) -> int:
     from ..errors import OutputError, SettingsError, printable
     from ..export.data import load_result
-    from ..kinds import WriteOptions, for_result
-    from .options import figure_style
+    from ..kinds import WriteOptions, for_result, lens_label, titled
+    from .options import figure_style, lens_option
     from .outputs import check_plans, word_index, write
 
     style = figure_style(args)
+    lens = lens_option(args)
     if args.compare:
         return compare(args, style)
     requested = {k: getattr(args, k) for k in FLAGS if getattr(args, k)}
@@ -24,6 +25,8 @@ def export(args: argparse.Namespace) -> int:
     if args.overlay and args.word is None:
         raise OutputError(f"{args.overlay}: an overlay shows one word; add --word N")
     result = load_result(args.result)
+    if lens is not None:
+        result = relensed(result, lens, args.result, args.lens)
     kind = for_result(result)
     for key in requested:
         if key not in kind.outputs:
@@ -41,9 +44,11 @@ def export(args: argparse.Namespace) -> int:
     word = word_index(args.word, hyp, args.result)
     media = kind.reopen(result, args.result)
     print(f"{printable(args.result)}: {printable(hyp.shown)}")
-    opts = WriteOptions(title=args.title or result.title, word=word, word_title=args.title,
-                        hypothesis=args.hypothesis - 1, values=args.values, top_k=args.top_k_frames,
-                        seconds=args.frame_seconds, frame_size=args.frame_size)
+    if lens is not None:
+        print(f"  lens: {printable(lens_label(result))}")
+    opts = WriteOptions(title=args.title or titled(result), word=word, word_title=args.title,
+                        hypothesis=args.hypothesis - 1, values=args.values, specials=args.specials,
+                        top_k=args.top_k_frames, seconds=args.frame_seconds, frame_size=args.frame_size)
     write(kind, media, result, out, style, opts)
     return 0
 
@@ -53,9 +58,11 @@ def compare(args: argparse.Namespace, style) -> int:
     from ..errors import OutputError, SettingsError, printable
     from ..export.data import load_result
     from ..kinds import WriteOptions, for_result
+    from .options import lens_option
     from .outputs import check_plans, plan, write
 
     a_path, b_path = args.result, args.compare
+    lens = lens_option(args)
     others = [FLAGS[k] for k in FLAGS if k != "figure" and getattr(args, k)]
     if others or args.word is not None:
         raise OutputError(f"--compare draws one figure of both results; give --figure OUT alone "
@@ -63,6 +70,11 @@ def compare(args: argparse.Namespace, style) -> int:
     if not args.figure:
         raise OutputError(f"--compare {b_path}: name the figure to draw with --figure OUT (.png, .svg or .pdf)")
     a, b = load_result(a_path), load_result(b_path)
+    if lens is not None:  # each result with layers and heads through it; the other (an LSTM's) as it is
+        a, b = relensed(a, lens, a_path, args.lens, quiet=True), relensed(b, lens, b_path, args.lens, quiet=True)
+        if a.places is None and b.places is None:
+            raise SettingsError(f"--lens {args.lens}: neither result has layers and heads (a lens is for "
+                                "transformers' results)")
     kind, b_kind = for_result(a), for_result(b)
     if kind is not b_kind:
         raise OutputError(f"{a_path} and {b_path} are of different inputs: {_a(kind.noun)} (`{kind.command}`) and "
@@ -80,9 +92,34 @@ def compare(args: argparse.Namespace, style) -> int:
     k = args.hypothesis - 1
     print(f"{printable(a_path)}: {printable(a.hypotheses[k].shown)}")
     print(f"{printable(b_path)}: {printable(b.hypotheses[k].shown)}")
-    opts = WriteOptions(title=args.title, hypothesis=k, values=args.values, others=[(b, k, None, b_media)])
+    opts = WriteOptions(title=args.title, hypothesis=k, values=args.values, specials=args.specials,
+                        others=[(b, k, None, b_media)])
     write(kind, a_media, a, out, style, opts)
     return 0
+
+
+def relensed(result, lens, path: str, spec: str, quiet: bool = False):
+    """The saved result's maps drawn again through another lens from its stored layers and heads
+    (no model, no decoding); SettingsError of one line where it has none (quiet: a result without
+    them is left as it is, for one side of a comparison)."""
+    from .. import pipeline
+    from ..errors import SettingsError, printable
+    from ..kinds import heads_layout
+    from .options import checked_lens
+
+    layout = heads_layout(result)
+    heads = result.places is not None and all(h.heads is not None for h in result.hypotheses)
+    if not heads:
+        if quiet and result.places is None:
+            return result
+        why = ("its model has no layers and heads (a lens is for transformers' results)" if result.places is None
+               else "its layers and heads are kept in its NPZ, which is not beside it")
+        raise SettingsError(f"--lens {spec}: {printable(path)}: {why}")
+    checked_lens(lens, layout[0], layout[1], f"--lens {spec}: {printable(path)}")
+    for hyp in result.hypotheses:
+        pipeline.lensed_hypothesis(hyp, result.places, lens)
+    result.lens = lens.to_dict()
+    return result
 
 
 def _a(noun: str) -> str:
@@ -97,6 +134,9 @@ def add_parser(sub) -> None:
     ex.add_argument("--overlay", metavar="OUT", help="image: one word's overlay at full image size (.png; needs --word)")
     ex.add_argument("--animation", metavar="OUT", help="the caption word by word (.gif or .mp4)")
     ex.add_argument("--values", action="store_true", help="translation: print each weight in the matrix's cells")
+    ex.add_argument("--specials", action="store_true",
+                    help="translation by a transformer: a column of the special tokens' share (</s>, language tags)")
+    add_lens(ex, "transformers' results: draw the maps again from the saved layers and heads, without the model: ")
     ex.add_argument("--compare", metavar="OTHER",
                     help="another result of the same input (another model, or the clip reversed): --figure "
                          "then draws both in one figure, RESULT first")

@@ -237,7 +237,8 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
     from ..export.data import load_result
     from ..kinds import IMAGE
     from ..media.images import load_image
-    from .options import model_name
+    from ..kinds import titled
+    from .options import model_lens, model_name, refuse_lens_without_heads
     from .outputs import check_animation, check_writable, print_result
 
     single = [f"--{k}" for k in ("figure", "json", "npz", "overlay", "animation") if getattr(args, k)]
@@ -288,6 +289,7 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
 
         name = model_name(args)
         catalog.resolve(name)
+        refuse_lens_without_heads(args, name)
     if not outdir.exists():
         try:
             outdir.mkdir(parents=False)
@@ -353,7 +355,7 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
                     raise it.record
                 result = load_result(it.saved, it.record)
                 image = load(it)
-                ok = _render(it, image, result, args, style, args.title or result.title, warn)
+                ok = _render(it, image, result, args, style, args.title or titled(result), warn)
             except OutputError:
                 raise
             except Exception as e:  # any problem of this one file: skip it, go on
@@ -373,17 +375,18 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
             if model is None:
                 _use_rank_gpu(share, args.device)
                 model = pipeline.load_model(IMAGE, name, args.device, args.trust_pickle)
-                title = args.title or f"{model_label(model.name)}, {settings.describe()}"
+                lens = model_lens(args, model, name)
+                title = f"{model_label(model.name)}, {settings.describe()}"
             try:
                 pairs = list(zip(loaded, pipeline.run_all(IMAGE, model, [im for _, im in loaded], settings,
-                                                          batch=len(loaded))))
+                                                          batch=len(loaded), lens=lens)))
             except (OutputError, MemoryError):
                 raise
             except Exception:  # one image spoiled the batch: run them one by one to find it
                 pairs = []
                 for it, im in loaded:
                     try:
-                        pairs += [((it, im), pipeline.run_all(IMAGE, model, [im], settings, batch=1)[0])]
+                        pairs += [((it, im), pipeline.run_all(IMAGE, model, [im], settings, batch=1, lens=lens)[0])]
                     except (OutputError, MemoryError):
                         raise
                     except Exception as e:
@@ -392,7 +395,7 @@ def caption_folder(args: argparse.Namespace, settings, style) -> int:
                 try:
                     result.source = str(it.image.resolve())
                     print_result(IMAGE, result, settings.method, shown=str(it.image), log=log)
-                    ok = _render(it, im, result, args, style, title, warn)
+                    ok = _render(it, im, result, args, style, args.title or titled(result, title), warn)
                 except OutputError:
                     raise
                 except Exception as e:

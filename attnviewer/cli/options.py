@@ -11,7 +11,9 @@ def add_device(p: argparse.ArgumentParser) -> None:
 
 def add_decoding(p: argparse.ArgumentParser, default_model: str) -> None:
     """The model and how it decodes, shared by caption, translate and video."""
-    p.add_argument("--model", default=default_model, help=f"bundled model name or a checkpoint file (default {default_model})")
+    p.add_argument("--model", default=default_model,
+                   help=f"bundled model name, a checkpoint file or a transformers model folder (default {default_model})")
+    add_lens(p)
     how = p.add_mutually_exclusive_group()
     how.add_argument("--beam", type=int, metavar="K", help="beam search of width K (default 3)")
     how.add_argument("--greedy", action="store_true", help="greedy decoding")
@@ -26,6 +28,76 @@ def add_decoding(p: argparse.ArgumentParser, default_model: str) -> None:
                    help="beam: a hypothesis that ends narrows the beam, as the Show-Attend-Tell tutorial's search")
     p.add_argument("--score", metavar="FN", help="attention score function (a bundled variant of the model)")
     p.add_argument("--trust-pickle", action="store_true", help="allow loading a pickle checkpoint you trust")
+
+
+LENS_HELP = ("transformers: how layers and heads make each word's map: LAYER[:HEADS], LAYER a number from 1, "
+             "last, mean or rollout; HEADS mean, max or a head from 1 (default last:mean)")
+
+
+def add_lens(p: argparse.ArgumentParser, before: str = "") -> None:
+    p.add_argument("--lens", metavar="SPEC", help=before + LENS_HELP)
+
+
+def lens_option(args: argparse.Namespace):
+    """--lens as a lens.Lens (None if not given); SettingsError of one line for a bad spec."""
+    from ..errors import SettingsError
+    from ..lens import Lens
+
+    spec = getattr(args, "lens", None)
+    if spec is None:
+        return None
+    try:
+        return Lens.parse(spec)
+    except ValueError as e:
+        raise SettingsError(f"--lens {spec!r}: {e} (e.g. last, 2, mean, rollout, last:max, 2:3)") from None
+
+
+def refuse_lens_without_heads(args: argparse.Namespace, name: str) -> None:
+    """--lens for a model that is no transformers folder: one line, before anything loads."""
+    if getattr(args, "lens", None) is None:
+        return
+    from .. import catalog
+    from ..errors import AttnViewerError, SettingsError
+    from ..model_folders import is_model_folder
+
+    try:
+        path = catalog.resolve(name)
+    except AttnViewerError:
+        return  # loading it says what is wrong
+    if not is_model_folder(path):
+        raise SettingsError(f"--lens {args.lens}: {name} has no layers and heads to look through (a lens is for "
+                            "transformers model folders)")
+
+
+def model_lens(args: argparse.Namespace, model, name: str):
+    """The lens the loaded model's maps are drawn with: --lens checked against its layers and
+    heads, else the default (last layer, mean of heads); SettingsError of one line."""
+    from ..errors import SettingsError
+    from ..lens import DEFAULT
+
+    lens = lens_option(args)
+    if lens is None:
+        return DEFAULT
+    if not hasattr(model, "n_layers"):
+        raise SettingsError(f"--lens {args.lens}: {name} has no layers and heads to look through (a lens is for "
+                            "transformers model folders)")
+    return checked_lens(lens, model.n_layers, model.n_heads, f"--lens {args.lens}")
+
+
+def checked_lens(lens, layers: int, heads: int, where: str):
+    """The lens if the model (or the saved result) has its layer and head; SettingsError of one
+    line counting from 1, as --lens does."""
+    from ..errors import SettingsError
+
+    if isinstance(lens.layer, int) and not -layers <= lens.layer < layers:
+        raise SettingsError(f"{where}: layer {lens.layer + 1 if lens.layer >= 0 else lens.layer} does not exist; "
+                            f"the decoder has {layers} (1-{layers})")
+    if isinstance(lens.heads, int) and not 0 <= lens.heads < heads:
+        raise SettingsError(f"{where}: head {lens.heads + 1} does not exist; each layer has {heads} (1-{heads})")
+    try:
+        return lens.check(layers, heads)
+    except ValueError as e:
+        raise SettingsError(f"{where}: {e}") from None
 
 
 def add_training(p: argparse.ArgumentParser, train_size: int, val_size: int, epochs: int, batch_size: int,

@@ -199,6 +199,22 @@ def write(kind, media, result, plan_: dict, style, opts, log=print, fields: dict
     return written
 
 
+def lens_line(result) -> str | None:
+    """A transformer's lens, and each word's share of attention on the special tokens (CLS, </s>,
+    language tags: the "sink") where its input has any: '  lens: layer 2 of 2, mean of heads;
+    on special tokens: 0.31 0.25 0.45'. None for other models."""
+    from ..kinds import lens_label
+
+    label = lens_label(result)
+    if label is None:
+        return None
+    line = f"  lens: {label}"
+    places, sinks = result.places, result.best.sinks
+    if sinks and places is not None and (places.token_place < 0).any():
+        line += "; on special tokens: " + " ".join(f"{s:.2f}" for s in sinks)
+    return line
+
+
 def print_result(kind, result, method: str, shown: str | None = None, log=print) -> None:
     """The caption, each word with its probability, the other beam hypotheses, and the kind's
     line on where the words looked."""
@@ -208,6 +224,9 @@ def print_result(kind, result, method: str, shown: str | None = None, log=print)
     if method == "beam" and len(result.hypotheses) > 1:
         for h in result.hypotheses[1:]:
             log(f"  alt {h.score:7.3f}  {printable(h.shown)}")
+    line = lens_line(result)
+    if line:
+        log(printable(line))
     line = kind.summary(result)
     if line:
         log("\n".join(printable(part) for part in line.split("\n")))

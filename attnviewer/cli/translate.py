@@ -12,13 +12,15 @@ def translate(args: argparse.Namespace) -> int:
     from ..errors import MediaError, OutputError
     from ..kinds import TEXT, WriteOptions
     from ..media.text import check_argument, read_sentences
+    from ..kinds import titled
     from ..types import model_label
     from . import ranks
-    from .options import decode_settings, figure_style, model_name
+    from .options import decode_settings, figure_style, lens_option, model_lens, model_name, refuse_lens_without_heads
     from .outputs import check_plans, plan, print_result, write
 
     settings = decode_settings(args)  # cheap checks first: nothing loads for a bad setting
     style = figure_style(args)
+    lens_option(args)
     if ranks.another_rank():  # under torchrun rank 0 alone decodes and writes
         return 0
     texts = [check_argument(t, f"sentence {i}") for i, t in enumerate(args.sentences, 1)]
@@ -31,18 +33,21 @@ def translate(args: argparse.Namespace) -> int:
     if args.figure is None and args.values:
         raise OutputError("--values prints the weights in the figure's cells; add --figure OUT")
     name = model_name(args)
+    refuse_lens_without_heads(args, name)
     sentences = [pipeline.read(TEXT, t, name) for t in texts]  # checked against the header's limits first
     model = pipeline.load_model(TEXT, name, args.device, args.trust_pickle)
+    lens = model_lens(args, model, name)
     sentences = [TEXT.fit(s, model) for s in sentences]
     unknown = sorted({w for s in sentences for w in s.unknown})
     if unknown:
         print(f"attnviewer: note: words this model does not know (read as <unk>): {', '.join(unknown)}",
               file=sys.stderr)
-    opts = WriteOptions(title=args.title or f"{model_label(name)}, {settings.describe()}", values=args.values,
-                        seconds=args.frame_seconds, frame_size=args.frame_size)
+    title = f"{model_label(name)}, {settings.describe()}"
     for sentence, out in zip(sentences, plans):
-        result = pipeline.run_all(TEXT, model, [sentence], settings)[0]  # one at a time: each its own time
+        result = pipeline.run_all(TEXT, model, [sentence], settings, lens=lens)[0]  # one at a time: each its own time
         print_result(TEXT, result, settings.method, shown=TEXT.shown(sentence))
+        opts = WriteOptions(title=args.title or titled(result, title), values=args.values, specials=args.specials,
+                            seconds=args.frame_seconds, frame_size=args.frame_size)
         write(TEXT, sentence, result, out, style, opts)
     return 0
 
@@ -56,6 +61,8 @@ def add_parser(sub) -> None:
     tr.add_argument("--npz", metavar="OUT", help="write the exact attention arrays here (.npz)")
     tr.add_argument("--figure", metavar="OUT", help="write the alignment matrix (.png, .svg or .pdf)")
     tr.add_argument("--values", action="store_true", help="print each weight in the matrix's cells")
+    tr.add_argument("--specials", action="store_true",
+                    help="transformers: a column of the special tokens' share (</s>, language tags) in the matrix")
     tr.add_argument("--animation", metavar="OUT",
                     help="write the translation word by word, the source coloured by attention (.gif or .mp4)")
     add_overwrite(tr)

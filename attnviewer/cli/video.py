@@ -11,29 +11,33 @@ def video(args: argparse.Namespace) -> int:
     from ..errors import SettingsError
     from ..kinds import VIDEO, WriteOptions
     from ..kinds.video import DEFAULT_STEPS
+    from ..kinds import titled
     from ..types import model_label
     from . import ranks
-    from .options import decode_settings, figure_style, model_name
+    from .options import decode_settings, figure_style, lens_option, model_lens, model_name, refuse_lens_without_heads
     from .outputs import check_plans, plan, print_result, write
 
     settings = decode_settings(args)
     style = figure_style(args)
+    lens_option(args)
     if ranks.another_rank():  # under torchrun rank 0 alone decodes and writes
         return 0
     plans = plan(VIDEO, {"figure": args.figure, "top_frames": args.top_frames, "json": args.json,
                          "animation": args.animation}, [args.clip])
     check_plans(plans, args.overwrite)
     name = model_name(args)
+    refuse_lens_without_heads(args, name)
     config = pipeline.model_config(name)  # from the checked header: the clip is read before the model loads
     steps = config.get("steps", DEFAULT_STEPS)
     if not 1 <= args.top_k_frames <= steps:
         raise SettingsError(f"--top-k-frames must be 1 to {steps} (the frames the model sees), got {args.top_k_frames}")
     clip = VIDEO.read(args.clip, config, reverse=args.reverse)
     model = pipeline.load_model(VIDEO, name, args.device, args.trust_pickle)
+    lens = model_lens(args, model, name)
     clip = VIDEO.fit(clip, model)  # before decoding: a clip re-read for the model is read once
-    result = pipeline.run_all(VIDEO, model, [clip], settings)[0]
+    result = pipeline.run_all(VIDEO, model, [clip], settings, lens=lens)[0]
     print_result(VIDEO, result, settings.method, shown=args.clip + (" (reversed)" if args.reverse else ""))
-    opts = WriteOptions(title=args.title or f"{model_label(name)}, {settings.describe()}", top_k=args.top_k_frames,
+    opts = WriteOptions(title=args.title or titled(result, f"{model_label(name)}, {settings.describe()}"), top_k=args.top_k_frames,
                         seconds=args.frame_seconds, frame_size=args.frame_size)
     write(VIDEO, clip, result, plans[0], style, opts)
     return 0
