@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import weakref
+from concurrent.futures import Future, TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 import shiboken6
@@ -27,6 +28,8 @@ from .loader_lock import LIBRARIES
 log = logging.getLogger(__name__)
 WARM_UP_DELAY_MS = 2000  # after the first caption: the export look-ups wait until the window is idle
 MODEL_CACHE_SIZE = 3
+LOADER_THREAD = "attnviewer-model-loader"
+LOAD_POLL_S = 0.05  # how often a job waiting for its model checks whether it was superseded
 
 
 @dataclass
@@ -75,6 +78,7 @@ class Worker(QObject):
         super().__init__()
         self.latest: dict[str, int] = {}  # slot -> newest job id; written by the GUI thread
         self._models: dict[tuple[str, str], object] = {}
+        self._loads: dict[tuple, Future] = {}  # models being loaded on a loader thread, by key
         self._devices: list[str] | None = None
         self._last_media = None  # (key, media): the last input read
         self.latest_preview = 0  # newest preview id; written by the GUI thread
@@ -221,11 +225,42 @@ class Worker(QObject):
             label = _model_label(path)
             self.status.emit(job.id, job.slot, f"loading model {label}")
             self.loading.emit(job.id, job.slot, label)
-            model = pipeline.load_model(kind, job.model, job.device, job.trust_pickle)
-            if len(self._models) >= MODEL_CACHE_SIZE:
-                self._models.pop(next(iter(self._models)))
-            self._models[key] = model
+            model = self._load(job, kind, key + (job.trust_pickle,), lambda: pipeline.load_model(
+                kind, job.model, job.device, job.trust_pickle))
+            if key not in self._models:
+                if len(self._models) >= MODEL_CACHE_SIZE:
+                    self._models.pop(next(iter(self._models)))
+                self._models[key] = model
         return self._models[key]
+
+    def _load(self, job: Job, kind, key, load):
+        """Load a model on a loader thread while this one waits, checking the job's cancel: a
+        large transformer takes seconds to minutes to load and cannot stop half-way, so a new
+        request does not wait for it. The load goes on; the next job that needs the same model
+        waits for that load instead of starting another one."""
+        future = self._loads.get(key)
+        if future is None:
+            future = self._loads[key] = Future()
+
+            def target():
+                try:
+                    future.set_result(load())
+                except BaseException as e:  # handed to whichever job waits for it
+                    future.set_exception(e)
+
+            threading.Thread(target=target, name=LOADER_THREAD, daemon=True).start()
+        while True:
+            try:
+                model = future.result(timeout=LOAD_POLL_S)
+                break
+            except FutureTimeout:
+                if job.cancel.is_set():
+                    raise Cancelled from None
+            except BaseException:
+                self._loads.pop(key, None)
+                raise
+        self._loads.pop(key, None)
+        return model
 
 
 def _model_label(path) -> str:

@@ -101,6 +101,9 @@ class ModelList(QObject):
         found += [p for p in self.opened if p in self._read and self._read[p][1] == kind]  # as check() read them
         found += self.session.get(kind, [])
         found += self.cached.get(kind, [])
+        chosen = self.chosen(kind)  # a model of the cache chosen last time, before the cache is listed
+        if chosen and chosen not in found and self._why_not(kind, chosen) is None:
+            found.append(chosen)
         return list(dict.fromkeys(found))
 
     def label(self, name: str) -> str:
