@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__, catalog
-from ..errors import AttnViewerError, printable
+from ..errors import AttnViewerError, CheckpointError, printable
+from ..model_folders import is_model_folder
 from ..kinds import KINDS, OPENABLE, for_file, for_result
 from ..resources import sample_dir
 from ..settings import DecodeSettings
@@ -31,6 +32,8 @@ from .attention_pane import OverlayControls, OverlaySettings
 from .caption_pane import CaptionPane
 from .controller import Input, SideJobs, WindowJobs
 from .decoding_controls import DecodingControls
+from .lens_controls import HeadsGrid, LensControls, map_picture
+from .lensing import LensView, head_maps, lensed_result, shape_of
 from .model_list import ModelList, user_models_folder
 from .kind_views import VIEWS, build, stem, typed_kind, views_of
 
@@ -62,8 +65,12 @@ class Side:
 
     def __init__(self, slot: str, title: str, jobs: SideJobs, models: ModelList):
         self.slot = slot
+        self.title = title
         self.jobs = jobs
         self.controls = DecodingControls(models, remember=slot == "main")
+        self.lens_controls = LensControls()  # a transformer's layer and heads; hidden for other models
+        self.lens_view = LensView()  # the words drawn through that lens
+        self.heads_grid: HeadsGrid | None = None  # every layer x head of the current word, when open
         self.caption = CaptionPane(title)
         self.stack = QStackedWidget()
         self.panes: dict[str, QWidget] = {}
@@ -73,6 +80,7 @@ class Side:
         lay = QVBoxLayout(top)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.controls)
+        lay.addWidget(self.lens_controls)
         lay.addWidget(self.stack, 1)
         self.widget.addWidget(top)
         self.widget.addWidget(self.caption)
@@ -99,6 +107,19 @@ class Side:
 
     def on_new_pane(self, pane) -> None:  # the window connects the pane's signals
         pass
+
+    def drawn(self) -> tuple[list, list[str] | None]:
+        """The words on screen drawn through the column's lens (unchanged for models without
+        heads), and the raw pieces' labels when the subwords toggle is on."""
+        st, places = self.state, self.jobs.places
+        words = st.words
+        if words:  # while a new job has no words yet, the control stays as it was
+            self.lens_controls.configure(shape_of(words) if places is not None else None, self.medium == "text")
+        self.lens_view.set(self.lens_controls.lens(), self.lens_controls.show_raw())
+        drawn = self.lens_view.words(words, places)
+        current = drawn[st.index] if 0 <= st.index < len(drawn) else None
+        self.lens_controls.show_info(current.sink if current is not None else None)
+        return drawn, self.lens_view.labels(places)
 
     def show_medium(self, medium: str) -> None:
         self.medium = medium
@@ -179,6 +200,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect()
         self._restore()
+        self.engine.scan_cache()  # the models in the Hugging Face cache, listed when read
 
     # -- construction ----------------------------------------------------------------------------
 
@@ -216,6 +238,7 @@ class MainWindow(QMainWindow):
                 self.samples_menu.addAction(f"“{text}”", lambda t=text: self.translate(t))
         self.recent_menu = m.addMenu("Open &recent")
         self._action(m, "Open &model…", self.choose_checkpoint, "Ctrl+Shift+O")
+        self._action(m, "Open model &folder…", self.choose_model_folder, "Ctrl+Shift+F")
         m.addSeparator()
         self.export_action = self._action(m, "&Export figure…", self.choose_export, "Ctrl+E")
         self.open_result_action = self._action(m, "Open &result…", self.choose_result, "Ctrl+Shift+R")
@@ -255,6 +278,9 @@ class MainWindow(QMainWindow):
         e.status.connect(self.on_status)
         e.progress.connect(self.on_progress)
         e.step.connect(self.on_step)
+        e.places.connect(self.on_places)
+        e.loading.connect(self.on_loading)
+        e.cached_models.connect(self.on_cached_models)
         e.finished.connect(self.on_finished)
         e.failed.connect(self.on_failed)
         e.devices.connect(self.on_devices)
@@ -264,6 +290,9 @@ class MainWindow(QMainWindow):
         for side in self.sides.values():
             side.controls.changed.connect(lambda s=side: self.rerun(s))
             side.controls.open_checkpoint.connect(lambda s=side: self.choose_checkpoint(s))
+            side.controls.open_folder.connect(lambda s=side: self.choose_model_folder(s))
+            side.lens_controls.changed.connect(self.on_lens_changed)
+            side.lens_controls.grid_toggled.connect(lambda on, s=side: self.toggle_heads_grid(s, on))
             side.caption.word_clicked.connect(self.go_to)
             side.caption.hypothesis_selected.connect(lambda i, s=side: self.select_hypothesis(s, i))
         self.overlay_controls.changed.connect(self.schedule_redraw)
@@ -402,6 +431,29 @@ class MainWindow(QMainWindow):
         else:
             side.controls.set_model(side.state.result.model if side.state.result else side.controls.model_name())
 
+    def choose_model_folder(self, side: Side | None = None) -> None:
+        """File → Open model folder…: a transformers model folder (what save_pretrained writes)."""
+        side = side if isinstance(side, Side) else self.sides["main"]
+        folder = self.qsettings.value("last_model_folder", self.qsettings.value("last_folder", ""))
+        path = QFileDialog.getExistingDirectory(self, "Open model folder", folder)
+        if path:
+            self.qsettings.setValue("last_model_folder", str(Path(path).parent))
+            self.open_model_folder(path, side)
+        else:
+            side.controls.set_model(side.state.result.model if side.state.result else side.controls.model_name())
+
+    def open_model_folder(self, path: str, side: Side | None = None) -> None:
+        """A transformers model folder, checked first (model_folders.inspect: no torch): one that is
+        refused says why in one line and is not listed; else it is listed and decodes the input."""
+        side = side or self.sides["main"]
+        try:
+            self.models.file_kind(path)
+        except (CheckpointError, OSError) as e:
+            self.show_error(printable(str(e)))
+            side.controls.set_model(side.state.result.model if side.state.result else side.controls.model_name())
+            return
+        self.open_checkpoint(path, side)
+
     def open_checkpoint(self, path: str, side: Side | None = None) -> None:
         side = side or self.sides["main"]
         if path not in side.jobs.trusted and _is_pickle(path):
@@ -518,6 +570,25 @@ class MainWindow(QMainWindow):
         self.overlay_controls.show_only(look)
 
     @Slot(int, str, object)
+    def on_places(self, job: int, slot: str, places) -> None:
+        """A transformer's token -> place map for the job's words: the lens draws from it."""
+        self.sides[slot].jobs.places_ready(job, places)
+
+    @Slot(int, str, str)
+    def on_loading(self, job: int, slot: str, label: str) -> None:
+        """A model is being loaded (a large transformer takes a while): busy until it decodes."""
+        if job == self.sides[slot].jobs.pending:
+            self.read_progress.setRange(0, 0)
+            self.read_progress.setFormat("loading model")
+            self.read_progress.setToolTip(f"loading {label}")
+            self.read_progress.show()
+
+    @Slot(list)
+    def on_cached_models(self, entries: list) -> None:
+        """The supported models of the Hugging Face cache: listed in the model boxes."""
+        self.models.set_cached(entries)
+
+    @Slot(int, str, object)
     def on_step(self, job: int, slot: str, step: Step) -> None:
         side = self.sides[slot]
         self._commit(side, job)
@@ -595,22 +666,59 @@ class MainWindow(QMainWindow):
     def redraw(self) -> None:
         look = self.overlay_controls.settings()
         main = self.sides["main"].state
+        main_words, main_labels = main.words, None
         for side in self._active_sides():  # the hidden Compare side is drawn when shown
             st = side.state
-            words = st.words
+            words, labels = side.drawn()
+            if side.slot == "main":
+                main_words, main_labels = words, labels
             side.caption.show_words(words, st.index)
             live = words[-1].beams if (st.running and words) else None
             side.caption.show_hypotheses(st.hypotheses, st.selected, live)
+            if hasattr(side.attention, "set_labels"):
+                side.attention.set_labels(labels)
             side.attention.show_words(words, st.index, look)
+            if side.heads_grid is not None and side.heads_grid.isVisible():
+                self._show_heads(side, look)
         if self.medium is not None and self.jobs.shown is not None and _medium(self.jobs.shown.kind) == self.medium:
-            self.media_pane(self.medium).show_words(main.words, main.index, look)
+            pane = self.media_pane(self.medium)
+            if hasattr(pane, "set_labels"):
+                pane.set_labels(main_labels)
+            pane.show_words(main_words, main.index, look)
+
+    def on_lens_changed(self) -> None:
+        """Another layer or heads (or the raw subwords): every word's map is drawn again from the
+        attention stored with it; no job, no torch."""
+        self.redraw()
+        self._update_status()
+
+    def toggle_heads_grid(self, side: Side, on: bool) -> None:
+        """The grid of every layer x head's map of the current word (a small window of its own)."""
+        if on:
+            if side.heads_grid is None:
+                side.heads_grid = HeadsGrid(f"Heads — {side.title}", self)
+                side.heads_grid.finished.connect(lambda _r, s=side: s.lens_controls.grid.setChecked(False))
+            side.heads_grid.show()
+            self._show_heads(side, self.overlay_controls.settings())
+        elif side.heads_grid is not None:
+            side.heads_grid.hide()
+
+    def _show_heads(self, side: Side, look) -> None:
+        step, places = side.state.current, side.jobs.places
+        found = head_maps(step, places)
+        small = getattr(side.attention, "_small", None)  # the image's thumbnail (image kind)
+        maps, sinks = found if found is not None else (None, None)
+        side.heads_grid.show_maps(step.token if step is not None else None, maps, sinks,
+                                  lambda m: map_picture(m, look, small))
 
     def _update_status(self) -> None:
         st = self.sides["main"].state
         if not st.result:
             return
         r = st.result
-        self.status_label.setText(f"{r.title} · {r.settings.get('device', '?')} · {r.seconds:.2f} s")
+        lens = self.sides["main"].lens_controls
+        shown = f" · {lens.lens().describe(lens.shape[0])}" if lens.shape is not None else ""
+        self.status_label.setText(f"{r.title}{shown} · {r.settings.get('device', '?')} · {r.seconds:.2f} s")
 
     # -- stepping --------------------------------------------------------------------------------
 
@@ -708,9 +816,13 @@ class MainWindow(QMainWindow):
         compare = self.sides["compare"]
         if self.compare_action.isChecked() and compare.state.result is not None and compare.state.hypotheses:
             label = f"{compare.state.result.title}" + (" (reversed)" if self.reverse_action.isChecked() else "")
-            others.append((compare.state.result, compare.state.selected, label, compare.attention.media))
-        return ExportSource(self.shown, st.hypotheses[st.selected], max(st.index, 0), st.result,
-                            stem(inp.kind, inp.source), st.result.title, self.overlay_controls.settings(), others)
+            other = lensed_result(compare.state.result, compare.lens_controls.lens())
+            others.append((other, compare.state.selected, label, compare.attention.media))
+        lens = self.sides["main"].lens_controls
+        result = lensed_result(st.result, lens.lens())  # the maps as on screen
+        title = result.title + (f", {lens.lens().describe(lens.shape[0])}" if lens.shape is not None else "")
+        return ExportSource(self.shown, result.hypotheses[st.selected], max(st.index, 0), result,
+                            stem(inp.kind, inp.source), title, self.overlay_controls.settings(), others)
 
     def choose_export(self) -> None:
         """The Export dialog for what is on screen (a dialog still exporting is brought back)."""
@@ -800,7 +912,12 @@ class MainWindow(QMainWindow):
                 self.translate(data.text().strip())  # dropped words: a sentence to translate
             return
         path = data.urls()[0].toLocalFile()
-        if path.lower().endswith(CHECKPOINT_SUFFIXES):
+        if is_model_folder(path):
+            self.open_model_folder(path)
+        elif Path(path).is_dir():
+            self.show_error(f"{printable(path)}: a folder that holds no model (no config.json); "
+                            "drop an image, a video, a model file or a model folder")
+        elif path.lower().endswith(CHECKPOINT_SUFFIXES):
             self.open_checkpoint(path)
         elif path.lower().endswith((".json", ".npz")):
             self.open_result(path)

@@ -144,6 +144,16 @@ class TextMediaPane(QWidget):
         self.samples: list[str] = []
         self.sentence = None
         self._words: list[Step] = []
+        self.labels: list[str] | None = None  # a transformer's raw subword pieces, shown instead of the words
+
+    def set_labels(self, labels: list[str] | None) -> None:
+        """Tiles for the pieces the model read (raw subwords and special tokens), or None: the words."""
+        labels = list(labels) if labels else None
+        if labels == self.labels:
+            return
+        self.labels = labels
+        if self.sentence is not None:
+            self.tiles.set_words(labels or self.sentence.words)
 
     def set_samples(self, samples: list[str]) -> None:
         self.samples = list(samples)
@@ -180,6 +190,7 @@ class TextMediaPane(QWidget):
         self._fill()
         self.box.setEditText(sentence.text)
         self.box.lineEdit().setCursorPosition(0)
+        self.labels = None
         self.tiles.set_words(sentence.words)
         self.attended.clear()
         unknown = list(getattr(sentence, "unknown", []) or [])
@@ -216,10 +227,22 @@ class TextAttentionPane(QWidget):
         self.source: list[str] = []
         self.media = None  # the sentence this column decoded
         self.matrix: np.ndarray | None = None  # (rows, S) weights on screen (tests read them)
+        self.labels: list[str] | None = None  # a transformer's raw subword pieces, shown instead of the words
 
     def set_media(self, sentence) -> None:
         self.media = sentence
+        self.labels = None
         self.source = list(sentence.words) if sentence is not None else []
+        self.matrix = None
+        self.view.set_source(self.source)
+
+    def set_labels(self, labels: list[str] | None) -> None:
+        """Columns for the pieces the model read (raw subwords and special tokens), or None: the words."""
+        labels = list(labels) if labels else None
+        if labels == self.labels:
+            return
+        self.labels = labels
+        self.source = labels or (list(self.media.words) if self.media is not None else [])
         self.matrix = None
         self.view.set_source(self.source)
 
