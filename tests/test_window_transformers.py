@@ -269,3 +269,31 @@ def test_a_new_request_does_not_wait_for_a_model_still_loading(qtbot, window, sa
     wait_finished(qtbot, window)
     assert side.state.result.model == str(folders["caption"]) and side.state.result.places is not None
     assert len(loads) == 1
+
+
+def test_a_transformer_video_captioner_draws_frames_through_the_lens(qtbot, window, tmp_path_factory):
+    from attnviewer.resources import sample_dir
+
+    from . import hf_models
+
+    if not hasattr(hf_models, "video_gpt2"):
+        pytest.skip("tests/hf_models.py has no tiny video captioner")
+    folder = str(hf_models.video_gpt2(tmp_path_factory.mktemp("hf-video") / "timesformer-gpt2"))
+    window.open_model_folder(folder)
+    side = window.sides["main"]
+    assert side.controls.kind == "video" and side.controls.model_name() == folder
+    clip = sample_dir() / "clip-1.mp4"
+    window.open_file(str(clip))
+    wait_finished(qtbot, window)
+    qtbot.waitUntil(lambda: window.shown is not None and window.shown.path == str(clip), timeout=GUI_TIMEOUT)
+    state = side.state
+    assert state.words and state.current.heads is not None
+    pane = side.attention
+    np.testing.assert_allclose(pane.weights, state.current.attention, atol=1e-6)
+    assert pane.weights.shape == (4,)  # one weight per frame the encoder read
+    ids, before = window.engine._ids, pane.weights.copy()
+    side.lens_controls.set_lens(Lens(0, "max"))
+    expected, _ = state.result.places.maps(state.current.heads, Lens(0, "max"))
+    np.testing.assert_allclose(pane.weights, expected, atol=1e-6)
+    assert not np.allclose(pane.weights, before) and window.engine._ids == ids
+    assert not side.lens_controls.raw.isVisible()

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from .. import __version__, catalog
 from ..errors import AttnViewerError, CheckpointError, printable
 from ..model_folders import is_model_folder
-from ..kinds import KINDS, OPENABLE, for_file, for_result
+from ..kinds import KINDS, OPENABLE, for_file, for_result, titled
 from ..resources import sample_dir
 from ..settings import DecodeSettings
 from ..engine.worker import Engine
@@ -818,11 +818,9 @@ class MainWindow(QMainWindow):
             label = f"{compare.state.result.title}" + (" (reversed)" if self.reverse_action.isChecked() else "")
             other = lensed_result(compare.state.result, compare.lens_controls.lens())
             others.append((other, compare.state.selected, label, compare.attention.media))
-        lens = self.sides["main"].lens_controls
-        result = lensed_result(st.result, lens.lens())  # the maps as on screen
-        title = result.title + (f", {lens.lens().describe(lens.shape[0])}" if lens.shape is not None else "")
+        result = lensed_result(st.result, self.sides["main"].lens_controls.lens())  # the maps as on screen
         return ExportSource(self.shown, result.hypotheses[st.selected], max(st.index, 0), result,
-                            stem(inp.kind, inp.source), title, self.overlay_controls.settings(), others)
+                            stem(inp.kind, inp.source), titled(result), self.overlay_controls.settings(), others)
 
     def choose_export(self) -> None:
         """The Export dialog for what is on screen (a dialog still exporting is brought back)."""
