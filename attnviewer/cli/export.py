@@ -20,8 +20,11 @@ def export(args: argparse.Namespace) -> int:
     if args.compare:
         return compare(args, style)
     requested = {k: getattr(args, k) for k in FLAGS if getattr(args, k)}
+    if args.json:
+        requested["json"] = args.json
     if not requested:
-        raise OutputError("nothing to export: add --figure OUT, --animation OUT, --overlay OUT or --top-frames OUT")
+        raise OutputError("nothing to export: add --figure OUT, --animation OUT, --overlay OUT, --top-frames OUT "
+                          "or --json OUT")
     if args.overlay and args.word is None:
         raise OutputError(f"{args.overlay}: an overlay shows one word; add --word N")
     result = load_result(args.result)
@@ -29,7 +32,7 @@ def export(args: argparse.Namespace) -> int:
         result = relensed(result, lens, args.result, args.lens)
     kind = for_result(result)
     for key in requested:
-        if key not in kind.outputs:
+        if key != "json" and key not in kind.outputs:
             offers = ", ".join(FLAGS[k] for k in kind.outputs if k in FLAGS)
             raise OutputError(f"{args.result}: {FLAGS[key]} cannot be drawn for a result of `{kind.command}` "
                               f"(a {kind.noun}); it offers {offers}")
@@ -64,6 +67,7 @@ def compare(args: argparse.Namespace, style) -> int:
     a_path, b_path = args.result, args.compare
     lens = lens_option(args)
     others = [FLAGS[k] for k in FLAGS if k != "figure" and getattr(args, k)]
+    others += ["--json"] if args.json else []
     if others or args.word is not None:
         raise OutputError(f"--compare draws one figure of both results; give --figure OUT alone "
                           f"(not {', '.join(others) or '--word'})")
@@ -140,6 +144,8 @@ def add_parser(sub) -> None:
     ex.add_argument("--compare", metavar="OTHER",
                     help="another result of the same input (another model, or the clip reversed): --figure "
                          "then draws both in one figure, RESULT first")
+    ex.add_argument("--json", metavar="OUT", help="the result again (with its NPZ beside it): with --lens, its maps "
+                                                  "drawn through that lens")
     add_video_figures(ex)
     ex.add_argument("--hypothesis", type=int, default=1, metavar="K", help="the K-th best hypothesis (default 1)")
     add_overwrite(ex)
