@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,7 @@ CONFIG_MAX_BYTES = 4_000_000  # a config.json is a few KB; a larger one is no co
 INDEX_MAX_BYTES = 50_000_000  # a sharded checkpoint's index (one line per tensor)
 TOKENIZER_MAX_BYTES = 200_000_000  # tokenizer.json of large vocabularies is tens of MB
 HEADER_MAX_BYTES = 100_000_000
+JSON_MAX_DEPTH = 64  # a config nests a few levels, a tokenizer.json about ten; deeper is no such file
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
                "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "U16": 2, "U32": 4, "U64": 8}
@@ -58,7 +61,7 @@ def is_model_folder(path: str | Path) -> bool:
     """A folder holding a config.json: what save_pretrained writes (checked further by inspect)."""
     try:
         path = Path(path)
-        return path.is_dir() and (path / "config.json").exists()
+        return path.is_dir() and os.path.lexists(path / "config.json")  # a broken link too: inspect says so
     except (OSError, ValueError):
         return False
 
@@ -69,15 +72,13 @@ def _read_json(path: Path, limit: int, what: str) -> dict:
         st = os.stat(path)
     except OSError as e:
         raise CheckpointError(f"{printable(path)}: cannot read its {what} ({e.strerror or type(e).__name__})") from None
-    import stat
-
     if not stat.S_ISREG(st.st_mode):
         raise CheckpointError(f"{printable(path)}: its {what} is not a regular file")
     if st.st_size > limit:
         raise CheckpointError(f"{printable(path)}: its {what} is {st.st_size:,} bytes, more than the limit of {limit:,}")
     try:
-        with open(path, "rb") as f:
-            data = json.loads(f.read())
+        with _opened_regular(path) as f:
+            data = json.loads(f.read(limit + 1))
     except OSError as e:
         raise CheckpointError(f"{printable(path)}: cannot read its {what} ({e.strerror or type(e).__name__})") from None
     except RecursionError:
@@ -86,21 +87,61 @@ def _read_json(path: Path, limit: int, what: str) -> dict:
         raise CheckpointError(f"{printable(path)}: its {what} is not valid JSON ({' '.join(str(e).split())[:80]})") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{printable(path)}: its {what} is not a JSON object")
+    if _depth(data) > JSON_MAX_DEPTH:
+        raise CheckpointError(f"{printable(path)}: its {what} is nested too deeply (more than {JSON_MAX_DEPTH} levels)")
     return data
 
 
+def _opened_regular(path: Path):
+    """The file, opened without waiting (a FIFO put in its place since it was checked would block
+    an ordinary open) and refused unless it is still a regular file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(0, "not a regular file (replaced while being read)")
+    return os.fdopen(fd, "rb")
+
+
+def _depth(data) -> int:
+    """How deeply lists and objects nest in parsed JSON, found without recursion."""
+    deepest, todo = 0, [(data, 1)]
+    while todo:
+        value, level = todo.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, level)
+            todo.extend((v, level + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
 def _asks_for_code(config) -> bool:
-    """Whether a config (at any depth) names code of its own to import: auto_map, custom classes."""
-    if isinstance(config, dict):
-        return "auto_map" in config or any(_asks_for_code(v) for v in config.values())
-    if isinstance(config, list):
-        return any(_asks_for_code(v) for v in config)
+    """Whether a config (at any depth) names code of its own to import (auto_map). Walked without
+    recursion: JSON nested nearly as deep as the parser allows is no error of ours."""
+    todo = [config]
+    while todo:
+        value = todo.pop()
+        if isinstance(value, dict):
+            if "auto_map" in value:
+                return True
+            todo.extend(value.values())
+        elif isinstance(value, list):
+            todo.extend(value)
     return False
 
 
 def _str(config: dict, key: str) -> str:
     value = config.get(key)
     return value if isinstance(value, str) else ""
+
+
+CROSS_ATTENDING_DECODERS = ("trocr",)  # decoders with cross-attention whenever is_decoder is set
+
+
+def _cross_attends(decoder: dict) -> bool:
+    """Whether a VisionEncoderDecoder's decoder config makes layers that attend to the encoder:
+    add_cross_attention (GPT-2, BERT, RoBERTa...), or is_decoder for those that always do."""
+    if decoder.get("add_cross_attention") is True:
+        return True
+    return _str(decoder, "model_type") in CROSS_ATTENDING_DECODERS and decoder.get("is_decoder") is True
 
 
 def family_of(config: dict) -> tuple[str, str, str]:
@@ -114,7 +155,7 @@ def family_of(config: dict) -> tuple[str, str, str]:
         encoder = config.get("encoder") if isinstance(config.get("encoder"), dict) else {}
         decoder = config.get("decoder") if isinstance(config.get("decoder"), dict) else {}
         enc_type = _str(encoder, "model_type")
-        if not decoder.get("add_cross_attention", False) and not decoder.get("is_decoder", False):
+        if not _cross_attends(decoder):
             raise CheckpointError(f"a VisionEncoderDecoder whose {_str(decoder, 'model_type') or 'decoder'} decoder "
                                   "has no cross-attention: nothing to show; supported: " + SUPPORTED)
         if enc_type in IMAGE_ENCODERS:
@@ -163,44 +204,97 @@ def _weight_files(folder: Path) -> list[Path]:
     raise CheckpointError(f"{printable(folder)}: holds no weights (no model.safetensors)")
 
 
-def _count(files: list[Path]) -> tuple[int, int]:
-    """(parameters, bytes) declared by the safetensors headers, each checked against its file."""
-    import stat
-
+def _count(files: list[Path]) -> tuple[int, int, set[str]]:
+    """(parameters, bytes, tensor names) declared by the safetensors headers, each checked against
+    its file."""
     parameters = size = 0
+    names: set[str] = set()
     for path in files:
-        try:
-            st = os.stat(path)
-        except OSError as e:
-            raise CheckpointError(f"{printable(path)}: cannot read it ({e.strerror or type(e).__name__})") from None
-        if not stat.S_ISREG(st.st_mode):
-            raise CheckpointError(f"{printable(path)}: is not a regular file")
-        try:
-            header, data_bytes = read_header(path, HEADER_MAX_BYTES)
-        except (OSError, ValueError) as e:
-            raise CheckpointError(f"{printable(path)}: not a safetensors file ({' '.join(str(e).split())[:100]})") from None
-        for name, info in header.items():
-            if name == "__metadata__":
-                continue
-            try:
-                dtype, shape, (start, end) = info["dtype"], info["shape"], info["data_offsets"]
-                n = 1
-                for d in shape:
-                    if not isinstance(d, int) or d < 0:
-                        raise ValueError
-                    n *= d
-                if dtype not in DTYPE_BYTES or not (isinstance(start, int) and isinstance(end, int)):
-                    raise ValueError
-            except (KeyError, TypeError, ValueError):
-                raise CheckpointError(f"{printable(path)}: its header describes tensor {printable(name)[:60]!r} "
-                                      "wrongly") from None
-            if end - start != n * DTYPE_BYTES[dtype] or end > data_bytes or start < 0:
-                raise CheckpointError(f"{printable(path)}: tensor {printable(name)[:60]!r} declares "
-                                      f"{n * DTYPE_BYTES[dtype]:,} bytes that the file does not hold "
-                                      f"(its data is {data_bytes:,} bytes)")
-            parameters += n
-            size += n * DTYPE_BYTES[dtype]
-    return parameters, size
+        for name, n, nbytes in _tensors(path):
+            parameters, size = parameters + n, size + nbytes
+            names.add(name)
+    return parameters, size, names
+
+
+def _tensors(path: Path) -> list[tuple[str, int, int]]:
+    """(name, elements, bytes) of each tensor a safetensors file's header declares, checked."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise CheckpointError(f"{printable(path)}: cannot read it ({e.strerror or type(e).__name__})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise CheckpointError(f"{printable(path)}: is not a regular file")
+    try:
+        header, data_bytes = read_header(path, HEADER_MAX_BYTES)
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{printable(path)}: not a safetensors file ({' '.join(str(e).split())[:100]})") from None
+    return [_tensor(path, name, info, data_bytes) for name, info in header.items() if name != "__metadata__"]
+
+
+def _tensor(path: Path, name: str, info, data_bytes: int) -> tuple[str, int, int]:
+    try:
+        dtype, shape, (start, end) = info["dtype"], info["shape"], info["data_offsets"]
+        n = 1
+        for d in shape:
+            if not isinstance(d, int) or d < 0:
+                raise ValueError
+            n *= d
+        if dtype not in DTYPE_BYTES or not (isinstance(start, int) and isinstance(end, int)):
+            raise ValueError
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError(f"{printable(path)}: its header describes tensor {printable(name)[:60]!r} "
+                              "wrongly") from None
+    if end - start != n * DTYPE_BYTES[dtype] or end > data_bytes or start < 0:
+        raise CheckpointError(f"{printable(path)}: tensor {printable(name)[:60]!r} declares "
+                              f"{n * DTYPE_BYTES[dtype]:,} bytes that the file does not hold "
+                              f"(its data is {data_bytes:,} bytes)")
+    return name, n, n * DTYPE_BYTES[dtype]
+
+
+# ---- what the config would make transformers build beyond the weights ------------------------
+# Layers the weights lack are made up (random: minutes and memory for a config saying 100,000),
+# position tables that are not saved (Marian's sinusoids) are computed from the config's size.
+LAYER_KEYS = ("num_hidden_layers", "n_layer", "num_layers", "encoder_layers", "decoder_layers", "num_decoder_layers")
+LAYER_NAME = re.compile(r"(?:^|\.)(?:layers|layer|h|block|blocks)\.(\d+)\.")
+POSITION_KEYS = ("max_position_embeddings", "n_positions", "n_ctx", "max_target_positions", "max_source_positions")
+WIDTH_KEYS = ("d_model", "hidden_size", "n_embd")
+POSITIONS_MAX = 1 << 20  # long-document models have 16k; a million is no real model
+
+
+def _numbers(config, keys: tuple[str, ...]):
+    """(key, value, the object holding it) of every integer under one of `keys`, at any depth."""
+    todo = [config]
+    while todo:
+        value = todo.pop()
+        if isinstance(value, dict):
+            todo.extend(value.values())
+            yield from ((k, v, value) for k, v in value.items()
+                        if k in keys and isinstance(v, int) and not isinstance(v, bool))
+        elif isinstance(value, list):
+            todo.extend(value)
+
+
+def _check_layers(folder: Path, config: dict, names: set[str]) -> None:
+    """No (sub)config declares more layers than the weights hold (layers.N, layer.N, h.N, block.N)."""
+    held = 1 + max((int(m.group(1)) for name in names for m in LAYER_NAME.finditer(name)), default=-1)
+    for key, value, _ in _numbers(config, LAYER_KEYS):
+        if value > held:
+            raise CheckpointError(f"{printable(folder)}: config.json declares {value:,} layers ({key}) but the "
+                                  f"weights hold at most {held:,}: the config does not describe these weights")
+
+
+def _position_tables(folder: Path, config: dict) -> int:
+    """Elements of the position tables the config asks for (computed, where not saved);
+    CheckpointError for an absurd number of positions."""
+    total = 0
+    for key, value, holder in _numbers(config, POSITION_KEYS):
+        if value > POSITIONS_MAX:
+            raise CheckpointError(f"{printable(folder)}: config.json declares {value:,} positions ({key}), more "
+                                  f"than any model of these families ({POSITIONS_MAX:,})")
+        widths = [holder.get(k) for k in WIDTH_KEYS]
+        width = max([w for w in widths if isinstance(w, int) and not isinstance(w, bool)], default=0)
+        total += max(value, 0) * min(max(width, 0), 1 << 16)
+    return total
 
 
 def available_memory() -> int | None:
@@ -215,13 +309,45 @@ def available_memory() -> int | None:
     return None
 
 
+# The JSON files beside the weights that transformers reads (each must be a JSON object, asking
+# for no code of its own), and the files of which at least one makes a tokenizer.
+JSON_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.json",
+              "preprocessor_config.json", "processor_config.json", "video_preprocessor_config.json",
+              "generation_config.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "vocab.txt", "spiece.model", "source.spm",
+                   "sentencepiece.bpe.model", "tokenizer.model")
+
+
+def check_files(folder: Path) -> None:
+    """Every file in the folder (links followed: the Hugging Face cache links snapshots to blobs)
+    is a regular file or a folder: a FIFO or a device would block or never end when read, so it
+    is refused here, by its type, before anything opens it. A broken link is left to the files
+    that need it."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as e:
+        raise CheckpointError(f"{printable(folder)}: cannot list it ({e.strerror or type(e).__name__})") from None
+    for entry in entries:
+        try:
+            mode = entry.stat().st_mode
+        except OSError:
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise CheckpointError(f"{printable(folder / entry.name)}: is not a regular file (a FIFO, socket or "
+                                  "device); refused before reading it")
+
+
 def check_tokenizer(folder: Path) -> None:
-    """tokenizer.json, where present, must be a JSON object (transformers would parse anything)."""
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "preprocessor_config.json",
-                 "generation_config.json"):
+    """The tokenizer's and processor's JSON files, where present, are JSON objects that ask for no
+    code of their own (transformers would parse anything), and there is a tokenizer at all."""
+    for name in JSON_FILES:
         path = folder / name
-        if os.path.lexists(path):
-            _read_json(path, TOKENIZER_MAX_BYTES, name)
+        if os.path.lexists(path) and _asks_for_code(_read_json(path, TOKENIZER_MAX_BYTES, name)):
+            raise CheckpointError(f"{printable(path)}: asks to run code of its own (auto_map); refused: "
+                                  "attnviewer loads only the tokenizers transformers itself defines")
+    if not any(os.path.lexists(folder / name) for name in TOKENIZER_FILES):
+        raise CheckpointError(f"{printable(folder)}: has no tokenizer files (tokenizer.json); save the tokenizer "
+                              "beside the model with tokenizer.save_pretrained(folder)")
 
 
 def inspect(path: str | Path, memory: int | None = None) -> FolderModel:
@@ -230,24 +356,35 @@ def inspect(path: str | Path, memory: int | None = None) -> FolderModel:
     if not folder.is_dir():
         raise CheckpointError(f"{printable(folder)}: not a model folder")
     config_path = folder / "config.json"
-    if not config_path.exists():
+    if not os.path.lexists(config_path):
         raise CheckpointError(f"{printable(folder)}: not a model folder (no config.json)")
+    check_files(folder)
     config = _read_json(config_path, CONFIG_MAX_BYTES, "config (config.json)")
     if _asks_for_code(config):
         raise CheckpointError(f"{printable(folder)}: its config asks to run code of its own (auto_map); refused: "
                               "attnviewer loads only the architectures transformers itself defines")
-    kind, family, arch = family_of(config)
+    try:
+        kind, family, arch = family_of(config)
+    except CheckpointError as e:
+        raise CheckpointError(f"{printable(folder)}: {e}") from None
     check_tokenizer(folder)
     files = _weight_files(folder)
-    parameters, size = _count(files)
+    parameters, size, names = _count(files)
     if parameters == 0:
         raise CheckpointError(f"{printable(folder)}: its weight files hold no tensors")
-    need = int(parameters * 4 * MEMORY_MARGIN)  # loaded as float32
+    _check_layers(folder, config, names)
+    _check_memory(folder, parameters + 2 * _position_tables(folder, config), memory)
+    return FolderModel(folder, kind, family, arch, config, files, parameters, size)
+
+
+def _check_memory(folder: Path, parameters: int, memory: int | None) -> None:
+    """CheckpointError if the weights (and the position tables of encoder and decoder), loaded as
+    float32, would not fit in `memory` bytes (by default the memory available now)."""
+    need = int(parameters * 4 * MEMORY_MARGIN)
     free = available_memory() if memory is None else memory
     if free is not None and need > free:
         raise CheckpointError(f"{printable(folder)}: {parameters / 1e6:,.0f} M parameters need about "
                               f"{need / 2**30:.1f} GiB of memory; {free / 2**30:.1f} GiB is available")
-    return FolderModel(folder, kind, family, arch, config, files, parameters, size)
 
 
 def folder_kind(path: str | Path) -> str:
@@ -296,3 +433,12 @@ def cache_label(path: Path) -> str:
         if part.startswith("models--") and i + 2 < len(parts) and parts[i + 1] == "snapshots":
             return part[len("models--"):].replace("--", "/")
     return path.name
+
+
+def folder_config(path: str | Path) -> dict:
+    """What a kind reads before the model loads (a video encoder's frame count), from a checked
+    folder; CheckpointError as inspect."""
+    info = inspect(path)
+    encoder = info.config.get("encoder")
+    frames = encoder.get("num_frames") if isinstance(encoder, dict) else None
+    return {"steps": frames} if isinstance(frames, int) and 1 <= frames <= 256 else {}
