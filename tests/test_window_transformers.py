@@ -297,3 +297,30 @@ def test_a_transformer_video_captioner_draws_frames_through_the_lens(qtbot, wind
     np.testing.assert_allclose(pane.weights, expected, atol=1e-6)
     assert not np.allclose(pane.weights, before) and window.engine._ids == ids
     assert not side.lens_controls.raw.isVisible()
+
+
+def test_a_reopened_result_shows_the_lens_it_was_saved_with(qtbot, window, samples, folders, tmp_path):
+    from attnviewer.export.data import write_result
+    from attnviewer.ui.lensing import lensed_result
+
+    window.open_model_folder(str(folders["caption"]))
+    state = caption_done(qtbot, window, samples[0])
+    first = state.words[0].attention.copy()  # drawn with the default lens
+    saved = lensed_result(state.result, Lens(1, 2))
+    path = write_result(saved, tmp_path / "result.json", tmp_path / "result.npz")[0]
+    window.error_banner.hide()
+    ids = window.engine._ids
+    window.open_result(str(path))
+    qtbot.waitUntil(lambda: window.jobs.opening is None, timeout=GUI_TIMEOUT)
+    assert not window.error_banner.isVisible(), window.last_error
+    assert window.sides["main"].state.job > ids
+    side = window.sides["main"]
+    assert side.lens_controls.lens() == Lens(1, 2)
+    assert "layer 2 of 2, head 3" in side.lens_controls.info.text()
+    drawn, _ = side.drawn()
+    reopened = side.state.result
+    np.testing.assert_allclose(drawn[0].attention, reopened.places.maps(reopened.best.heads[0], Lens(1, 2))[0],
+                               atol=1e-3)  # heads saved as float16
+    side.lens_controls.set_lens(Lens())  # back to the default: drawn again from the stored heads
+    drawn, _ = side.drawn()
+    np.testing.assert_allclose(drawn[0].attention, first, atol=1e-3)  # heads saved as float16

@@ -47,13 +47,10 @@ class LensView:
         self.lens, self.raw, self._cache = lens, raw, {}
         return True
 
-    @property
-    def plain(self) -> bool:
-        return self.lens == DEFAULT and not self.raw
-
-    def words(self, words: list[Step], places: Places | None) -> list[Step]:
-        """The words with their maps drawn through the lens (the same list when nothing changes)."""
-        if self.plain or places is None or not has_heads(words):
+    def words(self, words: list[Step], places: Places | None, drawn_with: Lens = DEFAULT) -> list[Step]:
+        """The words with their maps drawn through the lens (the same list when they were drawn
+        with it already: `drawn_with`, the pipeline's lens, or a reopened result's)."""
+        if (self.lens == drawn_with and not self.raw) or places is None or not has_heads(words):
             return words
         out, cache = [], {}
         todo = [w for w in words if w.heads is not None and

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from .. import __version__, catalog
 from ..errors import AttnViewerError, CheckpointError, printable
+from ..lens import DEFAULT as DEFAULT_LENS, Lens
 from ..model_folders import is_model_folder
 from ..kinds import KINDS, OPENABLE, for_file, for_result, titled
 from ..resources import sample_dir
@@ -57,6 +58,14 @@ def _is_pickle(path: str) -> bool:
 
 def _medium(kind: str) -> str:
     return KINDS[kind].medium
+
+
+def _drawn_with(result) -> Lens:
+    """The lens a result's maps were drawn with (a reopened one's may be another than the default)."""
+    try:
+        return Lens.from_dict(result.lens) if result is not None else DEFAULT_LENS
+    except ValueError:
+        return DEFAULT_LENS
 
 
 class Side:
@@ -116,7 +125,7 @@ class Side:
         if words:  # while a new job has no words yet, the control stays as it was
             self.lens_controls.configure(shape_of(words) if places is not None else None, self.medium == "text")
         self.lens_view.set(self.lens_controls.lens(), self.lens_controls.show_raw())
-        drawn = self.lens_view.words(words, places)
+        drawn = self.lens_view.words(words, places, _drawn_with(st.result))
         current = drawn[st.index] if 0 <= st.index < len(drawn) else None
         self.lens_controls.show_info(current.sink if current is not None else None)
         return drawn, self.lens_view.labels(places)
@@ -892,7 +901,9 @@ class MainWindow(QMainWindow):
         self.error_banner.hide()
         if self.compare_action.isChecked():
             self.rerun(self.sides["compare"])
-        self.redraw()
+        self.redraw()  # offers the result's layers and heads
+        if side.lens_controls.shape is not None:
+            side.lens_controls.set_lens(_drawn_with(result))  # as it was saved (redraws)
         self._update_status()
         self.statusBar().showMessage(result.best.shown, 5000)
 
