@@ -29,12 +29,14 @@ class Lens:
         """ValueError with one line if the lens names a layer or head the model lacks."""
         if isinstance(self.layer, str) and self.layer not in LAYERS:
             raise ValueError(f"unknown layer {self.layer!r}; choose a number, {' or '.join(LAYERS)}")
+        # (messages count from 1, as --lens and the window do)
         if isinstance(self.layer, int) and not -layers <= self.layer < layers:
-            raise ValueError(f"layer {self.layer} does not exist; the decoder has {layers} (0-{layers - 1})")
+            shown = self.layer + 1 if self.layer >= 0 else self.layer
+            raise ValueError(f"layer {shown} does not exist; the decoder has {layers} (1-{layers})")
         if isinstance(self.heads, str) and self.heads not in HEADS:
             raise ValueError(f"unknown heads {self.heads!r}; choose a number, {' or '.join(HEADS)}")
         if isinstance(self.heads, int) and not 0 <= self.heads < heads:
-            raise ValueError(f"head {self.heads} does not exist; each layer has {heads} (0-{heads - 1})")
+            raise ValueError(f"head {self.heads + 1} does not exist; each layer has {heads} (1-{heads})")
         return self
 
     def describe(self, layers: int | None = None) -> str:

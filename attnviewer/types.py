@@ -94,6 +94,7 @@ class Result:
     note: str | None = None  # the input is far from what the model was trained on (see domain.py)
     places: Any = None  # transformers: lens.Places, how the input's tokens map to the attention's places
     lens: dict | None = None  # transformers: the lens the attention was drawn with (lens.Lens.to_dict())
+    heads_shape: list[int] | None = None  # transformers: (layers, heads, tokens) as recorded where no heads are kept
 
     @property
     def best(self) -> Hypothesis:
@@ -118,3 +119,34 @@ def model_label(name: str) -> str:
         if base.lower().endswith(suffix):
             return base[: -len(suffix)]
     return base
+
+
+def heads_layout(result: Result) -> tuple[int, int, int] | None:
+    """(layers, heads, tokens) of a transformer's result: of its stored heads, else as its file
+    recorded (a result reopened without its NPZ); None for other models."""
+    for h in result.hypotheses:
+        if h.heads is not None and getattr(h.heads, "ndim", 0) == 4:
+            return tuple(int(n) for n in h.heads.shape[1:])
+    shape = result.heads_shape
+    return tuple(int(n) for n in shape) if shape else None
+
+
+def lens_label(result: Result) -> str | None:
+    """'layer 2 of 2, mean of heads': the lens a transformer's result was drawn with (None for
+    models without layers and heads)."""
+    if result.lens is None and result.places is None:
+        return None
+    from .lens import Lens
+
+    layout = heads_layout(result)
+    try:
+        return Lens.from_dict(result.lens).describe(layout[0] if layout else None)
+    except ValueError:
+        return None
+
+
+def titled(result: Result, title: str | None = None) -> str:
+    """A figure's default title: the model and decoding (or `title`), and a transformer's lens."""
+    text = title or result.title
+    lens = lens_label(result)
+    return f"{text}, {lens}" if lens and lens not in text else text

@@ -82,9 +82,9 @@ def test_bad_lens_specs_say_why(text):
 
 def test_a_lens_naming_a_missing_layer_or_head_is_refused():
     places = Places(np.arange(5), (5,))
-    with pytest.raises(ValueError, match="layer 7 does not exist"):
+    with pytest.raises(ValueError, match="layer 8 does not exist; the decoder has 3 \\(1-3\\)"):
         places.maps(_heads(), Lens(7))
-    with pytest.raises(ValueError, match="head 9 does not exist"):
+    with pytest.raises(ValueError, match="head 10 does not exist"):
         places.maps(_heads(), Lens(0, 9))
 
 

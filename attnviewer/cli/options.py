@@ -89,11 +89,6 @@ def checked_lens(lens, layers: int, heads: int, where: str):
     line counting from 1, as --lens does."""
     from ..errors import SettingsError
 
-    if isinstance(lens.layer, int) and not -layers <= lens.layer < layers:
-        raise SettingsError(f"{where}: layer {lens.layer + 1 if lens.layer >= 0 else lens.layer} does not exist; "
-                            f"the decoder has {layers} (1-{layers})")
-    if isinstance(lens.heads, int) and not 0 <= lens.heads < heads:
-        raise SettingsError(f"{where}: head {lens.heads + 1} does not exist; each layer has {heads} (1-{heads})")
     try:
         return lens.check(layers, heads)
     except ValueError as e:

@@ -32,7 +32,7 @@ def is_reversed(result: Result) -> bool:
 def comparison_label(result: Result, label: str | None = None) -> str:
     """The label of a result in the comparison: its title by default, "(reversed)" added for a
     result of the clip played backwards."""
-    from ..kinds.base import titled
+    from ..types import titled
 
     text = label or titled(result)
     if is_reversed(result) and "reversed" not in text.lower():

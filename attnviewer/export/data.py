@@ -109,7 +109,7 @@ def transformer_fields(r: Result) -> dict:
     """places, lens and heads_shape of a transformer's result (nothing for other models)."""
     from ..lens import Lens
 
-    from ..kinds.base import heads_layout
+    from ..types import heads_layout
 
     shape = heads_layout(r)
     if r.places is None or shape is None:

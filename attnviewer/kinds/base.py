@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..types import Result
+from ..types import Result, heads_layout, lens_label, titled  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -52,37 +52,6 @@ class WriteOptions:
     # label or None for the result's title, its media as read: the Compare column's; None if unknown)
     others: list[tuple] = field(default_factory=list)
     specials: bool = False  # matrix: a column of the special tokens' share (transformers' </s>, language tags)
-
-
-def heads_layout(result: Result) -> tuple[int, int, int] | None:
-    """(layers, heads, tokens) of a transformer's result: of its stored heads, else as its file
-    recorded (a result reopened without its NPZ); None for other models."""
-    for h in result.hypotheses:
-        if h.heads is not None and getattr(h.heads, "ndim", 0) == 4:
-            return tuple(int(n) for n in h.heads.shape[1:])
-    shape = getattr(result, "heads_shape", None)
-    return tuple(int(n) for n in shape) if shape else None
-
-
-def lens_label(result: Result) -> str | None:
-    """'layer 2 of 2, mean of heads': the lens a transformer's result was drawn with (None for
-    models without layers and heads)."""
-    if result.lens is None and result.places is None:
-        return None
-    from ..lens import Lens
-
-    layout = heads_layout(result)
-    try:
-        return Lens.from_dict(result.lens).describe(layout[0] if layout else None)
-    except ValueError:
-        return None
-
-
-def titled(result: Result, title: str | None = None) -> str:
-    """A figure's default title: the model and decoding (or `title`), and a transformer's lens."""
-    text = title or result.title
-    lens = lens_label(result)
-    return f"{text}, {lens}" if lens and lens not in text else text
 
 
 def animation_frame(frames, hyp, opts: WriteOptions):
