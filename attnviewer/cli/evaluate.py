@@ -18,17 +18,6 @@ def evaluation(args: argparse.Namespace, kind: str):
     names = args.model or list(catalog.bundled(kind))
     if not names:
         raise CheckpointError(f"no bundled {kind} models found; name one with --model")
-    if not getattr(args, "data", None):
-        from ..model_folders import is_model_folder
-
-        for name in names:
-            try:
-                folder = is_model_folder(catalog.resolve(name))
-            except CheckpointError:
-                folder = False  # loading it says what is wrong
-            if folder:
-                raise CheckpointError(f"{name}: a transformers model folder is scored on a dataset: add --data "
-                                      f"ANNOTATIONS (on generated data, eval scores attnviewer's own models)")
     settings = DecodeSettings("greedy") if args.beam == 1 else DecodeSettings("beam", beam=args.beam)
     return names, settings.validate()
 
@@ -63,6 +52,7 @@ def evaluate_captioners(args: argparse.Namespace) -> dict:
     from ..decoding.search import best_hypotheses
     from ..evaluation.image import pointing
     from ..evaluation.metrics import caption_scores
+    from ..evaluation.transformer import caption_lenses, is_transformer
     from ..models import registry
     from ..training.image import scene_pixels
 
@@ -72,17 +62,19 @@ def evaluate_captioners(args: argparse.Namespace) -> dict:
     for name in names:
         model = registry.load(name, args.device)
         scenes = generate_scenes(args.n, args.seed, model.config.image_size)
+        if is_transformer(model):  # one decoding, a row for each lens (layer, mean of layers, rollout)
+            scored = caption_lenses(model, scenes, settings)
+            for label, tally in scored["lenses"].items():
+                tallies[f"{name} [{label}]"] = tally
+                report[f"{name} [{label}]"] = dict(scored["captions"], **_pointing_row(tally), lens=label)
+            continue
         hyps = best_hypotheses(model, scene_pixels(scenes), settings)
         scores = caption_scores([s.caption for s in scenes], [h.text for h in hyps])
         tally = tallies[name] = pointing(scenes, hyps)
-        report[name] = dict(scores, **{
-            "pointing cell": tally.rate("cell"), "pointing pixel": tally.rate("pixel"),
-            "colour cell": tally.kind_rate("colour", 0), "colour pixel": tally.kind_rate("colour", 1),
-            "shape cell": tally.kind_rate("shape", 0), "shape pixel": tally.kind_rate("shape", 1),
-            "words": tally.words, "words naming no object": tally.no_object,
+        report[name] = dict(scores, **_pointing_row(tally), **{
             "lambda": model.config.ds_lambda, "score": model.config.score,
         })
-    first = tallies[names[0]]
+    first = next(iter(tallies.values()))
     for base in ("uniform", "centre"):
         report[f"{base} baseline"] = {"pointing cell": first.rate(f"{base} cell"),
                                       "pointing pixel": first.rate(f"{base} pixel")}
@@ -97,9 +89,18 @@ def evaluate_captioners(args: argparse.Namespace) -> dict:
         print(name.ljust(width) + "".join(cells))
     for name, row in report.items():
         if "words" in row:
+            how = (f"trained with {row['score']} attention, lambda={row['lambda']:g}" if "score" in row
+                   else f"cross-attention through the lens {row['lens']}")
             print(f"{name}: {row['words']} colour/shape words scored, {row['words naming no object']} "
-                  f"naming no object; trained with {row['score']} attention, lambda={row['lambda']:g}")
+                  f"naming no object; {how}")
     return report
+
+
+def _pointing_row(tally) -> dict:
+    return {"pointing cell": tally.rate("cell"), "pointing pixel": tally.rate("pixel"),
+            "colour cell": tally.kind_rate("colour", 0), "colour pixel": tally.kind_rate("colour", 1),
+            "shape cell": tally.kind_rate("shape", 0), "shape pixel": tally.kind_rate("shape", 1),
+            "words": tally.words, "words naming no object": tally.no_object}
 
 
 def evaluate_video(args: argparse.Namespace) -> dict:
@@ -121,6 +122,7 @@ def evaluate_video(args: argparse.Namespace) -> dict:
 
 
 def evaluate_translators(args: argparse.Namespace) -> dict:
+    from ..evaluation.transformer import is_transformer, translate_lenses
     from ..models import registry
     from ..training.text import held_out_pairs, score_translator
 
@@ -130,6 +132,14 @@ def evaluate_translators(args: argparse.Namespace) -> dict:
     report = {}
     for name in names:
         model = registry.load(name, args.device, kind="translate")
+        if is_transformer(model):  # one decoding, a row for each lens (layer, mean of layers, rollout)
+            scored = translate_lenses(model, pairs, settings)
+            for label, aer in scored["lenses"].items():
+                report[f"{name} [{label}]"] = {
+                    "BLEU": scored["BLEU"], "exact match": scored["exact match"], "AER": aer,
+                    "diagonal AER": scored["diagonal AER"], "right by word type": scored["by word type"][label],
+                    "lens": label}
+            continue
         c = model.config
         report[name] = dict(score_translator(model, pairs, settings, by_role=True), score=c.score,
                             attention=c.attention, encoder=c.encoder, reversed=c.reverse_source)
@@ -138,7 +148,8 @@ def evaluate_translators(args: argparse.Namespace) -> dict:
     print("model".ljust(width) + "".join(c.rjust(14) for c in cols) + "  attention")
     for name, row in report.items():
         cells = [f"{row['BLEU']:.2f}", f"{row['exact match']:.1%}", f"{row['AER']:.3f}", f"{row['diagonal AER']:.3f}"]
-        how = f"{row['attention']} {row['score']}, {row['encoder']}" + (", reversed source" if row["reversed"] else "")
+        how = (f"cross-attention, {row['lens']}" if "lens" in row else
+               f"{row['attention']} {row['score']}, {row['encoder']}" + (", reversed source" if row["reversed"] else ""))
         print(name.ljust(width) + "".join(x.rjust(14) for x in cells) + "  " + how)
     roles = list(next(iter(report.values()))["right by word type"])
     print("\nattention peak on a gold link, by target word type:")

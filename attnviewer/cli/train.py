@@ -16,6 +16,11 @@ def train(args: argparse.Namespace) -> int:
     from ..training.distributed import world_from_env
     from .outputs import check_outputs, check_writable
 
+    if args.task in ARCH_DEFAULTS:  # the defaults differ with the architecture
+        arch_defaults = ARCH_DEFAULTS[args.task][getattr(args, "arch", "lstm")]
+        vars(args).update({k: v for k, v in arch_defaults.items() if getattr(args, k) is None})
+    if getattr(args, "arch", "lstm") == "transformer":
+        return train_transformer(args)
     if args.task == "caption" and args.data:
         from .train_corpus import train_caption_corpus
 
@@ -53,12 +58,72 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+# Defaults that differ with --arch (the LSTM captioner's epochs, rate and image size are filled in
+# later: they differ again with --data).
+ARCH_DEFAULTS = {
+    "caption": {"lstm": dict(train_size=20_000, batch_size=128),
+                "transformer": dict(train_size=15_000, batch_size=32, epochs=6, lr=7e-4, image_size=96)},
+    "translate": {"lstm": dict(epochs=5, lr=2e-3, train_size=100_000),
+                  "transformer": dict(epochs=2, lr=1e-3, train_size=30_000)},
+}
+
+
+def train_transformer(args: argparse.Namespace) -> int:
+    """`--arch transformer`: a small ViT + GPT-2 captioner or Marian translator trained from scratch
+    on the generated data, written as a transformers folder (training/transformers.py)."""
+    from ..errors import SettingsError
+    from ..models.registry import pick_device
+    from ..training.distributed import world_from_env
+
+    if args.data:
+        raise SettingsError("--arch transformer trains on the generated data only; leave out --data")
+    if world_from_env(needs=NEEDS).distributed:
+        raise SettingsError("--arch transformer trains in one process; run it without torchrun")
+    common = dict(out=args.out, train_size=args.train_size, batch_size=args.batch_size, lr=args.lr,
+                  val_size=args.val_size, epochs=args.epochs, seed=args.seed, init_seed=args.init_seed,
+                  device=str(pick_device(args.device)), minutes=args.minutes, max_steps=args.max_steps,
+                  hidden=args.hidden, encoder_layers=args.encoder_layers, decoder_layers=args.decoder_layers,
+                  heads=args.heads, ffn=args.ffn, threads=args.threads, overwrite=args.overwrite)
+    log = lambda m: print(m, flush=True)  # noqa: E731
+    if args.task == "caption":
+        from ..training.transformers import CaptionTransformerSettings, train_caption_transformer
+
+        settings = CaptionTransformerSettings(**common, image_size=args.image_size, patch_size=args.patch_size)
+        train_caption_transformer(settings.validate(), log)
+    else:
+        from ..training.transformers import TranslateTransformerSettings, train_translate_transformer
+
+        settings = TranslateTransformerSettings(**common)
+        train_translate_transformer(settings.validate(), log)
+    return 0
+
+
+def add_transformer(p: argparse.ArgumentParser, images: bool) -> None:
+    """--arch and the options of the small transformers trained from scratch."""
+    g = p.add_argument_group("a transformer trained from scratch (--arch transformer; written as a folder)")
+    g.add_argument("--arch", default="lstm", choices=("lstm", "transformer"),
+                   help="lstm: the attention LSTM (a .safetensors file); transformer: "
+                        + ("a ViT encoder + GPT-2 decoder" if images else "a Marian encoder-decoder")
+                        + " saved as a transformers folder --out (default lstm)")
+    if images:
+        g.add_argument("--patch-size", type=int, default=16, help="ViT patch side in pixels (default 16)")
+    g.add_argument("--hidden", type=int, default=128, help="transformer width (default 128)")
+    g.add_argument("--encoder-layers", type=int, default=4 if images else 3, help="(default %(default)s)")
+    g.add_argument("--decoder-layers", type=int, default=3, help="(default 3)")
+    g.add_argument("--heads", type=int, default=4, help="attention heads a layer (default 4)")
+    g.add_argument("--ffn", type=int, default=256, help="feed-forward width (default 256)")
+    g.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; on a busy "
+                                                "machine 1 can be much faster)")
+
+
 def add_parser(sub) -> None:
     tr = sub.add_parser("train", help="train a model on generated data, or on your dataset (--data)")
     tr_sub = tr.add_subparsers(dest="task", required=True)
     tc = tr_sub.add_parser("caption", help="train the image captioner on generated scenes, or on your images (--data)")
     add_training(tc, 20_000, 500, 45, 128, 1e-3, "scenes")
-    tc.set_defaults(epochs=None, lr=None)  # 45 and 1e-3 on scenes; 20 and 4e-4 with --data
+    # by --arch: lstm 20k scenes, batch 128, 45 epochs and 1e-3 on scenes (20 and 4e-4 with --data);
+    # transformer 15k scenes, batch 32, 6 epochs, 7e-4, 96 px
+    tc.set_defaults(epochs=None, lr=None, train_size=None, batch_size=None)
     tc.add_argument("--lambda", dest="ds_lambda", type=float,
                     help="weight of the doubly stochastic attention penalty (Show-Attend-Tell used 1; "
                          "default 0 on scenes, 1 with --data)")
@@ -69,6 +134,7 @@ def add_parser(sub) -> None:
     tc.add_argument("--image-size", type=int, help="side of the square images (default 160 on scenes, 224 with --data)")
     tc.add_argument("--cache-dir", help="where encoder features are cached")
     add_caption_data(tc)
+    add_transformer(tc, images=True)
 
     tv = tr_sub.add_parser("video", help="train the video captioner on generated clips, or on your clips (--data)")
     add_training(tv, 6000, 300, 20, 64, 2e-3, "clips")
@@ -83,4 +149,6 @@ def add_parser(sub) -> None:
     tt.add_argument("--attention", default="global", choices=("global", "local"), help="Luong's global or local-p")
     tt.add_argument("--encoder", default="bigru", choices=("bigru", "gru"))
     tt.add_argument("--reverse-source", action="store_true", help="the encoder reads the source backwards")
+    tt.set_defaults(epochs=None, lr=None, train_size=None)  # by --arch: 5, 2e-3, 100k (lstm); 2, 1e-3, 30k
     add_pairs_data(tt)
+    add_transformer(tt, images=False)
