@@ -22,21 +22,35 @@ def models_dir() -> Path:
 
 
 def bundled(kind: str | None = None) -> dict[str, Path]:
-    """Bundled model names -> files, e.g. 'caption-shapes'; only those of one kind (caption,
-    translate, video) if a kind is given."""
-    models = {p.stem: p for p in sorted(models_dir().glob("*.safetensors"))}
-    return models if kind is None else {n: p for n, p in models.items() if kind_of(n) == kind}
+    """Bundled model names -> files (or transformers folders), e.g. 'caption-shapes',
+    'caption-shapes-vit'; only those of one kind (caption, translate, video) if a kind is given."""
+    folder = models_dir()
+    models = {p.stem: p for p in sorted(folder.glob("*.safetensors"))}
+    try:
+        models.update({p.name: p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and is_model_folder(p)})
+    except OSError:
+        pass
+    return models if kind is None else {n: p for n, p in models.items() if kind_of(str(p)) == kind}
 
 
 def kind_of(name_or_path: str) -> str | None:
     """What a model does (caption, translate, video), from its file's header (a transformers
     folder: its config.json); None if unreadable or not a name (loading then says what is wrong)."""
-    if is_model_folder(name_or_path):
+    folder = name_or_path if is_model_folder(name_or_path) else _bundled_folder(name_or_path)
+    if folder is not None:
         try:
-            return folder_kind(name_or_path)
+            return folder_kind(folder)
         except CheckpointError:
             return None
     return _kind_in(_metadata_of(name_or_path))
+
+
+def _bundled_folder(name: str) -> Path | None:
+    """The bundled transformers folder of this name, if there is one."""
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        return None
+    path = models_dir() / name
+    return path if is_model_folder(path) else None
 
 
 def _kind_in(meta: dict | None) -> str | None:
@@ -88,6 +102,8 @@ def _config_in(meta: dict) -> dict:
 def variants(name_or_path: str) -> dict[str, str]:
     """Score function -> bundled model name, for the bundled family of a model of its kind (no
     torch needed; only the family's headers are read, each once)."""
+    if is_model_folder(name_or_path) or _bundled_folder(name_or_path) is not None:
+        return {}  # a transformers folder: no score-function siblings
     models, base = bundled(), family(name_or_path)
     family_meta = {n: _metadata_of(n) for n in [base] + [f"{base}-{s}" for s in SCORES] if n in models}
     if not family_meta:
@@ -97,12 +113,16 @@ def variants(name_or_path: str) -> dict[str, str]:
             if kind in (None, _kind_in(meta))}  # None: the model is unreadable, any kind then
 
 
-CONTRASTS = {"video-shapes": "video-s2vt"}  # a bundled model -> the one built to show its difference
+# a bundled model -> the one built to show its difference: the plain S2VT beside the video captioner,
+# a transformer trained from scratch on the same data beside each attention LSTM (its
+# cross-attention, layer by layer, against the LSTM's one map: benchmarks/transformer_grounding.md)
+CONTRASTS = {"video-shapes": "video-s2vt", "caption-shapes": "caption-shapes-vit", "translate-sov": "translate-sov-marian"}
 
 
 def comparison(name: str) -> str | None:
     """The bundled model to show beside this one when Compare first opens: its contrast model (the
-    plain S2VT beside the video captioner), its sibling trained
+    plain S2VT beside the video captioner, the transformer beside the captioner and the
+    translator), its sibling trained
     with Show-Attend-Tell's lambda = 1 (the effect the bundled family is there to show), else one
     trained with another score function (for the lambda = 1 model: the main one); None if the
     model has no bundled sibling."""
