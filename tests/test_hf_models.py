@@ -136,6 +136,8 @@ def test_words_and_attention_equal_generate(family, name, beams):
             theirs = _teacher_forced_blip(model, inputs, b, ids)
         else:
             theirs = _their_attention(out, i, len(ids), beams)
+        if model._copies is not None:  # VideoMAE: each tubelet's weight shared among its frames
+            theirs = theirs[..., model._copies.numpy()] / model.tubelet
         assert hyp.attention.shape == theirs.shape == (len(ids), *model.attention_shape)
         np.testing.assert_allclose(hyp.attention, theirs, atol=TOL, err_msg=f"{name}, input {b}, hypothesis {j}")
     assert len(words) >= 3, "the model writes too few different words for the test to mean anything"

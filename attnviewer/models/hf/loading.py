@@ -102,15 +102,26 @@ def _stepper(hf, info: FolderModel, tokenizer) -> Stepper:
     config = _preprocessing(info)
     config.max_len = _max_len(gen, info.kind)
     patch, tubelet = None, 1
-    if info.family == "vision-encoder-decoder":
-        enc = cfg.encoder
-        patch = getattr(enc, "patch_size", None)
+    enc = cfg.vision_config if info.family == "blip" else cfg.encoder if info.family == "vision-encoder-decoder" else None
+    if enc is not None:
+        patch = _token_side(enc)
         tubelet = int(getattr(enc, "tubelet_size", 1) or 1)
         if info.kind == "video":
             config.steps = int(getattr(enc, "num_frames", config.steps) or config.steps)
     if info.kind == "translate":
         config.max_source_len = int(getattr(cfg, "max_position_embeddings", 0) or 512)
     return Stepper(hf, info.family, info.kind, tokenizer, config, start, end, banned, forced, patch, tubelet)
+
+
+def _token_side(enc) -> int | None:
+    """Pixels per side of what one output token of the vision encoder covers: its patch, or for
+    Swin the patch merged 2x2 after every stage but the first (the decoder sees the last grid)."""
+    patch = getattr(enc, "patch_size", None)
+    patch = patch[0] if isinstance(patch, (list, tuple)) else patch
+    if not isinstance(patch, int) or patch <= 0:
+        return None
+    depths = getattr(enc, "depths", None) if getattr(enc, "model_type", "") == "swin" else None
+    return patch * 2 ** (len(depths) - 1) if depths else patch
 
 
 def _max_len(gen, kind: str) -> int:
@@ -135,6 +146,8 @@ def _preprocessing(info: FolderModel) -> HFConfig:
     enc = info.config.get("encoder") or info.config.get("vision_config") or {}
     size = enc.get("image_size") if isinstance(enc, dict) else None
     prep_path = info.path / "preprocessor_config.json"
+    if info.kind == "video" and (info.path / "video_preprocessor_config.json").exists():
+        prep_path = info.path / "video_preprocessor_config.json"  # what video processors save (5.x)
     prep = {}
     if prep_path.exists():
         try:

@@ -31,11 +31,14 @@ def grid_for(n: int, height: int, width: int) -> tuple[int, int] | None:
     return None
 
 
-def image_places(n_tokens: int, height: int, width: int) -> Places:
-    """The patch grid of an image's tokens: up to two specials first, then patches row by row."""
+def image_places(n_tokens: int, height: int, width: int, side: int | None = None) -> Places:
+    """The patch grid of an image's tokens: up to two specials first, then patches row by row.
+    `side`: the pixels one token covers (the encoder's patch), when known: the grid is then the
+    picture's size over it, not a guess from the token count (a 4x6 grid and a CLS, or 5x5?)."""
+    guesses = [(height // side, width // side)] if side and height % side == 0 == width % side else []
     for specials in (0, 1, 2):
-        grid = grid_for(n_tokens - specials, height, width)
-        if grid is not None:
+        grid = guesses[0] if guesses else grid_for(n_tokens - specials, height, width)
+        if grid is not None and grid[0] * grid[1] == n_tokens - specials:
             place = np.concatenate([-np.ones(specials, dtype=np.int64), np.arange(n_tokens - specials)])
             labels = list(SPECIAL_LABELS[:specials]) + [f"patch {r},{c}" for r in range(grid[0]) for c in range(grid[1])]
             return Places(place, grid, labels)
@@ -43,42 +46,49 @@ def image_places(n_tokens: int, height: int, width: int) -> Places:
                           f"{width}x{height} input with 0-2 special tokens")
 
 
-def video_places(n_tokens: int, frames: int, height: int, width: int, patch: int | None, tubelet: int,
-                 model_type: str) -> Places:
-    """A video's tokens -> the frames the kind shows (places) and where in each frame (detail).
-    TimeSformer: one CLS, then for each patch position its frames (the order its time embedding
-    leaves them in). VideoMAE: tubelets (tubelet_size frames each) x patches, time first, no CLS;
-    a tubelet's weight goes to its first frame."""
+def video_places(n_tokens: int, frames: int, height: int, width: int, tubelet: int,
+                 model_type: str) -> tuple[Places, np.ndarray | None]:
+    """A video's tokens -> the frames the kind shows (places) and where in each frame (detail), as
+    transformers' encoders order them (read in their source, 5.x):
+    TimeSformer: CLS, then patch-major: token 1 + p * frames + f is patch p of frame f (its time
+    embedding leaves them so). VideoMAE: no CLS; its 3-D convolution gives tubelets time-major:
+    token t * patches + p is patch p of frames t * tubelet .. (t + 1) * tubelet - 1.
+    A tubelet covers several frames alike, so its weight is shared equally among them: the Places
+    are over one token per (frame, patch), and the second value says which encoder token each of
+    them copies (None when each is an encoder token: the stepper spreads the attention with it)."""
     specials = 1 if model_type == "timesformer" else 0
-    groups = frames if model_type == "timesformer" else max(1, frames // max(1, tubelet))
+    span = max(1, tubelet) if model_type == "videomae" else 1
+    groups = max(1, frames // span)
     per_group, rest = divmod(n_tokens - specials, groups)
-    grid = grid_for(per_group, height, width) if not rest else None
+    grid = grid_for(per_group, height, width) if not rest and groups * span == frames else None
     if grid is None:
         raise CheckpointError(f"the video encoder gives {n_tokens} tokens, which are no grid of {groups} "
                               f"time steps over a {width}x{height} frame")
     n_patches = grid[0] * grid[1]
-    idx = np.arange(n_tokens - specials)
     if model_type == "timesformer":
-        patch_of, time_of = np.divmod(idx, groups)
-        frame_of = time_of
-    else:
-        time_of, patch_of = np.divmod(idx, n_patches)
-        frame_of = time_of * max(1, tubelet)
+        patch_of, frame_of = np.divmod(np.arange(n_tokens - specials), frames)
+        copies = None
+    else:  # one token per (frame, patch), frame-major, each copying its tubelet's token
+        frame_of, patch_of = np.divmod(np.arange(frames * n_patches), n_patches)
+        copies = (frame_of // span) * n_patches + patch_of if span > 1 else None
     pad = -np.ones(specials, dtype=np.int64)
     place = np.concatenate([pad, frame_of]).astype(np.int64)
     detail = np.concatenate([pad, frame_of * n_patches + patch_of]).astype(np.int64)
     labels = list(SPECIAL_LABELS[:specials]) + [f"frame {f}, patch {p}" for f, p in zip(frame_of, patch_of)]
-    return Places(place, (frames,), labels, detail=(frames, *grid), token_detail=detail)
+    return Places(place, (frames,), labels, detail=(frames, *grid), token_detail=detail), copies
 
 
 def word_groups(tokenizer, text: str) -> tuple[list[str], list[int], list[int], list[str]]:
     """(words, piece ids with the tokenizer's specials, each piece's word or -1, each piece as read)."""
-    enc = tokenizer(text, add_special_tokens=True)
+    try:
+        enc = tokenizer(text, add_special_tokens=True, return_offsets_mapping=True)
+    except (NotImplementedError, TypeError, ValueError):  # slow tokenizers have no offsets
+        enc = tokenizer(text, add_special_tokens=True)
     ids = list(enc["input_ids"])
     pieces = [str(p) for p in tokenizer.convert_ids_to_tokens(ids)]
     special = set(getattr(tokenizer, "all_special_ids", []) or [])
     groups = _from_word_ids(enc, ids, special)
-    if groups is None or not _spells(groups, pieces, text):
+    if groups is None or not _spells(groups, pieces, text) or not _cuts_at_spaces(groups, enc, text):
         groups = _from_markers(pieces, ids, special)
     words, place = [], []
     for g in groups:
@@ -124,6 +134,26 @@ def _spells(groups, pieces, text: str) -> bool:
     """word_ids can be wrong (transformers issue 31437): its words must spell the text in order."""
     spelled = "".join(_bare(p) for p, g in zip(pieces, groups) if g is not None).replace("▁", "")
     return spelled.replace(" ", "") in text.replace(" ", "") or not spelled
+
+
+def _cuts_at_spaces(groups, enc, text: str) -> bool:
+    """word_ids can be wrong (transformers issue 31437): by the pieces' offsets in the text, a word
+    must not cut a run of letters and digits in two, nor hold a space between two of its pieces."""
+    offsets = enc.get("offset_mapping") if hasattr(enc, "get") else None
+    if offsets is None or len(offsets) != len(groups):
+        return True  # nothing to check with
+    prev = None  # (group, end offset) of the last piece that is a word's
+    for g, (start, end) in zip(groups, offsets):
+        if g is None:
+            continue
+        if prev is not None:
+            between = text[prev[1]:start]
+            joined = not between and 0 < start < len(text) and text[start - 1].isalnum() and text[start].isalnum()
+            spaced = any(ch.isspace() for ch in between + text[start:end][:1])  # (▁ pieces' offsets hold the space)
+            if (g != prev[0] and joined) or (g == prev[0] and spaced):
+                return False
+        prev = (g, end)
+    return True
 
 
 def _from_markers(pieces: list[str], ids: list[int], special) -> list[int | None]:

@@ -91,6 +91,7 @@ class Stepper(nn.Module):
         self.banned = sorted(set(banned or []))
         self.forced_first = forced_first
         self.patch, self.tubelet = patch, tubelet
+        self._copies: Tensor | None = None  # VideoMAE: the encoder token each (frame, patch) copies
         decoder = hf.text_decoder if family == "blip" else hf
         self._decoder = decoder
         self._cache_kw = _cache_keyword(decoder)
@@ -125,7 +126,7 @@ class Stepper(nn.Module):
             out = self.hf.get_encoder()(input_ids=ids, attention_mask=mask, output_attentions=True, return_dict=True)
             for i, p in enumerate(places):
                 n = int(mask[i].sum())
-                p.rollout = _rollout(out.attentions, i, n, ids.shape[1])
+                p.rollout = _rollout(out.attentions, i, n, ids.shape[1], len(ids))
             return out.last_hidden_state, mask, places
         pixels = self._pixels(inputs)
         encoder = self.hf.vision_model if self.family == "blip" else self.hf.encoder
@@ -137,13 +138,17 @@ class Stepper(nn.Module):
     def _vision_places(self, n_tokens: int, attentions, i: int, shape) -> Places:
         from .places import image_places, video_places
 
+        self._copies = None
+        rolled = _rollout(attentions, i, n_tokens, n_tokens, shape[0])
         if self.kind == "video":
-            frames = shape[1]
-            p = video_places(n_tokens, frames, shape[-2], shape[-1], self.patch, self.tubelet,
-                             self.hf.config.encoder.model_type)
+            p, copies = video_places(n_tokens, shape[1], shape[-2], shape[-1], self.tubelet,
+                                     self.hf.config.encoder.model_type)
+            if copies is not None:  # VideoMAE's tubelets: a copy of each per frame, sharing its weight
+                self._copies = torch.as_tensor(copies, device=self.hf.device)
+                rolled = None if rolled is None else rolled[np.ix_(copies, copies)] / self.tubelet
         else:
-            p = image_places(n_tokens, shape[-2], shape[-1])
-        p.rollout = _rollout(attentions, i, n_tokens, n_tokens)
+            p = image_places(n_tokens, shape[-2], shape[-1], self.patch)
+        p.rollout = rolled
         return p
 
     # -- the decoding interface ---------------------------------------------------------------
@@ -151,7 +156,7 @@ class Stepper(nn.Module):
     def init_state(self, inputs) -> dict:
         states, mask, places = self.encode(inputs)
         self.input_places = places
-        self.attention_shape = (self.n_layers, self.n_heads, states.shape[1])
+        self.attention_shape = (self.n_layers, self.n_heads, len(places[0].token_place))
         state = {"encoder": states, "cache": CacheRows(None)}
         if mask is not None:
             state["mask"] = mask
@@ -208,6 +213,8 @@ class Stepper(nn.Module):
             forced[:, self.forced_first] = 0.0
             logits = forced
         attention = torch.stack([a[:, :, -1, :] for a in out.cross_attentions], dim=1).float()  # (B, L, H, N)
+        if self._copies is not None:  # a tubelet's weight, shared equally among its frames
+            attention = attention[..., self._copies] / self.tubelet
         new = dict(state, cache=CacheRows(_returned_cache(out)))
         return torch.log_softmax(logits, dim=-1), attention, new
 
@@ -250,10 +257,11 @@ class Stepper(nn.Module):
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def _rollout(attentions, i: int, n: int, width: int) -> np.ndarray | None:
+def _rollout(attentions, i: int, n: int, width: int, batch: int) -> np.ndarray | None:
     """The encoder's rollout for input i (its first n of `width` tokens), padded back to width;
-    None where the encoder's attention is not over all its tokens (Swin's windows)."""
-    if not attentions or any(a is None or a.shape[-1] != width for a in attentions):
+    None where the encoder's attention is not over all its tokens of each input at once (Swin's
+    windows, TimeSformer's divided space-time attention: their batch is inputs x windows or frames)."""
+    if not attentions or any(a is None or a.shape[0] != batch or a.shape[-2:] != (width, width) for a in attentions):
         return None
     stacked = torch.stack([a[i, :, :n, :n] for a in attentions]).float().cpu().numpy()
     out = np.zeros((width, width), dtype=np.float32)
