@@ -400,3 +400,30 @@ def test_wide_beam_on_small_vocabulary_returns_only_real_hypotheses(regions):
         assert all(math.isfinite(h.log_prob) for h in hyps)
         assert len({tuple(h.token_ids) for h in hyps}) == len(hyps)
         assert not {model.vocab.index(PAD), model.vocab.index(START)} & {t for h in hyps for t in h.token_ids}
+
+
+class _Table:
+    """A model whose word scores are a table of (step, previous word): a beam search by hand."""
+
+    vocab = ["<pad>", "<start>", "<end>", "a", "b"]
+    start_id, end_id, attention_shape = 1, 2, (1,)
+
+    class config:
+        max_len = 2
+
+    NO = float("-inf")
+    FIRST = [NO, NO, -0.5, -0.1, -2.0]  # "" (ended at once), "a", "b"
+    AFTER = {3: [NO, NO, -1.0, -0.2, -3.0], 4: [NO, NO, -3.0, -3.0, -3.0]}
+
+    def step(self, state, prev, parents=None, owner=None):
+        t = state["t"] if parents is None else state["t"].index_select(0, parents)
+        rows = [self.FIRST if int(s) == 0 else self.AFTER[int(p)] for s, p in zip(t, prev)]
+        return torch.tensor(rows), torch.ones(len(rows), 1), {"t": t + 1}
+
+
+def test_beams_going_at_the_length_limit_compete_with_those_that_ended():
+    """generate()'s beam search ends the beams still going at max_len and keeps the best k of all:
+    'a a' (-0.3 over 2 words) beats '' (-0.5) and 'a' (-1.1 over 2), though two had ended."""
+    hyps = run(beam_search(_Table(), {"t": torch.zeros(1)}, k=2, max_len=2, stream=False))[0]
+    assert [h.tokens for h in hyps] == [["a", "a"], []]
+    assert hyps[0].score == pytest.approx(-0.15)

@@ -234,6 +234,13 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
         open_rows = [r for r, b in enumerate(items) if (width[r] > 0 if shrink else len(finished[b]) < k)]
         if stream:
             yield from trace.steps(t, scores, items, open_rows, k)
+        if t == max_len - 1 and not shrink:
+            # At the length limit the beams still going end too and compete with those that ended
+            # (as generate()'s length criterion finishes them, with the same score).
+            for r, b in enumerate(items):
+                finished[b] += [trace.hypothesis(r * k + j, float(scores[r, j]), ended=False)
+                                for j in range(k) if np.isfinite(scores[r, j])]
+            break
         if not open_rows:
             break
         if len(open_rows) < n_open:  # drop the inputs that are done: the batch shrinks
@@ -260,9 +267,9 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
         kept = torch.from_numpy(kept).to(device)
         state = {n: v if n in static else v.index_select(0, kept) for n, v in state.items()}
 
-    # Inputs still open at max_len: their live beams become (unended) hypotheses.
+    # Shrinking search: inputs with no ended hypothesis at max_len keep their live beams (unended).
     for r, b in enumerate(items):
-        if len(finished[b]) < k and not (shrink and finished[b]):
+        if shrink and not finished[b]:
             for j in range(k):
                 if np.isfinite(scores[r, j]):  # (not the placeholder beams of a tiny vocabulary)
                     finished[b].append(trace.hypothesis(r * k + j, float(scores[r, j]), ended=False))

@@ -250,6 +250,10 @@ class Stepper(nn.Module):
             places[i].labels += [""] * (width - len(r))
         return ids.to(device), mask.to(device), places
 
+    def joined(self, ids: list[int]) -> str:
+        """The words as the tokenizer writes the pieces out ("skate" "board" -> "skateboard")."""
+        return " ".join(self.tokenizer.decode(list(ids), skip_special_tokens=True).split())
+
     def unknown_words(self, words: list[str]) -> list[str]:
         return []  # pieces spell every word
 
