@@ -160,6 +160,10 @@ def family_of(config: dict) -> tuple[str, str, str]:
                                   "has no cross-attention: nothing to show; supported: " + SUPPORTED)
         if enc_type in IMAGE_ENCODERS:
             return "caption", "vision-encoder-decoder", arch or "VisionEncoderDecoderModel"
+        if enc_type == "timesformer" and encoder.get("attention_type") == "space_only":
+            # each frame encoded apart: its decoder would see one frame's tokens per input row
+            raise CheckpointError("a TimeSformer with space-only attention encodes each frame apart; supported: "
+                                  "its divided space-time attention (the default)")
         if enc_type in VIDEO_ENCODERS:
             return "video", "vision-encoder-decoder", arch or "VisionEncoderDecoderModel"
         raise CheckpointError(f"a VisionEncoderDecoder with a {enc_type or 'unnamed'} encoder is not supported; "

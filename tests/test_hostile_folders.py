@@ -146,6 +146,16 @@ def lying_size(folder: Path) -> None:
     edit_config(folder, lambda c: c["encoder"].update(hidden_size=64))
 
 
+def missing_tensor(folder: Path) -> None:
+    """A tensor the config asks for is gone from the weights: transformers would make it up at random."""
+    from safetensors.torch import load_file, save_file
+
+    path = folder / "model.safetensors"
+    state = load_file(str(path))
+    del state[next(k for k in sorted(state) if k.startswith("decoder.") and k.endswith("ln_f.weight"))]
+    save_file(state, str(path), metadata={"format": "pt"})
+
+
 def no_cross_attention(folder: Path) -> None:
     edit_config(folder, lambda c: c["decoder"].update(add_cross_attention=False))
 
@@ -204,6 +214,8 @@ CASES = [
     Case("unknown-image-encoder", "vit", lambda f: edit_config(f, lambda c: c["encoder"].update(
         model_type="resnet")), "resnet"),
     Case("no-cross-attention", "vit", no_cross_attention, "cross-attention"),
+    Case("timesformer-space-only", "vit", lambda f: edit_config(f, lambda c: c["encoder"].update(
+        model_type="timesformer", attention_type="space_only")), "space-only"),
     # tokenizer and processor files
     Case("tokenizer-not-json", "marian", lambda f: replace(f, "tokenizer.json", "text"), "not valid json"),
     Case("tokenizer-fifo", "vit", lambda f: replace(f, "tokenizer.json", "fifo"), "not a regular file"),
@@ -224,9 +236,14 @@ CASES = [
     Case("config-lies-positions", "marian", lambda f: edit_config(f, lambda c: c.update(
         max_position_embeddings=200_000_000)), "positions"),
     # caught only when transformers loads the weights: still one line
-    Case("config-lies-hidden-size", "vit", lying_size, "cannot load", stage="load"),
+    Case("config-lies-hidden-size", "vit", lying_size, "does not match its weights", stage="load"),
     Case("config-lies-vocab-size", "marian", lambda f: edit_config(f, lambda c: c.update(
-        vocab_size=500, decoder_vocab_size=500)), "cannot load", stage="load"),
+        vocab_size=500, decoder_vocab_size=500)), "does not match its weights", stage="load"),
+    Case("weights-lack-a-tensor", "vit", missing_tensor, "lack 1 tensors", stage="load"),
+    # 5 M-wide feed-forward layers (640 M parameters, 2.5 GB) from a few KB of weights: refused
+    # from the model built on the meta device, before anything is allocated
+    Case("config-lies-inner-size", "vit", lambda f: edit_config(f, lambda c: c["decoder"].update(n_inner=5_000_000)),
+         "describes", stage="load"),
 ]
 BY_NAME = {c.name: c for c in CASES}
 BEFORE_LOAD = [c.name for c in CASES if c.stage == "inspect"]

@@ -47,20 +47,48 @@ def load_folder(path: str | Path, device) -> Stepper:
     common = dict(local_files_only=True, use_safetensors=True, dtype=torch.float32)
     classes = {"vision-encoder-decoder": tf.VisionEncoderDecoderModel, "blip": tf.BlipForConditionalGeneration,
                "seq2seq": tf.AutoModelForSeq2SeqLM}
+    model_class = classes[info.family]
+    extra = {"trust_remote_code": False} if info.family == "seq2seq" else {}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model_class = classes[info.family]
-            extra = {"trust_remote_code": False} if info.family == "seq2seq" else {}
-            hf = model_class.from_pretrained(str(info.path), attn_implementation="eager", **common, **extra)
+            _check_size(tf, model_class, info, extra)
+            hf, loaded = model_class.from_pretrained(str(info.path), attn_implementation="eager",
+                                                     output_loading_info=True, **common, **extra)
             tokenizer = _tokenizer(tf, info)
     except CheckpointError:
         raise
     except (Exception, SystemExit) as e:  # transformers raises many types for a damaged folder
+        if "ignore_mismatched_sizes" in str(e):  # its report of which tensors went before, unseen
+            raise CheckpointError(f"{printable(info.path)}: its config.json does not match its weights (tensor "
+                                  "sizes differ: hidden size, vocabulary size...)") from None
         raise CheckpointError(f"{printable(info.path)}: transformers cannot load it ({first_line(e)[:200]})") from None
+    # transformers makes up random weights for tensors the file lacks: a model that would guess is refused
+    missing = [k for k in loaded.get("missing_keys", []) if ".pooler." not in k and not k.startswith("pooler.")]
+    if missing:
+        raise CheckpointError(f"{printable(info.path)}: its weights lack {len(missing)} tensors the config asks for "
+                              f"(e.g. {printable(missing[0])[:80]}); refused")
     hf.eval()
     stepper = _stepper(hf, info, tokenizer)
     return stepper.to(device).eval()
+
+
+def _check_size(tf, model_class, info: FolderModel, extra: dict) -> None:
+    """The model the config describes, built on the meta device (shapes, no memory), must not be
+    larger than the weights the files hold: a config claiming more would be filled at random."""
+    import torch
+
+    try:
+        config = tf.AutoConfig.from_pretrained(str(info.path), local_files_only=True, **extra)
+        with torch.device("meta"):
+            model = model_class._from_config(config) if hasattr(model_class, "_from_config") else \
+                model_class.from_config(config)
+    except Exception:  # loading then says what is wrong, in its own words
+        return
+    declared = sum(p.numel() for p in model.parameters())
+    if declared > 1.05 * info.parameters + 1_000_000:
+        raise CheckpointError(f"{printable(info.path)}: its config.json describes {declared / 1e6:,.1f} M parameters "
+                              f"but its weights hold {info.parameters / 1e6:,.1f} M; refused")
 
 
 def _tokenizer(tf, info: FolderModel):
