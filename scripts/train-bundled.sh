@@ -26,5 +26,14 @@ translate --out "$out/translate-sov-local.safetensors" --score additive --attent
 "$py" -m attnviewer train video --seed 0 --epochs 40 --summary-start --no-change-features \
     --out "$out/video-s2vt.safetensors" "$@"
 
+# The transformers trained from scratch on the same data, Compare's contrast to the LSTMs (saved as
+# transformers folders; see benchmarks/transformer_grounding.md). On the shared 2-core machine that
+# trained them: the translator ~20 minutes, the captioner 25 (--minutes stops it; the check kept is
+# the one with the best held-out exact match). One torch thread was ~10x faster there than two.
+"$py" -m attnviewer train translate --arch transformer --seed 0 --val-size 300 --minutes 20 --threads 1 \
+    --out "$out/translate-sov-marian" "$@"
+"$py" -m attnviewer train caption --arch transformer --seed 0 --val-size 300 --minutes 25 --threads 1 \
+    --out "$out/caption-shapes-vit" "$@"
+
 # Every model records what its generated training data looks like to it (the out-of-domain note).
 "$py" scripts/stamp-domain.py "$out"/*.safetensors

@@ -64,7 +64,7 @@ ARCH_DEFAULTS = {
     "caption": {"lstm": dict(train_size=20_000, batch_size=128),
                 "transformer": dict(train_size=15_000, batch_size=32, epochs=6, lr=7e-4, image_size=96)},
     "translate": {"lstm": dict(epochs=5, lr=2e-3, train_size=100_000),
-                  "transformer": dict(epochs=2, lr=1e-3, train_size=30_000)},
+                  "transformer": dict(epochs=4, lr=1e-3, train_size=40_000)},
 }
 
 
@@ -149,6 +149,6 @@ def add_parser(sub) -> None:
     tt.add_argument("--attention", default="global", choices=("global", "local"), help="Luong's global or local-p")
     tt.add_argument("--encoder", default="bigru", choices=("bigru", "gru"))
     tt.add_argument("--reverse-source", action="store_true", help="the encoder reads the source backwards")
-    tt.set_defaults(epochs=None, lr=None, train_size=None)  # by --arch: 5, 2e-3, 100k (lstm); 2, 1e-3, 30k
+    tt.set_defaults(epochs=None, lr=None, train_size=None)  # by --arch: 5, 2e-3, 100k (lstm); 4, 1e-3, 40k
     add_pairs_data(tt)
     add_transformer(tt, images=False)

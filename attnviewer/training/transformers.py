@@ -103,6 +103,10 @@ class TransformerSettings:
 
 @dataclass
 class CaptionTransformerSettings(TransformerSettings):
+    train_size: int = 15_000
+    epochs: int = 6
+    batch_size: int = 32
+    lr: float = 7e-4
     image_size: int = 96
     patch_size: int = 16
 
@@ -116,7 +120,7 @@ class CaptionTransformerSettings(TransformerSettings):
 
 @dataclass
 class TranslateTransformerSettings(TransformerSettings):
-    train_size: int = 60_000
+    train_size: int = 40_000
     epochs: int = 4
     lr: float = 1e-3
 
