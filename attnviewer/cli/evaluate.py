@@ -100,7 +100,9 @@ def _pointing_row(tally) -> dict:
     return {"pointing cell": tally.rate("cell"), "pointing pixel": tally.rate("pixel"),
             "colour cell": tally.kind_rate("colour", 0), "colour pixel": tally.kind_rate("colour", 1),
             "shape cell": tally.kind_rate("shape", 0), "shape pixel": tally.kind_rate("shape", 1),
-            "words": tally.words, "words naming no object": tally.no_object}
+            "words": tally.words, "words naming no object": tally.no_object,
+            # the baselines on this model's own words and grid (a transformer's patch grid is not the LSTM's)
+            "uniform cell": tally.rate("uniform cell"), "uniform pixel": tally.rate("uniform pixel")}
 
 
 def evaluate_video(args: argparse.Namespace) -> dict:
