@@ -179,3 +179,22 @@ def test_settings_that_cannot_train_are_refused(tmp_path):
 def test_the_command_refuses_data_for_a_transformer(tmp_path, capsys):
     assert main(["train", "translate", "--arch", "transformer", "--out", str(tmp_path / "m"), "--data", "x.tsv"]) == 2
     assert "generated data only" in capsys.readouterr().err
+
+
+BUNDLED = {"caption": ("caption-shapes-vit", "caption-shapes"), "translate": ("translate-sov-marian", "translate-sov")}
+
+
+@pytest.mark.parametrize("kind", sorted(BUNDLED))
+def test_the_bundled_transformers_are_listed_loaded_and_offered_beside_the_lstm(kind):
+    from attnviewer import catalog
+    from attnviewer.models import registry
+
+    name, lstm = BUNDLED[kind]
+    folder = catalog.bundled(kind)[name]
+    assert folder.is_dir() and catalog.kind_of(name) == kind and catalog.variants(name) == {}
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 10_000_000
+    assert catalog.comparison(lstm) == name and catalog.comparison(name) == lstm
+    record = json.loads((folder / "training.json").read_text())
+    assert record["settings"]["seed"] == 0 and record["trained_by"].endswith("--arch transformer")
+    model = registry.load(name, "cpu", kind=kind)
+    assert model.name == name and model.n_layers == 3

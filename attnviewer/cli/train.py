@@ -62,7 +62,7 @@ def train(args: argparse.Namespace) -> int:
 # later: they differ again with --data).
 ARCH_DEFAULTS = {
     "caption": {"lstm": dict(train_size=20_000, batch_size=128),
-                "transformer": dict(train_size=15_000, batch_size=32, epochs=6, lr=7e-4, image_size=96)},
+                "transformer": dict(train_size=20_000, batch_size=32, epochs=8, lr=7e-4, image_size=96)},
     "translate": {"lstm": dict(epochs=5, lr=2e-3, train_size=100_000),
                   "transformer": dict(epochs=4, lr=1e-3, train_size=40_000)},
 }
@@ -122,7 +122,7 @@ def add_parser(sub) -> None:
     tc = tr_sub.add_parser("caption", help="train the image captioner on generated scenes, or on your images (--data)")
     add_training(tc, 20_000, 500, 45, 128, 1e-3, "scenes")
     # by --arch: lstm 20k scenes, batch 128, 45 epochs and 1e-3 on scenes (20 and 4e-4 with --data);
-    # transformer 15k scenes, batch 32, 6 epochs, 7e-4, 96 px
+    # transformer 20k scenes, batch 32, 8 epochs, 7e-4, 96 px
     tc.set_defaults(epochs=None, lr=None, train_size=None, batch_size=None)
     tc.add_argument("--lambda", dest="ds_lambda", type=float,
                     help="weight of the doubly stochastic attention penalty (Show-Attend-Tell used 1; "

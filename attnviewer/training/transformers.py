@@ -103,8 +103,8 @@ class TransformerSettings:
 
 @dataclass
 class CaptionTransformerSettings(TransformerSettings):
-    train_size: int = 15_000
-    epochs: int = 6
+    train_size: int = 20_000
+    epochs: int = 8
     batch_size: int = 32
     lr: float = 7e-4
     image_size: int = 96
