@@ -80,7 +80,7 @@ def main(argv=None) -> int:
                         help="also measure false alarms on N generated inputs of the evaluation seed")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
-    paths = args.paths or list(bundled().values())
+    paths = args.paths or [p for p in bundled().values() if p.is_file()]  # (transformer folders: no record)
     if not paths:
         print("no model files to stamp", file=sys.stderr)
         return 1

@@ -311,7 +311,9 @@ def test_compare_fits_a_laptop_screen(qtbot, window):
 
 def test_the_compare_pane_first_model_is_a_bundled_sibling():
     from attnviewer import catalog
-    assert catalog.comparison("caption-shapes") == "caption-shapes-lambda1"
+    assert catalog.comparison("caption-shapes") == "caption-shapes-vit"  # the transformer beside the LSTM
+    assert catalog.comparison("caption-shapes-vit") == "caption-shapes"
+    assert catalog.comparison("translate-sov") == "translate-sov-marian"
     assert catalog.comparison("caption-shapes-dot") == "caption-shapes-lambda1"
     assert catalog.comparison("caption-shapes-lambda1") == "caption-shapes"  # and back
     assert catalog.comparison("/somewhere/own-model.safetensors") is None  # no siblings: left as is

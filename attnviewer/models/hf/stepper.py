@@ -173,15 +173,13 @@ class Stepper(nn.Module):
 
     @property
     def n_layers(self) -> int:
-        cfg = self._decoder_config()
-        return int(getattr(cfg, "num_hidden_layers", None) or getattr(cfg, "decoder_layers", None)
-                   or getattr(cfg, "num_decoder_layers", None) or getattr(cfg, "num_layers"))
+        # the decoder's own counts first: a seq2seq config's num_hidden_layers is its encoder's
+        return _count(self._decoder_config(), "decoder_layers", "num_decoder_layers", "num_hidden_layers",
+                      "num_layers")
 
     @property
     def n_heads(self) -> int:
-        cfg = self._decoder_config()
-        return int(getattr(cfg, "num_attention_heads", None) or getattr(cfg, "decoder_attention_heads", None)
-                   or getattr(cfg, "num_heads"))
+        return _count(self._decoder_config(), "decoder_attention_heads", "num_attention_heads", "num_heads")
 
     def _decoder_config(self):
         if self.family == "blip":
@@ -259,6 +257,15 @@ class Stepper(nn.Module):
 
     def encode_text(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _count(cfg, *names: str) -> int:
+    """The first of these config fields that is set."""
+    for name in names:
+        value = getattr(cfg, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    raise ValueError(f"the decoder's config names none of {', '.join(names)}")
 
 
 def _rollout(attentions, i: int, n: int, width: int, batch: int) -> np.ndarray | None:
