@@ -122,16 +122,17 @@ def vit_gpt2(folder: Path, encoder: str = "vit", size: int = 32, seed: int = 0) 
     return folder
 
 
-def marian(folder: Path, seed: int = 0) -> Path:
-    """A Marian-shaped translator (encoder-decoder with its own tokenizer adding </s>)."""
+def marian(folder: Path, seed: int = 0, decoder_layers: int = 2, decoder_heads: int = 4) -> Path:
+    """A Marian-shaped translator (encoder-decoder with its own tokenizer adding </s>); the decoder
+    may have other layer and head counts than the encoder's 2 x 4."""
     import torch
     from transformers import MarianConfig, MarianMTModel
 
     torch.manual_seed(seed)
     tokenizer = with_eos(word_tokenizer(pieces=True))
     model = MarianMTModel(MarianConfig(
-        vocab_size=len(tokenizer), d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-        decoder_attention_heads=4, encoder_ffn_dim=37, decoder_ffn_dim=37, max_position_embeddings=64,
+        vocab_size=len(tokenizer), d_model=32, encoder_layers=2, decoder_layers=decoder_layers,
+        encoder_attention_heads=4, decoder_attention_heads=decoder_heads, encoder_ffn_dim=37, decoder_ffn_dim=37, max_position_embeddings=64,
         pad_token_id=0, eos_token_id=2, decoder_start_token_id=0, forced_eos_token_id=None, tie_word_embeddings=False))
     _set_ids(model, 0, 2, 0)
     model.generation_config.bad_words_ids = None

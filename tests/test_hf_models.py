@@ -170,3 +170,21 @@ def test_teacher_forced_attention_equals_one_forward_pass(family, name):
                                output_attentions=True)
         full = _per_word(out.cross_attentions, len(ids))
         np.testing.assert_allclose(hyps[b][0].attention, full, atol=TOL)
+
+
+def test_a_decoder_with_other_layer_and_head_counts_than_its_encoder(tmp_path):
+    """A seq2seq config's num_hidden_layers and num_attention_heads are its encoder's: the heads of
+    each word are the decoder's own (3 layers x 2 heads here), and decoding does not crash."""
+    import torch
+
+    from attnviewer.decoding.search import DecodeSettings, decode, run
+    from attnviewer.models.registry import load
+
+    from .hf_models import marian
+
+    model = load(str(marian(tmp_path / "m", decoder_layers=3, decoder_heads=2)), "cpu", kind="translate")
+    with torch.inference_mode():
+        state = model.init_state(model.source_batch(["the cat sees a dog"]))
+        hyp = run(decode(model, state, DecodeSettings(method="greedy", max_len=4), stream=False))[0][0]
+    assert model.attention_shape[:2] == (3, 2)
+    assert hyp.attention.shape[1:3] == (3, 2) and len(hyp.tokens) > 0
