@@ -241,7 +241,11 @@ def test_compare_shows_the_general_score_misaligning_the_final_verb(qtbot, windo
     assert window.sides["compare"].controls.model_name() == "translate-sov-marian"
     assert compare.best.text == main.best.text and compare.best.heads is not None
     # ... and Luong's general score, the README's sentence-final verb story, is one choice away
-    window.sides["compare"].controls.set_model("translate-sov-general")
+    box = window.sides["compare"].controls.model
+    box.setCurrentIndex(box.findData("translate-sov-general"))
+    box.activated.emit(box.currentIndex())  # as the user picks it
+    qtbot.waitUntil(lambda: window.sides["compare"].state.result is not None
+                    and window.sides["compare"].state.result.model == "translate-sov-general", timeout=GUI_TIMEOUT)
     wait_finished(qtbot, window, "compare")
     compare = window.sides["compare"].state.result
     assert compare.model == "translate-sov-general"
