@@ -3,12 +3,10 @@ user names. Read from the files' safetensors headers only: no torch, so the wind
 from __future__ import annotations
 
 import json
-import os
-import struct
 from pathlib import Path
 
 from .errors import CheckpointError, SettingsError
-from .headers import _header_in, _sniffed, read_header, read_metadata, safetensors_metadata, sniff  # noqa: F401
+from .headers import read_header, read_metadata, safetensors_metadata, sniff  # noqa: F401  (re-exported)
 from .model_folders import folder_kind, is_model_folder
 from .resources import resource_dir
 

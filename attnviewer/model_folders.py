@@ -66,14 +66,21 @@ def is_model_folder(path: str | Path) -> bool:
         return False
 
 
-def _read_json(path: Path, limit: int, what: str) -> dict:
-    """A JSON object from a regular file of at most `limit` bytes, or CheckpointError in one line."""
+def _regular(path: Path, what: str = "") -> os.stat_result:
+    """The stat of a regular file (a link followed), else CheckpointError naming `what` ("its config")."""
     try:
         st = os.stat(path)
     except OSError as e:
-        raise CheckpointError(f"{printable(path)}: cannot read its {what} ({e.strerror or type(e).__name__})") from None
+        where = f"cannot read {what or 'it'}"
+        raise CheckpointError(f"{printable(path)}: {where} ({e.strerror or type(e).__name__})") from None
     if not stat.S_ISREG(st.st_mode):
-        raise CheckpointError(f"{printable(path)}: its {what} is not a regular file")
+        raise CheckpointError(f"{printable(path)}: {what + ' ' if what else ''}is not a regular file")
+    return st
+
+
+def _read_json(path: Path, limit: int, what: str) -> dict:
+    """A JSON object from a regular file of at most `limit` bytes, or CheckpointError in one line."""
+    st = _regular(path, f"its {what}")
     if st.st_size > limit:
         raise CheckpointError(f"{printable(path)}: its {what} is {st.st_size:,} bytes, more than the limit of {limit:,}")
     try:
@@ -222,12 +229,7 @@ def _count(files: list[Path]) -> tuple[int, int, set[str]]:
 
 def _tensors(path: Path) -> list[tuple[str, int, int]]:
     """(name, elements, bytes) of each tensor a safetensors file's header declares, checked."""
-    try:
-        st = os.stat(path)
-    except OSError as e:
-        raise CheckpointError(f"{printable(path)}: cannot read it ({e.strerror or type(e).__name__})") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise CheckpointError(f"{printable(path)}: is not a regular file")
+    _regular(path)
     try:
         header, data_bytes = read_header(path, HEADER_MAX_BYTES)
     except (OSError, ValueError) as e:

@@ -49,11 +49,14 @@ def build(size: str, folder: Path) -> None:
                                      bos_token_id=1, eos_token_id=2, pad_token_id=0))
     model = VisionEncoderDecoderModel(encoder=enc, decoder=dec)
     hf_models._set_ids(model, 1, 2, 0)
-    with torch.no_grad():  # words that vary (default init repeats one); no end before the last word
-        for name, p in model.decoder.named_parameters():
-            if p.dim() >= 2:
+    with torch.no_grad():  # words that vary (default init repeats one) and never the end word: the
+        for name, p in model.decoder.named_parameters():  # final norm's first feature is always 1,
+            if p.dim() >= 2:  # and the end word's logit is -100 times it
                 p.mul_(4.0)
-        model.decoder.lm_head.weight[2] = -10.0 * model.decoder.lm_head.weight[2].abs()
+        ln_f, head = model.decoder.transformer.ln_f, model.decoder.lm_head.weight
+        ln_f.weight[0], ln_f.bias[0] = 0.0, 1.0
+        head[2] = 0.0
+        head[2, 0] = -100.0
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     hf_models._preprocessor(folder, 224)

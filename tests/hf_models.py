@@ -94,8 +94,7 @@ def _preprocessor(folder: Path, size: int) -> None:
 def vit_gpt2(folder: Path, encoder: str = "vit", size: int = 32, seed: int = 0) -> Path:
     """A ViT (or DeiT, BEiT, Swin) encoder with a GPT-2 decoder cross-attending to it."""
     import torch
-    from transformers import (BeitConfig, BeitModel, DeiTConfig, DeiTModel, SwinConfig, SwinModel, ViTConfig, ViTModel,
-                              VisionEncoderDecoderModel)
+    from transformers import BeitConfig, BeitModel, DeiTConfig, DeiTModel, SwinConfig, SwinModel, ViTConfig, ViTModel
 
     torch.manual_seed(seed)
     common = dict(image_size=size, patch_size=8, num_channels=3)
@@ -113,11 +112,7 @@ def vit_gpt2(folder: Path, encoder: str = "vit", size: int = 32, seed: int = 0) 
                                    window_size=4), add_pooling_layer=False)
     else:
         raise ValueError(encoder)
-    tokenizer = word_tokenizer()
-    model = VisionEncoderDecoderModel(encoder=enc, decoder=_gpt2(len(tokenizer)))
-    _set_ids(model, 1, 2, 0)
-    _vary_encoder_decoder(model, seed)
-    _save(model, tokenizer, folder)
+    _with_gpt2(enc, folder, seed)
     _preprocessor(folder, size)
     return folder
 
@@ -139,6 +134,17 @@ def marian(folder: Path, seed: int = 0, decoder_layers: int = 2, decoder_heads: 
     _vary_translator(model, seed, parts=("encoder_attn",))
     _save(model, tokenizer, folder)
     return folder
+
+
+def _with_gpt2(encoder, folder: Path, seed: int) -> None:
+    """The encoder with a GPT-2 decoder cross-attending to it, saved with a word tokenizer."""
+    from transformers import VisionEncoderDecoderModel
+
+    tokenizer = word_tokenizer()
+    model = VisionEncoderDecoderModel(encoder=encoder, decoder=_gpt2(len(tokenizer)))
+    _set_ids(model, 1, 2, 0)
+    _vary_encoder_decoder(model, seed)
+    _save(model, tokenizer, folder)
 
 
 def _vary_encoder_decoder(model, seed: int) -> None:
@@ -172,8 +178,7 @@ def video_gpt2(folder: Path, encoder: str = "timesformer", size: int = 16, frame
     """A TimeSformer (CLS, then patch-major tokens) or VideoMAE (tubelets of 2 frames, no CLS) encoder
     with a GPT-2 decoder cross-attending to it."""
     import torch
-    from transformers import (TimesformerConfig, TimesformerModel, VideoMAEConfig, VideoMAEModel,
-                              VisionEncoderDecoderModel)
+    from transformers import TimesformerConfig, TimesformerModel, VideoMAEConfig, VideoMAEModel
 
     torch.manual_seed(seed)
     common = dict(image_size=size, patch_size=8, num_channels=3, num_frames=frames, hidden_size=32,
@@ -184,11 +189,7 @@ def video_gpt2(folder: Path, encoder: str = "timesformer", size: int = 16, frame
         enc = VideoMAEModel(VideoMAEConfig(tubelet_size=2, use_mean_pooling=False, **common))
     else:
         raise ValueError(encoder)
-    tokenizer = word_tokenizer()
-    model = VisionEncoderDecoderModel(encoder=enc, decoder=_gpt2(len(tokenizer)))
-    _set_ids(model, 1, 2, 0)
-    _vary_encoder_decoder(model, seed)
-    _save(model, tokenizer, folder)
+    _with_gpt2(enc, folder, seed)
     _video_preprocessor(folder, size, frames)
     return folder
 

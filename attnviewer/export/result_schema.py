@@ -334,7 +334,7 @@ def check_transformer(r: ResultRecord) -> None:
         return
     missing = [k for k, v in given.items() if not v]
     if missing:
-        raise ResultError(missing[0], f"is missing (a transformer's result gives places, lens and heads_shape together)")
+        raise ResultError(missing[0], "is missing (a transformer's result gives places, lens and heads_shape together)")
     p, (layers, heads, tokens) = r.places, r.heads_shape
     if layers > LAYERS_MAX or heads > HEADS_MAX:
         raise ResultError("heads_shape", f"must hold at most {LAYERS_MAX} layers of {HEADS_MAX} heads, got {r.heads_shape}")
@@ -533,15 +533,19 @@ class NpzArrays:
         for name in self.headers:
             if name.startswith(("attention_", "heads_")) and int(name.split("_")[1]) >= len(record.hypotheses):
                 self._fail(f"{name} has no hypothesis (the result holds {len(record.hypotheses)})")
+        return self._per_word("attention", record, record.shape, "attention_shape")  # (else the JSON's 6 decimals)
+
+    def _per_word(self, prefix: str, record: ResultRecord, shape, shape_name: str) -> dict[int, np.ndarray]:
+        """The arrays PREFIX_i the NPZ holds, each (words of hypothesis i, *shape), weights checked."""
         out = {}
         for i, h in enumerate(record.hypotheses):
-            name = f"attention_{i}"
+            name = f"{prefix}_{i}"
             if name not in self.headers:
-                continue  # the JSON's 6-decimal attention stands in
-            want = (len(h.words), *record.shape)
+                continue
+            want = (len(h.words), *shape)
             if self.headers[name][0] != want:
                 self._fail(f"{name} must have shape {list(want)} (hypotheses[{i}]: {len(h.words)} words of "
-                           f"attention_shape {list(record.shape)}), got {list(self.headers[name][0])}")
+                           f"{shape_name} {list(shape)}), got {list(self.headers[name][0])}")
             a = self._read(name)
             try:
                 check_weights(a.ravel(), name)
@@ -550,28 +554,15 @@ class NpzArrays:
             out[i] = np.asarray(a, dtype=np.float32)
         return out
 
-
     def heads(self, record: ResultRecord) -> dict[int, np.ndarray]:
         """A transformer's raw attention of each hypothesis (words, layers, heads, tokens), as float32,
         checked against the record's heads_shape; {} for a result without them."""
-        out = {}
         names = [n for n in self.headers if n.startswith("heads_")]
         if names and record.heads_shape is None:
             self._fail(f"{names[0]} has no heads_shape in the result record (not a transformer's result)")
-        for i, h in enumerate(record.hypotheses):
-            name = f"heads_{i}"
-            if name not in self.headers:
-                continue
-            want = (len(h.words), *record.heads_shape)
-            if self.headers[name][0] != want:
-                self._fail(f"{name} must have shape {list(want)} (hypotheses[{i}]: {len(h.words)} words of "
-                           f"heads_shape {list(record.heads_shape)}), got {list(self.headers[name][0])}")
-            a = self._read(name)
-            try:
-                check_weights(a.ravel(), name)
-            except ResultError as e:
-                self._fail(str(e))
-            out[i] = np.asarray(a, dtype=np.float32)
+        if not names:
+            return {}
+        out = self._per_word("heads", record, record.heads_shape, "heads_shape")
         if out and len(out) != len(record.hypotheses):
             self._fail(f"holds the heads of {len(out)} of the {len(record.hypotheses)} hypotheses")
         return out
