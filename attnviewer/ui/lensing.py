@@ -3,7 +3,9 @@ lens (which layer, how heads combine) from the raw cross-attention each Step kee
 job. Also the per-layer x head maps of one word (the heads grid) and a result re-drawn for export.
 
 Steps without heads (the bundled models) pass through unchanged; so do all words under the
-default lens, which is what the pipeline drew them with. `raw` (sentences): one column per token
+default lens, which is what the pipeline drew them with. A transformer's words come back as
+`Drawn`, a list that also names the places and lens they were drawn through, from which a video's
+panes draw where in each frame a word looked (`frame_details`). `raw` (sentences): one column per token
 the model read (its subword pieces and special tokens) instead of the merged words.
 """
 from __future__ import annotations
@@ -29,6 +31,25 @@ def shape_of(words: list[Step]) -> tuple[int, int] | None:
     return int(h.shape[-3]), int(h.shape[-2])
 
 
+class Drawn(list):
+    """The words as drawn, with the places and the lens they were drawn through."""
+
+    def __init__(self, words, places: Places, lens: Lens):
+        super().__init__(words)
+        self.places, self.lens = places, lens
+
+
+def frame_details(words: list[Step], index: int) -> np.ndarray | None:
+    """Word `index`'s where-in-each-frame maps (frames, rows, cols) through the words' lens, each
+    frame's map summing to that frame's share of the word's attention (lens.Places.details); None
+    for words without heads or places without detail (the bundled models, images, sentences)."""
+    places = getattr(words, "places", None)
+    step = words[index] if 0 <= index < len(words) else None
+    if places is None or places.detail is None or step is None or step.heads is None:
+        return None
+    return places.details(places.tokens(step.heads, words.lens))
+
+
 @dataclass
 class LensView:
     """One column's lens and the words it has drawn (each word once per lens)."""
@@ -48,10 +69,13 @@ class LensView:
         return True
 
     def words(self, words: list[Step], places: Places | None, drawn_with: Lens = DEFAULT) -> list[Step]:
-        """The words with their maps drawn through the lens (the same list when they were drawn
-        with it already: `drawn_with`, the pipeline's lens, or a reopened result's)."""
-        if (self.lens == drawn_with and not self.raw) or places is None or not has_heads(words):
+        """The words with their maps drawn through the lens (the same words when they were drawn
+        with it already: `drawn_with`, the pipeline's lens, or a reopened result's), as `Drawn`
+        when they have heads and places."""
+        if places is None or not has_heads(words):
             return words
+        if self.lens == drawn_with and not self.raw:
+            return Drawn(words, places, self.lens)
         out, cache = [], {}
         todo = [w for w in words if w.heads is not None and
                 (id(w) not in self._cache or self._cache[id(w)][0] is not w or self._cache[id(w)][1] is not places)]
@@ -67,7 +91,7 @@ class LensView:
             cache[id(w)] = entry
             out.append(entry[2])
         self._cache = cache  # only the words on screen are kept
-        return out
+        return Drawn(out, places, self.lens)
 
     def labels(self, places: Places | None) -> list[str] | None:
         """The raw pieces' labels when the raw view is on (None: the words as merged)."""

@@ -1,12 +1,18 @@
 """The video kind's panes: the player with the strip of sampled frames under it (media pane), and
 the current word's attention over time with its top frames and one small curve per word
 (attention pane). Clicking a word seeks the player to the frame it attended most; clicking a
-frame of the strip says which words attended to it."""
+frame of the strip says which words attended to it.
+
+A transformer (TimeSformer, VideoMAE) also says where in each frame a word looked: the strip's
+frames and the enlarged top frames carry that map over them, drawn as the image overlay is. Each
+frame's map holds the frame's share of the word's attention (lens.Places.details), and all of a
+word's maps are scaled by its largest cell, not each by its own: a frame the word hardly looked at
+stays faint, as its bar is low, instead of glowing as brightly as the frame it looked at most."""
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget,
 )
@@ -14,7 +20,8 @@ from PySide6.QtWidgets import (
 from ..types import Step
 from .attention_pane import WordStrip, to_pixmap
 from .time_chart import TimeChart
-from .overlay import tile_colours
+from .lensing import frame_details
+from .overlay import overlay_rgba, tile_colours
 
 TOP_FRAMES = 3
 # what the media pane imports when built; the window imports these ahead, one per event-loop turn
@@ -24,6 +31,21 @@ CURVE_W, CURVE_H = 84, 44
 
 def _time(t: float) -> str:
     return f"{int(t // 60)}:{t % 60:05.2f}"
+
+
+def detail_overlays(maps: np.ndarray | None, look) -> list[np.ndarray] | None:
+    """RGBA overlays of a word's where-in-each-frame maps (frames, rows, cols), all scaled by the
+    word's largest cell (see the module's note); None without maps."""
+    if maps is None:
+        return None
+    top = max(float(maps.max()), 1e-12)
+    return [overlay_rgba(m / top, look.cmap, look.opacity, look.smoothing, scale="fixed") for m in maps]
+
+
+def rgba_image(rgba: np.ndarray) -> QImage:
+    rgba = np.ascontiguousarray(rgba)
+    h, w = rgba.shape[:2]
+    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()  # not the numpy buffer
 
 
 class FrameStrip(QWidget):
@@ -38,6 +60,8 @@ class FrameStrip(QWidget):
         self.weights: np.ndarray | None = None  # the current word's, on screen (tests read them)
         self.colours: np.ndarray | None = None
         self.peak: int | None = None
+        self.overlays: list[np.ndarray] | None = None  # the current word's where-in-frame maps, RGBA
+        self._overlay_images: list[QImage] = []
         self.selected: int | None = None
         self._scaled: tuple | None = None  # ((width, height), pixmaps scaled to it): a word repaints only bars
         self.setMinimumHeight(90)
@@ -48,7 +72,7 @@ class FrameStrip(QWidget):
         self.times = list(times)
         self._scaled = None
         self.weights = self.colours = self.peak = self.selected = None
-        self.update()
+        self.set_overlays(None)
 
     def set_weights(self, weights, cmap: str, opacity: float, show_peak: bool) -> None:
         if weights is None or len(weights) != len(self.frames):
@@ -57,6 +81,14 @@ class FrameStrip(QWidget):
             self.weights = np.asarray(weights, dtype=np.float32)
             self.colours = tile_colours(self.weights, cmap, max(opacity, 0.8))
             self.peak = int(self.weights.argmax()) if show_peak else None
+        self.update()
+
+    def set_overlays(self, overlays: list[np.ndarray] | None) -> None:
+        """Where in each frame the current word looked (one RGBA per frame), or None."""
+        if overlays is not None and len(overlays) != len(self.frames):
+            overlays = None
+        self.overlays = overlays
+        self._overlay_images = [rgba_image(o) for o in overlays] if overlays is not None else []
         self.update()
 
     def _small_font(self):
@@ -87,6 +119,9 @@ class FrameStrip(QWidget):
             pic_h = r.height() - text_h - bar_h - 4
             x = r.x() + (r.width() - scaled.width()) / 2
             p.drawPixmap(int(x), int(r.y()), scaled)
+            if self._overlay_images:
+                p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+                p.drawImage(QRectF(int(x), int(r.y()), scaled.width(), scaled.height()), self._overlay_images[k])
             p.setPen(QColor("#e8eaed"))
             p.drawText(QRectF(r.x(), r.y() + pic_h, r.width(), text_h), Qt.AlignmentFlag.AlignCenter,
                        f"{self.times[k]:.2f}s" if k < len(self.times) else "")
@@ -170,6 +205,7 @@ class VideoMediaPane(QWidget):
         self._words = words
         step = words[index] if 0 <= index < len(words) else None
         self.strip.set_weights(None if step is None else step.attention, look.cmap, look.opacity, look.peak)
+        self.strip.set_overlays(detail_overlays(frame_details(words, index), look))
         if step is not None and self.clip is not None:
             peak = int(np.argmax(step.attention))
             key = (self.clip.path, index, step.token)
@@ -220,6 +256,7 @@ class VideoAttentionPane(QWidget):
         self.clip = None
         self.weights: np.ndarray | None = None  # the current word's, on screen (tests read them)
         self.top_shown: list[int] = []  # frame indices of the enlarged frames
+        self.top_overlays: list[np.ndarray] | None = None  # where in those frames the word looked (RGBA)
         self._enlarged: dict[tuple, object] = {}  # (frame, width, height) -> scaled QPixmap: words share frames
 
     @property
@@ -230,6 +267,7 @@ class VideoAttentionPane(QWidget):
         self.clip = clip
         self.weights = None
         self.top_shown = []
+        self.top_overlays = None
         self._enlarged.clear()
         self.words.forget()
         self.plot.set_clip(None if clip is None else clip.times)
@@ -242,7 +280,7 @@ class VideoAttentionPane(QWidget):
         step = words[index] if 0 <= index < len(words) else None
         self._show_curves(words, index, look)
         if step is None or len(step.attention) != len(self.clip.times):
-            self.weights = None
+            self.weights = self.top_overlays = None
             self.plot.set_word(None)
             return
         w = np.asarray(step.attention, dtype=np.float64)
@@ -251,8 +289,19 @@ class VideoAttentionPane(QWidget):
         self.plot.set_word(w, tile_colours(w, look.cmap, max(look.opacity, 0.8)), peak if look.peak else None,
                            f"“{step.token}”: attention over the frames")
         self.top_shown = [int(k) for k in np.argsort(-w, kind="stable")[:TOP_FRAMES]]
-        for label, k in zip(self.top, self.top_shown):
-            label.setPixmap(self._enlarge(k, label))
+        overlays = detail_overlays(frame_details(words, index), look)
+        if overlays is not None and len(overlays) != len(w):
+            overlays = None
+        self.top_overlays = None if overlays is None else [overlays[k] for k in self.top_shown]
+        for slot, (label, k) in enumerate(zip(self.top, self.top_shown)):
+            pix = self._enlarge(k, label)
+            if self.top_overlays is not None:
+                pix = pix.copy()
+                p = QPainter(pix)
+                p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+                p.drawImage(QRectF(pix.rect()), rgba_image(self.top_overlays[slot]))
+                p.end()
+            label.setPixmap(pix)
             label.setToolTip(f"{self.clip.times[k]:.2f} s · weight {w[k]:.2f}")
             label.setStatusTip(label.toolTip())
 
