@@ -1,16 +1,21 @@
 """The video figures: the frame strip with each word's temporal attention under it, and each
 word's most attended frames. Rendered like the caption figures (matplotlib's Agg canvas, the same
 style options, words as text in SVG and PDF), with an exact layout in inches.
+
+A transformer's top frames also show where in each frame the word looked (`details`), drawn as the
+caption figures' overlay; all of a word's frame maps are scaled by its largest cell, so a frame's
+overlay is as strong as its share of the word's attention (see ui/video_panes.py).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import SettingsError
 from ..types import Hypothesis
-from .figures import FigureStyle, _check_format, _label, _new_figure, _rc, save_figure
+from .figures import FigureStyle, _check_format, _label, _new_figure, _rc, overlay_rgba, save_figure
 
 MARGIN = 0.06  # inches around the figure
 
@@ -151,8 +156,10 @@ def top_frames(att_row: np.ndarray, k: int) -> list[int]:
 
 
 def top_frames_figure(frames: np.ndarray, times: list[float], hyp: Hypothesis, out: str | Path | None,
-                      style: FigureStyle | None = None, k: int = 3, title: str | None = None) -> Path | np.ndarray:
-    """One row per word: the word, then its k most attended frames, each with its time and weight.
+                      style: FigureStyle | None = None, k: int = 3, title: str | None = None,
+                      details: np.ndarray | None = None) -> Path | np.ndarray:
+    """One row per word: the word, then its k most attended frames, each with its time and weight,
+    and, given `details` (words, frames, rows, cols), where in the frame the word looked over it.
     With out None: an RGB picture."""
     import matplotlib
 
@@ -161,6 +168,10 @@ def top_frames_figure(frames: np.ndarray, times: list[float], hyp: Hypothesis, o
     if not 1 <= k <= len(frames):
         raise SettingsError(f"top frames: k must be 1 to {len(frames)}, got {k}")
     att = _check(frames, hyp)
+    if details is not None and details.shape[:2] != att.shape:
+        raise SettingsError(f"the where-in-frame maps cover {details.shape[:2]} words x frames, "
+                            f"the attention {att.shape}")
+    fixed = replace(style, scale="fixed")  # each word's maps scaled by its largest cell, below
     h, w = frames.shape[1:3]
     cell = style.panel_inches * 0.45
     label_w = _label_width(hyp, style)
@@ -182,6 +193,11 @@ def top_frames_figure(frames: np.ndarray, times: list[float], hyp: Hypothesis, o
                 left = MARGIN + label_w + slot * cell
                 ax = fig.add_axes([left / width, bottom / height, cell * 0.94 / width, frame_h / height])
                 ax.imshow(frames[step], aspect="auto", interpolation="antialiased")
+                if details is not None:
+                    where = details[j, step] / max(float(details[j].max()), 1e-12)
+                    size = (where.shape[0] * 16, where.shape[1] * 16)
+                    ax.imshow(overlay_rgba(where, size, fixed), aspect="auto", interpolation="antialiased",
+                              extent=(-0.5, w - 0.5, h - 0.5, -0.5))
                 ax.set_xticks([])
                 ax.set_yticks([])
                 for spine in ax.spines.values():  # the border's strength is the weight

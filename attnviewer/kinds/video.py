@@ -76,7 +76,8 @@ class VideoKind(Kind):
         if output == "figure":
             frame_strip_figure(media.frames, result.frame_times, hyp, path, style, title=opts.title)
         elif output == "top_frames":
-            top_frames_figure(media.frames, result.frame_times, hyp, path, style, k=opts.top_k, title=opts.title)
+            top_frames_figure(media.frames, result.frame_times, hyp, path, style, k=opts.top_k, title=opts.title,
+                              details=frame_details(result, hyp))
         elif output == "animation":
             from ..export.video_animation import write_video_animation
 
@@ -100,7 +101,7 @@ class VideoKind(Kind):
             return frame_strip_figure(media.frames, result.frame_times, hyp, None, small, title=opts.title)
         if output == "top_frames":
             return top_frames_figure(media.frames, result.frame_times, hyp, None, small, k=opts.top_k,
-                                     title=opts.title)
+                                     title=opts.title, details=frame_details(result, hyp))
         if output == "animation":
             from ..export.video_animation import video_frames
 
@@ -111,6 +112,17 @@ class VideoKind(Kind):
             entries, title = self.comparison(media, result, opts)
             return comparison_figure("video", media, entries, None, small, title=title)
         raise NotImplementedError(output)
+
+
+def frame_details(result: Result, hyp):
+    """A transformer's where-in-each-frame maps, (words, frames, rows, cols), through the lens its
+    result was drawn with; None for models without heads or encoders without a patch grid."""
+    from ..lens import Lens
+
+    places = result.places
+    if places is None or places.detail is None or hyp.heads is None or not len(hyp.heads):
+        return None
+    return places.details(places.tokens(hyp.heads, Lens.from_dict(result.lens)))
 
 
 VIDEO = VideoKind(
