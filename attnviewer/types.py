@@ -55,6 +55,7 @@ class Hypothesis:
     heads: np.ndarray | None = None  # transformers: (len(tokens), layers, heads, tokens of the input)
     sinks: list[float] | None = None  # transformers: each word's share of attention on no place
     joined: str | None = None  # subword models: the text as their tokenizer writes the pieces out
+    starts: list[bool] | None = None  # subword models: whether each piece starts a word (target_words.py)
 
     def steps(self, item: int = 0, job: int = 0) -> list[Step]:
         n = len(self.tokens)
