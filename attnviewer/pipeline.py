@@ -67,10 +67,11 @@ def _places(model) -> list:
     return list(getattr(model, "input_places", None) or [])
 
 
-def _lensed(decoding, places: list, lens: Lens, joined=None):
+def _lensed(decoding, places: list, lens: Lens, joined=None, starts=None):
     """A transformer's decoding with each step's [layers, heads, tokens] turned into the kind's map
     through the lens (the raw attention kept beside it: a new lens needs no new decoding), and its
-    hypotheses' text as its tokenizer joins the pieces (`joined`: ids -> text)."""
+    hypotheses' text as its tokenizer joins the pieces (`joined`: ids -> text), and which of their
+    pieces start a word (`starts`: per vocabulary id; see target_words.py)."""
     if not places:
         return (yield from decoding)
     try:
@@ -81,6 +82,8 @@ def _lensed(decoding, places: list, lens: Lens, joined=None):
                 hyps = [[lensed_hypothesis(h, places[i], lens) for h in item] for i, item in enumerate(stop.value)]
                 for h in (h for item in hyps for h in item):
                     h.joined = joined(h.token_ids) if joined else None
+                    h.starts = [bool(starts[t]) if 0 <= t < len(starts) else True
+                                for t in h.token_ids] if starts else None
                 return hyps
             heads = step.attention
             attention, sink = places[step.item].maps(heads, lens)
@@ -117,7 +120,8 @@ def run(kind: Kind, model, media, settings: DecodeSettings, lens: Lens = DEFAULT
         remark = note(kind, model, media, state)
         places = _places(model)
         decoding = decode(model, state, settings, stream=True)
-        hyps = (yield from _lensed(decoding, places, lens, getattr(model, "joined", None)))[0]
+        hyps = (yield from _lensed(decoding, places, lens, getattr(model, "joined", None),
+                                   getattr(model, "word_starts", None)))[0]
     return _result(kind, model, media, settings, hyps, time.perf_counter() - t0, remark,
                    places[0] if places else None, lens)
 
@@ -140,7 +144,8 @@ def run_all(kind: Kind, model, medias: list, settings: DecodeSettings, batch: in
             remarks = [note(kind, model, m, _item(state, i)) for i, m in enumerate(part)]
             places = _places(model)
             decoding = decode(model, state, settings, stream=False)
-            all_hyps = finish(_lensed(decoding, places, lens, getattr(model, "joined", None)))
+            all_hyps = finish(_lensed(decoding, places, lens, getattr(model, "joined", None),
+                                      getattr(model, "word_starts", None)))
         seconds = (time.perf_counter() - t0) / len(part)
         results += [_result(kind, model, m, settings, hyps, seconds, remark, places[i] if places else None, lens)
                     for i, (m, hyps, remark) in enumerate(zip(part, all_hyps, remarks))]

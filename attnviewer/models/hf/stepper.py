@@ -96,6 +96,7 @@ class Stepper(nn.Module):
         self._decoder = decoder
         self._cache_kw = _cache_keyword(decoder)
         self.vocab = readable_vocab(tokenizer, self.vocab_size())
+        self.word_starts = word_starts(tokenizer, self.vocab_size())  # per id: does the piece begin a word
         self.index = {w: i for i, w in enumerate(self.vocab)}
         self.input_places: list[Places] = []
         self.attention_shape: tuple[int, ...] = ()
@@ -278,6 +279,23 @@ def _rollout(attentions, i: int, n: int, width: int, batch: int) -> np.ndarray |
     out = np.zeros((width, width), dtype=np.float32)
     out[:n, :n] = rollout(stacked)
     return out
+
+
+def word_starts(tokenizer, size: int) -> list[bool]:
+    """Whether each id's piece begins a word: with WordPiece all but ## continuations; with
+    SentencePiece (▁) or byte-BPE (Ġ) marks only the marked pieces; special and added tokens always;
+    a tokenizer with no marks at all writes whole words."""
+    if tokenizer is None:
+        return [True] * size
+    tokens = ["" if t is None else str(t)
+              for t in tokenizer.convert_ids_to_tokens(list(range(min(size, len(tokenizer)))))]
+    own = set(getattr(tokenizer, "all_special_ids", None) or [])
+    own |= set(getattr(tokenizer, "added_tokens_decoder", None) or {})
+    wordpiece = any(t.startswith("##") and len(t) > 2 for t in tokens)
+    marked = not wordpiece and any(t.startswith(("▁", "Ġ")) for t in tokens)
+    starts = [i in own or not t or (t.startswith(("▁", "Ġ")) if marked else not (wordpiece and t.startswith("##")))
+              for i, t in enumerate(tokens)]
+    return starts + [True] * (size - len(starts))
 
 
 def readable_vocab(tokenizer, size: int) -> list[str]:
