@@ -169,11 +169,13 @@ class OutputSet:
         self.pending = []
 
 
-def write(kind, media, result, plan_: dict, style, opts, log=print, fields: dict | None = None) -> list[Path]:
+def write(kind, media, result, plan_: dict, style, opts, log=print, fields: dict | None = None,
+          drawn=None) -> list[Path]:
     """Every output of one plan, through the kind, as one set (OutputSet): the result's JSON and
     NPZ first (with `fields` added to their record), and nothing lands unless every file is
-    complete. With --word, the figure is that word's alone. The lines saying what was written come
-    after all of it is in place."""
+    complete. With --word, the figure is that word's alone. `drawn`: the result the figures draw
+    where it differs from the one saved (a subword model's pieces grouped into words: the file
+    keeps the pieces). The lines saying what was written come after all of it is in place."""
     from ..export.data import write_result
 
     if opts.word is not None and "figure" in plan_ and "word" in kind.outputs:
@@ -191,7 +193,7 @@ def write(kind, media, result, plan_: dict, style, opts, log=print, fields: dict
         for key, path in plan_.items():
             if key in ("json", "npz") or path is None:
                 continue
-            kind.write(key, media, result, files.temporary(path), style, opts)
+            kind.write(key, media, drawn if drawn is not None else result, files.temporary(path), style, opts)
             lines.append(f"  wrote {printable(path)}")
             written.append(Path(path))
     for line in lines:

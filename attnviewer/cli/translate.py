@@ -12,6 +12,7 @@ def translate(args: argparse.Namespace) -> int:
     from ..errors import MediaError, OutputError
     from ..kinds import TEXT, WriteOptions
     from ..media.text import check_argument, read_sentences
+    from ..target_words import word_result
     from ..kinds import titled
     from ..types import model_label
     from . import ranks
@@ -45,10 +46,11 @@ def translate(args: argparse.Namespace) -> int:
     title = f"{model_label(name)}, {settings.describe()}"
     for sentence, out in zip(sentences, plans):
         result = pipeline.run_all(TEXT, model, [sentence], settings, lens=lens)[0]  # one at a time: each its own time
-        print_result(TEXT, result, settings.method, shown=TEXT.shown(sentence))
+        shown = result if getattr(args, "pieces", False) else word_result(result)  # the file keeps the pieces
+        print_result(TEXT, shown, settings.method, shown=TEXT.shown(sentence))
         opts = WriteOptions(title=args.title or titled(result, title), values=args.values, specials=args.specials,
                             seconds=args.frame_seconds, frame_size=args.frame_size)
-        write(TEXT, sentence, result, out, style, opts)
+        write(TEXT, sentence, result, out, style, opts, drawn=shown)
     return 0
 
 
@@ -63,6 +65,9 @@ def add_parser(sub) -> None:
     tr.add_argument("--values", action="store_true", help="print each weight in the matrix's cells")
     tr.add_argument("--specials", action="store_true",
                     help="transformers: a column of the special tokens' share (</s>, language tags) in the matrix")
+    tr.add_argument("--pieces", action="store_true",
+                    help="transformers: one row per subword piece the model wrote (default: the pieces of a "
+                         "word as one, their maps averaged)")
     tr.add_argument("--animation", metavar="OUT",
                     help="write the translation word by word, the source coloured by attention (.gif or .mp4)")
     add_overwrite(tr)
