@@ -27,6 +27,7 @@ TOP_FRAMES = 3
 # what the media pane imports when built; the window imports these ahead, one per event-loop turn
 PRELOAD = tuple(f"{__package__.rpartition('.')[0]}.{m}" for m in ("media.frames", "engine.player", "ui.player_widget"))
 CURVE_W, CURVE_H = 84, 44
+CLICK_HINT = "Click a frame to see which words looked at it."
 
 
 def _time(t: float) -> str:
@@ -46,6 +47,45 @@ def rgba_image(rgba: np.ndarray) -> QImage:
     rgba = np.ascontiguousarray(rgba)
     h, w = rgba.shape[:2]
     return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()  # not the numpy buffer
+
+
+class ElidedLabel(QLabel):
+    """One line of text that neither wraps nor widens its pane: elided at the right when narrow,
+    whole in its tooltip; its height is fixed, so a longer text moves nothing around it."""
+
+    def __init__(self, text: str = "", parent=None):
+        super().__init__(parent)
+        self.setWordWrap(False)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(self.fontMetrics().height() + 4)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text if self.shown_text() != text else "")
+
+    def clear(self) -> None:
+        self.setText("")
+
+    def shown_text(self) -> str:
+        """The text as painted: elided to the label's width."""
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, max(self.contentsRect().width(), 0))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, self.height())
+
+    def sizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().horizontalAdvance(self.text()) + 4, self.height())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.setToolTip(self.text() if self.shown_text() != self.text() else "")
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.setPen(self.palette().color(self.foregroundRole()))
+        p.drawText(self.contentsRect(), int(self.alignment()) | int(Qt.AlignmentFlag.AlignVCenter), self.shown_text())
+        p.end()
 
 
 class FrameStrip(QWidget):
@@ -170,8 +210,7 @@ class VideoMediaPane(QWidget):
         self.player.failed.connect(self._player_failed)
         self.strip = FrameStrip()
         self.strip.clicked.connect(self._frame_clicked)
-        self.attended = QLabel("Click a frame to see which words looked at it.")
-        self.attended.setWordWrap(True)
+        self.attended = ElidedLabel(CLICK_HINT)  # one line: a long one never moves the player up
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.player, 1)
@@ -183,6 +222,7 @@ class VideoMediaPane(QWidget):
         self.clip = None
         self._words: list[Step] = []
         self._sought: tuple | None = None  # (clip path, word index) last sought, not to re-seek on redraws
+        self._frame_line = False  # the line under the strip is about a clicked frame
 
     def set_media(self, clip) -> None:
         same_file = self.clip is not None and clip is not None and self.clip.path == clip.path
@@ -196,7 +236,8 @@ class VideoMediaPane(QWidget):
         self.player.set_markers([clip.file_time(t) for t in clip.times], None)
         if not same_file:
             self.player.open(clip.path, clip.packets)  # listed by the engine: the player need not list them
-        self.attended.setText("Click a frame to see which words looked at it.")
+        self._frame_line = False
+        self.attended.setText(CLICK_HINT)
 
     def close_media(self) -> None:
         self.player.shutdown()
@@ -210,6 +251,7 @@ class VideoMediaPane(QWidget):
             peak = int(np.argmax(step.attention))
             key = (self.clip.path, index, step.token)
             if key != self._sought:  # a new word: show the frame it looked at most
+                self._forget_frame()  # the line about a clicked frame went with the last word
                 self._sought = key
                 self.player.seek(self.clip.file_time(self.clip.times[peak]))
                 self.player.set_markers([self.clip.file_time(t) for t in self.clip.times], peak)
@@ -221,11 +263,22 @@ class VideoMediaPane(QWidget):
         looked = sorted(((w.token, float(w.attention[k])) for w in self._words if k < len(w.attention)),
                         key=lambda x: -x[1])
         strong = [f"{t} {a:.2f}" for t, a in looked if a >= 0.1]
+        self._frame_line = True
         self.attended.setText(f"Frame {k + 1} at {self.clip.times[k]:.2f} s — attended by: "
                               + (", ".join(strong) if strong else "no word above 0.10"))
         self.player.seek(self.clip.file_time(self.clip.times[k]))
 
+    def _forget_frame(self) -> None:
+        """The clicked frame's line and outline go (a player's failure stays said)."""
+        if self._frame_line:
+            self._frame_line = False
+            self.attended.setText(CLICK_HINT)
+        if self.strip.selected is not None:
+            self.strip.selected = None
+            self.strip.update()
+
     def _player_failed(self, message: str) -> None:
+        self._frame_line = False
         self.attended.setText(f"The player cannot show this file: {message}")
 
 
@@ -239,12 +292,18 @@ class VideoAttentionPane(QWidget):
         super().__init__(parent)
         self.plot = TimeChart()
         self.top = [QLabel() for _ in range(TOP_FRAMES)]
+        self.top_captions = [ElidedLabel() for _ in range(TOP_FRAMES)]  # each frame's time and weight
         top_row = QHBoxLayout()
-        for label in self.top:
+        for label, caption in zip(self.top, self.top_captions):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             label.setMinimumSize(64, 64)
             label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-            top_row.addWidget(label)
+            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            column = QVBoxLayout()
+            column.setSpacing(0)
+            column.addWidget(label, 1)
+            column.addWidget(caption)
+            top_row.addLayout(column)
         self.words = WordStrip(CURVE_W, CURVE_H)
         self.words.word_clicked.connect(self.word_clicked)
         lay = QVBoxLayout(self)
@@ -271,7 +330,7 @@ class VideoAttentionPane(QWidget):
         self._enlarged.clear()
         self.words.forget()
         self.plot.set_clip(None if clip is None else clip.times)
-        for label in self.top:
+        for label in self.top + self.top_captions:
             label.clear()
 
     def show_words(self, words: list[Step], index: int, look) -> None:
@@ -304,6 +363,7 @@ class VideoAttentionPane(QWidget):
             label.setPixmap(pix)
             label.setToolTip(f"{self.clip.times[k]:.2f} s · weight {w[k]:.2f}")
             label.setStatusTip(label.toolTip())
+            self.top_captions[slot].setText(label.toolTip())
 
     def _enlarge(self, k: int, label: QLabel):
         """Frame k scaled to the label, once per frame and size."""
