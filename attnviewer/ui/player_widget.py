@@ -78,6 +78,28 @@ class _Marks(QWidget):
             self.clicked.emit(nearest)
 
 
+class _ScrubBar(QSlider):
+    """A slider whose groove, clicked, jumps to the clicked time (a plain QSlider steps a page towards
+    it), the handle then following the mouse as a drag."""
+
+    def mousePressEvent(self, event):
+        if event.button() == Qt.MouseButton.LeftButton and self.maximum() > self.minimum():
+            opt = QStyleOptionSlider()
+            self.initStyleOption(opt)
+            style = self.style()
+            handle = style.subControlRect(QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderHandle, self)
+            pos = event.position().toPoint()
+            if not handle.contains(pos):
+                groove = style.subControlRect(QStyle.ComplexControl.CC_Slider, opt,
+                                              QStyle.SubControl.SC_SliderGroove, self)
+                span = max(1, groove.width() - handle.width())
+                self.setValue(QStyle.sliderValueFromPosition(
+                    self.minimum(), self.maximum(), pos.x() - groove.x() - handle.width() // 2, span,
+                    opt.upsideDown))
+                # the handle is under the mouse now: the press below grabs it, as a drag would
+        super().mousePressEvent(event)
+
+
 class PlayerWidget(QWidget):
     """A video with its controls. Signals: opened(VideoInfo), failed(str), position_changed(float)."""
 
@@ -95,7 +117,7 @@ class PlayerWidget(QWidget):
         self.forward_button = self._button(QStyle.StandardPixmap.SP_MediaSeekForward, "One frame forward")
         for b in (self.back_button, self.forward_button):
             b.setAutoRepeat(True)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider = _ScrubBar(Qt.Orientation.Horizontal)
         self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.slider.setRange(0, 0)
         self.marks = _Marks(self.slider)

@@ -69,7 +69,8 @@ class ElidedLabel(QLabel):
 
     def shown_text(self) -> str:
         """The text as painted: elided to the label's width."""
-        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, max(self.contentsRect().width(), 0))
+        width = max(self.contentsRect().width(), 0)
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, width)
 
     def minimumSizeHint(self) -> QSize:
         return QSize(0, self.height())
