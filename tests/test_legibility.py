@@ -77,3 +77,105 @@ def test_the_alignment_matrix_labels_every_source_word_above_its_column(qtbot, w
     for width, height in ((900, 400), (520, 400), (330, 360)):
         lone.resize(width, height)
         assert_every_word_labelled(lone, words, monkeypatch)
+
+
+# -- the export dialog -----------------------------------------------------------------------------
+
+def test_the_export_preview_grows_with_the_dialog_and_zooms_to_be_read(qtbot, window, samples):
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    caption_done(qtbot, window, samples[0])
+    dlg = open_dialog(qtbot, window)
+    assert dlg.choice() == "grid"
+    rendered = dlg.preview_pixmap.size()
+    shown = lambda: dlg.preview.pixmap().size()  # noqa: E731
+
+    # Fit: the preview fills its area and follows the dialog's size
+    dlg.resize(1000, 640)
+    qtbot.waitUntil(lambda: shown().height() < 640, timeout=GUI_TIMEOUT)
+    small = shown()
+    dlg.resize(1600, 1100)
+    qtbot.waitUntil(lambda: shown().height() > small.height() * 1.4, timeout=GUI_TIMEOUT)
+    viewport = dlg.preview_area.viewport().size()
+    assert shown().width() == viewport.width() or shown().height() == viewport.height(), (shown(), viewport)
+    assert shown().width() > rendered.width(), "at this size the preview should be shown larger than rendered"
+
+    # a zoom shows the rendered preview at that scale, scrolled in the area; it survives a re-render
+    dlg.resize(1000, 640)
+    dlg.zoom.setCurrentIndex(dlg.zoom.findData(2.0))
+    qtbot.waitUntil(lambda: shown() == rendered * 2, timeout=GUI_TIMEOUT)
+    assert dlg.preview_area.verticalScrollBar().maximum() > 0, "a zoomed preview must be scrollable"
+    before = dlg.previews
+    dlg.cmap.setCurrentText("gray")
+    qtbot.waitUntil(lambda: dlg.previews > before, timeout=GUI_TIMEOUT)
+    assert shown() == dlg.preview_pixmap.size() * 2
+
+    # Ctrl+wheel over the preview zooms in and out
+    def wheel(delta):
+        event = QWheelEvent(QPointF(50, 50), QPointF(dlg.preview_area.viewport().mapToGlobal(QPoint(50, 50))),
+                            QPoint(0, 0), QPoint(0, delta), Qt.MouseButton.NoButton,
+                            Qt.KeyboardModifier.ControlModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(dlg.preview_area.viewport(), event)
+
+    wheel(120)
+    assert dlg.zoom.currentData() == 3.0 and shown() == dlg.preview_pixmap.size() * 3
+    wheel(-120)
+    wheel(-120)
+    assert dlg.zoom.currentData() == 1.5
+    dlg.zoom.setCurrentIndex(0)  # back to Fit
+    qtbot.waitUntil(lambda: shown().width() <= dlg.preview_area.viewport().width(), timeout=GUI_TIMEOUT)
+    dlg.close()
+
+
+def test_the_first_export_starts_in_pictures_and_then_in_the_last_export_folder(qtbot, window, samples, tmp_path,
+                                                                                   monkeypatch):
+    from attnviewer.ui.export_dialog import ExportDialog
+
+    home, starts = tmp_path / "home", []
+    home.mkdir()
+    pictures, documents = home / "Pictures", home / "Documents"
+    monkeypatch.setenv("HOME", str(home))
+    real = QStandardPaths.writableLocation
+    places = {QStandardPaths.StandardLocation.PicturesLocation: pictures,
+              QStandardPaths.StandardLocation.DocumentsLocation: documents}
+    monkeypatch.setattr(QStandardPaths, "writableLocation",
+                        staticmethod(lambda where: str(places[where]) if where in places else real(where)))
+
+    def start_of(dlg, answer=""):
+        """Press Save… and note where the file dialog opens (answer "": the user cancels)."""
+        def fake(parent, caption, start, filters, selected=""):
+            starts.append(start)
+            return answer, selected
+
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(fake))
+        dlg.save()
+        return Path(starts[-1]).parent
+
+    caption_done(qtbot, window, samples[0])  # opened from the installation's samples folder
+    assert window.qsettings.value("last_folder") == str(samples[0].parent)
+    dlg = open_dialog(qtbot, window)
+    assert start_of(dlg) == home  # no Pictures, no Documents
+    documents.mkdir()
+    assert start_of(dlg) == documents
+    pictures.mkdir()
+    assert start_of(dlg) == pictures
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    start_of(dlg, str(figures / "grid.png"))
+    qtbot.waitUntil(lambda: not dlg.isVisible(), timeout=GUI_TIMEOUT)
+    assert (figures / "grid.png").is_file()
+
+    # the next session (a new settings object over the same file) starts where the last export went
+    again = ExportDialog(window.engine, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
+                         window._export_source(), window)
+    qtbot.addWidget(again)
+    try:
+        assert start_of(again) == figures
+        (figures / "grid.png").unlink()
+        figures.rmdir()  # a remembered folder that is gone: back to Pictures
+        assert start_of(again) == pictures
+    finally:
+        again.close()
+    assert not any(str(s).startswith(str(samples[0].parent)) for s in starts), starts

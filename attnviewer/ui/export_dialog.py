@@ -2,20 +2,23 @@
 
 Both the preview and the export run on the engine thread (ExportRequest); the dialog only sends
 requests and shows what comes back, dropping previews older than the newest it asked for. An
-option change re-renders the preview after a short pause (debounced), at a low DPI. The choices
-are remembered in the window's QSettings under "export/".
+option change re-renders the preview after a short pause (debounced), at a low DPI. The preview
+fits the dialog and grows with it, or is zoomed (the Zoom box, or Ctrl+wheel over it) and scrolled.
+The choices, the zoom and the last export folder are remembered in the window's QSettings under
+"export/"; before any export, saving starts in the user's Pictures (else Documents, else home)
+folder, never in the input's.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Slot
+from PySide6.QtCore import QEvent, QSettings, QSize, QStandardPaths, Qt, QTimer, Slot
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
     QFormLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QRadioButton,
-    QSizePolicy, QSpinBox, QVBoxLayout, QWidget,
+    QScrollArea, QSizePolicy, QSpinBox, QVBoxLayout, QWidget,
 )
 
 from ..engine.exports import ExportRequest
@@ -29,6 +32,7 @@ PREVIEW_DELAY_MS = 250
 COLORMAPS = ("jet", "viridis", "inferno", "magma", "plasma", "turbo", "hot", "cividis", "gray")
 FIGURE_FILTERS = {"png": "PNG image (*.png)", "svg": "SVG vector figure (*.svg)", "pdf": "PDF document (*.pdf)"}
 
+ZOOMS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)  # the preview's zoom choices; 0: fit the dialog
 STYLE_KEYS = {"columns", "cmap", "opacity", "smoothing", "scale", "panel", "dpi", "font", "font_size",
               "show_prob", "seconds", "size", "top_k", "values"}
 
@@ -179,15 +183,32 @@ class ExportDialog(QDialog):
         self.preview = QLabel()
         self.preview.setObjectName("preview")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.preview.setMinimumSize(QSize(420, 320))
-        self.preview.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.preview.setStyleSheet("QLabel#preview { background: #f1f3f4; border: 1px solid #dadce0; }")
+        self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.preview.setStyleSheet("QLabel#preview { background: #f1f3f4; }")
+        self.preview_area = QScrollArea()  # the preview fits it, or scrolls in it when zoomed
+        self.preview_area.setObjectName("preview_area")
+        self.preview_area.setWidget(self.preview)
+        self.preview_area.setWidgetResizable(True)
+        self.preview_area.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview_area.setMinimumSize(QSize(420, 320))
+        self.preview_area.setStyleSheet("QScrollArea#preview_area { background: #f1f3f4; border: 1px solid #dadce0; }")
+        self.preview_area.viewport().installEventFilter(self)
+        self.zoom = QComboBox()
+        self.zoom.setObjectName("zoom")
+        for z in ZOOMS:
+            self.zoom.addItem("Fit" if z == 0 else f"{z:.0%}", z)
+        self.zoom.setToolTip("the preview's size: fit the dialog (it grows with it), or a zoom of the "
+                             "rendered preview; Ctrl+wheel over the preview zooms too")
         self.preview_note = QLabel()
         self.preview_note.setStyleSheet("color: #5f6368;")
         preview_box = QGroupBox("Preview")
         pl = QVBoxLayout(preview_box)
-        pl.addWidget(self.preview, 1)
-        pl.addWidget(self.preview_note)
+        pl.addWidget(self.preview_area, 1)
+        below = QHBoxLayout()
+        below.addWidget(self.preview_note, 1)
+        below.addWidget(QLabel("Zoom"))
+        below.addWidget(self.zoom)
+        pl.addLayout(below)
 
         self.message = QLabel()
         self.message.setObjectName("message")
@@ -226,7 +247,16 @@ class ExportDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(progress_row)
         layout.addWidget(self.buttons)
-        self.resize(1000, 640)
+        self.resize(self._first_size())
+
+    def _first_size(self) -> QSize:
+        """Most of the screen (the preview takes what the options leave), 1000×640 at the least."""
+        screen = self.screen() or (self.parentWidget().screen() if self.parentWidget() else None)
+        size = QSize(1400, 940)
+        if screen is not None:
+            avail = screen.availableGeometry().size()
+            size = size.boundedTo(QSize(int(avail.width() * 0.9), int(avail.height() * 0.9)))
+        return size.expandedTo(QSize(1000, 640))
 
     def _wire(self) -> None:
         self.kind_group.idToggled.connect(lambda _id, on: on and self._choice_changed())
@@ -239,6 +269,7 @@ class ExportDialog(QDialog):
         self.show_prob.toggled.connect(self.option_changed)
         self.values.toggled.connect(self.option_changed)
         self.top_k.valueChanged.connect(self.option_changed)
+        self.zoom.currentIndexChanged.connect(lambda _i: self._fit_preview())
 
     # -- settings --------------------------------------------------------------------------------
 
@@ -283,6 +314,7 @@ class ExportDialog(QDialog):
         self.figure_format = self._value("figure_format", "png", str)
         if self.figure_format not in FIGURE_FILTERS:
             self.figure_format = "png"
+        self.zoom.setCurrentIndex(max(0, self.zoom.findData(self._value("zoom", 0.0, float))))
 
     def store(self) -> None:
         s, q = self.style(), self.qsettings
@@ -292,12 +324,23 @@ class ExportDialog(QDialog):
                            ("font_size", s.font_size), ("show_prob", s.show_prob),
                            ("seconds", self.seconds.value()), ("size", self.size.value()),
                            ("top_k", self.top_k.value()), ("values", self.values.isChecked()),
-                           ("figure_format", self.figure_format)):
+                           ("figure_format", self.figure_format), ("zoom", self.zoom.currentData())):
             q.setValue(f"export/{key}", value)
         q.sync()
 
     def folder(self) -> str:
-        return str(self.qsettings.value("export/folder", "") or self.qsettings.value("last_folder", "") or "")
+        """Where saving starts: the folder of the last export (remembered across sessions), else the
+        user's Pictures or Documents folder, else home; never the input's folder (which may be the
+        installation's samples)."""
+        last = str(self.qsettings.value("export/folder", "") or "")
+        if last and Path(last).is_dir():
+            return last
+        for where in (QStandardPaths.StandardLocation.PicturesLocation,
+                      QStandardPaths.StandardLocation.DocumentsLocation):
+            path = QStandardPaths.writableLocation(where)
+            if path and Path(path).is_dir():
+                return path
+        return str(Path.home())
 
     # -- the choices -----------------------------------------------------------------------------
 
@@ -365,6 +408,7 @@ class ExportDialog(QDialog):
         self.preview.setPixmap(QPixmap())
         self.preview.setWordWrap(True)
         self.preview.setText(text)
+        self._fit_preview()
         self.preview_note.setText("")
 
     @Slot(int, object)
@@ -385,15 +429,50 @@ class ExportDialog(QDialog):
         self._say(message)
 
     def _fit_preview(self) -> None:
+        """Fit: the preview fills the preview area, keeping its shape, and follows its size; a zoom:
+        the rendered preview scaled by it, scrolled in the area where larger."""
+        area, zoom = self.preview_area, float(self.zoom.currentData() or 0.0)
         if self.preview_pixmap is None:
+            area.setWidgetResizable(True)
             return
-        size = self.preview.contentsRect().size()
-        self.preview.setPixmap(self.preview_pixmap.scaled(size, Qt.AspectRatioMode.KeepAspectRatio,
-                                                          Qt.TransformationMode.SmoothTransformation))
+        if zoom <= 0:
+            area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            area.setWidgetResizable(True)
+            size = area.viewport().size()
+        else:
+            area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+            area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+            size = self.preview_pixmap.size() * zoom
+        shown = self.preview_pixmap.scaled(size, Qt.AspectRatioMode.KeepAspectRatio,
+                                           Qt.TransformationMode.SmoothTransformation)
+        self.preview.setPixmap(shown)
+        if zoom > 0:  # as large as the picture, or as the area where the picture is smaller
+            area.setWidgetResizable(False)
+            self.preview.resize(shown.size().expandedTo(area.viewport().size()))
 
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._fit_preview()
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.preview_area.viewport():
+            if event.type() == QEvent.Type.Resize:
+                self._fit_preview()  # the area has its new size already
+            elif event.type() == QEvent.Type.Wheel and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+                self.zoom_by(1 if event.angleDelta().y() > 0 else -1)
+                return True
+        return super().eventFilter(watched, event)
+
+    def zoom_by(self, steps: int) -> None:
+        """Ctrl+wheel: the next zoom up or down (from Fit, the zoom nearest the fitted size)."""
+        index = self.zoom.currentIndex()
+        if index == 0:  # from Fit: the zoom next above or below the fitted size
+            if self.preview_pixmap is None or self.preview_pixmap.isNull():
+                return
+            now = self.preview.pixmap().width() / max(1, self.preview_pixmap.width())
+            above = [i for i in range(1, len(ZOOMS)) if ZOOMS[i] > now + 1e-6]
+            below = [i for i in range(1, len(ZOOMS)) if ZOOMS[i] < now - 1e-6]
+            index = (above[0] if above else len(ZOOMS) - 1) if steps > 0 else (below[-1] if below else 1)
+        else:
+            index = max(1, index + steps)
+        self.zoom.setCurrentIndex(min(index, len(ZOOMS) - 1))
 
     def _say(self, message: str) -> None:
         self.message.setText(message)
