@@ -55,6 +55,7 @@ class Hypothesis:
     heads: np.ndarray | None = None  # transformers: (len(tokens), layers, heads, tokens of the input)
     sinks: list[float] | None = None  # transformers: each word's share of attention on no place
     joined: str | None = None  # subword models: the text as their tokenizer writes the pieces out
+    ended: bool = True  # False: cut at the maximum length before the model wrote its end
     starts: list[bool] | None = None  # subword models: whether each piece starts a word (target_words.py)
 
     def steps(self, item: int = 0, job: int = 0) -> list[Step]:
@@ -77,6 +78,16 @@ class Hypothesis:
     def shown(self) -> str:
         """The text as a user reads it: a hypothesis that ended at once says so instead of nothing."""
         return self.text or NO_WORDS
+
+    @property
+    def listed(self) -> str:
+        """As the window lists it: one cut at the maximum length ends in an ellipsis."""
+        return self.shown + ("" if self.ended else " …")
+
+    @property
+    def cut(self) -> str | None:
+        """'cut at the maximum length (20 words)' for a hypothesis that never wrote its end, else None."""
+        return None if self.ended else f"cut at the maximum length ({len(self.tokens)} words)"
 
 
 @dataclass
@@ -150,4 +161,6 @@ def titled(result: Result, title: str | None = None) -> str:
     """A figure's default title: the model and decoding (or `title`), and a transformer's lens."""
     text = title or result.title
     lens = lens_label(result)
-    return f"{text}, {lens}" if lens and lens not in text else text
+    text = f"{text}, {lens}" if lens and lens not in text else text
+    cut = result.best.cut if result.hypotheses else None
+    return f"{text}; {cut}" if cut and cut not in text else text

@@ -77,8 +77,8 @@ def test_a_saved_result_reopens_equal(saved, samples, kind):
 def test_the_lens_is_in_the_title_and_the_record(saved):
     cap, tr = load_result(saved["caption"]), load_result(saved["translate"])
     assert lens_label(cap) == "layer 1 of 2, max of heads"
-    assert titled(cap).endswith(", layer 1 of 2, max of heads") and titled(cap).startswith("vit, beam 2")
-    assert titled(tr).endswith(", layer 2 of 2, mean of heads")
+    assert ", layer 1 of 2, max of heads" in titled(cap) and titled(cap).startswith("vit, beam 2")
+    assert ", layer 2 of 2, mean of heads" in titled(tr)
     data = json.loads(saved["caption"].read_text())
     assert data["schema"] == "attnviewer-result-4"
     assert data["lens"] == {"layer": 0, "heads": "max"} and data["heads_shape"][:2] == [2, 4]
@@ -104,6 +104,7 @@ def test_results_of_other_models_and_older_files_open(saved, tmp_path, tiny_chec
     for key in ("places", "lens", "heads_shape", "arrays"):
         data.pop(key)
     for h in data["hypotheses"]:
+        h.pop("ended")
         for w in h["words"]:
             w.pop("sink")
     data["schema"] = "attnviewer-result-3"

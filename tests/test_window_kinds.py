@@ -401,10 +401,13 @@ def test_the_window_says_when_an_input_is_far_from_the_models_training_data(qtbo
 
     from .test_domain import landscape
 
+    from attnviewer.settings import DecodeSettings
+
     window.sides["main"].controls.set_model("caption-shapes")
+    window.sides["main"].controls.set_settings(DecodeSettings("greedy", max_len=20))  # (6 would cut it)
     caption_done(qtbot, window, samples[0])
     note = window.sides["main"].caption.note
-    assert not note.isVisibleTo(window)  # a scene like its training data: nothing to say
+    assert not note.isVisibleTo(window)  # a scene like its training data, caption whole: nothing to say
     path = tmp_path / "landscape.png"
     Image.fromarray(landscape(seed=3)).save(path)
     caption_done(qtbot, window, path)

@@ -223,6 +223,8 @@ def print_result(kind, result, method: str, shown: str | None = None, log=print)
     best = result.best
     log(f"{printable(shown or result.source)}: {printable(best.shown)}")
     log("  " + "  ".join(f"{printable(t)} ({p:.2f})" for t, p in zip(best.tokens, best.probs)))
+    if best.cut:
+        log(f"  {best.cut}: no end word yet; --max-len allows more")
     if method == "beam" and len(result.hypotheses) > 1:
         for h in result.hypotheses[1:]:
             log(f"  alt {h.score:7.3f}  {printable(h.shown)}")

@@ -162,7 +162,7 @@ def _hypothesis(vocab, shape, ids, log_prob, probs, alts, att, length_penalty, e
     return Hypothesis(
         tokens=[vocab[i] for i in ids], token_ids=list(ids), log_prob=float(log_prob),
         score=float(log_prob) / length**length_penalty, probs=list(probs), alternatives=list(alts),
-        attention=np.asarray(att, dtype=np.float32).reshape(len(ids), *shape),
+        attention=np.asarray(att, dtype=np.float32).reshape(len(ids), *shape), ended=bool(ended),
     )
 
 

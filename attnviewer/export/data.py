@@ -47,6 +47,7 @@ def hypothesis_dict(h: Hypothesis) -> dict:
         "tokens": h.tokens,
         "log_prob": float(h.log_prob),
         "score": float(h.score),
+        "ended": bool(h.ended),  # False: cut at the maximum length
         "words": words,
     }
 
@@ -239,6 +240,7 @@ def _result_from(r: ResultRecord, arrays: dict[int, np.ndarray], heads: dict[int
             locations=[w.location for w in words] if words[0].location is not None else None,
             heads=(heads or {}).get(i),
             sinks=[w.sink for w in words] if words[0].sink is not None else None,
+            ended=h.ended is not False,  # (older results did not say: taken as ended)
         ))
     raw = path_bytes(r, "source")
     result = Result(

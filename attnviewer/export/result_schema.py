@@ -176,6 +176,7 @@ class LensRecord(_Record):
 class HypothesisRecord(_Record):
     log_prob: Score
     score: Score
+    ended: bool | None = None  # False: cut at the maximum length (older results: not said)
     words: list[Word] = Field(min_length=WORDS[0], max_length=WORDS[1])
 
 

@@ -65,7 +65,8 @@ class CaptionPane(QWidget):
         self.title.setText(f"<b>{title}</b>")
 
     def show_note(self, note: str | None) -> None:
-        """The model's own warning next to its caption: the input is far from its training data."""
+        """The model's own warning next to its caption: cut at the maximum length, or the input is far
+        from its training data."""
         self.note.setText(f"⚠ {note}" if note else "")
         self.note.setVisible(bool(note))
 
@@ -99,7 +100,7 @@ class CaptionPane(QWidget):
         self.hypotheses.clear()
         if hyps:
             for h in hyps:
-                self.hypotheses.addItem(f"{h.score:7.3f}  {h.shown}")
+                self.hypotheses.addItem(f"{h.score:7.3f}  {h.listed}")
             self.hypotheses.setCurrentRow(selected)
         elif live_beams:
             for b in live_beams:

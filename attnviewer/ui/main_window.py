@@ -611,10 +611,10 @@ class MainWindow(QMainWindow):
         if side.state.finish(job, result):
             if side is not self.sides["main"] and self.sides["main"].state.index >= 0:
                 side.state.go(self.sides["main"].state.index)
-            side.caption.show_note(result.note)
+            side.caption.show_note("; ".join(n for n in (result.best.cut, result.note) if n) or None)
             self.redraw()
             self._update_status()
-            self.statusBar().showMessage(result.best.shown, 5000)
+            self.statusBar().showMessage(result.best.listed, 5000)
 
     @Slot(int, str, str)
     def on_failed(self, job: int, slot: str, message: str) -> None:
