@@ -72,7 +72,7 @@ def test_transformers_benchmark_finds_our_streaming_decode_equal_to_generate():
     """Tiny sizes: our step-by-step decode of a transformers captioner writes generate()'s words,
     greedy and beam 3; the speeds and memory are printed, never asserted."""
     run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "transformers.py"), "--sizes", "tiny",
-                          "--repeats", "1", "--words", "8"], capture_output=True, text=True, timeout=300)
+                          "--repeats", "1", "--words", "8", "--quick"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     assert "words identical to generate(): yes" in run.stdout
     assert "| tiny | beam 3 |" in run.stdout
