@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QStyle, QStyleOptionSlider
 from attnviewer.media.frames import write_clip
 
 from .test_window_kinds import video_done
+from .test_player import widget  # noqa: F401  (the fixture, shared)
 
 FPS, FRAMES = 10, 20
 WAIT = 15000
@@ -44,17 +45,7 @@ def grey_clip(tmp_path_factory):
     return write_clip(frames, tmp_path_factory.mktemp("scrub") / "grey.mp4", fps=FPS)
 
 
-@pytest.fixture
-def player(qtbot):
-    from attnviewer.ui.player_widget import PlayerWidget
-
-    w = PlayerWidget()
-    qtbot.addWidget(w)
-    w.resize(480, 360)
-    w.show()
-    yield w
-    w.close()
-    assert not w.player.thread_alive
+player = widget  # test_player's PlayerWidget, shown at 480x360, its thread checked at the end
 
 
 def test_a_click_in_the_scrub_bar_groove_jumps_to_the_clicked_time(qtbot, player, grey_clip):
