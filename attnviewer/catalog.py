@@ -123,11 +123,19 @@ def comparison(name: str) -> str | None:
     translator), its sibling trained
     with Show-Attend-Tell's lambda = 1 (the effect the bundled family is there to show), else one
     trained with another score function (for the lambda = 1 model: the main one); None if the
-    model has no bundled sibling."""
+    model has no bundled sibling. A transformer is offered only where transformers is installed."""
     models, base = bundled(), family(name).removesuffix("-lambda1")
     contrasts = [CONTRASTS[name]] if name in CONTRASTS else [k for k, v in CONTRASTS.items() if v == name]
     candidates = contrasts + [f"{base}-lambda1", base] + list(variants(base).values())
-    return next((c for c in candidates if c in models and c != name), None)
+    return next((c for c in candidates if c in models and c != name and can_open(models[c])), None)
+
+
+def can_open(path: Path) -> bool:
+    """Whether this installation can load the model: a transformers folder needs the optional
+    transformers package (looked up, not imported)."""
+    from importlib.util import find_spec
+
+    return not path.is_dir() or find_spec("transformers") is not None
 
 
 def variant_with_score(name_or_path: str, score: str) -> str:

@@ -314,6 +314,19 @@ def test_the_compare_pane_first_model_is_a_bundled_sibling():
     assert catalog.comparison("caption-shapes") == "caption-shapes-vit"  # the transformer beside the LSTM
     assert catalog.comparison("caption-shapes-vit") == "caption-shapes"
     assert catalog.comparison("translate-sov") == "translate-sov-marian"
+
+
+def test_without_the_transformers_extra_compare_opens_an_lstm_sibling(monkeypatch):
+    """README's first command installs no transformers: Compare must not open a model it cannot load."""
+    import importlib.util
+
+    from attnviewer import catalog
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "transformers" else real(name, *a))
+    assert catalog.comparison("caption-shapes") == "caption-shapes-lambda1"
+    assert catalog.comparison("translate-sov") == "translate-sov-general"
+    assert catalog.comparison("video-shapes") == "video-s2vt"
     assert catalog.comparison("caption-shapes-dot") == "caption-shapes-lambda1"
     assert catalog.comparison("caption-shapes-lambda1") == "caption-shapes"  # and back
     assert catalog.comparison("/somewhere/own-model.safetensors") is None  # no siblings: left as is
