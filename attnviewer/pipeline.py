@@ -67,13 +67,14 @@ def _places(model) -> list:
     return list(getattr(model, "input_places", None) or [])
 
 
-def _lensed(decoding, places: list, lens: Lens, joined=None, starts=None):
+def _lensed(decoding, model, places: list, lens: Lens):
     """A transformer's decoding with each step's [layers, heads, tokens] turned into the kind's map
     through the lens (the raw attention kept beside it: a new lens needs no new decoding), and its
-    hypotheses' text as its tokenizer joins the pieces (`joined`: ids -> text), and which of their
-    pieces start a word (`starts`: per vocabulary id; see target_words.py)."""
+    hypotheses' text as its tokenizer joins the pieces (model.joined: ids -> text), and which of
+    their pieces start a word (model.word_starts: per vocabulary id; see target_words.py)."""
     if not places:
         return (yield from decoding)
+    joined, starts = model.joined, model.word_starts
     try:
         while True:
             try:
@@ -81,9 +82,8 @@ def _lensed(decoding, places: list, lens: Lens, joined=None, starts=None):
             except StopIteration as stop:
                 hyps = [[lensed_hypothesis(h, places[i], lens) for h in item] for i, item in enumerate(stop.value)]
                 for h in (h for item in hyps for h in item):
-                    h.joined = joined(h.token_ids) if joined else None
-                    h.starts = [bool(starts[t]) if 0 <= t < len(starts) else True
-                                for t in h.token_ids] if starts else None
+                    h.joined = joined(h.token_ids)
+                    h.starts = [bool(starts[t]) if 0 <= t < len(starts) else True for t in h.token_ids]
                 return hyps
             heads = step.attention
             attention, sink = places[step.item].maps(heads, lens)
@@ -120,8 +120,7 @@ def run(kind: Kind, model, media, settings: DecodeSettings, lens: Lens = DEFAULT
         remark = note(kind, model, media, state)
         places = _places(model)
         decoding = decode(model, state, settings, stream=True)
-        hyps = (yield from _lensed(decoding, places, lens, getattr(model, "joined", None),
-                                   getattr(model, "word_starts", None)))[0]
+        hyps = (yield from _lensed(decoding, model, places, lens))[0]
     return _result(kind, model, media, settings, hyps, time.perf_counter() - t0, remark,
                    places[0] if places else None, lens)
 
@@ -144,8 +143,7 @@ def run_all(kind: Kind, model, medias: list, settings: DecodeSettings, batch: in
             remarks = [note(kind, model, m, _item(state, i)) for i, m in enumerate(part)]
             places = _places(model)
             decoding = decode(model, state, settings, stream=False)
-            all_hyps = finish(_lensed(decoding, places, lens, getattr(model, "joined", None),
-                                      getattr(model, "word_starts", None)))
+            all_hyps = finish(_lensed(decoding, model, places, lens))
         seconds = (time.perf_counter() - t0) / len(part)
         results += [_result(kind, model, m, settings, hyps, seconds, remark, places[i] if places else None, lens)
                     for i, (m, hyps, remark) in enumerate(zip(part, all_hyps, remarks))]

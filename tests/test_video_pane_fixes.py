@@ -1,17 +1,13 @@
 """The video pane's defects of issue 20: the top frames carry their time and weight in sight, a click
 in the scrub bar's groove jumps to the clicked time, and the clicked frame's line is cleared by a new
 word and never wraps (the player above it keeps its height). Waits are on conditions, never sleeps."""
-import numpy as np
 import pytest
 from PySide6.QtCore import QCoreApplication, QPoint, Qt
 from PySide6.QtWidgets import QApplication, QLabel, QStyle, QStyleOptionSlider
 
-from attnviewer.media.frames import write_clip
-
 from .test_window_kinds import video_done
-from .test_player import widget  # noqa: F401  (the fixture, shared)
+from .test_player import FPS, FRAMES, clip as grey_clip, widget  # noqa: F401  (the fixtures, shared)
 
-FPS, FRAMES = 10, 20
 WAIT = 15000
 
 
@@ -35,14 +31,6 @@ def test_the_top_frames_show_their_time_and_weight(qtbot, window):
             label = f"{pane.clip.times[k]:.2f} s"
             weight = f"{w[k]:.2f}"
             assert any(label in t and weight in t for t in shown), (k, label, weight, shown)
-
-
-@pytest.fixture(scope="module")
-def grey_clip(tmp_path_factory):
-    frames = np.zeros((FRAMES, 48, 64, 3), np.uint8)
-    for i in range(FRAMES):
-        frames[i] = 10 * i + 5
-    return write_clip(frames, tmp_path_factory.mktemp("scrub") / "grey.mp4", fps=FPS)
 
 
 player = widget  # test_player's PlayerWidget, shown at 480x360, its thread checked at the end

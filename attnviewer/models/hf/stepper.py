@@ -95,9 +95,9 @@ class Stepper(nn.Module):
         decoder = hf.text_decoder if family == "blip" else hf
         self._decoder = decoder
         self._cache_kw = _cache_keyword(decoder)
-        self.vocab = readable_vocab(tokenizer, self.vocab_size())
-        self.word_starts = word_starts(tokenizer, self.vocab_size())  # per id: does the piece begin a word
-        self.index = {w: i for i, w in enumerate(self.vocab)}
+        pieces = raw_pieces(tokenizer, self.vocab_size())  # (50,000 for GPT-2: listed once)
+        self.vocab = readable_vocab(tokenizer, self.vocab_size(), pieces)
+        self.word_starts = word_starts(tokenizer, self.vocab_size(), pieces)  # per id: does the piece begin a word
         self.input_places: list[Places] = []
         self.attention_shape: tuple[int, ...] = ()
         self.name = ""
@@ -281,14 +281,18 @@ def _rollout(attentions, i: int, n: int, width: int, batch: int) -> np.ndarray |
     return out
 
 
-def word_starts(tokenizer, size: int) -> list[bool]:
+def raw_pieces(tokenizer, size: int) -> list[str]:
+    """Each id's piece as the tokenizer names it (ids past the tokenizer left out)."""
+    return ["" if t is None else str(t) for t in tokenizer.convert_ids_to_tokens(list(range(min(size, len(tokenizer)))))]
+
+
+def word_starts(tokenizer, size: int, pieces: list[str] | None = None) -> list[bool]:
     """Whether each id's piece begins a word: with WordPiece all but ## continuations; with
     SentencePiece (▁) or byte-BPE (Ġ) marks only the marked pieces; special and added tokens always;
     a tokenizer with no marks at all writes whole words."""
     if tokenizer is None:
         return [True] * size
-    tokens = ["" if t is None else str(t)
-              for t in tokenizer.convert_ids_to_tokens(list(range(min(size, len(tokenizer)))))]
+    tokens = raw_pieces(tokenizer, size) if pieces is None else pieces
     own = set(getattr(tokenizer, "all_special_ids", None) or [])
     own |= set(getattr(tokenizer, "added_tokens_decoder", None) or {})
     wordpiece = any(t.startswith("##") and len(t) > 2 for t in tokens)
@@ -298,15 +302,13 @@ def word_starts(tokenizer, size: int) -> list[bool]:
     return starts + [True] * (size - len(starts))
 
 
-def readable_vocab(tokenizer, size: int) -> list[str]:
+def readable_vocab(tokenizer, size: int, pieces: list[str] | None = None) -> list[str]:
     """Each id's token as a user reads it: SentencePiece's ▁ and byte-BPE's Ġ (word starts) dropped,
     a WordPiece continuation's ## kept (it says the piece continues a word)."""
     if tokenizer is None:
         return [str(i) for i in range(size)]
-    tokens = tokenizer.convert_ids_to_tokens(list(range(min(size, len(tokenizer)))))
     words = []
-    for t in tokens:
-        t = "" if t is None else str(t)
+    for t in raw_pieces(tokenizer, size) if pieces is None else pieces:
         if t.startswith(("▁", "Ġ")) and len(t) > 1:
             t = t[1:]
         words.append(t)
