@@ -1,0 +1,1 @@
+"""Asking the model what if: forced words, masking, attribution (issue 22)."""
