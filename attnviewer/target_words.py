@@ -75,6 +75,7 @@ def word_hypothesis(hyp: Hypothesis) -> Hypothesis:
         token_ids=[hyp.token_ids[i] for i in first],
         probs=[float(np.prod([hyp.probs[i] for i in g])) for g in words],
         alternatives=[hyp.alternatives[i] for i in first],
+        entropies=[hyp.entropies[i] for i in first] if hyp.entropies else hyp.entropies,  # the first piece's, as its alternatives
         attention=np.stack([_mean_map(attention[g]) for g in words]) if len(words) else attention,
         locations=[hyp.locations[i] for i in first] if hyp.locations else hyp.locations,
         heads=heads if heads is not None else hyp.heads,

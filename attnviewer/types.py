@@ -35,6 +35,14 @@ class Step:
     location: int | None = None  # hard attention: the flat index of the sampled region
     heads: np.ndarray | None = None  # transformers: [layers, heads, tokens] the map came from (see lens.py)
     sink: float | None = None  # transformers: the share of the attention on tokens that are no place
+    entropy: float | None = None  # of the model's output distribution at this step (nats; whatif/scores.py)
+
+    @property
+    def attention_entropy(self) -> float:
+        """How spread the shown map is (nats; 0: all on one place)."""
+        from .whatif.scores import map_entropy
+
+        return map_entropy(self.attention)
 
 
 NO_WORDS = "(no words)"  # a hypothesis whose first word was <end>
@@ -57,16 +65,26 @@ class Hypothesis:
     joined: str | None = None  # subword models: the text as their tokenizer writes the pieces out
     ended: bool = True  # False: cut at the maximum length before the model wrote its end
     starts: list[bool] | None = None  # subword models: whether each piece starts a word (target_words.py)
+    entropies: list[float] | None = None  # each step's output distribution entropy (nats; older results: none)
+
+    @property
+    def attention_entropies(self) -> list[float]:
+        """Each word's map entropy (nats), from the maps as drawn (a new lens, a new value)."""
+        from .whatif.scores import map_entropy
+
+        return [map_entropy(a) for a in self.attention]
 
     def steps(self, item: int = 0, job: int = 0) -> list[Step]:
         n = len(self.tokens)
         locations = self.locations or [None] * n
         heads = self.heads if self.heads is not None else [None] * n
         sinks = self.sinks or [None] * n
+        entropies = self.entropies or [None] * n
         return [
-            Step(i, t, tid, p, alts, att, item=item, job=job, location=loc, heads=h, sink=s)
-            for i, (t, tid, p, alts, att, loc, h, s) in enumerate(
-                zip(self.tokens, self.token_ids, self.probs, self.alternatives, self.attention, locations, heads, sinks)
+            Step(i, t, tid, p, alts, att, item=item, job=job, location=loc, heads=h, sink=s, entropy=e)
+            for i, (t, tid, p, alts, att, loc, h, s, e) in enumerate(
+                zip(self.tokens, self.token_ids, self.probs, self.alternatives, self.attention, locations, heads, sinks,
+                    entropies)
             )
         ]
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .options import add_decoding, add_device, add_overwrite, add_style
+from .options import add_decoding, add_device, add_overwrite, add_style, add_whatif
 
 
 def caption(args: argparse.Namespace) -> int:
@@ -15,7 +15,7 @@ def caption(args: argparse.Namespace) -> int:
     from ..kinds import IMAGE, WriteOptions
     from ..kinds import titled
     from ..types import model_label
-    from . import ranks
+    from . import ranks, whatif
     from .options import decode_settings, figure_style, lens_option, model_lens, model_name, refuse_lens_without_heads
     from .outputs import check_plans, plan, print_result, word_index, write
 
@@ -46,11 +46,12 @@ def caption(args: argparse.Namespace) -> int:
             print(f"attnviewer: {printable(note)}", file=sys.stderr)
     model = pipeline.load_model(IMAGE, name, args.device, args.trust_pickle)
     lens = model_lens(args, model, name)
-    results = pipeline.run_all(IMAGE, model, images, settings, lens=lens)
+    results = whatif.decode(args, IMAGE, model, images, settings, lens)
     words = [word_index(args.word, r.best, im.path) for im, r in zip(images, results)]  # all, before writing
     title = f"{model_label(model.name)}, {settings.describe()}"
     for im, r, w, out in zip(images, results, words, plans):
         print_result(IMAGE, r, settings.method, shown=im.path)
+        whatif.report(args, r)
         opts = WriteOptions(title=args.title or titled(r, title), word=w, word_title=args.title, seconds=args.frame_seconds,
                             frame_size=args.frame_size)
         write(IMAGE, im, r, out, style, opts)
@@ -70,6 +71,7 @@ def add_parser(sub) -> None:
     cap.add_argument("--overlay", metavar="OUT", help="write one word's overlay at full image size (.png; needs --word)")
     cap.add_argument("--animation", metavar="OUT", help="write the caption word by word (.gif or .mp4)")
     add_overwrite(cap)
+    add_whatif(cap)
     folder = cap.add_argument_group("folders")
     folder.add_argument("--out", metavar="OUTDIR",
                         help="caption every image (of the folders) into OUTDIR: <name>.json, .npz and the figure; "

@@ -199,3 +199,28 @@ def model_name(args: argparse.Namespace) -> str:
     from .. import catalog
 
     return catalog.variant_with_score(args.model, args.score) if args.score else args.model
+
+
+def add_whatif(p: argparse.ArgumentParser, sentences: bool = False) -> None:
+    """Asking the model what if (issue 22; cli/whatif.py runs them): step scores, a given sentence
+    scored, forced words, the beam tree, the interactive page; with `sentences`, alignments."""
+    g = p.add_argument_group("what if")
+    g.add_argument("--scores", action="store_true",
+                   help="print each word's probability and the entropies of the output distribution and of the "
+                        "attention (nats)")
+    g.add_argument("--target", metavar="TEXT",
+                   help="score this sentence instead of decoding: every word forced, its probability and attention "
+                        "shown (words of the model's vocabulary)")
+    g.add_argument("--force", action="append", metavar="N=WORD",
+                   help="force WORD at step N (from 1; repeat for several); the words before follow the model's own "
+                        "output and the rest are decoded with the chosen settings (subword models count pieces)")
+    g.add_argument("--beam-tree", metavar="OUT", help="draw the beam search's tree of hypotheses (.svg)")
+    g.add_argument("--html", metavar="OUT",
+                   help="write one self-contained interactive page (.html): input, words, each word's map, hypotheses")
+    if sentences:
+        g.add_argument("--pharaoh", metavar="OUT",
+                       help="write the alignment (each target word to its most attended source word) as Pharaoh "
+                            "i-j pairs, one line per sentence")
+        g.add_argument("--gold-align", metavar="FILE",
+                       help="gold alignments in Pharaoh format (i-j sure, i?j or i-j-P possible), one line per "
+                            "sentence: print the alignment error rate (AER)")

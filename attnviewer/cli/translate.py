@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .options import add_decoding, add_device, add_overwrite, add_style
+from .options import add_decoding, add_device, add_overwrite, add_style, add_whatif
 
 
 def translate(args: argparse.Namespace) -> int:
@@ -15,7 +15,7 @@ def translate(args: argparse.Namespace) -> int:
     from ..target_words import word_result
     from ..kinds import titled
     from ..types import model_label
-    from . import ranks
+    from . import ranks, whatif
     from .options import decode_settings, figure_style, lens_option, model_lens, model_name, refuse_lens_without_heads
     from .outputs import check_plans, plan, print_result, write
 
@@ -45,9 +45,10 @@ def translate(args: argparse.Namespace) -> int:
               file=sys.stderr)
     title = f"{model_label(name)}, {settings.describe()}"
     for sentence, out in zip(sentences, plans):
-        result = pipeline.run_all(TEXT, model, [sentence], settings, lens=lens)[0]  # one at a time: each its own time
+        result = whatif.decode(args, TEXT, model, [sentence], settings, lens)[0]  # one at a time: each its own time
         shown = result if getattr(args, "pieces", False) else word_result(result)  # the file keeps the pieces
         print_result(TEXT, shown, settings.method, shown=TEXT.shown(sentence))
+        whatif.report(args, shown)
         opts = WriteOptions(title=args.title or titled(result, title), values=args.values, specials=args.specials,
                             seconds=args.frame_seconds, frame_size=args.frame_size)
         write(TEXT, sentence, result, out, style, opts, drawn=shown)
@@ -71,5 +72,6 @@ def add_parser(sub) -> None:
     tr.add_argument("--animation", metavar="OUT",
                     help="write the translation word by word, the source coloured by attention (.gif or .mp4)")
     add_overwrite(tr)
+    add_whatif(tr, sentences=True)
     add_style(tr, images=False)
     add_device(tr)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .options import add_decoding, add_device, add_overwrite, add_style, add_video_figures
+from .options import add_decoding, add_device, add_overwrite, add_style, add_whatif, add_video_figures
 
 
 def video(args: argparse.Namespace) -> int:
@@ -13,7 +13,7 @@ def video(args: argparse.Namespace) -> int:
     from ..kinds.video import DEFAULT_STEPS
     from ..kinds import titled
     from ..types import model_label
-    from . import ranks
+    from . import ranks, whatif
     from .options import decode_settings, figure_style, lens_option, model_lens, model_name, refuse_lens_without_heads
     from .outputs import check_plans, plan, print_result, write
 
@@ -35,8 +35,9 @@ def video(args: argparse.Namespace) -> int:
     model = pipeline.load_model(VIDEO, name, args.device, args.trust_pickle)
     lens = model_lens(args, model, name)
     clip = VIDEO.fit(clip, model)  # before decoding: a clip re-read for the model is read once
-    result = pipeline.run_all(VIDEO, model, [clip], settings, lens=lens)[0]
+    result = whatif.decode(args, VIDEO, model, [clip], settings, lens)[0]
     print_result(VIDEO, result, settings.method, shown=args.clip + (" (reversed)" if args.reverse else ""))
+    whatif.report(args, result)
     opts = WriteOptions(title=args.title or titled(result, f"{model_label(name)}, {settings.describe()}"), top_k=args.top_k_frames,
                         seconds=args.frame_seconds, frame_size=args.frame_size)
     write(VIDEO, clip, result, plans[0], style, opts)
@@ -53,6 +54,7 @@ def add_parser(sub) -> None:
     vi.add_argument("--animation", metavar="OUT",
                     help="write the caption word by word with each word's most attended frame (.gif or .mp4)")
     add_overwrite(vi)
+    add_whatif(vi)
     add_video_figures(vi)
     add_style(vi, images=False)
     add_device(vi)

@@ -27,15 +27,24 @@ from ..settings import METHODS, DecodeSettings  # noqa: F401  (re-exported)
 Decoding = Generator[Step, None, list[list[Hypothesis]]]
 
 
-def decode(model, state: dict[str, Tensor], settings: DecodeSettings, stream: bool = True) -> Decoding:
-    """The generator for the chosen method."""
+def decode(model, state: dict[str, Tensor], settings: DecodeSettings, stream: bool = True, constrain=None,
+           tree=None) -> Decoding:
+    """The generator for the chosen method. `constrain(t, log_probs)`: the log probabilities step t
+    chooses among (forced words, whatif/forcing.py; the recorded probabilities stay the model's);
+    `tree`: a recorder of every candidate a beam search weighs (whatif/tree.py)."""
     s = settings.validate()
     max_len = s.max_len or model.config.max_len
     max_len = min(max_len, getattr(model, "longest", max_len))  # a transformer's positions end somewhere
     if s.method == "beam":
-        return beam_search(model, state, s.beam, max_len, s.length_penalty, s.alternatives, stream, s.shrink_beam)
+        return beam_search(model, state, s.beam, max_len, s.length_penalty, s.alternatives, stream, s.shrink_beam,
+                           constrain, tree)
     pick = _argmax if s.method == "greedy" else _sampler(s.temperature, s.top_k, s.seed)
-    return _single_path(model, state, pick, max_len, s.alternatives, stream, s.sample_attention)
+    return _single_path(model, state, pick, max_len, s.alternatives, stream, s.sample_attention, constrain)
+
+
+def entropy(log_probs: Tensor) -> Tensor:
+    """Each row's entropy in nats (words of probability 0 add nothing)."""
+    return torch.special.entr(log_probs.exp()).sum(-1)
 
 
 def run(generator: Decoding) -> list[list[Hypothesis]]:
@@ -87,7 +96,7 @@ def _sampler(temperature: float, top_k: int, seed: int | None):
     return pick
 
 
-def _single_path(model, state, pick, max_len, n_alt, stream=True, sample_attention=False) -> Decoding:
+def _single_path(model, state, pick, max_len, n_alt, stream=True, sample_attention=False, constrain=None) -> Decoding:
     batch = next(iter(state.values())).shape[0]
     device = next(iter(state.values())).device
     shape = model.attention_shape
@@ -99,7 +108,8 @@ def _single_path(model, state, pick, max_len, n_alt, stream=True, sample_attenti
             log_probs, att, state = model.step(state, prev, sample_attention=True)
         else:
             log_probs, att, state = model.step(state, prev)
-        tokens = pick(log_probs)
+        tokens = pick(constrain(t, log_probs) if constrain is not None else log_probs)
+        ent_np = entropy(log_probs).cpu().numpy()
         alt_p, alt_i = log_probs.topk(min(n_alt, log_probs.shape[1]), dim=1)
         chosen = log_probs.gather(1, tokens[:, None]).squeeze(1)
         tok_np, chosen_np = tokens.cpu().numpy(), chosen.cpu().numpy()
@@ -116,12 +126,12 @@ def _single_path(model, state, pick, max_len, n_alt, stream=True, sample_attenti
             going.append(r)
             alts = [(model.vocab[i], float(p)) for i, p in zip(alt_i_np[r], alt_p_np[r])]
             path.add(int(tok_np[r]), float(np.exp(chosen_np[r])), alts, att_np[r],
-                     None if loc_np is None else int(loc_np[r]))
+                     None if loc_np is None else int(loc_np[r]), float(ent_np[r]))
             if stream:
                 words = [model.vocab[i] for i in path.ids]
                 yield Step(
                     t, words[-1], path.ids[-1], path.probs[-1], alts, att_np[r].reshape(shape),
-                    beams=[Beam(words, path.log_prob)], item=b, location=path.locations[-1],
+                    beams=[Beam(words, path.log_prob)], item=b, location=path.locations[-1], entropy=path.ents[-1],
                 )
         if not going:
             break
@@ -138,11 +148,12 @@ class _Path:
     """The growing history of one hypothesis (single-path decoding)."""
 
     def __init__(self):
-        self.ids, self.probs, self.alts, self.att, self.locations = [], [], [], [], []
+        self.ids, self.probs, self.alts, self.att, self.locations, self.ents = [], [], [], [], [], []
         self.log_prob = 0.0
         self.ended = False
 
-    def add(self, token_id, prob, alts, att, location=None):
+    def add(self, token_id, prob, alts, att, location=None, ent=None):
+        self.ents.append(ent)
         self.ids.append(token_id)
         self.probs.append(prob)
         self.alts.append(alts)
@@ -152,6 +163,7 @@ class _Path:
     def hypothesis(self, vocab, shape, length_penalty) -> Hypothesis:
         hyp = _hypothesis(vocab, shape, self.ids, self.log_prob, self.probs, self.alts,
                           np.array(self.att, dtype=np.float32), length_penalty, self.ended)
+        hyp.entropies = list(self.ents)
         if any(loc is not None for loc in self.locations):
             hyp.locations = list(self.locations)
         return hyp
@@ -169,7 +181,8 @@ def _hypothesis(vocab, shape, ids, log_prob, probs, alts, att, length_penalty, e
 # -- beam search, batched: all k hypotheses of all inputs advance in one tensor batch ------------
 
 
-def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=True, shrink=False) -> Decoding:
+def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=True, shrink=False, constrain=None,
+                tree=None) -> Decoding:
     """k hypotheses per input. By default a hypothesis that ends is set aside and the next best
     candidate takes its place, until k have ended. With `shrink` (the Show-Attend-Tell tutorial's
     search), only the best `width` candidates of a step count: those that end are set aside, the
@@ -198,7 +211,8 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
             state = {n: v if n in static else v.repeat_interleave(k, 0) for n, v in state.items()}
         n_open, n_vocab = len(items), log_probs.shape[1]
         alt_p, alt_i = log_probs.topk(min(n_alt, n_vocab), dim=1)
-        cand = (torch.from_numpy(scores).to(device).reshape(-1, 1) + log_probs).reshape(n_open, k * n_vocab)
+        chosen_from = constrain(t, log_probs) if constrain is not None else log_probs
+        cand = (torch.from_numpy(scores).to(device).reshape(-1, 1) + chosen_from).reshape(n_open, k * n_vocab)
         top_s, top_i = (x.cpu().numpy() for x in cand.topk(2 * k, dim=1))  # at most k of these end
         # The choice among 2k numbers per input is made in numpy: far less overhead than torch.
         beam_i, tok_i = np.divmod(top_i, n_vocab)
@@ -218,6 +232,8 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
             keep = np.argsort(is_end, axis=1, kind="stable")[:, :k]  # the best k that go on
         parent = (in_rows * k + beam_i[in_rows, keep]).reshape(-1)
         new_tok = tok_i[in_rows, keep].reshape(-1)
+        if tree is not None:
+            tree.expand(t, items, k, top_s, beam_i, tok_i, live, ending, keep, ~dead if shrink else None)
 
         # Hypotheses that end here join the finished list.
         # (Every input in the batch is still open: those with k finished ones leave it below.)
@@ -225,7 +241,7 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
             finished[items[r]].append(trace.hypothesis(r * k + beam_i[r, j], float(top_s[r, j])))
 
         step_p = np.exp(log_probs.cpu().numpy()[parent, new_tok])
-        trace.add(parent, new_tok, step_p, att, alt_p.exp(), alt_i)
+        trace.add(parent, new_tok, step_p, att, alt_p.exp(), alt_i, entropy(log_probs))
         scores = top_s[in_rows, keep]
         if shrink:
             scores[dead] = -np.inf
@@ -240,6 +256,8 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
             for r, b in enumerate(items):
                 finished[b] += [trace.hypothesis(r * k + j, float(scores[r, j]), ended=False)
                                 for j in range(k) if np.isfinite(scores[r, j])]
+                if tree is not None:
+                    tree.cut(b, [j for j in range(k) if np.isfinite(scores[r, j])])
             break
         if not open_rows:
             break
@@ -273,6 +291,8 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
             for j in range(k):
                 if np.isfinite(scores[r, j]):  # (not the placeholder beams of a tiny vocabulary)
                     finished[b].append(trace.hypothesis(r * k + j, float(scores[r, j]), ended=False))
+                    if tree is not None:
+                        tree.cut(b, [j])
     return [sorted(f, key=lambda h: h.score, reverse=True)[:k] for f in finished]
 
 
@@ -286,10 +306,11 @@ class _Trace:
 
     def __init__(self, vocab, shape, length_penalty):
         self.vocab, self.shape, self.length_penalty = vocab, shape, length_penalty
-        self.parent, self.tok, self.prob, self.att, self.alts = [], [], [], [], []
+        self.parent, self.tok, self.prob, self.att, self.alts, self.ent = [], [], [], [], [], []
 
-    def add(self, parent, tok, prob, att, alt_p, alt_i) -> None:
-        """parent, tok, prob: numpy arrays; att, alt_p, alt_i: the model's tensors."""
+    def add(self, parent, tok, prob, att, alt_p, alt_i, ent) -> None:
+        """parent, tok, prob: numpy arrays; att, alt_p, alt_i, ent: the model's tensors."""
+        self.ent.append(ent.cpu().numpy())
         self.parent.append(parent)
         self.tok.append(tok)
         self.prob.append(prob)
@@ -320,7 +341,9 @@ class _Trace:
         alts = [self.alternatives(t, p_) for t, _, p_ in path]
         att = np.stack([self.att[t][p_] for t, _, p_ in path]) if path else np.zeros(0)
         probs = [float(self.prob[t][r]) for t, r, _ in path]
-        return _hypothesis(self.vocab, self.shape, ids, log_prob, probs, alts, att, self.length_penalty, ended)
+        hyp = _hypothesis(self.vocab, self.shape, ids, log_prob, probs, alts, att, self.length_penalty, ended)
+        hyp.entropies = [float(self.ent[t][p_]) for t, _, p_ in path]
+        return hyp
 
     def alternatives(self, t: int, parent: int) -> list[tuple[str, float]]:
         """The top words of step t in the row that made it, with their probabilities."""
@@ -334,5 +357,5 @@ class _Trace:
             beams = [Beam(self.words(r * k + j), float(scores[r, j])) for j in range(k) if np.isfinite(scores[r, j])]
             yield Step(
                 t, self.vocab[tok[best]], int(tok[best]), float(self.prob[-1][best]), self.alternatives(last, p),
-                self.att[-1][p].reshape(self.shape), beams=beams, item=items[r],
+                self.att[-1][p].reshape(self.shape), beams=beams, item=items[r], entropy=float(self.ent[-1][p]),
             )

@@ -42,6 +42,8 @@ def hypothesis_dict(h: Hypothesis) -> dict:
         word["location"] = loc  # hard attention: the sampled region (flat index)
     for word, sink in zip(words, h.sinks or []):
         word["sink"] = min(max(round(float(sink), 6), 0.0), 1.0)  # transformers: the share on no place
+    for word, ent, att_ent in zip(words, h.entropies or [], h.attention_entropies):  # step scores (whatif/scores.py)
+        word["entropy"], word["attention_entropy"] = round(float(ent), 6), round(float(att_ent), 6)
     return {
         "text": h.text,
         "tokens": h.tokens,
@@ -241,6 +243,7 @@ def _result_from(r: ResultRecord, arrays: dict[int, np.ndarray], heads: dict[int
             heads=(heads or {}).get(i),
             sinks=[w.sink for w in words] if words[0].sink is not None else None,
             ended=h.ended is not False,  # (older results did not say: taken as ended)
+            entropies=[w.entropy for w in words] if words[0].entropy is not None else None,
         ))
     raw = path_bytes(r, "source")
     result = Result(

@@ -152,6 +152,8 @@ class Word(_Record):
     attention: list  # a grid of attention_shape: checked with the shape below
     location: Annotated[int, AfterValidator(_at_least(0))] | None = None  # hard attention: the sampled cell
     sink: Prob | None = None  # transformers: the share of the attention on tokens that are no place
+    entropy: Annotated[float, AfterValidator(_at_least(0))] | None = None  # of the output distribution (nats)
+    attention_entropy: Annotated[float, AfterValidator(_at_least(0))] | None = None  # of the map (older: none)
 
 
 Label = Annotated[str, Field(max_length=LABEL_CHARS), AfterValidator(_no_controls(_CONTROL))]
