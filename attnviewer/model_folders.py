@@ -9,11 +9,13 @@ memory (parameter count x dtype from the headers against the memory available).
 """
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import re
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .headers import read_header
@@ -356,11 +358,48 @@ def check_tokenizer(folder: Path) -> None:
                               "beside the model with tokenizer.save_pretrained(folder)")
 
 
+def folder_stamp(folder: str | Path) -> tuple:
+    """What a folder holds now: each entry's (name, type, size, modification time, inode, device),
+    links followed (the Hugging Face cache links snapshot files to blobs). Equal stamps: the same
+    files, unchanged; a file rewritten or replaced in place changes it. The folder's own mtime
+    would not: rewriting a file in place leaves its directory as it was."""
+    folder = Path(folder)
+    try:
+        own = os.stat(folder)
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except (OSError, ValueError):
+        return ()
+    stamps = [("", own.st_dev, own.st_ino)]
+    for entry in entries:
+        try:
+            st = entry.stat()
+        except OSError:  # a broken link: the link itself
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                stamps.append((entry.name,))
+                continue
+        stamps.append((entry.name, stat.S_IFMT(st.st_mode), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev))
+    return tuple(stamps)
+
+
 def inspect(path: str | Path, memory: int | None = None) -> FolderModel:
-    """The folder's model, checked (see the module's docstring); CheckpointError in one line."""
+    """The folder's model, checked (see the module's docstring); CheckpointError in one line.
+    The checks of the files are made once per folder_stamp (the model box, the pipeline and the
+    loader all ask: tokenizer.json alone is tens of MB for large vocabularies); the memory check
+    is made every time (memory comes and goes)."""
     folder = Path(path)
     if not folder.is_dir():
         raise CheckpointError(f"{printable(folder)}: not a model folder")
+    info, need = _inspected(folder, folder_stamp(folder))
+    _check_memory(folder, need, memory)
+    return replace(info, config=copy.deepcopy(info.config), weights=list(info.weights))
+
+
+@functools.lru_cache(maxsize=64)
+def _inspected(folder: Path, stamp: tuple) -> tuple[FolderModel, int]:
+    """The folder's checked model and the parameters its memory check counts (cached by the
+    stamp of its files; a CheckpointError is not cached: the next call checks again)."""
     config_path = folder / "config.json"
     if not os.path.lexists(config_path):
         raise CheckpointError(f"{printable(folder)}: not a model folder (no config.json)")
@@ -379,8 +418,8 @@ def inspect(path: str | Path, memory: int | None = None) -> FolderModel:
     if parameters == 0:
         raise CheckpointError(f"{printable(folder)}: its weight files hold no tensors")
     _check_layers(folder, config, names)
-    _check_memory(folder, parameters + 2 * _position_tables(folder, config), memory)
-    return FolderModel(folder, kind, family, arch, config, files, parameters, size)
+    return FolderModel(folder, kind, family, arch, config, files, parameters, size), \
+        parameters + 2 * _position_tables(folder, config)
 
 
 def _check_memory(folder: Path, parameters: int, memory: int | None) -> None:

@@ -218,9 +218,13 @@ class Worker(QObject):
         from ..models import registry
 
         # By file, its modification time and the actual device: a retrained checkpoint at the
-        # same path is read again, and "auto" shares the entry of the device it picks.
+        # same path is read again, and "auto" shares the entry of the device it picks. A model
+        # folder by its files' stamps (weights rewritten in place leave the folder's mtime as it was).
+        from ..model_folders import folder_stamp
+
         path = catalog.resolve(job.model)
-        key = (str(path.resolve()), file_stamp(path), str(registry.pick_device(job.device)), kind.name)
+        stamp = folder_stamp(path) if path.is_dir() else file_stamp(path)
+        key = (str(path.resolve()), stamp, str(registry.pick_device(job.device)), kind.name)
         if key not in self._models:
             label = _model_label(path)
             self.status.emit(job.id, job.slot, f"loading model {label}")
