@@ -149,8 +149,9 @@ def file_positions(result: Result, clip, file_times: list[float], steps: int) ->
 def _video(clip, entries, out, style: FigureStyle, title: str | None):
     import matplotlib
 
-    from .temporal_figures import (_label_width, curve_axes, curve_row_height, draw_strip, scale_peak,
-                                   weight_axis_label, weight_axis_width)
+    from .temporal_figures import (_label_width, checked_details, curve_axes, curve_row_height, draw_strip,
+                                   draw_where_strip, scale_peak, weight_axis_label, weight_axis_width,
+                                   where_in_frames, where_row_height, word_where)
 
     if not hasattr(clip, "frames") or not hasattr(clip, "times"):
         raise SettingsError("a video comparison is drawn from the clip as read (its frames and their times)")
@@ -162,22 +163,24 @@ def _video(clip, entries, out, style: FigureStyle, title: str | None):
         steps = att.shape[1] if len(hyp.tokens) else len(result.frame_times or ()) or n
         x = file_positions(result, clip, times, steps)
         order = np.argsort(x, kind="stable")  # a reversed result's curves drawn left to right
-        blocks.append((hyp, label, x[order], att[:, order]))
+        where = checked_details(where_in_frames(result, hyp), att)  # a transformer's where-in-frame maps
+        blocks.append((hyp, label, x[order], att[:, order], where[:, order] if where is not None else None))
     h, w = frames.shape[1:3]
     cell = style.panel_inches * 0.42
-    label_w = max(_label_width(hyp, style) for hyp, _, _, _ in blocks)
+    label_w = max(_label_width(hyp, style) for hyp, *_ in blocks)
     axis_w = weight_axis_width(style)
     text_h = style.font_size * 1.6 / 72
     header_h = style.font_size * 1.05 / 72
-    row_h = curve_row_height(style)
+    curve_h = curve_row_height(style)
     strip_h = cell * h / w
     title_h = _title_line(style) if title else 0.0
     block_gap = style.font_size * 1.5 / 72
-    rows = [max(1, len(hyp.tokens)) for hyp, _, _, _ in blocks]
+    rows = [max(1, len(hyp.tokens)) for hyp, *_ in blocks]
+    row_hs = [curve_h + where_row_height(strip_h, where) for *_, where in blocks]  # a word's frames above its curve
     width = 2 * MARGIN + label_w + n * cell + axis_w
-    height = (2 * MARGIN + title_h + strip_h + text_h + sum(header_h + r * row_h for r in rows)
+    height = (2 * MARGIN + title_h + strip_h + text_h + sum(header_h + r * rh for r, rh in zip(rows, row_hs))
               + (len(blocks) - 1) * block_gap)
-    peak = scale_peak(style, *(att for _, _, _, att in blocks))
+    peak = scale_peak(style, *(att for _, _, _, att, _ in blocks))
     colour = matplotlib.colormaps[style.cmap](0.85)
     xlim = (-0.5 + 0.02, n - 0.5 - 0.02)
     left = MARGIN + label_w
@@ -188,7 +191,7 @@ def _video(clip, entries, out, style: FigureStyle, title: str | None):
         top = height - MARGIN - title_h
         draw_strip(fig, frames, times, left, top, cell, strip_h, style)
         y = top - strip_h - text_h
-        for (hyp, label, x, att), r in zip(blocks, rows):
+        for (hyp, label, x, att, where), r, row_h in zip(blocks, rows, row_hs):
             fig.text(MARGIN / width, y / height, label, ha="left", va="top", **_bold(style))
             y -= header_h
             if not len(hyp.tokens):
@@ -196,7 +199,9 @@ def _video(clip, entries, out, style: FigureStyle, title: str | None):
                          fontsize=style.font_size, color="0.4")
             for j, row in enumerate(att):
                 bottom = y - (j + 1) * row_h
-                curve_axes(fig, [left / width, bottom / height, n * cell / width, row_h * 0.84 / height],
+                if where is not None:
+                    draw_where_strip(fig, frames, word_where(where[j]), x, left, bottom + row_h, cell, strip_h, style)
+                curve_axes(fig, [left / width, bottom / height, n * cell / width, curve_h * 0.84 / height],
                            x, row, peak, colour, style, xlim, _label(hyp, j, style))
             if len(hyp.tokens):
                 weight_axis_label(fig, left + n * cell + axis_w - style.font_size * 1.1 / 72, y - r * row_h, y, style)

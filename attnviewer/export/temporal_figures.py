@@ -2,9 +2,11 @@
 word's most attended frames. Rendered like the caption figures (matplotlib's Agg canvas, the same
 style options, words as text in SVG and PDF), with an exact layout in inches.
 
-A transformer's top frames also show where in each frame the word looked (`details`), drawn as the
-caption figures' overlay; all of a word's frame maps are scaled by its largest cell, so a frame's
-overlay is as strong as its share of the word's attention (see ui/video_panes.py).
+A transformer's figures also show where in each frame the word looked (`details`, where_in_frames),
+drawn as the caption figures' overlay: over each top frame, and over a row of the frames above
+each word's curve in the strip (and the comparison). All of a word's frame maps are scaled by its
+largest cell, so a frame's overlay is as strong as its share of the word's attention (see
+ui/video_panes.py).
 """
 from __future__ import annotations
 
@@ -98,23 +100,28 @@ def scale_peak(style: FigureStyle, *arrays: np.ndarray) -> float:
 
 
 def frame_strip_figure(frames: np.ndarray, times: list[float], hyp: Hypothesis, out: str | Path | None,
-                       style: FigureStyle | None = None, title: str | None = None) -> Path | np.ndarray:
+                       style: FigureStyle | None = None, title: str | None = None,
+                       details: np.ndarray | None = None) -> Path | np.ndarray:
     """The sampled frames in a row, each with its time, and under them one attention curve per
-    word, on the same time axis, with the word at the left and the weight at the right.
+    word, on the same time axis, with the word at the left and the weight at the right. Given
+    `details` (words, frames, rows, cols: a transformer's where-in-frame maps), each word's curve
+    has the frames above it again with where in each frame the word looked over them.
     With out None: an RGB picture."""
     import matplotlib
 
     style = (style or FigureStyle()).validate()
     _check_format(out)
     att = _check(frames, hyp)
+    checked_details(details, att)
     n = len(frames)
     h, w = frames.shape[1:3]
     cell = style.panel_inches * 0.42  # one frame's width
     label_w = _label_width(hyp, style)
     axis_w = weight_axis_width(style)
     text_h = style.font_size * 1.6 / 72
-    row_h = curve_row_height(style)
     strip_h = cell * h / w
+    where_h = where_row_height(strip_h, details)
+    row_h = curve_row_height(style) + where_h
     title_h = text_h if title else 0.0
     width = 2 * MARGIN + label_w + n * cell + axis_w
     height = 2 * MARGIN + title_h + strip_h + text_h + len(att) * row_h
@@ -129,12 +136,39 @@ def frame_strip_figure(frames: np.ndarray, times: list[float], hyp: Hypothesis, 
         x = np.arange(n)
         for j, row in enumerate(att):
             bottom = top - strip_h - text_h - (j + 1) * row_h
-            curve_axes(fig, [(MARGIN + label_w) / width, bottom / height, n * cell / width, row_h * 0.84 / height],
+            if details is not None:
+                draw_where_strip(fig, frames, word_where(details[j]), x, MARGIN + label_w, bottom + row_h, cell,
+                                 strip_h, style)
+            curve_axes(fig, [(MARGIN + label_w) / width, bottom / height, n * cell / width,
+                             (row_h - where_h) * 0.84 / height],
                        x, row, peak, colour, style, (-0.5 + 0.02, n - 0.5 - 0.02), _label(hyp, j, style))
         if len(att):
             weight_axis_label(fig, MARGIN + label_w + n * cell + axis_w - style.font_size * 1.1 / 72,
                               top - strip_h - text_h - len(att) * row_h, top - strip_h - text_h, style)
         return save_figure(fig, out, style.dpi)
+
+
+def where_row_height(strip_h: float, details: np.ndarray | None) -> float:
+    """Inches above a word's curve for its frames with where it looked (none without details)."""
+    return 0.0 if details is None else strip_h * 0.8 + 0.04
+
+
+def draw_where_strip(fig, frames: np.ndarray, where: np.ndarray, x: np.ndarray, left: float, top: float,
+                     cell: float, strip_h: float, style: FigureStyle) -> None:
+    """One word's frames in a row below `top` (inches), 0.8 of the strip's height: at each of its
+    steps' positions `x` (on the strip, in frames; fractional where a result sampled other times,
+    drawn over the nearest frame) that step's where-map `where` (steps, rows, cols; see word_where)."""
+    width, height = fig.get_figwidth(), fig.get_figheight()
+    fixed = replace(style, scale="fixed")
+    h, w = frames.shape[1:3]
+    thumb_w, thumb_h = cell * 0.8, strip_h * 0.8
+    for step, pos in enumerate(x):
+        k = int(np.clip(round(float(pos)), 0, len(frames) - 1))
+        ax = fig.add_axes([(left + (pos + 0.5) * cell - thumb_w / 2) / width, (top - thumb_h) / height,
+                           thumb_w / width, thumb_h / height])
+        ax.imshow(frames[k], aspect="auto", interpolation="antialiased")
+        draw_where(ax, where[step], (h, w), fixed)
+        ax.set_axis_off()
 
 
 def draw_strip(fig, frames: np.ndarray, times: list[float], left: float, top: float, cell: float, strip_h: float,
@@ -148,6 +182,40 @@ def draw_strip(fig, frames: np.ndarray, times: list[float], left: float, top: fl
         ax.set_axis_off()
         ax.text(0.5, -0.04, _time(times[k]), transform=ax.transAxes, ha="center", va="top",
                 fontsize=style.font_size * 0.72, color="0.35")
+
+
+def where_in_frames(result, hyp: Hypothesis) -> np.ndarray | None:
+    """A transformer's where-in-each-frame maps of `hyp`, (words, frames, rows, cols), through the
+    lens its result was drawn with; None for models without heads or encoders without a patch grid."""
+    from ..lens import Lens
+
+    places = result.places
+    if places is None or places.detail is None or hyp.heads is None or not len(hyp.heads):
+        return None
+    return places.details(places.tokens(hyp.heads, Lens.from_dict(result.lens)))
+
+
+def word_where(maps: np.ndarray) -> np.ndarray:
+    """One word's frame maps (frames, rows, cols) scaled by its largest cell: drawn on the fixed
+    scale, a frame's overlay is as strong as its share of the word's attention."""
+    return maps / max(float(maps.max()), 1e-12)
+
+
+def draw_where(ax, where: np.ndarray, frame_size: tuple[int, int], style: FigureStyle) -> None:
+    """One frame's where-map (rows, cols; 0..1) over the frame drawn in `ax` ((height, width) px),
+    in the caption figures' overlay colours (`style` on the fixed scale)."""
+    h, w = frame_size
+    size = (where.shape[0] * 16, where.shape[1] * 16)
+    ax.imshow(overlay_rgba(where, size, style), aspect="auto", interpolation="antialiased",
+              extent=(-0.5, w - 0.5, h - 0.5, -0.5))
+
+
+def checked_details(details: np.ndarray | None, att: np.ndarray) -> np.ndarray | None:
+    """`details` when they cover att's words x frames; SettingsError of one line otherwise."""
+    if details is not None and details.shape[:2] != att.shape:
+        raise SettingsError(f"the where-in-frame maps cover {details.shape[:2]} words x frames, "
+                            f"the attention {att.shape}")
+    return details
 
 
 def top_frames(att_row: np.ndarray, k: int) -> list[int]:
@@ -168,10 +236,8 @@ def top_frames_figure(frames: np.ndarray, times: list[float], hyp: Hypothesis, o
     if not 1 <= k <= len(frames):
         raise SettingsError(f"top frames: k must be 1 to {len(frames)}, got {k}")
     att = _check(frames, hyp)
-    if details is not None and details.shape[:2] != att.shape:
-        raise SettingsError(f"the where-in-frame maps cover {details.shape[:2]} words x frames, "
-                            f"the attention {att.shape}")
-    fixed = replace(style, scale="fixed")  # each word's maps scaled by its largest cell, below
+    checked_details(details, att)
+    fixed = replace(style, scale="fixed")  # each word's maps scaled by its largest cell (word_where)
     h, w = frames.shape[1:3]
     cell = style.panel_inches * 0.45
     label_w = _label_width(hyp, style)
@@ -194,10 +260,7 @@ def top_frames_figure(frames: np.ndarray, times: list[float], hyp: Hypothesis, o
                 ax = fig.add_axes([left / width, bottom / height, cell * 0.94 / width, frame_h / height])
                 ax.imshow(frames[step], aspect="auto", interpolation="antialiased")
                 if details is not None:
-                    where = details[j, step] / max(float(details[j].max()), 1e-12)
-                    size = (where.shape[0] * 16, where.shape[1] * 16)
-                    ax.imshow(overlay_rgba(where, size, fixed), aspect="auto", interpolation="antialiased",
-                              extent=(-0.5, w - 0.5, h - 0.5, -0.5))
+                    draw_where(ax, word_where(details[j])[step], (h, w), fixed)
                 ax.set_xticks([])
                 ax.set_yticks([])
                 for spine in ax.spines.values():  # the border's strength is the weight

@@ -1,7 +1,8 @@
 """A video's caption written word by word: one picture per word, with the caption so far (the
 current word highlighted), the frame that word attended most, large, and under it every sampled
-frame as a thumbnail with a bar as tall as its attention weight. GIF or MP4, through the caption
-animation's writer and fonts."""
+frame as a thumbnail with a bar as tall as its attention weight. A transformer's where-in-frame
+maps (`details`, temporal_figures.where_in_frames) are drawn over the large frame and every
+thumbnail, as the figures draw them. GIF or MP4, through the caption animation's writer and fonts."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,18 +13,23 @@ import numpy as np
 
 from ..types import Hypothesis
 from .animation import caption_layouts, draw_lines, text_setup, write_frames
-from .figures import FigureStyle
-from .temporal_figures import _check
+from .figures import FigureStyle, overlay_image
+from .temporal_figures import _check, checked_details, word_where
 
 
 def video_frames(frames: np.ndarray, hyp: Hypothesis, style: FigureStyle | None = None,
-                 size: int = 512) -> Iterator[np.ndarray]:
-    """(H, W, 3) uint8 pictures `size` px wide, one per word (one for an empty caption)."""
+                 size: int = 512, details: np.ndarray | None = None) -> Iterator[np.ndarray]:
+    """(H, W, 3) uint8 pictures `size` px wide, one per word (one for an empty caption); given
+    `details` (words, frames, rows, cols), where in each frame the word looked over the frames."""
+    from dataclasses import replace
+
     import matplotlib
     from PIL import Image, ImageDraw
 
     style = (style or FigureStyle()).validate()
     att = _check(frames, hyp)
+    checked_details(details, att)
+    fixed = replace(style, scale="fixed")  # each word's maps scaled by its largest cell (word_where)
     width = max(2, round(size / 2) * 2)
     px, fonts, margin, line_h = text_setup(style, size)
     n, (h, w) = len(frames), frames.shape[1:3]
@@ -48,10 +54,15 @@ def video_frames(frames: np.ndarray, hyp: Hypothesis, style: FigureStyle | None 
         picture = Image.new("RGB", (width, height), (255, 255, 255))
         draw = ImageDraw.Draw(picture)
         draw_lines(draw, lines, margin, margin, px, line_h)
+        where = word_where(details[i]) if details is not None and words else None
         large = cv2.resize(frames[best], (big_w, big_h), interpolation=cv2.INTER_AREA if big_w < w else cv2.INTER_CUBIC)
+        if where is not None:
+            large = overlay_image(large, where[best], fixed)
         picture.paste(Image.fromarray(large), (margin, big_top))
         for k, thumb in enumerate(thumbs):
             left = margin + k * thumb_w
+            if where is not None:
+                thumb = overlay_image(thumb, where[k], fixed)
             picture.paste(Image.fromarray(thumb), (left, strip_top))
             bar = round(bar_h * row[k] / peak) if words else 0
             bottom = strip_top + thumb_h + 4 + bar_h
@@ -63,7 +74,8 @@ def video_frames(frames: np.ndarray, hyp: Hypothesis, style: FigureStyle | None 
 
 
 def write_video_animation(frames: np.ndarray, hyp: Hypothesis, out: str | Path, style: FigureStyle | None = None,
-                          seconds: float = 1.0, size: int = 512, on_frame=None) -> Path:
+                          seconds: float = 1.0, size: int = 512, on_frame=None,
+                          details: np.ndarray | None = None) -> Path:
     """The video's caption word by word as a GIF or MP4, `seconds` per word, `size` px wide."""
-    return write_frames(lambda: video_frames(frames, hyp, style, size), len(hyp.tokens), out, seconds, size,
+    return write_frames(lambda: video_frames(frames, hyp, style, size, details), len(hyp.tokens), out, seconds, size,
                         on_frame)

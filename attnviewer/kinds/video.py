@@ -74,7 +74,8 @@ class VideoKind(Kind):
 
         hyp = result.hypotheses[opts.hypothesis]
         if output == "figure":
-            frame_strip_figure(media.frames, result.frame_times, hyp, path, style, title=opts.title)
+            frame_strip_figure(media.frames, result.frame_times, hyp, path, style, title=opts.title,
+                               details=frame_details(result, hyp))
         elif output == "top_frames":
             top_frames_figure(media.frames, result.frame_times, hyp, path, style, k=opts.top_k, title=opts.title,
                               details=frame_details(result, hyp))
@@ -82,7 +83,7 @@ class VideoKind(Kind):
             from ..export.video_animation import write_video_animation
 
             write_video_animation(media.frames, hyp, path, style, seconds=opts.seconds, size=opts.frame_size,
-                                  on_frame=opts.progress)
+                                  on_frame=opts.progress, details=frame_details(result, hyp))
         elif output == "comparison":
             from ..export.comparison import comparison_figure
 
@@ -98,14 +99,16 @@ class VideoKind(Kind):
         hyp = result.hypotheses[opts.hypothesis]
         small = replace(style, dpi=min(style.dpi, PREVIEW_DPI))
         if output == "figure":
-            return frame_strip_figure(media.frames, result.frame_times, hyp, None, small, title=opts.title)
+            return frame_strip_figure(media.frames, result.frame_times, hyp, None, small, title=opts.title,
+                                      details=frame_details(result, hyp))
         if output == "top_frames":
             return top_frames_figure(media.frames, result.frame_times, hyp, None, small, k=opts.top_k,
                                      title=opts.title, details=frame_details(result, hyp))
         if output == "animation":
             from ..export.video_animation import video_frames
 
-            return animation_frame(video_frames(media.frames, hyp, style, min(opts.frame_size, 480)), hyp, opts)
+            return animation_frame(video_frames(media.frames, hyp, style, min(opts.frame_size, 480),
+                                                frame_details(result, hyp)), hyp, opts)
         if output == "comparison":
             from ..export.comparison import comparison_figure
 
@@ -117,12 +120,9 @@ class VideoKind(Kind):
 def frame_details(result: Result, hyp):
     """A transformer's where-in-each-frame maps, (words, frames, rows, cols), through the lens its
     result was drawn with; None for models without heads or encoders without a patch grid."""
-    from ..lens import Lens
+    from ..export.temporal_figures import where_in_frames
 
-    places = result.places
-    if places is None or places.detail is None or hyp.heads is None or not len(hyp.heads):
-        return None
-    return places.details(places.tokens(hyp.heads, Lens.from_dict(result.lens)))
+    return where_in_frames(result, hyp)
 
 
 VIDEO = VideoKind(
