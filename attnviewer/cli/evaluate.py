@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .evaluate_data import add_data_options
+from .evaluate_faithfulness import add_faithfulness_parser, evaluate_faithfulness
 from .options import add_eval
 
 
@@ -38,8 +39,8 @@ def evaluate(args: argparse.Namespace) -> int:
 
         report = evaluate_data(args)
     else:
-        report = {"caption": evaluate_captioners, "video": evaluate_video,
-                  "translate": evaluate_translators}[args.task](args)
+        report = {"caption": evaluate_captioners, "video": evaluate_video, "translate": evaluate_translators,
+                  "faithfulness": evaluate_faithfulness}[args.task](args)
     if args.json:
         from ..export.data import write_json
 
@@ -174,3 +175,4 @@ def add_parser(sub) -> None:
         p = ev_sub.add_parser(task, help=about)
         add_eval(p, n, what)
         add_data_options(p, task)
+    add_faithfulness_parser(ev_sub)
