@@ -48,6 +48,7 @@ FEATURES = {
     "caption": "encoder regions mean-pooled over the grid, coordinate channels dropped",
     "video": "frame encoder's last convolution mean-pooled over positions and frames",
 }
+TRANSFORMER_FEATURE = "the encoder's output tokens, mean-pooled"
 OUTPUT = {"caption": "caption", "video": "caption", "translate": "translation"}
 MAX_NOTE = 199
 
@@ -72,7 +73,8 @@ def record(kind_name: str, model, fit_size: int = FIT_SIZE, held_out_size: int =
     p = float(np.percentile(d, PERCENTILE))
     rec = {
         "version": VERSION, "kind": kind_name, "domain": DOMAINS[kind_name],
-        "data": _data_phrase(kind_name, model), "feature": FEATURES[kind_name],
+        "data": _data_phrase(kind_name, model),
+        "feature": TRANSFORMER_FEATURE if _is_transformer(model) else FEATURES[kind_name],
         "measure": "mahalanobis / sqrt(dimensions)", "threshold": _r(p * MARGIN), "margin": MARGIN,
         "fit": {"n": int(fit.shape[0]), "seed": FIT_SEED, "shrinkage": SHRINKAGE},
         "held_out": {"n": len(d), "seed": HELD_OUT_SEED, "median": _r(np.median(d)),
@@ -100,12 +102,17 @@ def _text_record(model, n: int) -> dict:
     return {
         "version": VERSION, "kind": "translate", "domain": DOMAINS["translate"],
         "data": "attnviewer.data.pairs.generate_pairs, source side",
-        "vocabulary": f"the generated language's source words ({len(model.source_vocab)} in the model)",
+        "vocabulary": f"the generated language's source words ({_source_size(model)} in the model)",
         "measure": "share of unknown words; length in words",
         "threshold": _r(UNKNOWN_SHARE), "longest": int(np.ceil(longest * LENGTH_MARGIN)),
         "held_out": {"n": len(pairs), "seed": HELD_OUT_SEED, "max_unknown_share": _r(max(shares)),
                      "longest": longest},
     }
+
+
+def _source_size(model) -> int:
+    vocab = getattr(model, "source_vocab", None)
+    return len(vocab) if vocab is not None else len(model.tokenizer)
 
 
 def _data_phrase(kind_name: str, model) -> str:
@@ -145,14 +152,20 @@ def _features(kind_name: str, model, medias: list, device, batch: int = 50) -> n
     with torch.inference_mode():
         for start in range(0, len(medias), batch):
             x = kind.inputs(model, medias[start:start + batch], device)
-            if kind_name == "caption":
+            if kind_name == "caption" or _is_transformer(model):
                 out.append(_region_feature(model, model.init_state(x)))
             else:
                 out.append(_frame_feature(model, x))
     return np.concatenate(out)
 
 
+def _is_transformer(model) -> bool:
+    return hasattr(model, "hf")  # a models/hf Stepper: its state holds the encoder's tokens
+
+
 def _region_feature(model, state) -> np.ndarray:
+    if "encoder" in state:  # a transformer: its encoder's output tokens (patches, frames' tubelets), pooled
+        return state["encoder"].mean(1).detach().float().cpu().numpy().astype(np.float64)
     values = state["values"]
     if getattr(model.config, "coords", False):
         values = values[..., :-2]
@@ -221,7 +234,7 @@ def generated_distances(kind_name: str, model, seed: int, n: int, rec: dict | No
 
 def measure(kind_name: str, model, media, state) -> float:
     """The distance of one input (image or video) from the model's recorded domain."""
-    if kind_name == "caption":
+    if kind_name == "caption" or "encoder" in state:
         x = _region_feature(model, state)
     else:
         x = _features(kind_name, model, [media], next(model.parameters()).device)
@@ -261,7 +274,7 @@ def sentence_reason(rec: dict, model, sentence) -> str | None:
     words = list(sentence.words)
     if not words:
         return None
-    unknown = [w for w in words if w not in model.source_index]
+    unknown = model.unknown_words(words)
     if len(unknown) / len(words) >= float(rec["threshold"]) - 1e-9:
         return f"{len(unknown)} of {len(words)} words unknown"
     if len(words) > int(rec["longest"]):

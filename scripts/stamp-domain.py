@@ -1,6 +1,7 @@
 """Adds a domain record (what a model's training data looks like to the model; see
 attnviewer/domain.py) to model files, as the "domain" key of their safetensors metadata. The
-weights and the other metadata are kept as they are; each file is rewritten atomically.
+weights and the other metadata are kept as they are; each file is rewritten atomically. A
+transformers model folder gets the record as domain.json beside its config.json.
 
     python scripts/stamp-domain.py [MODEL.safetensors ...] [--check N] [--device cpu]
 
@@ -30,6 +31,8 @@ def stamp(path: Path, device: str, check: int, log=print) -> dict:
     from attnviewer.models.checkpoint import load_checkpoint
 
     t0 = time.perf_counter()
+    if path.is_dir():
+        return stamp_folder(path, device, check, log)
     model = load_checkpoint(path, device)
     rec = domain.record(model.kind, model, log=lambda line: log(f"  {line}"))
     meta = dict(read_metadata(path))
@@ -44,6 +47,29 @@ def stamp(path: Path, device: str, check: int, log=print) -> dict:
     if read_metadata(path) != meta:
         raise SystemExit(f"{path}: the metadata did not come back as written")
     log(f"  {len(meta['domain'])} bytes of domain record, {time.perf_counter() - t0:.0f} s")
+    if check:
+        model.domain = rec
+        check_record(model, rec, check, log)
+    return rec
+
+
+def stamp_folder(path: Path, device: str, check: int, log=print) -> dict:
+    """A transformers folder: the record goes into a file of its own beside config.json (the weights
+    file stays exactly what save_pretrained wrote)."""
+    from attnviewer import domain
+    from attnviewer.files import atomic_path
+    from attnviewer.models.registry import DOMAIN_FILE, folder_domain, load
+    from attnviewer.model_folders import folder_kind
+
+    t0 = time.perf_counter()
+    model = load(str(path), device, kind=folder_kind(path))
+    rec = domain.record(model.kind, model, log=lambda line: log(f"  {line}"))
+    text = json.dumps(rec, separators=(",", ":"))
+    with atomic_path(path / DOMAIN_FILE) as tmp:
+        Path(tmp).write_text(text)
+    if folder_domain(path) != json.loads(text):
+        raise SystemExit(f"{path}: the domain record did not come back as written")
+    log(f"  {len(text)} bytes of domain record, {time.perf_counter() - t0:.0f} s")
     if check:
         model.domain = rec
         check_record(model, rec, check, log)
@@ -80,7 +106,7 @@ def main(argv=None) -> int:
                         help="also measure false alarms on N generated inputs of the evaluation seed")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
-    paths = args.paths or [p for p in bundled().values() if p.is_file()]  # (transformer folders: no record)
+    paths = args.paths or list(bundled().values())
     if not paths:
         print("no model files to stamp", file=sys.stderr)
         return 1

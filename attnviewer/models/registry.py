@@ -32,6 +32,7 @@ def load(name_or_path: str, device: str = "auto", trust_pickle: bool = False, ki
         from .hf.loading import load_folder
 
         model = load_folder(path, pick_device(device))
+        model.domain = folder_domain(path)
     else:
         model = load_checkpoint(path, pick_device(device), trust_pickle)
     if model.kind != kind:
@@ -39,3 +40,29 @@ def load(name_or_path: str, device: str = "auto", trust_pickle: bool = False, ki
                               f"that {USES[kind]}; use it with {COMMANDS.get(model.kind, 'its own command')}")
     model.name = name_or_path
     return model
+
+
+DOMAIN_FILE = "domain.json"  # a transformers folder's domain record (see domain.py): a file of ours
+
+
+def folder_domain(folder) -> dict | None:
+    """The domain record beside a folder's config, if it has one that reads as a JSON object of a sane
+    size; anything else (absent, a link or FIFO, too large, not JSON) means no out-of-domain note."""
+    import json
+    import os
+    import stat
+    from pathlib import Path
+
+    from .header import DOMAIN_MAX_CHARS
+
+    path = Path(folder) / DOMAIN_FILE
+    try:  # no link followed, no FIFO waited on: opened without following, checked on the open file
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_size > DOMAIN_MAX_CHARS:
+                return None
+            rec = json.loads(f.read(DOMAIN_MAX_CHARS + 1).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return rec if isinstance(rec, dict) else None

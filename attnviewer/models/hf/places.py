@@ -86,9 +86,12 @@ def word_groups(tokenizer, text: str) -> tuple[list[str], list[int], list[int], 
         enc = tokenizer(text, add_special_tokens=True)
     ids = list(enc["input_ids"])
     pieces = [str(p) for p in tokenizer.convert_ids_to_tokens(ids)]
-    special = set(getattr(tokenizer, "all_special_ids", []) or [])
+    # the unknown token stands for a word of the sentence (one the vocabulary lacks): not a special
+    unk = getattr(tokenizer, "unk_token_id", None)
+    special = set(getattr(tokenizer, "all_special_ids", []) or []) - {unk}
+    unknown = str(getattr(tokenizer, "unk_token", None) or "\0")
     groups = _from_word_ids(enc, ids, special)
-    if groups is None or not _spells(groups, pieces, text) or not _cuts_at_spaces(groups, enc, text):
+    if groups is None or not _spells(groups, pieces, text, unknown) or not _cuts_at_spaces(groups, enc, text):
         groups = _from_markers(pieces, ids, special)
     words, place = [], []
     for g in groups:
@@ -98,9 +101,10 @@ def word_groups(tokenizer, text: str) -> tuple[list[str], list[int], list[int], 
         if g >= len(words):
             words.append("")
         place.append(g)
-    for piece, g in zip(pieces, groups):
-        if g is not None:
-            words[g] += _bare(piece)
+    offsets = _offsets(enc, len(pieces), text)
+    for k, (piece, g) in enumerate(zip(pieces, groups)):
+        if g is not None:  # an unknown word is spelled as the sentence has it, not as "<unk>"
+            words[g] += text[offsets[k][0]:offsets[k][1]].strip() if piece == unknown and offsets else _bare(piece)
     if not words:
         from ...errors import MediaError
 
@@ -130,10 +134,30 @@ def _from_word_ids(enc, ids, special) -> list[int | None] | None:
     return out
 
 
-def _spells(groups, pieces, text: str) -> bool:
-    """word_ids can be wrong (transformers issue 31437): its words must spell the text in order."""
-    spelled = "".join(_bare(p) for p, g in zip(pieces, groups) if g is not None).replace("▁", "")
-    return spelled.replace(" ", "") in text.replace(" ", "") or not spelled
+def _offsets(enc, n: int, text: str) -> list | None:
+    offsets = enc.get("offset_mapping") if hasattr(enc, "get") else None
+    if offsets is None or len(offsets) != n or any(not 0 <= a <= b <= len(text) for a, b in offsets):
+        return None
+    return offsets
+
+
+def _spells(groups, pieces, text: str, unknown: str) -> bool:
+    """word_ids can be wrong (transformers issue 31437): its words must spell the text in order
+    (an unknown piece stands for at least one letter of it)."""
+    runs = [""]  # the spelled text between unknown pieces
+    for p, g in zip(pieces, groups):
+        if g is not None:
+            if p == unknown:
+                runs.append("")
+            else:
+                runs[-1] += _bare(p).replace("▁", "").replace(" ", "")
+    rest, at = text.replace(" ", ""), 0
+    for i, run in enumerate(runs):
+        found = rest.find(run, at)
+        if found < 0:
+            return False
+        at = found + len(run) + (1 if i < len(runs) - 1 else 0)
+    return True
 
 
 def _cuts_at_spaces(groups, enc, text: str) -> bool:
@@ -160,11 +184,13 @@ def _from_markers(pieces: list[str], ids: list[int], special) -> list[int | None
     """Word groups from the pieces' markers."""
     out, word = [], -1
     word_piece_style = any(p.startswith(CONTINUES) for p in pieces)
+    # a word-level vocabulary marks nothing: each piece is a word
+    word_level = not word_piece_style and not any(p.startswith(STARTS) for p, i in zip(pieces, ids) if i not in special)
     for p, i in zip(pieces, ids):
         if i in special:
             out.append(None)
             continue
-        starts = p.startswith(STARTS) if not word_piece_style else not p.startswith(CONTINUES)
+        starts = word_level or (p.startswith(STARTS) if not word_piece_style else not p.startswith(CONTINUES))
         if starts or word < 0:
             word += 1
         out.append(word)

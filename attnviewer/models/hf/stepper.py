@@ -254,7 +254,12 @@ class Stepper(nn.Module):
         return " ".join(self.tokenizer.decode(list(ids), skip_special_tokens=True).split())
 
     def unknown_words(self, words: list[str]) -> list[str]:
-        return []  # pieces spell every word
+        """Words the tokenizer can only write as its unknown token (a word-level vocabulary's
+        out-of-vocabulary words; byte-level pieces spell every word)."""
+        unk = self.tokenizer.unk_token_id
+        if unk is None:
+            return []
+        return [w for w in words if unk in self.tokenizer(w, add_special_tokens=False)["input_ids"]]
 
     def encode_text(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
