@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ...errors import CheckpointError, first_line, printable
 from ...model_folders import FolderModel, inspect
+from .load_progress import LoadCancelled
 from .stepper import HFConfig, Stepper
 
 INSTALL = "pip install 'attnviewer[transformers]'"
@@ -56,7 +57,7 @@ def load_folder(path: str | Path, device) -> Stepper:
             hf, loaded = model_class.from_pretrained(str(info.path), attn_implementation="eager",
                                                      output_loading_info=True, **common, **extra)
             tokenizer = _tokenizer(tf, info)
-    except CheckpointError:
+    except (CheckpointError, LoadCancelled):
         raise
     except (Exception, SystemExit) as e:  # transformers raises many types for a damaged folder
         if "ignore_mismatched_sizes" in str(e):  # its report of which tensors went before, unseen
