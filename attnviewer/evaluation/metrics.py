@@ -7,12 +7,19 @@ by a Gaussian length penalty (sigma 6), does no stemming, averages n = 1..4 and 
 idf comes from the references of the evaluated set itself, so a score depends on the whole set
 (a set of one image scores 0: every n-gram is in "all" of its documents).
 
-METEOR and the PTB tokenizer are Java programs. With Java present, captions are tokenised by the
-PTB tokenizer (lower case, punctuation dropped), as COCO does; without it METEOR is reported as
-unavailable in one line and the rest use the datasets' own tokenisation (data/corpus.py's
-tokenize: lower case, punctuation dropped), so on the readers' tokens the figures barely move. One METEOR
-process serves a whole run (its start loads a paraphrase table for seconds); close_meteor() and
-the end of the program end it. SPICE is not computed (its first run downloads Stanford models).
+METEOR and the PTB tokenizer are Java programs. With Java present the figures are COCOEvalCap's
+own: the references, then each decoding's captions, go through one run each of the Stanford PTB
+tokenizer pycocoevalcap ships, invoked as its wrapper invokes it (a file of one caption a line, "\n"
+inside a caption made a space, lower case), and its output is split and filtered by the wrapper's
+own punctuation list (upper case, so the "-lrb-" "-rrb-" of parentheses stay, as they do in COCO's
+figures); then pycocoevalcap's scorers score the tokenised captions as they are (an empty caption
+is scored empty). The one difference: the file goes to a private temporary folder, not into the
+package's own (often read-only) folder. tests/test_metric_parity.py holds this to COCOEvalCap to
+1e-6. Without Java, METEOR is reported as unavailable in one line and the rest use the datasets'
+own tokenisation (data/corpus.py's tokenize: lower case, punctuation dropped), which is close to,
+but not, COCO's. One METEOR process serves a whole run (its start loads a paraphrase table for
+seconds); close_meteor() and the end of the program end it. SPICE is not computed (its first run
+downloads Stanford models).
 
 Translations: corpus-level BLEU and chrF through sacrebleu. The sentences are already split into
 words (the generated language's suffixes such as "=o" are words of their own), so sacrebleu's
@@ -30,10 +37,6 @@ import numpy as np
 
 CAPTION_METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr-D")
 TRANSLATION_METRICS = ("BLEU", "chrF")
-EMPTY = "<empty>"  # stands for an empty caption: the scorers refuse empty strings
-# The punctuation tokens pycocoevalcap's PTB wrapper drops from the tokenizer's output.
-PUNCTUATION = frozenset({"''", "'", "``", "`", "-lrb-", "-rrb-", "-lcb-", "-rcb-", ".", "?", "!", ",", ":", "-",
-                         "--", "...", ";"})
 
 
 def java_problem() -> str | None:
@@ -92,49 +95,51 @@ def _tokenised(references, candidates, java: bool, notes: list[str]):
         if len(cs) != len(refs):
             raise ValueError(f"{d}: {len(cs)} captions for {len(refs)} items")
     if java:
-        try:
-            refs, cands = _ptb(refs, cands)
-        except (OSError, subprocess.SubprocessError) as e:  # e.g. pycocoevalcap's folder is read-only
-            notes.append(f"PTB tokenizer failed ({type(e).__name__}); captions tokenised by splitting on spaces")
-            java = False
-    if not java:
-        from ..data.corpus import tokenize
+        try:  # as COCOEvalCap: the references in one run, each decoding's captions in another
+            return _ptb(refs, notes), {d: _ptb(cs, notes) for d, cs in cands.items()}
+        except (OSError, subprocess.SubprocessError) as e:
+            notes.append(f"PTB tokenizer failed ({type(e).__name__}); captions tokenised without it")
+    from ..data.corpus import tokenize
 
-        def split(s: str) -> str:
-            return " ".join(tokenize(s))  # as the caption readers tokenise: lower case, punctuation dropped
-        refs = {i: [split(r) for r in rs] for i, rs in refs.items()}
-        cands = {d: {i: [split(c[0])] for i, c in cs.items()} for d, cs in cands.items()}
-    cands = {d: {i: [c[0] or EMPTY] for i, c in cs.items()} for d, cs in cands.items()}
-    refs = {i: [r or EMPTY for r in rs] for i, rs in refs.items()}
-    return refs, cands
+    def split(s: str) -> str:
+        return " ".join(tokenize(s))  # as the caption readers tokenise: lower case, punctuation dropped
+    return ({i: [split(r) for r in rs] for i, rs in refs.items()},
+            {d: {i: [split(c[0])] for i, c in cs.items()} for d, cs in cands.items()})
 
 
-def _ptb(refs: dict, cands: dict) -> tuple[dict, dict]:
-    """Every caption through one run of the Stanford PTB tokenizer pycocoevalcap ships, as its
-    wrapper runs it (lower case, one caption a line, the same punctuation dropped after), but fed
-    on stdin: the wrapper writes a temporary file into its own, often read-only, package folder
-    and lets Java's progress line through to our stderr."""
+def _ptb(captions: dict, notes: list[str]) -> dict:
+    """pycocoevalcap's PTBTokenizer.tokenize on {key: [caption, ...]}, step for step, but with its
+    file in a temporary folder of ours and the tokenizer's progress line kept off our stderr."""
+    import tempfile
     from pathlib import Path
 
     import pycocoevalcap.tokenizer.ptbtokenizer as ptb
 
-    keys = [("ref", i, k) for i, rs in refs.items() for k in range(len(rs))]
-    lines = [r for rs in refs.values() for r in rs]
-    for d, cs in cands.items():
-        keys += [(d, i, 0) for i in cs]
-        lines += [c[0] for c in cs.values()]
+    from ..errors import DataError
+
+    keys = [k for k, v in captions.items() for _ in v]
+    text = "\n".join(c.replace("\n", " ") for v in captions.values() for c in v)
+    try:
+        data = text.encode()
+    except UnicodeEncodeError as e:  # a lone surrogate, e.g. from undecodable bytes
+        raise DataError(f"a caption is not valid Unicode ({e.reason} at {e.start}): it cannot be scored") from None
     jar = Path(ptb.__file__).with_name(ptb.STANFORD_CORENLP_3_4_1_JAR)
-    done = subprocess.run(["java", "-cp", str(jar), "edu.stanford.nlp.process.PTBTokenizer", "-preserveLines",
-                           "-lowerCase"], input="\n".join(" ".join(x.split()) for x in lines).encode(),
-                          capture_output=True, timeout=600, check=True)
-    out = done.stdout.decode("utf-8", "replace").split("\n")
-    if len(out) < len(lines):
-        raise subprocess.SubprocessError(f"the tokenizer gave {len(out)} lines for {len(lines)} captions")
-    tokenised: dict = {}
-    for key, line in zip(keys, out):
-        tokenised[key] = " ".join(w for w in line.split() if w.lower() not in PUNCTUATION)
-    return ({i: [tokenised[("ref", i, k)] for k in range(len(rs))] for i, rs in refs.items()},
-            {d: {i: [tokenised[(d, i, 0)]] for i in cs} for d, cs in cands.items()})
+    with tempfile.TemporaryDirectory(prefix="attnviewer-ptb-") as folder:
+        (Path(folder) / "captions").write_bytes(data)
+        done = subprocess.run(["java", "-cp", str(jar), "edu.stanford.nlp.process.PTBTokenizer", "-preserveLines",
+                               "-lowerCase", "captions"], cwd=folder, capture_output=True, timeout=600, check=True)
+    lines = done.stdout.decode().split("\n")
+    if len(lines) != len(keys):  # (the output ends with a line break where the input does)
+        notes.append("a caption holds a line break other than \\n (\\r, U+2028, ...): the PTB tokenizer splits it, "
+                     "so the captions after it are scored against other items' references, as COCOEvalCap does")
+    out: dict = {}
+    for k, line in zip(keys, lines):
+        out.setdefault(k, []).append(" ".join(w for w in line.rstrip().split(" ") if w not in ptb.PUNCTUATIONS))
+    missing = [k for k in captions if k not in out]
+    if missing:  # COCOEvalCap would stop on an assertion here
+        raise DataError(f"the PTB tokenizer gave {len(lines)} lines for {len(keys)} captions: "
+                         "a caption holds a line break it reads differently")
+    return out
 
 
 def _java_free_scores(refs: dict, cands: dict) -> dict[str, float]:
@@ -199,7 +204,7 @@ def caption_scores(references: list[str], candidates: list[str]) -> dict[str, fl
     from pycocoevalcap.cider.cider import Cider
 
     refs = {i: [r] for i, r in enumerate(references)}
-    cands = {i: [c if c else EMPTY] for i, c in enumerate(candidates)}
+    cands = {i: [c] for i, c in enumerate(candidates)}  # an empty caption scored empty, as pycocoevalcap does
     bleu, _ = Bleu(4).compute_score(refs, cands, verbose=0)
     cider, _ = Cider().compute_score(refs, cands)
     exact = float(np.mean([r == c for r, c in zip(references, candidates)]))

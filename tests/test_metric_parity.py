@@ -1,0 +1,138 @@
+"""The figures equal the reference tools': captions against pycocoevalcap's own classes run as
+COCOEvalCap runs them (PTBTokenizer on the references and on the captions, then each scorer's
+compute_score), to 1e-6, on tricky captions (parentheses, empty, punctuation only, non-ASCII,
+over-long) and on generated ones; translation BLEU against sacrebleu itself.
+
+The PTB tokenizer and METEOR are Java programs: those tests skip, saying why, where Java is absent.
+"""
+import random
+
+import pytest
+
+from attnviewer.evaluation import metrics
+from attnviewer.evaluation.metrics import caption_metrics, caption_scores, java_problem
+
+JAVA = java_problem()
+needs_java = pytest.mark.skipif(JAVA is not None, reason=f"the PTB tokenizer and METEOR need Java: {JAVA}")
+
+# Each item: (references, candidate). The cases where attnviewer and COCOEvalCap once differed
+# (parentheses, empty captions) and those that are easy to get wrong.
+TRICKY = [
+    (["a dog (brown) runs on the grass", "a brown dog running"], "a dog (blue) runs"),
+    (["a man rides a bike", "someone on a bicycle"], ""),
+    (["a café with two chairs", "two chairs outside a cafe"], "a café with chairs"),
+    (["...", "a red car"], "!!!"),
+    (["a cat sleeps", "the cat is asleep on a sofa"], "a cat " * 60),
+    (["a bird [on] a {branch}", "a small bird on a branch"], "a bird -- on a branch ; really"),
+    (["people walk down a street", "a crowded street"], "people walk (on) a street"),
+    (["Ein Hund läuft über die Straße", "犬が走る"], "ein hund, läuft: über die straße!"),
+    (["a boy's ball", "a boy plays football"], "a boy ` s `` ball ''"),
+]
+
+
+def generated_cases(seed: int, n: int = 12) -> list:
+    """Random captions from words, punctuation, brackets, non-ASCII words and empty ones."""
+    rng = random.Random(seed)
+    words = ["a", "dog", "cat", "the", "runs", "on", "grass", "(red)", "[big]", "{x}", "café", "naïve", "日本",
+             ",", ".", "!", "?", "...", "--", "'s", "``", "''", "-", ";", ":", "é", "Über", "A", "DOG"]
+
+    def caption() -> str:
+        k = rng.choice([0, 1, 3, 8, 15, 120]) if rng.random() < 0.3 else rng.randint(2, 12)
+        return " ".join(rng.choice(words) for _ in range(k))
+    return [([caption() for _ in range(rng.randint(1, 5))], caption()) for _ in range(n)]
+
+
+def coco_eval_cap(cases: list, meteor=None) -> dict[str, float]:
+    """pycocoevalcap's figures, computed as COCOEvalCap.evaluate computes them."""
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    gts = {i: [{"caption": r} for r in refs] for i, (refs, _) in enumerate(cases)}
+    res = {i: [{"caption": c}] for i, (_, c) in enumerate(cases)}
+    tokenizer = PTBTokenizer()
+    gts, res = tokenizer.tokenize(gts), tokenizer.tokenize(res)
+    bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
+    out = {f"BLEU-{n}": b for n, b in enumerate(bleu, 1)}
+    if meteor is not None:
+        out["METEOR"] = meteor.compute_score(gts, res)[0]
+    out["ROUGE-L"] = Rouge().compute_score(gts, res)[0]
+    out["CIDEr-D"] = Cider().compute_score(gts, res)[0]
+    return out
+
+
+@pytest.fixture(scope="module")
+def meteor():
+    """One METEOR process for the reference side, one (metrics.py's own) for attnviewer's."""
+    if JAVA is not None:
+        yield None
+        return
+    from pycocoevalcap.meteor.meteor import Meteor
+
+    m = Meteor()
+    yield m
+    for stream in (m.meteor_p.stdin, m.meteor_p.stdout, m.meteor_p.stderr):
+        stream.close()
+    m.meteor_p.wait()
+    metrics.close_meteor()
+
+
+def attnviewer_scores(cases: list) -> metrics.CaptionScores:
+    return caption_metrics([refs for refs, _ in cases], {"greedy": [c for _, c in cases]})
+
+
+def assert_same(ours: dict, theirs: dict) -> None:
+    assert set(ours) == set(theirs)
+    for name, value in theirs.items():
+        assert ours[name] == pytest.approx(float(value), abs=1e-6), name
+
+
+@needs_java
+def test_tricky_captions_score_as_coco_eval_cap(meteor):
+    done = attnviewer_scores(TRICKY)
+    assert done.notes == []
+    assert_same(done.scores["greedy"], coco_eval_cap(TRICKY, meteor))
+
+
+@needs_java
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_generated_captions_score_as_coco_eval_cap(meteor, seed):
+    cases = generated_cases(seed)
+    assert_same(attnviewer_scores(cases).scores["greedy"], coco_eval_cap(cases, meteor))
+
+
+@needs_java
+def test_each_decoding_scores_as_coco_eval_cap_alone(meteor):
+    """Several decodings in one call: each equals COCOEvalCap run on its captions alone."""
+    cases = generated_cases(7, n=8)
+    other = [(refs, c.upper()[::-1]) for refs, c in cases]
+    done = caption_metrics([refs for refs, _ in cases], {"greedy": [c for _, c in cases],
+                                                          "beam 3": [c for _, c in other]})
+    assert_same(done.scores["greedy"], coco_eval_cap(cases, meteor))
+    assert_same(done.scores["beam 3"], coco_eval_cap(other, meteor))
+
+
+@needs_java
+def test_a_carriage_return_shifts_captions_as_in_coco_eval_cap_and_says_so(meteor):
+    """pycocoevalcap's tokenizer splits a caption at \\r: the figures still equal its own, and a
+    note says the captions after it were scored against other items' references."""
+    cases = TRICKY[:3] + [(["a red\rcar"], "a red car")] + TRICKY[3:]
+    done = attnviewer_scores(cases)
+    assert any("line break" in n for n in done.notes)
+    assert_same(done.scores["greedy"], coco_eval_cap(cases, meteor))
+
+
+def test_empty_generated_captions_score_empty_as_pycocoevalcap_does():
+    """The generated scenes' quick check scores "" itself (once the word "<empty>")."""
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+
+    refs = ["a red circle left of a blue square", "a green triangle", "a small red square"]
+    cands = ["a red circle left of a square", "", "a small red square"]
+    got = caption_scores(refs, cands)
+    bleu, _ = Bleu(4).compute_score({i: [r] for i, r in enumerate(refs)}, {i: [c] for i, c in enumerate(cands)},
+                                    verbose=0)
+    cider, _ = Cider().compute_score({i: [r] for i, r in enumerate(refs)}, {i: [c] for i, c in enumerate(cands)})
+    assert got["BLEU-1"] == pytest.approx(bleu[0], abs=1e-9) and got["BLEU-4"] == pytest.approx(bleu[3], abs=1e-9)
+    assert got["CIDEr"] == pytest.approx(cider, abs=1e-9)
