@@ -105,9 +105,11 @@ def lensed_hypothesis(hyp, places, lens: Lens):
     return hyp
 
 
-def run(kind: Kind, model, media, settings: DecodeSettings, lens: Lens = DEFAULT_LENS) -> Generator[Step, None, Result]:
+def run(kind: Kind, model, media, settings: DecodeSettings, lens: Lens = DEFAULT_LENS, constrain=None,
+        tree=None) -> Generator[Step, None, Result]:
     """Decode one input, yielding each word as it is chosen; returns the Result. Close the
-    generator to cancel between words. `lens`: how a transformer's layers and heads make a map."""
+    generator to cancel between words. `lens`: how a transformer's layers and heads make a map.
+    `constrain`, `tree`: forced words and the beam tree's recorder (whatif/; see decoding.search.decode)."""
     import torch
 
     from .decoding.search import decode
@@ -119,15 +121,16 @@ def run(kind: Kind, model, media, settings: DecodeSettings, lens: Lens = DEFAULT
         state = model.init_state(kind.inputs(model, [media], device))
         remark = note(kind, model, media, state)
         places = _places(model)
-        decoding = decode(model, state, settings, stream=True)
+        decoding = decode(model, state, settings, stream=True, constrain=constrain, tree=tree)
         hyps = (yield from _lensed(decoding, model, places, lens))[0]
     return _result(kind, model, media, settings, hyps, time.perf_counter() - t0, remark,
                    places[0] if places else None, lens)
 
 
 def run_all(kind: Kind, model, medias: list, settings: DecodeSettings, batch: int = 16,
-            lens: Lens = DEFAULT_LENS) -> list[Result]:
-    """Decode many inputs in batches (no streaming); one Result each, in order."""
+            lens: Lens = DEFAULT_LENS, constrain=None, tree=None) -> list[Result]:
+    """Decode many inputs in batches (no streaming); one Result each, in order. `constrain`,
+    `tree`: as run's (a constraint holds for every input of the batch; the tree numbers them)."""
     import torch
 
     from .decoding.search import decode, run as finish
@@ -142,7 +145,9 @@ def run_all(kind: Kind, model, medias: list, settings: DecodeSettings, batch: in
             state = model.init_state(kind.inputs(model, part, device))
             remarks = [note(kind, model, m, _item(state, i)) for i, m in enumerate(part)]
             places = _places(model)
-            decoding = decode(model, state, settings, stream=False)
+            if tree is not None:
+                tree.first_item = start
+            decoding = decode(model, state, settings, stream=False, constrain=constrain, tree=tree)
             all_hyps = finish(_lensed(decoding, model, places, lens))
         seconds = (time.perf_counter() - t0) / len(part)
         results += [_result(kind, model, m, settings, hyps, seconds, remark, places[i] if places else None, lens)

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import whatif
 from .options import add_decoding, add_device, add_overwrite, add_style, add_whatif
 
 
@@ -15,13 +16,16 @@ def caption(args: argparse.Namespace) -> int:
     from ..kinds import IMAGE, WriteOptions
     from ..kinds import titled
     from ..types import model_label
-    from . import ranks, whatif
+    from . import ranks
     from .options import decode_settings, figure_style, lens_option, model_lens, model_name, refuse_lens_without_heads
     from .outputs import check_plans, plan, print_result, word_index, write
 
     settings = decode_settings(args)  # cheap checks first: nothing loads for a bad setting
     style = figure_style(args)
     lens_option(args)
+    whatif.check(args, settings)
+    if args.out is not None and whatif.asked(args):
+        raise OutputError(f"{whatif.asked(args)[0]} is for images named one by one, not with --out OUTDIR")
     if args.out is not None:
         from .folder import caption_folder
 
@@ -38,6 +42,7 @@ def caption(args: argparse.Namespace) -> int:
     plans = plan(IMAGE, {"figure": args.figure, "json": args.json, "npz": args.npz, "overlay": args.overlay,
                          "animation": args.animation}, args.images)
     check_plans(plans, args.overwrite)
+    asked = whatif.plan(args, args.images)
     name = model_name(args)
     refuse_lens_without_heads(args, name)
     images = [pipeline.read(IMAGE, p, name) for p in args.images]

@@ -22,6 +22,7 @@ def translate(args: argparse.Namespace) -> int:
     settings = decode_settings(args)  # cheap checks first: nothing loads for a bad setting
     style = figure_style(args)
     lens_option(args)
+    whatif.check(args, settings)
     if ranks.another_rank():  # under torchrun rank 0 alone decodes and writes
         return 0
     texts = [check_argument(t, f"sentence {i}") for i, t in enumerate(args.sentences, 1)]
@@ -31,6 +32,8 @@ def translate(args: argparse.Namespace) -> int:
     plans = plan(TEXT, {"figure": args.figure, "json": args.json, "npz": args.npz, "animation": args.animation},
                  texts, numbered=True)
     check_plans(plans, args.overwrite)
+    asked = whatif.plan(args, texts, numbered=True)
+    aligned = whatif.Alignments(args, len(texts))
     if args.figure is None and args.values:
         raise OutputError("--values prints the weights in the figure's cells; add --figure OUT")
     name = model_name(args)
@@ -49,9 +52,11 @@ def translate(args: argparse.Namespace) -> int:
         shown = result if getattr(args, "pieces", False) else word_result(result)  # the file keeps the pieces
         print_result(TEXT, shown, settings.method, shown=TEXT.shown(sentence))
         whatif.report(args, shown)
+        aligned.add(shown)
         opts = WriteOptions(title=args.title or titled(result, title), values=args.values, specials=args.specials,
                             seconds=args.frame_seconds, frame_size=args.frame_size)
         write(TEXT, sentence, result, out, style, opts, drawn=shown)
+    aligned.finish()
     return 0
 
 

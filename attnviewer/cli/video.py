@@ -20,11 +20,13 @@ def video(args: argparse.Namespace) -> int:
     settings = decode_settings(args)
     style = figure_style(args)
     lens_option(args)
+    whatif.check(args, settings)
     if ranks.another_rank():  # under torchrun rank 0 alone decodes and writes
         return 0
     plans = plan(VIDEO, {"figure": args.figure, "top_frames": args.top_frames, "json": args.json,
                          "animation": args.animation}, [args.clip])
     check_plans(plans, args.overwrite)
+    asked = whatif.plan(args, [args.clip])[0]
     name = model_name(args)
     refuse_lens_without_heads(args, name)
     config = pipeline.model_config(name)  # from the checked header: the clip is read before the model loads
