@@ -20,6 +20,7 @@ from ..types import Hypothesis
 from .figures import FigureStyle, _check_format, _label, _new_figure, _rc, overlay_rgba, save_figure
 
 MARGIN = 0.06  # inches around the figure
+WHERE_GAP = 0.1  # inches between a word's frames and the curve of the word above
 
 
 def _check(frames: np.ndarray, hyp: Hypothesis) -> np.ndarray:
@@ -150,25 +151,27 @@ def frame_strip_figure(frames: np.ndarray, times: list[float], hyp: Hypothesis, 
 
 def where_row_height(strip_h: float, details: np.ndarray | None) -> float:
     """Inches above a word's curve for its frames with where it looked (none without details)."""
-    return 0.0 if details is None else strip_h * 0.8 + 0.04
+    return 0.0 if details is None else strip_h * 0.8 + WHERE_GAP
 
 
 def draw_where_strip(fig, frames: np.ndarray, where: np.ndarray, x: np.ndarray, left: float, top: float,
                      cell: float, strip_h: float, style: FigureStyle) -> None:
-    """One word's frames in a row below `top` (inches), 0.8 of the strip's height: at each of its
+    """One word's frames in a row below `top` (inches, less WHERE_GAP), 0.8 of the strip's height: at each of its
     steps' positions `x` (on the strip, in frames; fractional where a result sampled other times,
     drawn over the nearest frame) that step's where-map `where` (steps, rows, cols; see word_where)."""
     width, height = fig.get_figwidth(), fig.get_figheight()
     fixed = replace(style, scale="fixed")
-    h, w = frames.shape[1:3]
-    thumb_w, thumb_h = cell * 0.8, strip_h * 0.8
-    for step, pos in enumerate(x):
-        k = int(np.clip(round(float(pos)), 0, len(frames) - 1))
-        ax = fig.add_axes([(left + (pos + 0.5) * cell - thumb_w / 2) / width, (top - thumb_h) / height,
-                           thumb_w / width, thumb_h / height])
-        ax.imshow(frames[k], aspect="auto", interpolation="antialiased")
-        draw_where(ax, where[step], (h, w), fixed)
-        ax.set_axis_off()
+    n = len(frames)
+    top -= WHERE_GAP
+    ax = fig.add_axes([left / width, (top - strip_h * 0.8) / height, n * cell / width, strip_h * 0.8 / height])
+    for step, pos in enumerate(x):  # one axes for the row, a picture per frame in it (axes are slow)
+        k = int(np.clip(round(float(pos)), 0, n - 1))
+        extent = (pos - 0.4, pos + 0.4, 1.0, 0.0)
+        ax.imshow(frames[k], aspect="auto", interpolation="antialiased", extent=extent)
+        draw_where(ax, where[step], extent, fixed)
+    ax.set_xlim(-0.5, n - 0.5)
+    ax.set_ylim(1.0, 0.0)
+    ax.set_axis_off()
 
 
 def draw_strip(fig, frames: np.ndarray, times: list[float], left: float, top: float, cell: float, strip_h: float,
@@ -201,13 +204,12 @@ def word_where(maps: np.ndarray) -> np.ndarray:
     return maps / max(float(maps.max()), 1e-12)
 
 
-def draw_where(ax, where: np.ndarray, frame_size: tuple[int, int], style: FigureStyle) -> None:
-    """One frame's where-map (rows, cols; 0..1) over the frame drawn in `ax` ((height, width) px),
-    in the caption figures' overlay colours (`style` on the fixed scale)."""
-    h, w = frame_size
+def draw_where(ax, where: np.ndarray, extent: tuple[float, float, float, float], style: FigureStyle) -> None:
+    """One frame's where-map (rows, cols; 0..1) over the frame drawn in `ax` at `extent` (left,
+    right, bottom, top in data units), in the caption figures' overlay colours (`style` on the
+    fixed scale)."""
     size = (where.shape[0] * 16, where.shape[1] * 16)
-    ax.imshow(overlay_rgba(where, size, style), aspect="auto", interpolation="antialiased",
-              extent=(-0.5, w - 0.5, h - 0.5, -0.5))
+    ax.imshow(overlay_rgba(where, size, style), aspect="auto", interpolation="antialiased", extent=extent)
 
 
 def checked_details(details: np.ndarray | None, att: np.ndarray) -> np.ndarray | None:
@@ -260,7 +262,7 @@ def top_frames_figure(frames: np.ndarray, times: list[float], hyp: Hypothesis, o
                 ax = fig.add_axes([left / width, bottom / height, cell * 0.94 / width, frame_h / height])
                 ax.imshow(frames[step], aspect="auto", interpolation="antialiased")
                 if details is not None:
-                    draw_where(ax, word_where(details[j])[step], (h, w), fixed)
+                    draw_where(ax, word_where(details[j])[step], (-0.5, w - 0.5, h - 0.5, -0.5), fixed)
                 ax.set_xticks([])
                 ax.set_yticks([])
                 for spine in ax.spines.values():  # the border's strength is the weight
