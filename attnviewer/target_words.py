@@ -81,12 +81,29 @@ def word_hypothesis(hyp: Hypothesis) -> Hypothesis:
         heads=heads if heads is not None else hyp.heads,
         sinks=[float(np.mean([hyp.sinks[i] for i in g])) for g in words] if hyp.sinks else hyp.sinks,
         starts=[True] * len(words),
+        written=len(hyp.tokens),
     )
 
 
 def word_result(result: Result) -> Result:
-    """`result` with every hypothesis in words (for display only: a saved result keeps the pieces)."""
+    """`result` with every hypothesis in words, for display: it keeps the pieces' result as
+    `written`, which is what a saved file holds (export/data.py)."""
     hyps = [word_hypothesis(h) for h in result.hypotheses]
     if all(a is b for a, b in zip(hyps, result.hypotheses)):
         return result
-    return replace(result, hypotheses=hyps)
+    return replace(result, hypotheses=hyps, written=result.written if result.written is not None else result)
+
+
+def word_of(starts: list[bool] | None, piece: int) -> int:
+    """The word piece `piece` belongs to (the index itself where there are no pieces to merge)."""
+    if not starts or not 0 <= piece < len(starts):
+        return piece
+    return sum(1 for i in range(1, piece + 1) if starts[i])  # the words begun after the first, up to it
+
+
+def first_piece(starts: list[bool] | None, word: int) -> int:
+    """The piece word `word` begins at (the index itself where there are no pieces to merge)."""
+    if not starts or word < 0:
+        return word
+    words = groups(list(starts))
+    return words[min(word, len(words) - 1)][0]

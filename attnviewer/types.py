@@ -65,6 +65,7 @@ class Hypothesis:
     joined: str | None = None  # subword models: the text as their tokenizer writes the pieces out
     ended: bool = True  # False: cut at the maximum length before the model wrote its end
     starts: list[bool] | None = None  # subword models: whether each piece starts a word (target_words.py)
+    written: int | None = None  # pieces merged into words (target_words.py): how many the model wrote
     entropies: list[float] | None = None  # each step's output distribution entropy (nats; older results: none)
 
     @property
@@ -105,7 +106,10 @@ class Hypothesis:
     @property
     def cut(self) -> str | None:
         """'cut at the maximum length (20 words)' for a hypothesis that never wrote its end, else None."""
-        return None if self.ended else f"cut at the maximum length ({len(self.tokens)} words)"
+        if self.ended:
+            return None
+        n, unit = (self.written, "pieces") if self.written is not None else (len(self.tokens), "words")
+        return f"cut at the maximum length ({n} {unit})"  # what --max-len counts
 
 
 @dataclass
@@ -125,6 +129,7 @@ class Result:
     places: Any = None  # transformers: lens.Places, how the input's tokens map to the attention's places
     lens: dict | None = None  # transformers: the lens the attention was drawn with (lens.Lens.to_dict())
     heads_shape: list[int] | None = None  # transformers: (layers, heads, tokens) as recorded where no heads are kept
+    written: "Result | None" = None  # pieces merged into words for display: the result as written (files keep it)
 
     @property
     def best(self) -> Hypothesis:

@@ -80,7 +80,7 @@ def test_the_lens_is_in_the_title_and_the_record(saved):
     assert ", layer 1 of 2, max of heads" in titled(cap) and titled(cap).startswith("vit, beam 2")
     assert ", layer 2 of 2, mean of heads" in titled(tr)
     data = json.loads(saved["caption"].read_text())
-    assert data["schema"] == "attnviewer-result-4"
+    assert data["schema"] == "attnviewer-result-5"
     assert data["lens"] == {"layer": 0, "heads": "max"} and data["heads_shape"][:2] == [2, 4]
     assert all(0 <= w["sink"] <= 1 for w in data["hypotheses"][0]["words"])
     with np.load(saved["caption"].with_suffix(".npz")) as npz:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import whatif
 from .options import add_decoding, add_device, add_overwrite, add_style, add_whatif
+from .outputs import add_pieces
 
 
 def caption(args: argparse.Namespace) -> int:
@@ -18,7 +19,7 @@ def caption(args: argparse.Namespace) -> int:
     from ..types import model_label
     from . import ranks
     from .options import decode_settings, figure_style, lens_option, model_lens, model_name, refuse_lens_without_heads
-    from .outputs import check_plans, plan, print_result, word_index, write
+    from .outputs import check_plans, plan, print_result, shown_result, word_index, write
 
     settings = decode_settings(args)  # cheap checks first: nothing loads for a bad setting
     style = figure_style(args)
@@ -52,14 +53,15 @@ def caption(args: argparse.Namespace) -> int:
     model = pipeline.load_model(IMAGE, name, args.device, args.trust_pickle)
     lens = model_lens(args, model, name)
     results = whatif.decode(args, IMAGE, model, images, settings, lens)
-    words = [word_index(args.word, r.best, im.path) for im, r in zip(images, results)]  # all, before writing
+    shown = [shown_result(r, args) for r in results]  # a subword decoder's pieces as words; the files keep them
+    words = [word_index(args.word, s.best, im.path) for im, s in zip(images, shown)]  # all, before writing
     title = f"{model_label(model.name)}, {settings.describe()}"
-    for im, r, w, out in zip(images, results, words, plans):
-        print_result(IMAGE, r, settings.method, shown=im.path)
-        whatif.report(args, r)
+    for im, r, s, w, out in zip(images, results, shown, words, plans):
+        print_result(IMAGE, s, settings.method, shown=im.path)
+        whatif.report(args, s)
         opts = WriteOptions(title=args.title or titled(r, title), word=w, word_title=args.title, seconds=args.frame_seconds,
                             frame_size=args.frame_size)
-        write(IMAGE, im, r, out, style, opts)
+        write(IMAGE, im, r, out, style, opts, drawn=s)
     return 0
 
 
@@ -75,6 +77,7 @@ def add_parser(sub) -> None:
     cap.add_argument("--figure", metavar="OUT", help="write the attention figure (.png, .svg or .pdf)")
     cap.add_argument("--overlay", metavar="OUT", help="write one word's overlay at full image size (.png; needs --word)")
     cap.add_argument("--animation", metavar="OUT", help="write the caption word by word (.gif or .mp4)")
+    add_pieces(cap)
     add_overwrite(cap)
     add_whatif(cap)
     folder = cap.add_argument_group("folders")

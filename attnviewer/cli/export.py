@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from .options import add_lens, add_overwrite, add_style, add_video_figures
+from .outputs import add_pieces
 
 FLAGS = {"figure": "--figure", "overlay": "--overlay", "animation": "--animation", "top_frames": "--top-frames"}
 
@@ -13,7 +14,7 @@ def export(args: argparse.Namespace) -> int:
     from ..export.data import load_result
     from ..kinds import WriteOptions, for_result, lens_label, titled
     from .options import figure_style, lens_option
-    from .outputs import check_plans, word_index, write
+    from .outputs import check_plans, shown_result, word_index, write
 
     style = figure_style(args)
     lens = lens_option(args)
@@ -43,7 +44,8 @@ def export(args: argparse.Namespace) -> int:
     if not 1 <= args.hypothesis <= len(result.hypotheses):
         raise SettingsError(f"--hypothesis {args.hypothesis}: {args.result} holds {len(result.hypotheses)} "
                             f"hypotheses (numbered from 1)")
-    hyp = result.hypotheses[args.hypothesis - 1]
+    shown = shown_result(result, args)  # a subword model's pieces as words (a result of schema 5 says which)
+    hyp = shown.hypotheses[args.hypothesis - 1]
     word = word_index(args.word, hyp, args.result)
     media = kind.reopen(result, args.result)
     print(f"{printable(args.result)}: {printable(hyp.shown)}")
@@ -52,7 +54,7 @@ def export(args: argparse.Namespace) -> int:
     opts = WriteOptions(title=args.title or titled(result), word=word, word_title=args.title,
                         hypothesis=args.hypothesis - 1, values=args.values, specials=args.specials,
                         top_k=args.top_k_frames, seconds=args.frame_seconds, frame_size=args.frame_size)
-    write(kind, media, result, out, style, opts)
+    write(kind, media, result, out, style, opts, drawn=shown)
     return 0
 
 
@@ -62,7 +64,7 @@ def compare(args: argparse.Namespace, style) -> int:
     from ..export.data import load_result
     from ..kinds import WriteOptions, for_result
     from .options import lens_option
-    from .outputs import check_plans, plan, write
+    from .outputs import check_plans, plan, shown_result, write
 
     a_path, b_path = args.result, args.compare
     lens = lens_option(args)
@@ -79,6 +81,7 @@ def compare(args: argparse.Namespace, style) -> int:
         if a.places is None and b.places is None:
             raise SettingsError(f"--lens {args.lens}: neither result has layers and heads (a lens is for "
                                 "transformers' results)")
+    a, b = shown_result(a, args), shown_result(b, args)  # subword models' pieces as words (a figure alone)
     kind, b_kind = for_result(a), for_result(b)
     if kind is not b_kind:
         raise OutputError(f"{a_path} and {b_path} are of different inputs: {_a(kind.noun)} (`{kind.command}`) and "
@@ -141,6 +144,7 @@ def add_parser(sub) -> None:
     ex.add_argument("--specials", action="store_true",
                     help="translation by a transformer: a column of the special tokens' share (</s>, language tags)")
     add_lens(ex, "transformers' results: draw the maps again from the saved layers and heads, without the model: ")
+    add_pieces(ex)
     ex.add_argument("--compare", metavar="OTHER",
                     help="another result of the same input (another model, or the clip reversed): --figure "
                          "then draws both in one figure, RESULT first")

@@ -169,14 +169,35 @@ class OutputSet:
         self.pending = []
 
 
+PIECES_HELP = ("transformers: one word per subword piece the model wrote (default: the pieces of a word "
+               "as one, their maps averaged)")
+
+
+def add_pieces(p) -> None:
+    """--pieces: a subword model's output shown piece by piece instead of word by word."""
+    p.add_argument("--pieces", action="store_true", help=PIECES_HELP)
+
+
+def shown_result(result, args):
+    """The result as printed and drawn: a subword model's pieces merged into words
+    (target_words.word_result), or kept with --pieces. The saved result keeps the pieces."""
+    from ..target_words import word_result
+
+    return result if getattr(args, "pieces", False) else word_result(result)
+
+
 def write(kind, media, result, plan_: dict, style, opts, log=print, fields: dict | None = None,
           drawn=None) -> list[Path]:
     """Every output of one plan, through the kind, as one set (OutputSet): the result's JSON and
     NPZ first (with `fields` added to their record), and nothing lands unless every file is
     complete. With --word, the figure is that word's alone. `drawn`: the result the figures draw
-    where it differs from the one saved (a subword model's pieces grouped into words: the file
-    keeps the pieces). The lines saying what was written come after all of it is in place."""
+    where it differs from the one saved (default: a subword model's pieces grouped into words,
+    target_words.word_result; the file keeps the pieces). The lines saying what was written come
+    after all of it is in place."""
     from ..export.data import write_result
+    from ..target_words import word_result
+
+    drawn = drawn if drawn is not None else word_result(result)
 
     if opts.word is not None and "figure" in plan_ and "word" in kind.outputs:
         plan_ = {("word" if k == "figure" else k): v for k, v in plan_.items()}
@@ -193,7 +214,7 @@ def write(kind, media, result, plan_: dict, style, opts, log=print, fields: dict
         for key, path in plan_.items():
             if key in ("json", "npz") or path is None:
                 continue
-            kind.write(key, media, drawn if drawn is not None else result, files.temporary(path), style, opts)
+            kind.write(key, media, drawn, files.temporary(path), style, opts)
             lines.append(f"  wrote {printable(path)}")
             written.append(Path(path))
     for line in lines:

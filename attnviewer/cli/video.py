@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from .options import add_decoding, add_device, add_overwrite, add_style, add_whatif, add_video_figures
+from .outputs import add_pieces
 
 
 def video(args: argparse.Namespace) -> int:
@@ -15,7 +16,7 @@ def video(args: argparse.Namespace) -> int:
     from ..types import model_label
     from . import ranks, whatif
     from .options import decode_settings, figure_style, lens_option, model_lens, model_name, refuse_lens_without_heads
-    from .outputs import check_plans, plan, print_result, write
+    from .outputs import check_plans, plan, print_result, shown_result, write
 
     settings = decode_settings(args)
     style = figure_style(args)
@@ -38,11 +39,12 @@ def video(args: argparse.Namespace) -> int:
     lens = model_lens(args, model, name)
     clip = VIDEO.fit(clip, model)  # before decoding: a clip re-read for the model is read once
     result = whatif.decode(args, VIDEO, model, [clip], settings, lens)[0]
-    print_result(VIDEO, result, settings.method, shown=args.clip + (" (reversed)" if args.reverse else ""))
-    whatif.report(args, result)
+    shown = shown_result(result, args)  # a subword decoder's pieces as words; the file keeps them
+    print_result(VIDEO, shown, settings.method, shown=args.clip + (" (reversed)" if args.reverse else ""))
+    whatif.report(args, shown)
     opts = WriteOptions(title=args.title or titled(result, f"{model_label(name)}, {settings.describe()}"), top_k=args.top_k_frames,
                         seconds=args.frame_seconds, frame_size=args.frame_size)
-    write(VIDEO, clip, result, plans[0], style, opts)
+    write(VIDEO, clip, result, plans[0], style, opts, drawn=shown)
     return 0
 
 
@@ -55,6 +57,7 @@ def add_parser(sub) -> None:
     vi.add_argument("--json", metavar="OUT", help="write the result (and its exact arrays beside it, as .npz)")
     vi.add_argument("--animation", metavar="OUT",
                     help="write the caption word by word with each word's most attended frame (.gif or .mp4)")
+    add_pieces(vi)
     add_overwrite(vi)
     add_whatif(vi)
     add_video_figures(vi)

@@ -22,8 +22,9 @@ from .figures import atomic_path
 from .result_schema import SCHEMAS as _READABLE
 from .result_schema import NpzArrays, ResultRecord, check_data, json_data, path_bytes, read_json_text
 
-SCHEMA = "attnviewer-result-4"  # 3: kind, source_tokens (translation), frame_times (video); 4: transformers'
-# places, lens, heads_shape and each word's sink (the raw heads and the rollout in the NPZ)
+SCHEMA = "attnviewer-result-5"  # 3: kind, source_tokens (translation), frame_times (video); 4: transformers'
+# places, lens, heads_shape and each word's sink (the raw heads and the rollout in the NPZ); 5: a subword
+# model's word_starts (which pieces make a word) and its text as the tokenizer joins them, read back
 assert SCHEMA in _READABLE  # what load_result reads (result_schema.py declares them)
 
 
@@ -44,7 +45,7 @@ def hypothesis_dict(h: Hypothesis) -> dict:
         word["sink"] = min(max(round(float(sink), 6), 0.0), 1.0)  # transformers: the share on no place
     for word, ent, att_ent in zip(words, h.entropies or [], h.attention_entropies):  # step scores (whatif/scores.py)
         word["entropy"], word["attention_entropy"] = round(float(ent), 6), round(float(att_ent), 6)
-    return {
+    out = {
         "text": h.text,
         "tokens": h.tokens,
         "log_prob": float(h.log_prob),
@@ -52,6 +53,18 @@ def hypothesis_dict(h: Hypothesis) -> dict:
         "ended": bool(h.ended),  # False: cut at the maximum length
         "words": words,
     }
+    if h.starts is not None and len(h.starts) == len(h.tokens) and h.tokens:  # a subword model's pieces
+        out["word_starts"] = [i for i, g in enumerate(h.starts) if g or i == 0]
+        if h.joined is not None:
+            out["joined"] = _joined(h.joined)
+    return out
+
+
+def _joined(text: str) -> str:
+    """A tokenizer's text as the schema keeps it: control characters (but tabs and line ends) escaped."""
+    from .result_schema import _CONTROL_BUT_LINES, TEXT_MAX_CHARS
+
+    return _CONTROL_BUT_LINES.sub(lambda m: repr(m.group())[1:-1], text)[:TEXT_MAX_CHARS]
 
 
 def source_fields(source: str, key: str = "source") -> dict:
@@ -165,7 +178,9 @@ def write_result(result: Result, json_out: str | Path | None = None, npz_out: st
     """The JSON and/or the NPZ of a result. The JSON names its NPZ (relative to the JSON's folder):
     npz_out, or `arrays` where the NPZ exists already. npz_name: where the NPZ will end up when
     npz_out is a temporary name (the outputs written as a set): the JSON names that file. fields:
-    more of the record, in both files (folder captioning's `input`: what the result was made from)."""
+    more of the record, in both files (folder captioning's `input`: what the result was made from).
+    A result merged into words for display is saved as the model wrote it (its pieces: `written`)."""
+    result = result.written if result.written is not None else result
     data = dict(result_dict(result), **(fields or {}))
     written = []
     if npz_out is not None:
@@ -243,6 +258,8 @@ def _result_from(r: ResultRecord, arrays: dict[int, np.ndarray], heads: dict[int
             heads=(heads or {}).get(i),
             sinks=[w.sink for w in words] if words[0].sink is not None else None,
             ended=h.ended is not False,  # (older results did not say: taken as ended)
+            starts=_starts(h.word_starts, len(words)),
+            joined=h.joined,  # as the tokenizer wrote the pieces out (schema 5)
             entropies=[w.entropy for w in words] if words[0].entropy is not None else None,
         ))
     raw = path_bytes(r, "source")
@@ -263,6 +280,16 @@ def _result_from(r: ResultRecord, arrays: dict[int, np.ndarray], heads: dict[int
     if r.heads_shape is not None:  # kept where the heads are not (a JSON reopened without its NPZ)
         result.heads_shape = list(r.heads_shape)
     return result
+
+
+def _starts(word_starts: list[int] | None, pieces: int) -> list[bool] | None:
+    """Hypothesis.starts (per piece: does it begin a word) from a file's word_starts (checked)."""
+    if word_starts is None:
+        return None
+    starts = [False] * pieces
+    for i in word_starts:
+        starts[i] = True
+    return starts
 
 
 def _places(r: ResultRecord, rollout: np.ndarray | None):

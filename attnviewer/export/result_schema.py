@@ -33,7 +33,8 @@ from ..errors import MediaError, first_line, shown_name
 from ..validation import describe, json_depth, shown_value
 
 # ---- every limit, in one place ------------------------------------------------------------------
-SCHEMAS = ("attnviewer-result-1", "attnviewer-result-2", "attnviewer-result-3", "attnviewer-result-4")
+SCHEMAS = ("attnviewer-result-1", "attnviewer-result-2", "attnviewer-result-3", "attnviewer-result-4",
+           "attnviewer-result-5")
 KINDS = ("caption", "video", "translate")
 JSON_MAX_BYTES = 64 * 1024**2  # the JSON file, or the NPZ's copy of it
 JSON_MAX_DEPTH = 32  # nesting of objects and lists (a result needs 9)
@@ -179,6 +180,11 @@ class HypothesisRecord(_Record):
     log_prob: Score
     score: Score
     ended: bool | None = None  # False: cut at the maximum length (older results: not said)
+    joined: Text | None = None  # schema 5, subword models: the text as the tokenizer joins the pieces
+    # schema 5, subword models: the index of the piece each word begins at (0 first, rising, below the
+    # words' count): which pieces the figures and the window merge into one word (target_words.py)
+    word_starts: list[Annotated[int, AfterValidator(_between(0, WORDS[1]))]] | None = Field(
+        None, min_length=1, max_length=WORDS[1])
     words: list[Word] = Field(min_length=WORDS[0], max_length=WORDS[1])
 
 
@@ -316,6 +322,7 @@ def check_record(r: ResultRecord) -> None:
             raise ResultError(f"frame_times[{i}]", f"must not be earlier than the time before it, "
                                                    f"got {times[i]!r} after {times[i - 1]!r}")
     for i, h in enumerate(r.hypotheses):
+        check_word_starts(h.word_starts, len(h.words), f"hypotheses[{i}].word_starts")
         located = h.words[0].location is not None
         sunk = h.words[0].sink is not None
         if any((w.sink is not None) != sunk for w in h.words):
@@ -327,6 +334,19 @@ def check_record(r: ResultRecord) -> None:
                 raise ResultError(f"{where}.location", "must be given for every word or for none")
             if w.location is not None and w.location >= cells:
                 raise ResultError(f"{where}.location", f"must be below {cells} (the attention's cells), got {w.location}")
+
+
+def check_word_starts(starts: list[int] | None, words: int, where: str) -> None:
+    """The pieces each word begins at: the first piece first, then rising, each a piece of the words."""
+    if starts is None:
+        return
+    if starts[0] != 0:
+        raise ResultError(f"{where}[0]", f"must be 0 (the first piece begins a word), got {starts[0]}")
+    for k in range(1, len(starts)):
+        if starts[k] <= starts[k - 1]:
+            raise ResultError(f"{where}[{k}]", f"must be above the one before it, got {starts[k]} after {starts[k - 1]}")
+    if starts[-1] >= words:
+        raise ResultError(f"{where}[{len(starts) - 1}]", f"must be below {words} (the pieces), got {starts[-1]}")
 
 
 def check_transformer(r: ResultRecord) -> None:

@@ -4,11 +4,15 @@ Words stream in while the model writes; when the job finishes they are replaced 
 best hypothesis (for beam search the best live beam can change its earlier words, so only the
 final hypothesis has the right map for every word). Anything from a job other than the current
 one is dropped: the generation-counter rule that keeps stale words off the screen.
+
+A subword model's final hypothesis is shown in words (its pieces merged, target_words.py), so
+stepping goes word by word; `show_pieces(True)` shows the pieces the model wrote instead.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..target_words import first_piece, has_pieces, word_hypothesis, word_of
 from ..types import Hypothesis, Result, Step
 
 
@@ -21,6 +25,7 @@ class CaptionState:
         self.index = -1  # the current word; -1 before the first word
         self._final: list[Step] = []  # the selected final hypothesis as steps (built once)
         self.follow = True  # move to each new word as it arrives, until the user steps back
+        self.pieces = False  # a subword model's final words as the pieces it wrote, not merged
 
     # -- jobs ------------------------------------------------------------------------------------
 
@@ -43,7 +48,9 @@ class CaptionState:
             return False
         self.result = result
         self.selected = 0
-        self._final = result.hypotheses[0].steps(job=job) if result.hypotheses else []
+        self._final = self._steps(result.hypotheses[0]) if result.hypotheses else []
+        if self._final and not self.pieces and has_pieces(result.hypotheses[0]):
+            self.index = word_of(result.hypotheses[0].starts, self.index)  # the streamed piece's word
         n = len(self.words)
         self.index = n - 1 if self.follow or self.index >= n else self.index
         return True
@@ -70,8 +77,29 @@ class CaptionState:
     def select_hypothesis(self, i: int) -> None:
         if 0 <= i < len(self.hypotheses):
             self.selected = i
-            self._final = self.hypotheses[i].steps(job=self.job or 0)
+            self._final = self._steps(self.hypotheses[i])
             self.index = min(max(self.index, 0), len(self.words) - 1)
+
+    def _steps(self, hyp: Hypothesis) -> list[Step]:
+        return (hyp if self.pieces else word_hypothesis(hyp)).steps(job=self.job or 0)
+
+    @property
+    def has_pieces(self) -> bool:
+        """Whether the hypothesis shown was written in pieces that merge into fewer words."""
+        return bool(self.result and self.hypotheses) and has_pieces(self.hypotheses[self.selected])
+
+    def show_pieces(self, on: bool) -> bool:
+        """The shown hypothesis' pieces (on) or words, the current word kept: a piece becomes the word
+        it is part of, a word its first piece. True if what is shown changed."""
+        if on == self.pieces:
+            return False
+        self.pieces = on
+        if not self.has_pieces:
+            return False
+        hyp = self.hypotheses[self.selected]
+        self.index = first_piece(hyp.starts, self.index) if on else word_of(hyp.starts, self.index)
+        self._final = self._steps(hyp)
+        return True
 
     # -- stepping --------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The lens control of one column: which layer of a transformer's cross-attention and how its heads
 combine (lens.py), the share of the special tokens ("attention sink") for the current word, a
-toggle of the raw subword pieces (sentences), and a grid of small maps, one per layer x head, of the
+toggle of the raw subword pieces (a sentence's source pieces, and the pieces a subword decoder wrote,
+shown merged into words by default), and a grid of small maps, one per layer x head, of the
 current word. Changing any of it redraws from the stored attention: no job, no torch. Hidden for
 models without heads."""
 from __future__ import annotations
@@ -30,8 +31,9 @@ class LensControls(QWidget):
         self.heads = QComboBox()
         self.heads.setToolTip("How the attention heads of a layer combine: their mean, their maximum, or one head")
         self.raw = QCheckBox("subwords")
-        self.raw.setToolTip("One column per piece the tokenizer made (and its special tokens), "
-                            "instead of the words they merge into")
+        self.raw.setToolTip("The subword pieces instead of the words they merge into: the pieces the model "
+                            "wrote, one step each, and a sentence's source pieces (and special tokens), one "
+                            "column each")
         self.raw.hide()
         self.grid = QToolButton()
         self.grid.setText("Heads…")
@@ -51,16 +53,19 @@ class LensControls(QWidget):
         for w in (self.layer, self.heads, self.raw, self.grid):
             w.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # keep the arrow keys for stepping
         self.shape: tuple[int, int] | None = None
+        self.text = False  # the input is a sentence: the toggle shows its source pieces too
         self.layer.activated.connect(self._emit)
         self.heads.activated.connect(self._emit)
         self.raw.toggled.connect(self._emit)
         self.grid.toggled.connect(self.grid_toggled)
         self.hide()
 
-    def configure(self, shape: tuple[int, int] | None, text: bool) -> None:
+    def configure(self, shape: tuple[int, int] | None, text: bool, pieces: bool = False) -> None:
         """Offer the layers and heads of a model ((layers, heads); None: no heads, hidden). The
-        choice is kept where the new model has it, else the default lens."""
-        self.raw.setVisible(text)
+        choice is kept where the new model has it, else the default lens. The subwords toggle is
+        offered for a sentence (`text`: its source pieces) and where the model wrote pieces."""
+        self.text = text
+        self.raw.setVisible(text or pieces)
         if shape == self.shape:
             self.setVisible(shape is not None)
             return
@@ -99,7 +104,12 @@ class LensControls(QWidget):
         self._emit()
 
     def show_raw(self) -> bool:
-        return self.raw.isVisible() and self.raw.isChecked()
+        """A sentence's source pieces, one column each (not the words they merge into)."""
+        return self.text and self.raw.isVisible() and self.raw.isChecked()
+
+    def show_pieces(self) -> bool:
+        """The pieces a subword decoder wrote, one step each (not the words they merge into)."""
+        return self.raw.isChecked()
 
     def show_info(self, sink: float | None) -> None:
         """'layer 2 of 2, mean of heads · attention sink 0.42' for the current word."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..lens import DEFAULT, Lens, Places
+from ..target_words import word_result
 from ..types import Result, Step
 
 
@@ -114,9 +115,15 @@ def head_maps(step: Step, places: Places) -> tuple[np.ndarray, np.ndarray] | Non
     return places.place(np.asarray(step.heads, dtype=np.float32))
 
 
-def lensed_result(result: Result, lens: Lens) -> Result:
+def lensed_result(result: Result, lens: Lens, pieces: bool = True) -> Result:
     """A copy of a transformer's result with every hypothesis drawn through `lens` (for export);
-    the result itself is unchanged. A result without heads comes back as it is."""
+    the result itself is unchanged. A result without heads comes back as it is. pieces=False: a
+    subword decoder's pieces merged into words, as the window shows them (target_words.py; a
+    result saved from it keeps the pieces)."""
+    return lensed(result, lens) if pieces else word_result(lensed(result, lens))
+
+
+def lensed(result: Result, lens: Lens) -> Result:
     places = result.places
     if places is None or lens == Lens.from_dict(result.lens) or not any(h.heads is not None for h in result.hypotheses):
         return result

@@ -121,9 +121,11 @@ class Side:
         """The words on screen drawn through the column's lens (unchanged for models without
         heads), and the raw pieces' labels when the subwords toggle is on."""
         st, places = self.state, self.jobs.places
+        st.show_pieces(self.lens_controls.show_pieces())  # a subword decoder's pieces, or the words they make
         words = st.words
         if words:  # while a new job has no words yet, the control stays as it was
-            self.lens_controls.configure(shape_of(words) if places is not None else None, self.medium == "text")
+            self.lens_controls.configure(shape_of(words) if places is not None else None, self.medium == "text",
+                                         st.has_pieces)
         self.lens_view.set(self.lens_controls.lens(), self.lens_controls.show_raw())
         drawn = self.lens_view.words(words, places, _drawn_with(st.result))
         current = drawn[st.index] if 0 <= st.index < len(drawn) else None
@@ -825,9 +827,9 @@ class MainWindow(QMainWindow):
         compare = self.sides["compare"]
         if self.compare_action.isChecked() and compare.state.result is not None and compare.state.hypotheses:
             label = f"{compare.state.result.title}" + (" (reversed)" if self.reverse_action.isChecked() else "")
-            other = lensed_result(compare.state.result, compare.lens_controls.lens())
+            other = lensed_result(compare.state.result, compare.lens_controls.lens(), compare.state.pieces)
             others.append((other, compare.state.selected, label, compare.attention.media))
-        result = lensed_result(st.result, self.sides["main"].lens_controls.lens())  # the maps as on screen
+        result = lensed_result(st.result, self.sides["main"].lens_controls.lens(), st.pieces)  # as on screen
         return ExportSource(self.shown, result.hypotheses[st.selected], max(st.index, 0), result,
                             stem(inp.kind, inp.source), titled(result), self.overlay_controls.settings(), others)
 
