@@ -62,6 +62,7 @@ def caption(args: argparse.Namespace) -> int:
         opts = WriteOptions(title=args.title or titled(r, title), word=w, word_title=args.title, seconds=args.frame_seconds,
                             frame_size=args.frame_size)
         write(IMAGE, im, r, out, style, opts, drawn=s)
+    whatif.write(args, IMAGE, images, results, asked)
     return 0
 
 

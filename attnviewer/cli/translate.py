@@ -47,7 +47,7 @@ def translate(args: argparse.Namespace) -> int:
         print(f"attnviewer: note: words this model does not know (read as <unk>): {', '.join(unknown)}",
               file=sys.stderr)
     title = f"{model_label(name)}, {settings.describe()}"
-    for sentence, out in zip(sentences, plans):
+    for sentence, out, more in zip(sentences, plans, asked):
         result = whatif.decode(args, TEXT, model, [sentence], settings, lens)[0]  # one at a time: each its own time
         shown = result if getattr(args, "pieces", False) else word_result(result)  # the file keeps the pieces
         print_result(TEXT, shown, settings.method, shown=TEXT.shown(sentence))
@@ -56,6 +56,7 @@ def translate(args: argparse.Namespace) -> int:
         opts = WriteOptions(title=args.title or titled(result, title), values=args.values, specials=args.specials,
                             seconds=args.frame_seconds, frame_size=args.frame_size)
         write(TEXT, sentence, result, out, style, opts, drawn=shown)
+        whatif.write(args, TEXT, [sentence], [shown], [more])
     aligned.finish()
     return 0
 

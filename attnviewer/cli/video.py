@@ -45,6 +45,7 @@ def video(args: argparse.Namespace) -> int:
     opts = WriteOptions(title=args.title or titled(result, f"{model_label(name)}, {settings.describe()}"), top_k=args.top_k_frames,
                         seconds=args.frame_seconds, frame_size=args.frame_size)
     write(VIDEO, clip, result, plans[0], style, opts, drawn=shown)
+    whatif.write(args, VIDEO, [clip], [result], [asked])
     return 0
 
 

@@ -50,10 +50,38 @@ def decode(args: argparse.Namespace, kind, model, medias: list, settings, lens) 
 
     if getattr(args, "target", None):
         return [forcing.score_target(kind, model, m, args.target, lens) for m in medias]
+    tree = None
+    if getattr(args, "beam_tree", None):
+        from ..whatif.tree import BeamTree
+
+        penalty = getattr(settings, "length_penalty", None)  # (unset: the model's own, as the search takes it)
+        tree = BeamTree(model.vocab, penalty if penalty is not None else getattr(model, "length_penalty", 1.0))
+    args.recorded_tree = tree  # for write(): the tree of every input, numbered as medias
     if getattr(args, "force", None):
         words = forcing.forced_ids(model, forcing.parse_forces(args.force))
-        return [forcing.force(kind, model, m, settings, words, lens=lens) for m in medias]
-    return pipeline.run_all(kind, model, medias, settings, lens=lens)
+        results = []
+        for i, m in enumerate(medias):
+            if tree is not None:
+                tree.first_item = i
+            results.append(forcing.force(kind, model, m, settings, words, lens=lens, tree=tree))
+        return results
+    return pipeline.run_all(kind, model, medias, settings, lens=lens, tree=tree)
+
+
+def write(args: argparse.Namespace, kind, medias: list, results: list, plans: list[dict], log=print) -> None:
+    """The what-if files of each input (plan()'s): the beam tree's SVG, the interactive page."""
+    from ..kinds import titled
+    from .outputs import OutputSet
+
+    for i, (media, result, paths) in enumerate(zip(medias, results, plans)):
+        with OutputSet() as files:
+            if "beam_tree" in paths:
+                from ..whatif.tree import write_svg
+
+                write_svg(args.recorded_tree, files.temporary(paths["beam_tree"]), item=i, best=result.best.tokens,
+                          title=titled(result))
+        for path in paths.values():
+            log(f"  wrote {printable(path)}")
 
 
 def report(args: argparse.Namespace, result, log=print) -> None:
