@@ -25,6 +25,8 @@ and its length against the longest generated sentence.
 from __future__ import annotations
 
 import base64
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -244,9 +246,33 @@ def measure(kind_name: str, model, media, state) -> float:
 # -- the note ----------------------------------------------------------------------------------------
 
 
+_listeners = threading.local()
+
+
+@contextmanager
+def told(listener):
+    """While inside, each note judged on this thread is also handed to `listener` (None: the
+    input is in the domain) the moment it is judged, right after the encoder ran: the window
+    shows it before the first word rather than when the caption ends."""
+    outer = getattr(_listeners, "listener", None)
+    _listeners.listener = listener
+    try:
+        yield
+    finally:
+        _listeners.listener = outer
+
+
 def note(kind, model, media, state) -> str | None:
     """One line for the user when `media` lies outside the model's training domain, else None.
     `state` is what model.init_state gave for this input (a batch of one)."""
+    line = _judge(kind, model, media, state)
+    listener = getattr(_listeners, "listener", None)
+    if listener is not None:
+        listener(line)
+    return line
+
+
+def _judge(kind, model, media, state) -> str | None:
     rec = getattr(model, "domain", None)
     if not isinstance(rec, dict) or rec.get("version") != VERSION or rec.get("kind") != kind.name:
         return None

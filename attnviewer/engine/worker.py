@@ -60,6 +60,7 @@ class Worker(QObject):
     progress = Signal(int, str, int, int)  # job id, slot, done, total (reading a long video)
     step = Signal(int, str, object)  # job id, slot, Step
     places = Signal(int, str, object)  # job id, slot, lens.Places: a transformer's token -> place map (before its first Step)
+    note = Signal(int, str, str)  # job id, slot, the input is far from the model's training data (before the first word)
     loading = Signal(int, str, str)  # job id, slot, the model being loaded (not yet in the cache): the window shows it busy
     cached_models = Signal(list)  # [(folder, kind, label)]: the supported models in the user's Hugging Face cache
     finished = Signal(int, str, object)  # job id, slot, Result
@@ -156,7 +157,7 @@ class Worker(QObject):
             self.failed.emit(job.id, job.slot, _unexpected(e))
 
     def _run(self, job: Job) -> None:
-        from .. import kinds, pipeline
+        from .. import domain, kinds, pipeline
 
         kind = kinds.get(job.kind)
         self.status.emit(job.id, job.slot, f"reading {printable(_short(job.source))}")
@@ -174,7 +175,12 @@ class Worker(QObject):
         self.status.emit(job.id, job.slot, "decoding")
         gen = pipeline.run(kind, model, fitted, job.settings)
         first = True
-        with torch.inference_mode():
+
+        def warn(line: str | None) -> None:  # judged once the encoder ran: shown before the first word
+            if line:
+                self.note.emit(job.id, job.slot, line)
+
+        with torch.inference_mode(), domain.told(warn):
             while True:
                 if job.cancel.is_set():
                     gen.close()
@@ -392,6 +398,7 @@ class Engine(QObject):
         self.media_ready, self.status, self.progress = self.worker.media_ready, self.worker.status, self.worker.progress
         self.step, self.finished, self.failed = self.worker.step, self.worker.finished, self.worker.failed
         self.places, self.loading, self.cached_models = self.worker.places, self.worker.loading, self.worker.cached_models
+        self.note = self.worker.note
         self.devices = self.worker.devices
         w = self.worker
         self.exported, self.export_failed, self.export_cancelled = w.exported, w.export_failed, w.export_cancelled
