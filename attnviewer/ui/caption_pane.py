@@ -2,13 +2,18 @@
 step's top-k alternatives, and (beam search) the final hypotheses, any of which can be viewed."""
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView, QLabel, QListView, QListWidget, QListWidgetItem, QSplitter, QTreeWidget,
+    QAbstractItemView, QLabel, QListView, QListWidget, QListWidgetItem, QSizePolicy, QSplitter, QTreeWidget,
     QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
 from ..types import Hypothesis, Step
+
+
+LIST_ROWS = 6  # rows the top words and the hypotheses show at least (a laptop's 800 px high screen)
 
 
 class CaptionPane(QWidget):
@@ -17,7 +22,13 @@ class CaptionPane(QWidget):
 
     def __init__(self, title: str = "Caption", parent=None):
         super().__init__(parent)
+        self._title, self.previous = title, None  # previous: the input these words belong to, when not the one shown
         self.title = QLabel(f"<b>{title}</b>")
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # a long name never widens it
+        # the word panel takes the focus (after Enter in the sentence box): it handles no keys, so
+        # ←/→, Home/End and Space reach the window's actions
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.tokens = QListWidget()
         self.tokens.setObjectName("tokens")
         self.tokens.setFlow(QListView.Flow.LeftToRight)
@@ -57,12 +68,33 @@ class CaptionPane(QWidget):
         self.note.hide()
         layout.addWidget(self.title)
         layout.addWidget(self.note)
-        layout.addWidget(self.tokens, 3)
+        layout.addWidget(self.tokens, 1)
         layout.addWidget(lower, 2)
+        rows = self.fontMetrics().height() + 4  # a row of the lists, with its padding
+        for view in (self.alternatives, self.hypotheses):  # the top words and hypotheses: six rows at least
+            view.setMinimumHeight(LIST_ROWS * rows + 2 * view.frameWidth() + self.alternatives.header().sizeHint().height())
         self._shown: list[tuple[str, float]] = []
 
     def set_title(self, title: str) -> None:
-        self.title.setText(f"<b>{title}</b>")
+        self._title = title
+        self._show_title()
+
+    def set_previous(self, name: str | None) -> None:
+        """Mark what is shown as the previous input's (`name`) while another one is read or typed:
+        the title says so and the words, alternatives and hypotheses are greyed; None: they are current."""
+        self.previous = name
+        self._show_title()
+        for widget in (self.tokens, self.alternatives, self.hypotheses):
+            widget.setEnabled(name is None)
+
+    def _show_title(self) -> None:
+        if self.previous is None:
+            self.title.setText(f"<b>{self._title}</b>")
+        else:
+            self.title.setText(f"<b>{self._title}</b> <i style='color:#80868b'>— previous input: "
+                               f"{html.escape(self.previous)}</i>")
+        self.title.setToolTip("" if self.previous is None else
+                              "these words belong to the input shown before; the new one is being read")
 
     def show_note(self, note: str | None) -> None:
         """The model's own warning next to its caption: cut at the maximum length, or the input is far

@@ -21,15 +21,16 @@ class Views:
     share: float  # the media pane's share of the window's width (the rest: the attention columns)
     typed: bool = False  # the input is typed (a sentence), not opened from a file
     reversible: bool = False  # it can be played backwards (the arrow of time)
+    least: int = 0  # px the media pane keeps beside two columns (a sentence box must stay readable)
 
 
 VIEWS = {
     "image": Views("views:ImageView", "attention_pane:AttentionPane",
-                   frozenset({"cmap", "opacity", "smoothing", "grid", "peak"}), "image", 0.25),
+                   frozenset({"cmap", "opacity", "smoothing", "grid", "peak"}), "image", 0.18),
     "video": Views("video_panes:VideoMediaPane", "video_panes:VideoAttentionPane",
                    frozenset({"cmap", "peak"}), "video", 0.45, reversible=True),
     "text": Views("text_panes:TextMediaPane", "text_panes:TextAttentionPane",
-                  frozenset({"cmap", "peak"}), "sentence", 0.3, typed=True),
+                  frozenset({"cmap", "peak"}), "sentence", 0.3, typed=True, least=400),
 }
 
 

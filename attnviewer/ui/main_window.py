@@ -9,14 +9,15 @@ what was on screen.
 """
 from __future__ import annotations
 
+import html
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
+from PySide6.QtCore import QByteArray, QEvent, QSettings, QStandardPaths, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSizePolicy,
+    QFileDialog, QGraphicsOpacityEffect, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSizePolicy,
     QSplitter, QStackedWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
@@ -40,7 +41,9 @@ from .kind_views import VIEWS, build, stem, typed_kind, views_of
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth")
 MAX_RECENT = 10
+RESULTS_KEY = "results/folder"  # where results were last opened or saved
 PLAY_INTERVAL_MS = 700
+COMPARE, REVERSED = "compare", "reversed"  # what the second column shows (None: it is closed)
 FIRST_PANE_STEP_MS = 16  # panes built ahead start a frame after the input was opened
 HINT = ("<h3>Open something to look at</h3>"
         "<p><b>An image or a video</b>: File → Open (Ctrl+O), or drop a file on the window.<br>"
@@ -58,6 +61,43 @@ def _is_pickle(path: str) -> bool:
 
 def _medium(kind: str) -> str:
     return KINDS[kind].medium
+
+
+def _note_of(result) -> str | None:
+    """What the caption's note says for a result: cut at the maximum length, far from the training data."""
+    return "; ".join(n for n in (result.best.cut, result.note) if n) or None
+
+
+TITLE_CHARS, PREVIOUS_CHARS = 60, 40
+
+
+def elided(text: str, n: int) -> str:
+    """`text` in at most n characters: cut at a word's end with "…"; a file name keeps its head, "…"
+    and its tail with the extension ("a-very-long…name.mp4"), never a word cut with nothing said."""
+    if len(text) <= n:
+        return text
+    if " " in text.strip():
+        cut = text[:n - 1].rstrip()
+        head = cut.rsplit(" ", 1)[0] if " " in cut else cut
+        return head.rstrip(" ,.;:") + "…"
+    tail = max(8, (n - 1) // 3)
+    return text[:n - 1 - tail] + "…" + text[-tail:]
+
+
+def input_name(inp: Input, n: int) -> str:
+    """An input as the title names it: a sentence's words, a file's name (odd bytes as \\xNN: Qt drops them)."""
+    name = inp.source if views_of(inp.kind).typed else Path(inp.source).name
+    return elided(printable(" ".join(name.split()) if views_of(inp.kind).typed else name), n)
+
+
+def _fade(widget: QWidget, faded: bool) -> None:
+    """Grey a pane out (what it shows is the previous input's), or back."""
+    if faded and not isinstance(widget.graphicsEffect(), QGraphicsOpacityEffect):
+        effect = QGraphicsOpacityEffect(widget)
+        effect.setOpacity(0.35)
+        widget.setGraphicsEffect(effect)
+    elif not faded and widget.graphicsEffect() is not None:
+        widget.setGraphicsEffect(None)
 
 
 def _drawn_with(result) -> Lens:
@@ -78,8 +118,12 @@ class Side:
         self.jobs = jobs
         self.controls = DecodingControls(models, remember=slot == "main")
         self.lens_controls = LensControls()  # a transformer's layer and heads; hidden for other models
+        # its one-line summary ("layer 3 of 3, mean of heads · attention sink 0.03") is clipped
+        # rather than widening the column: in Compare it pushed the sentence box to a third of its width
+        self.lens_controls.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.lens_view = LensView()  # the words drawn through that lens
         self.heads_grid: HeadsGrid | None = None  # every layer x head of the current word, when open
+        self.early_note: tuple[int, str] | None = None  # (job, line): its input is far from the training data
         self.caption = CaptionPane(title)
         self.stack = QStackedWidget()
         self.panes: dict[str, QWidget] = {}
@@ -159,6 +203,8 @@ class MainWindow(QMainWindow):
         self.last_error = ""
         self.export_dialog = None
         self.medium = None  # the medium the media pane shows (None: the hint)
+        self._pane_media = None  # the input the media pane was last given
+        self._trials: dict[int, tuple[str, str]] = {}  # job -> (model file opened for it, the model before)
 
         self.media_stack = QStackedWidget()
         self.media_stack.setMinimumWidth(200)
@@ -173,6 +219,8 @@ class MainWindow(QMainWindow):
         for side in self.sides.values():
             side.on_new_pane = self._connect_pane
         self._compared = False  # Compare has been opened once (the user's choices stand from then)
+        self.compare_mode: str | None = None  # the second column: None, COMPARE or REVERSED (set_compare)
+        self._compare_choice = None  # (kind, model, settings) the Compare column had before the reversed clip
         self.overlay_controls = OverlayControls(self._load_overlay_settings())
         self.error_banner, self.error_label = self._banner()
         self.read_progress = QProgressBar()
@@ -189,7 +237,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 4)
         self.splitter.setStretchFactor(2, 4)
         self.sides["compare"].widget.hide()
-        self.splitter.setSizes([360, 900, 0])
+        self.splitter.setSizes([round(1260 * VIEWS["image"].share), round(1260 * (1 - VIEWS["image"].share)), 0])
         central = QWidget()
         lay = QVBoxLayout(central)
         lay.setContentsMargins(4, 4, 4, 0)
@@ -271,6 +319,7 @@ class MainWindow(QMainWindow):
         self._action(v, "&Last word", lambda: self.step_to("end"), Qt.Key.Key_End)
 
         h = self.menuBar().addMenu("&Help")
+        self._action(h, "&Keyboard shortcuts and panes", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
         self._action(h, "&About attnviewer", self.about)
 
     def _action(self, menu, text, slot, shortcut=None) -> QAction:
@@ -290,6 +339,7 @@ class MainWindow(QMainWindow):
         e.progress.connect(self.on_progress)
         e.step.connect(self.on_step)
         e.places.connect(self.on_places)
+        e.note.connect(self.on_note)
         e.loading.connect(self.on_loading)
         e.cached_models.connect(self.on_cached_models)
         e.finished.connect(self.on_finished)
@@ -299,7 +349,7 @@ class MainWindow(QMainWindow):
         e.exported.connect(self.on_exported)
         e.export_failed.connect(self.on_export_failed)
         for side in self.sides.values():
-            side.controls.changed.connect(lambda s=side: self.rerun(s))
+            side.controls.changed.connect(lambda s=side: self.on_controls_changed(s))
             side.controls.open_checkpoint.connect(lambda s=side: self.choose_checkpoint(s))
             side.controls.open_folder.connect(lambda s=side: self.choose_model_folder(s))
             side.lens_controls.changed.connect(self.on_lens_changed)
@@ -312,7 +362,26 @@ class MainWindow(QMainWindow):
         if hasattr(pane, "word_clicked"):
             pane.word_clicked.connect(self.go_to)
         if hasattr(pane, "sentence_entered"):
-            pane.sentence_entered.connect(self.translate)
+            pane.sentence_entered.connect(self.on_sentence_entered)
+            for box in (pane.box, pane.box.lineEdit()):  # the window's Ctrl shortcuts work while typing
+                box.installEventFilter(self)
+
+    def on_sentence_entered(self, text: str) -> None:
+        """Enter in the sentence box: translate, and the word panel takes the focus, so that ←/→,
+        Home/End and Space step through the words instead of moving the text cursor."""
+        self.translate(text)
+        self.sides["main"].caption.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def eventFilter(self, watched, event) -> bool:
+        """The sentence box would take Ctrl+E (end of line), Ctrl+K (delete to the end) and other
+        window shortcuts for itself: they go to the window's actions; plain keys still edit."""
+        if event.type() == QEvent.Type.ShortcutOverride and event.modifiers() & (
+                Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier):
+            pressed = QKeySequence(event.keyCombination())
+            if any(a.isEnabled() and a.shortcut() == pressed for a in self.actions()):
+                event.ignore()
+                return True
+        return super().eventFilter(watched, event)
 
     def media_pane(self, medium: str):
         if medium not in self.media_panes:
@@ -382,6 +451,7 @@ class MainWindow(QMainWindow):
         """Show the sentence box (the text kind's media pane) and put the cursor in it."""
         pane = self.media_pane("text")
         self._show_media_pane("text")
+        self._mark_previous()  # a video's caption beside the empty sentence box is the video's
         pane.focus_sentence()
         if not pane.isVisible():  # no window on screen (tests): ask in a dialog
             text, ok = QInputDialog.getText(self, "Translate", "Sentence:")
@@ -405,15 +475,17 @@ class MainWindow(QMainWindow):
 
     def open_input(self, inp: Input) -> None:
         self.jobs.ask(inp)
+        self._mark_previous()
         self._prepare_panes(_medium(inp.kind))
-        if not views_of(inp.kind).reversible and self.reverse_action.isChecked():
-            self.reverse_action.setChecked(False)  # the arrow of time is a video's
-            self.toggle_reversed()
+        if not views_of(inp.kind).reversible and self.compare_mode == REVERSED:
+            self.set_compare(None)  # the arrow of time is a video's
         main, compare = self.sides["main"].controls, self.sides["compare"].controls
         new_kind = compare.kind != inp.kind
         for side in self.sides.values():
             side.controls.set_kind(inp.kind)
-        if new_kind and compare.model_name() == main.model_name() and not self.reverse_action.isChecked():
+        if self.compare_mode == REVERSED:
+            self._follow_main(self.sides["compare"])
+        elif new_kind and compare.model_name() == main.model_name():
             other = catalog.comparison(main.model_name())  # something worth comparing for this kind too
             if other:
                 compare.set_model(other)
@@ -487,33 +559,48 @@ class MainWindow(QMainWindow):
             return
         if kind is not None:
             side.controls.set_kind(kind)  # an empty window takes the checkpoint's kind
+        before = side.controls.model_name()
         side.controls.set_model(path)
-        self.rerun(side)
+        job = self.rerun(side)
+        if job is not None and path != before:
+            self._trials[job] = (path, before)  # if it cannot decode, it is not kept (on_failed)
 
     def _input_for(self, side: Side) -> Input | None:
         inp = self.jobs.current()
-        if inp is not None and side.slot == "compare" and self.reverse_action.isChecked():
+        if inp is not None and side.slot == "compare" and self.compare_mode == REVERSED:
             return Input(inp.kind, inp.source, tuple(sorted(dict(inp.options, reverse=True).items())))
         return inp
 
-    def rerun(self, side: Side) -> None:
+    def rerun(self, side: Side) -> int | None:
+        """Decode the column's input again with its model and settings; the job's id (None: none)."""
         inp = self._input_for(side)
         if inp is None:
-            return
+            return None
+        if side.slot == "compare" and self.compare_mode == REVERSED:
+            self._follow_main(side)
         try:
             settings = side.controls.settings().validate()
         except AttnViewerError as e:
             self.show_error(str(e))
-            return
-        model = side.controls.model_name()
-        job = self.engine.submit(inp.kind, inp.source, model, settings, side.controls.device_name(), side.slot,
+            return None
+        # the reversed clip is read with the first column's model, settings and device
+        controls = self.sides["main"].controls if self.compare_mode == REVERSED else side.controls
+        model = controls.model_name()
+        job = self.engine.submit(inp.kind, inp.source, model, settings, controls.device_name(), side.slot,
                                  trust_pickle=model in side.jobs.trusted, options=inp.option_dict)
         side.jobs.submitted(job, inp)
         self.statusBar().showMessage("working…")
+        return job
+
+    def on_controls_changed(self, side: Side) -> None:
+        """Another model or setting: that column runs again (the reversed column follows the first)."""
+        self.rerun(side)
+        if side.slot == "main" and self.compare_mode == REVERSED:
+            self.rerun(self.sides["compare"])
 
     def _active_sides(self) -> list[Side]:
         sides = [self.sides["main"]]
-        if self.compare_action.isChecked():
+        if self.compare_mode is not None:
             sides.append(self.sides["compare"])
         return sides
 
@@ -527,7 +614,8 @@ class MainWindow(QMainWindow):
         if slot == "main":  # shown at once, while the model loads; put back if the job fails
             medium = _medium(side.jobs.pending_input.kind)
             self._show_media_pane(medium)
-            self.media_pane(medium).set_media(media)
+            self._put_media(medium, media)
+            self._mark_previous()
 
     @Slot(int, str, str)
     def on_status(self, job: int, slot: str, text: str) -> None:
@@ -555,26 +643,59 @@ class MainWindow(QMainWindow):
         side.attention.set_media(media if media is not None else self.shown)
         if new_media is not None:
             self._set_shown(inp, new_media)
+        early = side.early_note
+        side.caption.show_note(early[1] if early is not None and early[0] == job else None)  # not the old input's
+        self._trials.pop(job, None)  # the model opened for this job works
         self.error_banner.hide()
         self.read_progress.hide()
+        self._mark_previous()
         return True
+
+    def _put_media(self, medium: str, media) -> None:
+        self.media_pane(medium).set_media(media)
+        self._pane_media = media
+
+    def _mark_previous(self) -> None:
+        """Whatever is on screen belongs to the input shown, or is marked as the previous one: while
+        another input is read (or a sentence is being typed) the columns' words are greyed and
+        titled with the input they belong to, and so is the media pane while it still shows it."""
+        shown, asked = self.jobs.shown, self.jobs.asked
+        old = shown is not None and ((asked is not None and asked != shown)
+                                     or (self.medium is not None and self.medium != _medium(shown.kind)))
+        name = input_name(shown, PREVIOUS_CHARS) if old else None
+        for side in self.sides.values():
+            side.caption.set_previous(name)
+            _fade(side.stack, old)
+        for medium, pane in self.media_panes.items():
+            _fade(pane, old and medium == self.medium and self._pane_media is self.shown)
+        self.media_stack.setToolTip(f"still the previous input ({name}): the new one is being read"
+                                    if old and self._pane_media is self.shown else "")
+
+    @Slot(int, str, str)
+    def on_note(self, job: int, slot: str, line: str) -> None:
+        """The input is far from the model's training data: said as soon as the encoder has read it,
+        before the first word (the words on screen, if still the previous input's, are greyed)."""
+        side = self.sides[slot]
+        if job not in (side.jobs.pending, side.state.job):
+            return
+        side.early_note = (job, line)
+        side.caption.show_note(line)
 
     def _set_shown(self, inp: Input, media) -> None:
         medium = _medium(inp.kind)
         self._show_media_pane(medium)
-        self.media_pane(medium).set_media(media)
+        self._put_media(medium, media)
         for side in self._active_sides():
             side.controls.set_kind(inp.kind)
         views = views_of(inp.kind)
         self.reverse_action.setEnabled(views.reversible)
-        name = inp.source if views.typed else Path(inp.source).name
-        self.setWindowTitle(f"{printable(name)[:60]} — attnviewer")  # a name's odd bytes as \\xNN: Qt would drop them
+        self.setWindowTitle(f"{input_name(inp, TITLE_CHARS)} — attnviewer")
         if not views.typed and printable(inp.source) == inp.source:  # the settings file cannot hold other names
             self._add_recent(inp.source)
 
     def _show_media_pane(self, medium: str | None) -> None:
         if medium is not None and medium != self.medium and self.medium is not None:
-            self._share_width(VIEWS[medium].share)  # a video's player needs more room than an image
+            self._share_width(VIEWS[medium].share, VIEWS[medium].least)  # a video's player needs more room
         self.medium = medium
         self.media_stack.setCurrentWidget(self.hint if medium is None else self.media_pane(medium))
         look = VIEWS[medium].look if medium else frozenset()
@@ -613,7 +734,7 @@ class MainWindow(QMainWindow):
         if side.state.finish(job, result):
             if side is not self.sides["main"] and self.sides["main"].state.index >= 0:
                 side.state.go(self.sides["main"].state.index)
-            side.caption.show_note("; ".join(n for n in (result.best.cut, result.note) if n) or None)
+            side.caption.show_note(_note_of(result))
             self.redraw()
             self._update_status()
             self.statusBar().showMessage(result.best.listed, 5000)
@@ -624,17 +745,29 @@ class MainWindow(QMainWindow):
         if not self.jobs.fail(slot, job):
             return  # an old job's failure: nothing of it is on screen
         shown = side.state.result
+        trial = self._trials.pop(job, None)
+        if trial is not None:  # a model opened for this job that cannot decode is not listed any more
+            path, before = trial
+            if not self._worked(path):
+                self.models.forget(path)
+            side.controls.set_model(before)
         if shown is not None:  # put the controls back to what is on screen
             side.controls.set_kind(shown.kind)
             side.controls.set_model(shown.model)
             side.controls.set_settings(DecodeSettings.from_dict(shown.settings))
+        side.caption.show_note(_note_of(shown) if shown is not None else None)
         if slot == "main":  # the input read for the failed job goes; what was on screen comes back
             self._show_media_pane(_medium(self.jobs.shown.kind) if self.jobs.shown else None)
             if self.jobs.shown is not None:
-                self.media_pane(self.medium).set_media(self.shown)
+                self._put_media(self.medium, self.shown)
                 self.redraw()
         self.read_progress.hide()
+        self._mark_previous()
         self.show_error(message)
+
+    def _worked(self, model: str) -> bool:
+        """A model that has decoded in this window (it stays listed whatever a later job does)."""
+        return any(s.state.result is not None and s.state.result.model == model for s in self.sides.values())
 
     @Slot(list)
     def on_devices(self, devices: list) -> None:
@@ -653,6 +786,8 @@ class MainWindow(QMainWindow):
 
     @Slot(int, str)
     def on_exported(self, request_id: int, path: str) -> None:
+        if path.lower().endswith((".json", ".npz")):  # a result saved: Open result… starts there
+            self.qsettings.setValue(RESULTS_KEY, str(Path(path).parent))
         self.statusBar().showMessage(f"wrote {printable(path)}", 8000)
 
     @Slot(int, str)
@@ -691,7 +826,8 @@ class MainWindow(QMainWindow):
             side.attention.show_words(words, st.index, look)
             if side.heads_grid is not None and side.heads_grid.isVisible():
                 self._show_heads(side, look)
-        if self.medium is not None and self.jobs.shown is not None and _medium(self.jobs.shown.kind) == self.medium:
+        if self.medium is not None and self.jobs.shown is not None and _medium(self.jobs.shown.kind) == self.medium \
+                and self._pane_media is self.shown:  # never the old words over a new input read meanwhile
             pane = self.media_pane(self.medium)
             if hasattr(pane, "set_labels"):
                 pane.set_labels(main_labels)
@@ -766,53 +902,76 @@ class MainWindow(QMainWindow):
         side.state.select_hypothesis(i)
         self.redraw()
 
-    def toggle_compare(self) -> None:
-        on = self.compare_action.isChecked()
-        compare = self.sides["compare"]
-        compare.widget.setVisible(on)
-        if on:
-            self._share_width(VIEWS[self.medium].share if self.medium else 0.2)
-            main = self.sides["main"].controls
-            compare.controls.set_kind(main.kind)
-            same = (compare.controls.model_name(), compare.controls.settings()) == (main.model_name(), main.settings())
-            if self.reverse_action.isChecked():
-                compare.controls.set_model(main.model_name())  # the same model on the reversed clip
-                compare.controls.set_settings(main.settings())
-            elif not self._compared and same:
-                # the first time, something worth comparing rather than the same caption twice
-                other = catalog.comparison(main.model_name())
-                if other:
-                    compare.controls.set_model(other)
-            self._compared = True
-            self.rerun(compare)  # also the input still loading for the main side, if any
-            self.redraw()
-        else:
-            self.engine.cancel("compare")
-            compare.jobs.drop_pending()
-            self.reverse_action.setChecked(False)
+    # -- the second column: off, compare with another model, or the reversed clip ---------------
 
-    def _share_width(self, share: float) -> None:
-        sizes = self.splitter.sizes()
-        total = sum(sizes)
-        columns = 2 if self.compare_action.isChecked() else 1
-        media = round(total * share / (1 + 0.4 * (columns - 1)))
-        rest = (total - media) // columns
-        self.splitter.setSizes([media, rest, rest if columns == 2 else 0])
+    def toggle_compare(self) -> None:
+        """Ctrl+K: the column closes if open (whatever it showed), else compares with its model."""
+        self.set_compare(None if self.compare_mode is not None else COMPARE)
 
     def toggle_reversed(self) -> None:
-        """The arrow of time: the Compare column runs the same model on the clip played backwards."""
-        if self.reverse_action.isChecked():
-            self.sides["compare"].caption.set_title("Reversed")
-            if self.compare_action.isChecked():
-                self.compare_action.setChecked(False)
-                self.toggle_compare()
-                self.reverse_action.setChecked(True)
-            self.compare_action.setChecked(True)
-            self.toggle_compare()
-        else:
-            self.sides["compare"].caption.set_title("Compare")
-            if self.compare_action.isChecked() and self.jobs.current() is not None:
-                self.rerun(self.sides["compare"])
+        """Ctrl+R, the arrow of time: the column runs the first column's model on the clip played
+        backwards; pressed again, the column closes."""
+        self.set_compare(None if self.compare_mode == REVERSED else REVERSED)
+
+    def set_compare(self, mode: str | None) -> None:
+        """The one state of the second column (None, COMPARE or REVERSED): the menu's check marks,
+        the column's title, its controls and its job are all read from it."""
+        inp = self.jobs.current()
+        if mode == REVERSED and (inp is None or not views_of(inp.kind).reversible):
+            mode = None  # the arrow of time is a video's
+        old, self.compare_mode = self.compare_mode, mode
+        compare, main = self.sides["compare"], self.sides["main"].controls
+        self.compare_action.setChecked(mode is not None)
+        self.reverse_action.setChecked(mode == REVERSED)
+        compare.caption.set_title("Reversed" if mode == REVERSED else "Compare")
+        compare.controls.setEnabled(mode != REVERSED)
+        compare.controls.setToolTip("the reversed clip is read by the Caption column's model and settings"
+                                    if mode == REVERSED else "")
+        compare.widget.setVisible(mode is not None)
+        if mode is None or mode != old:
+            self.engine.cancel("compare")
+            compare.jobs.drop_pending()
+        if mode is None:
+            return
+        self._share_width(*((VIEWS[self.medium].share, VIEWS[self.medium].least) if self.medium else (0.2,)))
+        compare.controls.set_kind(main.kind)
+        if mode == REVERSED:
+            if self._compare_choice is None:  # what the Compare column had comes back after the reversed clip
+                self._compare_choice = (main.kind, compare.controls.model_name(), compare.controls.settings())
+            self._follow_main(compare)
+        back = mode == COMPARE and self._compare_choice is not None  # from the reversed clip
+        if back:
+            kind, model, settings = self._compare_choice
+            self._compare_choice = None
+            if kind == main.kind:
+                compare.controls.set_model(model)
+                compare.controls.set_settings(settings)
+        if mode == COMPARE and (not self._compared or back) and \
+                (compare.controls.model_name(), compare.controls.settings()) == (main.model_name(), main.settings()):
+            # the first time (and after the reversed clip), something worth comparing, not the same caption twice
+            other = catalog.comparison(main.model_name())
+            if other:
+                compare.controls.set_model(other)
+        if mode == COMPARE:
+            self._compared = True
+        if mode != old:
+            self.rerun(compare)  # also the input still loading for the main side, if any
+        self.redraw()
+
+    def _follow_main(self, compare: Side) -> None:
+        """The reversed column shows (disabled) the first column's model and settings it runs."""
+        main = self.sides["main"].controls
+        compare.controls.set_kind(main.kind)
+        compare.controls.set_model(main.model_name())
+        compare.controls.set_settings(main.settings())
+
+    def _share_width(self, share: float, least: int = 0) -> None:
+        sizes = self.splitter.sizes()
+        total = sum(sizes)
+        columns = 2 if self.compare_mode is not None else 1
+        media = max(round(total * share / (1 + 0.4 * (columns - 1))), min(least, round(total * share)))
+        rest = (total - media) // columns
+        self.splitter.setSizes([media, rest, rest if columns == 2 else 0])
 
     # -- export ----------------------------------------------------------------------------------
 
@@ -825,8 +984,8 @@ class MainWindow(QMainWindow):
         inp = self.jobs.shown
         others = []
         compare = self.sides["compare"]
-        if self.compare_action.isChecked() and compare.state.result is not None and compare.state.hypotheses:
-            label = f"{compare.state.result.title}" + (" (reversed)" if self.reverse_action.isChecked() else "")
+        if self.compare_mode is not None and compare.state.result is not None and compare.state.hypotheses:
+            label = f"{compare.state.result.title}" + (" (reversed)" if self.compare_mode == REVERSED else "")
             other = lensed_result(compare.state.result, compare.lens_controls.lens(), compare.state.pieces)
             others.append((other, compare.state.selected, label, compare.attention.media))
         result = lensed_result(st.result, self.sides["main"].lens_controls.lens(), st.pieces)  # as on screen
@@ -870,7 +1029,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"exporting {printable(path)}…")
 
     def choose_result(self) -> None:
-        folder = self.qsettings.value("export/folder", self.qsettings.value("last_folder", ""))
+        """File → Open result…: in the folder of the last result opened or saved, else Documents
+        (else home); never the input's folder (the samples of the installation, often)."""
+        folder = self.qsettings.value(RESULTS_KEY, "")
+        if not (isinstance(folder, str) and folder and Path(folder).is_dir()):
+            docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+            folder = docs if docs and Path(docs).is_dir() else str(Path.home())
         path, _ = QFileDialog.getOpenFileName(self, "Open result", folder,
                                               "attnviewer results (*.json *.npz);;All files (*)")
         if path:
@@ -879,6 +1043,7 @@ class MainWindow(QMainWindow):
     def open_result(self, path: str) -> None:
         """Reopen a saved result (and re-read its input) on the engine thread; on success it is
         shown as if just decoded, on failure the screen stays as it was."""
+        self.qsettings.setValue(RESULTS_KEY, str(Path(path).parent))
         self.jobs.opening = self.engine.open_result(str(path))
         self.statusBar().showMessage(f"opening {printable(path)}…")
 
@@ -893,7 +1058,7 @@ class MainWindow(QMainWindow):
         side = self.sides["main"]
         self._play_timer.stop()
         side.state.finish(request_id, result)
-        side.caption.show_note(result.note)
+        side.caption.show_note(_note_of(result))
         side.show_medium(kind.medium)
         side.attention.set_media(media)
         self._set_shown(inp, media)
@@ -901,7 +1066,8 @@ class MainWindow(QMainWindow):
         side.controls.set_model(result.model)
         side.controls.set_settings(DecodeSettings.from_dict(result.settings))
         self.error_banner.hide()
-        if self.compare_action.isChecked():
+        self._mark_previous()
+        if self.compare_mode is not None:
             self.rerun(self.sides["compare"])
         self.redraw()  # offers the result's layers and heads
         if side.lens_controls.shape is not None:
@@ -995,9 +1161,42 @@ class MainWindow(QMainWindow):
         self.engine.shutdown()  # cancel, quit, wait: no thread left running
         super().closeEvent(event)
 
+    def shortcuts_text(self) -> str:
+        """Every shortcut of the window, read from its actions (so the list cannot drift from
+        them), and what each pane shows."""
+        rows = []
+        for action in self.actions():
+            keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            if keys:
+                what = action.text().replace("&", "").rstrip("…")
+                rows.append(f"<tr><td><b>{html.escape(keys)}</b></td><td>{html.escape(what)}</td></tr>")
+        return ("<h3>Keyboard shortcuts</h3><table cellspacing='4'>" + "".join(rows) + "</table>"
+                "<p>A click on a word, a thumbnail, a frame or a row of the matrix jumps to that word.</p>"
+                + PANES)
+
+    def show_shortcuts(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts and panes", self.shortcuts_text(),
+                          QMessageBox.StandardButton.Close, self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setModal(False)
+        box.show()
+        self.shortcuts_box = box
+
     def about(self) -> None:
         QMessageBox.about(self, "About attnviewer", ABOUT.format(version=__version__))
 
+
+PANES = """<h3>What each pane shows</h3>
+<p><b>Left, the input</b>: the image, the video with its player and the 12 frames the model saw
+(each with a bar of the current word's attention), or the sentence box with the source words as
+tiles coloured by the current word's attention.</p>
+<p><b>The column beside it</b>: the decoding controls (model, score, greedy / beam / sampling,
+length, device); the attention pane (the current word's attention over the image, over time for a
+video with its three most attended frames, or the alignment matrix of a sentence); the caption
+panel: the words with their probabilities, the top words at the current step and the final beam
+hypotheses, any of which can be viewed.</p>
+<p><b>Compare</b> (Ctrl+K) adds a second column with its own model on the same input;
+<b>Reversed</b> (Ctrl+R, videos) runs the same model on the clip played backwards.</p>"""
 
 ABOUT = """<h3>attnviewer {version}</h3>
 <p>See where a neural network looks while it writes.</p>

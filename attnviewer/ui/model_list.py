@@ -14,8 +14,8 @@ chosen for each kind in the main column. A remembered file that has gone missing
 any more is dropped from the list, with one line saying so (the `dropped` signal). Pickle
 checkpoints (.pt, .pth) are listed only once the user has agreed to load them (the window asks),
 and only until the app quits: a pickle can run code, and the file may be replaced meanwhile, so
-agreeing is never remembered. The same goes for a file opened whose header is no model's: it
-stays in the box for this session (loading it says what is wrong), never in the settings.
+agreeing is never remembered. A file opened that cannot decode (its header is no model's, or
+loading it fails) says why and is taken off the list again (`forget`); the previous model stays.
 """
 from __future__ import annotations
 
@@ -185,6 +185,23 @@ class ModelList(QObject):
             listed = self.session.setdefault(kind, [])
             if path not in listed:
                 listed.append(path)
+        self.changed.emit()
+
+    def forget(self, path: str) -> None:
+        """A file opened that could not decode (no model, or a damaged one): no box lists it any
+        more, and it is not remembered (the boxes are listed again once: `changed`)."""
+        if path in self.opened:
+            self.opened.remove(path)
+            self._save_opened()
+        for listed in self.session.values():
+            if path in listed:
+                listed.remove(path)
+        for kind in [k for k, v in self._chosen.items() if v == path]:
+            self._chosen[kind] = ""  # not the settings' older choice either: the box's default until chosen
+        if self.settings is not None:
+            for key in self.settings.allKeys():
+                if key.startswith(CHOSEN_KEY) and self.settings.value(key) == path:
+                    self.settings.remove(key)
         self.changed.emit()
 
     def chosen(self, kind: str) -> str | None:
