@@ -272,7 +272,7 @@ def test_eval_translate_on_a_tsv_reports_bleu_and_chrf(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "16 items (all splits)" in printed
     header = next(line for line in printed.splitlines() if line.startswith("model, decoding"))
-    assert header.split()[2:] == ["BLEU", "chrF"]
+    assert header.split()[2:] == ["BLEU", "chrF", "BLEU", "(corpus", "tokens)"]
     report = json.loads(out.read_text())["models"]["translate-sov"]
     for decoding in ("greedy", "beam 2"):
         scores = report["scores"][decoding]

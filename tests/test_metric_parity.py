@@ -136,3 +136,75 @@ def test_empty_generated_captions_score_empty_as_pycocoevalcap_does():
     cider, _ = Cider().compute_score({i: [r] for i, r in enumerate(refs)}, {i: [c] for i, c in enumerate(cands)})
     assert got["BLEU-1"] == pytest.approx(bleu[0], abs=1e-9) and got["BLEU-4"] == pytest.approx(bleu[3], abs=1e-9)
     assert got["CIDEr"] == pytest.approx(cider, abs=1e-9)
+
+
+# -- translations ----------------------------------------------------------------------------------
+
+def test_standard_translation_bleu_is_sacrebleus_default_with_its_signature():
+    """True case and punctuation as written, references of different counts: sacrebleu's own figures."""
+    import sacrebleu
+
+    refs = [["The cat sat on the mat.", "A cat was sitting on the mat."], ["He said: \"No!\""],
+            ["It costs 3,50 € (roughly)."]]
+    hyps = ["the cat sat on the mat .", "He said \"no\"!", "It costs 3,50 € roughly."]
+    scores, signatures = metrics.standard_translation_metrics(refs, hyps)
+    streams = [[r[0] for r in refs], [r[1] if len(r) > 1 else None for r in refs]]
+    assert scores["BLEU"] == pytest.approx(sacrebleu.corpus_bleu(hyps, streams).score, abs=1e-9)
+    assert scores["chrF"] == pytest.approx(sacrebleu.corpus_chrf(hyps, streams).score, abs=1e-9)
+    assert "tok:13a" in signatures["BLEU"] and "case:mixed" in signatures["BLEU"]
+    assert f"version:{sacrebleu.__version__}" in signatures["BLEU"]
+    # the words figure differs: lower case, the dataset's tokens
+    words = metrics.translation_metrics([[r.lower() for r in rs] for rs in refs], [h.lower() for h in hyps])
+    assert abs(words["BLEU"] - scores["BLEU"]) > 1
+
+
+def test_figures_print_four_significant_digits():
+    assert metrics.figure(1.2e-07) == "1.200e-07" and metrics.figure(0.5) == "0.5000"
+    assert metrics.figure(65.4321) == "65.43" and metrics.figure(1.6648410) == "1.665"
+
+
+def test_eval_translate_data_reports_sacrebleu_on_the_files_text_beside_the_corpus_tokens(tmp_path, capsys,
+                                                                                         monkeypatch):
+    """The file's targets are written with a capital and a full stop: the standard BLEU compares the
+    model's output with that text (sacrebleu's defaults, signature printed), the corpus-tokens BLEU
+    with the lower-cased words."""
+    import json
+
+    import sacrebleu
+
+    from attnviewer.cli import main
+
+    from .corpora import pair_texts
+
+    rows = pair_texts(6)  # "The ... ." as written text
+    path = tmp_path / "pairs.tsv"
+    path.write_text("".join(f"{s}\t{t}\n" for s, t in rows), encoding="utf-8")
+    seen = []
+    real = metrics.standard_translation_metrics
+
+    def spy(references, hypotheses):
+        seen.append((references, hypotheses))
+        return real(references, hypotheses)
+    monkeypatch.setattr(metrics, "standard_translation_metrics", spy)
+    out = tmp_path / "t.json"
+    assert main(["eval", "translate", "--data", str(path), "--model", "translate-sov", "--split", "all",
+                 "--json", str(out), "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    references, hypotheses = seen[0]
+    # as the file writes them (in the order of the splits)
+    assert sorted(references) == sorted([t] for _, t in rows) and rows[0][1][0].isupper()
+    expected = sacrebleu.corpus_bleu(hypotheses, [[r[0] for r in references]])
+    row = json.loads(out.read_text())["models"]["translate-sov"]
+    scores = row["scores"]["greedy"]
+    assert scores["BLEU"] == pytest.approx(expected.score, abs=1e-9)
+    assert scores["BLEU (corpus tokens)"] > scores["BLEU"]  # the capitals and full stops cost only there
+    lines = printed.splitlines()
+    header = next(line for line in lines if line.startswith("model, decoding"))
+    assert header.split()[2:] == ["BLEU", "chrF", "BLEU", "(corpus", "tokens)"]
+    cells = next(line for line in lines if line.startswith("translate-sov  greedy")).split()[2:]
+    assert cells[0] == metrics.figure(scores["BLEU"]) and cells[2] == metrics.figure(scores["BLEU (corpus tokens)"])
+    reference = sacrebleu.metrics.BLEU()
+    reference.corpus_score(hypotheses, [[r[0] for r in references]])
+    signature = reference.get_signature()
+    assert f"BLEU: sacrebleu {sacrebleu.__version__}, signature {signature}" in printed
+    assert row["sacrebleu signatures"]["BLEU"] == str(signature)

@@ -52,7 +52,7 @@ def evaluate_captioners(args: argparse.Namespace) -> dict:
     from ..data.synthetic import generate_scenes
     from ..decoding.search import best_hypotheses
     from ..evaluation.image import pointing
-    from ..evaluation.metrics import caption_scores
+    from ..evaluation.metrics import caption_scores, figure, tool_version
     from ..evaluation.transformer import caption_lenses, is_transformer
     from ..models import registry
     from ..training.image import scene_pixels
@@ -86,8 +86,9 @@ def evaluate_captioners(args: argparse.Namespace) -> dict:
         cells = []
         for c in cols:
             v = row.get(c)
-            cells.append("-".rjust(15) if v is None else (f"{v:.3f}" if c == "CIDEr" else f"{v:.1%}").rjust(15))
+            cells.append("-".rjust(15) if v is None else (figure(v) if c in ("BLEU-4", "CIDEr") else f"{v:.1%}").rjust(15))
         print(name.ljust(width) + "".join(cells))
+    print(f"BLEU-4, CIDEr(-D): {tool_version('pycocoevalcap')} on the generated captions' words, one reference each")
     for name, row in report.items():
         if "words" in row:
             how = (f"trained with {row['score']} attention, lambda={row['lambda']:g}" if "score" in row
@@ -125,6 +126,7 @@ def evaluate_video(args: argparse.Namespace) -> dict:
 
 
 def evaluate_translators(args: argparse.Namespace) -> dict:
+    from ..evaluation.metrics import figure, tool_version
     from ..evaluation.transformer import is_transformer, translate_lenses
     from ..models import registry
     from ..training.text import held_out_pairs, score_translator
@@ -150,10 +152,11 @@ def evaluate_translators(args: argparse.Namespace) -> dict:
     width = max(len(n) for n in report) + 2
     print("model".ljust(width) + "".join(c.rjust(14) for c in cols) + "  attention")
     for name, row in report.items():
-        cells = [f"{row['BLEU']:.2f}", f"{row['exact match']:.1%}", f"{row['AER']:.3f}", f"{row['diagonal AER']:.3f}"]
+        cells = [figure(row["BLEU"]), f"{row['exact match']:.1%}", f"{row['AER']:.3f}", f"{row['diagonal AER']:.3f}"]
         how = (f"cross-attention, {row['lens']}" if "lens" in row else
                f"{row['attention']} {row['score']}, {row['encoder']}" + (", reversed source" if row["reversed"] else ""))
         print(name.ljust(width) + "".join(x.rjust(14) for x in cells) + "  " + how)
+    print(f"BLEU: {tool_version('sacrebleu')}, corpus BLEU on the generated language's words (tokenize none)")
     roles = list(next(iter(report.values()))["right by word type"])
     print("\nattention peak on a gold link, by target word type:")
     print("model".ljust(width) + "".join(r.rjust(14) for r in roles))

@@ -93,6 +93,7 @@ def score_model(args, kind, name: str, items: list, runs: list, grounds) -> dict
     config = model_config(name)
     unread = Problems()
     scored, captions = [], {label: [] for label, _ in runs}
+    texts = {label: [] for label, _ in runs}  # translations as written out (a transformer's detokenised text)
     tallies = {label: _grounding_tally() for label, _ in runs} if grounds else {}
     far = 0  # inputs the model's domain record finds unlike its training data
     progress = Progress(len(items), label=f"{name}: decoding")
@@ -111,6 +112,7 @@ def score_model(args, kind, name: str, items: list, runs: list, grounds) -> dict
                 for label, settings in runs:
                     results = run_all(kind, model, medias, settings, batch=len(batch))
                     captions[label] += [r.best.tokens for r in results]
+                    texts[label] += [r.best.text for r in results]
                     if label == "greedy":
                         far += sum(r.note is not None for r in results)
                     if grounds:
@@ -132,18 +134,45 @@ def score_model(args, kind, name: str, items: list, runs: list, grounds) -> dict
         raise DataError(f"{args.data}: none of the {len(items)} {args.split} items could be read for {name}")
     refs = [it.references for it in scored]
     if kind.name == "translate":
-        from ..evaluation.metrics import translation_metrics
+        from ..evaluation.metrics import standard_translation_metrics, translation_metrics
 
-        row["scores"] = {label: translation_metrics(refs, [" ".join(c) for c in cs]) for label, cs in captions.items()}
+        written = reference_texts(Path(args.data), scored)
+        row["scores"] = {}
+        for label, cs in captions.items():
+            standard, row["sacrebleu signatures"] = standard_translation_metrics(written, texts[label])
+            on_tokens = translation_metrics(refs, [" ".join(c) for c in cs])["BLEU"]
+            row["scores"][label] = dict(standard, **{"BLEU (corpus tokens)": on_tokens})
     else:
         from ..evaluation.metrics import caption_metrics
 
         print(f"{name}: scoring {len(scored)} captions per decoding", flush=True)
         done = caption_metrics(refs, captions)
-        row["scores"], row["notes"] = done.scores, done.notes
+        row["scores"], row["notes"], row["computed by"] = done.scores, done.notes, done.computed_by()
     if grounds:
         row["grounding"] = {label: t.report() for label, t in tallies.items()}
     return row
+
+
+def reference_texts(data: Path, items: list) -> list[list[str]]:
+    """The target sentences of these pairs as the file writes them (case, punctuation): what
+    sacreBLEU's standard figure compares with. The reader keeps only their lower-cased words, so
+    the lines it named the items after are read again, by the reader's own row reader."""
+    import csv
+
+    from ..data.corpus import Problems
+    from ..data.readers import _rows
+
+    wanted: dict[Path, set[str]] = {}
+    for item in items:  # "line 7", or "test.tsv line 7" in a folder of splits
+        name, _, _ = item.id.rpartition(" line ")
+        wanted.setdefault(data / name if name else data, set()).add(item.id)
+    text: dict[str, str] = {}
+    for path, ids in wanted.items():
+        label = f"{path.name} line" if path != data else "line"
+        for where, row in _rows(path, Problems(), "\t", csv.QUOTE_NONE, label):
+            if where in ids:
+                text[where] = row[1]
+    return [[text[item.id]] for item in items]
 
 
 def _grounding_tally():
@@ -154,21 +183,19 @@ def _grounding_tally():
 
 def print_tables(report: dict, runs: list, task: str) -> None:
     """The metrics, a row per model and decoding; then grounding, if it was asked for."""
-    from ..evaluation.metrics import CAPTION_METRICS, TRANSLATION_METRICS
+    from ..evaluation.metrics import CAPTION_METRICS, TRANSLATION_METRICS, figure
 
     cols = TRANSLATION_METRICS if task == "translate" else CAPTION_METRICS
     width = max(len(f"{n}  {label}") for n in report["models"] for label, _ in runs) + 2
-    print("\nmodel, decoding".ljust(width + 1) + "".join(c.rjust(10) for c in cols))
+    sizes = [max(10, len(c) + 2) for c in cols]
+    print("\nmodel, decoding".ljust(width + 1) + "".join(c.rjust(k) for c, k in zip(cols, sizes)))
     for name, row in report["models"].items():
         for label, _ in runs:
             scores = row["scores"][label]
-            cells = ["-" if c not in scores else (f"{scores[c]:.2f}" if task == "translate" else f"{scores[c]:.3f}")
-                     for c in cols]
-            print(f"{name}  {label}".ljust(width) + "".join(x.rjust(10) for x in cells))
-    if task == "translate":
-        print("(corpus BLEU and chrF, 0-100, sacrebleu; BLEU on the datasets' tokens)")
-    else:
-        print("(pycocoevalcap; CIDEr-D is the variant COCO reports as CIDEr)")
+            cells = ["-" if c not in scores else figure(scores[c]) for c in cols]
+            print(f"{name}  {label}".ljust(width) + "".join(x.rjust(k) for x, k in zip(cells, sizes)))
+    for line in tool_lines(report, task):
+        print(line)
     grounded = {n: r["grounding"] for n, r in report["models"].items() if "grounding" in r}
     if not grounded:
         return
@@ -184,6 +211,19 @@ def print_tables(report: dict, runs: list, task: str) -> None:
         g = next(iter(by_run.values()))
         print(f"{name}: {g['images']} images with annotations, {g['images without annotations']} without; "
               f"{g['words naming nothing annotated']} words naming nothing annotated in their image (not scored)")
+
+
+def tool_lines(report: dict, task: str) -> list[str]:
+    """What computed the table's figures: the tool, its version and, for sacreBLEU, its signatures."""
+    from ..evaluation.metrics import tool_version
+
+    if task == "translate":
+        signatures = next(iter(report["models"].values()))["sacrebleu signatures"]
+        version = tool_version("sacrebleu")
+        return [f"BLEU: {version}, signature {signatures['BLEU']} (the file's target text, as written)",
+                f"chrF: {version}, signature {signatures['chrF']}",
+                f"BLEU (corpus tokens): {version}, tokenize none, on the dataset's lower-cased words"]
+    return list({row["computed by"]: None for row in report["models"].values()})
 
 
 def _rate(value: float) -> str:

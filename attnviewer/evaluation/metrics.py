@@ -21,9 +21,13 @@ but not, COCO's. One METEOR process serves a whole run (its start loads a paraph
 seconds); close_meteor() and the end of the program end it. SPICE is not computed (its first run
 downloads Stanford models).
 
-Translations: corpus-level BLEU and chrF through sacrebleu. The sentences are already split into
-words (the generated language's suffixes such as "=o" are words of their own), so sacrebleu's
-own tokeniser is turned off for BLEU; chrF works on characters and needs none.
+Translations: corpus-level BLEU and chrF through sacrebleu. On a real corpus (`eval translate
+--data`) the figures papers quote: sacrebleu's defaults (BLEU's 13a tokeniser, case kept) on the
+file's own target text and the model's detokenised output, each with sacrebleu's signature
+(standard_translation_metrics); beside them "BLEU (corpus tokens)": BLEU on the dataset's
+lower-cased words with sacrebleu's tokeniser off (translation_metrics, what validation during
+training computes). On the generated language the words are the text (its suffixes such as "=o"
+are words of their own), so BLEU there is always on the words.
 """
 from __future__ import annotations
 
@@ -36,7 +40,22 @@ from typing import Sequence
 import numpy as np
 
 CAPTION_METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr-D")
-TRANSLATION_METRICS = ("BLEU", "chrF")
+TRANSLATION_METRICS = ("BLEU", "chrF", "BLEU (corpus tokens)")  # eval translate --data's columns
+
+
+def tool_version(package: str) -> str:
+    """'pycocoevalcap 1.2': the installed version, for the tables that print its figures."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{package} {version(package)}"
+    except PackageNotFoundError:
+        return f"{package} (version unknown)"
+
+
+def figure(value: float) -> str:
+    """A metric as printed: 4 significant digits, so a change shows (BLEU-4 near its floor: 1.004e-05)."""
+    return f"{value:#.4g}"
 
 
 def java_problem() -> str | None:
@@ -58,6 +77,17 @@ class CaptionScores:
 
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    coco: bool = False  # tokenised by the PTB tokenizer: the figures are COCOEvalCap's
+
+    def computed_by(self) -> str:
+        """The tool, its version and how: the line printed under a table of these figures."""
+        how = ("as COCOEvalCap scores them (PTB tokenizer" + (", METEOR 1.5)" if self.coco_meteor else ")")
+               if self.coco else "on the captions' own words (no PTB tokenizer without Java: not COCO's figures)")
+        return f"{tool_version('pycocoevalcap')}, {how}; CIDEr-D is the variant COCO reports as CIDEr"
+
+    @property
+    def coco_meteor(self) -> bool:
+        return any("METEOR" in row for row in self.scores.values())
 
 
 def caption_metrics(references: Sequence[Sequence[str]], candidates: dict[str, Sequence[str]],
@@ -69,6 +99,7 @@ def caption_metrics(references: Sequence[Sequence[str]], candidates: dict[str, S
     out = CaptionScores()
     problem = java_problem() if java is None else (None if java else "Java not used")
     refs, cands = _tokenised(references, candidates, problem is None, out.notes)
+    out.coco = problem is None and not any(n.startswith("PTB tokenizer failed") for n in out.notes)
     for name, c in cands.items():
         out.scores[name] = _java_free_scores(refs, c)
     if problem is not None:
@@ -218,16 +249,40 @@ def bleu(references: list[str], hypotheses: list[str]) -> float:
     return float(sacrebleu.corpus_bleu(hypotheses, [references], tokenize="none", force=True).score)
 
 
-def translation_metrics(references: Sequence[Sequence[str]], hypotheses: Sequence[str]) -> dict[str, float]:
-    """Corpus BLEU and chrF (0-100); references[i]: the reference translations of sentence i (at
-    least one; items with fewer than the most are padded as sacrebleu allows)."""
-    import sacrebleu
-
+def _streams(references: Sequence[Sequence[str]], hypotheses: Sequence[str]) -> list[list[str | None]]:
+    """sacrebleu's reference streams: stream k holds each sentence's k-th reference (None where a
+    sentence has fewer than the most, as sacrebleu allows)."""
     refs = [[" ".join(r) if not isinstance(r, str) else r for r in rs] for rs in references]
     if len(refs) != len(hypotheses):
         raise ValueError(f"{len(hypotheses)} translations for {len(refs)} sentences")
     most = max((len(r) for r in refs), default=1)
-    streams = [[rs[k] if k < len(rs) else None for rs in refs] for k in range(most)]
-    hyps = list(hypotheses)
+    return [[rs[k] if k < len(rs) else None for rs in refs] for k in range(most)]
+
+
+def standard_translation_metrics(references: Sequence[Sequence[str]], hypotheses: Sequence[str]
+                                 ) -> tuple[dict[str, float], dict[str, str]]:
+    """({"BLEU", "chrF"}, {"BLEU": signature, "chrF": signature}): sacrebleu's defaults (BLEU's
+    13a tokeniser, case kept, exponential smoothing) on text as written: references[i] the
+    reference texts of sentence i, hypotheses the translations as the model writes them out (a
+    word-level model's words joined by spaces: 13a splits punctuation off words as our readers
+    did, so "said ." and "said." score alike, and sacrebleu's warning about tokenised periods,
+    which force silences without touching the signature, does not apply)."""
+    from sacrebleu.metrics import BLEU, CHRF
+
+    streams, hyps = _streams(references, hypotheses), list(hypotheses)
+    scores, signatures = {}, {}
+    for name, metric in (("BLEU", BLEU(force=True)), ("chrF", CHRF())):
+        scores[name] = float(metric.corpus_score(hyps, streams).score)
+        signatures[name] = str(metric.get_signature())
+    return scores, signatures
+
+
+def translation_metrics(references: Sequence[Sequence[str]], hypotheses: Sequence[str]) -> dict[str, float]:
+    """Corpus BLEU and chrF (0-100) of space-separated words, sacrebleu's tokeniser off (on a real
+    corpus: "BLEU (corpus tokens)"); references[i]: the reference translations of sentence i (at
+    least one; items with fewer than the most are padded as sacrebleu allows)."""
+    import sacrebleu
+
+    streams, hyps = _streams(references, hypotheses), list(hypotheses)
     return {"BLEU": float(sacrebleu.corpus_bleu(hyps, streams, tokenize="none", force=True).score),
             "chrF": float(sacrebleu.corpus_chrf(hyps, streams).score)}
