@@ -80,6 +80,10 @@ def write(args: argparse.Namespace, kind, medias: list, results: list, plans: li
 
                 write_svg(args.recorded_tree, files.temporary(paths["beam_tree"]), item=i, best=result.best.tokens,
                           title=titled(result))
+            if "html" in paths:
+                from ..whatif.html import write_page
+
+                write_page(media, result, files.temporary(paths["html"]))
         for path in paths.values():
             log(f"  wrote {printable(path)}")
 
