@@ -77,7 +77,7 @@ def _generate(model, inputs, beams: int):
         given = dict(input_ids=ids, attention_mask=mask)
     else:
         given = dict(pixel_values=model._pixels(inputs))
-    search = dict(num_beams=beams, early_stopping=True, length_penalty=1.0, num_return_sequences=beams) if beams > 1 else {}
+    search = dict(num_beams=beams, length_penalty=1.0, num_return_sequences=beams) if beams > 1 else {}  # (the folder's early stopping)
     with torch.inference_mode():
         return model.hf.generate(**given, **search, max_new_tokens=MAX_NEW, do_sample=False, output_attentions=True,
                                  output_scores=True, return_dict_in_generate=True)

@@ -21,9 +21,13 @@ def add_decoding(p: argparse.ArgumentParser, default_model: str) -> None:
     p.add_argument("--top-k", type=int, default=0, help="sampling: only the K most likely words")
     p.add_argument("--seed", type=int, help="sampling seed")
     p.add_argument("--max-len", type=int, help="longest output in words")
-    p.add_argument("--length-penalty", type=float, default=1.0, metavar="A",
-                   help="beam: rank hypotheses by log probability / length ** A (default 1; 0: sums, as the "
-                        "Show-Attend-Tell tutorial ranks)")
+    p.add_argument("--length-penalty", type=float, metavar="A",
+                   help="beam: rank hypotheses by log probability / length ** A (default 1, or a transformers "
+                        "folder's generation_config; 0: sums, as the Show-Attend-Tell tutorial ranks)")
+    p.add_argument("--min-len", type=int, default=0, metavar="N",
+                   help="no end before N words (subword models count pieces; default 0)")
+    p.add_argument("--no-repeat-ngram", type=int, default=0, metavar="N",
+                   help="never write the same N words in a row twice in one output (0: off, the default)")
     p.add_argument("--shrink-beam", action="store_true",
                    help="beam: a hypothesis that ends narrows the beam, as the Show-Attend-Tell tutorial's search")
     p.add_argument("--score", metavar="FN", help="attention score function (a bundled variant of the model)")
@@ -177,6 +181,7 @@ def decode_settings(args: argparse.Namespace):
         s = DecodeSettings("beam", beam=3 if args.beam is None else args.beam,
                            length_penalty=args.length_penalty, shrink_beam=args.shrink_beam)
     s.max_len = args.max_len
+    s.min_len, s.no_repeat_ngram = getattr(args, "min_len", 0), getattr(args, "no_repeat_ngram", 0)
     return s.validate()
 
 

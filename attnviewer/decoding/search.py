@@ -35,11 +35,50 @@ def decode(model, state: dict[str, Tensor], settings: DecodeSettings, stream: bo
     s = settings.validate()
     max_len = s.max_len or model.config.max_len
     max_len = min(max_len, getattr(model, "longest", max_len))  # a transformer's positions end somewhere
+    rules = WordRules(s.min_len, s.no_repeat_ngram, model.end_id) if s.min_len or s.no_repeat_ngram else None
     if s.method == "beam":
-        return beam_search(model, state, s.beam, max_len, s.length_penalty, s.alternatives, stream, s.shrink_beam,
-                           constrain, tree)
+        # a transformers folder's generation_config names its own length penalty and early stopping
+        penalty = s.length_penalty if s.length_penalty is not None else getattr(model, "length_penalty", 1.0)
+        return beam_search(model, state, s.beam, max_len, penalty, s.alternatives, stream, s.shrink_beam,
+                           constrain, tree, rules=rules, early_stopping=getattr(model, "early_stopping", True))
     pick = _argmax if s.method == "greedy" else _sampler(s.temperature, s.top_k, s.seed)
-    return _single_path(model, state, pick, max_len, s.alternatives, stream, s.sample_attention, constrain)
+    return _single_path(model, state, pick, max_len, s.alternatives, stream, s.sample_attention, constrain, rules)
+
+
+class WordRules:
+    """What the user asked of every output, for any model, applied to each step's log
+    probabilities given the words each row has written: no end before `min_len` words, no run of
+    `no_repeat` words twice (as transformers' min_length and no_repeat_ngram_size, over the words
+    without the start token)."""
+
+    def __init__(self, min_len: int, no_repeat: int, end: int):
+        self.min_len, self.n, self.end = min_len, no_repeat, end
+
+    def __call__(self, written: list[list[int]], log_probs: Tensor) -> Tensor:
+        rows, cols = [], []
+        for r, ids in enumerate(written):
+            if len(ids) < self.min_len:
+                rows.append(r)
+                cols.append(self.end)
+            for word in self._repeating(ids):
+                rows.append(r)
+                cols.append(word)
+        if not rows:
+            return log_probs
+        out = log_probs.clone()
+        out[torch.tensor(rows, device=out.device), torch.tensor(cols, device=out.device)] = float("-inf")
+        stuck = ~torch.isfinite(out).any(dim=1)  # every word barred (a tiny vocabulary): the end stays open
+        if stuck.any():
+            out[stuck, self.end] = log_probs[stuck, self.end]
+        return out
+
+    def _repeating(self, ids: list[int]) -> set[int]:
+        """The words that would repeat an n-gram: those that followed the last n-1 words before."""
+        n = self.n
+        if not n or len(ids) < n - 1:
+            return set()
+        tail = ids[len(ids) - n + 1:] if n > 1 else []
+        return {ids[i + n - 1] for i in range(len(ids) - n + 1) if ids[i:i + n - 1] == tail}
 
 
 def entropy(log_probs: Tensor) -> Tensor:
@@ -96,18 +135,19 @@ def _sampler(temperature: float, top_k: int, seed: int | None):
     return pick
 
 
-def _single_path(model, state, pick, max_len, n_alt, stream=True, sample_attention=False, constrain=None) -> Decoding:
+def _single_path(model, state, pick, max_len, n_alt, stream=True, sample_attention=False, constrain=None,
+                 rules=None) -> Decoding:
     batch = next(iter(state.values())).shape[0]
     device = next(iter(state.values())).device
     shape = model.attention_shape
     prev = torch.full((batch,), model.start_id, dtype=torch.long, device=device)
     paths = [_Path() for _ in range(batch)]
     alive = list(range(batch))
+    extra = {"sample_attention": True} if sample_attention else {}
     for t in range(max_len):
-        if sample_attention:
-            log_probs, att, state = model.step(state, prev, sample_attention=True)
-        else:
-            log_probs, att, state = model.step(state, prev)
+        log_probs, att, state = model.step(state, prev, **extra)
+        if rules is not None:  # chosen among the words allowed, their probabilities renormalised (as generate())
+            log_probs = torch.log_softmax(rules([paths[b].ids for b in alive], log_probs), dim=-1)
         tokens = pick(constrain(t, log_probs) if constrain is not None else log_probs)
         ent_np = entropy(log_probs).cpu().numpy()
         alt_p, alt_i = log_probs.topk(min(n_alt, log_probs.shape[1]), dim=1)
@@ -182,9 +222,12 @@ def _hypothesis(vocab, shape, ids, log_prob, probs, alts, att, length_penalty, e
 
 
 def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=True, shrink=False, constrain=None,
-                tree=None) -> Decoding:
+                tree=None, rules=None, early_stopping=True) -> Decoding:
     """k hypotheses per input. By default a hypothesis that ends is set aside and the next best
-    candidate takes its place, until k have ended. With `shrink` (the Show-Attend-Tell tutorial's
+    candidate takes its place, until k have ended (`early_stopping` True); with False or "never",
+    an input goes on while its best live hypothesis could still beat the k-th ended one, as
+    transformers' generate() decides (False: at its present length; "never": at max_len where
+    the length penalty favours length). `rules`: a WordRules. With `shrink` (the Show-Attend-Tell tutorial's
     search), only the best `width` candidates of a step count: those that end are set aside, the
     others go on, and the width narrows by the number that ended; at max_len, unended hypotheses
     are kept only for an input that has no ended one."""
@@ -204,11 +247,16 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
     width = np.full(batch, k)  # shrink: the live hypotheses of each open input
 
     parents = owner = None  # until the first step: one state row per input
+    written: list[list[int]] = []  # rules: the words of each hypothesis row
+    extra = {"beam": True} if getattr(model, "scores_per_search", False) else {}
     for t in range(max_len):
-        log_probs, att, state = model.step(state, prev, parents=parents, owner=owner)
+        log_probs, att, state = model.step(state, prev, parents=parents, owner=owner, **extra)
         if t == 0:  # the first step is the same for all k beams: run it once, then fan out
             log_probs, att = log_probs.repeat_interleave(k, 0), att.repeat_interleave(k, 0)
             state = {n: v if n in static else v.repeat_interleave(k, 0) for n, v in state.items()}
+            written = [[] for _ in range(log_probs.shape[0])]
+        if rules is not None:  # not renormalised: a beam's score sums what generate()'s sums
+            log_probs = rules(written, log_probs)
         n_open, n_vocab = len(items), log_probs.shape[1]
         alt_p, alt_i = log_probs.topk(min(n_alt, n_vocab), dim=1)
         chosen_from = constrain(t, log_probs) if constrain is not None else log_probs
@@ -232,6 +280,8 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
             keep = np.argsort(is_end, axis=1, kind="stable")[:, :k]  # the best k that go on
         parent = (in_rows * k + beam_i[in_rows, keep]).reshape(-1)
         new_tok = tok_i[in_rows, keep].reshape(-1)
+        if rules is not None:
+            written = [written[p] + [int(w)] for p, w in zip(parent, new_tok)]
         if tree is not None:
             tree.expand(t, items, k, top_s, beam_i, tok_i, live, ending, keep, ~dead if shrink else None)
 
@@ -247,7 +297,9 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
             scores[dead] = -np.inf
         prev = torch.from_numpy(new_tok).to(device)
 
-        open_rows = [r for r, b in enumerate(items) if (width[r] > 0 if shrink else len(finished[b]) < k)]
+        open_rows = [r for r, b in enumerate(items)
+                     if (width[r] > 0 if shrink else _open(finished[b], k, float(scores[r, 0]), t + 1, max_len,
+                                                           length_penalty, early_stopping))]
         if stream:
             yield from trace.steps(t, scores, items, open_rows, k)
         if t == max_len - 1 and not shrink:
@@ -268,6 +320,8 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
             scores, prev, parent = scores[open_rows], prev.index_select(0, rows_t), parent[rows]
             width = width[open_rows]
             trace.keep_rows(rows)
+            if rules is not None:
+                written = [written[i] for i in rows]
             items = [items[r] for r in open_rows]
         if getattr(model, "attends_after_reading", False):
             # A transformer's attention depends on the word it reads: every word gets its parent's
@@ -294,6 +348,20 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
                     if tree is not None:
                         tree.cut(b, [j])
     return [sorted(f, key=lambda h: h.score, reverse=True)[:k] for f in finished]
+
+
+def _open(finished: list[Hypothesis], k: int, best_live: float, length: int, max_len: int, length_penalty: float,
+          early_stopping) -> bool:
+    """Whether an input's search goes on: fewer than k ended, or (early_stopping False or
+    "never") its best live hypothesis could still score above the k-th best ended one."""
+    if len(finished) < k:
+        return True
+    if early_stopping is True:
+        return False
+    if early_stopping == "never" and length_penalty > 0:
+        length = max_len  # the longest it may grow: the best it could score
+    kth = sorted((h.score for h in finished), reverse=True)[k - 1]
+    return best_live / length ** length_penalty > kth
 
 
 class _Trace:

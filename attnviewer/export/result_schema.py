@@ -137,10 +137,12 @@ class Settings(_Record):
     temperature: Annotated[float, AfterValidator(_between(0, 1000))] = 1.0
     top_k: Annotated[int, AfterValidator(_between(0, 10_000_000))] = 0
     max_len: Annotated[int, AfterValidator(_between(1, 100000))] | None = None
-    length_penalty: Annotated[float, AfterValidator(_between(-1000, 1000))] = 1.0
+    length_penalty: Annotated[float, AfterValidator(_between(-1000, 1000))] | None = 1.0  # None: the model's own
     alternatives: Annotated[int, AfterValidator(_between(0, ALTERNATIVES_MAX))] = 5
     seed: Annotated[int, AfterValidator(_between(-2 ** 63, 2 ** 64 - 1))] | None = None
     sample_attention: bool = False
+    min_len: Annotated[int, AfterValidator(_between(0, 10_000))] = 0  # (older files: none)
+    no_repeat_ngram: Annotated[int, AfterValidator(_between(0, 100))] = 0
     device: Annotated[str, Field(max_length=100), AfterValidator(_no_controls(_CONTROL))] = "cpu"
     reversed: bool = False
 

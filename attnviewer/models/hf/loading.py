@@ -13,6 +13,7 @@ from pathlib import Path
 from ...errors import CheckpointError, first_line, printable
 from ...model_folders import FolderModel, inspect
 from .load_progress import LoadCancelled
+from .rules import rules_of
 from .stepper import HFConfig, Stepper
 
 INSTALL = "pip install 'attnviewer[transformers]'"
@@ -114,7 +115,6 @@ def _given(*values):
 def _stepper(hf, info: FolderModel, tokenizer) -> Stepper:
     gen = getattr(hf, "generation_config", None)
     cfg = hf.config
-    banned = [w[0] for w in (getattr(gen, "bad_words_ids", None) or []) if isinstance(w, (list, tuple)) and len(w) == 1]
     forced = getattr(gen, "forced_bos_token_id", None) if gen is not None else None
     if info.family == "blip":
         text = cfg.text_config
@@ -139,7 +139,26 @@ def _stepper(hf, info: FolderModel, tokenizer) -> Stepper:
             config.steps = int(getattr(enc, "num_frames", config.steps) or config.steps)
     if info.kind == "translate":
         config.max_source_len = int(getattr(cfg, "max_position_embeddings", 0) or 512)
-    return Stepper(hf, info.family, info.kind, tokenizer, config, start, end, banned, forced, patch, tubelet)
+    eos = getattr(gen, "eos_token_id", None) if gen is not None else None
+    rules = rules_of(gen, end if eos is None else eos, printable(info.path))
+    penalty, early = _beam_rules(gen, info)
+    return Stepper(hf, info.family, info.kind, tokenizer, config, start, end, [], forced, patch, tubelet, rules=rules,
+                   length_penalty=penalty, early_stopping=early)
+
+
+def _beam_rules(gen, info: FolderModel) -> tuple[float, bool | str]:
+    """(length_penalty, early_stopping) of the folder's generation_config: how its beam search
+    ranks and when it stops (transformers' defaults: 1.0 and False)."""
+    penalty = getattr(gen, "length_penalty", None)
+    early = getattr(gen, "early_stopping", None)
+    penalty, early = 1.0 if penalty is None else penalty, False if early is None else early  # (5.x: None unset)
+    if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not abs(penalty) <= 1000:
+        raise CheckpointError(f"{printable(info.path)}: its generation_config.json has length_penalty "
+                              f"{printable(repr(penalty))[:40]}; a number from -1000 to 1000 is needed")
+    if early not in (True, False, "never"):
+        raise CheckpointError(f"{printable(info.path)}: its generation_config.json has early_stopping "
+                              f"{printable(repr(early))[:40]}; true, false or \"never\" is needed")
+    return float(penalty), early if early == "never" else bool(early)
 
 
 def _token_side(enc) -> int | None:

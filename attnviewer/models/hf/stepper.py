@@ -80,16 +80,20 @@ class Stepper(nn.Module):
     """The app's model interface around a transformers model (see the module's docstring)."""
 
     attends_after_reading = True  # a step's attention depends on the word it reads (the query)
+    scores_per_search = True  # beam search passes beam=True: the rules then apply as generate()'s beam search does
     per_input_state = ()
 
     def __init__(self, hf: nn.Module, family: str, kind: str, tokenizer, config: HFConfig,
                  start_id: int, end_id: int, banned: list[int] | None = None, forced_first: int | None = None,
-                 patch: int | None = None, tubelet: int = 1):
+                 patch: int | None = None, tubelet: int = 1, rules=None, length_penalty: float = 1.0,
+                 early_stopping: bool | str = True):
         super().__init__()
         self.hf, self.family, self.kind, self.tokenizer, self.config = hf, family, kind, tokenizer, config
         self.start_id, self.end_id = int(start_id), int(end_id)
         self.banned = sorted(set(banned or []))
         self.forced_first = forced_first
+        self.rules = rules  # rules.GenerationRules of the folder's generation_config, or None
+        self.length_penalty, self.early_stopping = float(length_penalty), early_stopping  # beam, as generate()'s
         self.patch, self.tubelet = patch, tubelet
         self._copies: Tensor | None = None  # VideoMAE: the encoder token each (frame, patch) copies
         decoder = hf.text_decoder if family == "blip" else hf
@@ -161,6 +165,10 @@ class Stepper(nn.Module):
         state = {"encoder": states, "cache": CacheRows(None)}
         if mask is not None:
             state["mask"] = mask
+        if self.rules:  # the ids each row has read so far (reordered with the rows, like the cache)
+            state["ids"] = torch.zeros((len(states), 0), dtype=torch.long, device=states.device)
+            if self.rules.encoder_ngram and self.kind == "translate":
+                state["source"] = inputs[0].to(states.device)
         return state
 
     @property
@@ -190,7 +198,7 @@ class Stepper(nn.Module):
         return self.hf.config
 
     def step(self, state: dict, prev_tokens: Tensor, parents: Tensor | None = None, owner: Tensor | None = None,
-             sample_attention=None) -> tuple[Tensor, Tensor, dict]:
+             sample_attention=None, beam: bool = False) -> tuple[Tensor, Tensor, dict]:
         if parents is not None:  # (a search that shares parents' rows; ours are always per word)
             state = {n: v.index_select(0, parents) for n, v in state.items()}
         cache = state["cache"].cache
@@ -215,7 +223,15 @@ class Stepper(nn.Module):
         if self._copies is not None:  # a tubelet's weight, shared equally among its frames
             attention = attention[..., self._copies] / self.tubelet
         new = dict(state, cache=CacheRows(_returned_cache(out)))
-        return torch.log_softmax(logits, dim=-1), attention, new
+        if "ids" not in state:
+            return torch.log_softmax(logits, dim=-1), attention, new
+        # generate() applies the rules to the logits in greedy search and sampling, to the log
+        # probabilities in beam search (not renormalised: a beam's score sums these)
+        new["ids"] = ids = torch.cat([state["ids"], prev_tokens[:, None]], dim=1)
+        source = state.get("source")
+        if beam:
+            return self.rules(ids, torch.log_softmax(logits, dim=-1), source), attention, new
+        return torch.log_softmax(self.rules(ids, logits, source), dim=-1), attention, new
 
     # -- sentences ----------------------------------------------------------------------------
 
