@@ -172,6 +172,11 @@ def reference_texts(data: Path, items: list) -> list[list[str]]:
         for where, row in _rows(path, Problems(), "\t", csv.QUOTE_NONE, label):
             if where in ids:
                 text[where] = row[1]
+    gone = [item.id for item in items if item.id not in text]
+    if gone:
+        from ..errors import DataError
+
+        raise DataError(f"{data}: changed while it was evaluated ({gone[0]} is no longer a sentence pair)")
     return [[text[item.id]] for item in items]
 
 
