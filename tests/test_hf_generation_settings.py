@@ -165,3 +165,10 @@ def test_bad_words_of_several_tokens_are_never_written(built, plain, tmp_path):
 def test_a_wrong_value_in_generation_config_is_refused_in_one_line(built, tmp_path):
     with pytest.raises(CheckpointError, match="generation_config.json .*(refuses|length_penalty)"):
         _with(built, tmp_path, "marian", length_penalty="long")
+
+
+@pytest.mark.parametrize("fields", [dict(repetition_penalty=-1.0), dict(encoder_no_repeat_ngram_size="two"),
+                                    dict(no_repeat_ngram_size=2.5)])
+def test_a_value_transformers_refuses_is_one_line(built, tmp_path, fields):
+    with pytest.raises(CheckpointError, match="generation_config.json has a value transformers refuses"):
+        _with(built, tmp_path, "marian", **fields)

@@ -22,9 +22,9 @@ class GenerationRules:
 
     def __init__(self, values: dict, eos, name: str = "the model"):
         self.values, self.eos, self.name = values, eos, name
-        self.encoder_ngram = int(values.get("encoder_no_repeat_ngram_size") or 0)
         self._built: dict[str, list] = {}
         self._processors("cpu")  # a wrong value is refused when the folder loads, not at the first word
+        self.encoder_ngram = int(values.get("encoder_no_repeat_ngram_size") or 0)  # (checked just above)
 
     def __bool__(self) -> bool:
         return bool(self.values)
