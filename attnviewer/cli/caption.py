@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import whatif
+from . import probes, whatif
 from .options import add_decoding, add_device, add_overwrite, add_style, add_whatif
+from .probes import add_probes
 from .outputs import add_pieces
 
 
@@ -25,6 +26,7 @@ def caption(args: argparse.Namespace) -> int:
     style = figure_style(args)
     lens_option(args)
     whatif.check(args, settings)
+    probes.check(args)
     if args.out is not None and whatif.asked(args):
         raise OutputError(f"{whatif.asked(args)[0]} is for images named one by one, not with --out OUTDIR")
     if args.out is not None:
@@ -59,6 +61,7 @@ def caption(args: argparse.Namespace) -> int:
     for im, r, s, w, out in zip(images, results, shown, words, plans):
         print_result(IMAGE, s, settings.method, shown=im.path)
         whatif.report(args, s)
+        probes.run(args, IMAGE, model, im, r, style)
         opts = WriteOptions(title=args.title or titled(r, title), word=w, word_title=args.title, seconds=args.frame_seconds,
                             frame_size=args.frame_size)
         write(IMAGE, im, r, out, style, opts, drawn=s)
@@ -91,3 +94,4 @@ def add_parser(sub) -> None:
     folder.add_argument("--batch-size", type=int, default=16, metavar="N", help="with --out: images per model batch")
     add_style(cap)
     add_device(cap)
+    add_probes(cap)  # last: it adds --word where the style options have none

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from .options import add_decoding, add_device, add_overwrite, add_style, add_whatif
+from .probes import add_probes
 
 
 def translate(args: argparse.Namespace) -> int:
@@ -15,7 +16,7 @@ def translate(args: argparse.Namespace) -> int:
     from ..target_words import word_result
     from ..kinds import titled
     from ..types import model_label
-    from . import ranks, whatif
+    from . import probes, ranks, whatif
     from .options import decode_settings, figure_style, lens_option, model_lens, model_name, refuse_lens_without_heads
     from .outputs import check_plans, plan, print_result, write
 
@@ -23,6 +24,7 @@ def translate(args: argparse.Namespace) -> int:
     style = figure_style(args)
     lens_option(args)
     whatif.check(args, settings)
+    probes.check(args)
     if ranks.another_rank():  # under torchrun rank 0 alone decodes and writes
         return 0
     texts = [check_argument(t, f"sentence {i}") for i, t in enumerate(args.sentences, 1)]
@@ -52,6 +54,7 @@ def translate(args: argparse.Namespace) -> int:
         shown = result if getattr(args, "pieces", False) else word_result(result)  # the file keeps the pieces
         print_result(TEXT, shown, settings.method, shown=TEXT.shown(sentence))
         whatif.report(args, shown)
+        probes.run(args, TEXT, model, sentence, result, style)
         aligned.add(shown)
         opts = WriteOptions(title=args.title or titled(result, title), values=args.values, specials=args.specials,
                             seconds=args.frame_seconds, frame_size=args.frame_size)
@@ -81,3 +84,4 @@ def add_parser(sub) -> None:
     add_whatif(tr, sentences=True)
     add_style(tr, images=False)
     add_device(tr)
+    add_probes(tr)  # last: it adds --word where the style options have none

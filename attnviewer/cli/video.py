@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from .options import add_decoding, add_device, add_overwrite, add_style, add_whatif, add_video_figures
+from .probes import add_probes
 from .outputs import add_pieces
 
 
@@ -14,7 +15,7 @@ def video(args: argparse.Namespace) -> int:
     from ..kinds.video import DEFAULT_STEPS
     from ..kinds import titled
     from ..types import model_label
-    from . import ranks, whatif
+    from . import probes, ranks, whatif
     from .options import decode_settings, figure_style, lens_option, model_lens, model_name, refuse_lens_without_heads
     from .outputs import check_plans, plan, print_result, shown_result, write
 
@@ -22,6 +23,7 @@ def video(args: argparse.Namespace) -> int:
     style = figure_style(args)
     lens_option(args)
     whatif.check(args, settings)
+    probes.check(args)
     if ranks.another_rank():  # under torchrun rank 0 alone decodes and writes
         return 0
     plans = plan(VIDEO, {"figure": args.figure, "top_frames": args.top_frames, "json": args.json,
@@ -42,6 +44,7 @@ def video(args: argparse.Namespace) -> int:
     shown = shown_result(result, args)  # a subword decoder's pieces as words; the file keeps them
     print_result(VIDEO, shown, settings.method, shown=args.clip + (" (reversed)" if args.reverse else ""))
     whatif.report(args, shown)
+    probes.run(args, VIDEO, model, clip, result, style)
     opts = WriteOptions(title=args.title or titled(result, f"{model_label(name)}, {settings.describe()}"), top_k=args.top_k_frames,
                         seconds=args.frame_seconds, frame_size=args.frame_size)
     write(VIDEO, clip, result, plans[0], style, opts, drawn=shown)
@@ -64,3 +67,4 @@ def add_parser(sub) -> None:
     add_video_figures(vi)
     add_style(vi, images=False)
     add_device(vi)
+    add_probes(vi)  # last: it adds --word where the style options have none

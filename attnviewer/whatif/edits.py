@@ -7,6 +7,8 @@ A place is what a word's map covers: a cell of the image's grid, a sampled frame
 """
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -117,6 +119,7 @@ class GradientInput:
     state_of: Callable[[Any], dict]
     places: Callable[[Any, tuple], np.ndarray]
     what: str  # "pixels", "frames", "source embeddings"
+    baseline: Callable[[Any], Any] = lambda x: x * 0  # the blank input integrated gradients start from
 
 
 def _repeat(inputs, n: int):
@@ -130,19 +133,46 @@ def _repeat(inputs, n: int):
 
 def _pixels_input(kind, model, media, device, places, what) -> GradientInput:
     x = kind.inputs(model, [media], device)
-    return GradientInput(x, model.init_state, places, what)
+
+    def state_of(xs):
+        with _no_rollout(model):
+            return model.init_state(xs)
+
+    return GradientInput(x, state_of, places, what, _mean_colour)
 
 
-def _embedding_input(kind, model, media, device) -> GradientInput:
-    """The source embeddings: the embedding layer's output is replaced by x while the encoder runs
-    (a forward hook, removed before the decoder runs: a transformer may share the layer with it)."""
+def _mean_colour(x):
+    """Pixels (B, [T,] 3, S, S) -> each (frame's) mean colour everywhere: the masks' blank, and a
+    baseline the path from which stays among ordinary images (black pixels are far out for a
+    network that normalises them, and its integral then needs many more steps)."""
+    return x.mean(dim=(-2, -1), keepdim=True).expand_as(x).clone()
+
+
+@contextmanager
+def _no_rollout(model):
+    """A transformer's stepper computes its encoder's rollout (the lens 'rollout') in numpy, which a
+    tensor that needs its gradient refuses; attribution draws no rollout, so it is left out while
+    the encoder runs for it. (To go once models/hf/stepper.py's _rollout detaches its input.)"""
+    module = sys.modules.get(type(model).__module__)
+    original = getattr(module, "_rollout", None)
+    if original is None:
+        yield
+        return
+    module._rollout = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        module._rollout = original
+
+
+def _hooked_input(kind, model, media, device, layer, reshape) -> tuple:
+    """(x, state_of, model inputs): x the output of `layer` while the model encodes the input,
+    (1, ...) as reshape(output, 1) gives it; state_of(xs) runs the encoder with the layer's
+    output replaced by a batch xs (a forward hook, removed before the decoder runs: a transformer
+    may share the layer with its decoder)."""
     import torch
 
     inputs = kind.inputs(model, [media], device)
-    if hasattr(model, "source_embedding"):  # our translator
-        layer = model.source_embedding
-    else:  # a transformers encoder-decoder
-        layer = model.hf.get_encoder().get_input_embeddings()
     seen = []
     handle = layer.register_forward_hook(lambda module, args, out: seen.append(out.detach()))
     try:
@@ -150,14 +180,35 @@ def _embedding_input(kind, model, media, device) -> GradientInput:
             model.init_state(inputs)
     finally:
         handle.remove()
-    x = seen[0]
+    x = reshape(seen[0], 1)
 
     def state_of(xs):
-        handle = layer.register_forward_hook(lambda module, args, out: xs)
+        handle = layer.register_forward_hook(lambda module, args, out: xs.reshape(out.shape))
         try:
-            return model.init_state(_repeat(inputs, len(xs)))
+            with _no_rollout(model):
+                return model.init_state(_repeat(inputs, len(xs)))
         finally:
             handle.remove()
+
+    return x, state_of, inputs
+
+
+def _frames_input(kind, model, media, device) -> GradientInput:
+    """Our video captioners: each frame's features (what the memory reads); a transformer: its pixels."""
+    appearance = getattr(model, "frames", None)
+    if appearance is None:
+        return _pixels_input(kind, model, media, device, _frame_places, "frame pixels")
+    x, state_of, _ = _hooked_input(kind, model, media, device, appearance, lambda out, b: out.reshape(b, -1, out.shape[-1]))
+    return GradientInput(x, state_of, lambda attr, shape: attr.detach().double().cpu().numpy().sum(-1), "frame features")
+
+
+def _embedding_input(kind, model, media, device) -> GradientInput:
+    """The source embeddings (the embedding layer's output, per source token)."""
+    if hasattr(model, "source_embedding"):  # our translator
+        layer = model.source_embedding
+    else:  # a transformers encoder-decoder
+        layer = model.hf.get_encoder().get_input_embeddings()
+    x, state_of, inputs = _hooked_input(kind, model, media, device, layer, lambda out, b: out)
 
     n_words = len(media.words)
     token_place = _token_words(model, inputs, x.shape[1], n_words)
@@ -196,7 +247,7 @@ EDITS = {
     "image": Edits(("mean", "blur"), 0.5, _mask_image, _image_region,
                    lambda k, m, media, d: _pixels_input(k, m, media, d, _image_places, "pixels")),
     "video": Edits(("mean", "blur"), 0.5, _mask_frames, _frames_region,
-                   lambda k, m, media, d: _pixels_input(k, m, media, d, _frame_places, "frames")),
+                   _frames_input),
     "text": Edits(("unk", "drop"), 0.0, _mask_words, _words_region, _embedding_input),
 }
 
