@@ -46,6 +46,7 @@ class Job:
     trust_pickle: bool = False
     options: dict = field(default_factory=dict)  # how the kind reads the input (video: reverse)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    stopped: bool = False  # cancelled by the user's Stop (not superseded): a model it loads stops too
 
 
 class Cancelled(Exception):
@@ -62,6 +63,7 @@ class Worker(QObject):
     places = Signal(int, str, object)  # job id, slot, lens.Places: a transformer's token -> place map (before its first Step)
     note = Signal(int, str, str)  # job id, slot, the input is far from the model's training data (before the first word)
     loading = Signal(int, str, str)  # job id, slot, the model being loaded (not yet in the cache): the window shows it busy
+    load_progress = Signal(int, str, int, int)  # job id, slot, tensors read, of total (a transformers folder)
     cached_models = Signal(list)  # [(folder, kind, label)]: the supported models in the user's Hugging Face cache
     finished = Signal(int, str, object)  # job id, slot, Result
     failed = Signal(int, str, str)  # job id, slot, message for the user
@@ -79,7 +81,7 @@ class Worker(QObject):
         super().__init__()
         self.latest: dict[str, int] = {}  # slot -> newest job id; written by the GUI thread
         self._models: dict[tuple[str, str], object] = {}
-        self._loads: dict[tuple, Future] = {}  # models being loaded on a loader thread, by key
+        self._loads: dict[tuple, _Load] = {}  # models being loaded on a loader thread, by key
         self._devices: list[str] | None = None
         self._last_media = None  # (key, media): the last input read
         self.latest_preview = 0  # newest preview id; written by the GUI thread
@@ -235,42 +237,74 @@ class Worker(QObject):
             label = _model_label(path)
             self.status.emit(job.id, job.slot, f"loading model {label}")
             self.loading.emit(job.id, job.slot, label)
-            model = self._load(job, kind, key + (job.trust_pickle,), lambda: pipeline.load_model(
-                kind, job.model, job.device, job.trust_pickle))
+            model = self._load(job, key + (job.trust_pickle,), lambda: pipeline.load_model(
+                kind, job.model, job.device, job.trust_pickle), counted=path.is_dir())
             if key not in self._models:
                 if len(self._models) >= MODEL_CACHE_SIZE:
                     self._models.pop(next(iter(self._models)))
                 self._models[key] = model
         return self._models[key]
 
-    def _load(self, job: Job, kind, key, load):
+    def _load(self, job: Job, key, load, counted: bool = False):
         """Load a model on a loader thread while this one waits, checking the job's cancel: a
-        large transformer takes seconds to minutes to load and cannot stop half-way, so a new
-        request does not wait for it. The load goes on; the next job that needs the same model
-        waits for that load instead of starting another one."""
-        future = self._loads.get(key)
-        if future is None:
-            future = self._loads[key] = Future()
-
-            def target():
+        large transformer takes seconds to minutes to load, so a new request does not wait for
+        it. A superseded job's load goes on (the next job often needs the same model, and waits
+        for that load instead of starting another); it stops when a job needs another model
+        meanwhile, or the user pressed Stop. A transformers folder's load reports its tensors."""
+        for other, entry in self._loads.items():
+            if other != key and entry.waiting == 0 and not entry.future.done():
+                entry.stop.set()  # nobody waits for it, and the user has moved on to another model
+        entry = self._loads.get(key)
+        if entry is None or (entry.stop.is_set() and not entry.future.done()) \
+                or (entry.future.done() and entry.future.exception() is not None):
+            entry = self._loads[key] = _Load()
+            threading.Thread(target=self._loader, args=(entry, load, counted), name=LOADER_THREAD, daemon=True).start()
+        entry.waiting += 1
+        entry.job = job
+        try:
+            while True:
                 try:
-                    future.set_result(load())
-                except BaseException as e:  # handed to whichever job waits for it
-                    future.set_exception(e)
+                    return entry.future.result(timeout=LOAD_POLL_S)
+                except FutureTimeout:
+                    if job.cancel.is_set():
+                        raise Cancelled from None
+        finally:
+            entry.waiting -= 1
+            if job.stopped and entry.waiting == 0:
+                entry.stop.set()
+            if entry.future.done() and self._loads.get(key) is entry:
+                self._loads.pop(key)
 
-            threading.Thread(target=target, name=LOADER_THREAD, daemon=True).start()
-        while True:
-            try:
-                model = future.result(timeout=LOAD_POLL_S)
-                break
-            except FutureTimeout:
-                if job.cancel.is_set():
-                    raise Cancelled from None
-            except BaseException:
-                self._loads.pop(key, None)
-                raise
-        self._loads.pop(key, None)
-        return model
+    def _loader(self, entry: "_Load", load, counted: bool) -> None:
+        """The loader thread: the model, or the exception, is handed to whichever job waits."""
+        def tell(done: int, total: int) -> None:
+            job = entry.job
+            if job is not None and not job.cancel.is_set():
+                self.load_progress.emit(job.id, job.slot, done, total)
+
+        try:
+            if counted:
+                from ..models.hf.load_progress import LoadCancelled, reporting
+
+                try:
+                    with reporting(tell, entry.stop.is_set):
+                        entry.future.set_result(load())
+                except LoadCancelled:
+                    entry.future.set_exception(Cancelled())
+            else:
+                entry.future.set_result(load())
+        except BaseException as e:
+            entry.future.set_exception(e)
+
+
+class _Load:
+    """A model being loaded on a loader thread, and the jobs waiting for it."""
+
+    def __init__(self):
+        self.future: Future = Future()
+        self.stop = threading.Event()  # set: the load stops at its next tensor (transformers folders)
+        self.waiting = 0  # jobs waiting for it now (only the engine thread counts)
+        self.job: Job | None = None  # the last job that waited: its progress bar shows the count
 
 
 def _model_label(path) -> str:
@@ -398,6 +432,7 @@ class Engine(QObject):
         self.media_ready, self.status, self.progress = self.worker.media_ready, self.worker.status, self.worker.progress
         self.step, self.finished, self.failed = self.worker.step, self.worker.finished, self.worker.failed
         self.places, self.loading, self.cached_models = self.worker.places, self.worker.loading, self.worker.cached_models
+        self.load_progress = self.worker.load_progress
         self.note = self.worker.note
         self.devices = self.worker.devices
         w = self.worker
@@ -459,6 +494,13 @@ class Engine(QObject):
         job = self._running.pop(slot, None)
         if job is not None:
             job.cancel.set()
+
+    def stop(self) -> None:
+        """The user's Stop: every running job ends, and a model they were loading stops loading."""
+        for slot, job in list(self._running.items()):
+            if slot != "export":
+                job.stopped = True
+                self.cancel(slot)
 
     def shutdown(self) -> None:
         """Cancel everything and wait for the thread: never let Python drop a running QThread."""
