@@ -219,6 +219,9 @@ def add_whatif(p: argparse.ArgumentParser, sentences: bool = False) -> None:
     g.add_argument("--force", action="append", metavar="N=WORD",
                    help="force WORD at step N (from 1; repeat for several); the words before follow the model's own "
                         "output and the rest are decoded with the chosen settings (subword models count pieces)")
+    g.add_argument("--attend", metavar="N=PLACE",
+                   help="attention intervention (LSTM models): at step N put all the attention on PLACE (an "
+                        "image's ROW,COL cell, a frame, a source word; from 1) and decode on from there")
     g.add_argument("--beam-tree", metavar="OUT", help="draw the beam search's tree of hypotheses (.svg)")
     g.add_argument("--html", metavar="OUT",
                    help="write one self-contained interactive page (.html): input, words, each word's map, hypotheses")

@@ -11,7 +11,7 @@ from ..errors import OutputError, SettingsError, printable
 
 def asked(args: argparse.Namespace) -> list[str]:
     """The what-if options given, as the user typed them."""
-    names = ("target", "force", "beam_tree", "html", "pharaoh", "gold_align")
+    names = ("target", "force", "attend", "beam_tree", "html", "pharaoh", "gold_align")
     return ["--" + n.replace("_", "-") for n in names if getattr(args, n, None)]
 
 
@@ -23,6 +23,9 @@ def check(args: argparse.Namespace, settings) -> None:
         parse_forces(args.force)
         if args.target:
             raise SettingsError("--force and --target: --target forces every word already; give one of them")
+    if getattr(args, "attend", None) and (args.target or args.force):
+        raise SettingsError("--attend changes one step's attention of the model's own output; not with "
+                            f"{'--target' if args.target else '--force'}")
     if getattr(args, "beam_tree", None):
         if args.target:
             raise SettingsError("--beam-tree draws a beam search; --target scores one given sentence (no search)")
@@ -50,6 +53,11 @@ def decode(args: argparse.Namespace, kind, model, medias: list, settings, lens) 
 
     if getattr(args, "target", None):
         return [forcing.score_target(kind, model, m, args.target, lens) for m in medias]
+    if getattr(args, "attend", None):
+        from ..whatif.intervention import intervene, parse_place
+
+        step, weights = parse_place(model, args.attend)
+        return [intervene(kind, model, m, settings, step, weights, lens=lens) for m in medias]
     tree = None
     if getattr(args, "beam_tree", None):
         from ..whatif.tree import BeamTree
@@ -95,6 +103,8 @@ def report(args: argparse.Namespace, result, log=print) -> None:
         log(f"  target scored: log probability {best.log_prob:.3f} ({len(best.tokens)} words and the end)")
     elif result.settings.get("forced"):
         log(f"  forced: {printable(result.settings['forced'])}")
+    elif result.settings.get("intervened"):
+        log(f"  attention replaced at {result.settings['intervened']}: --attend {printable(args.attend)}")
     if getattr(args, "scores", False):
         from ..whatif.scores import score_lines
 
