@@ -123,3 +123,14 @@ def test_cli_attribution_figure_needs_one_word(capsys, tmp_path):
 
     assert main(["translate", "the dog", "--attribution", "ig", "--attribution-figure", str(tmp_path / "a.png")]) == 2
     assert "an attribution figure shows one word; add --word N" in capsys.readouterr().err
+
+
+def test_attention_and_saliency_both_point_into_the_named_object_more_often_than_chance():
+    from attnviewer.whatif.faithfulness import attribution_pointing
+
+    model = pipeline.load_model(IMAGE, "caption-shapes-vit", "cpu")
+    row = attribution_pointing(IMAGE, model, 2, 12345, "saliency")
+    assert row["words"] >= 4
+    assert row["attention cell"] > row["uniform cell"] + 0.3
+    assert row["saliency cell"] > row["uniform cell"] + 0.3
+    assert -1 <= row["spearman"] <= 1

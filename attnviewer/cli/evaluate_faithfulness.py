@@ -37,7 +37,31 @@ def evaluate_faithfulness(args: argparse.Namespace) -> dict:
         cells = [str(row["words"])] + [f"{row[c]:.1%}" for c in COLUMNS[1:3]] + [f"{row[c]:.3f}" for c in COLUMNS[3:5]]
         cells.append(f"{row['share masked']:.1%}")
         print(name.ljust(width) + "".join(c.rjust(20) for c in cells))
+    if args.attribution:
+        _pointing(args, names, kinds, report)
     return report
+
+
+def _pointing(args: argparse.Namespace, names: list[str], kinds: dict, report: dict) -> None:
+    """Image models: the pointing game of the attention and of the gradient attribution."""
+    from .. import pipeline
+    from ..whatif.faithfulness import attribution_pointing
+
+    method = args.attribution
+    images = [n for n in names if kinds[n].medium == "image"]
+    if not images:
+        return
+    print(f"\npointing game on the colour and shape words of {args.attribution_n} generated scenes: the attention "
+          f"and {method} (its positive evidence per cell) against the object's mask", flush=True)
+    cols = ("words", "attention cell", f"{method} cell", "uniform cell", "attention pixel", f"{method} pixel",
+            "spearman")
+    width = max(len(n) for n in images) + 2
+    print("model".ljust(width) + "".join(c.rjust(18) for c in cols))
+    for name in images:
+        model = pipeline.load_model(kinds[name], name, args.device)
+        row = report[name]["pointing"] = attribution_pointing(kinds[name], model, args.attribution_n, args.seed, method)
+        cells = [str(row["words"])] + [f"{row[c]:.1%}" for c in cols[1:-1]] + [f"{row['spearman']:+.2f}"]
+        print(name.ljust(width) + "".join(c.rjust(18) for c in cells))
 
 
 def _progress(name: str):
@@ -59,6 +83,11 @@ def add_faithfulness_parser(ev_sub) -> None:
     p.add_argument("--mask-fill", choices=("mean", "blur", "unk", "drop"),
                    help="how masked places are blanked: images and videos mean (default) or blur; sentences unk "
                         "(default) or drop")
+    p.add_argument("--attribution", choices=("saliency", "ig"),
+                   help="image models: also the pointing game of the attention and of this gradient attribution "
+                        "on the scenes' colour and shape words, and their rank correlation")
+    p.add_argument("--attribution-n", type=int, default=20, metavar="N",
+                   help="--attribution: generated scenes (default 20; each word needs its own gradient)")
     p.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
     p.set_defaults(data=None, generated_n=200)
     add_device(p)

@@ -109,3 +109,35 @@ def faithfulness(kind, model, n: int, seed: int, fill: str | None = None, progre
     """The deletion test on n held-out inputs generated with `seed` (a table row)."""
     medias = HELD_OUT[kind.medium](model, n, seed)
     return deletion_test(kind, model, medias, seed, fill, progress=progress).row()
+
+
+def attribution_pointing(kind, model, n: int, seed: int, method: str = "saliency") -> dict:
+    """Image models: does the attention, and does the gradient attribution, point into the object
+    a colour or shape word names? The pointing game of evaluation/image.py (cell and pixel hits,
+    the uniform baseline) on n generated scenes, with each word's Spearman correlation of the two."""
+    from .. import pipeline
+    from ..data.synthetic import generate_scenes
+    from ..evaluation.image import PointingTally, point_word
+    from ..settings import DecodeSettings
+    from .attribution import attribute
+
+    scenes = generate_scenes(n, seed, model.config.image_size)
+    medias = held_out_scenes(model, n, seed)
+    results = pipeline.run_all(kind, model, medias, DecodeSettings("greedy"))
+    tallies, rho = {"attention": PointingTally(), method: PointingTally()}, []
+    for scene, media, result in zip(scenes, medias, results):
+        hyp = result.best
+        for t, target in enumerate(scene.targets(hyp.tokens)):
+            if target is None:
+                continue
+            found = attribute(kind, model, media, result, t, method)
+            for tally, weights in zip(tallies.values(), (found.attention, found.map)):
+                tally.words += 1
+                point_word(weights, scene.objects[target].mask, tally)
+            rho.append(found.spearman)
+    att = tallies["attention"]
+    row = {"words": att.words, "uniform cell": att.rate("uniform cell"), "uniform pixel": att.rate("uniform pixel"),
+           "spearman": float(np.nanmean(rho)) if rho else float("nan")}
+    for name, tally in tallies.items():
+        row[f"{name} cell"], row[f"{name} pixel"] = tally.rate("cell"), tally.rate("pixel")
+    return row
