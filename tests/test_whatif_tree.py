@@ -73,3 +73,23 @@ def test_tree_needs_a_beam_search(capsys):
     assert main(["caption", "resources/samples/shapes-1.png", "--greedy", "--beam-tree", "x.svg"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "add --beam K" in err
+
+
+@pytest.mark.parametrize("forced", [[], ["--force", "2=red"]])
+def test_cli_draws_each_images_own_tree(tmp_path, capsys, forced):
+    """Several images (forced or not): each tree file holds that image's search and its best path."""
+    out = tmp_path / "tree.svg"
+    images = ["resources/samples/shapes-1.png", "resources/samples/shapes-2.png"]
+    assert main(["caption", *images, "--beam", "3", "--beam-tree", str(out), *forced]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("resources/")]
+    ns = "{http://www.w3.org/2000/svg}"
+    for image, line in zip(images, lines):
+        caption = line.split(": ", 1)[1].split()
+        root = ET.parse(tmp_path / f"tree-{image.rsplit('/', 1)[1][:-4]}.svg").getroot()
+        thick = [p for p in root.findall(f"{ns}path") if p.get("stroke-width") == "2.5"]
+        assert len(thick) == len(caption) + 1
+        if forced:
+            assert caption[1] == "red"
+            second = {g.find(f"{ns}text").text.split()[0] for g in root.findall(f"{ns}g")
+                      if g.get("data-step") == "2" and "pruned" not in g.get("class")}
+            assert second == {"red"}

@@ -58,21 +58,21 @@ def decode(args: argparse.Namespace, kind, model, medias: list, settings, lens) 
 
         step, weights = parse_place(model, args.attend)
         return [intervene(kind, model, m, settings, step, weights, lens=lens) for m in medias]
-    tree = None
-    if getattr(args, "beam_tree", None):
+    def new_tree():
+        if not getattr(args, "beam_tree", None):
+            return None
         from ..whatif.tree import BeamTree
 
         penalty = getattr(settings, "length_penalty", None)  # (unset: the model's own, as the search takes it)
-        tree = BeamTree(model.vocab, penalty if penalty is not None else getattr(model, "length_penalty", 1.0))
-    args.recorded_tree = tree  # for write(): the tree of every input, numbered as medias
+        return BeamTree(model.vocab, penalty if penalty is not None else getattr(model, "length_penalty", 1.0))
+
     if getattr(args, "force", None):
         words = forcing.forced_ids(model, forcing.parse_forces(args.force))
-        results = []
-        for i, m in enumerate(medias):
-            if tree is not None:
-                tree.first_item = i
-            results.append(forcing.force(kind, model, m, settings, words, lens=lens, tree=tree))
-        return results
+        trees = [new_tree() for _ in medias]  # each input decoded apart: a tree each
+        args.recorded_trees = [(tree, 0) for tree in trees]
+        return [forcing.force(kind, model, m, settings, words, lens=lens, tree=tree) for m, tree in zip(medias, trees)]
+    tree = new_tree()
+    args.recorded_trees = [(tree, i) for i in range(len(medias))]  # for write(): each input's tree and its number
     return pipeline.run_all(kind, model, medias, settings, lens=lens, tree=tree)
 
 
@@ -86,7 +86,8 @@ def write(args: argparse.Namespace, kind, medias: list, results: list, plans: li
             if "beam_tree" in paths:
                 from ..whatif.tree import write_svg
 
-                write_svg(args.recorded_tree, files.temporary(paths["beam_tree"]), item=i, best=result.best.tokens,
+                tree, item = args.recorded_trees[i]
+                write_svg(tree, files.temporary(paths["beam_tree"]), item=item, best=result.best.tokens,
                           title=titled(result))
             if "html" in paths:
                 from ..whatif.html import write_page
