@@ -112,3 +112,21 @@ def test_a_fill_of_another_kind_is_one_line_before_any_model_loads(capsys):
     assert main(["eval", "faithfulness", "--model", "translate-sov", "--mask-fill", "blur", "--n", "3"]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "attnviewer: error: --mask-fill blur: a sentence is masked with unk or drop"
+
+
+def test_caption_mask_top_prints_what_replaces_the_word(capsys):
+    from attnviewer.resources import sample_dir
+
+    image = str(sample_dir() / "shapes-1.png")
+    assert main(["caption", image, "--greedy", "--mask-top", "--word", "3", "--device", "cpu"]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert line.startswith("  word 3 'star': masked its top region (") and "of the image) \N{RIGHTWARDS ARROW} '" in line
+    assert "(was 'star' 1.00)" in line
+
+
+def test_a_sentence_fill_for_a_video_is_one_line(capsys):
+    from attnviewer.resources import sample_dir
+
+    clip = str(sample_dir() / "clip-1.mp4")
+    assert main(["video", clip, "--greedy", "--mask-top", "--mask-fill", "unk", "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.strip() == "attnviewer: error: --mask-fill unk: a video is masked with mean or blur"
