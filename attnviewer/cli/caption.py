@@ -26,7 +26,7 @@ def caption(args: argparse.Namespace) -> int:
     style = figure_style(args)
     lens_option(args)
     whatif.check(args, settings)
-    probes.check(args)
+    probes.check(args, IMAGE)
     if args.out is not None and whatif.asked(args):
         raise OutputError(f"{whatif.asked(args)[0]} is for images named one by one, not with --out OUTDIR")
     if args.out is not None:

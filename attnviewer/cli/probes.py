@@ -32,8 +32,8 @@ def add_probes(p: argparse.ArgumentParser) -> None:
         g.add_argument("--word", type=int, metavar="N", help="the N-th word (from 1) for --mask-top and --attribution")
 
 
-def check(args: argparse.Namespace) -> None:
-    """Before anything loads: the options agree."""
+def check(args: argparse.Namespace, kind) -> None:
+    """Before anything loads: the options agree, and with the kind of input."""
     if getattr(args, "out", None) is not None and (args.mask_top or args.attribution):
         raise OutputError("--mask-top and --attribution are for inputs named one by one, not with --out OUTDIR")
     if args.attribution_figure and not args.attribution:
@@ -41,6 +41,12 @@ def check(args: argparse.Namespace) -> None:
                           "--attribution saliency or ig")
     if args.attribution_figure and args.word is None:
         raise OutputError(f"{args.attribution_figure}: an attribution figure shows one word; add --word N")
+    if args.mask_fill is not None:
+        from ..whatif.edits import check_fill
+
+        if not args.mask_top:
+            raise SettingsError(f"--mask-fill {args.mask_fill} says how --mask-top masks; add --mask-top")
+        check_fill(kind, args.mask_fill)
     if not 1 <= args.ig_steps <= 1000:
         raise SettingsError(f"--ig-steps must be 1 to 1000, got {args.ig_steps}")
     if args.attribution_figure:
@@ -70,9 +76,6 @@ def run(args: argparse.Namespace, kind, model, media, result, style, log=print) 
         count = sum(1 for s in hyp.starts if s) if hyp.starts else len(hyp.tokens)
         words = [(n + 1, step_of_word(hyp, n)) for n in range(count)]
     if args.mask_top:
-        from ..whatif.edits import check_fill
-
-        check_fill(kind, args.mask_fill)
         for n, step in words:
             log("  " + mask_top(kind, model, media, result, step, fill=args.mask_fill).line(printable, n))
     if args.attribution:

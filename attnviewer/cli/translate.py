@@ -24,7 +24,7 @@ def translate(args: argparse.Namespace) -> int:
     style = figure_style(args)
     lens_option(args)
     whatif.check(args, settings)
-    probes.check(args)
+    probes.check(args, TEXT)
     if ranks.another_rank():  # under torchrun rank 0 alone decodes and writes
         return 0
     texts = [check_argument(t, f"sentence {i}") for i, t in enumerate(args.sentences, 1)]

@@ -23,7 +23,7 @@ def video(args: argparse.Namespace) -> int:
     style = figure_style(args)
     lens_option(args)
     whatif.check(args, settings)
-    probes.check(args)
+    probes.check(args, VIDEO)
     if ranks.another_rank():  # under torchrun rank 0 alone decodes and writes
         return 0
     plans = plan(VIDEO, {"figure": args.figure, "top_frames": args.top_frames, "json": args.json,
