@@ -74,3 +74,7 @@ class DisplayError(AttnViewerError):
 
 class DataError(AttnViewerError):
     """A dataset that cannot be read: not JSON/CSV/TSV, too large, or nothing usable to train on."""
+
+
+class TrainingStateError(SettingsError):
+    """A training state (--resume) that is damaged or tampered with: one line saying so and what to do."""

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import AttnViewerError, OutputError, printable
+
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
 def file_stamp(path) -> tuple[int, int, int, int] | None:
@@ -18,6 +22,41 @@ def file_stamp(path) -> tuple[int, int, int, int] | None:
     except (OSError, ValueError):
         return None
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def special_kind(path) -> str | None:
+    """What a path names when it is not a regular file ("a FIFO", "a folder", "a character
+    device", ...; a link followed), None for a regular file. OSError when it cannot be stat-ed.
+    Reading a FIFO or a device blocks or never ends: every reader of a user's file asks first."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISREG(mode):
+        return None
+    return next((name for test, name in _KINDS if test(mode)), "not a file")
+
+
+def regular_file(path, error: type[AttnViewerError], what: str = "") -> os.stat_result:
+    """The stat of a regular file (a link followed), else `error` with one line naming the path
+    and what it is instead (a FIFO, a folder, ...), or why it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise error(f"{printable(path)}: cannot read {what or 'it'} ({e.strerror or type(e).__name__})") from None
+    except ValueError:  # a NUL in the name
+        raise error(f"{printable(path)}: not a usable file name") from None
+    kind = special_kind(path) if not stat.S_ISREG(st.st_mode) else None
+    if kind:
+        raise error(f"{printable(path)}: {what + ' ' if what else ''}is {kind}, not a regular file")
+    return st
+
+
+def open_regular(path):
+    """A binary reader of the file, opened without waiting (a FIFO put in its place since it was
+    checked would block an ordinary open) and refused (OSError) unless it is a regular file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file (replaced while being read)", str(path))
+    return os.fdopen(fd, "rb")
 
 
 def _default_mode() -> int:

@@ -43,12 +43,11 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import SettingsError, first_line
-from ..files import atomic_path
+from ..files import atomic_path, special_kind
 from . import distributed
 from .features import module_digest
 from .progress import Progress
-
-STATE_VERSION = 1
+from .resume_state import STATE_VERSION, check_fits, check_plain, damaged
 # Mixed precision (float16 autocast + GradScaler) is used on these device types only (on most CPUs
 # float16 is slower than float32, not faster). The loop's AMP code itself names no device: the
 # tests widen this set to run it on the CPU.
@@ -414,36 +413,44 @@ def _save_state(s, n, world, pos, model, optimizer, scheduler, scaler) -> None:
 
 
 def _load_state(s, n, world, model, optimizer, scheduler, scaler, log) -> _Position:
+    """The saved state, checked whole (resume_state.py) before any of it is used, then loaded."""
     path = state_path(s.out)
     if not path.exists():
         raise SettingsError(f"{path}: no training state to resume from (train without --resume first)")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        kind = special_kind(path)  # a FIFO would block torch.load
+    except OSError as e:
+        raise damaged(path, f"it cannot be read ({e.strerror})") from None
+    if kind:
+        raise damaged(path, f"it is {kind}, not a regular file")
+    try:  # mmap: storages are read from the file as needed, so one declaring more than it holds fails here
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as e:
-        raise SettingsError(f"{path}: cannot read the training state ({first_line(e)})") from None
-    if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
-        raise SettingsError(f"{path}: not a training state of this version of attnviewer")
-    was = state["fingerprint"]
-    now = _fingerprint(s, n)
+        raise damaged(path, f"it cannot be read ({first_line(e)[:200]})") from None
+    if isinstance(state, dict) and type(state.get("version")) is int and state["version"] > STATE_VERSION:
+        raise SettingsError(f"{path}: a training state of a newer version of attnviewer")
+    checked = check_plain(path, state)
+    was, now = checked.fingerprint.model_dump(), _fingerprint(s, n)
     for key in now:
-        if was.get(key) != now[key]:
-            raise SettingsError(f"{path}: cannot resume exactly: the state was made with {key} {was.get(key)}, "
+        if was[key] != now[key]:
+            raise SettingsError(f"{path}: cannot resume exactly: the state was made with {key} {was[key]}, "
                                 f"this run has {now[key]}")
+    check_fits(path, checked, model, optimizer, scheduler)
     try:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if scaler.is_enabled() and state["scaler"]:
+        model.load_state_dict(checked.model)
+        optimizer.load_state_dict(checked.optimizer)
+        scheduler.load_state_dict(checked.scheduler)
+        if scaler.is_enabled() and checked.scaler:
             scaler.load_state_dict(state["scaler"])
     except (RuntimeError, ValueError, KeyError, TypeError) as e:
-        raise SettingsError(f"{path}: the training state does not fit this model ({first_line(e)})") from None
-    if scaler.is_enabled() != bool(state["scaler"]):  # e.g. saved on a GPU, resumed on a CPU
-        was, now = ("with", "without") if state["scaler"] else ("without", "with")
+        raise damaged(path, f"it does not fit this model ({first_line(e)[:200]})") from None
+    if scaler.is_enabled() != bool(checked.scaler):  # e.g. saved on a GPU, resumed on a CPU
+        was, now = ("with", "without") if checked.scaler else ("without", "with")
         log(f"{path}: the state was saved {was} mixed precision and this run is {now} it: training goes on, "
             "but not exactly as the saved run would have")
     rngs = state["rng"]
     _set_rng_states(rngs[world.rank] if len(rngs) == world.size else rngs[0])
-    pos = _Position(**state["position"])
+    pos = _Position(**checked.position.model_dump())
     log(f"resuming at epoch {pos.epoch + 1}, step {pos.step} (best BLEU-4 so far "
         f"{'none' if pos.best is None else f'{pos.best:.4f}'})")
     return pos
