@@ -1,10 +1,12 @@
 """Sentences in: read, checked and split into the words a translator reads."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
-from ..errors import MediaError
+from ..errors import MediaError, printable
+from ..files import open_regular, regular_file
 
 # Words (letters, digits, apostrophes and inner hyphens), or a single other non-space character:
 # "The dog's toy, too." -> the dog's toy , too .
@@ -52,14 +54,15 @@ def read_sentences(path: str | Path, limit: int = MAX_FILE_BYTES) -> list[str]:
     `limit` bytes (read no further: /dev/zero or a huge file never fills the memory)."""
     path = Path(path)
     if path.is_dir():
-        raise MediaError(f"{path}: is a folder, not a text file")
+        raise MediaError(f"{printable(path)}: is a folder, not a text file")
+    if not os.path.lexists(path):
+        raise MediaError(f"{printable(path)}: no such file")
+    regular_file(path, MediaError)  # a FIFO or a device would block or never end
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             raw = f.read(limit + 1)
-    except FileNotFoundError:
-        raise MediaError(f"{path}: no such file") from None
     except OSError as e:
-        raise MediaError(f"{path}: cannot open ({e.strerror})") from None
+        raise MediaError(f"{printable(path)}: cannot open ({e.strerror})") from None
     if len(raw) > limit:
         raise MediaError(f"{path}: too large for a text to translate (over {limit // (1024 * 1024)} MB)")
     if b"\0" in raw[:4096]:

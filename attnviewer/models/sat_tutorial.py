@@ -32,6 +32,7 @@ import torch
 from pydantic import TypeAdapter, ValidationError
 
 from ..errors import CheckpointError, first_line
+from ..files import open_regular, regular_file
 from ..validation import describe
 from .captioner import Captioner, CaptionerConfig
 from .checkpoint import build_model
@@ -66,11 +67,13 @@ def read_word_map(path: str | Path) -> list[str]:
     """WORDMAP_*.json (word -> index) as our vocabulary list (index -> word), held to the rules of
     a model file's vocabulary (header.Vocabulary), or the file written would not load."""
     path = Path(path)
+    regular_file(path, CheckpointError, "the word map")  # /dev/zero or a FIFO never ends
     try:
-        if path.stat().st_size > WORDMAP_MAX_BYTES:
+        with open_regular(path) as f:
+            raw = f.read(WORDMAP_MAX_BYTES + 1)  # the limit holds even for a file growing as it is read
+        if len(raw) > WORDMAP_MAX_BYTES:
             raise CheckpointError(f"{path}: word map larger than {WORDMAP_MAX_BYTES // 1024**2} MB")
-        with open(path, "rb") as f:
-            word_map = json.loads(f.read().decode("utf-8"))
+        word_map = json.loads(raw.decode("utf-8"))
     except OSError as e:
         raise CheckpointError(f"{path}: cannot read word map ({e.strerror or type(e).__name__})") from None
     except (ValueError, RecursionError) as e:  # not UTF-8, not JSON
@@ -177,6 +180,7 @@ def _record(root: dict, path: Path) -> dict:
 def import_tutorial(checkpoint: str | Path, word_map: str | Path) -> Imported:
     """Read a tutorial checkpoint and its word map (nothing in them runs) into a Captioner."""
     path = Path(checkpoint)
+    regular_file(path, CheckpointError, "the checkpoint")  # a FIFO would block the reads below
     vocab = read_word_map(word_map)
     ckpt = Checkpoint(path)
     root = ckpt.root
