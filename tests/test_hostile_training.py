@@ -316,3 +316,65 @@ def test_the_untouched_state_still_resumes(made, tmp_path):
     code, said, err = train(data, out, "--resume", "--max-steps", "3")
     assert code == 0, err
     assert "resuming at epoch 2, step 2" in said
+
+
+# ---- failures found late (issue 21): a full disk, an --out that cannot exist, refused memory -------
+
+def test_a_full_disk_while_saving_the_model_is_one_line_and_leaves_no_partial_file(made, tmp_path, monkeypatch):
+    import safetensors
+    import safetensors.torch
+
+    def full(*args, **kwargs):  # what safetensors raises on ENOSPC: its own type, the errno in the text
+        raise safetensors.SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    data = made[0]
+    out = tmp_path / "m.safetensors"
+    code, said, err = train(data, out, "--max-steps", "2")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "internal error" not in err, err
+    assert str(out) in lines[0] and "the disk is full" in lines[0]
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".m.safetensors")]
+
+
+def test_a_full_disk_leaves_the_previous_model_intact(made, tmp_path, monkeypatch):
+    import safetensors
+    import safetensors.torch
+
+    from attnviewer.errors import OutputError
+    from attnviewer.models.checkpoint import load_checkpoint, save_checkpoint
+
+    out = tmp_path / "m.safetensors"
+    out.write_bytes(made[1])
+    model = load_checkpoint(out)
+    monkeypatch.setattr(safetensors.torch, "save_file", lambda *a, **k: (_ for _ in ()).throw(
+        safetensors.SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")))
+    with pytest.raises(OutputError, match="the disk is full"):
+        save_checkpoint(model, out, {"step": 3})
+    assert out.read_bytes() == made[1] and sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
+
+
+def test_an_out_under_a_file_is_refused_before_training(made, tmp_path):
+    blocker = tmp_path / "models"
+    blocker.write_text("a file where a folder should be")
+    out = blocker / "run" / "m.safetensors"
+    code, said, err = train(made[0], out, "--max-steps", "2")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "is a file, not a folder" in lines[0] and str(blocker) in lines[0], err
+    assert "training" not in said  # found before any step
+    assert blocker.read_text() == "a file where a folder should be"
+
+
+@pytest.mark.parametrize("message", ["[enforce fail at alloc_cpu.cpp:118] data. DefaultCPUAllocator: not enough "
+                                     "memory: you tried to allocate 4294967296 bytes.",
+                                     "CUDA out of memory. Tried to allocate 2.00 GiB"])
+def test_a_refused_allocation_is_the_out_of_memory_line(made, tmp_path, monkeypatch, message):
+    from attnviewer.training import loop
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError(message)
+
+    monkeypatch.setattr(loop, "_fit", refuse)
+    code, said, err = train(made[0], tmp_path / "m.safetensors", "--max-steps", "2")
+    assert code == 2 and err.strip() == "attnviewer: error: out of memory (try a smaller input, batch or model)", err
+    assert list(tmp_path.iterdir()) == []

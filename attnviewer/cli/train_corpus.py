@@ -84,14 +84,33 @@ def fit_task(args: argparse.Namespace, make_task, epochs: int, lr: float) -> int
     loop = loop_settings(args, device, epochs=epochs, lr=lr)
     if not args.resume:  # resuming replaces the best model it wrote itself
         check_outputs([loop.out], getattr(args, "overwrite", False))
+    check_folder_can_exist(loop.out)
     check_writable(loop.out)
     log = (lambda m: print(m, flush=True)) if world.main else (lambda m: None)
     distributed.start(world, device)
     try:
         summary = fit(make_task(log, device), loop, log)
+    except RuntimeError as e:  # torch's refused allocations (CPU and CUDA): the one memory message
+        if any(s in str(e) for s in ("not enough memory", "DefaultCPUAllocator", "out of memory")):
+            raise MemoryError from None
+        raise
     finally:
         distributed.finish(world)
     return 128 + summary["signal"] if summary["stopped"] == "interrupted" else 0
+
+
+def check_folder_can_exist(out) -> None:
+    """OutputError before any training when --out's folder cannot be made: a file stands where a
+    folder on its way should be (the model and OUT.state/ are written only after hours)."""
+    from pathlib import Path
+
+    from ..errors import OutputError, printable
+
+    for folder in Path(out).absolute().parents:
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                raise OutputError(f"{printable(out)}: cannot write, {printable(folder)} is a file, not a folder")
+            return
 
 
 def init_seed(args: argparse.Namespace) -> int:

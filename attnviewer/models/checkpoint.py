@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import re
 from pathlib import Path
 
 from ..errors import CheckpointError, first_line
@@ -32,7 +34,15 @@ def save_checkpoint(model, path: str | Path, training: dict | None = None, domai
     if domain is not None:
         meta["domain"] = json.dumps(domain)
     with atomic_path(path) as tmp:
-        save_file(state, tmp, metadata=meta)
+        try:
+            save_file(state, tmp, metadata=meta)
+        except OSError:
+            raise
+        except Exception as e:  # safetensors' own error type: its I/O failures as the OSError they are
+            code = re.search(r"\(os error (\d+)\)", str(e))
+            if code is None:
+                raise
+            raise OSError(int(code.group(1)), os.strerror(int(code.group(1)))) from None
 
 
 def load_checkpoint(path: str | Path, device="cpu", trust_pickle: bool = False):
