@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 from attnviewer import catalog
 from attnviewer.resources import sample_dir
 from attnviewer.settings import DecodeSettings
+from attnviewer.ui.veil import veiled
 
 from .helpers import GUI_TIMEOUT, caption_done, wait_finished
 from .test_window_kinds import CLIP, SENTENCE, long_enough, sentence_done, video_done
@@ -128,10 +129,12 @@ def test_a_videos_caption_beside_the_sentence_box_is_marked_as_the_previous_inpu
     window.ask_sentence()  # Ctrl+T: the empty sentence box, the clip's words beside it
     assert caption.previous == CLIP.name
     assert "previous input" in caption.title.text() and not caption.tokens.isEnabled()
-    assert window.sides["main"].stack.graphicsEffect() is not None  # its attention greyed too
+    assert veiled(window.sides["main"].stack)  # its attention greyed too
+    text_pane = window.media_pane("text")
+    assert not veiled(text_pane) and text_pane.tiles.words == []  # the box is the new input's
     sentence_done(qtbot, window)
     assert caption.previous is None and caption.tokens.isEnabled()
-    assert window.sides["main"].stack.graphicsEffect() is None
+    assert not veiled(window.sides["main"].stack)
 
 
 def test_an_images_caption_is_marked_as_previous_while_a_new_video_is_read_and_decoded(qtbot, window, samples):
@@ -143,14 +146,14 @@ def test_an_images_caption_is_marked_as_previous_while_a_new_video_is_read_and_d
     window.open_file(str(CLIP))
     # at once, while the clip is read: the image and its caption are the previous input's
     assert window.sides["main"].caption.previous == samples[0].name
-    assert image_pane.graphicsEffect() is not None
+    assert veiled(image_pane)
     wait_finished(qtbot, window)
     qtbot.waitUntil(lambda: window.shown is not None and window.shown.path == str(CLIP), timeout=GUI_TIMEOUT)
     job = window.sides["main"].state.job
     # the clip shown while its words were still to come: the image's caption beside it was marked
     assert [shown for j, what, shown in seen.at if j == job and what == "media"] == [samples[0].name]
     assert window.sides["main"].caption.previous is None
-    assert window.media_pane("video").graphicsEffect() is None
+    assert not veiled(window.media_pane("video")) and not veiled(image_pane)
 
 
 def test_a_failed_input_brings_the_screen_back_unmarked(qtbot, window, samples, tmp_path):
@@ -161,7 +164,7 @@ def test_a_failed_input_brings_the_screen_back_unmarked(qtbot, window, samples, 
     assert window.sides["main"].caption.previous == samples[0].name
     qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=GUI_TIMEOUT)
     assert window.sides["main"].caption.previous is None
-    assert window.media_pane("image").graphicsEffect() is None
+    assert not veiled(window.media_pane("image"))
 
 
 # -- 3. a rejected model is not kept in the box ---------------------------------------------------

@@ -26,7 +26,7 @@ class Views:
 
 VIEWS = {
     "image": Views("views:ImageView", "attention_pane:AttentionPane",
-                   frozenset({"cmap", "opacity", "smoothing", "grid", "peak"}), "image", 0.18),
+                   frozenset({"cmap", "opacity", "smoothing", "grid", "peak"}), "image", 0.16),
     "video": Views("video_panes:VideoMediaPane", "video_panes:VideoAttentionPane",
                    frozenset({"cmap", "peak"}), "video", 0.45, reversible=True),
     "text": Views("text_panes:TextMediaPane", "text_panes:TextAttentionPane",

@@ -17,7 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QEvent, QSettings, QStandardPaths, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog, QGraphicsOpacityEffect, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSizePolicy,
+    QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSizePolicy,
     QSplitter, QStackedWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
@@ -37,6 +37,7 @@ from .decoding_controls import DecodingControls
 from .lens_controls import HeadsGrid, LensControls, map_picture
 from .lensing import LensView, head_maps, lensed_result, shape_of
 from .model_list import ModelList, user_models_folder
+from .veil import veil
 from .kind_views import VIEWS, build, stem, typed_kind, views_of
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth")
@@ -90,16 +91,6 @@ def input_name(inp: Input, n: int) -> str:
     return elided(printable(" ".join(name.split()) if views_of(inp.kind).typed else name), n)
 
 
-def _fade(widget: QWidget, faded: bool) -> None:
-    """Grey a pane out (what it shows is the previous input's), or back."""
-    if faded and not isinstance(widget.graphicsEffect(), QGraphicsOpacityEffect):
-        effect = QGraphicsOpacityEffect(widget)
-        effect.setOpacity(0.35)
-        widget.setGraphicsEffect(effect)
-    elif not faded and widget.graphicsEffect() is not None:
-        widget.setGraphicsEffect(None)
-
-
 def _drawn_with(result) -> Lens:
     """The lens a result's maps were drawn with (a reopened one's may be another than the default)."""
     try:
@@ -137,9 +128,11 @@ class Side:
         lay.addWidget(self.stack, 1)
         self.widget.addWidget(top)
         self.widget.addWidget(self.caption)
-        self.widget.setStretchFactor(0, 3)
-        self.widget.setStretchFactor(1, 2)
-        self.widget.setSizes([560, 330])  # the attention first: stretch factors only share later growth
+        # the attention takes what a larger window adds; the caption panel keeps its two rows of
+        # words and six of top words and hypotheses (its minimum)
+        self.widget.setStretchFactor(0, 1)
+        self.widget.setStretchFactor(1, 0)
+        self.widget.setSizes([600, 290])
 
     @property
     def state(self):
@@ -203,7 +196,7 @@ class MainWindow(QMainWindow):
         self.last_error = ""
         self.export_dialog = None
         self.medium = None  # the medium the media pane shows (None: the hint)
-        self._pane_media = None  # the input the media pane was last given
+        self._pane_media: dict[str, object] = {}  # medium -> the input its media pane was last given
         self._trials: dict[int, tuple[str, str]] = {}  # job -> (model file opened for it, the model before)
 
         self.media_stack = QStackedWidget()
@@ -450,6 +443,8 @@ class MainWindow(QMainWindow):
     def ask_sentence(self) -> None:
         """Show the sentence box (the text kind's media pane) and put the cursor in it."""
         pane = self.media_pane("text")
+        if self.shown is not None and self._pane_media.get("text") is not self.shown:
+            self._put_media("text", None)  # no tiles of an older sentence beside a new box
         self._show_media_pane("text")
         self._mark_previous()  # a video's caption beside the empty sentence box is the video's
         pane.focus_sentence()
@@ -653,7 +648,7 @@ class MainWindow(QMainWindow):
 
     def _put_media(self, medium: str, media) -> None:
         self.media_pane(medium).set_media(media)
-        self._pane_media = media
+        self._pane_media[medium] = media
 
     def _mark_previous(self) -> None:
         """Whatever is on screen belongs to the input shown, or is marked as the previous one: while
@@ -665,11 +660,10 @@ class MainWindow(QMainWindow):
         name = input_name(shown, PREVIOUS_CHARS) if old else None
         for side in self.sides.values():
             side.caption.set_previous(name)
-            _fade(side.stack, old)
+            veil(side.stack, f"previous input: {name}" if old else None)
         for medium, pane in self.media_panes.items():
-            _fade(pane, old and medium == self.medium and self._pane_media is self.shown)
-        self.media_stack.setToolTip(f"still the previous input ({name}): the new one is being read"
-                                    if old and self._pane_media is self.shown else "")
+            still = old and medium == self.medium and self._pane_media.get(medium) is self.shown
+            veil(pane, f"previous input: {name} — the new one is being read" if still else None)
 
     @Slot(int, str, str)
     def on_note(self, job: int, slot: str, line: str) -> None:
@@ -827,7 +821,7 @@ class MainWindow(QMainWindow):
             if side.heads_grid is not None and side.heads_grid.isVisible():
                 self._show_heads(side, look)
         if self.medium is not None and self.jobs.shown is not None and _medium(self.jobs.shown.kind) == self.medium \
-                and self._pane_media is self.shown:  # never the old words over a new input read meanwhile
+                and self._pane_media.get(self.medium) is self.shown:  # never old words over a new input
             pane = self.media_pane(self.medium)
             if hasattr(pane, "set_labels"):
                 pane.set_labels(main_labels)
