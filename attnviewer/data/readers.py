@@ -219,6 +219,18 @@ def _karpathy(path: Path, problems: Problems) -> list[tuple[str | None, str, str
     return out
 
 
+def _inside_of(folder: str, follow_links: bool) -> Callable[[str], bool]:
+    """Whether a dataset's path (absolute, normalised) stays inside `folder` (--images, --clips):
+    by its name alone, and with every link on its way resolved when the files are read."""
+    top = os.path.realpath(folder) if follow_links else folder
+
+    def inside(path: str) -> bool:
+        real = os.path.realpath(path) if follow_links else path
+        return os.path.commonpath([top, real]) == top
+
+    return inside
+
+
 def image_captions(annotations: Path, image_root: Path | None, check_files: bool = True) -> Corpus:
     what = "a Karpathy split JSON or an image,caption CSV"
     head = _head(annotations, what)
@@ -237,8 +249,12 @@ def image_captions(annotations: Path, image_root: Path | None, check_files: bool
                                   columns.get("split"), problems)
         entries = [(split, name, name, caps) for split, name, caps in grouped]
     items, folder = [], os.path.abspath(root)
+    inside = _inside_of(folder, check_files)
     for named, name, relative, captions in entries:
         path = os.path.normpath(os.path.join(folder, relative))  # strings: pathlib costs more than the stat
+        if not inside(path):  # ../../etc/passwd, /proc/self/mem, a link out: never opened
+            problems.add("out-of-folder image", relative)
+            continue
         if check_files and not os.path.isfile(path):  # one stat per image
             problems.add("missing image", relative)
             continue
@@ -332,6 +348,7 @@ def video_captions(annotations: Path, clip_root: Path, check_files: bool = True)
     problems = Problems()
     entries = _msrvtt(annotations, problems) if _is_json(annotations, head) else _msvd(annotations, problems)
     clips = _clip_index(clip_root) if check_files else {}
+    inside = _inside_of(os.path.abspath(clip_root), check_files)
     items = []
     for named, vid, captions in entries:
         path = clips.get(vid)
@@ -339,6 +356,9 @@ def video_captions(annotations: Path, clip_root: Path, check_files: bool = True)
             problems.add("missing clip", vid)
             continue
         path = path or clip_root / f"{vid}.mp4"
+        if not inside(os.path.normpath(os.path.abspath(path))):  # a clip that is a link out of --clips
+            problems.add("out-of-folder clip", vid)
+            continue
         items.append((_split(named, vid), Item(vid, os.path.abspath(path), tuple(captions))))
     return make_corpus("video", items, problems, str(annotations))
 
