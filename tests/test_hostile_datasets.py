@@ -44,3 +44,57 @@ def test_a_clip_that_is_a_link_out_of_the_clip_folder_is_skipped_and_counted(tmp
     kept = {item.id for items in corpus.splits.values() for item in items}
     assert clips[0].stem not in kept and len(kept) == 3
     assert corpus.problems.counts == {"out-of-folder clip": 1}
+
+
+# ---- training writes only models it can read back (issue 21) --------------------------------------
+
+def _train(argv: list[str]) -> tuple[int, str, str]:
+    import contextlib
+    import io
+
+    from attnviewer.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(argv)
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def test_words_a_model_cannot_hold_are_left_out_counted_and_the_model_opens(tmp_path):
+    from .corpora import pairs_tsv
+
+    data = pairs_tsv(tmp_path, n_pairs=16)
+    long_word = "x" * 150  # past a model file's 100 characters, within the pair reader's line limit
+    with open(data, "a", encoding="utf-8") as f:
+        for _ in range(2):  # seen twice: kept by --min-count alone
+            f.write(f"the dog sees \x1b[31mred\x1b[0m\tla hund vidra roj {long_word}\n")
+    out = tmp_path / "m.safetensors"
+    code, said, err = _train(["train", "translate", "--data", str(data), "--out", str(out), "--hidden-dim", "16",
+                              "--min-count", "1", "--batch-size", "8", "--epochs", "1", "--max-steps", "2"])
+    assert code == 0, err
+    skipped = [line for line in said.splitlines() if "unfit word" in line]
+    assert len(skipped) == 1 and skipped[0].strip().startswith("skipped: 2 unfit words"), said
+    assert "\x1b" not in said and long_word not in said  # shown escaped and cut
+    code, said, err = _train(["translate", "the dog sees a cat", "--model", str(out), "--greedy"])
+    assert code == 0, err  # what train wrote, translate opens
+
+
+def test_a_min_count_that_leaves_no_word_is_refused_before_training(tmp_path):
+    from .corpora import pairs_tsv
+
+    data = pairs_tsv(tmp_path, n_pairs=16)
+    out = tmp_path / "m.safetensors"
+    code, said, err = _train(["train", "translate", "--data", str(data), "--out", str(out), "--hidden-dim", "16",
+                              "--min-count", "100000", "--batch-size", "8", "--epochs", "1"])
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "could only write <unk>" in lines[0], err
+    assert not out.exists() and "training" not in said
+
+
+def test_the_word_rule_is_the_model_header_s():
+    from attnviewer.data.corpus import WORD_MAX_CHARS, model_can_hold
+    from attnviewer.models.header import WORD_CHARS
+
+    assert WORD_MAX_CHARS == WORD_CHARS[1]
+    assert model_can_hold("x" * WORD_CHARS[1]) and not model_can_hold("x" * (WORD_CHARS[1] + 1))
+    assert not model_can_hold("a\x1bb") and not model_can_hold("a\x85b") and model_can_hold("café")

@@ -176,6 +176,15 @@ def make_corpus(task: str, items: Iterable[tuple[str, Item]], problems: Problems
     return Corpus(task, {s: splits[s] for s in SPLITS if s in splits}, problems)
 
 
+WORD_MAX_CHARS = 100  # what a model file may hold (models/header.WORD_CHARS; a test holds them equal)
+
+
+def model_can_hold(word: str) -> bool:
+    """A word a model file's vocabulary may hold (models/header's rules): at most WORD_MAX_CHARS
+    characters, no control character (C0, DEL, C1: an escape code would reach a terminal)."""
+    return len(word) <= WORD_MAX_CHARS and not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in word)
+
+
 @dataclass
 class Vocabulary:
     """Words with their ids: the specials first, then by count (most frequent first), ties alphabetical."""
@@ -187,9 +196,11 @@ class Vocabulary:
 
     @classmethod
     def build(cls, sentences: Iterable[Sequence[str]], min_count: int = 5, max_size: int | None = None,
-              specials: Sequence[str] = SPECIALS) -> "Vocabulary":
+              specials: Sequence[str] = SPECIALS, problems: "Problems | None" = None) -> "Vocabulary":
         """The words seen at least min_count times (COCO's convention is 5); max_size caps the
-        whole vocabulary, specials included, keeping the most frequent words."""
+        whole vocabulary, specials included, keeping the most frequent words. Words a model file
+        may not hold (model_can_hold) are left out, read as <unk>, and counted in `problems`;
+        DataError when no word is left: such a model could only ever write <unk>."""
         if min_count < 1:
             raise SettingsError(f"the minimum word count must be at least 1, got {min_count}")
         if max_size is not None and max_size < len(specials):
@@ -197,9 +208,16 @@ class Vocabulary:
         counts = Counter(w for s in sentences for w in s)
         for w in specials:  # a "<unk>" in the text is the special token, not a word
             counts.pop(w, None)
+        for w in [w for w in counts if not model_can_hold(w)]:  # else training writes a model it cannot open
+            counts.pop(w)
+            if problems is not None:
+                problems.add("unfit word", w)
         words = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
         if max_size is not None:
             words = words[:max_size - len(specials)]
+        if not words:
+            raise DataError(f"no word is seen at least {min_count} times in the training text, so a model could "
+                            f"only write <unk>: lower --min-count or give more data")
         return cls(list(specials) + words)
 
     def __len__(self) -> int:

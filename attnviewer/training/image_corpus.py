@@ -100,7 +100,7 @@ class ImageCaptionTask:
         self.problems = corpus.problems
         train, val = train_and_val(corpus, s.data, log)
         self.train, self.val = train, val[: s.val_size]
-        vocab = Vocabulary.build((r for item in train for r in item.references), s.min_count)
+        vocab = Vocabulary.build((r for item in train for r in item.references), s.min_count, problems=self.problems)
         self.vocab = vocab
         longest = max(len(r) for item in train for r in item.references)
         torch.manual_seed(s.seed)  # every rank builds the same model

@@ -88,8 +88,9 @@ class TranslationCorpusTask:
 
             raise DataError(f"{s.data}: no training pair within {s.max_source_len} source and "
                             f"{s.max_target_len} target words")
-        source = Vocabulary.build((item.source.split() for item in train), s.min_count, specials=SOURCE_SPECIALS)
-        target = Vocabulary.build((r for item in train for r in item.references), s.min_count)
+        source = Vocabulary.build((item.source.split() for item in train), s.min_count, specials=SOURCE_SPECIALS,
+                                  problems=self.problems)
+        target = Vocabulary.build((r for item in train for r in item.references), s.min_count, problems=self.problems)
         vocab = {"source": source.words, "target": target.words}
         config = TranslatorConfig(
             source_vocab_size=len(vocab["source"]), target_vocab_size=len(vocab["target"]), embed_dim=s.embed_dim,

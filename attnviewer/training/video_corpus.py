@@ -93,7 +93,7 @@ class VideoCorpusTask:
         if not self.train:
             raise DataError(f"{s.data}: none of the training clips could be read ({'; '.join(self.store.problems())})")
         torch.manual_seed(s.seed)
-        vocab = Vocabulary.build(self._short(self.train, "training"), s.min_count).words
+        vocab = Vocabulary.build(self._short(self.train, "training"), s.min_count, problems=self.problems).words
         config = VideoConfig(vocab_size=len(vocab), frame_size=s.frame_size, steps=s.steps, feature_dim=s.feature_dim,
                              hidden_dim=s.hidden_dim, embed_dim=s.embed_dim, score=s.score, max_len=s.max_len,
                              summary_start=s.summary_start, change_features=s.change_features, appearance=APPEARANCE)
