@@ -137,6 +137,9 @@ def _rebuild_tensor(storage, offset, size, stride, *ignored) -> LazyTensor:
         last = offset + sum((n - 1) * s for n, s in zip(size, stride))
         if last >= storage.numel:
             raise CheckpointError(f"a tensor of size {list(size)} reaches past its storage of {storage.numel} elements")
+    if math.prod(size) > storage.numel:  # a stride of 0 (an expanded view): reading it would allocate the lot
+        raise CheckpointError(f"a tensor of size {list(size)} holds more elements than its storage of "
+                              f"{storage.numel}; a saved weight never does")
     return LazyTensor(storage, offset, size, stride)
 
 
@@ -292,6 +295,10 @@ class Checkpoint:
         need = ref.numel * ref.dtype.itemsize
         if size != need:
             raise CheckpointError(f"{self.path}: storage {ref.key} holds {size} bytes, its tensors need {need}")
+        info = self._zip.getinfo(name)  # torch stores its storages as they are: a compressed one may inflate
+        if info.compress_type != zipfile.ZIP_STORED or need > self.path.stat().st_size:
+            raise CheckpointError(f"{self.path}: storage {ref.key} declares {need:,} bytes that the file does not "
+                                  "hold (compressed or larger than the file)")
         data = self._read_record(name)
         if len(data) != need:
             raise CheckpointError(f"{self.path}: storage {ref.key} is truncated")
