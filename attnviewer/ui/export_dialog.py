@@ -27,6 +27,7 @@ from ..export.figures import font_families
 from ..maps import SMOOTHING
 from ..types import Hypothesis, Result
 from .attention_pane import OverlaySettings, to_pixmap
+from .stored_settings import typed
 
 PREVIEW_DELAY_MS = 250
 COLORMAPS = ("jet", "viridis", "inferno", "magma", "plasma", "turbo", "hot", "cividis", "gray")
@@ -275,15 +276,8 @@ class ExportDialog(QDialog):
 
     def _value(self, key: str, default, kind=None):
         value = self.qsettings.value(f"export/{key}", None)
-        if value is None:
-            return default
-        kind = kind or type(default)
-        try:
-            if kind is bool:
-                return value in (True, "true", "1", 1)
-            return kind(value)
-        except (TypeError, ValueError):
-            return default
+        got = None if value is None else typed(value, kind or type(default))
+        return default if got is None else got  # (a value of another type, NaN or absurd: the default)
 
     def _load(self) -> None:
         from ..export.figures import FigureStyle
@@ -332,7 +326,8 @@ class ExportDialog(QDialog):
         """Where saving starts: the folder of the last export (remembered across sessions), else the
         user's Pictures or Documents folder, else home; never the input's folder (which may be the
         installation's samples)."""
-        last = str(self.qsettings.value("export/folder", "") or "")
+        last = self.qsettings.value("export/folder", "")
+        last = last if isinstance(last, str) else ""
         if last and Path(last).is_dir():
             return last
         for where in (QStandardPaths.StandardLocation.PicturesLocation,

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QSettings, QStandardPaths, Qt, QTimer, Slot
+from PySide6.QtCore import QEvent, QSettings, QStandardPaths, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSizePolicy,
@@ -37,6 +37,7 @@ from .decoding_controls import DecodingControls
 from .lens_controls import HeadsGrid, LensControls, map_picture
 from .lensing import LensView, head_maps, lensed_result, shape_of
 from .model_list import ModelList, user_models_folder
+from .stored_settings import StoredSettings
 from .veil import veil
 from .kind_views import VIEWS, build, stem, typed_kind, views_of
 
@@ -179,7 +180,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("attnviewer")
         self.setAcceptDrops(True)
-        self.qsettings = settings or QSettings("attnviewer", "attnviewer")
+        self.qsettings = _stored(settings)
         self.engine = engine or Engine(self)
         self.models = ModelList(self.qsettings, user_models_folder(), self)  # both columns' model boxes
         # what was dropped from it stays in the status bar for a minute: the "working…" of the
@@ -305,6 +306,7 @@ class MainWindow(QMainWindow):
         self.reverse_action.setCheckable(True)
         self.reverse_action.setEnabled(False)
         v.addSeparator()
+        self.stop_action = self._action(v, "&Stop reading, loading or decoding", self.stop, Qt.Key.Key_Escape)
         self.play_action = self._action(v, "&Play words", self.toggle_play, Qt.Key.Key_Space)
         self._action(v, "&Next word", lambda: self.step_to("next"), Qt.Key.Key_Right)
         self._action(v, "Pre&vious word", lambda: self.step_to("prev"), Qt.Key.Key_Left)
@@ -334,6 +336,7 @@ class MainWindow(QMainWindow):
         e.places.connect(self.on_places)
         e.note.connect(self.on_note)
         e.loading.connect(self.on_loading)
+        e.load_progress.connect(self.on_load_progress)
         e.cached_models.connect(self.on_cached_models)
         e.finished.connect(self.on_finished)
         e.failed.connect(self.on_failed)
@@ -432,7 +435,7 @@ class MainWindow(QMainWindow):
         return self.jobs.shown_media
 
     def choose_file(self) -> None:
-        folder = self.qsettings.value("last_folder", str(sample_dir()))
+        folder = self.qsettings.text("last_folder", str(sample_dir()))
         filters = [f"{k.noun.capitalize()}s ({' '.join('*' + s for s in k.suffixes)})" for k in OPENABLE]
         every = " ".join("*" + s for k in OPENABLE for s in k.suffixes)
         path, _ = QFileDialog.getOpenFileName(self, "Open image or video", folder,
@@ -501,7 +504,7 @@ class MainWindow(QMainWindow):
 
     def choose_checkpoint(self, side: Side | None = None) -> None:
         side = side if isinstance(side, Side) else self.sides["main"]
-        folder = self.qsettings.value("last_folder", "")
+        folder = self.qsettings.text("last_folder")
         path, _ = QFileDialog.getOpenFileName(self, "Open model", folder,
                                               "Models (*.safetensors *.pt *.pth);;All files (*)")
         if path:
@@ -512,7 +515,7 @@ class MainWindow(QMainWindow):
     def choose_model_folder(self, side: Side | None = None) -> None:
         """File → Open model folder…: a transformers model folder (what save_pretrained writes)."""
         side = side if isinstance(side, Side) else self.sides["main"]
-        folder = self.qsettings.value("last_model_folder", self.qsettings.value("last_folder", ""))
+        folder = self.qsettings.text("last_model_folder", self.qsettings.text("last_folder"))
         path = QFileDialog.getExistingDirectory(self, "Open model folder", folder)
         if path:
             self.qsettings.setValue("last_model_folder", str(Path(path).parent))
@@ -706,7 +709,16 @@ class MainWindow(QMainWindow):
         if job == self.sides[slot].jobs.pending:
             self.read_progress.setRange(0, 0)
             self.read_progress.setFormat("loading model")
-            self.read_progress.setToolTip(f"loading {label}")
+            self.read_progress.setToolTip(f"loading {label} (Esc stops)")
+            self.read_progress.show()
+
+    @Slot(int, str, int, int)
+    def on_load_progress(self, job: int, slot: str, done: int, total: int) -> None:
+        """A transformers folder's tensors read so far: the busy bar becomes a count (Esc stops it)."""
+        if job == self.sides[slot].jobs.pending and total > 0:
+            self.read_progress.setRange(0, total)
+            self.read_progress.setValue(done)
+            self.read_progress.setFormat("loading model %p%")
             self.read_progress.show()
 
     @Slot(list)
@@ -735,14 +747,30 @@ class MainWindow(QMainWindow):
 
     @Slot(int, str, str)
     def on_failed(self, job: int, slot: str, message: str) -> None:
+        if self._back_to_shown(slot, job, forget=True):
+            self.show_error(message)
+
+    def stop(self) -> None:
+        """Esc: what is being read, loaded or decoded stops (a large model stops loading); the
+        screen goes back to what it showed, words already written stay."""
+        pending = {slot: side.jobs.pending for slot, side in self.sides.items() if side.jobs.pending is not None}
+        self.engine.stop()
+        for slot, job in pending.items():
+            self._back_to_shown(slot, job, forget=False)
+        self.read_progress.hide()
+        self.statusBar().showMessage("stopped", 5000)
+
+    def _back_to_shown(self, slot: str, job: int, forget: bool) -> bool:
+        """A job that failed or was stopped before its first word: the input it read goes, the
+        controls show what is on screen again. False for an old job (nothing of it is shown)."""
         side = self.sides[slot]
         if not self.jobs.fail(slot, job):
-            return  # an old job's failure: nothing of it is on screen
+            return False
         shown = side.state.result
         trial = self._trials.pop(job, None)
         if trial is not None:  # a model opened for this job that cannot decode is not listed any more
             path, before = trial
-            if not self._worked(path):
+            if forget and not self._worked(path):
                 self.models.forget(path)
             side.controls.set_model(before)
         if shown is not None:  # put the controls back to what is on screen
@@ -757,7 +785,7 @@ class MainWindow(QMainWindow):
                 self.redraw()
         self.read_progress.hide()
         self._mark_previous()
-        self.show_error(message)
+        return True
 
     def _worked(self, model: str) -> bool:
         """A model that has decoded in this window (it stays listed whatever a later job does)."""
@@ -1025,7 +1053,7 @@ class MainWindow(QMainWindow):
     def choose_result(self) -> None:
         """File → Open result…: in the folder of the last result opened or saved, else Documents
         (else home); never the input's folder (the samples of the installation, often)."""
-        folder = self.qsettings.value(RESULTS_KEY, "")
+        folder = self.qsettings.text(RESULTS_KEY)
         if not (isinstance(folder, str) and folder and Path(folder).is_dir()):
             docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
             folder = docs if docs and Path(docs).is_dir() else str(Path.home())
@@ -1102,8 +1130,7 @@ class MainWindow(QMainWindow):
         self._fill_recent()
 
     def _recent(self) -> list[str]:
-        value = self.qsettings.value("recent", [])
-        return [value] if isinstance(value, str) else list(value or [])
+        return self.qsettings.texts("recent", MAX_RECENT)
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -1112,26 +1139,24 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(self._recent()))
 
     def _load_overlay_settings(self) -> OverlaySettings:
-        stored = self.qsettings.value("overlay", {}) or {}
-        defaults = asdict(OverlaySettings())
         try:
-            return OverlaySettings(**{k: type(defaults[k])(stored[k]) if not isinstance(defaults[k], bool)
-                                      else stored[k] in (True, "true") for k in defaults if k in stored})
-        except (TypeError, ValueError):
+            return OverlaySettings(**self.qsettings.record("overlay", asdict(OverlaySettings())))
+        except (TypeError, ValueError):  # a value of the right type the controls cannot show
             return OverlaySettings()
 
     def _restore(self) -> None:
         self._fill_recent()
         self._show_media_pane(None)
-        geometry = self.qsettings.value("geometry")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        else:
+        geometry = self.qsettings.blob("geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 800)
         for key, splitter in self._splitters().items():
-            state = self.qsettings.value(key)
-            if isinstance(state, QByteArray):
+            state = self.qsettings.blob(key)
+            if state is not None:
                 splitter.restoreState(state)
+        if self.qsettings.problems:  # read once, at start: the user learns what was dropped
+            first, more = self.qsettings.problems[0], len(self.qsettings.problems) - 1
+            QTimer.singleShot(0, lambda: self.on_models_dropped(first + (f" (and {more} more)" if more else "")))
 
     def _splitters(self) -> dict[str, QSplitter]:
         """Every splitter whose sizes the user may set, by its settings key."""
@@ -1205,3 +1230,14 @@ encoder is EfficientNet-Lite0 with ImageNet weights from the
 TensorFlow TPU authors).</p>
 <p>Built with PySide6 / Qt 6 (LGPL-3.0), pyqtgraph (MIT), PyTorch (BSD-3-Clause),
 matplotlib (PSF-based), OpenCV (Apache-2.0), PyAV (BSD-3-Clause).</p>"""
+
+
+def _stored(settings: QSettings | None) -> StoredSettings:
+    """The window's settings as untrusted input (ui/stored_settings.py); a QSettings given on an INI
+    file (the tests', or another profile's) is read through the same checks."""
+    if isinstance(settings, StoredSettings):
+        return settings
+    if settings is not None and settings.format() == QSettings.Format.IniFormat and settings.fileName():
+        settings.sync()  # what the caller set is in the file the checks read
+        return StoredSettings(settings.fileName())
+    return StoredSettings()

@@ -30,6 +30,7 @@ from ..kinds import KINDS
 
 OPENED_KEY = "models/opened"
 CHOSEN_KEY = "models/chosen/"  # + kind
+MAX_REMEMBERED = 200  # model files opened (a longer list in the settings is not the app's)
 
 
 def user_models_folder() -> Path:
@@ -39,10 +40,13 @@ def user_models_folder() -> Path:
 
 
 def _paths(value) -> list[str]:
-    """A list setting as a list of strings (an INI file gives one element back as a plain string)."""
+    """A list setting as a list of strings (an INI file gives one element back as a plain string;
+    a value of another type, or an absurdly long list, is not the app's)."""
     if isinstance(value, str):
         return [value]
-    return [v for v in (value or []) if isinstance(v, str)]
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [v for v in value[:MAX_REMEMBERED] if isinstance(v, str)]
 
 
 class ModelList(QObject):
@@ -146,7 +150,7 @@ class ModelList(QObject):
             if not key.startswith(CHOSEN_KEY):
                 continue
             kind, name = key[len(CHOSEN_KEY):], self.settings.value(key)
-            problem = self._why_not(kind, name)
+            problem = self._why_not(kind, name) if isinstance(name, str) else "not a model's name"
             if problem:
                 self.settings.remove(key)
                 self._chosen.pop(kind, None)

@@ -155,7 +155,7 @@ class StoredSettings(QSettings):
         for name, default in defaults.items():
             if name not in value:
                 continue
-            got = _typed(value[name], type(default))
+            got = typed(value[name], type(default))
             if got is None:
                 bad.append(name)
             else:
@@ -165,10 +165,12 @@ class StoredSettings(QSettings):
         return out
 
 
-def _typed(value, kind: type):
+def typed(value, kind: type):
     """value as kind (bool, int, float, str) or None. INI files give back every scalar as a string."""
     if kind is bool:
-        return {True: True, False: False, "true": True, "false": False}.get(value) if isinstance(value, (bool, str)) else None
+        if isinstance(value, bool):
+            return value
+        return {"true": True, "false": False, "1": True, "0": False}.get(value) if isinstance(value, str) else None
     if kind in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float, str)) or len(str(value)) > 32:
             return None
