@@ -7,8 +7,6 @@ A place is what a word's map covers: a cell of the image's grid, a sampled frame
 """
 from __future__ import annotations
 
-import sys
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -134,11 +132,7 @@ def _repeat(inputs, n: int):
 def _pixels_input(kind, model, media, device, places, what) -> GradientInput:
     x = kind.inputs(model, [media], device)
 
-    def state_of(xs):
-        with _no_rollout(model):
-            return model.init_state(xs)
-
-    return GradientInput(x, state_of, places, what, _mean_colour)
+    return GradientInput(x, model.init_state, places, what, _mean_colour)
 
 
 def _mean_colour(x):
@@ -146,23 +140,6 @@ def _mean_colour(x):
     baseline the path from which stays among ordinary images (black pixels are far out for a
     network that normalises them, and its integral then needs many more steps)."""
     return x.mean(dim=(-2, -1), keepdim=True).expand_as(x).clone()
-
-
-@contextmanager
-def _no_rollout(model):
-    """A transformer's stepper computes its encoder's rollout (the lens 'rollout') in numpy, which a
-    tensor that needs its gradient refuses; attribution draws no rollout, so it is left out while
-    the encoder runs for it. (To go once models/hf/stepper.py's _rollout detaches its input.)"""
-    module = sys.modules.get(type(model).__module__)
-    original = getattr(module, "_rollout", None)
-    if original is None:
-        yield
-        return
-    module._rollout = lambda *args, **kwargs: None
-    try:
-        yield
-    finally:
-        module._rollout = original
 
 
 def _hooked_input(kind, model, media, device, layer, reshape) -> tuple:
@@ -185,8 +162,7 @@ def _hooked_input(kind, model, media, device, layer, reshape) -> tuple:
     def state_of(xs):
         handle = layer.register_forward_hook(lambda module, args, out: xs.reshape(out.shape))
         try:
-            with _no_rollout(model):
-                return model.init_state(_repeat(inputs, len(xs)))
+            return model.init_state(_repeat(inputs, len(xs)))
         finally:
             handle.remove()
 

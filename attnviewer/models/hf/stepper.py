@@ -296,7 +296,7 @@ def _rollout(attentions, i: int, n: int, width: int, batch: int) -> np.ndarray |
     windows, TimeSformer's divided space-time attention: their batch is inputs x windows or frames)."""
     if not attentions or any(a is None or a.shape[0] != batch or a.shape[-2:] != (width, width) for a in attentions):
         return None
-    stacked = torch.stack([a[i, :, :n, :n] for a in attentions]).float().cpu().numpy()
+    stacked = torch.stack([a[i, :, :n, :n] for a in attentions]).detach().float().cpu().numpy()  # (attribution runs with gradients)
     out = np.zeros((width, width), dtype=np.float32)
     out[:n, :n] = rollout(stacked)
     return out
