@@ -34,3 +34,33 @@ def test_a_compressed_storage_that_would_inflate_is_refused(tmp_path):
         ckpt.tensor(ckpt.root["weight"])
     ckpt = Checkpoint(plain)  # the same tensor stored as torch stores it still reads
     assert ckpt.tensor(ckpt.root["weight"]).shape == (4_000_000,)
+
+
+def test_a_gif_declaring_huge_frames_is_refused_before_decoding(tmp_path):
+    """A 'video' GIF whose logical screen says 16000x16000 (256 M pixels a frame, 12 GB as kept RGB frames) while its data
+    is a few bytes: `attnviewer video` and the video dataset reader (both read_clip) refuse it from
+    the declared geometry, in one line."""
+    import contextlib
+    import io
+    import struct
+
+    import numpy as np
+    from PIL import Image
+
+    from attnviewer.cli import main
+    from attnviewer.errors import MediaError
+    from attnviewer.media.frames import read_clip
+
+    path = tmp_path / "bomb.gif"
+    frames = [Image.fromarray(np.full((8, 8, 3), 15 * i, np.uint8)) for i in range(16)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=80, loop=0)
+    raw = bytearray(path.read_bytes())
+    raw[6:10] = struct.pack("<HH", 16000, 16000)  # the logical screen's width and height
+    path.write_bytes(bytes(raw))
+    with pytest.raises(MediaError, match="too large to read"):
+        read_clip(path, 8)
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["video", str(path), "--json", str(tmp_path / "r.json")])
+    assert code == 2 and len(stderr.getvalue().strip().splitlines()) == 1 and "too large" in stderr.getvalue()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.gif"]

@@ -14,9 +14,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import MediaError, first_line
+from ..errors import MediaError, first_line, printable
 from ..files import atomic_path, file_stamp
 
+MAX_FRAME_PIXELS = 8192 * 4320  # an 8K frame; a frame's size is what decoding allocates
 DISPLAY_SIDE = 256  # long side of the frames kept for display and figures
 
 
@@ -183,6 +184,7 @@ def read_clip(path: str | Path, steps: int, progress=None) -> LoadedClip:
     path = Path(path)
     report = progress or (lambda done, total: None)
     index = index_packets(path, lambda: report(0, steps))
+    check_geometry(path, *index.size)  # before any frame is decoded: a GIF may declare 65535x65535
     count = index.frame_count
     if count < steps:
         raise MediaError(f"{path}: {count} frames; the model needs at least {steps}")
@@ -205,10 +207,19 @@ def read_clip(path: str | Path, steps: int, progress=None) -> LoadedClip:
     return LoadedClip(str(path), np.stack(frames), times, count, fps, index.size, packets=index)
 
 
+def check_geometry(path, height: int, width: int) -> None:
+    """MediaError when a video's frames are larger than MAX_FRAME_PIXELS: a file's declared frame
+    size is what decoding allocates, for each of the frames kept."""
+    if height * width > MAX_FRAME_PIXELS:
+        raise MediaError(f"{printable(path)}: frames of {width}x{height} pixels are too large to read "
+                         f"(at most {MAX_FRAME_PIXELS:,} pixels a frame)")
+
+
 def _sequential(box, stream, wanted: list[int], report=lambda done, total: None) -> list:
     """The wanted frames (by index in display order), decoding every frame from the start."""
     kept = []
     for i, frame in enumerate(box.decode(stream)):
+        check_geometry(box.name, frame.height, frame.width)
         if i == wanted[len(kept)]:
             kept.append(frame)
             report(len(kept), len(wanted))
@@ -228,6 +239,7 @@ def _seeking(box, stream, index: PacketIndex, wanted: list[int], report=lambda d
             box.seek(key, stream=stream, backward=True, any_frame=False)
             frames = box.decode(stream)
         for frame in frames:
+            check_geometry(box.name, frame.height, frame.width)
             at = frame.pts
             if frame.pts is not None and frame.pts >= target:
                 kept.append(frame)
