@@ -46,11 +46,7 @@ def stamp(path: Path, device: str, check: int, log=print) -> dict:
         raise SystemExit(f"{path}: the weights changed while stamping")
     if read_metadata(path) != meta:
         raise SystemExit(f"{path}: the metadata did not come back as written")
-    log(f"  {len(meta['domain'])} bytes of domain record, {time.perf_counter() - t0:.0f} s")
-    if check:
-        model.domain = rec
-        check_record(model, rec, check, log)
-    return rec
+    return _stamped(model, rec, len(meta["domain"]), t0, check, log)
 
 
 def stamp_folder(path: Path, device: str, check: int, log=print) -> dict:
@@ -69,7 +65,11 @@ def stamp_folder(path: Path, device: str, check: int, log=print) -> dict:
         Path(tmp).write_text(text)
     if folder_domain(path) != json.loads(text):
         raise SystemExit(f"{path}: the domain record did not come back as written")
-    log(f"  {len(text)} bytes of domain record, {time.perf_counter() - t0:.0f} s")
+    return _stamped(model, rec, len(text), t0, check, log)
+
+
+def _stamped(model, rec: dict, size: int, t0: float, check: int, log) -> dict:
+    log(f"  {size} bytes of domain record, {time.perf_counter() - t0:.0f} s")
     if check:
         model.domain = rec
         check_record(model, rec, check, log)
