@@ -52,6 +52,13 @@ def check_argument(text: str, where: str = "sentence") -> str:
 def read_sentences(path: str | Path, limit: int = MAX_FILE_BYTES) -> list[str]:
     """The non-empty lines of a UTF-8 text file, one sentence each; MediaError for a file past
     `limit` bytes (read no further: /dev/zero or a huge file never fills the memory)."""
+    return [line for _, line in numbered_lines(path, limit) if line]
+
+
+def numbered_lines(path: str | Path, limit: int = MAX_FILE_BYTES) -> list[tuple[int, str]]:
+    """(line number from 1, stripped text) of every line up to the last non-empty one, blank
+    lines included (translate --file names outputs and resumes by line number); checked as
+    read_sentences says."""
     path = Path(path)
     if path.is_dir():
         raise MediaError(f"{printable(path)}: is a folder, not a text file")
@@ -71,7 +78,9 @@ def read_sentences(path: str | Path, limit: int = MAX_FILE_BYTES) -> list[str]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise MediaError(f"{path}: not UTF-8 text") from None
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)]
+    while lines and not lines[-1][1]:
+        lines.pop()
     if not lines:
         raise MediaError(f"{path}: empty file, nothing to translate")
     return lines
