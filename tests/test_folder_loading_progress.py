@@ -44,3 +44,27 @@ def test_loads_outside_the_block_report_nothing(folder):
         pass
     load_folder(folder, torch.device("cpu"))
     assert seen == []
+
+
+def test_two_loads_at_once_both_come_back_whole(tmp_path):
+    """from_pretrained on two threads at once lost a tied tensor: folders load one at a time."""
+    import threading
+
+    from .hf_models import vit_gpt2
+
+    folder = vit_gpt2(tmp_path / "v")
+
+    got, errors = [], []
+
+    def load():
+        try:
+            got.append(load_folder(folder, torch.device("cpu")))
+        except Exception as e:  # noqa: BLE001 (the test reports any)
+            errors.append(e)
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors and len(got) == 3

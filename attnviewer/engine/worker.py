@@ -249,15 +249,16 @@ class Worker(QObject):
         """Load a model on a loader thread while this one waits, checking the job's cancel: a
         large transformer takes seconds to minutes to load, so a new request does not wait for
         it. A superseded job's load goes on (the next job often needs the same model, and waits
-        for that load instead of starting another); it stops when a job needs another model
-        meanwhile, or the user pressed Stop. A transformers folder's load reports its tensors."""
+        for that load instead of starting another, even after another model was used meanwhile);
+        the user's Stop stops it. A transformers folder's load reports its tensors; folders load
+        one at a time (models/hf/loading.py), so another folder asked for stops one nobody waits for."""
         for other, entry in self._loads.items():
-            if other != key and entry.waiting == 0 and not entry.future.done():
-                entry.stop.set()  # nobody waits for it, and the user has moved on to another model
+            if counted and entry.counted and other != key and entry.waiting == 0 and not entry.future.done():
+                entry.stop.set()
         entry = self._loads.get(key)
         if entry is None or (entry.stop.is_set() and not entry.future.done()) \
                 or (entry.future.done() and entry.future.exception() is not None):
-            entry = self._loads[key] = _Load()
+            entry = self._loads[key] = _Load(counted)
             threading.Thread(target=self._loader, args=(entry, load, counted), name=LOADER_THREAD, daemon=True).start()
         entry.waiting += 1
         entry.job = job
@@ -300,7 +301,8 @@ class Worker(QObject):
 class _Load:
     """A model being loaded on a loader thread, and the jobs waiting for it."""
 
-    def __init__(self):
+    def __init__(self, counted: bool):
+        self.counted = counted  # a transformers folder (its load reports progress and can stop)
         self.future: Future = Future()
         self.stop = threading.Event()  # set: the load stops at its next tensor (transformers folders)
         self.waiting = 0  # jobs waiting for it now (only the engine thread counts)

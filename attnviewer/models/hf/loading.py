@@ -7,6 +7,7 @@ only, no remote code, eager attention (the only kind that returns weights), offl
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -40,6 +41,12 @@ def transformers_module():
     return transformers
 
 
+# from_pretrained is not safe on two threads at once (measured: a second load beside another lost
+# its tied output layer, "weights lack decoder.lm_head.weight"), nor is catch_warnings: folders
+# load one after another (a load that was stopped ends at its next tensor, so the wait is short)
+ONE_AT_A_TIME = threading.Lock()
+
+
 def load_folder(path: str | Path, device) -> Stepper:
     """The folder's model on `device`, ready for decoding; CheckpointError in one line."""
     info = inspect(path)
@@ -52,7 +59,7 @@ def load_folder(path: str | Path, device) -> Stepper:
     model_class = classes[info.family]
     extra = {"trust_remote_code": False} if info.family == "seq2seq" else {}
     try:
-        with warnings.catch_warnings():
+        with ONE_AT_A_TIME, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             _check_size(tf, model_class, info, extra)
             hf, loaded = model_class.from_pretrained(str(info.path), attn_implementation="eager",
