@@ -158,7 +158,7 @@ def main() -> int:
               f"{'speed-up':>9} | {'streaming':>9} | {'words':>5}")
         speedups = {}
         for k in BEAMS:
-            beam = DecodeSettings("beam", beam=k)  # the same settings drive both searches
+            beam = DecodeSettings("beam", beam=k, length_penalty=1.0)  # the same settings drive both searches
             t_batched, batched = best_of(args.repeats, lambda: batched_beam(model, state, beam))
             t_stream, streamed = best_of(args.repeats, lambda: batched_beam(model, state, beam, stream=True))
             t_ref, reference = best_of(

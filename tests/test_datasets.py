@@ -434,7 +434,7 @@ def test_garbage_pairs_raise_nothing_but_data_error(tmp_path, garbage, first):
         assert "\n" not in str(e)
         return
     _check(corpus)
-    assert corpus.problems.total() <= len(garbage) + 1
+    assert corpus.problems.total() <= len(body.splitlines()) + 1  # (a garbage line may hold line breaks)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
