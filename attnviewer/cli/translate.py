@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import signal
 import sys
-from pathlib import Path
 
 from .options import add_decoding, add_device, add_overwrite, add_style, add_whatif
 from .probes import add_probes
@@ -67,7 +67,7 @@ def translate(args: argparse.Namespace) -> int:
         for p in it.missing().values():
             ours.setdefault(p.parent, set()).add(p.name)
     for folder, names_there in ours.items():
-        remove_stale_temporaries(folder, {p.suffix.lower() for p in map(Path, names_there)}, names_there)
+        remove_stale_temporaries(folder, {os.path.splitext(n)[1].lower() for n in names_there}, names_there)
     previous = None
     try:
         previous = signal.signal(signal.SIGTERM, on_sigterm)  # stops as Ctrl-C does: no half-written file
@@ -122,7 +122,6 @@ def resume(items: list[Item], overwrite: bool) -> tuple[int, list]:
     """Mark the sentences an earlier run finished (a result JSON recording this line and this text,
     every asked output there) as done; those with the JSON but some outputs missing get just those.
     A JSON made from another text at this line is left alone, its sentence skipped with a warning."""
-    import os
 
     from ..errors import MediaError
     from ..export.data import result_data
