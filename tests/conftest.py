@@ -13,6 +13,22 @@ from attnviewer.resources import resource_dir, sample_dir
 
 from .helpers import one_torch_thread, tiny_captioner  # noqa: F401  (a fixture, for every test module)
 
+WORKERS = 2  # each test runs torch on one thread: two processes use both cores of a small CI machine
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """The whole suite (`pytest -q`, no paths given) runs on WORKERS processes (pytest-xdist), each
+    test file whole on one of them, so its module fixtures are built once. A file or test named on
+    the command line runs in this process: starting workers (torch, Qt) would cost more than it saves.
+    `-n N` chooses for itself; `-n 0` turns the workers off."""
+    if (config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput")
+            and config.args_source is pytest.Config.ArgsSource.TESTPATHS
+            and config.option.numprocesses is None and min(WORKERS, os.cpu_count() or 1) > 1):
+        config.option.numprocesses = min(WORKERS, os.cpu_count() or 1)
+        if config.option.dist == "no":
+            config.option.dist = "loadfile"
+
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory):
