@@ -19,6 +19,33 @@ from .lensing import lens_choices
 CELL = 72  # px: one map of the heads grid
 
 
+
+class ElidedLabel(QLabel):
+    """One line that ends in '…' where its column is too narrow (in Compare), never cut mid-word
+    at the edge; text() and the tooltip keep the whole line."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._full = ""
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        self._full = text
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def clear(self) -> None:
+        self.setText("")
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(self.width(), 1))
+        QLabel.setText(self, shown)
+
 class LensControls(QWidget):
     changed = Signal()  # the lens or the raw toggle: redraw
     grid_toggled = Signal(bool)
@@ -39,7 +66,7 @@ class LensControls(QWidget):
         self.grid.setText("Heads…")
         self.grid.setToolTip("Every layer x head's map of the current word")
         self.grid.setCheckable(True)
-        self.info = QLabel()
+        self.info = ElidedLabel()
         self.info.setObjectName("lens_info")
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 0, 4, 0)
@@ -120,7 +147,7 @@ class LensControls(QWidget):
         if sink is not None:
             text += f" · attention sink {sink:.2f}"
         self.info.setText(text)
-        self.info.setToolTip("The lens the maps are drawn with; the attention sink is the share of the "
+        self.info.setToolTip(f"{text}\nThe lens the maps are drawn with; the attention sink is the share of the "
                              "special tokens (CLS, </s>, language tags), left out of the map")
 
     def _emit(self, *_):
