@@ -3,6 +3,9 @@ import tempfile
 
 # Qt must never need a display in tests; torch must not fight the other test process for cores.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# nor the processes tests start (the CLI, benchmarks): with two workers, two threads each would
+# oversubscribe the two cores of a small CI machine
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 # The window lists the user's models folder (under the data dir): tests see an empty one of their own.
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="attnviewer-test-data-")
 
