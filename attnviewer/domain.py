@@ -236,7 +236,7 @@ def generated_distances(kind_name: str, model, seed: int, n: int, rec: dict | No
 
 def measure(kind_name: str, model, media, state) -> float:
     """The distance of one input (image or video) from the model's recorded domain."""
-    if kind_name == "caption" or "encoder" in state:
+    if kind_name == "caption" or _is_transformer(model):
         x = _region_feature(model, state)
     else:
         x = _features(kind_name, model, [media], next(model.parameters()).device)

@@ -28,7 +28,10 @@ def special_kind(path) -> str | None:
     """What a path names when it is not a regular file ("a FIFO", "a folder", "a character
     device", ...; a link followed), None for a regular file. OSError when it cannot be stat-ed.
     Reading a FIFO or a device blocks or never ends: every reader of a user's file asks first."""
-    mode = os.stat(path).st_mode
+    return _kind(os.stat(path).st_mode)
+
+
+def _kind(mode: int) -> str | None:
     if stat.S_ISREG(mode):
         return None
     return next((name for test, name in _KINDS if test(mode)), "not a file")
@@ -43,7 +46,7 @@ def regular_file(path, error: type[AttnViewerError], what: str = "") -> os.stat_
         raise error(f"{printable(path)}: cannot read {what or 'it'} ({e.strerror or type(e).__name__})") from None
     except ValueError:  # a NUL in the name
         raise error(f"{printable(path)}: not a usable file name") from None
-    kind = special_kind(path) if not stat.S_ISREG(st.st_mode) else None
+    kind = _kind(st.st_mode)  # (from the one stat: the path is not looked at twice)
     if kind:
         raise error(f"{printable(path)}: {what + ' ' if what else ''}is {kind}, not a regular file")
     return st

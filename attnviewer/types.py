@@ -40,9 +40,19 @@ class Step:
     @property
     def attention_entropy(self) -> float:
         """How spread the shown map is (nats; 0: all on one place)."""
-        from .whatif.scores import map_entropy
-
         return map_entropy(self.attention)
+
+
+def map_entropy(weights) -> float:
+    """Entropy in nats of an attention map, taken as a distribution (renormalised; 0 for an empty map).
+    Here, beside the Step it scores, so that types imports nothing above it (whatif/scores.py uses it)."""
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    w = np.clip(np.nan_to_num(w), 0.0, None)
+    total = w.sum()
+    if total <= 0:
+        return 0.0
+    p = w[w > 0] / total
+    return float(-(p * np.log(p)).sum())
 
 
 NO_WORDS = "(no words)"  # a hypothesis whose first word was <end>
@@ -71,8 +81,6 @@ class Hypothesis:
     @property
     def attention_entropies(self) -> list[float]:
         """Each word's map entropy (nats), from the maps as drawn (a new lens, a new value)."""
-        from .whatif.scores import map_entropy
-
         return [map_entropy(a) for a in self.attention]
 
     def steps(self, item: int = 0, job: int = 0) -> list[Step]:

@@ -49,20 +49,20 @@ def folder_domain(folder) -> dict | None:
     """The domain record beside a folder's config, if it has one that reads as a JSON object of a sane
     size; anything else (absent, a link or FIFO, too large, not JSON) means no out-of-domain note."""
     import json
-    import os
-    import stat
     from pathlib import Path
 
+    from ..files import open_regular
     from .header import DOMAIN_MAX_CHARS
 
     path = Path(folder) / DOMAIN_FILE
-    try:  # no link followed, no FIFO waited on: opened without following, checked on the open file
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        with os.fdopen(fd, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode) or st.st_size > DOMAIN_MAX_CHARS:
-                return None
-            rec = json.loads(f.read(DOMAIN_MAX_CHARS + 1).decode("utf-8"))
+    try:  # no link followed, no FIFO waited on (open_regular checks the open file)
+        if path.is_symlink():
+            return None
+        with open_regular(path) as f:
+            text = f.read(DOMAIN_MAX_CHARS + 1)
+        if len(text) > DOMAIN_MAX_CHARS:
+            return None
+        rec = json.loads(text.decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return None
     return rec if isinstance(rec, dict) else None
