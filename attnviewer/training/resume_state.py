@@ -33,6 +33,8 @@ BLEU = (0.0, 100.0)  # a best validation score (sacrebleu's 0..100, ours 0..1)
 WORLD = (1, 65_536)  # ranks
 MT_WORDS = 624  # the Mersenne Twister's state: 624 32-bit words and a position
 CUDA_RNG_BYTES = (1, 256)  # a GPU generator's state (Philox: seed and offset)
+NAME_MAX = 64  # a validation figure's name
+HISTORY_MAX = 1_000_000  # validations a state records
 # --------------------------------------------------------------------------------------------------
 
 HOW = "start again without --resume or point --out elsewhere"
@@ -64,6 +66,16 @@ class Position(_Strict):
     best_step: Count
     bad_checks: Count
     validated: Annotated[int, Field(ge=-1, le=COUNT_MAX)]
+    best_loss: Optional[float] = None  # the best validation's loss: it breaks ties of the selected figure
+    select: Optional[Annotated[str, Field(max_length=NAME_MAX)]] = None  # the figure that selects (older states: none)
+
+
+class Validation(_Strict):
+    """One validation's figures, as the training record keeps them (non-finite figures as null)."""
+    step: Count
+    epoch: Count
+    counted: bool  # False: the validation at a stop (--max-steps, --minutes), which selects nothing
+    figures: dict[Annotated[str, Field(max_length=NAME_MAX)], Optional[float]]
 
 
 class Scaler(_Strict):
@@ -147,6 +159,7 @@ class State(_Strict):
     scheduler: dict
     scaler: Optional[Scaler]
     rng: Annotated[list[Rng], Field(min_length=1, max_length=WORLD[1])]
+    history: Annotated[list[Validation], Field(max_length=HISTORY_MAX)] = []  # every validation so far
 
 
 def check_plain(path: Path, state: Any) -> State:
