@@ -281,3 +281,39 @@ def _same_kind(where: str, got: Any, want: Any) -> Iterator[str]:
             yield f"{where} must be a finite number, got {_shown(got)}"
     elif isinstance(want, torch.Tensor):
         yield from _tensor(where, got, tuple(want.shape), want.dtype)
+
+
+# ---- writing: whole or not at all ---------------------------------------------------------------
+
+def write_state(path: Path, state: dict) -> None:
+    """Write a training state atomically: into a temporary file beside `path`, flushed to the disk,
+    then renamed onto it. torch.save is handed a file, not a name: given a name, its zip writer
+    reports a full disk as a bare RuntimeError ("unexpected pos ..."); given a file, the file's
+    OSError is kept behind that RuntimeError and raised here as what it is. Any failure leaves no partial file and the previous state as it was: OutputError, one line
+    ("PATH: cannot write, the disk is full"), so a later --resume never sees half a state."""
+    import os
+
+    from ..errors import OutputError
+    from ..files import atomic_path, write_problem
+
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(write_problem(path, e)) from None
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            try:
+                torch.save(state, f)
+            except RuntimeError as e:  # the zip writer's closing error hides the file's own
+                raise next((c for c in _causes(e) if isinstance(c, OSError)), e) from None
+            f.flush()
+            os.fsync(f.fileno())  # the bytes on the disk before the rename makes them the state
+
+
+def _causes(e: BaseException) -> Iterator[BaseException]:
+    """The exceptions `e` was raised while handling (or from), nearest first."""
+    seen = {id(e)}
+    while (e := e.__cause__ or e.__context__) is not None and id(e) not in seen:
+        seen.add(id(e))
+        yield e
