@@ -40,7 +40,7 @@ def test_a_corpus_trains_a_model_that_translate_runs(tmp_path, capsys):
     code = cli.main(["train", "translate", "--data", str(folder), "--out", str(out), *SMALL, "--max-steps", "2"])
     printed = capsys.readouterr().out
     assert code == 0
-    assert "skipped: 1 malformed line" in printed and "validation bleu4" in printed
+    assert "skipped: 1 malformed line" in printed and "validation BLEU " in printed
     meta = read_metadata(out)
     assert meta["kind"] == "translate"
     record = json.loads(meta["training"])
@@ -78,10 +78,10 @@ def test_validation_scores_the_greedy_translations_against_the_references(tmp_pa
     own = [replace(item, references=(tuple(h.tokens),)) for item, h in zip(task.val, hyps) if len(h.tokens) >= 4]
     assert len(own) == len(task.val) > 0
     task.val = own  # references equal to what the model writes: a perfect score
-    assert task.validate(model)["bleu4"] == pytest.approx(1.0)
+    assert task.validate(model)["BLEU"] == pytest.approx(100.0)
     task.val = [replace(item, references=(("nothing", "like", "it", "at", "all"),)) for item in own]
     scores = task.validate(model)
-    assert scores["bleu4"] == pytest.approx(0.0) and scores["BLEU"] == pytest.approx(0.0)
+    assert scores["BLEU"] == pytest.approx(0.0) and scores["loss"] > 0
 
 
 def test_scheduled_sampling_feeds_the_model_its_own_words(tmp_path):
@@ -232,4 +232,4 @@ def test_every_translator_design_trains_and_validates(tmp_path, options):
     loss.backward()
     assert torch.isfinite(loss) and model.fc.weight.grad.abs().sum() > 0
     scores = task.validate(model.eval())
-    assert 0 <= scores["bleu4"] <= 1 and scores["bleu4"] == pytest.approx(scores["BLEU"] / 100)
+    assert 0 <= scores["BLEU"] <= 100 and 0 <= scores["chrF"] <= 100 and scores["loss"] > 0

@@ -46,7 +46,7 @@ def test_a_corpus_trains_a_model_that_video_runs(tmp_path, capsys):
     assert code == 0
     assert "skipped: 1 missing clip" in printed and "skipped: 1 unreadable clip" in printed
     assert printed.count("unreadable clip") == 1  # said once
-    assert "validation bleu4" in printed
+    assert "validation CIDEr-D " in printed
     meta = read_metadata(out)
     assert meta["kind"] == "video" and json.loads(meta["config"])["appearance"] == "efficientnet-lite0"
     record = json.loads(meta["training"])
@@ -90,9 +90,9 @@ def test_validation_scores_greedy_captions_against_every_reference(tmp_path):
            for item, c in zip(items, captions) if len(c.split()) >= 4]
     assert len(own) == len(items)
     task.val = own  # one of the references is what the model writes: a perfect score
-    assert task.validate(model)["bleu4"] == pytest.approx(1.0, abs=1e-6)
+    assert task.validate(model)["BLEU-4"] == pytest.approx(1.0, abs=1e-6)
     task.val = [replace(item, references=(("nothing", "like", "it", "at", "all"),)) for item in own]
-    assert task.validate(model)["bleu4"] < 1e-6
+    assert task.validate(model)["BLEU-4"] < 1e-6
 
 
 def test_resume_continues_exactly(tmp_path):

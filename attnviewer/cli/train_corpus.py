@@ -19,7 +19,11 @@ def add_loop(p: argparse.ArgumentParser) -> None:
     g.add_argument("--val-every", type=int, default=0, metavar="STEPS",
                    help="validate every STEPS steps (default 0: once per epoch)")
     g.add_argument("--patience", type=int, default=5,
-                   help="stop after this many validations without a better BLEU-4 (0 = never; default 5)")
+                   help="stop after this many validations without a better --select figure (0 = never; default 5)")
+    g.add_argument("--select", metavar="METRIC",
+                   help="the validation figure that picks the best model (a tie goes to the lower validation "
+                        "loss): CIDEr-D or BLEU-4 for captions (default CIDEr-D), BLEU or chrF for translation "
+                        "(default BLEU)")
     g.add_argument("--save-every", type=int, default=500, metavar="STEPS",
                    help="write the training state (OUT.state/) every STEPS steps (default 500)")
     g.add_argument("--resume", action="store_true", help="continue exactly from OUT.state/")
@@ -27,6 +31,11 @@ def add_loop(p: argparse.ArgumentParser) -> None:
                    help="feed the model its own previous word with a probability ramped from 0 to P")
     g.add_argument("--max-steps", type=int, help="stop after this many steps (the schedule still spans --epochs)")
     g.add_argument("--min-count", type=int, default=5, help="words seen fewer times read as <unk> (default 5)")
+    g.add_argument("--tensorboard", metavar="DIR",
+                   help="also write every step's loss and every validation to TensorBoard event files in DIR "
+                        "(needs the tensorboard package); a CSV log is always written beside --out")
+    g.add_argument("--plot", action="store_true",
+                   help="at the end, draw the loss and validation curves to OUT's name with .curves.png")
 
 
 def loop_settings(args: argparse.Namespace, device: str, epochs: int, lr: float):
@@ -36,7 +45,8 @@ def loop_settings(args: argparse.Namespace, device: str, epochs: int, lr: float)
                         device=device, clip=args.clip, amp=args.amp, val_every=args.val_every,
                         patience=args.patience, save_every=args.save_every, resume=args.resume,
                         scheduled_sampling=args.scheduled_sampling, max_steps=args.max_steps,
-                        minutes=args.minutes).validate()
+                        minutes=args.minutes, select=args.select, tensorboard=args.tensorboard,
+                        plot=args.plot).validate()
 
 
 def add_caption_data(p: argparse.ArgumentParser) -> None:
@@ -76,12 +86,13 @@ def fit_task(args: argparse.Namespace, make_task, epochs: int, lr: float) -> int
     extracted by one rank while the others wait at a barrier)."""
     from ..models.registry import pick_device
     from ..training import distributed
-    from ..training.loop import fit
+    from ..training.loop import fit, selection
     from .outputs import check_outputs, check_writable
 
     world = distributed.world_from_env()
     device = distributed.rank_device(world, str(pick_device(args.device)))
     loop = loop_settings(args, device, epochs=epochs, lr=lr)
+    selection(task_class(args.task), loop.select)  # a wrong --select is told before features are made
     if not args.resume:  # resuming replaces the best model it wrote itself
         check_outputs([loop.out], getattr(args, "overwrite", False))
     check_folder_can_exist(loop.out)
@@ -97,6 +108,17 @@ def fit_task(args: argparse.Namespace, make_task, epochs: int, lr: float) -> int
     finally:
         distributed.finish(world)
     return 128 + summary["signal"] if summary["stopped"] == "interrupted" else 0
+
+
+def task_class(task: str):
+    """The loop's Task class of `train TASK --data`."""
+    if task == "caption":
+        from ..training.image_corpus import ImageCaptionTask as cls
+    elif task == "video":
+        from ..training.video_corpus import VideoCorpusTask as cls
+    else:
+        from ..training.text_corpus import TranslationCorpusTask as cls
+    return cls
 
 
 def check_folder_can_exist(out) -> None:

@@ -89,6 +89,9 @@ class CaptionCorpusSettings:
 class ImageCaptionTask:
     """The loop's Task (loop.py) for the image captioner on a real corpus."""
 
+    figures = ("CIDEr-D", "BLEU-4")  # what validation reports, besides its loss
+    select = "CIDEr-D"  # the captioning literature selects by CIDEr-D
+
     def __init__(self, settings: CaptionCorpusSettings, device: str = "cpu", log: Callable[[str], None] = print,
                  corpus=None):
         from ..data.corpus import Vocabulary, read_image_captions
@@ -244,7 +247,8 @@ class ImageCaptionTask:
         return groups
 
     def validate(self, model) -> dict[str, float]:
-        """Greedy captions of the validation images: BLEU-4 and CIDEr-D against all references."""
+        """Greedy captions of the validation images: CIDEr-D and BLEU-4 against all references;
+        and the loss of every reference caption of those images (teacher-forced)."""
         from ..decoding.search import DecodeSettings, best_hypotheses
         from ..evaluation.metrics import caption_metrics
 
@@ -256,11 +260,27 @@ class ImageCaptionTask:
             rows, pixels = self._read_images(self.val, self.val_ok)
             inputs = torch.from_numpy(pixels).permute(0, 3, 1, 2).float() if rows else None
         if inputs is None:
-            return {"bleu4": 0.0}
+            return dict.fromkeys(self.figures, 0.0)
         hyps = best_hypotheses(model, inputs.to(device), DecodeSettings("greedy"), batch=100)
         scores = caption_metrics([self.val[r].references for r in rows], {"greedy": [h.tokens for h in hyps]},
                                  java=False).scores["greedy"]
-        return {"bleu4": scores["BLEU-4"], "CIDEr-D": scores["CIDEr-D"]}
+        return {"CIDEr-D": scores["CIDEr-D"], "BLEU-4": scores["BLEU-4"], "loss": self._val_loss(model, inputs, rows)}
+
+    @torch.inference_mode()
+    def _val_loss(self, model, inputs: torch.Tensor, rows: Sequence[int], batch: int = 64) -> float:
+        """The training loss (without scheduled sampling) of every reference of the validated
+        images: it breaks a tie of the selected figure."""
+        device = next(model.parameters()).device
+        pairs = [(k, self.vocab.encode(ref[: self.settings.max_len])) for k, r in enumerate(rows)
+                 for ref in self.val[r].references]
+        total = 0.0  # through the class's loss: one set on the task (to watch training steps) sees only those
+        for i in range(0, len(pairs), batch):
+            chunk = pairs[i : i + batch]
+            x = inputs[torch.tensor([k for k, _ in chunk])].to(device)
+            captions = padded([ids for _, ids in chunk], self.model.pad_id).to(device)
+            inputs_k = "regions" if self.frozen else "pixels"
+            total += float(type(self).loss(self, model, {inputs_k: x, "captions": captions}, 0.0)) * len(chunk)
+        return total / max(1, len(pairs))
 
     def record(self) -> dict:
         s = self.settings

@@ -12,9 +12,15 @@ the data; the loop owns everything else:
   (AMP_DEVICES: float16 autocast + GradScaler; a step it skips for inf/NaN gradients leaves the
   rate schedule where it was), scheduled sampling ramped linearly from 0 to its top value over the
   schedule;
-- validation (BLEU-4, on rank 0) every val_every steps or once per epoch, early stopping after
-  `patience` validations without a better score, the best model written with save_checkpoint
-  (atomic) by rank 0 only;
+- validation (on rank 0) every val_every steps or once per epoch; the figure --select names (the
+  task's default: CIDEr-D for captions, BLEU for translation) picks the best model, a tie going to
+  the lower validation loss; early stopping after `patience` validations without a better one;
+  the best model written with save_checkpoint (atomic) by rank 0 only, its training record
+  holding every validation's figures unrounded. A stop that --resume may continue (--max-steps,
+  --minutes) scores the last steps but selects and counts nothing, and an interrupted epoch's
+  validation waits for the resume: a stopped and resumed run decides as one that never stopped;
+- a log of every step's loss and rate and every validation's figures (run_log.py: a CSV beside
+  the checkpoint, TensorBoard with --tensorboard, a figure with --plot); progress on stderr;
 - the training state, OUT.state/state.pt (see state_path): model, optimizer, scheduler, GradScaler,
   epoch and step within it, best score, patience counter and every rank's RNG states, written
   atomically every save_every steps and when training ends or is stopped. `resume` continues
@@ -48,6 +54,7 @@ from . import distributed
 from .features import module_digest
 from .progress import Progress
 from .resume_state import STATE_VERSION, check_fits, check_plain, damaged
+from .run_log import RunLog, curves_path, log_path, summary_writer
 # Mixed precision (float16 autocast + GradScaler) is used on these device types only (on most CPUs
 # float16 is slower than float32, not faster). The loop's AMP code itself names no device: the
 # tests widen this set to run it on the CPU.
@@ -65,12 +72,15 @@ class LoopSettings:
     clip: float = 5.0  # gradient norm clipping (0 = off)
     amp: bool = True  # mixed precision, used only on CUDA
     val_every: int = 0  # steps between validations (0 = once per epoch)
-    patience: int = 5  # validations without a better BLEU-4 before stopping early (0 = never)
+    patience: int = 5  # validations without a better selected figure before stopping early (0 = never)
     save_every: int = 500  # steps between training-state checkpoints
     resume: bool = False  # continue exactly from the saved state
     scheduled_sampling: float = 0.0  # top probability of feeding the model's own word
     max_steps: int | None = None
     minutes: float | None = None
+    select: str | None = None  # the validation figure that picks the best model (None: the task's default)
+    tensorboard: str | None = None  # a folder for TensorBoard event files
+    plot: bool = False  # write the loss and validation curves (OUT.curves.png) at the end
 
     def validate(self) -> "LoopSettings":
         """SettingsError naming the option, for values that cannot train."""
@@ -89,6 +99,8 @@ class LoopSettings:
             raise SettingsError(f"--minutes must be positive, got {self.minutes}")
         if not str(self.out).endswith(".safetensors"):
             raise SettingsError(f"{self.out}: the checkpoint is written as .safetensors; name it so")
+        if self.tensorboard:
+            summary_writer(None, None, check_only=True)
         return self
 
 
@@ -191,10 +203,12 @@ class _Position:
     epoch: int = 0  # the epoch being trained (0-based)
     step_in_epoch: int = 0  # batches of it already done
     step: int = 0  # optimizer steps in all
-    best: float | None = None  # best validation BLEU-4
+    best: float | None = None  # best validation figure (the selected one)
     best_step: int = 0
     bad_checks: int = 0  # validations since the best one
     validated: int = -1  # the step of the last validation
+    best_loss: float | None = None  # the best validation's loss: a tie of the figure goes to the lower loss
+    select: str | None = None  # the figure that selects
 
 
 def _rng_states() -> dict:
@@ -232,24 +246,39 @@ def _gather_rngs(world) -> list:
 
 
 def fit(task: Task, settings: LoopSettings, log: Callable[[str], None] = print) -> dict:
-    """Train task.model; returns a summary: steps, epochs, best_bleu4, best_step, stopped
-    ("done", "early", "max_steps", "minutes" or "interrupted"; then also the signal), seconds,
-    examples_per_second (of this run's training steps, reading their batches included, validation
-    and saving not)."""
+    """Train task.model; returns a summary: steps, epochs, select (the figure that selects),
+    best (its best value), best_step, stopped ("done", "early", "max_steps", "minutes" or
+    "interrupted"; then also the signal), validations (every one's figures), seconds,
+    examples_per_second (of this run's training steps, reading their batches included,
+    validation and saving not)."""
     s = settings.validate()
     world = distributed.world_from_env()
+    select = selection(task, s.select)
     with _Stop() as stop:
-        return _fit(task, s, world, torch.device(s.device), stop, log if world.main else (lambda line: None))
+        return _fit(task, s, world, torch.device(s.device), stop, log if world.main else (lambda line: None), select)
 
 
-def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, log) -> dict:
+def selection(task: Task, asked: str | None) -> str:
+    """The task's figure named by --select (case, '-' and '_' aside), or its default; else
+    SettingsError naming the choices."""
+    figures = list(getattr(task, "figures", ("bleu4",)))
+    if asked is None:
+        return getattr(task, "select", figures[0])
+    key = "".join(ch for ch in asked.lower() if ch.isalnum())
+    for name in figures:
+        if "".join(ch for ch in name.lower() if ch.isalnum()) == key:
+            return name
+    raise SettingsError(f"--select {asked!r}: this model is validated by {', '.join(figures)}; choose one of them")
+
+
+def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, log, select: str) -> dict:
     t_start = time.monotonic()
     n = task.size()
     if n < world.size:
         raise SettingsError(f"{n} training examples cannot be shared among {world.size} ranks")
     spe = steps_per_epoch(n, s.batch_size, world.size)
     total = s.epochs * spe
-    torch.manual_seed(s.seed + world.rank)  # dropout and sampling; the weights are the task's
+    torch.manual_seed(s.seed + world.rank)  # sampling; the weights are the task's, dropout is per example
     model = task.model.to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     groups = task.parameter_groups(s.lr) if hasattr(task, "parameter_groups") else [{"params": trainable}]
@@ -257,9 +286,9 @@ def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(total))
     use_amp = s.amp and device.type in AMP_DEVICES
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
-    pos = _Position()
+    pos, history = _Position(select=select), []
     if s.resume:
-        pos = _load_state(s, n, world, model, optimizer, scheduler, scaler, log)
+        pos, history = _load_state(s, n, world, model, optimizer, scheduler, scaler, log, select)
     elif state_path(s.out).exists():
         log(f"starting afresh: the training state in {state_path(s.out).parent} will be replaced (--resume continues it)")
     objective = _Objective(task)
@@ -271,10 +300,14 @@ def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, 
     log(f"training {sum(p.numel() for p in trainable) / 1e6:.2f} M parameters on {n} examples, "
         f"{spe} steps an epoch, {s.epochs} epochs, batch {s.batch_size}"
         + (f" over {world.size} ranks" if world.distributed else "") + f", on {device}"
-        + (", mixed precision" if use_amp else ""))
+        + (", mixed precision" if use_amp else "") + f"; the best model by validation {select}")
     seen, t_steps = 0, 0.0  # examples and seconds of the training steps alone
     stopped = "early" if s.patience and pos.bad_checks >= s.patience else None  # a resumed run that had stopped
-    progress = Progress(total, pos.step, enabled=world.main, log=log, what="step")
+    last = min(total, s.max_steps) if s.max_steps is not None else total  # the bar's honest end
+    progress = Progress(last, min(pos.step, last), enabled=world.main, log=log, what="step")
+    runlog = RunLog(s.out, pos.step, s.resume, s.tensorboard, enabled=world.main)
+    check = lambda counted=True: _validate(task, model, world, pos, s, progress.print, history, runlog,  # noqa: E731
+                                           counted)
     try:
         model.train()
         while pos.epoch < s.epochs and stopped is None:
@@ -287,6 +320,7 @@ def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, 
                 mine = whole[world.rank :: world.size].tolist()
                 batch = task.batch(mine, device)
                 sampling = s.scheduled_sampling * min(1.0, pos.step / max(1, total))
+                rate_now = optimizer.param_groups[0]["lr"]
                 with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                     loss = net(batch, sampling)
                 share = len(mine) * world.size / len(whole)  # ranks' means -> the global batch's mean
@@ -306,39 +340,54 @@ def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, 
                 seen += len(whole)
                 t_steps += time.monotonic() - t_step
                 rate = seen / max(t_steps, 1e-9)
+                runlog.step(pos.step, pos.epoch + 1, value, rate_now)  # rank 0's share of the batch
                 progress.advance(1, f"epoch {pos.epoch + 1}  loss {value:.4f}  {rate:,.0f} ex/s")
                 if s.val_every and pos.step % s.val_every == 0:
-                    _validate(task, model, world, pos, s, progress.print)
+                    check()
                 if pos.step % s.save_every == 0:
-                    _save_state(s, n, world, pos, model, optimizer, scheduler, scaler)
+                    _save_state(s, n, world, pos, model, optimizer, scheduler, scaler, history)
                 stopped = _agree_stop(world, stop, pos, s, t_start, device)
             if pos.step_in_epoch >= spe:
-                if not s.val_every and stopped is None:
-                    _validate(task, model, world, pos, s, progress.print)
+                if stopped == "interrupted":  # the epoch's end (and its validation) waits for --resume
+                    break
+                if not s.val_every and pos.validated != pos.step:
+                    check()  # the epoch's validation, as a run that never stopped makes it
                 pos.epoch, pos.step_in_epoch = pos.epoch + 1, 0
                 if stopped is None:
                     stopped = _agree_stop(world, stop, pos, s, t_start, device)
         stopped = stopped or "done"
+        progress.close()
+        if pos.validated != pos.step and stopped != "interrupted":
+            # the last steps are scored too; a stop that --resume may continue (--max-steps,
+            # --minutes) selects nothing and counts nothing, so the resumed run decides as one
+            # that never stopped (it writes a model only where none was written yet)
+            check(counted=stopped == "done")
+        _save_state(s, n, world, pos, model, optimizer, scheduler, scaler, history)
+        if world.main and history:
+            _record_history(s.out, history)
     finally:
         progress.close()
-    if stopped != "interrupted" and pos.validated != pos.step:
-        _validate(task, model, world, pos, s, log)  # the last steps are scored too
-    _save_state(s, n, world, pos, model, optimizer, scheduler, scaler)
+        runlog.close()
     agree = _check_ranks_agree(world, model)
     seconds = time.monotonic() - t_start
-    summary = {"steps": pos.step, "epochs": pos.epoch, "best_bleu4": pos.best, "best_step": pos.best_step,
-               "stopped": stopped, "seconds": round(seconds, 1),
+    summary = {"steps": pos.step, "epochs": pos.epoch, "select": select, "best": pos.best, "best_step": pos.best_step,
+               "stopped": stopped, "validations": history, "seconds": round(seconds, 1),
                "examples_per_second": round(seen / max(t_steps, 1e-9), 1)}
     if agree:
         summary["ranks_agree"] = agree
         log(f"ranks agree: {agree}")
     if stopped == "interrupted":  # another rank may have been the one signalled
         summary["signal"] = int(stop.signum or signal.SIGTERM)
-    reasons = {"done": "finished", "early": f"stopped early: no better BLEU-4 in {s.patience} validations",
+    reasons = {"done": "finished", "early": f"stopped early: no better {select} in {s.patience} validations",
                "max_steps": f"stopped at --max-steps {s.max_steps}", "minutes": f"stopped after {s.minutes:g} minutes"
                if s.minutes else "", "interrupted": "interrupted; --resume continues from here"}
-    best = "no validation yet" if pos.best is None else f"best BLEU-4 {pos.best:.4f} at step {pos.best_step} in {s.out}"
-    log(f"{reasons[stopped]} after {pos.step} steps ({seconds:.0f} s); {best}; state in {state_path(s.out).parent}")
+    best = "no validation yet" if pos.best is None else f"best {select} {pos.best:.6g} at step {pos.best_step} in {s.out}"
+    log(f"{reasons[stopped]} after {pos.step} steps ({seconds:.0f} s); {best}; state in {state_path(s.out).parent}; "
+        f"log in {log_path(s.out)}")
+    if s.plot and world.main and log_path(s.out).exists():
+        from .curves import plot_curves
+
+        log(f"curves in {plot_curves(log_path(s.out), curves_path(s.out), select, pos.best_step)}")
     return summary
 
 
@@ -366,54 +415,97 @@ def _agree_stop(world, stop: _Stop, pos: _Position, s: LoopSettings, t_start: fl
     return None
 
 
-def _validate(task: Task, model: nn.Module, world, pos: _Position, s: LoopSettings, log) -> float | None:
-    """Rank 0 scores the model; a better BLEU-4 is saved as the best model. The others go on to
-    the next collective and wait there."""
+def _finite(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _validate(task: Task, model: nn.Module, world, pos: _Position, s: LoopSettings, log, history: list,
+              runlog: RunLog, counted: bool = True) -> None:
+    """Rank 0 scores the model; a better selected figure (a tie: a lower validation loss) is
+    saved as the best model. Every validation goes into `history` and the run's log; one not
+    `counted` (at a stop that --resume continues) moves neither the best nor the patience. The
+    other ranks go on to the next collective and wait there."""
     pos.validated = pos.step
     if not world.main:
-        return None
+        return
     from ..models.checkpoint import save_checkpoint
 
     model.eval()
     try:
-        scores = task.validate(model)
+        figures = {k: _finite(v) for k, v in task.validate(model).items()}
     finally:
         model.train()
-    score = float(scores["bleu4"])
-    better = pos.best is None or score > pos.best
-    if better:
-        pos.best, pos.best_step, pos.bad_checks = score, pos.step, 0
-        record = dict(task.record(), step=pos.step, epoch=pos.epoch + 1,
-                      validation={k: round(float(v), 4) for k, v in scores.items()},
-                      loop={k: v for k, v in asdict(s).items() if k not in ("out", "device", "resume")})
-        save_checkpoint(model, s.out, record)
-    else:
+    history.append({"step": pos.step, "epoch": pos.epoch + 1, "counted": counted, "figures": figures})
+    runlog.validation(pos.step, pos.epoch + 1, figures, "val" if counted else "val at stop")
+    score, loss = figures.get(pos.select), figures.get("loss")
+    better = score is not None and (pos.best is None or score > pos.best or (
+        score == pos.best and loss is not None and (pos.best_loss is None or loss < pos.best_loss)))
+    if counted and better:
+        pos.best, pos.best_step, pos.best_loss, pos.bad_checks = score, pos.step, loss, 0
+    elif counted:
         pos.bad_checks += 1
-    shown = ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
-    log(f"step {pos.step}: validation {shown}" + (f"; saved {s.out}" if better else
-                                                     f"; no better for {pos.bad_checks} (patience {s.patience})"))
-    return score
+    write = better if counted else pos.best is None  # at a stop: only when nothing was written yet
+    if write:
+        save_checkpoint(model, s.out, _record(task, s, pos, figures, history))
+    shown = ", ".join(f"{k} {'nan' if v is None else format(v, '.6g')}" for k, v in figures.items())
+    if not counted:
+        said = f"; at the stop: counts for nothing{f', saved {s.out}' if write else ''}"
+    elif better:
+        said = f"; best {pos.select}, saved {s.out}"
+    else:
+        said = f"; no better {pos.select} for {pos.bad_checks} (patience {s.patience})"
+    log(f"step {pos.step}: validation {shown}{said}")
+
+
+def _record(task: Task, s: LoopSettings, pos: _Position, figures: dict, history: list) -> dict:
+    """The checkpoint's training record: the task's, the step, the figures (unrounded) that
+    selected it and every validation so far."""
+    return dict(task.record(), step=pos.step, epoch=pos.epoch + 1, select=pos.select, validation=figures,
+                validations=history,
+                loop={k: v for k, v in asdict(s).items() if k not in ("out", "device", "resume", "tensorboard")})
+
+
+def _record_history(out: str, history: list) -> None:
+    """The best model's record, rewritten at the end with every validation of the run (those
+    after the best too); its tensors are copied as they are."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    if not Path(out).is_file():
+        return
+    with safe_open(out, "pt") as f:
+        meta = dict(f.metadata() or {})
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    record = json.loads(meta.get("training", "{}"))
+    record["validations"] = history
+    meta["training"] = json.dumps(record)
+    with atomic_path(out) as tmp:
+        save_file(tensors, tmp, metadata=meta)
 
 
 def _fingerprint(s: LoopSettings, n: int) -> dict:
     return {"examples": n, "batch_size": s.batch_size, "seed": s.seed}
 
 
-def _save_state(s, n, world, pos, model, optimizer, scheduler, scaler) -> None:
+def _save_state(s, n, world, pos, model, optimizer, scheduler, scaler, history: list) -> None:
     rngs = _gather_rngs(world)  # every rank takes part
     if not world.main:
         return
     state = {"version": STATE_VERSION, "fingerprint": _fingerprint(s, n), "position": asdict(pos),
              "world": world.size, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "rng": rngs}
+             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "rng": rngs, "history": history}
     path = state_path(s.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
-def _load_state(s, n, world, model, optimizer, scheduler, scaler, log) -> _Position:
-    """The saved state, checked whole (resume_state.py) before any of it is used, then loaded."""
+def _load_state(s, n, world, model, optimizer, scheduler, scaler, log, select: str) -> tuple[_Position, list]:
+    """The saved state, checked whole (resume_state.py) before any of it is used, then loaded:
+    the position and every validation so far."""
     path = state_path(s.out)
     if not path.exists():
         raise SettingsError(f"{path}: no training state to resume from (train without --resume first)")
@@ -435,6 +527,9 @@ def _load_state(s, n, world, model, optimizer, scheduler, scaler, log) -> _Posit
         if was[key] != now[key]:
             raise SettingsError(f"{path}: cannot resume exactly: the state was made with {key} {was[key]}, "
                                 f"this run has {now[key]}")
+    if checked.position.select not in (None, select):
+        raise SettingsError(f"{path}: cannot resume exactly: the state selected by {checked.position.select}, "
+                            f"this run by {select} (give --select {checked.position.select})")
     check_fits(path, checked, model, optimizer, scheduler)
     try:
         model.load_state_dict(checked.model)
@@ -450,10 +545,10 @@ def _load_state(s, n, world, model, optimizer, scheduler, scaler, log) -> _Posit
             "but not exactly as the saved run would have")
     rngs = state["rng"]
     _set_rng_states(rngs[world.rank] if len(rngs) == world.size else rngs[0])
-    pos = _Position(**checked.position.model_dump())
-    log(f"resuming at epoch {pos.epoch + 1}, step {pos.step} (best BLEU-4 so far "
-        f"{'none' if pos.best is None else f'{pos.best:.4f}'})")
-    return pos
+    pos = _Position(**dict(checked.position.model_dump(), select=select))
+    log(f"resuming at epoch {pos.epoch + 1}, step {pos.step} (best {select} so far "
+        f"{'none' if pos.best is None else f'{pos.best:.6g}'})")
+    return pos, [v.model_dump() for v in checked.history]
 
 
 def _check_ranks_agree(world, model: nn.Module) -> str | None:

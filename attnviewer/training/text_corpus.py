@@ -74,6 +74,9 @@ def too_long(items: list, s: TranslateCorpusSettings, problems, split: str) -> l
 class TranslationCorpusTask:
     """The training loop's Task (training/loop.py) for a translator on sentence pairs."""
 
+    figures = ("BLEU", "chrF")  # sacreBLEU's, 0..100; what validation reports besides its loss
+    select = "BLEU"
+
     def __init__(self, settings: TranslateCorpusSettings, log: Callable[[str], None] = print):
         from ..data.corpus import Vocabulary, read_pairs
 
@@ -131,16 +134,31 @@ class TranslationCorpusTask:
         return sentence_mean_loss(logits, batch["targets"][:, 1:], self.model.pad_id)
 
     def validate(self, model) -> dict[str, float]:
-        """Greedy translations of the validation pairs: BLEU-4 (0..1, as the loop compares it),
-        sacrebleu's BLEU (0..100) and chrF."""
+        """Greedy translations of the validation pairs: sacrebleu's BLEU and chrF (0..100), and
+        the loss of their references (teacher-forced)."""
         from ..evaluation.metrics import translation_metrics
         from .text import translate_pairs
 
         if not self.val:
-            return {"bleu4": 0.0}
+            return dict.fromkeys(self.figures, 0.0)
         hyps = translate_pairs(model, [item.source.split() for item in self.val])
         scores = translation_metrics([item.references for item in self.val], [h.text for h in hyps])
-        return {"bleu4": scores["BLEU"] / 100, "BLEU": scores["BLEU"], "chrF": scores["chrF"]}
+        return {"BLEU": scores["BLEU"], "chrF": scores["chrF"], "loss": self._val_loss(model)}
+
+    @torch.inference_mode()
+    def _val_loss(self, model, batch: int = 64) -> float:
+        """The training loss (without scheduled sampling) of the validation pairs' first
+        references: it breaks a tie of the selected figure."""
+        device = next(model.parameters()).device
+        sources, targets = self.encode(self.val)
+        total = 0.0  # through the class's loss: one set on the task (to watch training steps) sees only those
+        for i in range(0, len(self.val), batch):
+            chosen = list(range(i, min(i + batch, len(self.val))))
+            pairs = {"source": padded([sources[k] for k in chosen], self.model.source_index[PAD]).to(device),
+                     "lengths": torch.from_numpy(sources.lengths[chosen]).to(device),
+                     "targets": padded([targets[k] for k in chosen], self.model.pad_id).to(device)}
+            total += float(type(self).loss(self, model, pairs, 0.0)) * len(chosen)
+        return total / len(self.val)
 
     def record(self) -> dict:
         return {

@@ -72,6 +72,9 @@ def model_inputs(frames: np.ndarray) -> torch.Tensor:
 class VideoCorpusTask:
     """The training loop's Task (training/loop.py) for a video captioner on captioned clips."""
 
+    figures = ("CIDEr-D", "BLEU-4")  # what validation reports, besides its loss
+    select = "CIDEr-D"  # the captioning literature selects by CIDEr-D
+
     def __init__(self, settings: VideoCorpusSettings, log: Callable[[str], None] = print, device: str = "cpu"):
         from ..data.corpus import Vocabulary, read_video_captions
         from ..errors import DataError
@@ -171,16 +174,31 @@ class VideoCorpusTask:
         return [h.text for h in best_hypotheses(model, features, DecodeSettings("greedy"), batch)]
 
     def validate(self, model) -> dict[str, float]:
-        """BLEU-4 and CIDEr-D (0..1 and 0..10, pycocoevalcap, without Java) of greedy captions of the
-        validation clips against all their references."""
+        """CIDEr-D and BLEU-4 (0..10 and 0..1, pycocoevalcap, without Java) of greedy captions of
+        the validation clips against all their references; the loss of those references."""
         from ..evaluation.metrics import caption_metrics
 
         if not self.val:
-            return {"bleu4": 0.0}
+            return dict.fromkeys(self.figures, 0.0)
         captions = self.captions(model, self.val)
         scores = caption_metrics([item.references for item in self.val], {"greedy": captions}, java=False)
         greedy = scores.scores["greedy"]
-        return {"bleu4": greedy["BLEU-4"], "CIDEr-D": greedy["CIDEr-D"]}
+        return {"CIDEr-D": greedy["CIDEr-D"], "BLEU-4": greedy["BLEU-4"], "loss": self._val_loss(model)}
+
+    @torch.inference_mode()
+    def _val_loss(self, model, batch: int = 64) -> float:
+        """The training loss (without scheduled sampling) of the validation clips' references
+        within --max-len words: it breaks a tie of the selected figure."""
+        device = next(model.parameters()).device
+        pairs = [(self.rows[item.source], self.model.encode_text(" ".join(ref))) for item in self.val
+                 for ref in item.references if len(ref) <= self.settings.max_len]
+        total = 0.0  # through the class's loss: one set on the task (to watch training steps) sees only those
+        for i in range(0, len(pairs), batch):
+            chunk = pairs[i : i + batch]
+            features = torch.from_numpy(self.store.rows([row for row, _ in chunk])).to(device)
+            captions = padded([ids for _, ids in chunk], self.model.pad_id).to(device)
+            total += float(type(self).loss(self, model, {"features": features, "captions": captions}, 0.0)) * len(chunk)
+        return total / len(pairs) if pairs else float("nan")
 
     def record(self) -> dict:
         return {
