@@ -10,14 +10,16 @@ FOLDER` opens:
 
 Tokenizers are built in code: a `tokenizers` WordLevel model over the data's words (split at
 spaces only, so suffix tokens such as `=o` stay one token), wrapped in PreTrainedTokenizerFast.
-One token is one word: a word's attention is its token's.
+One token is one word: a word's attention is its token's. Words a model file may not hold (the
+LSTM readers' rule, data/corpus.model_can_hold: control characters, over 100 characters) are left
+out and counted, and a vocabulary left with no word is refused before training.
 
 Training is teacher forcing with the shared loop's pieces (training/loop.py: the batch order of
 each epoch drawn from (seed, epoch) alone, warm-up then cosine decay, Ctrl-C stops at the end of
 the step and saves; progress.Progress); held-out data is scored by the app's own decoding (the
 models/hf Stepper, greedy) after each epoch and the best check is kept (exact match, then the
 lower held-out loss); the folder is written beside --out and renamed onto it (atomic: a reader
-never sees half a folder).
+never sees half a folder; a full disk is one line, the previous folder left as it was).
 
 transformers is imported only inside the functions here (through models/hf/loading, which forces
 offline mode), never when this module is imported: models/hf stays the one place the app imports
@@ -28,6 +30,8 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
+import re
 import shutil
 import tempfile
 import time
@@ -39,7 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import OutputError, SettingsError
+from ..errors import DataError, OutputError, SettingsError
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)  # ids 0-3 in every tokenizer built here
@@ -126,6 +130,26 @@ class TranslateTransformerSettings(TransformerSettings):
 
 
 # -- tokenizers ---------------------------------------------------------------------------------
+
+
+def fit_words(words, what: str, log: Callable[[str], None]) -> list[str]:
+    """The words a model file may hold, in order (the LSTM readers' rule: no control character,
+    at most 100 characters); the others left out (read as <unk>) and counted in one line.
+    DataError when none is left: such a model could only write <unk>."""
+    from ..data.corpus import Problems, model_can_hold
+
+    kept, problems = [], Problems()
+    for w in words:
+        if model_can_hold(w):
+            kept.append(w)
+        else:
+            problems.add("unfit word", w)
+    for line in problems.lines():  # escaped and cut by Problems: no escape code reaches the terminal
+        log(f"  skipped: {line}")
+    if not kept:
+        raise DataError(f"no {what} word is fit for a model file (control characters, or over 100 characters), "
+                        "so a model could only write <unk>")
+    return kept
 
 
 def word_tokenizer(words: list[str], end_after: bool = False):
@@ -256,9 +280,34 @@ def check_out(out: str | Path, overwrite: bool) -> Path:
 
 def save_folder(model, tokenizer, out: Path, record: dict, preprocessor: dict | None = None) -> None:
     """save_pretrained (safetensors) + tokenizer + preprocessor_config.json + training.json into a
-    new folder beside `out`, then renamed onto it (the old folder, if any, goes after)."""
+    new folder beside `out`, then renamed onto it (the old folder, if any, goes after). A write
+    that fails (a full disk) leaves no part behind and the old folder as it was: OutputError."""
+    from ..files import write_problem
+
     out = Path(out)
     parent = out.parent if str(out.parent) else Path(".")
+    try:
+        _write_folder(model, tokenizer, out, parent, record, preprocessor)
+    except Exception as e:
+        failed = _os_error(e)
+        if failed is None:
+            raise
+        raise OutputError(write_problem(out, failed)) from None
+
+
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")  # how safetensors and tokenizers (Rust) name a system error
+
+
+def _os_error(e: Exception) -> OSError | None:
+    """The system error behind a failed write: an OSError, or safetensors' and tokenizers' own
+    exceptions, whose text ends in "(os error 28)"; None for anything else."""
+    if isinstance(e, OSError):
+        return e
+    code = _OS_ERROR.search(str(e))
+    return OSError(int(code.group(1)), os.strerror(int(code.group(1)))) if code else None
+
+
+def _write_folder(model, tokenizer, out: Path, parent: Path, record: dict, preprocessor: dict | None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=parent))
     old = None
     try:
@@ -436,12 +485,14 @@ def train_caption_transformer(s: CaptionTransformerSettings, log: Callable[[str]
     train = generate_scenes(s.train_size, s.seed, s.image_size)
     val = generate_scenes(s.val_size, s.seed + VALIDATION_SEED_OFFSET, s.image_size)
     log(f"  {time.monotonic() - t0:.0f} s")
-    words = sorted({w for sc in train for w in sc.caption.split()})
+    seen = sorted({w for sc in train for w in sc.caption.split()})
+    words = fit_words(seen, "caption", log)
     tokenizer = word_tokenizer(words)
     images = torch.from_numpy(np.stack([sc.image for sc in train])).permute(0, 3, 1, 2).contiguous()
     val_images = torch.from_numpy(np.stack([sc.image for sc in val])).permute(0, 3, 1, 2).contiguous()
-    captions = [[1, *ids, 2] for ids in _caption_ids(tokenizer, [sc.caption for sc in train])]
-    val_captions = [[1, *ids, 2] for ids in _caption_ids(tokenizer, [sc.caption for sc in val])]
+    unknown_ok = len(words) < len(seen)  # the words left out are read as <unk>
+    captions = [[1, *ids, 2] for ids in _caption_ids(tokenizer, [sc.caption for sc in train], unknown_ok)]
+    val_captions = [[1, *ids, 2] for ids in _caption_ids(tokenizer, [sc.caption for sc in val], unknown_ok)]
     torch.manual_seed(init_seed)
     model = new_captioner(s, len(tokenizer))
 
@@ -473,9 +524,9 @@ def train_caption_transformer(s: CaptionTransformerSettings, log: Callable[[str]
     return fit(model, data, s, save, log)
 
 
-def _caption_ids(tokenizer, captions: list[str]) -> list[list[int]]:
+def _caption_ids(tokenizer, captions: list[str], unknown_ok: bool = False) -> list[list[int]]:
     rows = [list(x) for x in tokenizer(captions, add_special_tokens=False)["input_ids"]]
-    if any(3 in r for r in rows):
+    if not unknown_ok and any(3 in r for r in rows):
         raise SettingsError("a caption has a word outside the tokenizer's vocabulary")
     return rows
 
@@ -495,6 +546,7 @@ def train_translate_transformer(s: TranslateTransformerSettings, log: Callable[[
     train = generate_pairs(s.train_size, s.seed)
     val = held_out_pairs(s.val_size, s.seed, {p.source_text for p in train})
     source_words, target_words = vocabularies()
+    source_words, target_words = fit_words(source_words, "source", log), fit_words(target_words, "target", log)
     tokenizer = word_tokenizer(sorted(set(source_words) | set(target_words)), end_after=True)
     sources = _ids(tokenizer, [p.source_text for p in train])
     targets = _ids(tokenizer, [p.target_text for p in train])
