@@ -1,8 +1,10 @@
 """Progress of training (or of feature extraction): a bar on a terminal, plain lines otherwise.
 
 On a terminal (stderr a TTY) a rich progress bar on stderr shows the steps done with what the
-caller adds (epoch, loss and examples per second while training); lines logged while it runs (validations) print above it. Elsewhere (a log
-file, a batch job) a line every LINE_SECONDS says the same, so logs stay readable.
+caller adds (epoch, loss and examples per second while training); lines logged while it runs
+(validations) print above it. Elsewhere (a log file, a batch job) a line on stderr every
+LINE_SECONDS says the same, so logs stay readable and stdout holds only what the run reports.
+`total` is where the run will stop (the caller's --max-steps, not the end of the epochs).
 """
 from __future__ import annotations
 
@@ -39,7 +41,8 @@ class Progress:
             self.bar.update(self.task, completed=self.done, info=info)
         elif time.monotonic() - self.last_line >= LINE_SECONDS or self.done == self.total:
             self.last_line = time.monotonic()
-            self.log(f"{self.what} {self.done}/{self.total}" + (f": {info}" if info else ""))
+            print(f"{self.what} {self.done}/{self.total}" + (f": {info}" if info else ""), file=sys.stderr,
+                  flush=True)
 
     def print(self, line: str) -> None:
         """A line above the bar (or just the line, without one)."""
