@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import os
-from pathlib import Path
 
 from attnviewer.data.corpus import read_image_captions, read_video_captions
 

@@ -289,8 +289,9 @@ def write_state(path: Path, state: dict) -> None:
     """Write a training state atomically: into a temporary file beside `path`, flushed to the disk,
     then renamed onto it. torch.save is handed a file, not a name: given a name, its zip writer
     reports a full disk as a bare RuntimeError ("unexpected pos ..."); given a file, the file's
-    OSError is kept behind that RuntimeError and raised here as what it is. Any failure leaves no partial file and the previous state as it was: OutputError, one line
-    ("PATH: cannot write, the disk is full"), so a later --resume never sees half a state."""
+    OSError is kept behind that RuntimeError and raised here as what it is. Any failure leaves
+    no partial file and the previous state as it was: OutputError, one line ("PATH: cannot write,
+    the disk is full"), so a later --resume never sees half a state."""
     import os
 
     from ..errors import OutputError
