@@ -215,3 +215,27 @@ def test_a_full_disk_on_the_first_folder_leaves_nothing(tmp_path, monkeypatch):
     code, said, err = train("caption", tmp_path / "cap")
     assert code == 2 and error_lines(err) == [f"attnviewer: error: {tmp_path / 'cap'}: cannot write, the disk is full"]
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- an --out that cannot be written: refused before training ------------------------------------
+
+def test_an_out_under_a_file_is_refused_before_training(tmp_path):
+    blocker = tmp_path / "models"
+    blocker.write_text("a file where a folder should be")
+    code, said, err = train("translate", blocker / "run" / "tr")
+    assert code == 2 and error_lines(err) == [f"attnviewer: error: {blocker / 'run' / 'tr'}: {blocker} is a file, "
+                                              "not a folder"], err
+    assert "parameters on" not in said and blocker.read_text() == "a file where a folder should be"
+
+
+def test_an_out_in_a_folder_without_write_permission_is_refused_before_training(tmp_path, monkeypatch):
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == locked else real(p, mode, **kw))
+    code, said, err = train("translate", locked / "tr")  # (a permission check: root would write anyway)
+    assert code == 2 and error_lines(err) == [f"attnviewer: error: {locked / 'tr'}: cannot write, no permission "
+                                              f"to write in {locked}"], err
+    assert "parameters on" not in said and list(locked.iterdir()) == []

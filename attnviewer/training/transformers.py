@@ -274,7 +274,13 @@ def check_out(out: str | Path, overwrite: bool) -> Path:
             raise OutputError(f"{path}: is not a model folder; not replaced")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
+        above = next((p for p in parent.parents if p.exists()), None)  # a file where a folder belongs?
+        if parent.exists() or (above is not None and not above.is_dir()):
+            blocker = parent if parent.exists() else above
+            raise OutputError(f"{path}: {blocker} is a file, not a folder")
         raise OutputError(f"{path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):  # found now, not after the training
+        raise OutputError(f"{path}: cannot write, no permission to write in {parent}")
     return path
 
 
