@@ -1,6 +1,7 @@
 """Data-parallel training under torchrun: two CPU processes (gloo) train a tiny corpus with the same
 command a user runs, end with identical weights on both ranks (each rank's digest is compared at
-the end of training), and those weights equal what one process gets with the same global batch."""
+the end of training), and those weights equal what one process gets with the same global batch,
+dropout on (each example's mask comes from the example and the step, not from the rank)."""
 from __future__ import annotations
 
 import os
@@ -24,10 +25,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_ranks_train_like_one_process_with_the_same_global_batch(tmp_path):
+def test_two_ranks_train_like_one_process_with_the_same_global_batch_and_dropout(tmp_path):
     data, root = corpora.karpathy_json(tmp_path, n_images=12, splits=("train", "train", "val"))
     common = ["train", "caption", "--data", str(data), "--images", str(root), "--image-size", "64",
-              "--hidden-dim", "32", "--min-count", "1", "--batch-size", "8", "--epochs", "2", "--dropout", "0",
+              "--hidden-dim", "32", "--min-count", "1", "--batch-size", "8", "--epochs", "2", "--dropout", "0.5",
               "--lr", "3e-3", "--features-dir", str(tmp_path / "features")]
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env["OMP_NUM_THREADS"] = "1"

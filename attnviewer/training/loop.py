@@ -33,6 +33,9 @@ device in the settings (cli/train_corpus.fit_task does both, before it builds th
 wait at a barrier while features are extracted). The model is wrapped in DistributedDataParallel;
 each rank's loss, a mean over its slice, is weighted by its share of the global batch, so the
 averaged gradient is the gradient of the mean over the whole batch: what one process gets.
+Dropout masks are drawn per example from (seed, step, example) (example_dropout.py), so with
+dropout on, 1, 2 or N processes still give the same model up to float rounding; scheduled
+sampling and hard attention draw from each rank's own generator, and differ with the rank count.
 """
 from __future__ import annotations
 
@@ -50,7 +53,7 @@ from torch import Tensor, nn
 
 from ..errors import SettingsError, first_line
 from ..files import atomic_path, special_kind
-from . import distributed
+from . import distributed, example_dropout
 from .features import module_digest
 from .progress import Progress
 from .resume_state import STATE_VERSION, check_fits, check_plain, damaged
@@ -272,13 +275,18 @@ def selection(task: Task, asked: str | None) -> str:
 
 
 def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, log, select: str) -> dict:
+    with example_dropout.use(task.model):  # masks by example and step: the same on any number of ranks
+        return _train(task, s, world, device, stop, log, select)
+
+
+def _train(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, log, select: str) -> dict:
     t_start = time.monotonic()
     n = task.size()
     if n < world.size:
         raise SettingsError(f"{n} training examples cannot be shared among {world.size} ranks")
     spe = steps_per_epoch(n, s.batch_size, world.size)
     total = s.epochs * spe
-    torch.manual_seed(s.seed + world.rank)  # sampling; the weights are the task's, dropout is per example
+    torch.manual_seed(s.seed + world.rank)  # sampling (per rank); the weights are the task's, dropout per example
     model = task.model.to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     groups = task.parameter_groups(s.lr) if hasattr(task, "parameter_groups") else [{"params": trainable}]
@@ -321,7 +329,8 @@ def _fit(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop, 
                 batch = task.batch(mine, device)
                 sampling = s.scheduled_sampling * min(1.0, pos.step / max(1, total))
                 rate_now = optimizer.param_groups[0]["lr"]
-                with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp), \
+                        example_dropout.examples(s.seed, pos.step, mine):
                     loss = net(batch, sampling)
                 share = len(mine) * world.size / len(whole)  # ranks' means -> the global batch's mean
                 optimizer.zero_grad(set_to_none=True)
