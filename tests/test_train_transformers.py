@@ -67,6 +67,14 @@ def test_the_translator_trains_and_saves_a_folder_the_registry_decodes(translato
     assert drawn.attention.shape == (len(hyp.tokens), 6) and drawn.heads is hyp.attention
 
 
+def test_every_file_of_the_folder_is_as_readable_as_the_umask_says(translator):
+    """safetensors writes its file 0600 whatever the umask: a folder shared with others would
+    have held weights only its maker could read."""
+    out, _ = translator
+    modes = {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()}
+    assert set(modes.values()) == {modes["config.json"]}, modes  # config.json: as Python wrote it, under the umask
+
+
 def test_transformers_itself_loads_the_translator_and_generates_what_we_decode(translator):
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer

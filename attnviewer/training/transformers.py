@@ -322,6 +322,9 @@ def _write_folder(model, tokenizer, out: Path, parent: Path, record: dict, prepr
         if preprocessor is not None:
             (tmp / "preprocessor_config.json").write_text(json.dumps(preprocessor, indent=2) + "\n")
         (tmp / "training.json").write_text(json.dumps(record, indent=2, default=float) + "\n")
+        umask_mode = (tmp / "training.json").stat().st_mode & 0o777  # as Python wrote it, under the umask
+        for f in tmp.iterdir():  # safetensors writes its file 0600 whatever the umask: others could not read it
+            f.chmod(umask_mode)
         tmp.chmod(0o755)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=parent))
