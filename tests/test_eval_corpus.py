@@ -183,7 +183,7 @@ def test_grounding_on_coco_instances_beats_the_baselines_and_works_without_java(
 def test_word_boxes_ground_colour_and_shape_words(tmp_path, bundled_model_path):
     from attnviewer.decoding.search import DecodeSettings, best_hypotheses
     from attnviewer.models import registry
-    from attnviewer.training.image import scene_pixels
+    from attnviewer.evaluation.captioner import scene_pixels
 
     scenes = [generate_scene(SEED, i, size=160) for i in range(6)]
     boxes = {}

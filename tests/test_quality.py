@@ -14,7 +14,7 @@ from attnviewer.decoding.search import DecodeSettings, best_hypotheses
 from attnviewer.evaluation.image import pointing
 from attnviewer.evaluation.metrics import caption_scores
 from attnviewer.models import registry
-from attnviewer.training.image import scene_pixels
+from attnviewer.evaluation.captioner import scene_pixels
 
 SCENES, SEED = 120, 4242
 

@@ -17,7 +17,7 @@ from attnviewer.data.corpus import read_pairs, tokenize
 from attnviewer.data.pairs import generate_pairs
 from attnviewer.models.checkpoint import load_checkpoint
 from attnviewer.training.loop import LoopSettings, epoch_order, fit, state_path, steps_per_epoch
-from attnviewer.training.text import translate_pairs
+from attnviewer.evaluation.translator import translate_pairs
 from attnviewer.training.text_corpus import TranslateCorpusSettings, TranslationCorpusTask
 
 from .corpora import SEED, pair_texts, pairs_tsv

@@ -188,7 +188,7 @@ def test_text_is_split_into_lower_case_words_and_bad_text_is_refused(tmp_path):
 
 
 def test_bundled_translator_translates_and_aligns_far_better_than_the_diagonal():
-    from attnviewer.training.text import held_out_pairs, score_translator
+    from attnviewer.evaluation.translator import held_out_pairs, score_translator
 
     model = registry.load("translate-sov", "cpu", kind="translate")
     scores = score_translator(model, held_out_pairs(200, seed=777))

@@ -21,7 +21,7 @@ from attnviewer.models.checkpoint import load_checkpoint, save_checkpoint
 from attnviewer.resources import sample_dir
 from attnviewer.evaluation.video import events_right, forward_verbs_given, temporal_pointing
 from attnviewer.types import Hypothesis
-from attnviewer.training.video import clip_tensor
+from attnviewer.evaluation.video_captioner import clip_tensor
 
 from .helpers import tiny_video_captioner
 
@@ -155,7 +155,7 @@ def test_beam_of_one_is_greedy_and_a_checkpoint_round_trips(tmp_path):
 
 
 def test_bundled_video_captioner_names_events_and_looks_at_them():
-    from attnviewer.training.video import score_video_captioner
+    from attnviewer.evaluation.video_captioner import score_video_captioner
 
     model = registry.load("video-shapes", "cpu", kind="video")
     scores = score_video_captioner(model, generate_clips(120, seed=777))

@@ -16,7 +16,7 @@ from attnviewer.models import registry
 from attnviewer.models.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from attnviewer.models.video_captioner import SPECIALS, VideoCaptioner, VideoConfig
 from attnviewer.pipeline import run_all
-from attnviewer.training.video import caption_clips, clip_tensor, score_video_captioner
+from attnviewer.evaluation.video_captioner import caption_clips, clip_tensor, score_video_captioner
 
 
 def _tiny(**switches) -> VideoCaptioner:

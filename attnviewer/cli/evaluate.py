@@ -1,5 +1,7 @@
 """`attnviewer eval caption|video|translate`: score models on freshly generated held-out data, or
-with --data on a real dataset's split (evaluate_data.py)."""
+with --data on a real dataset's split (evaluate_data.py). The scoring is evaluation/'s (one entry
+a command: captioner.caption_report, video_captioner.video_report, translator.translate_report);
+this module parses and prints."""
 from __future__ import annotations
 
 import argparse
@@ -49,36 +51,12 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def evaluate_captioners(args: argparse.Namespace) -> dict:
-    from ..data.synthetic import generate_scenes
-    from ..decoding.search import best_hypotheses
-    from ..evaluation.image import pointing
-    from ..evaluation.metrics import caption_scores, figure, tool_version
-    from ..evaluation.transformer import caption_lenses, is_transformer
-    from ..models import registry
-    from ..training.image import scene_pixels
+    from ..evaluation.captioner import caption_report
+    from ..evaluation.metrics import figure, tool_version
 
     names, settings = evaluation(args, "caption")
     print(f"{args.n} held-out scenes (seed {args.seed}), decoding: {settings.describe()}", flush=True)
-    report, tallies = {}, {}
-    for name in names:
-        model = registry.load(name, args.device)
-        scenes = generate_scenes(args.n, args.seed, model.config.image_size)
-        if is_transformer(model):  # one decoding, a row for each lens (layer, mean of layers, rollout)
-            scored = caption_lenses(model, scenes, settings)
-            for label, tally in scored["lenses"].items():
-                tallies[f"{name} [{label}]"] = tally
-                report[f"{name} [{label}]"] = dict(scored["captions"], **_pointing_row(tally), lens=label)
-            continue
-        hyps = best_hypotheses(model, scene_pixels(scenes), settings)
-        scores = caption_scores([s.caption for s in scenes], [h.text for h in hyps])
-        tally = tallies[name] = pointing(scenes, hyps)
-        report[name] = dict(scores, **_pointing_row(tally), **{
-            "lambda": model.config.ds_lambda, "score": model.config.score,
-        })
-    first = next(iter(tallies.values()))
-    for base in ("uniform", "centre"):
-        report[f"{base} baseline"] = {"pointing cell": first.rate(f"{base} cell"),
-                                      "pointing pixel": first.rate(f"{base} pixel")}
+    report = caption_report(names, args.n, args.seed, settings, args.device)
     cols = ["exact match", "BLEU-4", "CIDEr", "pointing cell", "pointing pixel", "colour pixel", "shape pixel"]
     width = max(len(n) for n in report) + 2
     print("model".ljust(width) + "".join(c.rjust(15) for c in cols))
@@ -98,25 +76,12 @@ def evaluate_captioners(args: argparse.Namespace) -> dict:
     return report
 
 
-def _pointing_row(tally) -> dict:
-    return {"pointing cell": tally.rate("cell"), "pointing pixel": tally.rate("pixel"),
-            "colour cell": tally.kind_rate("colour", 0), "colour pixel": tally.kind_rate("colour", 1),
-            "shape cell": tally.kind_rate("shape", 0), "shape pixel": tally.kind_rate("shape", 1),
-            "words": tally.words, "words naming no object": tally.no_object,
-            # the baselines on this model's own words and grid (a transformer's patch grid is not the LSTM's)
-            "uniform cell": tally.rate("uniform cell"), "uniform pixel": tally.rate("uniform pixel")}
-
-
 def evaluate_video(args: argparse.Namespace) -> dict:
-    from ..data.clip_events import generate_clips
-    from ..models import registry
-    from ..training.video import score_video_captioner
+    from ..evaluation.video_captioner import video_report
 
     names, settings = evaluation(args, "video")
-    clips = generate_clips(args.n, args.seed)
-    print(f"{len(clips)} held-out clips (seed {args.seed}), decoding: {settings.describe()}", flush=True)
-    report = {name: score_video_captioner(registry.load(name, args.device, kind="video"), clips, settings)
-              for name in names}
+    print(f"{args.n} held-out clips (seed {args.seed}), decoding: {settings.describe()}", flush=True)
+    report = video_report(names, args.n, args.seed, settings, args.device)
     cols = list(next(iter(report.values())))
     for name, row in report.items():
         print(name)
@@ -127,27 +92,11 @@ def evaluate_video(args: argparse.Namespace) -> dict:
 
 def evaluate_translators(args: argparse.Namespace) -> dict:
     from ..evaluation.metrics import figure, tool_version
-    from ..evaluation.transformer import is_transformer, translate_lenses
-    from ..models import registry
-    from ..training.text import held_out_pairs, score_translator
+    from ..evaluation.translator import translate_report
 
     names, settings = evaluation(args, "translate")
-    pairs = held_out_pairs(args.n, args.seed)
-    print(f"{len(pairs)} held-out sentence pairs (seed {args.seed}), decoding: {settings.describe()}", flush=True)
-    report = {}
-    for name in names:
-        model = registry.load(name, args.device, kind="translate")
-        if is_transformer(model):  # one decoding, a row for each lens (layer, mean of layers, rollout)
-            scored = translate_lenses(model, pairs, settings)
-            for label, aer in scored["lenses"].items():
-                report[f"{name} [{label}]"] = {
-                    "BLEU": scored["BLEU"], "exact match": scored["exact match"], "AER": aer,
-                    "diagonal AER": scored["diagonal AER"], "right by word type": scored["by word type"][label],
-                    "lens": label}
-            continue
-        c = model.config
-        report[name] = dict(score_translator(model, pairs, settings, by_role=True), score=c.score,
-                            attention=c.attention, encoder=c.encoder, reversed=c.reverse_source)
+    print(f"{args.n} held-out sentence pairs (seed {args.seed}), decoding: {settings.describe()}", flush=True)
+    report = translate_report(names, args.n, args.seed, settings, args.device)
     cols = ("BLEU", "exact match", "AER", "diagonal AER")
     width = max(len(n) for n in report) + 2
     print("model".ljust(width) + "".join(c.rjust(14) for c in cols) + "  attention")

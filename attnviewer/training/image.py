@@ -24,6 +24,7 @@ from ..models.attention import doubly_stochastic_penalty
 from ..models.captioner import SPECIALS, Captioner, CaptionerConfig
 from ..models.checkpoint import save_checkpoint
 from ..models.words import padded
+from ..evaluation.captioner import scene_pixels
 
 VALIDATION_SEED_OFFSET = 10_000  # held-out scenes use seed + this: never seen in training
 
@@ -85,10 +86,6 @@ def build_vocab(captions: list[str]) -> list[str]:
 def pad_captions(model, captions: list[str]) -> torch.Tensor:
     """(B, L) ids of sentences in the model's output words, <start> ... <end>, padded with <pad>."""
     return padded([model.encode_text(c) for c in captions], model.pad_id)
-
-
-def scene_pixels(scenes: list[Scene]) -> torch.Tensor:
-    return torch.from_numpy(np.stack([s.image for s in scenes])).permute(0, 3, 1, 2).float()
 
 
 @torch.inference_mode()

@@ -16,15 +16,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..evaluation.metrics import bleu
-from ..evaluation.text import alignment_error, right_by_role
 from ..data.pairs import DATA_VERSION, Pair, generate_pairs, vocabularies
+from ..evaluation.translator import held_out_pairs, score_translator
 from ..models.checkpoint import save_checkpoint
 from ..models.translator import ATTENTIONS, ENCODERS, SOURCE_SPECIALS, TARGET_SPECIALS, Translator, TranslatorConfig
 from .image import pad_captions
-
-VALIDATION_SEED_OFFSET = 10_000  # held-out sentences use seed + this, minus any source seen in training
-
 
 @dataclass
 class TranslateTrainSettings:
@@ -68,65 +64,8 @@ def new_translator(settings: TranslateTrainSettings) -> Translator:
     return Translator(config, vocab)
 
 
-def held_out_pairs(n: int, seed: int, seen: set[str] | None = None) -> list[Pair]:
-    """n pairs from the held-out stream of a seed whose sources are not among `seen`."""
-    out, start = [], 0
-    while len(out) < n:
-        batch = generate_pairs(start + 2 * n, seed + VALIDATION_SEED_OFFSET)[start:]
-        out += [p for p in batch if seen is None or p.source_text not in seen]
-        start += 2 * n
-    return out[:n]
-
-
 def target_batch(model: Translator, pairs: list[Pair], device) -> torch.Tensor:
     return pad_captions(model, [p.target_text for p in pairs]).to(device)
-
-
-def forced_attention(model: Translator, pairs: list[Pair], batch: int = 200) -> list[np.ndarray]:
-    """Each pair's attention (target words, source words) along its reference translation."""
-    device = next(model.parameters()).device
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(pairs), batch):
-            chunk = pairs[i : i + batch]
-            source = model.source_batch([p.source for p in chunk], device)
-            _, att = model(source, target_batch(model, chunk, device))
-            out += [a[: len(p.target), : len(p.source)].cpu().numpy() for a, p in zip(att, chunk)]
-    return out
-
-
-def translate_pairs(model: Translator, sources: list[list[str]], settings=None, batch: int = 100) -> list:
-    """The best hypothesis for each tokenised source sentence (greedy unless settings say)."""
-    from ..decoding.search import DecodeSettings, decode, run
-
-    settings = settings or DecodeSettings("greedy")
-    device = next(model.parameters()).device
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(sources), batch):
-            chunk = sources[i : i + batch]
-            state = model.init_state(model.source_batch(chunk, device))
-            for hyps, s in zip(run(decode(model, state, settings, stream=False)), chunk):
-                best = hyps[0]
-                best.attention = best.attention[:, : len(s)]  # the batch's padding is not a word
-                out.append(best)
-    return out
-
-
-def score_translator(model: Translator, pairs: list[Pair], settings=None, by_role: bool = False) -> dict:
-    """BLEU and exact match of its translations; AER of its attention along the references (and,
-    with by_role, how often each kind of word's attention peak is on a gold link)."""
-    hyps = translate_pairs(model, [p.source for p in pairs], settings)
-    attention = forced_attention(model, pairs)
-    aer, diagonal = alignment_error(pairs, attention)
-    scores = {
-        "BLEU": bleu([p.target_text for p in pairs], [h.text for h in hyps]),
-        "exact match": float(np.mean([h.text == p.target_text for h, p in zip(hyps, pairs)])),
-        "AER": aer, "diagonal AER": diagonal,
-    }
-    if by_role:
-        scores["right by word type"] = right_by_role(pairs, attention)
-    return scores
 
 
 def train_translator(s: TranslateTrainSettings, log: Callable[[str], None] = print) -> dict:

@@ -137,7 +137,7 @@ class TranslationCorpusTask:
         """Greedy translations of the validation pairs: sacrebleu's BLEU and chrF (0..100), and
         the loss of their references (teacher-forced)."""
         from ..evaluation.metrics import translation_metrics
-        from .text import translate_pairs
+        from ..evaluation.translator import translate_pairs
 
         if not self.val:
             return dict.fromkeys(self.figures, 0.0)
