@@ -63,8 +63,7 @@ def decode(args: argparse.Namespace, kind, model, medias: list, settings, lens) 
             return None
         from ..whatif.tree import BeamTree
 
-        penalty = getattr(settings, "length_penalty", None)  # (unset: the model's own, as the search takes it)
-        return BeamTree(model.vocab, penalty if penalty is not None else getattr(model, "length_penalty", 1.0))
+        return BeamTree.for_model(model, settings)
 
     if getattr(args, "force", None):
         words = forcing.forced_ids(model, forcing.parse_forces(args.force))

@@ -22,6 +22,7 @@ class ExportRequest:
     style: object = None  # FigureStyle
     opts: WriteOptions = field(default_factory=WriteOptions)
     preview: bool = False  # render a small RGB picture instead of writing the file
+    extra: object = None  # output "attribution": the whatif Attribution drawn beside the word's attention
     id: int = 0
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -51,6 +52,12 @@ def write_export(req: ExportRequest, progress) -> None:
         progress(done, total)
 
     opts = replace(req.opts, progress=on_frame)
+    if req.output == "attribution":
+        from ..whatif.attribution import attribution_figure
+
+        attribution_figure(for_result(req.result), req.media, req.result, req.extra, req.path, _valid(req.style))
+        progress(total, total)
+        return
     for_result(req.result).write(req.output, req.media, req.result, req.path, _valid(req.style), opts)
     progress(total, total)
 

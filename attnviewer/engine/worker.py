@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 WARM_UP_DELAY_MS = 2000  # after the first caption: the export look-ups wait until the window is idle
 MODEL_CACHE_SIZE = 3
 LOADER_THREAD = "attnviewer-model-loader"
-LOAD_POLL_S = 0.05  # how often a job waiting for its model checks whether it was superseded
+LOAD_POLL_S = 0.05
+WHATIF = "whatif"  # the slot of what-if probes (Engine.probe)  # how often a job waiting for its model checks whether it was superseded
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Job:
     options: dict = field(default_factory=dict)  # how the kind reads the input (video: reverse)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     stopped: bool = False  # cancelled by the user's Stop (not superseded): a model it loads stops too
+    probe: object = None  # a what-if probe (engine/probes.py) instead of a plain decoding
 
 
 class Cancelled(Exception):
@@ -66,6 +68,8 @@ class Worker(QObject):
     load_progress = Signal(int, str, int, int)  # job id, slot, tensors read, of total (a transformers folder)
     cached_models = Signal(list)  # [(folder, kind, label)]: the supported models in the user's Hugging Face cache
     finished = Signal(int, str, object)  # job id, slot, Result
+    tree = Signal(int, str, object)  # job id, slot, whatif.tree.BeamTree: every candidate a beam search weighed
+    probed = Signal(int, str, object)  # job id, slot, a probe's answer (probes.Branch, Masking, Attribution)
     failed = Signal(int, str, str)  # job id, slot, message for the user
     devices = Signal(list)  # the devices torch can use, once it is imported
     # file jobs (ExportRequest); the int is the request id
@@ -174,8 +178,12 @@ class Worker(QObject):
         fitted = kind.fit(media, model)
         if fitted is not media:  # e.g. the sentence's unknown words, known now
             self.media_ready.emit(job.id, job.slot, fitted)
+        if job.probe is not None:
+            self._probe(job, kind, model, fitted)
+            return
         self.status.emit(job.id, job.slot, "decoding")
-        gen = pipeline.run(kind, model, fitted, job.settings)
+        tree = _tree_for(model, job.settings)
+        gen = pipeline.run(kind, model, fitted, job.settings, tree=tree)
         first = True
 
         def warn(line: str | None) -> None:  # judged once the encoder ran: shown before the first word
@@ -201,9 +209,27 @@ class Worker(QObject):
                 self.step.emit(job.id, job.slot, step)
         result.model = job.model
         self.finished.emit(job.id, job.slot, result)
+        if tree is not None:
+            self.tree.emit(job.id, job.slot, tree)
         if not self._warm:  # once the window has painted the caption and gone quiet
             self._warm = True
             QTimer.singleShot(WARM_UP_DELAY_MS, _warm_exports)
+
+    def _probe(self, job: Job, kind, model, media) -> None:
+        """A what-if probe: its answer, or nothing if it was superseded meanwhile."""
+        from .probes import ATTRIBUTE, run_probe
+
+        for name in ("attnviewer.whatif.masking", "cv2") + (("captum.attr",) if job.probe.what == ATTRIBUTE else ()):
+            try:
+                _quiet_import(name)
+            except ImportError:  # (a missing captum: attribute() says which extra to install)
+                pass
+        self.status.emit(job.id, job.slot, f"asking the model: {job.probe.what}")
+        answer = run_probe(kind, model, media, job.settings, job.probe, job.cancel.is_set)
+        if answer is not None and not job.cancel.is_set():
+            if hasattr(answer, "result"):
+                answer.result.model = job.model
+            self.probed.emit(job.id, job.slot, answer)
 
     def _media(self, job: Job, kind):
         """The last input again when it is the same, unchanged: re-runs with other settings then
@@ -309,6 +335,16 @@ class _Load:
         self.job: Job | None = None  # the last job that waited: its progress bar shows the count
 
 
+def _tree_for(model, settings: DecodeSettings):
+    """A beam search's recorder of every candidate it weighs (the window's beam tree); None for
+    greedy and sampling (one path: nothing pruned to show)."""
+    if settings.method != "beam":
+        return None
+    from ..whatif.tree import BeamTree
+
+    return BeamTree.for_model(model, settings)
+
+
 def _model_label(path) -> str:
     """A model as the status bar names it: a Hugging Face cache snapshot by its repository."""
     from ..model_folders import cache_label, is_model_folder
@@ -375,18 +411,29 @@ def _load_torch_libraries() -> list[str]:
 def _import_torch():
     """Import torch with the garbage collector paused: its import allocates so much that full
     collections (100+ ms each, holding the GIL) would stall the window several times."""
+    return _quiet_import("torch", _load_torch_libraries)
+
+
+def _quiet_import(name: str, before=None):
+    """Import a large package on this thread with the garbage collector paused, and keep what it
+    built out of later collections: a full collection run here would hold the GIL (the window
+    stalls) and would free whatever Qt objects wait in cycles on the wrong thread."""
     import gc
+    import importlib
     import sys
 
-    if "torch" not in sys.modules:
+    if name not in sys.modules:
+        was_enabled = gc.isenabled()
         gc.disable()  # before the libraries: other threads allocate while they load without the GIL
         try:
-            _load_torch_libraries()
-            import torch  # noqa: F401
+            if before is not None:
+                before()
+            importlib.import_module(name)
         finally:
-            gc.freeze()  # what the import built lives on: keep it out of later collections
-            gc.enable()
-    return sys.modules["torch"]
+            gc.freeze()
+            if was_enabled:
+                gc.enable()
+    return sys.modules[name]
 
 
 def _unexpected(e: Exception) -> str:
@@ -436,6 +483,7 @@ class Engine(QObject):
         self.places, self.loading, self.cached_models = self.worker.places, self.worker.loading, self.worker.cached_models
         self.load_progress = self.worker.load_progress
         self.note = self.worker.note
+        self.tree, self.probed = self.worker.tree, self.worker.probed
         self.devices = self.worker.devices
         w = self.worker
         self.exported, self.export_failed, self.export_cancelled = w.exported, w.export_failed, w.export_cancelled
@@ -474,12 +522,23 @@ class Engine(QObject):
                slot: str = "main", trust_pickle: bool = False, options: dict | None = None) -> int:
         """Start a job; the running job of the same slot is cancelled. Returns the new job id."""
         self._ids += 1
-        job = Job(self._ids, kind, source, model, settings, device, slot, trust_pickle, dict(options or {}))
-        self.cancel(slot)
-        self._running[slot] = job
-        self.worker.latest[slot] = job.id
+        return self._start(Job(self._ids, kind, source, model, settings, device, slot, trust_pickle, dict(options or {})))
+
+    def _start(self, job: Job) -> int:
+        self.cancel(job.slot)
+        self._running[job.slot] = job
+        self.worker.latest[job.slot] = job.id
         self._request.emit(job)
         return job.id
+
+    def probe(self, kind: str, source: str, model: str, settings: DecodeSettings, probe, device: str = "auto",
+              trust_pickle: bool = False, options: dict | None = None) -> int:
+        """Ask the model a what-if question about an input (engine/probes.py) in the "whatif" slot:
+        a newer probe supersedes it, a decoding of the columns does not. Answers come by `probed`
+        (or `failed`); the job's id is returned."""
+        self._ids += 1
+        return self._start(Job(self._ids, kind, source, model, settings, device, WHATIF, trust_pickle,
+                               dict(options or {}), probe=probe))
 
     def warm(self) -> None:
         """Have the engine thread import torch now (see Worker.warm)."""

@@ -99,6 +99,26 @@ def _longer(settings: DecodeSettings, model, steps: int) -> DecodeSettings:
     return s.validate()
 
 
+def planned(model, settings: DecodeSettings, words: dict[int, int], prefix: list[int]) -> tuple[Forced, DecodeSettings]:
+    """The constraint and settings of a forced decoding: `prefix` (the words before the first
+    forced step, as written) then `words` (step from 0 -> id). What `force` runs, and what the
+    window's engine streams."""
+    if not words:
+        raise SettingsError("nothing forced")
+    first = min(words)
+    prefix = list(prefix or [])[:first]
+    if len(prefix) < first:
+        raise SettingsError(f"step {first + 1} cannot be forced: the model's output has only {len(prefix)} words "
+                            f"(force step {len(prefix) + 1} at the latest)")
+    constraint = Forced({**dict(enumerate(prefix)), **words})
+    return constraint, _longer(settings, model, constraint.last + 1)
+
+
+def forced_label(model, words: dict[int, int]) -> str:
+    """'3=blue 4=sky': what a Result's settings record as forced (steps from 1)."""
+    return " ".join(f"{t + 1}={model.vocab[w]}" for t, w in sorted(words.items()))
+
+
 def force(kind, model, media, settings: DecodeSettings, words: dict[int, int], prefix: list[int] | None = None,
           lens=DEFAULT_LENS, tree=None) -> Result:
     """Decode `media` with `words` (step from 0 -> id) forced: the steps before the first forced
@@ -106,26 +126,23 @@ def force(kind, model, media, settings: DecodeSettings, words: dict[int, int], p
     decoded as `settings` say. The Result's settings say what was forced."""
     if not words:
         raise SettingsError("nothing forced")
-    first = min(words)
-    if prefix is None and first > 0:
+    if prefix is None and min(words) > 0:
         prefix = pipeline.run_all(kind, model, [media], settings, lens=lens)[0].best.token_ids
-    prefix = list(prefix or [])[:first]
-    if len(prefix) < first:
-        raise SettingsError(f"step {first + 1} cannot be forced: the model's output has only {len(prefix)} words "
-                            f"(force step {len(prefix) + 1} at the latest)")
-    constraint = Forced({**dict(enumerate(prefix)), **words})
-    result = pipeline.run_all(kind, model, [media], _longer(settings, model, constraint.last + 1), lens=lens,
-                              constrain=constraint, tree=tree)[0]
-    result.settings["forced"] = " ".join(f"{t + 1}={model.vocab[w]}" for t, w in sorted(words.items()))
+    constraint, longer = planned(model, settings, words, prefix or [])
+    result = pipeline.run_all(kind, model, [media], longer, lens=lens, constrain=constraint, tree=tree)[0]
+    result.settings["forced"] = forced_label(model, words)
     return result
+
+
+def target_plan(model, ids: list[int]) -> tuple[Forced, DecodeSettings]:
+    """Greedy through exactly `ids` then the end: the constraint and settings of scoring a sentence."""
+    return Forced({**dict(enumerate(ids)), len(ids): model.end_id}), DecodeSettings("greedy", max_len=len(ids) + 1)
 
 
 def score_target(kind, model, media, text: str, lens=DEFAULT_LENS) -> Result:
     """The model made to write `text` (then its end): each word's probability, alternatives,
     entropy and attention as the model gives them; the log probability includes the end."""
-    ids = text_ids(model, text)
-    constraint = Forced({**dict(enumerate(ids)), len(ids): model.end_id})
-    settings = DecodeSettings("greedy", max_len=len(ids) + 1)
+    constraint, settings = target_plan(model, text_ids(model, text))
     result = pipeline.run_all(kind, model, [media], settings, lens=lens, constrain=constraint)[0]
     result.settings["target"] = text
     return result

@@ -33,7 +33,7 @@ def one_place(model, place: int) -> np.ndarray:
 
 
 @contextmanager
-def _swapped(model, step: int, weights: torch.Tensor):
+def swapped(model, step: int, weights: torch.Tensor):
     """While open, the model's `step`-th attention of a decoding (counted from 0) is `weights`."""
     calls = [0]
 
@@ -103,24 +103,30 @@ def refuse_unless_swappable(model) -> None:
                             "so far (their attention can be swapped)")
 
 
+def planned(model, settings: DecodeSettings, step: int, weights, prefix: list[int]):
+    """(constraint, settings, weights as a tensor) of an intervention at `step` (from 0): the
+    model's own words before it, the given map (normalised) there. Run inside swapped()."""
+    refuse_unless_swappable(model)
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    if w.size != int(np.prod(model.attention_shape)) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise SettingsError(f"attention intervention: give {int(np.prod(model.attention_shape))} weights, "
+                            "none negative, not all 0")
+    if len(prefix) < step:
+        raise SettingsError(f"step {step + 1} cannot be changed: the model's output has only {len(prefix)} words")
+    return Forced(dict(enumerate(prefix[:step]))), _longer(settings, model, step + 1), \
+        torch.from_numpy(w / w.sum()).float()[None]
+
+
 def intervene(kind, model, media, settings: DecodeSettings, step: int, weights, prefix: list[int] | None = None,
               lens=DEFAULT_LENS) -> Result:
     """Decode `media` with the attention of `step` (from 0) replaced by `weights` (the model's
     attention shape, or flat; normalised here), after the model's own words before it (`prefix`,
     default its best output with these settings)."""
     refuse_unless_swappable(model)
-    w = np.asarray(weights, dtype=np.float64).reshape(-1)
-    if w.size != int(np.prod(model.attention_shape)) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-        raise SettingsError(f"attention intervention: give {int(np.prod(model.attention_shape))} weights, "
-                            "none negative, not all 0")
-    w = torch.from_numpy(w / w.sum()).float()[None]
     if prefix is None:
         prefix = pipeline.run_all(kind, model, [media], settings, lens=lens)[0].best.token_ids
-    if len(prefix) < step:
-        raise SettingsError(f"step {step + 1} cannot be changed: the model's output has only {len(prefix)} words")
-    constraint = Forced(dict(enumerate(prefix[:step])))
-    s = _longer(settings, model, step + 1)
-    with _swapped(model, step, w):
+    constraint, s, w = planned(model, settings, step, weights, prefix)
+    with swapped(model, step, w):
         result = pipeline.run_all(kind, model, [media], s, lens=lens, constrain=constraint)[0]
     result.settings["intervened"] = f"step {step + 1}"
     return result

@@ -41,6 +41,13 @@ class BeamTree:
         self.slots: dict[int, list[int | None]] = {}  # input -> the node each beam slot continues
         self.first_item = 0  # set by pipeline.run_all for each batch of inputs
 
+    @classmethod
+    def for_model(cls, model, settings) -> "BeamTree":
+        """A recorder ranking finished nodes as the search will: the settings' length penalty, or
+        (unset) the model's own."""
+        penalty = getattr(settings, "length_penalty", None)
+        return cls(model.vocab, penalty if penalty is not None else getattr(model, "length_penalty", 1.0))
+
     # -- the search's hook --------------------------------------------------------------------
 
     def expand(self, t, items, k, top_s, beam_i, tok_i, live, ending, keep, alive=None) -> None:
@@ -119,18 +126,17 @@ STYLE = {KEPT: ("#ffffff", "#333333", "#000000"), FINISHED: ("#d9f2d9", "#1a7f1a
          CUT: ("#fff0d0", "#b36b00", "#000000"), PRUNED: ("#f2f2f2", "#bbbbbb", "#999999")}
 
 
-def svg(tree: BeamTree, item: int = 0, best: list[str] | None = None, title: str = "") -> str:
-    """The tree of one input as an SVG: a column per step, the start on the left; nodes labelled
-    with their word and score; finished green (with the ranking score), cut at the maximum length
-    orange, pruned grey; `best`'s path drawn thick."""
-    nodes = tree.of(item)
+def rows_of(tree: BeamTree, item: int = 0) -> tuple[dict[int, float], float, int]:
+    """Where each node of an input's tree is drawn: (node id -> row, the start's row, rows in all).
+    Each leaf gets a row of its own (children best first), a parent the middle of its children's;
+    a node's column is its step."""
     children: dict[int, list[Node]] = {}
-    for n in nodes:
+    for n in tree.of(item):
         children.setdefault(n.parent, []).append(n)
     y: dict[int, float] = {}
     row = [0]
 
-    def place(parent: int) -> float:  # leaves one row each, a parent midway between its children
+    def place(parent: int) -> float:
         ys = []
         for child in sorted(children.get(parent, []), key=lambda n: -n.score):
             ys.append(place(child.id))
@@ -141,14 +147,27 @@ def svg(tree: BeamTree, item: int = 0, best: list[str] | None = None, title: str
         return (ys[0] + ys[-1]) / 2
 
     root_y = place(-1)
-    best_ids = set()
+    return y, root_y, row[0]
+
+
+def best_path(tree: BeamTree, item: int, best: list[str] | None) -> set[int]:
+    """The node ids of the finished hypothesis whose words are `best` (empty: none)."""
     if best is not None:
         for n in tree.finished(item):
             if tree.words(n) == best:
-                best_ids = {p.id for p in tree.path(n)}
-                break
+                return {p.id for p in tree.path(n)}
+    return set()
+
+
+def svg(tree: BeamTree, item: int = 0, best: list[str] | None = None, title: str = "") -> str:
+    """The tree of one input as an SVG: a column per step, the start on the left; nodes labelled
+    with their word and score; finished green (with the ranking score), cut at the maximum length
+    orange, pruned grey; `best`'s path drawn thick."""
+    nodes = tree.of(item)
+    y, root_y, rows = rows_of(tree, item)
+    best_ids = best_path(tree, item, best)
     steps = max((n.step for n in nodes), default=0) + 2
-    width, height = 20 + steps * COLUMN, 40 + max(row[0], 1) * ROW
+    width, height = 20 + steps * COLUMN, 40 + max(rows, 1) * ROW
 
     def at(node_id: int) -> tuple[float, float]:
         if node_id < 0:
