@@ -1,24 +1,31 @@
 """The caption panel: generated words as clickable tokens with their probabilities, the current
-step's top-k alternatives, and (beam search) the final hypotheses, any of which can be viewed."""
+step's top-k alternatives, and (beam search) the final hypotheses, any of which can be viewed.
+
+What if: a double-click on a top word (or a word typed under them) asks the model to write it
+instead at this step and go on; the answer is listed as a branch after the hypotheses, with its
+own words and maps, and can be removed."""
 from __future__ import annotations
 
 import html
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView, QLabel, QListView, QListWidget, QListWidgetItem, QSizePolicy, QSplitter, QTreeWidget,
-    QTreeWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidget, QListWidgetItem, QSizePolicy,
+    QSplitter, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
 from ..types import Hypothesis, Step
 
 
 LIST_ROWS = 6  # rows the top words and the hypotheses show at least (a laptop's 800 px high screen)
+BRANCH = "\N{GREEK SMALL LETTER PSI}"  # marks a what-if branch among the hypotheses (a fork)
 
 
 class CaptionPane(QWidget):
     word_clicked = Signal(int)
     hypothesis_selected = Signal(int)
+    force_asked = Signal(str, bool)  # a word to write at the current step instead; True: a listed top word
+    branch_removed = Signal(int)  # the row of a branch in the hypotheses list
 
     def __init__(self, title: str = "Caption", parent=None):
         super().__init__(parent)
@@ -44,19 +51,41 @@ class CaptionPane(QWidget):
         self.alternatives.setHeaderLabels(["alternative", "probability"])
         self.alternatives.setRootIsDecorated(False)
         self.alternatives.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.alternatives.setToolTip("double-click a word: the model writes it here instead and goes on (a branch)")
+        self.alternatives.itemDoubleClicked.connect(lambda item, _c: self.force_asked.emit(item.text(0), True))
+        self.force_box = QLineEdit()
+        self.force_box.setObjectName("force")
+        self.force_box.setPlaceholderText("or write another word here… (Enter)")
+        self.force_box.setToolTip("the model writes this word at the current step, then goes on as set (a branch)")
+        self.force_box.returnPressed.connect(self._force_typed)
         self.hypotheses = QListWidget()
         self.hypotheses.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.hypotheses.setWordWrap(True)  # a long hypothesis wraps instead of being cut (Compare halves the width)
         self.hypotheses.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.hypotheses.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.hypotheses.itemClicked.connect(lambda item: self.hypothesis_selected.emit(self.hypotheses.row(item)))
+        self.remove = QToolButton()
+        self.remove.setObjectName("remove_branch")
+        self.remove.setText("Remove branch")
+        self.remove.setToolTip("remove the selected what-if branch")
+        self.remove.setAutoRaise(True)
+        self.remove.setEnabled(False)
+        self.remove.clicked.connect(lambda: self.branch_removed.emit(self.hypotheses.currentRow()))
+        self._first_branch = 0  # the row of the first branch in the hypotheses list
 
         self.lower = lower = QSplitter(Qt.Orientation.Horizontal)
-        for label, widget in (("Top words at this step", self.alternatives), ("Hypotheses", self.hypotheses)):
+        # the what-if controls sit in the lists' header rows: the attention above keeps its height
+        for label, widget, beside in (("Top words at this step", self.alternatives, self.force_box),
+                                      ("Hypotheses", self.hypotheses, self.remove)):
             box = QWidget()
             lay = QVBoxLayout(box)
             lay.setContentsMargins(0, 0, 0, 0)
-            lay.addWidget(QLabel(label))
+            head = QHBoxLayout()
+            head.setContentsMargins(0, 0, 0, 0)
+            head.addWidget(QLabel(label))
+            head.addWidget(beside, 1)
+            beside.setMaximumHeight(self.fontMetrics().height() + 2)  # no taller than the label beside it
+            lay.addLayout(head)
             lay.addWidget(widget)
             lower.addWidget(box)
         layout = QVBoxLayout(self)
@@ -84,7 +113,7 @@ class CaptionPane(QWidget):
         the title says so and the words, alternatives and hypotheses are greyed; None: they are current."""
         self.previous = name
         self._show_title()
-        for widget in (self.tokens, self.alternatives, self.hypotheses):
+        for widget in (self.tokens, self.alternatives, self.hypotheses, self.force_box):
             widget.setEnabled(name is None)
 
     def _show_title(self) -> None:
@@ -128,15 +157,28 @@ class CaptionPane(QWidget):
                     item.setFont(0, font)
                 self.alternatives.addTopLevelItem(item)
 
-    def show_hypotheses(self, hyps: list[Hypothesis], selected: int, live_beams=None) -> None:
+    def _force_typed(self) -> None:
+        text = self.force_box.text().strip()
+        if text:
+            self.force_asked.emit(text, False)
+
+    def show_hypotheses(self, hyps: list[Hypothesis], selected: int, live_beams=None, branches=()) -> None:
+        """The final hypotheses, then the what-if branches ((label, Hypothesis)), `selected` marked."""
         self.hypotheses.clear()
+        self._first_branch = len(hyps)
         if hyps:
             for h in hyps:
                 self.hypotheses.addItem(f"{h.score:7.3f}  {h.listed}")
+            for label, h in branches:
+                item = QListWidgetItem(f"{BRANCH} {label}: {h.listed}")
+                item.setToolTip(f"what if — {label}\n{h.listed}\n(score {h.score:.3f}; Remove branch takes it away)")
+                item.setForeground(Qt.GlobalColor.darkBlue)
+                self.hypotheses.addItem(item)
             self.hypotheses.setCurrentRow(selected)
         elif live_beams:
             for b in live_beams:
                 self.hypotheses.addItem(f"{b.score:7.3f}  {' '.join(b.tokens)}  …")
+        self.remove.setEnabled(bool(branches) and selected >= self._first_branch)
 
     def token_texts(self) -> list[str]:
         return [t for t, _ in self._shown]

@@ -26,11 +26,12 @@ class CaptionState:
         self._final: list[Step] = []  # the selected final hypothesis as steps (built once)
         self.follow = True  # move to each new word as it arrives, until the user steps back
         self.pieces = False  # a subword model's final words as the pieces it wrote, not merged
+        self.branches: list = []  # what-if re-decodings of this input (engine.probes.Branch), after the hypotheses
 
     # -- jobs ------------------------------------------------------------------------------------
 
     def start(self, job: int) -> None:
-        self.job, self.streamed, self.result, self._final = job, [], None, []
+        self.job, self.streamed, self.result, self._final, self.branches = job, [], None, [], []
         self.selected, self.index, self.follow = 0, -1, True
 
     def accept_step(self, job: int, step: Step) -> bool:
@@ -74,10 +75,50 @@ class CaptionState:
         words = self.words
         return words[self.index] if 0 <= self.index < len(words) else None
 
+    @property
+    def choices(self) -> list[Hypothesis]:
+        """What the panel lists: the final hypotheses, then each branch's best (forced words, an
+        edited attention, a scored sentence, a beam tree's node)."""
+        return self.hypotheses + [b.result.hypotheses[0] for b in self.branches]
+
+    @property
+    def shown(self) -> tuple[Result | None, int]:
+        """The Result of what is shown and the index of its hypothesis (a branch: its own)."""
+        branch = self.branch
+        return (branch.result, 0) if branch is not None else (self.result, self.selected)
+
+    @property
+    def branch(self):
+        """The branch shown, if one is."""
+        i = self.selected - len(self.hypotheses)
+        return self.branches[i] if self.result is not None and 0 <= i < len(self.branches) else None
+
+    def add_branch(self, branch) -> None:
+        """A what-if answer for this input: listed after the hypotheses and shown, at the word
+        where it leaves the original."""
+        if self.result is None or not branch.result.hypotheses:
+            return
+        self.branches.append(branch)
+        self.select_hypothesis(len(self.choices) - 1)
+        hyp = branch.result.hypotheses[0]
+        self.go(branch.step if self.pieces or not has_pieces(hyp) else word_of(hyp.starts, branch.step))
+
+    def remove_branch(self, i: int) -> bool:
+        """Remove the branch listed at i (an index of `choices`); False if i is no branch."""
+        j = i - len(self.hypotheses)
+        if self.result is None or not 0 <= j < len(self.branches):
+            return False
+        del self.branches[j]
+        if self.selected == i:
+            self.select_hypothesis(0)
+        elif self.selected > i:
+            self.selected -= 1
+        return True
+
     def select_hypothesis(self, i: int) -> None:
-        if 0 <= i < len(self.hypotheses):
+        if 0 <= i < len(self.choices):
             self.selected = i
-            self._final = self._steps(self.hypotheses[i])
+            self._final = self._steps(self.choices[i])
             self.index = min(max(self.index, 0), len(self.words) - 1)
 
     def _steps(self, hyp: Hypothesis) -> list[Step]:
@@ -86,7 +127,7 @@ class CaptionState:
     @property
     def has_pieces(self) -> bool:
         """Whether the hypothesis shown was written in pieces that merge into fewer words."""
-        return bool(self.result and self.hypotheses) and has_pieces(self.hypotheses[self.selected])
+        return bool(self.result and self.hypotheses) and has_pieces(self.choices[self.selected])
 
     def show_pieces(self, on: bool) -> bool:
         """The shown hypothesis' pieces (on) or words, the current word kept: a piece becomes the word
@@ -96,7 +137,7 @@ class CaptionState:
         self.pieces = on
         if not self.has_pieces:
             return False
-        hyp = self.hypotheses[self.selected]
+        hyp = self.choices[self.selected]
         self.index = first_piece(hyp.starts, self.index) if on else word_of(hyp.starts, self.index)
         self._final = self._steps(hyp)
         return True

@@ -28,7 +28,7 @@ from ..model_folders import is_model_folder
 from ..kinds import KINDS, OPENABLE, for_file, for_result, titled
 from ..resources import sample_dir
 from ..settings import DecodeSettings
-from ..engine.worker import Engine
+from ..engine.worker import WHATIF, Engine
 from ..types import Result, Step
 from .attention_pane import OverlayControls, OverlaySettings
 from .caption_pane import CaptionPane
@@ -39,6 +39,7 @@ from .lensing import LensView, head_maps, lensed_result, shape_of
 from .model_list import ModelList, user_models_folder
 from .stored_settings import StoredSettings
 from .veil import veil
+from .whatif_control import WhatIf
 from .kind_views import VIEWS, build, stem, typed_kind, views_of
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth")
@@ -237,7 +238,9 @@ class MainWindow(QMainWindow):
         lay.setContentsMargins(4, 4, 4, 0)
         lay.addWidget(self.error_banner)
         lay.addWidget(self.overlay_controls)
-        lay.addWidget(self.splitter, 1)
+        self.vertical = QSplitter(Qt.Orientation.Vertical)  # the columns, and under them the What if panel
+        self.vertical.addWidget(self.splitter)
+        lay.addWidget(self.vertical, 1)
         self.setCentralWidget(central)
         self.status_label = QLabel()
         self.statusBar().addPermanentWidget(self.read_progress)
@@ -250,6 +253,7 @@ class MainWindow(QMainWindow):
         self._play_timer = QTimer(self, interval=PLAY_INTERVAL_MS)
         self._play_timer.timeout.connect(self._play_tick)
 
+        self.whatif = WhatIf(self)  # the What if panel and the probes it asks (View → What if…)
         self._build_menus()
         self._connect()
         self._restore()
@@ -305,6 +309,8 @@ class MainWindow(QMainWindow):
                                            self.toggle_reversed, "Ctrl+R")
         self.reverse_action.setCheckable(True)
         self.reverse_action.setEnabled(False)
+        self.whatif_action = self._action(v, "&What if… (beam tree, masking, attribution, edits)",
+                                          self.whatif.toggle, "Ctrl+I")
         v.addSeparator()
         self.stop_action = self._action(v, "&Stop reading, loading or decoding", self.stop, Qt.Key.Key_Escape)
         self.play_action = self._action(v, "&Play words", self.toggle_play, Qt.Key.Key_Space)
@@ -344,6 +350,8 @@ class MainWindow(QMainWindow):
         e.result_opened.connect(self.on_result_opened)
         e.exported.connect(self.on_exported)
         e.export_failed.connect(self.on_export_failed)
+        e.tree.connect(self.whatif.on_tree)
+        e.probed.connect(self.whatif.on_probed)
         for side in self.sides.values():
             side.controls.changed.connect(lambda s=side: self.on_controls_changed(s))
             side.controls.open_checkpoint.connect(lambda s=side: self.choose_checkpoint(s))
@@ -606,8 +614,8 @@ class MainWindow(QMainWindow):
 
     @Slot(int, str, object)
     def on_media_ready(self, job: int, slot: str, media) -> None:
-        side = self.sides[slot]
-        if not side.jobs.media_ready(job, media):
+        side = self.sides.get(slot)
+        if side is None or not side.jobs.media_ready(job, media):  # (a probe reads the input shown)
             return
         if slot == "main":  # shown at once, while the model loads; put back if the job fails
             medium = _medium(side.jobs.pending_input.kind)
@@ -615,16 +623,20 @@ class MainWindow(QMainWindow):
             self._put_media(medium, media)
             self._mark_previous()
 
+    def _pending(self, slot: str) -> int | None:
+        """The job of a slot whose progress the status bar shows: a column's pending one, the probe."""
+        return self.whatif.job if slot == WHATIF else self.sides[slot].jobs.pending
+
     @Slot(int, str, str)
     def on_status(self, job: int, slot: str, text: str) -> None:
-        if job == self.sides[slot].jobs.pending:
+        if job == self._pending(slot):
             self.statusBar().showMessage(text)
             if not text.startswith("reading"):
                 self.read_progress.hide()
 
     @Slot(int, str, int, int)
     def on_progress(self, job: int, slot: str, done: int, total: int) -> None:
-        if job == self.sides[slot].jobs.pending:
+        if job == self._pending(slot):
             self.read_progress.setRange(0, total)
             self.read_progress.setValue(done)
             self.read_progress.setFormat("reading %v/%m frames")
@@ -706,7 +718,7 @@ class MainWindow(QMainWindow):
     @Slot(int, str, str)
     def on_loading(self, job: int, slot: str, label: str) -> None:
         """A model is being loaded (a large transformer takes a while): busy until it decodes."""
-        if job == self.sides[slot].jobs.pending:
+        if job == self._pending(slot):
             self.read_progress.setRange(0, 0)
             self.read_progress.setFormat("loading model")
             self.read_progress.setToolTip(f"loading {label} (Esc stops)")
@@ -715,7 +727,7 @@ class MainWindow(QMainWindow):
     @Slot(int, str, int, int)
     def on_load_progress(self, job: int, slot: str, done: int, total: int) -> None:
         """A transformers folder's tensors read so far: the busy bar becomes a count (Esc stops it)."""
-        if job == self.sides[slot].jobs.pending and total > 0:
+        if job == self._pending(slot) and total > 0:
             self.read_progress.setRange(0, total)
             self.read_progress.setValue(done)
             self.read_progress.setFormat("loading model %p%")
@@ -747,7 +759,9 @@ class MainWindow(QMainWindow):
 
     @Slot(int, str, str)
     def on_failed(self, job: int, slot: str, message: str) -> None:
-        if self._back_to_shown(slot, job, forget=True):
+        if slot == WHATIF:
+            self.whatif.on_failed(job, message)
+        elif self._back_to_shown(slot, job, forget=True):
             self.show_error(message)
 
     def stop(self) -> None:
@@ -842,7 +856,8 @@ class MainWindow(QMainWindow):
                 main_words, main_labels = words, labels
             side.caption.show_words(words, st.index)
             live = words[-1].beams if (st.running and words) else None
-            side.caption.show_hypotheses(st.hypotheses, st.selected, live)
+            side.caption.show_hypotheses(st.hypotheses, st.selected, live,
+                                         [(b.label, b.result.hypotheses[0]) for b in st.branches])
             if hasattr(side.attention, "set_labels"):
                 side.attention.set_labels(labels)
             side.attention.show_words(words, st.index, look)
@@ -854,6 +869,7 @@ class MainWindow(QMainWindow):
             if hasattr(pane, "set_labels"):
                 pane.set_labels(main_labels)
             pane.show_words(main_words, main.index, look)
+        self.whatif.redraw(main_words, main_labels)
 
     def on_lens_changed(self) -> None:
         """Another layer or heads (or the raw subwords): every word's map is drawn again from the
@@ -1010,8 +1026,9 @@ class MainWindow(QMainWindow):
             label = f"{compare.state.result.title}" + (" (reversed)" if self.compare_mode == REVERSED else "")
             other = lensed_result(compare.state.result, compare.lens_controls.lens(), compare.state.pieces)
             others.append((other, compare.state.selected, label, compare.attention.media))
-        result = lensed_result(st.result, self.sides["main"].lens_controls.lens(), st.pieces)  # as on screen
-        return ExportSource(self.shown, result.hypotheses[st.selected], max(st.index, 0), result,
+        shown, selected = st.shown  # a what-if branch is exported as its own result
+        result = lensed_result(shown, self.sides["main"].lens_controls.lens(), st.pieces)  # as on screen
+        return ExportSource(self.shown, result.hypotheses[selected], max(st.index, 0), result,
                             stem(inp.kind, inp.source), titled(result), self.overlay_controls.settings(), others)
 
     def choose_export(self) -> None:

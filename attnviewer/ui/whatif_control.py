@@ -1,0 +1,224 @@
+"""The window's what-if questions: what the user asks (the caption panel's forced words, the What
+if panel's probes), submitted to the engine as probes about the words on screen, and the answers
+put back: a branch beside the hypotheses, a masking, an attribution, the beam tree.
+
+An answer is dropped when the words it was asked about are no longer the first column's (a new
+input, another model or setting): the same job-id rule as decoding, one level up. Only the first
+column is probed (Compare shows another model's words; probe it by making it the first).
+"""
+from __future__ import annotations
+
+import weakref
+from dataclasses import replace
+
+from PySide6.QtCore import QObject, Slot
+from PySide6.QtWidgets import QFileDialog
+
+from ..engine.probes import ATTRIBUTE, FORCE, INTERVENE, MASK, NODE, TARGET, Probe
+from ..engine.worker import WHATIF
+from ..errors import AttnViewerError, printable
+from ..target_words import first_piece
+from ..whatif.tree import FINISHED
+from .whatif_pane import WhatIfPane
+
+RUNNING = {FORCE: "writing the forced word and going on…", NODE: "reading the words of that node…",
+           TARGET: "scoring the sentence…", INTERVENE: "re-decoding with the edited attention…",
+           MASK: "masking the word's top region and asking again…", ATTRIBUTE: "computing the attribution…"}
+
+
+class WhatIf(QObject):
+    def __init__(self, window):
+        super().__init__(window)
+        # weakly: a window <-> WhatIf cycle would leave the closed window to the garbage collector,
+        # which may run on the engine thread, and a Qt window deleted there crashes the process
+        self._window = weakref.ref(window)
+        # under the columns, the window's whole width (a beam tree is wide), in its vertical splitter
+        self.pane = WhatIfPane()
+        self.pane.setObjectName("whatif")
+        window.vertical.addWidget(self.pane)
+        window.vertical.setStretchFactor(0, 3)
+        window.vertical.setStretchFactor(1, 2)
+        self.pane.hide()
+        self.job: int | None = None  # the probe running (or last run)
+        self.about: int | None = None  # the first column's job whose words it asks about
+        self.tree = None  # (job, BeamTree) of the first column's last beam search
+        p = self.pane
+        p.mask_asked.connect(lambda: self.ask_word(MASK))
+        p.attribute_asked.connect(lambda method: self.ask_word(ATTRIBUTE, method))
+        p.redecode_asked.connect(self.redecode)
+        p.score_asked.connect(lambda text: self.ask(Probe(TARGET, word=text)))
+        p.node_clicked.connect(self.node)
+        p.attribution_export_asked.connect(self.export_attribution)
+        main = window.sides["main"].caption
+        main.force_asked.connect(self.force)
+        main.branch_removed.connect(self.remove_branch)
+
+    @property
+    def window(self):
+        return self._window()
+
+    @property
+    def side(self):
+        return self.window.sides["main"]
+
+    def toggle(self) -> None:
+        self.show(not self.pane.isVisible())
+
+    def show(self, on: bool = True) -> None:
+        if on != self.pane.isVisible():
+            self.pane.setVisible(on)
+            if on:
+                height = sum(self.window.vertical.sizes())
+                self.window.vertical.setSizes([round(height * 0.62), round(height * 0.38)])
+                self.redraw()
+
+    # -- asking ----------------------------------------------------------------------------------
+
+    def _word(self):
+        """(Result, hypothesis, piece step) of the word on screen; None (and a line) if none."""
+        st = self.side.state
+        result, i = st.shown
+        if result is None or st.running or not 0 <= st.index < len(st.words):
+            self.window.show_error("what if: let the model finish writing first, then pick a word")
+            return None
+        hyp = result.hypotheses[i]
+        step = st.index if st.pieces else first_piece(hyp.starts, st.index)
+        return result, hyp, step
+
+    def ask(self, probe: Probe) -> int | None:
+        """Submit a probe about the first column's words on screen; its job id (None: nothing to ask)."""
+        w, st = self.window, self.side.state
+        inp = w.jobs.shown
+        if inp is None or st.result is None or st.running:
+            w.show_error("what if: let the model finish writing first, then ask")
+            return None
+        controls = self.side.controls
+        try:
+            settings = controls.settings().validate()
+        except AttnViewerError as e:
+            w.show_error(str(e))
+            return None
+        model = st.result.model
+        self.job = w.engine.probe(inp.kind, inp.source, model, settings, probe, controls.device_name(),
+                                  trust_pickle=model in self.side.jobs.trusted, options=inp.option_dict)
+        self.about = st.job
+        self.pane.say(RUNNING[probe.what])
+        w.statusBar().showMessage(RUNNING[probe.what])
+        return self.job
+
+    def ask_word(self, what: str, method: str = "ig") -> int | None:
+        found = self._word()
+        if found is None:
+            return None
+        result, hyp, step = found
+        return self.ask(Probe(what, step=step, result=replace(result, hypotheses=[hyp]), method=method))
+
+    def force(self, word: str, exact: bool) -> int | None:
+        """Write `word` at the current word instead, then go on (a listed top word, or typed)."""
+        found = self._word()
+        if found is None:
+            return None
+        _result, hyp, step = found
+        return self.ask(Probe(FORCE, step=step, word=word, exact=exact, prefix=list(hyp.token_ids[:step])))
+
+    def redecode(self, weights) -> int | None:
+        found = self._word()
+        if found is None:
+            return None
+        _result, hyp, step = found
+        return self.ask(Probe(INTERVENE, step=step, weights=weights, prefix=list(hyp.token_ids)))
+
+    def node(self, node_id: int) -> int | None:
+        """A beam tree node: the words of its path (an ending node's end left out) as a branch."""
+        if self.tree is None or self.tree[0] != self.side.state.job:
+            return None
+        tree = self.tree[1]
+        n = tree.nodes[node_id]
+        path = tree.path(n)
+        if n.state == FINISHED:
+            path = path[:-1]
+        if not path:
+            self.pane.say("that node ends the caption before any word")
+            return None
+        label = f"beam tree, word {n.step + 1} ({n.state})"
+        return self.ask(Probe(NODE, prefix=[p.word_id for p in path], label=label))
+
+    def remove_branch(self, row: int) -> None:
+        if self.side.state.remove_branch(row):
+            self.window.redraw()
+
+    def export_attribution(self) -> None:
+        """The word's attention and attribution in one figure, written on the engine thread."""
+        from ..engine.exports import ExportRequest
+        from ..export.figures import FigureStyle
+
+        found = self.pane.attribution
+        source = self.window._export_source()
+        if found is None or source is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export the attribution figure",
+                                              f"{source.stem}-word{found.step + 1}-{found.method}.png",
+                                              "PNG image (*.png);;SVG vector figure (*.svg);;PDF document (*.pdf)")
+        if path:
+            o = source.overlay
+            style = FigureStyle(cmap=o.cmap, opacity=o.opacity, smoothing=o.smoothing)
+            self.window.engine.export(ExportRequest("attribution", path, source.media, self._asked_result(found),
+                                                    style, extra=found))
+            self.window.statusBar().showMessage(f"exporting {printable(path)}…")
+
+    def _asked_result(self, found):
+        result, i = self.side.state.shown
+        return replace(result, hypotheses=[result.hypotheses[i]])
+
+    # -- answers ---------------------------------------------------------------------------------
+
+    @Slot(int, str, object)
+    def on_tree(self, job: int, slot: str, tree) -> None:
+        if slot == "main":
+            self.tree = (job, tree)
+            self.redraw()
+
+    @Slot(int, str, object)
+    def on_probed(self, job: int, slot: str, answer) -> None:
+        st = self.side.state
+        if job != self.job or self.about != st.job:
+            return  # asked about words no longer on screen
+        self.window.statusBar().clearMessage()
+        if hasattr(answer, "result"):  # a branch
+            st.add_branch(answer)
+            self.pane.say(f"{answer.label}: {answer.result.hypotheses[0].listed}")
+            self.window.redraw()
+            return
+        self.show()
+        self.pane.tabs.setCurrentIndex(2)
+        if hasattr(answer, "survives"):
+            self.pane.show_masking(answer, answer.line(printable))
+        else:
+            self.pane.show_attribution(answer, answer.lines(printable))
+
+    def on_failed(self, job: int, message: str) -> None:
+        if job == self.job:
+            self.pane.say(printable(message))
+            self.window.show_error(message)
+
+    def redraw(self, words=None, labels=None) -> None:
+        """The panel follows the first column's words and current word (only while it is open)."""
+        if not self.pane.isVisible():
+            return
+        side = self.side
+        st = side.state
+        if self.about is not None and self.about != st.job:  # answers about words no longer shown go
+            self.about = None
+            self.pane.clear_answer()
+        if words is None:
+            words, labels = side.drawn()
+        result = st.result
+        places = labels or (result.source_tokens if result is not None else None) or (
+            [f"{t:.1f}s" for t in result.frame_times] if result is not None and result.frame_times else None)
+        self.pane.show_words(words, st.index, self.window.overlay_controls.settings(),
+                             getattr(side.attention, "_small", None), places)
+        tree = self.tree[1] if self.tree is not None and self.tree[0] == st.job else None
+        best = result.hypotheses[0].tokens if result is not None and result.hypotheses else None
+        self.pane.show_tree(tree, best, "Every candidate the beam search weighed: pruned grey, finished green, "
+                            "cut at the length limit orange. Click a node for its words and maps."
+                            if tree is not None else "Decode with beam search (width 2 or more) to see the tree.")
