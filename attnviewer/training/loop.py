@@ -372,8 +372,8 @@ def _train(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop
             # that never stopped (it writes a model only where none was written yet)
             check(counted=stopped == "done")
         _save_state(s, n, world, pos, model, optimizer, scheduler, scaler, history)
-        if world.main and history:
-            _record_history(s.out, history)
+        if world.main and (pos.best is not None or any(not v["counted"] for v in history)):
+            _record_history(s.out, history)  # (this run's model, not one an --overwrite left there)
     finally:
         progress.close()
         runlog.close()
