@@ -6,6 +6,8 @@ decision, and keeps the same checkpoint, as one that never stopped."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import pytest
 import torch
@@ -110,3 +112,25 @@ def test_early_stopping_across_a_resume_decides_and_keeps_as_an_unbroken_run(pai
                           if r["split"] == "train" and r["name"] == "loss"]
     assert train("b.safetensors") == train("a.safetensors")
     assert [s for s, _ in train("a.safetensors")] == list(range(1, straight["steps"] + 1))
+
+
+def test_an_epochs_validation_interrupted_by_a_signal_is_made_by_the_resumed_run(pairs, tmp_path):
+    straight = run(pairs, tmp_path / "a.safetensors", val_every=0, epochs=3, patience=1)
+    task = translation(pairs)
+    batch, calls = task.batch, []
+
+    def batch_then_terminated(indices, device):
+        calls.append(1)
+        if len(calls) == 3:  # the epoch's last step (12 pairs, 4 a step)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return batch(indices, device)
+
+    task.batch = batch_then_terminated
+    settings = dict(out=str(tmp_path / "b.safetensors"), epochs=3, batch_size=4, lr=3e-3, val_every=0, save_every=1,
+                    patience=1)
+    stopped = fit(task, LoopSettings(**settings), log=lambda line: None)
+    assert stopped["stopped"] == "interrupted" and stopped["steps"] == 3 and stopped["validations"] == []
+    resumed = run(pairs, tmp_path / "b.safetensors", val_every=0, epochs=3, patience=1, resume=True)
+    assert resumed["validations"] == straight["validations"] and resumed["validations"][0]["step"] == 3
+    assert (resumed["stopped"], resumed["steps"], resumed["best_step"]) == \
+        (straight["stopped"], straight["steps"], straight["best_step"])
