@@ -427,3 +427,65 @@ def test_beams_going_at_the_length_limit_compete_with_those_that_ended():
     hyps = run(beam_search(_Table(), {"t": torch.zeros(1)}, k=2, max_len=2, stream=False))[0]
     assert [h.tokens for h in hyps] == [["a", "a"], []]
     assert hyps[0].score == pytest.approx(-0.15)
+
+
+class _Counting:
+    """A model's step with the rows it computes recorded: (word rows, state rows) per step."""
+
+    def __init__(self, model):
+        self.model, self.rows = model, []
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def step(self, state, prev, parents=None, owner=None, **extra):
+        self.rows.append((len(prev), len(state["h"])))
+        return self.model.step(state, prev, parents=parents, owner=owner, **extra)
+
+
+def _bundled(kind):
+    """A bundled model of the kind and a function of input rows -> its state for those inputs
+    (trained models: their hypotheses end at different lengths, so beams narrow unevenly)."""
+    from attnviewer.data.clip_events import generate_clips
+    from attnviewer.data.pairs import generate_pairs
+    from attnviewer.models import registry
+    from attnviewer.training.image import scene_pixels
+    from attnviewer.training.video import clip_tensor
+
+    name = {"caption": "caption-shapes", "video": "video-shapes", "translate": "translate-sov"}[kind]
+    m = registry.load(name, "cpu", kind=kind)
+    if kind == "caption":
+        media = scene_pixels(generate_scenes(BATCH, seed=31))
+        return m, lambda rows: m.init_state(media[rows])
+    if kind == "video":
+        media = clip_tensor(np.stack([c.steps() for c in generate_clips(BATCH, seed=31)]))
+        return m, lambda rows: m.init_state(media[rows])
+    sources = [p.source for p in generate_pairs(BATCH, seed=31)]
+    return m, lambda rows: m.init_state(m.source_batch([sources[i] for i in rows]))
+
+
+@pytest.mark.parametrize("kind", ["caption", "video", "translate"])
+def test_a_narrowing_beam_computes_only_its_live_hypotheses(kind):
+    """The tutorial's shrinking search: a hypothesis that ends frees its slot, and the model no
+    longer computes it (each step's words are the hypotheses still live, their states the
+    distinct parents), with the same results as each input decoded alone."""
+    model, states = _bundled(kind)
+    counting = _Counting(model)
+    settings = DecodeSettings("beam", beam=4, length_penalty=0.0, shrink_beam=True)
+    with torch.no_grad():
+        steps: list[Step] = []
+        gen = decode(counting, states(list(range(BATCH))), settings)
+        while True:
+            try:
+                steps.append(next(gen))
+            except StopIteration as stop:
+                together = stop.value
+                break
+        alone = [run(decode(model, states([b]), settings, stream=False))[0] for b in range(BATCH)]
+    live = [sum(len(s.beams) for s in steps if s.index == t) for t in range(len(counting.rows))]
+    assert counting.rows[0] == (BATCH, BATCH)
+    assert [words for words, _ in counting.rows[1:]] == live[:-1]
+    assert all(parents <= words for words, parents in counting.rows)
+    assert any(n < 4 * len({s.item for s in steps if s.index == t}) for t, n in enumerate(live[:-1]))  # it narrowed
+    for a, b in zip(together, alone):
+        same_hypotheses(a, b)

@@ -82,8 +82,9 @@ class WordRules:
 
 
 def entropy(log_probs: Tensor) -> Tensor:
-    """Each row's entropy in nats (words of probability 0 add nothing)."""
-    return torch.special.entr(log_probs.exp()).sum(-1)
+    """Each row's entropy in nats, -sum p log p with the log probabilities at hand (words of
+    probability 0 add nothing: their 0 * -inf is skipped); no logarithm taken again."""
+    return -(log_probs.exp() * log_probs).nansum(-1)
 
 
 def run(generator: Decoding) -> list[list[Hypothesis]]:
@@ -234,36 +235,41 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
     batch = next(iter(state.values())).shape[0]
     device = next(iter(state.values())).device
     end = model.end_id
-    # Entries the model shares among the hypotheses of one input (the regions) keep one row per
-    # input; the rest get one row per hypothesis (after the first step): row r * k + j is
-    # hypothesis j of open input r.
+    # The bookkeeping has k slots per open input: slot r * k + j is hypothesis j of open input r.
+    # The model computes only the live slots (`computed`, in slot order: a slot freed when the
+    # beam narrows, or one no candidate could fill, costs nothing); entries it shares among the
+    # hypotheses of one input (the regions) keep one row per input.
     static = getattr(model, "per_input_state", ())
+    per_word = getattr(model, "attends_after_reading", False)
     items = list(range(batch))  # the inputs still open, in row order
     scores = np.zeros((batch, k), dtype=np.float32)
     scores[:, 1:] = -np.inf  # all beams start identical: keep one until the first split
+    computed = np.arange(batch) * k  # the first step is the same for all k beams: run it once
     prev = torch.full((batch,), model.start_id, dtype=torch.long, device=device)
     trace = _Trace(model.vocab, model.attention_shape, length_penalty)
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     width = np.full(batch, k)  # shrink: the live hypotheses of each open input
 
     parents = owner = None  # until the first step: one state row per input
-    written: list[list[int]] = []  # rules: the words of each hypothesis row
+    written: list[list[int]] = [[] for _ in range(batch * k)]  # rules: the words of each slot
     extra = {"beam": True} if getattr(model, "scores_per_search", False) else {}
     for t in range(max_len):
         log_probs, att, state = model.step(state, prev, parents=parents, owner=owner, **extra)
-        if t == 0:  # the first step is the same for all k beams: run it once, then fan out
-            log_probs, att = log_probs.repeat_interleave(k, 0), att.repeat_interleave(k, 0)
-            state = {n: v if n in static else v.repeat_interleave(k, 0) for n, v in state.items()}
-            written = [[] for _ in range(log_probs.shape[0])]
         if rules is not None:  # not renormalised: a beam's score sums what generate()'s sums
-            log_probs = rules(written, log_probs)
+            log_probs = rules([written[s] for s in computed], log_probs)
         n_open, n_vocab = len(items), log_probs.shape[1]
-        alt_p, alt_i = log_probs.topk(min(n_alt, n_vocab), dim=1)
+        n_alt_ = min(n_alt, n_vocab)
+        # Each row's best 2k words hold the best 2k candidates of its input (at most k of them end),
+        # and its top words: one pass over the vocabulary instead of adding every row's score to it.
+        n_top = min(2 * k, n_vocab)
         chosen_from = constrain(t, log_probs) if constrain is not None else log_probs
-        cand = (torch.from_numpy(scores).to(device).reshape(-1, 1) + chosen_from).reshape(n_open, k * n_vocab)
-        top_s, top_i = (x.cpu().numpy() for x in cand.topk(2 * k, dim=1))  # at most k of these end
-        # The choice among 2k numbers per input is made in numpy: far less overhead than torch.
-        beam_i, tok_i = np.divmod(top_i, n_vocab)
+        top_v, top_w = chosen_from.topk(n_top if constrain is not None else max(n_top, n_alt_), dim=1)
+        if constrain is None:
+            alt_p, alt_i = top_v[:, :n_alt_], top_w[:, :n_alt_]
+        else:
+            alt_p, alt_i = log_probs.topk(n_alt_, dim=1)
+        top_s, beam_i, tok_i = _best_candidates(scores, computed, top_v[:, :n_top].cpu().numpy(),
+                                                top_w[:, :n_top].cpu().numpy(), n_vocab, k)
         is_end = tok_i == end
         in_rows = np.arange(n_open)[:, None]
         # Candidates that count: the best k (shrink: the best `width`); those that end are set aside.
@@ -273,7 +279,7 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
         if shrink:
             going = ~is_end & live
             keep = np.argsort(~going, axis=1, kind="stable")[:, :k]  # those that go on, best first
-            dead = ~going[in_rows, keep]  # freed slots: they continue slot 0's parent (no new state row)
+            dead = ~going[in_rows, keep]  # freed slots: they continue slot 0's parent (never computed)
             keep = np.where(dead, keep[:, :1], keep)
             width = going.sum(axis=1)
         else:
@@ -290,16 +296,18 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
         for r, j in np.argwhere(ending):
             finished[items[r]].append(trace.hypothesis(r * k + beam_i[r, j], float(top_s[r, j])))
 
-        step_p = np.exp(log_probs.cpu().numpy()[parent, new_tok])
-        trace.add(parent, new_tok, step_p, att, alt_p.exp(), alt_i, entropy(log_probs))
         scores = top_s[in_rows, keep]
         if shrink:
             scores[dead] = -np.inf
-        prev = torch.from_numpy(new_tok).to(device)
+        row = np.full(n_open * k, -1)  # slot -> its row of this step's outputs
+        row[computed] = np.arange(len(computed))
+        going_on = np.isfinite(scores.reshape(-1))
+        trace.add(parent, new_tok, log_probs, row, att, alt_p, alt_i, np.unique(parent[going_on]))
 
+        # (An input left with no live hypothesis, as when a forced word ends the only one, is done.)
         open_rows = [r for r, b in enumerate(items)
-                     if (width[r] > 0 if shrink else _open(finished[b], k, float(scores[r, 0]), t + 1, max_len,
-                                                           length_penalty, early_stopping))]
+                     if (width[r] > 0 if shrink else np.isfinite(scores[r, 0]) and _open(
+                         finished[b], k, float(scores[r, 0]), t + 1, max_len, length_penalty, early_stopping))]
         if stream:
             yield from trace.steps(t, scores, items, open_rows, k)
         if t == max_len - 1 and not shrink:
@@ -314,26 +322,30 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
         if not open_rows:
             break
         if len(open_rows) < n_open:  # drop the inputs that are done: the batch shrinks
-            rows = (np.array(open_rows)[:, None] * k + np.arange(k)).reshape(-1)
-            keep_in, rows_t = torch.tensor(open_rows, device=device), torch.from_numpy(rows).to(device)
+            slots = (np.array(open_rows)[:, None] * k + np.arange(k)).reshape(-1)
+            keep_in = torch.tensor(open_rows, device=device)
             state = {n: v.index_select(0, keep_in) if n in static else v for n, v in state.items()}
-            scores, prev, parent = scores[open_rows], prev.index_select(0, rows_t), parent[rows]
-            width = width[open_rows]
-            trace.keep_rows(rows)
+            scores, parent, new_tok, width = scores[open_rows], parent[slots], new_tok[slots], width[open_rows]
+            trace.keep_rows(slots)
             if rules is not None:
-                written = [written[i] for i in rows]
+                written = [written[i] for i in slots]
             items = [items[r] for r in open_rows]
-        if getattr(model, "attends_after_reading", False):
+        # The next step computes the live slots (a transformer's: every slot, as generate() does).
+        slots = np.arange(scores.size) if per_word else np.flatnonzero(np.isfinite(scores.reshape(-1)))
+        source = row[parent[slots]]  # the row of this step's outputs each continues
+        prev = torch.from_numpy(new_tok[slots]).to(device)
+        was_computed, computed = computed, slots
+        if per_word:
             # A transformer's attention depends on the word it reads: every word gets its parent's
             # state (its key/value cache), one reordering per step as generate() does.
-            rows_t = torch.from_numpy(parent).to(device)
+            rows_t = torch.from_numpy(source).to(device)
             state = {n: v if n in static else v.index_select(0, rows_t) for n, v in state.items()}
             continue
         # The next step continues these parents; the state keeps each once (the words of one
         # parent share its attention). Per-input entries (the regions) need no reordering.
-        kept, inverse = np.unique(parent, return_inverse=True)
+        kept, inverse = np.unique(source, return_inverse=True)
         parents = torch.from_numpy(inverse.reshape(-1)).to(device)
-        owner = np.searchsorted(open_rows, kept // k)
+        owner = np.searchsorted(open_rows, was_computed[kept] // k)
         # (Inputs with as many parents each, as always at k = 1, need no owner: equal groups.)
         owner = None if len(set(np.bincount(owner).tolist())) == 1 else torch.from_numpy(owner).to(device)
         kept = torch.from_numpy(kept).to(device)
@@ -348,6 +360,23 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
                     if tree is not None:
                         tree.cut(b, [j])
     return [sorted(f, key=lambda h: h.score, reverse=True)[:k] for f in finished]
+
+
+def _best_candidates(scores, computed, top_v, top_w, n_vocab, k):
+    """The best 2k candidates of each open input, best first: (summed scores, beam slot, word),
+    each (inputs, 2k). `scores` (inputs, k): each slot's; `computed`: the slots of the rows of
+    top_v and top_w, each row's best words (values, ids). Scores sum in float32 as torch sums
+    them; equal scores keep the order of (slot, word)."""
+    n_open, n_top = scores.shape[0], top_v.shape[1]
+    summed = np.full((n_open * k, n_top), -np.inf, dtype=np.float32)
+    words = np.zeros((n_open * k, n_top), dtype=np.int64)
+    summed[computed] = scores.reshape(-1)[computed, None] + top_v
+    words[computed] = top_w
+    summed, words = summed.reshape(n_open, k * n_top), words.reshape(n_open, k * n_top)
+    slot = np.arange(k * n_top)[None, :] // n_top
+    order = np.lexsort((slot * n_vocab + words, -summed), axis=1)[:, : 2 * k]
+    rows = np.arange(n_open)[:, None]
+    return summed[rows, order], np.broadcast_to(slot, summed.shape)[rows, order], words[rows, order]
 
 
 def _open(finished: list[Hypothesis], k: int, best_live: float, length: int, max_len: int, length_penalty: float,
@@ -366,64 +395,74 @@ def _open(finished: list[Hypothesis], k: int, best_live: float, length: int, max
 
 class _Trace:
     """What every step of a beam search chose, kept with back-pointers instead of reordering
-    each hypothesis' history every step; a history is read by walking back from its row.
+    each hypothesis' history every step; a history is read by walking back from its slot.
 
-    Step t keeps, by the rows after it: the parent row, the word and its probability; and by the
-    rows before it (the parents'): the attention and the alternatives of the step.
+    Step t keeps, by the slots after it: the parent slot, the word and its probability; and by the
+    rows the model computed (`row`: slot -> row), for the parents of the hypotheses that go on
+    only (no other history can reach the step): the attention, the top words and the entropy.
     """
 
     def __init__(self, vocab, shape, length_penalty):
         self.vocab, self.shape, self.length_penalty = vocab, shape, length_penalty
-        self.parent, self.tok, self.prob, self.att, self.alts, self.ent = [], [], [], [], [], []
+        self.parent, self.tok, self.prob, self.row, self.att, self.alts, self.ent = [], [], [], [], [], [], []
 
-    def add(self, parent, tok, prob, att, alt_p, alt_i, ent) -> None:
-        """parent, tok, prob: numpy arrays; att, alt_p, alt_i, ent: the model's tensors."""
-        self.ent.append(ent.cpu().numpy())
+    def add(self, parent, tok, log_probs, row, att, alt_p, alt_i, parents) -> None:
+        """parent, tok: numpy arrays by slot; log_probs, att, alt_p, alt_i: the model's tensors by
+        row; row: each slot's row (-1: not computed); parents: the slots that hypotheses continue."""
+        device = log_probs.device
+        from_rows = torch.from_numpy(np.maximum(row[parent], 0)).to(device)
+        chosen = log_probs[from_rows, torch.from_numpy(tok).to(device)].cpu().numpy()
         self.parent.append(parent)
         self.tok.append(tok)
-        self.prob.append(prob)
+        self.prob.append(np.exp(chosen))
+        self.row.append(row)
         self.att.append(att.detach().cpu().numpy())
-        # each row's top words as (word, probability), made once here rather than per hypothesis
-        words = [[self.vocab[i] for i in row] for row in alt_i.tolist()]
-        self.alts.append([list(zip(w, p)) for w, p in zip(words, alt_p.tolist())])
+        rows = row[parents]
+        at = torch.from_numpy(rows).to(device)
+        ent = np.zeros(log_probs.shape[0], dtype=np.float32)
+        ent[rows] = entropy(log_probs.index_select(0, at)).cpu().numpy()
+        self.ent.append(ent)
+        # each needed row's top words as (word, probability), made once here rather than per hypothesis
+        alts: list = [None] * log_probs.shape[0]
+        for r, ids, probs in zip(rows.tolist(), alt_i.index_select(0, at).tolist(),
+                                 alt_p.index_select(0, at).exp().tolist()):
+            alts[r] = list(zip([self.vocab[i] for i in ids], probs))
+        self.alts.append(alts)
 
-    def keep_rows(self, rows: np.ndarray) -> None:
-        """The batch shrank: the rows after the last step are now these of them."""
+    def keep_rows(self, slots: np.ndarray) -> None:
+        """The batch shrank: the slots after the last step are now these of them."""
         for history in (self.parent, self.tok, self.prob):
-            history[-1] = history[-1][rows]
+            history[-1] = history[-1][slots]
 
-    def walk(self, row: int):
-        """(step, row after the step, parent row) from the last step back to the first."""
+    def walk(self, slot: int):
+        """(step, slot after the step, parent's row in the step's outputs) from the last step back."""
         for t in range(len(self.tok) - 1, -1, -1):
-            parent = int(self.parent[t][row])
-            yield t, row, parent
-            row = parent
+            parent = int(self.parent[t][slot])
+            yield t, slot, int(self.row[t][parent])
+            slot = parent
 
-    def words(self, row: int) -> list[str]:
-        return [self.vocab[self.tok[t][r]] for t, r, _ in self.walk(row)][::-1]
+    def words(self, slot: int) -> list[str]:
+        return [self.vocab[self.tok[t][s]] for t, s, _ in self.walk(slot)][::-1]
 
-    def hypothesis(self, row: int, log_prob: float, ended: bool = True) -> Hypothesis:
-        """The hypothesis whose history ends in `row` of the rows after the last step."""
-        path = list(self.walk(row))[::-1]
-        ids = [int(self.tok[t][r]) for t, r, _ in path]
-        alts = [self.alternatives(t, p_) for t, _, p_ in path]
-        att = np.stack([self.att[t][p_] for t, _, p_ in path]) if path else np.zeros(0)
-        probs = [float(self.prob[t][r]) for t, r, _ in path]
+    def hypothesis(self, slot: int, log_prob: float, ended: bool = True) -> Hypothesis:
+        """The hypothesis whose history ends in `slot` of the slots after the last step."""
+        path = list(self.walk(slot))[::-1]
+        ids = [int(self.tok[t][s]) for t, s, _ in path]
+        alts = [self.alts[t][r] for t, _, r in path]
+        att = np.stack([self.att[t][r] for t, _, r in path]) if path else np.zeros(0)
+        probs = [float(self.prob[t][s]) for t, s, _ in path]
         hyp = _hypothesis(self.vocab, self.shape, ids, log_prob, probs, alts, att, self.length_penalty, ended)
-        hyp.entropies = [float(self.ent[t][p_]) for t, _, p_ in path]
+        hyp.entropies = [float(self.ent[t][r]) for t, _, r in path]
         return hyp
-
-    def alternatives(self, t: int, parent: int) -> list[tuple[str, float]]:
-        """The top words of step t in the row that made it, with their probabilities."""
-        return self.alts[t][parent]
 
     def steps(self, t, scores, items, open_rows, k):
         """One Step per open input: the best live beam's newest word, with every live beam."""
         tok, last = self.tok[-1], len(self.tok) - 1
         for r in open_rows:
-            best, p = r * k, int(self.parent[-1][r * k])
+            best = r * k
+            p = int(self.row[last][self.parent[-1][best]])
             beams = [Beam(self.words(r * k + j), float(scores[r, j])) for j in range(k) if np.isfinite(scores[r, j])]
             yield Step(
-                t, self.vocab[tok[best]], int(tok[best]), float(self.prob[-1][best]), self.alternatives(last, p),
+                t, self.vocab[tok[best]], int(tok[best]), float(self.prob[-1][best]), self.alts[last][p],
                 self.att[-1][p].reshape(self.shape), beams=beams, item=items[r], entropy=float(self.ent[-1][p]),
             )

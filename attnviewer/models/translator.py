@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .attention import Attention
+from .attention import Attention, _runs
 from .forcing import forced
 from .words import PAD, SPECIALS, UNK, encode_words, padded, set_vocabulary, word_log_probs
 
@@ -160,34 +160,44 @@ class Translator(nn.Module):
     ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
         """One word: (log_probs (B, V), attention (B, S), new state).
 
-        Beam search's `parents` name the state row each word continues; every child reads its own
-        word before attending, so nothing is shared: the rows are gathered first. Rows then come
-        in equal groups per sentence, so `owner` is not needed.
+        Beam search's `parents` name the state row each word continues (`owner`: each state row's
+        sentence, where they are not equal groups); every child reads its own word before
+        attending, so nothing is shared: the rows are gathered first. A sentence whose beam
+        narrowed has fewer words than another: then each word's sentence is passed on.
         """
+        words_owner = None
         if parents is not None:
+            words_owner = _words_owner(state["keys"].shape[0], state["h"].shape[0], parents, owner)
             state = {n: v if n in self.per_input_state else v.index_select(0, parents) for n, v in state.items()}
-        logits, weights, new = self._step(state, prev_tokens)
+        logits, weights, new = self._step(state, prev_tokens, words_owner)
         return word_log_probs(self, logits), weights, new
 
-    def _step(self, state: dict[str, Tensor], prev_tokens: Tensor):
+    def _step(self, state: dict[str, Tensor], prev_tokens: Tensor, owner: Tensor | None = None):
         embedded = self.embedding(prev_tokens)
         x = torch.cat([embedded, state["feed"]], dim=1) if self.config.input_feeding else embedded
         h, c = self.lstm(self.dropout(x), (state["h"], state["c"]))
-        weights = self._align(h, state)
+        weights = self._align(h, state if owner is None else dict(state, owner=owner))
         values = state["values"]
-        context = (weights.view(values.shape[0], -1, values.shape[1]) @ values).reshape(h.shape[0], -1)
+        if owner is None:
+            context = (weights.view(values.shape[0], -1, values.shape[1]) @ values).reshape(h.shape[0], -1)
+        else:
+            context = torch.cat([w @ values[i] for i, w in _runs(owner, weights)])
         attentional = torch.tanh(self.combine(torch.cat([context, h], dim=1)))
         new = dict(state, h=h, c=c, feed=attentional)
         return self.fc(self.dropout(attentional)), weights, new
 
     def _align(self, h: Tensor, state: dict[str, Tensor]) -> Tensor:
-        """Attention weights (rows, S) of the query rows; rows come in equal groups per sentence."""
-        e = self.attention.scores(h, state["keys"])
-        g = h.shape[0] // state["keys"].shape[0]
-        mask = state["mask"].repeat_interleave(g, dim=0)
+        """Attention weights (rows, S) of the query rows: equal groups of rows per sentence, or
+        each row's sentence in state["owner"]."""
+        owner = state.get("owner")
+        e = self.attention.scores(h, state["keys"], owner)
+        if owner is None:
+            g = h.shape[0] // state["keys"].shape[0]
+            mask, lengths = state["mask"].repeat_interleave(g, dim=0), state["lengths"].repeat_interleave(g)
+        else:
+            mask, lengths = state["mask"].index_select(0, owner), state["lengths"].index_select(0, owner)
         if self.position is None:
             return torch.softmax(e.masked_fill(~mask, float("-inf")), dim=-1)
-        lengths = state["lengths"].repeat_interleave(g)
         p = (lengths - 1) * torch.sigmoid(self.position(h)).squeeze(1)  # the predicted source position
         where = torch.arange(e.shape[1], device=e.device, dtype=e.dtype)[None]
         distance = where - p[:, None]
@@ -204,6 +214,15 @@ class Translator(nn.Module):
         targets (B, T) start with <start>; predicts targets[:, 1:].
         Returns logits (B, T-1, V) and attention (B, T-1, S)."""
         return forced(self, self.init_state(source), targets, sampling)
+
+
+def _words_owner(inputs: int, state_rows: int, parents: Tensor, owner: Tensor | None) -> Tensor | None:
+    """Each word row's sentence, or None where every sentence has as many words (equal groups)."""
+    if owner is None:
+        owner = torch.arange(state_rows, device=parents.device) // (state_rows // inputs)
+    words = owner.index_select(0, parents)
+    counts = torch.bincount(words, minlength=inputs)
+    return None if bool((counts == counts[0]).all()) else words
 
 
 def _reversal(lengths: Tensor, size: int) -> Tensor:
