@@ -98,3 +98,14 @@ def test_words_from_outside_stay_text(browser, tmp_path, capsys):
     assert page.evaluate("document.querySelectorAll('img').length") == 0
     assert "</script>" in page.inner_text("#source")
     assert errors == []
+
+
+def test_a_saved_result_exports_its_page_and_it_opens(browser, tmp_path, capsys):
+    saved = tmp_path / "r.json"
+    assert main(["translate", "the old teacher will paint some small red boats", "--json", str(saved)]) == 0
+    out = tmp_path / "again.html"
+    assert main(["export", str(saved), "--html", str(out)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    page, errors = opened(browser, out)
+    page.click("#next")
+    assert page.evaluate("document.body.dataset.word") == "2" and errors == []

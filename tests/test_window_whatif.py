@@ -207,3 +207,25 @@ def test_a_probe_before_the_words_are_written_or_a_transformers_edit_is_one_line
     assert "\n" not in window.last_error
     window.whatif.pane.mask_button.click()  # masking works for transformers
     answered(qtbot, window, text="masked its top region")
+
+
+def test_the_export_dialog_writes_the_interactive_page_of_the_branch_on_screen(qtbot, window, tmp_path, monkeypatch):
+    import json
+    import re
+
+    from .test_export_dialog import export, open_dialog
+
+    bundled(window)
+    st = caption_done(qtbot, window, IMAGE)
+    window.go_to(1)
+    other = next(word for word, _p in st.current.alternatives if word != st.current.token)
+    window.sides["main"].caption.force_asked.emit(other, True)
+    answered(qtbot, window, 1)
+    dlg = open_dialog(qtbot, window)
+    dlg.select("page")
+    assert "any browser" in dlg.preview.text()
+    out = tmp_path / "page.html"
+    export(qtbot, dlg, monkeypatch, out)
+    blob = re.search(r'<script type="application/json" id="data">(.*?)</script>', out.read_text(encoding="utf-8"), re.S)
+    data = json.loads(blob.group(1).replace("<\\/", "</"))
+    assert [w["token"] for w in data["hypotheses"][0]["words"]] == [s.token for s in st.words]  # the branch's words

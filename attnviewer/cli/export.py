@@ -6,7 +6,8 @@ import argparse
 from .options import add_lens, add_overwrite, add_style, add_video_figures
 from .outputs import add_pieces
 
-FLAGS = {"figure": "--figure", "overlay": "--overlay", "animation": "--animation", "top_frames": "--top-frames"}
+FLAGS = {"figure": "--figure", "overlay": "--overlay", "animation": "--animation", "top_frames": "--top-frames",
+         "page": "--html"}
 
 
 def export(args: argparse.Namespace) -> int:
@@ -24,8 +25,8 @@ def export(args: argparse.Namespace) -> int:
     if args.json:
         requested["json"] = args.json
     if not requested:
-        raise OutputError("nothing to export: add --figure OUT, --animation OUT, --overlay OUT, --top-frames OUT "
-                          "or --json OUT")
+        raise OutputError("nothing to export: add --figure OUT, --animation OUT, --overlay OUT, --top-frames OUT, "
+                          "--html OUT or --json OUT")
     if args.overlay and args.word is None:
         raise OutputError(f"{args.overlay}: an overlay shows one word; add --word N")
     result = load_result(args.result)
@@ -140,6 +141,8 @@ def add_parser(sub) -> None:
                     help="the attention figure (.png, .svg or .pdf): the grid, the frame strip or the matrix")
     ex.add_argument("--overlay", metavar="OUT", help="image: one word's overlay at full image size (.png; needs --word)")
     ex.add_argument("--animation", metavar="OUT", help="the caption word by word (.gif or .mp4)")
+    ex.add_argument("--html", dest="page", metavar="OUT",
+                    help="one interactive page (.html) that opens in any browser: the words, their maps, the hypotheses")
     ex.add_argument("--values", action="store_true", help="translation: print each weight in the matrix's cells")
     ex.add_argument("--specials", action="store_true",
                     help="translation by a transformer: a column of the special tokens' share (</s>, language tags)")

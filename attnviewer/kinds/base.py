@@ -30,6 +30,7 @@ ANIMATION = (".gif", ".mp4")
 TEXT_STYLE = frozenset({"cmap", "opacity", "scale", "panel", "dpi", "font", "font_size", "show_prob"})
 ANIMATION_STYLE = frozenset({"cmap", "opacity", "scale", "font", "font_size", "show_prob", "seconds", "size"})
 RESULT = Output("result", "Raw result: JSON + NPZ (reopens with File → Open result…)", (".json",))
+PAGE = Output("page", "Interactive page: one HTML file for any browser (words, maps, hypotheses)", (".html", ".htm"))
 COMPARISON_LABEL = "Both columns in one figure (Compare)"  # the output "comparison": needs WriteOptions.others
 
 
@@ -147,6 +148,13 @@ class Kind:
 
                 raise OutputError(f"{path}: a result is written as JSON (with its NPZ beside it); name the file .json")
             return list(write_result(result, path, opts.npz_ref or npz_path_for(path)))
+        if output == "page":
+            from ..files import atomic_path
+            from ..whatif.html import write_page
+
+            with atomic_path(Path(path)) as tmp:
+                write_page(media, result, tmp, opts.title)
+            return [Path(path)]
         raise NotImplementedError(output)
 
     def preview(self, output: str, media, result: Result, style, opts: WriteOptions):

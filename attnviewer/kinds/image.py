@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..media.images import IMAGE_SUFFIXES
 from ..types import Result
-from .base import (ANIMATION, ANIMATION_STYLE, COMPARISON_LABEL, FIGURE, RESULT, TEXT_STYLE, Kind, Output,
+from .base import (ANIMATION, ANIMATION_STYLE, COMPARISON_LABEL, FIGURE, PAGE, RESULT, TEXT_STYLE, Kind, Output,
                    WriteOptions, animation_frame)
 
 PREVIEW_MAX_SIDE = 900  # pixels of a preview's long side
@@ -119,5 +119,6 @@ IMAGE = ImageKind(
         Output("animation", "Animation, word by word (GIF or MP4)", ANIMATION, ANIMATION_STYLE | {"smoothing"}),
         Output("comparison", COMPARISON_LABEL, FIGURE, IMAGE_STYLE),
         RESULT,
+        PAGE,
     )},
 )

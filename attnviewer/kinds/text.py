@@ -5,7 +5,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..types import Result
-from .base import (ANIMATION, ANIMATION_STYLE, COMPARISON_LABEL, FIGURE, RESULT, TEXT_STYLE, Kind, Output,
+from .base import (ANIMATION, ANIMATION_STYLE, COMPARISON_LABEL, FIGURE, PAGE, RESULT, TEXT_STYLE, Kind, Output,
                    WriteOptions, animation_frame)
 
 PREVIEW_DPI = 60
@@ -137,5 +137,6 @@ TEXT = TextKind(
         Output("animation", "Animation, word by word (GIF or MP4)", ANIMATION, ANIMATION_STYLE),
         Output("comparison", COMPARISON_LABEL, FIGURE, TEXT_STYLE | {"values"}),
         RESULT,
+        PAGE,
     )},
 )

@@ -5,7 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..types import Result
-from .base import (ANIMATION, ANIMATION_STYLE, COMPARISON_LABEL, FIGURE, RESULT, TEXT_STYLE, Kind, Output,
+from .base import (ANIMATION, ANIMATION_STYLE, COMPARISON_LABEL, FIGURE, PAGE, RESULT, TEXT_STYLE, Kind, Output,
                    WriteOptions, animation_frame)
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".gif")
@@ -134,5 +134,6 @@ VIDEO = VideoKind(
         Output("animation", "Animation, word by word (GIF or MP4)", ANIMATION, ANIMATION_STYLE),
         Output("comparison", COMPARISON_LABEL, FIGURE, TEXT_STYLE),
         RESULT,
+        PAGE,
     )},
 )

@@ -10,6 +10,8 @@ folder, never in the input's.
 """
 from __future__ import annotations
 
+import html
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -385,7 +387,7 @@ class ExportDialog(QDialog):
 
     def request_preview(self) -> None:
         self._timer.stop()
-        if self.choice() == "result":
+        if self.choice() in ("result", "page"):
             self.preview_id = 0  # drop any preview still on its way
             self._show_summary()
             return
@@ -393,12 +395,19 @@ class ExportDialog(QDialog):
         self.preview_note.setText("rendering…")
 
     def _show_summary(self) -> None:
+        """What a file without a picture holds (a result, an interactive page), in words."""
         r, src = self.source.result, self.source
         shape = "×".join(str(n) for n in src.hyp.attention.shape[1:])
-        text = (f"<p><b>{len(r.hypotheses)} hypothes{'is' if len(r.hypotheses) == 1 else 'es'}</b>, "
-                f"best: “{r.best.shown}”</p><p>JSON: words, probabilities, alternatives, settings, "
-                f"the model and the input; attention rounded to 6 decimals.<br>NPZ beside it: "
-                f"the exact float32 attention ({shape} per word).</p>")
+        head = (f"<p><b>{len(r.hypotheses)} hypothes{'is' if len(r.hypotheses) == 1 else 'es'}</b>, "
+                f"best: “{html.escape(r.best.shown)}”</p>")
+        if self.choice() == "page":
+            text = head + ("<p>One HTML file, nothing beside it: the input, the words with their probabilities "
+                           "and step scores, each word's map drawn over the input, the hypotheses. It opens in "
+                           "any browser, without a server; ← → step through the words.</p>")
+        else:
+            text = head + (f"<p>JSON: words, probabilities, alternatives, settings, "
+                           f"the model and the input; attention rounded to 6 decimals.<br>NPZ beside it: "
+                           f"the exact float32 attention ({shape} per word).</p>")
         self.preview_pixmap = None
         self.preview.setPixmap(QPixmap())
         self.preview.setWordWrap(True)
@@ -486,7 +495,7 @@ class ExportDialog(QDialog):
                 "word": f"{src.stem}-{src.index + 1:02d}-{token}.{self.figure_format}",
                 "overlay": f"{src.stem}-overlay-{src.index + 1:02d}-{token}.png",
                 "gif": f"{src.stem}-caption.gif", "mp4": f"{src.stem}-caption.mp4",
-                "result": f"{src.stem}-result.json"}[choice]
+                "result": f"{src.stem}-result.json", "page": f"{src.stem}-attention.html"}[choice]
 
     def filters(self) -> tuple[str, str]:
         """The file dialog's filter list and the one selected."""
@@ -495,7 +504,7 @@ class ExportDialog(QDialog):
             order = [self.figure_format] + [f for f in FIGURE_FILTERS if f != self.figure_format]
             return ";;".join(FIGURE_FILTERS[f] for f in order), FIGURE_FILTERS[self.figure_format]
         one = {"overlay": "PNG image (*.png)", "gif": "GIF animation (*.gif)", "mp4": "MP4 video (*.mp4)",
-               "result": "attnviewer result (*.json)"}[choice]
+               "result": "attnviewer result (*.json)", "page": "Web page (*.html *.htm)"}[choice]
         return one, one
 
     def _is_figure(self, choice: str) -> bool:
