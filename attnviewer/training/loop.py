@@ -312,8 +312,8 @@ def _train(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop
     seen, t_steps = 0, 0.0  # examples and seconds of the training steps alone
     stopped = "early" if s.patience and pos.bad_checks >= s.patience else None  # a resumed run that had stopped
     last = min(total, s.max_steps) if s.max_steps is not None else total  # the bar's honest end
-    progress = Progress(last, min(pos.step, last), enabled=world.main, log=log, what="step")
     runlog = RunLog(s.out, pos.step, s.resume, s.tensorboard, enabled=world.main)
+    progress = Progress(last, min(pos.step, last), enabled=world.main, log=log, what="step")
     check = lambda counted=True: _validate(task, model, world, pos, s, progress.print, history, runlog,  # noqa: E731
                                            counted)
     try:
