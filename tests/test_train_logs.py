@@ -4,6 +4,9 @@ with every step's loss and every validation's figures, TensorBoard event files (
 and the curves figure (--plot)."""
 from __future__ import annotations
 
+import errno
+import io
+import os
 import sys
 
 import numpy as np
@@ -81,3 +84,25 @@ def test_plot_draws_the_loss_and_validation_curves(pairs, tmp_path, capsys):
         pixels = np.asarray(im.convert("RGB"))
     assert pixels.shape[1] > pixels.shape[0] > 300  # two panels side by side
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20  # curves, axes and text drawn, not a blank page
+
+
+class _FullDisk(io.FileIO):
+    """A file on a disk that fills after its first few kilobytes."""
+
+    def write(self, data) -> int:
+        if self.tell() + len(data) > 4096:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return super().write(data)
+
+
+def test_a_full_disk_while_the_loop_saves_its_state_is_one_line(pairs, tmp_path, capsys, monkeypatch):
+    from attnviewer.training import resume_state
+
+    monkeypatch.setattr(resume_state, "open", lambda path, mode: _FullDisk(path, mode.replace("b", "")),
+                        raising=False)
+    out = tmp_path / "m.safetensors"
+    code = cli.main(["train", "translate", "--data", str(pairs), "--out", str(out), *SMALL, "--max-steps", "2",
+                     "--save-every", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].endswith("state.pt: cannot write, the disk is full")
+    assert [p.name for p in (tmp_path / "m.safetensors.state").iterdir()] == []  # no part left

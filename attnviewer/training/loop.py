@@ -56,7 +56,7 @@ from ..files import atomic_path, special_kind
 from . import distributed, example_dropout
 from .features import module_digest
 from .progress import Progress
-from .resume_state import STATE_VERSION, check_fits, check_plain, damaged
+from .resume_state import STATE_VERSION, check_fits, check_plain, damaged, write_state
 from .run_log import RunLog, curves_path, log_path, summary_writer
 # Mixed precision (float16 autocast + GradScaler) is used on these device types only (on most CPUs
 # float16 is slower than float32, not faster). The loop's AMP code itself names no device: the
@@ -506,10 +506,7 @@ def _save_state(s, n, world, pos, model, optimizer, scheduler, scaler, history: 
     state = {"version": STATE_VERSION, "fingerprint": _fingerprint(s, n), "position": asdict(pos),
              "world": world.size, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "rng": rngs, "history": history}
-    path = state_path(s.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    write_state(state_path(s.out), state)  # whole or not at all; a full disk is one line
 
 
 def _load_state(s, n, world, model, optimizer, scheduler, scaler, log, select: str) -> tuple[_Position, list]:
