@@ -45,16 +45,24 @@ def best_of(repeats: int, fn):
     return min(times), out
 
 
-def imported_model(n_words: int, dim: int, device):
-    """The tutorial's modules (random weights) and the Captioner the importer makes of them."""
+def imported_model(n_words: int, dim: int, device, end_step: float = 0.25):
+    """The tutorial's modules (random weights) and the Captioner the importer makes of them.
+    `end_step`: how fast <end> grows likelier (smaller: longer captions; see make_decoder)."""
     words = word_map(n_words - 4)
     vocab = sorted(words, key=words.get)
-    decoder = make_decoder(len(vocab), SEED, words["<end>"], attention_dim=dim, embed_dim=dim, decoder_dim=dim)
+    decoder = make_decoder(len(vocab), SEED, words["<end>"], attention_dim=dim, embed_dim=dim, decoder_dim=dim,
+                           end_step=end_step)
     torch.manual_seed(SEED)
     encoder = Encoder()  # only its weights are used (the regions are made beforehand)
     state = our_state(encoder.state_dict(), decoder.state_dict())
     model = build_model(Path("tutorial"), "caption", tutorial_config(len(vocab), dim, dim, dim).to_dict(), vocab, state)
     return decoder.to(device), model.to(device).eval(), words
+
+
+def tutorial_regions(images: int, device) -> torch.Tensor:
+    """(images, 196, 2048) random non-negative regions, as after ResNet-101's last ReLU and the pooling."""
+    gen = torch.Generator().manual_seed(SEED + 1)
+    return torch.randn(images, 196, 2048, generator=gen).relu_().to(device)
 
 
 def main(argv=None) -> int:
@@ -71,8 +79,7 @@ def main(argv=None) -> int:
     where = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} thread(s)"
     print(f"imported tutorial-sized model: {args.vocab} words, decoder/attention/embedding {args.dim}, "
           f"14x14 regions of 2048; torch {torch.__version__} on {where}")
-    gen = torch.Generator().manual_seed(SEED + 1)
-    regions = torch.randn(args.images, 196, 2048, generator=gen).relu_().to(device)
+    regions = tutorial_regions(args.images, device)
 
     print(f"\nbeam search on {args.images} images (regions made beforehand), best of {args.repeats}")
     print(f"{'k':>3} | {'tutorial s':>10} | {'batched s':>9} | {'speed-up':>8} | {'words':>5}")

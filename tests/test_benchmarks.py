@@ -76,3 +76,16 @@ def test_transformers_benchmark_finds_our_streaming_decode_equal_to_generate():
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     assert "words identical to generate(): yes" in run.stdout
     assert "| tiny | beam 3 |" in run.stdout
+
+
+def test_decode_floor_benchmark_finds_the_search_equal_to_its_references():
+    """Tiny sizes: for every kind and k = 1, 3, 5, 10, the beam search gives the references' words
+    and scores (the per-hypothesis search, the tutorial's, the words forced), and the table has a
+    row for each; the timings and ratios are printed, never asserted."""
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "decode_floor.py"), "--inputs", "2", "--repeats",
+                          "1", "--sat-vocab", "60", "--sat-dim", "32"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "outputs identical for image, video, text, sat at k in (1, 3, 5, 10)" in run.stdout
+    assert "MISMATCH" not in run.stdout
+    for kind in ("image", "video", "text", "sat"):
+        assert sum(line.split("|")[0].strip() == kind for line in run.stdout.splitlines()) == 4, run.stdout
