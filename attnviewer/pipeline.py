@@ -10,6 +10,7 @@ at once without streaming (the CLI, folders). Both build their Results through t
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Generator
 
 import numpy as np
@@ -105,22 +106,49 @@ def lensed_hypothesis(hyp, places, lens: Lens):
     return hyp
 
 
+@dataclass
+class Encoded:
+    """The encoder's work on one input: the decoder's first state, the places a transformer's
+    tokens map to, the domain note. `reusable`: decoding leaves the state as it was (plain tensors;
+    a transformer's key/value cache grows in place), so a what-if edit can start from it again."""
+
+    state: dict
+    places: list
+    remark: str | None
+
+    @property
+    def reusable(self) -> bool:
+        import torch
+
+        return all(isinstance(v, torch.Tensor) for v in self.state.values())
+
+
+def encode(kind: Kind, model, media) -> Encoded:
+    """Run the encoder on one input (as the model reads it)."""
+    import torch
+
+    media = kind.fit(media, model)
+    with torch.inference_mode():
+        state = model.init_state(kind.inputs(model, [media], next(model.parameters()).device))
+        return Encoded(state, _places(model), note(kind, model, media, state))
+
+
 def run(kind: Kind, model, media, settings: DecodeSettings, lens: Lens = DEFAULT_LENS, constrain=None,
-        tree=None) -> Generator[Step, None, Result]:
+        tree=None, encoded: Encoded | None = None) -> Generator[Step, None, Result]:
     """Decode one input, yielding each word as it is chosen; returns the Result. Close the
     generator to cancel between words. `lens`: how a transformer's layers and heads make a map.
-    `constrain`, `tree`: forced words and the beam tree's recorder (whatif/; see decoding.search.decode)."""
+    `constrain`, `tree`: forced words and the beam tree's recorder (whatif/; see decoding.search.decode).
+    `encoded`: the input's encoding made before (encode(); a what-if edit skips the encoder)."""
     import torch
 
     from .decoding.search import decode
 
     media = kind.fit(media, model)
-    device = next(model.parameters()).device
     t0 = time.perf_counter()
     with torch.inference_mode():
-        state = model.init_state(kind.inputs(model, [media], device))
-        remark = note(kind, model, media, state)
-        places = _places(model)
+        if encoded is None:
+            encoded = encode(kind, model, media)
+        state, places, remark = encoded.state, encoded.places, encoded.remark
         decoding = decode(model, state, settings, stream=True, constrain=constrain, tree=tree)
         hyps = (yield from _lensed(decoding, model, places, lens))[0]
     return _result(kind, model, media, settings, hyps, time.perf_counter() - t0, remark,

@@ -229,3 +229,16 @@ def test_the_export_dialog_writes_the_interactive_page_of_the_branch_on_screen(q
     blob = re.search(r'<script type="application/json" id="data">(.*?)</script>', out.read_text(encoding="utf-8"), re.S)
     data = json.loads(blob.group(1).replace("<\\/", "</"))
     assert [w["token"] for w in data["hypotheses"][0]["words"]] == [s.token for s in st.words]  # the branch's words
+
+
+def test_the_window_latency_benchmark_runs_and_forcing_the_chosen_word_gives_back_the_words(qtbot, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "whatif_window.py"
+    spec = importlib.util.spec_from_file_location("whatif_window", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--quick"]) == 0  # (it asserts the forced words equal the model's own)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["model", "words", "whole"] and lines[1].startswith("caption-shapes")

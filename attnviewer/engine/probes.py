@@ -52,9 +52,10 @@ def vocabulary_id(model, word: str) -> int:
         raise SettingsError(f"{word!r} is not in this model's vocabulary") from None
 
 
-def run_probe(kind, model, media, settings, probe: Probe, cancelled: Callable[[], bool], lens=None):
+def run_probe(kind, model, media, settings, probe: Probe, cancelled: Callable[[], bool], lens=None, encoded=None):
     """Run `probe` for `media` (as the model reads it). Returns a Branch, a whatif Masking or an
-    Attribution; None when cancelled."""
+    Attribution; None when cancelled. `encoded`: the input's encoding (pipeline.encode), reused
+    by the probes that decode again."""
     from ..lens import DEFAULT
     from ..whatif import forcing, intervention
 
@@ -72,27 +73,29 @@ def run_probe(kind, model, media, settings, probe: Probe, cancelled: Callable[[]
         words = {probe.step + i: tid for i, tid in enumerate(ids)}
         constraint, s = forcing.planned(model, settings, words, probe.prefix)
         label = probe.label or f"forced {forcing.forced_label(model, words)}"
-        return _branch(kind, model, media, s, constraint, cancelled, lens, label, probe.step)
+        return _branch(kind, model, media, s, constraint, cancelled, lens, label, probe.step, encoded)
     if probe.what == NODE:
         constraint = forcing.Forced(dict(enumerate(probe.prefix)))
         s = DecodeSettings("greedy", max_len=max(1, len(probe.prefix)))
         return _branch(kind, model, media, s, constraint, cancelled, lens, probe.label or "beam tree node",
-                       len(probe.prefix) - 1)
+                       len(probe.prefix) - 1, encoded)
     if probe.what == TARGET:
         constraint, s = forcing.target_plan(model, forcing.text_ids(model, probe.word, "the sentence to score"))
-        return _branch(kind, model, media, s, constraint, cancelled, lens, probe.label or f"scored: {probe.word}", 0)
+        return _branch(kind, model, media, s, constraint, cancelled, lens, probe.label or f"scored: {probe.word}", 0,
+                       encoded)
     if probe.what == INTERVENE:
         constraint, s, w = intervention.planned(model, settings, probe.step, probe.weights, probe.prefix)
         with intervention.swapped(model, probe.step, w):
             return _branch(kind, model, media, s, constraint, cancelled, lens,
-                           probe.label or f"attention edited at word {probe.step + 1}", probe.step)
+                           probe.label or f"attention edited at word {probe.step + 1}", probe.step, encoded)
     raise SettingsError(f"unknown probe {probe.what!r}")
 
 
-def _branch(kind, model, media, settings, constraint, cancelled, lens, label: str, step: int) -> Branch | None:
+def _branch(kind, model, media, settings, constraint, cancelled, lens, label: str, step: int,
+            encoded=None) -> Branch | None:
     from .. import pipeline
 
-    gen = pipeline.run(kind, model, media, settings, lens=lens, constrain=constraint)
+    gen = pipeline.run(kind, model, media, settings, lens=lens, constrain=constraint, encoded=encoded)
     while True:
         if cancelled():
             gen.close()

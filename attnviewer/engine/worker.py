@@ -88,6 +88,7 @@ class Worker(QObject):
         self._loads: dict[tuple, _Load] = {}  # models being loaded on a loader thread, by key
         self._devices: list[str] | None = None
         self._last_media = None  # (key, media): the last input read
+        self._encoded = None  # (model, media as read, pipeline.Encoded): the last input's encoding
         self.latest_preview = 0  # newest preview id; written by the GUI thread
         self._warm = False  # the export dialog's slow look-ups done once, here, not on the GUI thread
 
@@ -179,11 +180,10 @@ class Worker(QObject):
         if fitted is not media:  # e.g. the sentence's unknown words, known now
             self.media_ready.emit(job.id, job.slot, fitted)
         if job.probe is not None:
-            self._probe(job, kind, model, fitted)
+            self._probe(job, kind, model, media, fitted)
             return
         self.status.emit(job.id, job.slot, "decoding")
         tree = _tree_for(model, job.settings)
-        gen = pipeline.run(kind, model, fitted, job.settings, tree=tree)
         first = True
 
         def warn(line: str | None) -> None:  # judged once the encoder ran: shown before the first word
@@ -191,6 +191,8 @@ class Worker(QObject):
                 self.note.emit(job.id, job.slot, line)
 
         with torch.inference_mode(), domain.told(warn):
+            encoded = self._encoding(kind, model, media, fitted, warn)
+            gen = pipeline.run(kind, model, fitted, job.settings, tree=tree, encoded=encoded)
             while True:
                 if job.cancel.is_set():
                     gen.close()
@@ -215,9 +217,24 @@ class Worker(QObject):
             self._warm = True
             QTimer.singleShot(WARM_UP_DELAY_MS, _warm_exports)
 
-    def _probe(self, job: Job, kind, model, media) -> None:
+    def _encoding(self, kind, model, media, fitted, warn=None):
+        """The input's encoding by the model: kept from the last job when it was of the same input
+        and model (a what-if edit then skips the encoder), else made now. `warn`: told the
+        domain note again when it comes from the kept one."""
+        from .. import pipeline
+
+        kept = self._encoded
+        if kept is not None and kept[0] is model and kept[1] is media:
+            if warn is not None:
+                warn(kept[2].remark)
+            return kept[2]
+        encoded = pipeline.encode(kind, model, fitted)
+        self._encoded = (model, media, encoded) if encoded.reusable else None
+        return encoded
+
+    def _probe(self, job: Job, kind, model, media, fitted) -> None:
         """A what-if probe: its answer, or nothing if it was superseded meanwhile."""
-        from .probes import ATTRIBUTE, run_probe
+        from .probes import ATTRIBUTE, MASK, run_probe
 
         for name in ("attnviewer.whatif.masking", "cv2") + (("captum.attr",) if job.probe.what == ATTRIBUTE else ()):
             try:
@@ -225,7 +242,9 @@ class Worker(QObject):
             except ImportError:  # (a missing captum: attribute() says which extra to install)
                 pass
         self.status.emit(job.id, job.slot, f"asking the model: {job.probe.what}")
-        answer = run_probe(kind, model, media, job.settings, job.probe, job.cancel.is_set)
+        decodes = job.probe.what not in (MASK, ATTRIBUTE)  # (those read changed inputs, or need gradients)
+        answer = run_probe(kind, model, fitted, job.settings, job.probe, job.cancel.is_set,
+                           encoded=self._encoding(kind, model, media, fitted) if decodes else None)
         if answer is not None and not job.cancel.is_set():
             if hasattr(answer, "result"):
                 answer.result.model = job.model
