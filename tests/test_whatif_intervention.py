@@ -52,7 +52,8 @@ def test_cli_attend_and_its_errors(capsys):
         assert err.count("\n") == 1 and message in err, err
 
 
-def test_transformer_folders_say_they_cannot_yet(capsys):
+def test_transformer_folders_attend_where_told_on_the_cli(capsys):
     pytest.importorskip("transformers")
-    assert main(["caption", "resources/samples/shapes-1.png", "--model", "caption-shapes-vit", "--attend", "2=1,1"]) == 2
-    assert "LSTM" in capsys.readouterr().err
+    assert main(["caption", "resources/samples/shapes-1.png", "--model", "caption-shapes-vit", "--greedy",
+                 "--attend", "2=1,1"]) == 0
+    assert "attention replaced at step 2" in capsys.readouterr().out

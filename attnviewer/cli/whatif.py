@@ -56,6 +56,8 @@ def decode(args: argparse.Namespace, kind, model, medias: list, settings, lens) 
     if getattr(args, "attend", None):
         from ..whatif.intervention import intervene, parse_place
 
+        if hasattr(model, "swap_attention"):  # a transformer's places are known once it has read the input
+            pipeline.encode(kind, model, medias[0])
         step, weights = parse_place(model, args.attend)
         return [intervene(kind, model, m, settings, step, weights, lens=lens) for m in medias]
     def new_tree():

@@ -5,7 +5,9 @@ The words before step t are the model's own (forced, as in forcing.py), so the s
 the one it had; at step t the attention weights are replaced by the given map (the context is
 recomputed from them), and from step t on the model chooses freely with the chosen settings.
 Works for the models whose attention is a separate piece that can be swapped: the LSTM image and
-video captioners (their Attention module) and the LSTM translator (its alignment function).
+video captioners (their Attention module) and the LSTM translator (its alignment function); and
+transformers (models/hf/intervention.py: every cross-attention layer and head of the step, the map
+over places spread over the encoder's tokens).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from .forcing import Forced, _longer
 
 def one_place(model, place: int) -> np.ndarray:
     """A map with all the weight on one place (a flat index into the model's attention shape)."""
-    n = int(np.prod(model.attention_shape))
+    n = _places(model)
     if not 0 <= place < n:
         raise SettingsError(f"place {place + 1} is outside the model's {n} places")
     w = np.zeros(n, dtype=np.float32)
@@ -35,6 +37,10 @@ def one_place(model, place: int) -> np.ndarray:
 @contextmanager
 def swapped(model, step: int, weights: torch.Tensor):
     """While open, the model's `step`-th attention of a decoding (counted from 0) is `weights`."""
+    if hasattr(model, "swap_attention"):  # a transformer: its own way (models/hf/intervention.py)
+        with model.swap_attention(step, weights.reshape(-1).numpy()):
+            yield
+        return
     calls = [0]
 
     def now() -> bool:
@@ -82,7 +88,7 @@ def parse_place(model, spec: str) -> tuple[int, np.ndarray]:
     or source word 4. Numbers from 1, one per dimension of the model's attention shape."""
     refuse_unless_swappable(model)
     step, sep, place = spec.partition("=")
-    shape = tuple(int(n) for n in model.attention_shape)
+    shape = place_shape(model)
     try:
         at = tuple(int(x) - 1 for x in place.split(","))
         n = int(step) - 1
@@ -94,13 +100,26 @@ def parse_place(model, spec: str) -> tuple[int, np.ndarray]:
     return n, one_place(model, int(np.ravel_multi_index(at, shape)))
 
 
+def place_shape(model) -> tuple[int, ...]:
+    """The shape of a map of the model (a transformer's: its places, as its last input set them)."""
+    places = getattr(model, "input_places", None)
+    if hasattr(model, "swap_attention") and places:
+        return tuple(int(n) for n in places[0].shape)
+    return tuple(int(n) for n in model.attention_shape)
+
+
+def _places(model) -> int:
+    return int(np.prod(place_shape(model)))
+
+
 def refuse_unless_swappable(model) -> None:
-    """SettingsError of one line for a model whose attention cannot be swapped (transformers)."""
+    """SettingsError of one line for a model whose attention cannot be swapped."""
     from ..models.attention import Attention
 
-    if not (hasattr(model, "_align") or isinstance(getattr(model, "attention", None), Attention)):
+    if not (hasattr(model, "_align") or hasattr(model, "swap_attention")
+            or isinstance(getattr(model, "attention", None), Attention)):
         raise SettingsError(f"{model.name}: attention intervention works for the LSTM captioners and translator "
-                            "so far (their attention can be swapped)")
+                            "and for transformers (their attention can be swapped); not for this model")
 
 
 def planned(model, settings: DecodeSettings, step: int, weights, prefix: list[int]):
@@ -108,9 +127,9 @@ def planned(model, settings: DecodeSettings, step: int, weights, prefix: list[in
     model's own words before it, the given map (normalised) there. Run inside swapped()."""
     refuse_unless_swappable(model)
     w = np.asarray(weights, dtype=np.float64).reshape(-1)
-    if w.size != int(np.prod(model.attention_shape)) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-        raise SettingsError(f"attention intervention: give {int(np.prod(model.attention_shape))} weights, "
-                            "none negative, not all 0")
+    n = _places(model)
+    if w.size != n or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise SettingsError(f"attention intervention: give {n} weights, none negative, not all 0")
     if len(prefix) < step:
         raise SettingsError(f"step {step + 1} cannot be changed: the model's output has only {len(prefix)} words")
     return Forced(dict(enumerate(prefix[:step]))), _longer(settings, model, step + 1), \

@@ -280,6 +280,13 @@ class Stepper(nn.Module):
     def encode_text(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def swap_attention(self, step: int, weights):
+        """A context in which decoding step `step` attends as `weights` (over the places) says, in
+        every cross-attention layer and head (whatif's attention intervention; intervention.py)."""
+        from .intervention import swapped
+
+        return swapped(self, step, weights)
+
 
 def _count(cfg, *names: str) -> int:
     """The first of these config fields that is set."""
