@@ -9,9 +9,11 @@ They work for any model exposing
 
 where every tensor of `state` has the batch first (so beam search can reorder it). Beam search
 passes `parents` (B,), the state row each word continues (the state keeps each parent once), and
-`owner`, the input of each state row; a model that shares nothing among them can start its step
-with index_select(0, parents). A model whose attention depends on the word it reads (a
-transformer: `attends_after_reading`) gets its state reordered to one row per word instead.
+`owner`, the input of each state row (None: equal groups of consecutive rows); a model that
+shares nothing among them can start its step with index_select(0, parents). The words are the
+live hypotheses only, so inputs may have unequal numbers of them (a beam that narrowed). A model
+whose attention depends on the word it reads (a transformer: `attends_after_reading`) gets its
+state reordered to one row per word instead, k per input.
 """
 from __future__ import annotations
 
@@ -269,7 +271,7 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
         else:
             alt_p, alt_i = log_probs.topk(n_alt_, dim=1)
         top_s, beam_i, tok_i = _best_candidates(scores, computed, top_v[:, :n_top].cpu().numpy(),
-                                                top_w[:, :n_top].cpu().numpy(), n_vocab, k)
+                                                top_w[:, :n_top].cpu().numpy(), k)
         is_end = tok_i == end
         in_rows = np.arange(n_open)[:, None]
         # Candidates that count: the best k (shrink: the best `width`); those that end are set aside.
@@ -362,21 +364,23 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
     return [sorted(f, key=lambda h: h.score, reverse=True)[:k] for f in finished]
 
 
-def _best_candidates(scores, computed, top_v, top_w, n_vocab, k):
+def _best_candidates(scores, computed, top_v, top_w, k):
     """The best 2k candidates of each open input, best first: (summed scores, beam slot, word),
     each (inputs, 2k). `scores` (inputs, k): each slot's; `computed`: the slots of the rows of
     top_v and top_w, each row's best words (values, ids). Scores sum in float32 as torch sums
-    them; equal scores keep the order of (slot, word)."""
+    them; equal scores keep the order of (slot, the row's ranking)."""
     n_open, n_top = scores.shape[0], top_v.shape[1]
-    summed = np.full((n_open * k, n_top), -np.inf, dtype=np.float32)
-    words = np.zeros((n_open * k, n_top), dtype=np.int64)
-    summed[computed] = scores.reshape(-1)[computed, None] + top_v
-    words[computed] = top_w
+    if len(computed) == n_open * k:  # every slot computed, in order
+        summed, words = scores.reshape(-1, 1) + top_v, top_w
+    else:
+        summed = np.full((n_open * k, n_top), -np.inf, dtype=np.float32)
+        words = np.zeros((n_open * k, n_top), dtype=top_w.dtype)
+        summed[computed] = scores.reshape(-1)[computed, None] + top_v
+        words[computed] = top_w
     summed, words = summed.reshape(n_open, k * n_top), words.reshape(n_open, k * n_top)
-    slot = np.arange(k * n_top)[None, :] // n_top
-    order = np.lexsort((slot * n_vocab + words, -summed), axis=1)[:, : 2 * k]
+    order = np.argsort(-summed, axis=1, kind="stable")[:, : 2 * k]
     rows = np.arange(n_open)[:, None]
-    return summed[rows, order], np.broadcast_to(slot, summed.shape)[rows, order], words[rows, order]
+    return summed[rows, order], order // n_top, words[rows, order]
 
 
 def _open(finished: list[Hypothesis], k: int, best_live: float, length: int, max_len: int, length_penalty: float,
@@ -409,24 +413,29 @@ class _Trace:
     def add(self, parent, tok, log_probs, row, att, alt_p, alt_i, parents) -> None:
         """parent, tok: numpy arrays by slot; log_probs, att, alt_p, alt_i: the model's tensors by
         row; row: each slot's row (-1: not computed); parents: the slots that hypotheses continue."""
-        device = log_probs.device
-        from_rows = torch.from_numpy(np.maximum(row[parent], 0)).to(device)
-        chosen = log_probs[from_rows, torch.from_numpy(tok).to(device)].cpu().numpy()
+        device, n_rows = log_probs.device, log_probs.shape[0]
+        from_rows = np.maximum(row[parent], 0)
+        if device.type == "cpu":  # a view of the tensor: no copy, no tensors made for the indices
+            chosen = log_probs.detach().numpy()[from_rows, tok]
+        else:
+            chosen = log_probs[torch.from_numpy(from_rows).to(device), torch.from_numpy(tok).to(device)].cpu().numpy()
         self.parent.append(parent)
         self.tok.append(tok)
         self.prob.append(np.exp(chosen))
         self.row.append(row)
         self.att.append(att.detach().cpu().numpy())
         rows = row[parents]
-        at = torch.from_numpy(rows).to(device)
-        ent = np.zeros(log_probs.shape[0], dtype=np.float32)
-        ent[rows] = entropy(log_probs.index_select(0, at)).cpu().numpy()
+        if len(rows) == n_rows:  # every row is a parent (rows are sorted): nothing to select
+            ent = entropy(log_probs).cpu().numpy()
+        else:
+            ent = np.zeros(n_rows, dtype=np.float32)
+            ent[rows] = entropy(log_probs.index_select(0, torch.from_numpy(rows).to(device))).cpu().numpy()
         self.ent.append(ent)
         # each needed row's top words as (word, probability), made once here rather than per hypothesis
-        alts: list = [None] * log_probs.shape[0]
-        for r, ids, probs in zip(rows.tolist(), alt_i.index_select(0, at).tolist(),
-                                 alt_p.index_select(0, at).exp().tolist()):
-            alts[r] = list(zip([self.vocab[i] for i in ids], probs))
+        alts: list = [None] * n_rows
+        ids, probs = alt_i.cpu().numpy()[rows].tolist(), alt_p.exp().cpu().numpy()[rows].tolist()
+        for r, ids_r, probs_r in zip(rows.tolist(), ids, probs):
+            alts[r] = list(zip([self.vocab[i] for i in ids_r], probs_r))
         self.alts.append(alts)
 
     def keep_rows(self, slots: np.ndarray) -> None:
