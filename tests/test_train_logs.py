@@ -106,3 +106,22 @@ def test_a_full_disk_while_the_loop_saves_its_state_is_one_line(pairs, tmp_path,
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].endswith("state.pt: cannot write, the disk is full")
     assert [p.name for p in (tmp_path / "m.safetensors.state").iterdir()] == []  # no part left
+
+
+def test_a_run_that_fails_before_writing_a_model_leaves_no_log(pairs, tmp_path, capsys, monkeypatch):
+    from attnviewer.training.text_corpus import TranslationCorpusTask
+
+    real, calls = TranslationCorpusTask.loss, []
+
+    def loss(self, model, batch, sampling=0.0):
+        calls.append(1)
+        if len(calls) == 3:  # the third step: the log has rows by now
+            assert log_path(out).exists()
+            raise MemoryError
+        return real(self, model, batch, sampling)
+
+    monkeypatch.setattr(TranslationCorpusTask, "loss", loss)
+    out = tmp_path / "m.safetensors"
+    code = cli.main(["train", "translate", "--data", str(pairs), "--out", str(out), *SMALL, "--max-steps", "6"])
+    assert code == 2 and "memory" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert len(calls) == 3 and sorted(p.name for p in tmp_path.iterdir()) == []  # no model, no state, no log

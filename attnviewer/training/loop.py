@@ -374,6 +374,10 @@ def _train(task: Task, s: LoopSettings, world, device: torch.device, stop: _Stop
         _save_state(s, n, world, pos, model, optimizer, scheduler, scaler, history)
         if world.main and (pos.best is not None or any(not v["counted"] for v in history)):
             _record_history(s.out, history)  # (this run's model, not one an --overwrite left there)
+    except BaseException:
+        # a run that fails with no model written and no state to resume from leaves no log either
+        runlog.close(discard=not Path(s.out).exists() and not state_path(s.out).exists())
+        raise
     finally:
         progress.close()
         runlog.close()

@@ -8,7 +8,8 @@
   tensorboard package: a missing one is one line); a resumed run purges the events after its step;
 - with --plot, a figure written at the end (curves_path: m.curves.png) from the CSV: the training
   loss and the validation figures against the step (curves.py).
-Only rank 0 writes.
+Only rank 0 writes. A run that fails (an exception, not a stop) before it wrote a model or a
+training state removes its CSV: a failed run leaves nothing beside --out.
 """
 from __future__ import annotations
 
@@ -82,10 +83,13 @@ class RunLog:
         if self.writer is not None and value is not None and math.isfinite(value):
             self.writer.add_scalar(f"{split}/{name}", value, step)
 
-    def close(self) -> None:
+    def close(self, discard: bool = False) -> None:
+        """discard: remove the CSV too (a failed run that leaves nothing else)."""
         if self.file is not None:
             self.file.close()
             self.file = None
+            if discard:
+                self.path.unlink(missing_ok=True)
         if self.writer is not None:
             self.writer.close()
             self.writer = None
