@@ -84,6 +84,9 @@ class VideoCorpusTask:
         corpus = read_video_captions(Path(s.data), Path(s.clips))
         self.problems = corpus.problems
         train, val = train_and_val(corpus, s.data, log)
+        # a --min-count that leaves no word is refused before hours of feature extraction (the
+        # vocabulary is built again below, from the clips that could be read)
+        Vocabulary.build(self._short(train, "training", counted=False), s.min_count)
         appearance = PooledImageFeatures(s.feature_dim)
         appearance.encoder.backbone.load_pretrained()
         appearance.to(device)
@@ -113,12 +116,13 @@ class VideoCorpusTask:
         for line in self.problems.lines():
             log(f"  skipped: {line}")
 
-    def _short(self, items: list, split: str):
-        """The captions within max_len words (for the vocabulary); the others are counted."""
+    def _short(self, items: list, split: str, counted: bool = True):
+        """The captions within max_len words (for the vocabulary); the others are counted (once)."""
         for item in items:
             for ref in item.references:
                 if len(ref) > self.settings.max_len:
-                    self.problems.add(f"over-long {split} caption", f"{item.id}: {len(ref)} words")
+                    if counted:
+                        self.problems.add(f"over-long {split} caption", f"{item.id}: {len(ref)} words")
                 else:
                     yield ref
 
