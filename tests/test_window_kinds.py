@@ -258,7 +258,7 @@ def test_export_dialog_writes_the_alignment_matrix(qtbot, window, tmp_path, monk
     sentence_done(qtbot, window)
     window.choose_export()
     dlg = window.export_dialog
-    assert set(dlg.kind_buttons) == {"figure", "gif", "mp4", "result"}
+    assert set(dlg.kind_buttons) == {"figure", "gif", "mp4", "result", "page"}
     dlg.select("figure")
     qtbot.waitUntil(lambda: dlg.previews >= 1, timeout=GUI_TIMEOUT)
     out = tmp_path / "matrix.svg"

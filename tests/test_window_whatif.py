@@ -107,6 +107,7 @@ def test_beam_tree_is_drawn_its_finished_nodes_are_the_hypotheses_and_a_click_sh
     view.node_clicked.emit(pruned.id)
     answered(qtbot, window, 1)
     assert [s.token for s in st.words] == tree.words(pruned)
+    assert view.branches and view.branches[0][1] == [n.word_id for n in tree.path(pruned)]  # drawn in the tree
     zoom = view.transform().m11()
     view.scale(1.5, 1.5)
     window.go_to(0)  # stepping through words keeps the user's zoom

@@ -238,9 +238,7 @@ class MainWindow(QMainWindow):
         lay.setContentsMargins(4, 4, 4, 0)
         lay.addWidget(self.error_banner)
         lay.addWidget(self.overlay_controls)
-        self.vertical = QSplitter(Qt.Orientation.Vertical)  # the columns, and under them the What if panel
-        self.vertical.addWidget(self.splitter)
-        lay.addWidget(self.vertical, 1)
+        lay.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.status_label = QLabel()
         self.statusBar().addPermanentWidget(self.read_progress)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import weakref
 from dataclasses import replace
 
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog
 
 from ..engine.probes import ATTRIBUTE, FORCE, INTERVENE, MASK, NODE, TARGET, Probe
@@ -32,12 +33,13 @@ class WhatIf(QObject):
         # weakly: a window <-> WhatIf cycle would leave the closed window to the garbage collector,
         # which may run on the engine thread, and a Qt window deleted there crashes the process
         self._window = weakref.ref(window)
-        # under the columns, the window's whole width (a beam tree is wide), in its vertical splitter
-        self.pane = WhatIfPane()
+        # a window of its own beside the main one (as the heads grid is): under the columns it
+        # squeezed the attention, what the app is for, to a strip; this one can go to a second screen
+        self.pane = WhatIfPane(window)
+        self.pane.setWindowFlag(Qt.WindowType.Window)
+        self.pane.setWindowTitle("What if — attnviewer")
         self.pane.setObjectName("whatif")
-        window.vertical.addWidget(self.pane)
-        window.vertical.setStretchFactor(0, 3)
-        window.vertical.setStretchFactor(1, 2)
+        self.pane.resize(1100, 460)
         self.pane.hide()
         self.job: int | None = None  # the probe running (or last run)
         self.about: int | None = None  # the first column's job whose words it asks about
@@ -68,9 +70,9 @@ class WhatIf(QObject):
         if on != self.pane.isVisible():
             self.pane.setVisible(on)
             if on:
-                height = sum(self.window.vertical.sizes())
-                self.window.vertical.setSizes([round(height * 0.62), round(height * 0.38)])
                 self.redraw()
+        if on and QGuiApplication.platformName() != "offscreen":  # (no stacking there: Qt warns)
+            self.pane.raise_()  # an answer brings it in front of the main window
 
     # -- asking ----------------------------------------------------------------------------------
 
@@ -219,6 +221,9 @@ class WhatIf(QObject):
                              getattr(side.attention, "_small", None), places)
         tree = self.tree[1] if self.tree is not None and self.tree[0] == st.job else None
         best = result.hypotheses[0].tokens if result is not None and result.hypotheses else None
+        branches = [(b.label, list(b.result.hypotheses[0].token_ids), list(b.result.hypotheses[0].tokens))
+                    for b in st.branches]
         self.pane.show_tree(tree, best, "Every candidate the beam search weighed: pruned grey, finished green, "
-                            "cut at the length limit orange. Click a node for its words and maps."
-                            if tree is not None else "Decode with beam search (width 2 or more) to see the tree.")
+                            "cut at the length limit orange, what-if branches purple. Click a node for its words "
+                            "and maps." if tree is not None else
+                            "Decode with beam search (width 2 or more) to see the tree.", branches)

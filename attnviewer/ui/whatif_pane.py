@@ -26,6 +26,7 @@ from ..whatif.tree import CUT, FINISHED, PRUNED, STYLE, best_path, rows_of
 from .lens_controls import map_picture
 
 LABEL_ROWS = 18  # px under a strip of places for their labels (source words, frame times)
+BRANCH_INK = "#8e24aa"  # what-if branches in the beam tree
 
 
 class MapView(QWidget):
@@ -76,7 +77,7 @@ class MapView(QWidget):
             scale = min(area.width() / pw, area.height() / ph)
             w, h = pw * scale, ph * scale
             return QRectF(area.x() + (area.width() - w) / 2, area.y(), w, h)
-        return QRectF(area.x(), area.y(), area.width(), min(area.height(), 60))
+        return QRectF(area.x(), area.y(), area.width(), min(area.height(), 90))
 
     def paintEvent(self, _event) -> None:
         p = QPainter(self)
@@ -159,17 +160,19 @@ class TreeView(QGraphicsView):
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.tree, self.boxes = None, {}
+        self.tree, self.boxes, self.branches = None, {}, []
         self.setToolTip("drag to pan · wheel to zoom · click a node: its words and maps")
 
-    def show_tree(self, tree, best: list[str] | None) -> None:
-        """Draw an input's tree (None: clear it), `best`'s path thick."""
+    def show_tree(self, tree, best: list[str] | None, branches=()) -> None:
+        """Draw an input's tree (None: clear it), `best`'s path thick, and the what-if branches
+        ((label, token ids, words)) in purple: along the tree's nodes while they follow it, then
+        in boxes of their own on rows under the tree."""
         scene = self.scene()
         scene.clear()
-        self.tree, self.boxes = tree, {}
+        self.tree, self.boxes, self.branches = tree, {}, list(branches)
         if tree is None or not tree.of(0):
             return
-        rows, root, _n = rows_of(tree, 0)
+        rows, root, n_rows = rows_of(tree, 0)
         thick = best_path(tree, 0, best)
         font = QFont(self.font())
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
@@ -193,10 +196,42 @@ class TreeView(QGraphicsView):
                 f", ranked by {n.final:.3f})" if n.final is not None else ")")
             self._box(at(n.id), f"{n.word}  {shown:.2f}", fill, stroke, ink, font, n.id, tip,
                       dashed=n.state == CUT, bold=n.state in (FINISHED, CUT))
+        for i, (label, ids, words) in enumerate(self.branches):
+            self._branch(tree, at, n_rows + i, label, ids, words, font)
         self.setSceneRect(scene.itemsBoundingRect().adjusted(-10, -10, 10, 10))
         self.resetTransform()
         start = self.boxes[-1]  # the start on the left, its row in the middle
         self.centerOn(start.x() + self.viewport().width() / 2 - 10, start.center().y())
+
+    def _branch(self, tree, at, row: int, label: str, ids: list[int], words: list[str], font) -> None:
+        """One branch: its path through the tree's nodes drawn purple, its words off the tree in
+        purple boxes on a row of its own, its label after them."""
+        pen = QPen(QColor(BRANCH_INK), 2.5)
+        children: dict[int, dict[int, int]] = {}
+        for n in tree.of(0):
+            children.setdefault(n.parent, {})[n.word_id] = n.id
+        node = -1
+        t = 0
+        while t < len(ids) and ids[t] in children.get(node, {}):  # on the tree
+            nxt = children[node][ids[t]]
+            a, b = at(node), at(nxt)
+            path = QPainterPath(QPointF(a.x() + self.BOX_W, a.y()))
+            path.cubicTo(b.x() - 8, a.y(), a.x() + self.BOX_W + 8, b.y(), b.x(), b.y())
+            self.scene().addPath(path, pen)
+            node, t = nxt, t + 1
+        last = at(node)
+        for j in range(t, len(ids)):  # off it
+            here = QPointF((j + 1) * self.COLUMN, row * self.ROW)
+            path = QPainterPath(QPointF(last.x() + self.BOX_W, last.y()))
+            path.cubicTo(here.x() - 8, last.y(), last.x() + self.BOX_W + 8, here.y(), here.x(), here.y())
+            self.scene().addPath(path, pen)
+            word = words[j] if j < len(words) else str(ids[j])
+            self._box(here, word, "#f3e5f5", BRANCH_INK, "#000000", font, -2 - j, f"{label}: word {j + 1}, {word}",
+                      dashed=True)
+            last = here
+        tag = self.scene().addSimpleText(f"\N{GREEK SMALL LETTER PSI} {label}", font)
+        tag.setBrush(QBrush(QColor(BRANCH_INK)))
+        tag.setPos(last.x() + self.BOX_W + 8, last.y() - tag.boundingRect().height() / 2)
 
     def _box(self, centre: QPointF, text: str, fill, stroke, ink, font, node_id: int, tip: str,
              dashed: bool = False, bold: bool = False) -> None:
@@ -211,7 +246,8 @@ class TreeView(QGraphicsView):
         label.setBrush(QBrush(QColor(ink)))
         label.setPos(centre.x() + 5, centre.y() - label.boundingRect().height() / 2)
         label.setToolTip(tip)
-        self.boxes[node_id] = box
+        if node_id >= -1:  # (a branch's own boxes are no node of the tree)
+            self.boxes[node_id] = box
 
     def node_at(self, pos) -> int | None:
         """The node under a point of the view (None: the start, an edge, nothing)."""
@@ -405,11 +441,13 @@ class WhatIfPane(QWidget):
         self._edit_for = None
         self.editor.show_map(self.attention_map.map, self._look, self._small, self._labels)
 
-    def show_tree(self, tree, best: list[str] | None, note: str) -> None:
-        """Draw a tree once (the user's pan and zoom stay while the words are stepped through)."""
+    def show_tree(self, tree, best: list[str] | None, note: str, branches=()) -> None:
+        """Draw a tree once, and again when its branches change (the user's pan and zoom stay
+        while the words are stepped through)."""
         self.tree_note.setText(note)
-        if tree is not self.tree_view.tree or (tree is not None and not self.tree_view.boxes):
-            self.tree_view.show_tree(tree, best)
+        view = self.tree_view
+        if tree is not view.tree or list(branches) != view.branches or (tree is not None and not view.boxes):
+            view.show_tree(tree, best, branches)
 
     def show_masking(self, masking, line: str) -> None:
         self.answer.setText(line)
