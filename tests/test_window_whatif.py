@@ -52,6 +52,8 @@ def test_forcing_a_top_word_adds_a_branch_with_its_own_words_and_maps_and_it_can
     bundled(window)
     st = caption_done(qtbot, window, IMAGE)
     original = list(st.result.best.tokens)
+    tip = window.sides["main"].caption.tokens.item(1).toolTip()  # step scores under the caption
+    assert "probability" in tip and "entropy of the words" in tip and "of its attention" in tip
     window.go_to(1)
     other = next(word for word, _p in st.current.alternatives if word != original[1])
     caption = window.sides["main"].caption

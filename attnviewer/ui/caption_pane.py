@@ -137,10 +137,12 @@ class CaptionPane(QWidget):
         if shown != self._shown:
             self._shown = shown
             self.tokens.clear()
-            for token, prob in shown:
+            for (token, prob), step in zip(shown, words):
                 item = QListWidgetItem(f"{token}\n{prob:.2f}")
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                item.setToolTip(f"{token}: probability {prob:.3f}")
+                sure = "" if step.entropy is None else f"; entropy of the words {step.entropy:.2f}"
+                item.setToolTip(f"{token}: probability {prob:.3f}{sure}; of its attention {step.attention_entropy:.2f} "
+                                "(nats; View → What if… lists them all)")
                 item.setSizeHint(QSize(max(44, 9 * len(token) + 16), 40))
                 self.tokens.addItem(item)
         if 0 <= current < self.tokens.count():
