@@ -1,5 +1,5 @@
-"""Start the desktop app. torch is not imported here: the engine imports it on its own thread
-after the window is on screen."""
+"""Start the desktop app. torch is not imported here: a thread of its own imports it while the
+window is built (start_early), and the engine uses it on its thread."""
 from __future__ import annotations
 
 import sys
@@ -7,8 +7,60 @@ import sys
 from .errors import DisplayError
 
 
-def make_application(argv: list[str] | None = None):
-    """The QApplication with the app's names and the process settings the window relies on."""
+COLLECT_MS = 100  # how often the GUI thread runs the garbage collector's young generations
+
+
+def start_early() -> None:
+    """First thing in the process: automatic garbage collections off (the GUI thread runs them,
+    see collect_on_gui_thread), and torch and the model code imported on a thread of their own
+    while the window's libraries load and the window is built (engine/torch_import.py)."""
+    import gc
+
+    from .engine.torch_import import start_early as import_early
+
+    gc.disable()
+    import_early()
+
+
+def collect_on_gui_thread(app):
+    """Python's garbage collector run by a timer of the GUI thread only. Automatic collections
+    run on whichever thread allocates: the engine's, mid-decode, where a full collection held the
+    GIL 100-170 ms (the window stalled with it) and freed Qt objects waiting in cycles on the wrong
+    thread. Here each tick collects the generations whose counts passed Python's own thresholds
+    (pyqtgraph's GarbageCollector does the same); after a full collection its survivors are frozen
+    (gc.freeze: the model, the input, the window's panes live on), so the next full collection
+    scans only what came since and stays a few ms. Not while a quiet import runs: its garbage is
+    frozen when it ends. Returns the collector (a child of the app)."""
+    import gc
+
+    from PySide6.QtCore import QObject, QTimer, Slot
+
+    from .engine.torch_import import importing
+
+    class Collector(QObject):
+        @Slot()
+        def collect(self) -> None:
+            if importing():
+                return
+            counts, thresholds = gc.get_count(), gc.get_threshold()
+            due = [g for g in range(3) if counts[g] > thresholds[g]]
+            if not due:
+                return
+            gc.collect(due[-1])
+            if due[-1] == 2:
+                gc.freeze()
+
+    gc.disable()
+    collector = Collector(app)
+    timer = QTimer(collector, interval=COLLECT_MS)
+    timer.timeout.connect(collector.collect)
+    timer.start()
+    return collector
+
+
+def make_application(argv: list[str] | None = None, collect: bool = True):
+    """The QApplication with the app's names and the process settings the window relies on;
+    `collect`: garbage collections on the GUI thread's timer only (collect_on_gui_thread)."""
     from PySide6.QtWidgets import QApplication
 
     # Hand the GIL over more often than every 5 ms: the window stays smooth while the engine
@@ -18,6 +70,8 @@ def make_application(argv: list[str] | None = None):
     app.setApplicationName("attnviewer")
     app.setOrganizationName("attnviewer")
     app.setDesktopFileName("io.github.attnviewer.AttnViewer")
+    if collect and not hasattr(app, "_attnviewer_collector"):
+        app._attnviewer_collector = collect_on_gui_thread(app)
     return app
 
 
@@ -74,6 +128,7 @@ def route_warnings(window):
 
 def run(path: str | None = None, argv: list[str] | None = None, text: str | None = None) -> int:
     check_display()
+    start_early()
     app = make_application(argv)
     from .ui.main_window import MainWindow
 

@@ -10,7 +10,6 @@ and jobs superseded while queued are skipped. The window drops anything of an ol
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import weakref
 from concurrent.futures import Future, TimeoutError as FutureTimeout
@@ -23,7 +22,8 @@ from ..settings import DecodeSettings
 from ..errors import AttnViewerError, first_line, printable
 from ..files import file_stamp
 from .exports import ExportCancelled, ExportRequest, open_result, render_preview, write_export
-from .loader_lock import LIBRARIES
+from .torch_import import import_torch as _import_torch, load_torch_libraries as _load_torch_libraries  # noqa: F401
+from .torch_import import quiet_import as _quiet_import
 
 log = logging.getLogger(__name__)
 WARM_UP_DELAY_MS = 2000  # after the first caption: the export look-ups wait until the window is idle
@@ -395,64 +395,6 @@ def _warm_exports() -> None:
         mp4_encoder()
     except Exception:  # the dialog asks again and reports it; nothing to show here
         log.exception("warming the export look-ups failed")
-
-
-def _load_torch_libraries() -> list[str]:
-    """Map torch's shared libraries (libtorch_cpu and the rest, hundreds of MB) before `import
-    torch`, through the C library's dlopen, which ctypes calls with the GIL released: their
-    relocation and static constructors (0.3 s on a quiet machine, over 1 s on a loaded one) then
-    no longer stall the window, and the import finds them mapped. Same libraries, same order and
-    flags as torch's own import (its global dependencies, then its extension). Linux only; any
-    failure is left to the import to report. Returns the paths mapped."""
-    import ctypes
-    import importlib.machinery
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    if not sys.platform.startswith("linux") or "torch" in sys.modules:
-        return []
-    try:
-        spec = importlib.util.find_spec("torch")
-        folder = Path(spec.origin).parent
-        dlopen = ctypes.CDLL(None).dlopen
-    except (ImportError, AttributeError, TypeError, OSError):
-        return []
-    dlopen.restype, dlopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_int]
-    extension = next((folder / f"_C{s}" for s in importlib.machinery.EXTENSION_SUFFIXES
-                      if (folder / f"_C{s}").exists()), None)
-    wanted = [(folder / "lib" / "libtorch_global_deps.so", os.RTLD_GLOBAL | os.RTLD_NOW),
-              (extension, sys.getdlopenflags())]
-    with LIBRARIES:  # no decoder starts its threads meanwhile (they would wait holding the GIL)
-        return [str(path) for path, flags in wanted if path is not None and dlopen(os.fsencode(path), flags)]
-
-
-def _import_torch():
-    """Import torch with the garbage collector paused: its import allocates so much that full
-    collections (100+ ms each, holding the GIL) would stall the window several times."""
-    return _quiet_import("torch", _load_torch_libraries)
-
-
-def _quiet_import(name: str, before=None):
-    """Import a large package on this thread with the garbage collector paused, and keep what it
-    built out of later collections: a full collection run here would hold the GIL (the window
-    stalls) and would free whatever Qt objects wait in cycles on the wrong thread."""
-    import gc
-    import importlib
-    import sys
-
-    if name not in sys.modules:
-        was_enabled = gc.isenabled()
-        gc.disable()  # before the libraries: other threads allocate while they load without the GIL
-        try:
-            if before is not None:
-                before()
-            importlib.import_module(name)
-        finally:
-            gc.freeze()
-            if was_enabled:
-                gc.enable()
-    return sys.modules[name]
 
 
 def _unexpected(e: Exception) -> str:
