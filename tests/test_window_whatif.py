@@ -127,6 +127,7 @@ def test_editing_the_attention_with_the_models_own_map_reproduces_it_and_moving_
     pane.redecode_button.click()  # the model's own map: the same caption
     answered(qtbot, window, 1)
     assert st.branches[0].result.hypotheses[0].tokens == original.tokens
+    assert window.whatif.pane.answer.text().endswith("the same words")
     window.sides["main"].state.select_hypothesis(0)
     window.go_to(2)
     corner = tuple(int(i) for i in np.unravel_index(np.argmin(original.attention[2]), original.attention[2].shape))
@@ -136,6 +137,7 @@ def test_editing_the_attention_with_the_models_own_map_reproduces_it_and_moving_
     answered(qtbot, window, 2)
     branch = st.branches[1]
     assert branch.label == "attention edited at word 3"
+    assert "the same words" in pane.answer.text() or "from word " in pane.answer.text()  # how the words changed
     assert branch.result.hypotheses[0].tokens[:2] == original.tokens[:2]
     assert st.words[2].attention[corner] == pytest.approx(1.0, abs=1e-5)  # it attended where it was told
 
@@ -248,3 +250,16 @@ def test_the_window_latency_benchmark_runs_and_forcing_the_chosen_word_gives_bac
     assert bench.main(["--quick"]) == 0  # (it asserts the forced words equal the model's own)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:3] == ["model", "words", "whole"] and lines[1].startswith("caption-shapes")
+
+
+def test_esc_stops_a_question_and_its_answer_never_comes(qtbot, window):
+    bundled(window)
+    caption_done(qtbot, window, IMAGE)
+    window.go_to(2)
+    heard = Heard(window.engine)
+    first = window.whatif.ask_word("attribute", "ig")
+    window.stop_action.trigger()  # Esc
+    assert window.whatif.pane.answer.text() == "stopped"
+    second = window.whatif.ask_word("mask")  # the engine takes questions in turn: the first one is over by then
+    qtbot.waitUntil(lambda: second in heard.jobs, timeout=GUI_TIMEOUT)
+    assert first not in heard.jobs and "integrated" not in window.whatif.pane.answer.text()

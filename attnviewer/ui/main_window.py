@@ -767,6 +767,7 @@ class MainWindow(QMainWindow):
         screen goes back to what it showed, words already written stay."""
         pending = {slot: side.jobs.pending for slot, side in self.sides.items() if side.jobs.pending is not None}
         self.engine.stop()
+        self.whatif.stopped()
         for slot, job in pending.items():
             self._back_to_shown(slot, job, forget=False)
         self.read_progress.hide()

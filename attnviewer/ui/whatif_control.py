@@ -187,8 +187,10 @@ class WhatIf(QObject):
             return  # asked about words no longer on screen
         self.window.statusBar().clearMessage()
         if hasattr(answer, "result"):  # a branch
+            before = [s.token for s in st.words]
             st.add_branch(answer)
-            self.pane.say(f"{answer.label}: {answer.result.hypotheses[0].listed}")
+            after = [s.token for s in st.words]
+            self.pane.say(f"{answer.label}: {answer.result.hypotheses[0].listed} — {changes(before, after)}")
             self.window.redraw()
             return
         self.show()
@@ -197,6 +199,11 @@ class WhatIf(QObject):
             self.pane.show_masking(answer, answer.line(printable))
         else:
             self.pane.show_attribution(answer, answer.lines(printable))
+
+    def stopped(self) -> None:
+        """The user's Stop (Esc) ended the question running, if any."""
+        if self.pane.answer.text() in RUNNING.values():
+            self.pane.say("stopped")
 
     def on_failed(self, job: int, message: str) -> None:
         if job == self.job:
@@ -227,3 +234,12 @@ class WhatIf(QObject):
                             "cut at the length limit orange, what-if branches purple. Click a node for its words "
                             "and maps." if tree is not None else
                             "Decode with beam search (width 2 or more) to see the tree.", branches)
+
+
+def changes(before: list[str], after: list[str]) -> str:
+    """How a branch's words differ from those shown before it: 'the same words', or from which
+    word on and what they became."""
+    if before == after:
+        return "the same words"
+    i = next((k for k, (a, b) in enumerate(zip(before, after)) if a != b), min(len(before), len(after)))
+    return f"from word {i + 1}: “{' '.join(before[i:]) or '(end)'}” → “{' '.join(after[i:]) or '(end)'}”"
