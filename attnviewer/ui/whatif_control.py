@@ -54,6 +54,7 @@ class WhatIf(QObject):
         main = window.sides["main"].caption
         main.force_asked.connect(self.force)
         main.branch_removed.connect(self.remove_branch)
+        window.sides["compare"].caption.without_whatif()
 
     @property
     def window(self):
