@@ -79,7 +79,8 @@ def test_the_translation_task_trains_on_the_words_ids_and_keeps_no_training_word
     train = read_pairs(folder).splits["train"]  # the words the task read, read again
     assert task.size() == len(train) == 20
     words = sum(len(item.source.split()) for item in train)
-    assert task.sources.ids.dtype == np.int32 and task.sources.ids.nbytes == 4 * words
+    assert task.sources.ids_path.stat().st_size == 4 * words  # int32 ids on the disk
+    assert task.sources.nbytes == 4 * len(train)  # in memory: each source's length alone
     model = task.model
     for chosen in ([0, 1, 2, 3], [19, 4, 11], list(range(20))):
         batch = task.batch(chosen, "cpu")

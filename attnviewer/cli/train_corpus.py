@@ -99,13 +99,17 @@ def fit_task(args: argparse.Namespace, make_task, epochs: int, lr: float) -> int
     check_writable(loop.out)
     log = (lambda m: print(m, flush=True)) if world.main else (lambda m: None)
     distributed.start(world, device)
+    task = None
     try:
-        summary = fit(make_task(log, device), loop, log)
+        task = make_task(log, device)
+        summary = fit(task, loop, log)
     except RuntimeError as e:  # torch's refused allocations (CPU and CUDA): the one memory message
         if any(s in str(e) for s in ("not enough memory", "DefaultCPUAllocator", "out of memory")):
             raise MemoryError from None
         raise
     finally:
+        if hasattr(task, "close"):  # what a task keeps on the disk while it trains (translate's ids)
+            task.close()
         distributed.finish(world)
     return 128 + summary["signal"] if summary["stopped"] == "interrupted" else 0
 

@@ -6,6 +6,7 @@ Without --data both commands train on generated data as before (train.py).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_video_data(p: argparse.ArgumentParser) -> None:
@@ -61,5 +62,6 @@ def train_translate_corpus(args: argparse.Namespace) -> int:
         max_target_len=args.max_target_len, val_size=args.val_size, score=args.score, attention=args.attention,
         encoder=args.encoder, reverse_source=args.reverse_source, hidden_dim=args.hidden_dim, seed=init_seed(args),
     ).validate()
-    return fit_task(args, lambda log, device: TranslationCorpusTask(settings, log), args.epochs, args.lr)
+    ids_dir = Path(args.out).absolute().parent  # the training pairs' ids, on the model's disk while it trains
+    return fit_task(args, lambda log, device: TranslationCorpusTask(settings, log, ids_dir), args.epochs, args.lr)
 

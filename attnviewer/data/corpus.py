@@ -201,11 +201,18 @@ class Vocabulary:
         whole vocabulary, specials included, keeping the most frequent words. Words a model file
         may not hold (model_can_hold) are left out, read as <unk>, and counted in `problems`;
         DataError when no word is left: such a model could only ever write <unk>."""
+        return cls.from_counts(Counter(w for s in sentences for w in s), min_count, max_size, specials, problems)
+
+    @classmethod
+    def from_counts(cls, counts: dict[str, int], min_count: int = 5, max_size: int | None = None,
+                    specials: Sequence[str] = SPECIALS, problems: "Problems | None" = None) -> "Vocabulary":
+        """As build, from each word's count (in order of first appearance: unfit words are
+        counted in that order); a corpus read as ids counts them so."""
         if min_count < 1:
             raise SettingsError(f"the minimum word count must be at least 1, got {min_count}")
         if max_size is not None and max_size < len(specials):
             raise SettingsError(f"a vocabulary needs room for its {len(specials)} special tokens, got a maximum size of {max_size}")
-        counts = Counter(w for s in sentences for w in s)
+        counts = Counter(counts)
         for w in specials:  # a "<unk>" in the text is the special token, not a word
             counts.pop(w, None)
         for w in [w for w in counts if not model_can_hold(w)]:  # else training writes a model it cannot open

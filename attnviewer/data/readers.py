@@ -382,14 +382,24 @@ def _pair_items(path: Path, problems: Problems, split: str | None, label: str) -
         yield _split(split, text), Item(where, text, (tuple(target),))
 
 
-def pairs(path: Path) -> Corpus:
-    problems = Problems()
+def pair_files(path: Path) -> list[tuple[str | None, Path, str]]:
+    """(split or None for hashed, file, label of its lines) of a pair file or folder, in reading order."""
     if not path.is_dir():
-        return make_corpus("translate", _pair_items(path, problems, None, "line"), problems, str(path))
+        return [(None, path, "line")]
     dev = next((path / f"{n}.tsv" for n in DEV_NAMES if (path / f"{n}.tsv").exists()), None)
     files = {"train": path / "train.tsv", "val": dev, "test": path / "test.tsv"}
     if not files["train"].exists():
         raise DataError(f"{printable(path)}: no train.tsv in the folder (it should hold train.tsv, val.tsv, test.tsv)")
-    items = [pair for split, f in files.items() if f is not None and (split == "train" or f.exists())
-             for pair in _pair_items(f, problems, split, f"{f.name} line")]
-    return make_corpus("translate", items, problems, str(path))
+    return [(split, f, f"{f.name} line") for split, f in files.items()
+            if f is not None and (split == "train" or f.exists())]
+
+
+def pair_stream(path: Path, problems: Problems) -> Iterator[tuple[str, Item]]:
+    """(split, item) of every usable pair, one at a time (a corpus larger than memory is read so)."""
+    for split, f, label in pair_files(path):
+        yield from _pair_items(f, problems, split, label)
+
+
+def pairs(path: Path) -> Corpus:
+    problems = Problems()
+    return make_corpus("translate", pair_stream(path, problems), problems, str(path))

@@ -9,9 +9,9 @@ pairs) and reports corpus BLEU-4 and chrF through sacrebleu. The checkpoint is a
 translate model: `attnviewer translate` and the window open it, and a word it never saw is read
 as <unk> and named, as for the bundled translators.
 
-Memory: once the vocabularies are built, the training pairs are kept as their word ids alone, in
-int32 arrays (corpus_splits.IdArrays; example k is pair k, a pair has one target) and their words
-are let go; the validation pairs keep their words (BLEU scores words).
+Memory: the training pairs are read as they stream past and kept on the disk as their word ids
+alone (pair_arrays: example k is pair k, a pair has one target), so a corpus larger than memory
+trains; the validation pairs keep their words (BLEU scores words).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import torch
 
 from ..models.translator import ATTENTIONS, ENCODERS, SOURCE_SPECIALS, Translator, TranslatorConfig
 from ..models.words import PAD, padded
-from .corpus_splits import IdArrays, train_and_val
+from .corpus_splits import IdArrays
 from .losses import sentence_mean_loss
 
 
@@ -59,42 +59,22 @@ class TranslateCorpusSettings:
         return self
 
 
-def too_long(items: list, s: TranslateCorpusSettings, problems, split: str) -> list:
-    """The items within the length limits; the others are counted in `problems` by split."""
-    kept = []
-    for item in items:
-        n_source, n_target = len(item.source.split()), max(map(len, item.references))
-        if n_source > s.max_source_len or n_target > s.max_target_len:
-            problems.add(f"over-long {split} pair", f"{item.id}: {n_source}/{n_target} words")
-        else:
-            kept.append(item)
-    return kept
-
-
 class TranslationCorpusTask:
     """The training loop's Task (training/loop.py) for a translator on sentence pairs."""
 
     figures = ("BLEU", "chrF")  # sacreBLEU's, 0..100; what validation reports besides its loss
     select = "BLEU"
 
-    def __init__(self, settings: TranslateCorpusSettings, log: Callable[[str], None] = print):
-        from ..data.corpus import Vocabulary, read_pairs
+    def __init__(self, settings: TranslateCorpusSettings, log: Callable[[str], None] = print,
+                 ids_dir: str | Path | None = None):
+        """ids_dir: the folder in which the training pairs' ids are kept while the task lives (the
+        CLI gives --out's folder; None: the system's temporary folder); see pair_arrays."""
+        from .pair_arrays import read_training_pairs
 
         s = self.settings = settings.validate()
-        corpus = read_pairs(Path(s.data))
-        self.problems = corpus.problems
-        train, val = train_and_val(corpus, s.data, log)
-        train = too_long(train, s, self.problems, "training")
-        self.val = too_long(val, s, self.problems, "validation")[: s.val_size]
-        if not train:
-            from ..errors import DataError
-
-            raise DataError(f"{s.data}: no training pair within {s.max_source_len} source and "
-                            f"{s.max_target_len} target words")
-        source = Vocabulary.build((item.source.split() for item in train), s.min_count, specials=SOURCE_SPECIALS,
-                                  problems=self.problems)
-        target = Vocabulary.build((r for item in train for r in item.references), s.min_count, problems=self.problems)
-        vocab = {"source": source.words, "target": target.words}
+        pairs = self.pairs = read_training_pairs(s, ids_dir, log, SOURCE_SPECIALS)
+        self.problems, self.val = pairs.problems, pairs.val
+        vocab = {"source": pairs.source_vocab.words, "target": pairs.target_vocab.words}
         config = TranslatorConfig(
             source_vocab_size=len(vocab["source"]), target_vocab_size=len(vocab["target"]), embed_dim=s.embed_dim,
             hidden_dim=s.hidden_dim, encoder=s.encoder, score=s.score, attention=s.attention,
@@ -103,14 +83,19 @@ class TranslationCorpusTask:
         )
         torch.manual_seed(s.seed)
         self.model = Translator(config, vocab)
-        self.sources, self.targets = self.encode(train)  # the training pairs' words go with this call
+        self.sources, self.targets = pairs.sources, pairs.targets  # on the disk, read as batches ask
         log(f"{len(self.sources)} training pairs, {len(self.val)} for validation; vocabularies of "
             f"{len(vocab['source'])} source and {len(vocab['target'])} target words (min count {s.min_count})")
         for line in self.problems.lines():
             log(f"  skipped: {line}")
 
+    def close(self) -> None:
+        """Let the training pairs' id files go (they also go when the task is collected or the process ends)."""
+        self.pairs.close()
+
     def encode(self, train: list) -> tuple[IdArrays, IdArrays]:
-        """The pairs' source ids and target ids (<start> ... <end>), as the model reads them."""
+        """The pairs' source ids and target ids (<start> ... <end>), as the model reads them (the
+        validation pairs, in memory)."""
         return (IdArrays(self.model.encode_source(item.source.split()) for item in train),
                 IdArrays(self.model.encode_text(" ".join(item.references[0])) for item in train))
 
@@ -125,7 +110,7 @@ class TranslationCorpusTask:
         """As model.source_batch pads the pairs' words, from their ids."""
         chosen = [int(i) for i in indices]
         ids = padded([self.sources[i] for i in chosen], self.model.source_index[PAD])
-        lengths = torch.from_numpy(self.sources.lengths[chosen])
+        lengths = torch.from_numpy(self.sources.lengths[chosen].astype(np.int64))
         targets = padded([self.targets[i] for i in chosen], self.model.pad_id)
         return {"source": ids.to(device), "lengths": lengths.to(device), "targets": targets.to(device)}
 
