@@ -58,6 +58,33 @@ def collect_on_gui_thread(app):
     return collector
 
 
+def _tell_import_of_start_up(app) -> None:
+    """Tell the early import (engine/torch_import.py) that Qt's libraries are loaded, and later that
+    the first window's first paint is done (a posted event below the repaint's priority runs after it)."""
+    from PySide6.QtCore import QCoreApplication, QEvent, QObject
+
+    from .engine import torch_import
+
+    torch_import.qt_loaded()
+    painted = QEvent.Type(QEvent.registerEventType())
+
+    class FirstPaint(QObject):
+        def eventFilter(self, obj, ev) -> bool:
+            if ev.type() == QEvent.Type.Paint:
+                app.removeEventFilter(self)
+                QCoreApplication.postEvent(self, QEvent(painted), -10)  # the repaint is posted at -1
+            return False
+
+        def event(self, ev) -> bool:
+            if ev.type() == painted:
+                torch_import.window_painted()
+                return True
+            return super().event(ev)
+
+    watcher = FirstPaint(app)
+    app.installEventFilter(watcher)
+
+
 def make_application(argv: list[str] | None = None, collect: bool = True):
     """The QApplication with the app's names and the process settings the window relies on;
     `collect`: garbage collections on the GUI thread's timer only (collect_on_gui_thread)."""
@@ -70,6 +97,7 @@ def make_application(argv: list[str] | None = None, collect: bool = True):
     app.setApplicationName("attnviewer")
     app.setOrganizationName("attnviewer")
     app.setDesktopFileName("io.github.attnviewer.AttnViewer")
+    _tell_import_of_start_up(app)
     if collect and not hasattr(app, "_attnviewer_collector"):
         app._attnviewer_collector = collect_on_gui_thread(app)
     return app

@@ -75,35 +75,49 @@ print(before, gc.get_freeze_count(), len(kept))
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the libraries are preloaded on Linux only")
-def test_torch_is_imported_on_its_own_thread_while_the_window_is_built():
-    """start_early (the first thing `attnviewer gui` does): torch and the model code are imported by
-    a thread of their own while the main thread builds the window; the engine's import then gets the
-    whole module (it waits for the import under way, never a half-imported one)."""
+def test_torch_is_imported_on_its_own_thread_after_the_windows_first_paint():
+    """start_early (the first thing `attnviewer gui` does): torch's libraries are mapped by a thread
+    of its own while the window is built, and torch and the model code imported there once the
+    window's first paint is done (the input shows at once); the engine's import then gets the whole
+    module (it waits for the import under way, never a half-imported one)."""
     code = """
 import sys, threading
+from PySide6.QtCore import QTimer
 from attnviewer.app import start_early, make_application
 from attnviewer.engine import torch_import
 
 seen = {}
-original = torch_import.quiet_import
+original_quiet, original_libraries = torch_import.quiet_import, torch_import.load_torch_libraries
 
 def noted(name, before=None):
-    seen.setdefault(name, threading.current_thread().name)
-    return original(name, before)
+    seen.setdefault(name, (threading.current_thread().name, torch_import._window_painted.is_set()))
+    return original_quiet(name, before)
 
-torch_import.quiet_import = noted
+def libraries():
+    seen["libraries"] = (threading.current_thread().name, "torch" in sys.modules)
+    return original_libraries()
+
+torch_import.quiet_import, torch_import.load_torch_libraries = noted, libraries
 start_early()
 app = make_application(["test"])
 from attnviewer.ui.main_window import MainWindow
 window = MainWindow()
 window.show()
+early = next(t for t in threading.enumerate() if t.name == torch_import.EARLY_THREAD)
+
+def wait():
+    if early.is_alive():
+        QTimer.singleShot(20, wait)
+    else:
+        app.quit()
+
+wait()
+app.exec()
 torch = torch_import.import_torch()  # what the engine thread does on its first job
-for t in threading.enumerate():
-    if t.name == torch_import.EARLY_THREAD:
-        t.join()
-print(float(torch.nn.functional.softmax(torch.zeros(4), 0).sum()), seen["torch"],
-      seen.get("attnviewer.models.checkpoint"))
+print(float(torch.nn.functional.softmax(torch.zeros(4), 0).sum()), *seen["libraries"], *seen["torch"],
+      *seen["attnviewer.models.checkpoint"])
 window.close()
 """
     out = run_fresh(code).splitlines()[-1].split()
-    assert out == ["1.0", "attnviewer-early-import", "attnviewer-early-import"]
+    early = "attnviewer-early-import"
+    assert out == ["1.0", early, "False", early, "True", early, "True"]

@@ -1,10 +1,12 @@
 """Importing torch (and the model code) without stalling the window; no Qt here.
 
-The app starts this import on a thread of its own as the process starts (start_early), so torch
-loads while the window's own libraries load and the window is built, not after it: the first word
-comes when the slower of the two is done, not after both. The engine thread's import then finds
-torch imported (or waits for the import under way: one import at a time, never a half-imported
-module handed out).
+The app starts this import on a thread of its own as the process starts (start_early), in two
+parts timed against the window's start-up: torch's shared libraries are mapped (without the GIL)
+as soon as Qt's own are loaded (qt_loaded), while the window's Python code is imported and the
+window built; the Python part of `import torch` and the model code (which hold the GIL) start once
+the window's first paint is done (window_painted), so the input shows at once. The engine thread's
+import then finds torch imported (or waits for the import under way: one import at a time, never a
+half-imported module handed out); a job that asks first imports it itself.
 """
 from __future__ import annotations
 
@@ -16,12 +18,29 @@ from .loader_lock import LIBRARIES
 
 EARLY_THREAD = "attnviewer-early-import"
 # What the engine imports for a first job of any kind: the checkpoint's header check (pydantic),
-# the models and the search. Each is imported quietly in turn after torch.
-MODEL_MODULES = ("attnviewer.pipeline", "attnviewer.models.registry", "attnviewer.models.checkpoint",
+# the models and the search. Each is imported quietly in turn after torch, one thread at a time:
+# two threads importing pydantic at once (the engine's read checking a header while another thread
+# loaded a model) failed with "partially initialized module 'pydantic._internal._validators'".
+HEADER_CHECK = "attnviewer.models.header"
+MODEL_MODULES = (HEADER_CHECK, "attnviewer.pipeline", "attnviewer.models.registry", "attnviewer.models.checkpoint",
                  "safetensors.torch", "attnviewer.decoding.search", "attnviewer.models.captioner",
                  "attnviewer.models.video_captioner", "attnviewer.models.translator")
 _ONE_AT_A_TIME = threading.RLock()  # held for the whole of a quiet import
 _importing = threading.Event()  # set while a quiet import runs (the GUI's collector waits then)
+_qt_loaded = threading.Event()  # Qt's libraries are loaded (the QApplication exists)
+_window_painted = threading.Event()  # the window's first paint is done
+WAIT_S = 20.0  # the most the early import waits for either (then it goes on regardless)
+
+
+def qt_loaded() -> None:
+    """Said by the app once its QApplication exists: mapping torch's libraries no longer holds up
+    Qt's (the C library maps one library at a time)."""
+    _qt_loaded.set()
+
+
+def window_painted() -> None:
+    """Said by the app after the window's first paint: the GIL-heavy part of the import may start."""
+    _window_painted.set()
 
 
 def importing() -> bool:
@@ -89,11 +108,19 @@ def quiet_import(name: str, before=None):
         return sys.modules[name]
 
 
+def import_model_code() -> None:
+    """The model code (MODEL_MODULES), each module imported quietly, one thread at a time."""
+    for name in MODEL_MODULES:
+        quiet_import(name)
+
+
 def _import_early() -> None:
     try:
+        _qt_loaded.wait(WAIT_S)
+        load_torch_libraries()  # the GIL released: the window's Python start-up goes on meanwhile
+        _window_painted.wait(WAIT_S)
         import_torch()
-        for name in MODEL_MODULES:
-            quiet_import(name)
+        import_model_code()
     except Exception:  # (ImportError, a broken install): the engine's own import reports it in the window
         pass
 

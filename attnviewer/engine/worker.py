@@ -23,7 +23,7 @@ from ..errors import AttnViewerError, first_line, printable
 from ..files import file_stamp
 from .exports import ExportCancelled, ExportRequest, open_result, render_preview, write_export
 from .torch_import import import_torch as _import_torch, load_torch_libraries as _load_torch_libraries  # noqa: F401
-from .torch_import import quiet_import as _quiet_import
+from .torch_import import HEADER_CHECK, import_model_code as _import_model_code, quiet_import as _quiet_import
 
 log = logging.getLogger(__name__)
 WARM_UP_DELAY_MS = 2000  # after the first caption: the export look-ups wait until the window is idle
@@ -144,6 +144,7 @@ class Worker(QObject):
     def _torch(self):
         """torch, imported on this thread; the first time, the devices it offers are announced."""
         torch = _import_torch()
+        _import_model_code()  # all of it before a loader thread starts: never two threads importing at once
         if self._devices is None:
             self._devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
             self.devices.emit(self._devices)
@@ -168,6 +169,7 @@ class Worker(QObject):
 
         kind = kinds.get(job.kind)
         self.status.emit(job.id, job.slot, f"reading {printable(_short(job.source))}")
+        _quiet_import(HEADER_CHECK)  # (the read checks the model's header) one thread at a time: see torch_import
         media = self._media(job, kind)
         if job.cancel.is_set():
             return
