@@ -143,3 +143,31 @@ def test_a_full_disk_while_writing_the_ids_is_one_line_and_leaves_nothing(tmp_pa
     assert code == 2 and len(err) == 1, err
     assert "cannot write the training pairs' word ids, the disk is full" in err[0]
     assert list(out.parent.iterdir()) == []
+
+
+def test_sigterm_while_the_corpus_is_read_leaves_no_ids(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    rng = np.random.default_rng(5)
+    write(tmp_path / "pairs.tsv", lines(rng, 60_000, bad=False))
+    out = tmp_path / "models" / "m.safetensors"
+    out.parent.mkdir()
+    run = subprocess.Popen([sys.executable, "-m", "attnviewer", "train", "translate", "--data",
+                            str(tmp_path / "pairs.tsv"), "--out", str(out), *SMALL],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.parent.glob(".pairs.tsv.ids-*/source.ids")) and time.monotonic() < deadline:
+            assert run.poll() is None, run.communicate()
+            time.sleep(0.02)
+        os.kill(run.pid, signal.SIGTERM)
+        said, _ = run.communicate(timeout=120)
+    finally:
+        run.kill()
+    assert run.returncode == 128 + signal.SIGTERM
+    assert "training pairs" not in said  # stopped while reading
+    assert list(out.parent.iterdir()) == []

@@ -12,8 +12,9 @@ same pairs, ids, vocabularies, validation pairs and counted problems; a test hol
 
 Where: a temporary folder `.NAME.ids-XXXXXXXX` beside the model (--out's folder: the same disk
 the model goes to, not /tmp, which is often small or held in memory), made anew from the data at
-every start and removed when the run ends, however it ends; so it is never stale when the data
-change and never read again half-written. A full disk while writing it is one line (OutputError)
+every start and removed when the run ends, however it ends (an error, Ctrl-C, SIGTERM; only a
+SIGKILL leaves it, to be deleted by hand); so it is never stale when the data change and never
+read again half-written. A full disk while writing it is one line (OutputError)
 and the folder is removed. Each rank under torchrun writes its own.
 
 The files are read with seek and read, not mapped: the pages of a mapped file count as the
@@ -22,10 +23,13 @@ process's resident memory as they are touched, and an epoch touches them all.
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
+import threading
 import weakref
 from array import array
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -197,7 +201,8 @@ def read_training_pairs(s, folder: str | Path | None, log: Callable[[str], None]
     except OSError as e:
         raise OutputError(write_problem(Path(folder or tempfile.gettempdir()), e)) from None
     try:
-        return _read(s, tmp, log, source_specials)
+        with _terminated_as_exit():
+            return _read(s, tmp, log, source_specials)
     except OSError as e:
         _remove(tmp)
         raise OutputError(write_problem(tmp, e).replace("cannot write", "cannot write the training pairs' word ids",
@@ -205,6 +210,24 @@ def read_training_pairs(s, folder: str | Path | None, log: Callable[[str], None]
     except BaseException:
         _remove(tmp)
         raise
+
+
+@contextmanager
+def _terminated_as_exit():
+    """SIGTERM while the corpus is read exits through Python (status 143), so the folder is removed
+    (the loop's own handler takes over once training starts)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def exit_(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, exit_)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _read(s, folder: Path, log, source_specials) -> TrainingPairs:
