@@ -37,13 +37,18 @@ def work():
         if i % 500 == 0:
             weakref.finalize(a, lambda: freed.append(threading.current_thread().name))
 
-t = threading.Thread(target=work, name="engine")
-t.start()
-t.join()
-on_engine = freed.count("engine")
-QTimer.singleShot(600, app.quit)
+on_engine = []
+
+def decode():  # once the app runs (what start-up made is kept at the collector's first tick)
+    t = threading.Thread(target=work, name="engine")
+    t.start()
+    t.join()
+    on_engine.append(freed.count("engine"))
+    QTimer.singleShot(600, app.quit)
+
+QTimer.singleShot(300, decode)
 app.exec()
-print(on_engine, freed.count("MainThread"), len(freed), gc.isenabled())
+print(on_engine[0], freed.count("MainThread"), len(freed), gc.isenabled())
 """
     on_engine, on_gui, total, enabled = run_fresh(code).split()
     assert on_engine == "0"
@@ -60,15 +65,20 @@ from PySide6.QtCore import QTimer
 from attnviewer.app import make_application
 
 app = make_application(["test"])
-kept = [[i] for i in range(50000)]  # long-lived containers
-before = gc.get_freeze_count()
-for _ in range(40):  # enough young collections for a full one to be due
-    gc.collect(0)
-    gc.collect(1)
-junk = [[] for _ in range(2000)]  # and a young generation past its threshold
-QTimer.singleShot(400, app.quit)
+kept, young, counts = [], [], []
+
+def run():  # once the app runs (what start-up made is kept at the collector's first tick)
+    counts.append(gc.get_freeze_count())
+    kept.extend([i] for i in range(50000))  # long-lived containers
+    for _ in range(40):  # enough young collections for a full one to be due
+        gc.collect(0)
+        gc.collect(1)
+    young.extend([] for _ in range(2000))  # and a young generation past its threshold
+    QTimer.singleShot(400, app.quit)
+
+QTimer.singleShot(300, run)
 app.exec()
-print(before, gc.get_freeze_count(), len(kept))
+print(counts[0], gc.get_freeze_count(), len(kept))
 """
     before, after, _ = map(int, run_fresh(code).split())
     assert after >= before + 50000

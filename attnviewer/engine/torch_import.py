@@ -25,8 +25,11 @@ HEADER_CHECK = "attnviewer.models.header"
 MODEL_MODULES = (HEADER_CHECK, "attnviewer.pipeline", "attnviewer.models.registry", "attnviewer.models.checkpoint",
                  "safetensors.torch", "attnviewer.decoding.search", "attnviewer.models.captioner",
                  "attnviewer.models.video_captioner", "attnviewer.models.translator")
-_ONE_AT_A_TIME = threading.RLock()  # held for the whole of a quiet import
-_importing = threading.Event()  # set while a quiet import runs (the GUI's collector waits then)
+# One import at a time of torch, and one of the model code: the engine's read checks a header while
+# torch is imported by the early thread (they share no package), never two threads on the same one.
+_TORCH, _MODEL_CODE = threading.RLock(), threading.RLock()
+_count_lock = threading.Lock()
+_running = 0  # quiet imports under way (the GUI's collector waits then)
 _qt_loaded = threading.Event()  # Qt's libraries are loaded (the QApplication exists)
 _window_painted = threading.Event()  # the window's first paint is done
 WAIT_S = 20.0  # the most the early import waits for either (then it goes on regardless)
@@ -45,7 +48,13 @@ def window_painted() -> None:
 
 def importing() -> bool:
     """Whether a quiet import is under way (its garbage must not be collected meanwhile)."""
-    return _importing.is_set()
+    return _running > 0
+
+
+def _under_way(step: int) -> None:
+    global _running
+    with _count_lock:
+        _running += step
 
 
 def load_torch_libraries() -> list[str]:
@@ -91,19 +100,19 @@ def quiet_import(name: str, before=None):
     import importlib
     import sys
 
-    with _ONE_AT_A_TIME:  # another thread's import of the same package: wait for it, whole
+    with _TORCH if name == "torch" else _MODEL_CODE:  # another thread's import: wait for it, whole
         if name not in sys.modules:
             was_enabled = gc.isenabled()
             gc.disable()  # before the libraries: other threads allocate while they load without the GIL
-            _importing.set()
+            _under_way(1)
             try:
                 if before is not None:
                     before()
                 importlib.import_module(name)
             finally:
                 gc.freeze()
-                _importing.clear()
-                if was_enabled:
+                _under_way(-1)
+                if was_enabled and not importing():
                     gc.enable()
         return sys.modules[name]
 
@@ -119,6 +128,7 @@ def _import_early() -> None:
         _qt_loaded.wait(WAIT_S)
         load_torch_libraries()  # the GIL released: the window's Python start-up goes on meanwhile
         _window_painted.wait(WAIT_S)
+        quiet_import(HEADER_CHECK)  # first: the engine's read of the input checks the model's header
         import_torch()
         import_model_code()
     except Exception:  # (ImportError, a broken install): the engine's own import reports it in the window
