@@ -68,13 +68,16 @@ def main(argv=None) -> int:
     print(f"{'model':<20} {'words':>5} {'whole (ms)':>10} {'forced (ms)':>11} {'ratio':>6} "
           f"{'edited (ms)':>11} {'ratio':>6}")
     for model, path, sentence in cases:
+        w.open_file(path) if path else w.translate(sentence)  # (with the kind's model), then this model
+        wait(finished)
         side.controls.set_model(model)
         side.controls.set_settings(DecodeSettings("beam", beam=3, max_len=30))
-        w.last_error = ""  # (the model of another kind refused on the input shown before)
-        w.open_file(path) if path else w.translate(sentence)
+        w.last_error = ""
+        w.rerun(side)
         wait(lambda: finished() or w.last_error)
         if w.last_error:
             raise SystemExit(f"{model}: {w.last_error}")
+        assert st.result.model == model
         words = [s.token for s in st.words]
         t = len(words) // 2
         whole, forced, edited = [], [], []
