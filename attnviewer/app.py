@@ -1,5 +1,5 @@
-"""Start the desktop app. torch is not imported here: a thread of its own imports it while the
-window is built (start_early), and the engine uses it on its thread."""
+"""Start the desktop app. torch is not imported here: a thread of its own imports it once the
+window is painted, while the engine reads the input (start_early); the engine uses it on its thread."""
 from __future__ import annotations
 
 import sys
@@ -12,8 +12,8 @@ COLLECT_MS = 100  # how often the GUI thread runs the garbage collector's young 
 
 def start_early() -> None:
     """First thing in the process: automatic garbage collections off (the GUI thread runs them,
-    see collect_on_gui_thread), and torch and the model code imported on a thread of their own
-    while the window's libraries load and the window is built (engine/torch_import.py)."""
+    see collect_on_gui_thread), and a thread of its own that imports torch and the model code once
+    the window is painted, while the engine reads the input (engine/torch_import.py)."""
     import gc
 
     from .engine.torch_import import start_early as import_early
@@ -66,13 +66,12 @@ def collect_on_gui_thread(app):
 
 
 def _tell_import_of_start_up(app) -> None:
-    """Tell the early import (engine/torch_import.py) that Qt's libraries are loaded, and later that
-    the first window's first paint is done (a posted event below the repaint's priority runs after it)."""
+    """Tell the early import (engine/torch_import.py) when the first window's first paint is done
+    (a posted event below the repaint's priority runs after it)."""
     from PySide6.QtCore import QCoreApplication, QEvent, QObject
 
     from .engine import torch_import
 
-    torch_import.qt_loaded()
     painted = QEvent.Type(QEvent.registerEventType())
 
     class FirstPaint(QObject):

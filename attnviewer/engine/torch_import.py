@@ -1,11 +1,12 @@
 """Importing torch (and the model code) without stalling the window; no Qt here.
 
-The app starts this import on a thread of its own as the process starts (start_early), in two
-parts timed against the window's start-up: torch's shared libraries are mapped (without the GIL)
-as soon as Qt's own are loaded (qt_loaded), while the window's Python code is imported and the
-window built; the Python part of `import torch` and the model code (which hold the GIL) start once
-the window's first paint is done (window_painted), so the input shows at once. The engine thread's
-import then finds torch imported (or waits for the import under way: one import at a time, never a
+The app starts this thread as the process starts (start_early); it waits for the window's first
+paint (window_painted), so the input shows at once, then imports the header check, maps torch's
+shared libraries (without the GIL), imports torch and the model code, while the engine thread
+reads the input (a video's packets listed, its frames decoded). Mapping the libraries while the
+window was still importing its own was tried: the C library maps one library at a time, so the
+window's imports waited for torch's (window shown 1.1-1.7x later). The engine thread's import
+then finds torch imported (or waits for the import under way: one import at a time, never a
 half-imported module handed out); a job that asks first imports it itself.
 """
 from __future__ import annotations
@@ -30,19 +31,12 @@ MODEL_MODULES = (HEADER_CHECK, "attnviewer.pipeline", "attnviewer.models.registr
 _TORCH, _MODEL_CODE = threading.RLock(), threading.RLock()
 _count_lock = threading.Lock()
 _running = 0  # quiet imports under way (the GUI's collector waits then)
-_qt_loaded = threading.Event()  # Qt's libraries are loaded (the QApplication exists)
 _window_painted = threading.Event()  # the window's first paint is done
-WAIT_S = 20.0  # the most the early import waits for either (then it goes on regardless)
-
-
-def qt_loaded() -> None:
-    """Said by the app once its QApplication exists: mapping torch's libraries no longer holds up
-    Qt's (the C library maps one library at a time)."""
-    _qt_loaded.set()
+WAIT_S = 20.0  # the most the early import waits for the first paint (then it goes on regardless)
 
 
 def window_painted() -> None:
-    """Said by the app after the window's first paint: the GIL-heavy part of the import may start."""
+    """Said by the app after the window's first paint: the import may start."""
     _window_painted.set()
 
 
@@ -125,11 +119,9 @@ def import_model_code() -> None:
 
 def _import_early() -> None:
     try:
-        _qt_loaded.wait(WAIT_S)
-        load_torch_libraries()  # the GIL released: the window's Python start-up goes on meanwhile
         _window_painted.wait(WAIT_S)
         quiet_import(HEADER_CHECK)  # first: the engine's read of the input checks the model's header
-        import_torch()
+        import_torch()  # (its libraries mapped first, the GIL released)
         import_model_code()
     except Exception:  # (ImportError, a broken install): the engine's own import reports it in the window
         pass
