@@ -365,7 +365,8 @@ def video_captions(annotations: Path, clip_root: Path, check_files: bool = True)
 
 # --- sentence pairs -------------------------------------------------------------------------------
 
-def _pair_items(path: Path, problems: Problems, split: str | None, label: str) -> Iterator[tuple[str, Item]]:
+def _pair_items(path: Path, problems: Problems, split: str | None, label: str,
+                interned: bool = True) -> Iterator[tuple[str, Item]]:
     head = _head(path, "tab-separated sentence pairs")
     if _is_json(path, head) or b"\t" not in head:
         raise DataError(f"{printable(path)}: not tab-separated sentence pairs (source<TAB>target per line)")
@@ -374,7 +375,7 @@ def _pair_items(path: Path, problems: Problems, split: str | None, label: str) -
             problems.add("malformed line", where)
             continue
         source = tokenize(row[0], keep_punctuation=True, interned=False)  # kept as one string, joined
-        target = tokenize(row[1], keep_punctuation=True)
+        target = tokenize(row[1], keep_punctuation=True, interned=interned)
         if not source or not target:
             problems.add("empty sentence", where)
             continue
@@ -394,10 +395,11 @@ def pair_files(path: Path) -> list[tuple[str | None, Path, str]]:
             if f is not None and (split == "train" or f.exists())]
 
 
-def pair_stream(path: Path, problems: Problems) -> Iterator[tuple[str, Item]]:
-    """(split, item) of every usable pair, one at a time (a corpus larger than memory is read so)."""
+def pair_stream(path: Path, problems: Problems, interned: bool = True) -> Iterator[tuple[str, Item]]:
+    """(split, item) of every usable pair, one at a time (a corpus larger than memory is read so);
+    interned=False where the target words are not kept."""
     for split, f, label in pair_files(path):
-        yield from _pair_items(f, problems, split, label)
+        yield from _pair_items(f, problems, split, label, interned)
 
 
 def pairs(path: Path) -> Corpus:

@@ -28,9 +28,10 @@ import tempfile
 import threading
 import weakref
 from array import array
-from collections import Counter
+from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import count
 from pathlib import Path
 from typing import Callable
 
@@ -236,8 +237,9 @@ def _read(s, folder: Path, log, source_specials) -> TrainingPairs:
     data = Path(s.data)
     holdout = not has_val_split(data)
     reader, long_train, long_val = Problems(), Problems(), Problems()
-    source_ids: dict[str, int] = {}
-    target_ids: dict[str, int] = {START: 0, END: 1}
+    # provisional ids in order of first appearance; a missing word gets the next (a C-level call)
+    source_ids: dict[str, int] = defaultdict(count().__next__)
+    target_ids: dict[str, int] = defaultdict(count(2).__next__, {START: 0, END: 1})
     sources, targets = IdWriter(folder, "source"), IdWriter(folder, "target")
     val: list[Item] = []
     seen_splits: set[str] = set()
@@ -257,11 +259,11 @@ def _read(s, folder: Path, log, source_specials) -> TrainingPairs:
 
     def train(item: Item) -> None:
         if fits(item, long_train, "training"):
-            sources.add([source_ids.setdefault(w, len(source_ids)) for w in item.source.split()])
-            targets.add([0, *[target_ids.setdefault(w, len(target_ids)) for w in item.references[0]], 1])
+            sources.add([source_ids[w] for w in item.source.split()])
+            targets.add([0, *[target_ids[w] for w in item.references[0]], 1])
 
     try:
-        for split, item in pair_stream(data, reader):
+        for split, item in pair_stream(data, reader, interned=False):  # the id tables keep one string a word
             seen_splits.add(split)
             if split == "val":
                 validation(item)
