@@ -1,5 +1,5 @@
-"""Start the desktop app. torch is not imported here: a thread of its own imports it once the
-window is painted, while the engine reads the input (start_early); the engine uses it on its thread."""
+"""Start the desktop app. torch is not imported here: the engine imports it on its own thread
+after the window is on screen (engine/torch_import.py says why not sooner)."""
 from __future__ import annotations
 
 import sys
@@ -8,18 +8,6 @@ from .errors import DisplayError
 
 
 COLLECT_MS = 100  # how often the GUI thread runs the garbage collector's young generations
-
-
-def start_early() -> None:
-    """First thing in the process: automatic garbage collections off (the GUI thread runs them,
-    see collect_on_gui_thread), and a thread of its own that imports torch and the model code once
-    the window is painted, while the engine reads the input (engine/torch_import.py)."""
-    import gc
-
-    from .engine.torch_import import start_early as import_early
-
-    gc.disable()
-    import_early()
 
 
 def collect_on_gui_thread(app):
@@ -65,32 +53,6 @@ def collect_on_gui_thread(app):
     return collector
 
 
-def _tell_import_of_start_up(app) -> None:
-    """Tell the early import (engine/torch_import.py) when the first window's first paint is done
-    (a posted event below the repaint's priority runs after it)."""
-    from PySide6.QtCore import QCoreApplication, QEvent, QObject
-
-    from .engine import torch_import
-
-    painted = QEvent.Type(QEvent.registerEventType())
-
-    class FirstPaint(QObject):
-        def eventFilter(self, obj, ev) -> bool:
-            if ev.type() == QEvent.Type.Paint:
-                app.removeEventFilter(self)
-                QCoreApplication.postEvent(self, QEvent(painted), -10)  # the repaint is posted at -1
-            return False
-
-        def event(self, ev) -> bool:
-            if ev.type() == painted:
-                torch_import.window_painted()
-                return True
-            return super().event(ev)
-
-    watcher = FirstPaint(app)
-    app.installEventFilter(watcher)
-
-
 def make_application(argv: list[str] | None = None, collect: bool = True):
     """The QApplication with the app's names and the process settings the window relies on;
     `collect`: garbage collections on the GUI thread's timer only (collect_on_gui_thread)."""
@@ -103,7 +65,6 @@ def make_application(argv: list[str] | None = None, collect: bool = True):
     app.setApplicationName("attnviewer")
     app.setOrganizationName("attnviewer")
     app.setDesktopFileName("io.github.attnviewer.AttnViewer")
-    _tell_import_of_start_up(app)
     if collect and not hasattr(app, "_attnviewer_collector"):
         app._attnviewer_collector = collect_on_gui_thread(app)
     return app
@@ -162,7 +123,6 @@ def route_warnings(window):
 
 def run(path: str | None = None, argv: list[str] | None = None, text: str | None = None) -> int:
     check_display()
-    start_early()
     app = make_application(argv)
     from .ui.main_window import MainWindow
 

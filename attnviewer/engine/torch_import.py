@@ -1,13 +1,15 @@
-"""Importing torch (and the model code) without stalling the window; no Qt here.
+"""Importing torch and the model code on the engine's threads without stalling the window; no Qt here.
 
-The app starts this thread as the process starts (start_early); it waits for the window's first
-paint (window_painted), so the input shows at once, then imports the header check, maps torch's
-shared libraries (without the GIL), imports torch and the model code, while the engine thread
-reads the input (a video's packets listed, its frames decoded). Mapping the libraries while the
-window was still importing its own was tried: the C library maps one library at a time, so the
-window's imports waited for torch's (window shown 1.1-1.7x later). The engine thread's import
-then finds torch imported (or waits for the import under way: one import at a time, never a
-half-imported module handed out); a job that asks first imports it itself.
+One import at a time of torch and one of the model code (never a half-imported module handed to a
+second thread), each with the garbage collector paused and what it built frozen afterwards.
+
+Tried and measured (benchmarks/ui_latency.py, 3 alternated runs of each kind, 2 cores): importing
+torch on a thread of its own from the process's start, to overlap it with the window's start-up
+and the input's read. Mapping torch's libraries holds the C library's loader lock for 0.3-1 s, and
+whatever loads a library or starts a thread meanwhile waits for it holding the GIL: during the
+window's own imports, the window showed 1.1-1.7x later; during the input's read (PIL, PyAV) or
+the first paint of the image, the window stalled 80-800 ms. The first word came no sooner (ratios
+0.87-1.09). So the engine maps them after the input is read and shown, as before.
 """
 from __future__ import annotations
 
@@ -17,27 +19,17 @@ import threading
 
 from .loader_lock import LIBRARIES
 
-EARLY_THREAD = "attnviewer-early-import"
 # What the engine imports for a first job of any kind: the checkpoint's header check (pydantic),
-# the models and the search. Each is imported quietly in turn after torch, one thread at a time:
-# two threads importing pydantic at once (the engine's read checking a header while another thread
-# loaded a model) failed with "partially initialized module 'pydantic._internal._validators'".
+# the models and the search; imported on the engine thread before its model loader thread starts, one
+# thread at a time: two threads importing pydantic at once failed a first job with "partially
+# initialized module 'pydantic._internal._validators'" (once in 3 video runs).
 HEADER_CHECK = "attnviewer.models.header"
 MODEL_MODULES = (HEADER_CHECK, "attnviewer.pipeline", "attnviewer.models.registry", "attnviewer.models.checkpoint",
                  "safetensors.torch", "attnviewer.decoding.search", "attnviewer.models.captioner",
                  "attnviewer.models.video_captioner", "attnviewer.models.translator")
-# One import at a time of torch, and one of the model code: the engine's read checks a header while
-# torch is imported by the early thread (they share no package), never two threads on the same one.
-_TORCH, _MODEL_CODE = threading.RLock(), threading.RLock()
+_TORCH, _MODEL_CODE = threading.RLock(), threading.RLock()  # one thread at a time imports either
 _count_lock = threading.Lock()
 _running = 0  # quiet imports under way (the GUI's collector waits then)
-_window_painted = threading.Event()  # the window's first paint is done
-WAIT_S = 20.0  # the most the early import waits for the first paint (then it goes on regardless)
-
-
-def window_painted() -> None:
-    """Said by the app after the window's first paint: the import may start."""
-    _window_painted.set()
 
 
 def importing() -> bool:
@@ -115,21 +107,3 @@ def import_model_code() -> None:
     """The model code (MODEL_MODULES), each module imported quietly, one thread at a time."""
     for name in MODEL_MODULES:
         quiet_import(name)
-
-
-def _import_early() -> None:
-    try:
-        _window_painted.wait(WAIT_S)
-        quiet_import(HEADER_CHECK)  # first: the engine's read of the input checks the model's header
-        import_torch()  # (its libraries mapped first, the GIL released)
-        import_model_code()
-    except Exception:  # (ImportError, a broken install): the engine's own import reports it in the window
-        pass
-
-
-def start_early() -> threading.Thread:
-    """Start importing torch and the model code now, on a thread of its own (see the module's
-    docstring). Returns the thread (a daemon: it never keeps the process alive)."""
-    thread = threading.Thread(target=_import_early, name=EARLY_THREAD, daemon=True)
-    thread.start()
-    return thread
