@@ -8,10 +8,11 @@ Times are seconds since --t0, the parent's time.time() taken just before it star
 (so interpreter start-up counts). Inside, time.perf_counter() is tied to that clock once, on the
 first line below, before any import.
 
-engine:   the app's own design: the window opens the input (open_file, or translate for a
-          sentence) and submits the job; the engine thread reads it (an image; a video: every
-          packet listed, the sampled frames decoded; a sentence), imports torch, loads the model
-          and streams Steps as signals; the window coalesces redraws.
+engine:   the app's own design (its garbage collector on the GUI thread): the window opens the
+          input (open_file, or translate for a sentence) and submits the job; the engine thread
+          reads it (an image; a video: every packet listed, the sampled frames decoded; a
+          sentence), imports torch, loads the model and streams Steps as signals; the window
+          coalesces redraws. The process's peak resident size is noted at the last word.
 baseline: the naive design: the GUI thread itself reads the input, imports torch, loads the model
           and runs the one decode path (attnviewer.pipeline: read, load_model, run), drawing
           every Step through the window's slots and redraw(), with processEvents() between steps
@@ -135,7 +136,10 @@ for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
     QSettings.setPath(QSettings.Format.IniFormat, scope, tmp.name)
 from attnviewer.app import make_application  # noqa: E402  (the app's own QApplication set-up)
 
-app = make_application([sys.argv[0]])
+try:  # the naive design: Python's own collections
+    app = make_application([sys.argv[0]], collect=args.mode == "engine")
+except TypeError:  # (a checkout from before the GUI thread's collector)
+    app = make_application([sys.argv[0]])
 
 from attnviewer.engine import worker as worker_module  # noqa: E402
 from attnviewer.settings import DecodeSettings  # noqa: E402
@@ -458,6 +462,7 @@ class Recorder(QObject):
         if slot == "main":
             marks["stream_end"] = now()  # the window's own slot (and its redraw) ran before this one
             marks["caption"] = " ".join(result.best.tokens)
+            memory["peak at last word"] = peak_rss_mb()
             post_marker("stream_painted")
             self.finish()
 
@@ -553,6 +558,14 @@ def run_baseline():
 
 
 playback: dict = {}
+memory: dict = {}
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident size so far, MB (Linux reports kB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def play_all():
@@ -667,10 +680,12 @@ else:
 app.exec()
 sample_stop.set()
 faulthandler.cancel_dump_traceback_later()
+memory["peak at close"] = peak_rss_mb()
 
 out = {
     "mode": args.mode, "unshared": args.unshared, "marks": marks, "ticks": ticks, "tick_cpu": tick_cpu, "steps": steps_at, "redraws": redraws,
     "intervals": intervals, "cpu": cpu, "samples": samples, "errors": errors, "clean_shutdown": clean["value"], "playback": playback,
+    "memory": memory,
 }
 Path(args.out).write_text(json.dumps(out))
 tmp.cleanup()

@@ -5,8 +5,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 
 def run_fresh(code: str) -> str:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
