@@ -8,6 +8,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -233,3 +234,19 @@ def test_every_translator_design_trains_and_validates(tmp_path, options):
     assert torch.isfinite(loss) and model.fc.weight.grad.abs().sum() > 0
     scores = task.validate(model.eval())
     assert 0 <= scores["BLEU"] <= 100 and 0 <= scores["chrF"] <= 100 and scores["loss"] > 0
+
+
+def test_the_epoch_order_is_held_in_int32_and_is_the_int64_permutation():
+    """A corpus of millions holds its epoch's order in half the memory, in the very same order."""
+    lengths = np.random.default_rng(1).integers(1, 50, 5000).astype(np.int32)
+    for seed, epoch in ((0, 0), (7, 3)):
+        order = epoch_order(len(lengths), seed, epoch, batch=16, lengths=lengths)
+        assert order.dtype == torch.int32
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)  # the order as int64 tensors give it
+        wide = torch.randperm(len(lengths), generator=gen)
+        key = torch.as_tensor(lengths)
+        wide = torch.cat([part[key[part].sort(stable=True).indices] for part in wide.split(16 * 50)])
+        full = len(lengths) // 16
+        wide = torch.cat([wide[: full * 16].view(full, 16)[torch.randperm(full, generator=gen)].flatten(),
+                          wide[full * 16 :]])
+        assert order.tolist() == wide.tolist()
