@@ -72,6 +72,15 @@ def shown(text: str) -> str:
     return text
 
 
+def opens(command: str, source: str, out) -> None:
+    """What training wrote captions `source` on the command line and in the window's engine."""
+    code, said, err = run([command, source, "--model", str(out), "--greedy", "--max-len", "5"])
+    assert code == 0 and err == "", err
+    shown(said)
+    result = in_window(command, source, out)
+    assert result.hypotheses[0].tokens and shown(" ".join(result.hypotheses[0].tokens))
+
+
 # ---- image captions ------------------------------------------------------------------------------
 
 def test_image_captions_with_hostile_words_train_a_model_that_caption_and_the_window_open(tmp_path, qapp):
@@ -86,12 +95,7 @@ def test_image_captions_with_hostile_words_train_a_model_that_caption_and_the_wi
                            "--features-dir", str(tmp_path / "f"), "--image-size", "64", "--batch-size", "8", *FAST])
     assert code == 0, err
     trained_clean(said, out, len(HOSTILE))
-    image = str(sorted(root.rglob("*.jpg"))[0])
-    code, said, err = run(["caption", image, "--model", str(out), "--greedy", "--max-len", "5"])
-    assert code == 0 and err == "", err
-    shown(said)
-    result = in_window("caption", image, out)
-    assert result.hypotheses[0].tokens and shown(" ".join(result.hypotheses[0].tokens))
+    opens("caption", str(sorted(root.rglob("*.jpg"))[0]), out)
 
 
 def test_an_image_caption_csv_line_of_a_200000_character_word_is_skipped_and_counted(tmp_path):
@@ -117,12 +121,7 @@ def test_video_captions_with_hostile_words_train_a_model_that_video_and_the_wind
                            "--features-dir", str(tmp_path / "f"), "--frame-size", "64", "--batch-size", "4", *FAST])
     assert code == 0, err
     trained_clean(said, out, len(HOSTILE))
-    clip = str(sorted(root.rglob("*.mp4"))[0])
-    code, said, err = run(["video", clip, "--model", str(out), "--greedy", "--max-len", "5"])
-    assert code == 0 and err == "", err
-    shown(said)
-    result = in_window("video", clip, out)
-    assert result.hypotheses[0].tokens and shown(" ".join(result.hypotheses[0].tokens))
+    opens("video", str(sorted(root.rglob("*.mp4"))[0]), out)
 
 
 # ---- sentence pairs ------------------------------------------------------------------------------
