@@ -1231,7 +1231,11 @@ video with its three most attended frames, or the alignment matrix of a sentence
 panel: the words with their probabilities, the top words at the current step and the final beam
 hypotheses, any of which can be viewed.</p>
 <p><b>Compare</b> (Ctrl+K) adds a second column with its own model on the same input;
-<b>Reversed</b> (Ctrl+R, videos) runs the same model on the clip played backwards.</p>"""
+<b>Reversed</b> (Ctrl+R, videos) runs the same model on the clip played backwards.</p>
+<p><b>What if</b> (Ctrl+I) asks the model about the current word: double-click a top word (or type
+one) to make it write that instead (a ψ branch beside the hypotheses); the What if window shows
+each word's scores, the beam tree, masking and gradient attribution, an attention editor and a
+sentence to score.</p>"""
 
 ABOUT = """<h3>attnviewer {version}</h3>
 <p>See where a neural network looks while it writes.</p>
