@@ -1,21 +1,16 @@
 """`attnviewer eval caption|video|translate --data ANNOTATIONS`: score models on a real dataset's split.
 
-The split is read by data/corpus.py (what its reader skipped is reported, one line per kind),
-decoded greedily and, with --beam K > 1, also with a beam of K, in batches through
-pipeline.run_all (each input read once for both), and scored by evaluation/metrics.py: BLEU-1..4,
-METEOR, ROUGE-L and CIDEr-D for captions, BLEU and chrF for translations. An input that cannot be
-read (a missing or corrupt image or clip, a sentence too long for the model) is counted, reported
-in one line, and left out of the scores; it never stops the run. `eval caption --grounding FILE`
-also runs the pointing game on the words the annotations give boxes or masks for
-(evaluation/grounding.py).
+Here the options are parsed and the tables printed; dataset_eval.py reads the split, decodes it
+(greedily and, with --beam K > 1, with a beam of K) and scores it: BLEU-1..4, METEOR, ROUGE-L and
+CIDEr-D for captions, BLEU and chrF for translations, and with `eval caption --grounding FILE` the
+pointing game on the words the annotations give boxes or masks for. An input that cannot be read
+is counted, reported in one line, and left out of the scores; it never stops the run.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-
-BATCH = 16  # inputs read and decoded at a time: a real split is never held in memory whole
 
 
 def add_data_options(p: argparse.ArgumentParser, task: str) -> None:
@@ -33,157 +28,29 @@ def add_data_options(p: argparse.ArgumentParser, task: str) -> None:
                    help="the split to score (default test)")
 
 
-def split_items(args: argparse.Namespace):
-    """(corpus, the items to score) of --data and --split, at most --n of them."""
-    from ..data.corpus import read_corpus
-    from ..errors import DataError
-
-    root = getattr(args, "images", None) or getattr(args, "clips", None)
-    corpus = read_corpus(args.task, Path(args.data), Path(root) if root else None)
-    if args.split == "all":
-        items = [it for split in corpus.splits.values() for it in split]
-    elif corpus.splits.get(args.split):
-        items = corpus.splits[args.split]
-    else:
-        have = ", ".join(f"{s} ({len(v)})" for s, v in corpus.splits.items())
-        raise DataError(f"{args.data}: no {args.split} split to evaluate; it has {have} (choose one with --split)")
-    return corpus, items[:args.n] if args.n else items
-
-
 def evaluate_data(args: argparse.Namespace) -> dict:
-    from .. import kinds
-    from .evaluate import evaluation
-
+    """Score the models on --data's split (dataset_eval.py) and print the tables."""
+    from ..dataset_eval import evaluate
     from ..settings import DecodeSettings
+    from .evaluate import evaluation
+    from .folder import Progress
 
-    kind = kinds.get(args.task)
     names, settings = evaluation(args, args.task)  # checked --beam: greedy, or a beam of it
     runs = [("greedy", DecodeSettings("greedy").validate())]  # always, and the beam beside it
     if settings.method == "beam":
         runs.append((settings.describe(), settings))
-    corpus, items = split_items(args)
-    grounds = None
-    if getattr(args, "grounding", None):
-        from ..evaluation.grounding import read_grounds
-
-        grounds = read_grounds(Path(args.grounding))
-    which = f"{len(items)} items (all splits)" if args.split == "all" else f"{len(items)} {args.split} items"
-    print(f"{args.data}: {which} of {corpus.summary()}; decoding: "
-          f"{' and '.join(label for label, _ in runs)}", flush=True)
-    for line in corpus.problems.lines():
-        print(f"attnviewer: skipped while reading the dataset: {line}", file=sys.stderr)
-    report = {"data": str(args.data), "split": args.split, "items": len(items),
-              "skipped while reading": corpus.problems.lines(), "models": {}}
-    for name in names:
-        report["models"][name] = score_model(args, kind, name, items, runs, grounds)
+    root = getattr(args, "images", None) or getattr(args, "clips", None)
+    grounding = getattr(args, "grounding", None)
+    report = evaluate(args.task, Path(args.data), Path(root) if root else None, args.split, args.n, names, runs,
+                      args.device, Path(grounding) if grounding else None,
+                      say=lambda line: print(line, flush=True),
+                      warn=lambda line: print(f"attnviewer: {line}", file=sys.stderr),
+                      progress=lambda total, label: Progress(total, label=label))
     notes = {note: None for row in report["models"].values() for note in row.get("notes", ())}
     for note in notes:  # (the same for every model: said once)
         print(f"attnviewer: {note}", file=sys.stderr)
-    print_tables(report, runs, kind.name)
+    print_tables(report, runs, args.task)
     return report
-
-
-def score_model(args, kind, name: str, items: list, runs: list, grounds) -> dict:
-    from ..data.corpus import Problems
-    from ..errors import MediaError
-    from ..pipeline import load_model, model_config, run_all
-    from .folder import Progress
-
-    model = load_model(kind, name, args.device)
-    config = model_config(name)
-    unread = Problems()
-    scored, captions = [], {label: [] for label, _ in runs}
-    texts = {label: [] for label, _ in runs}  # translations as written out (a transformer's detokenised text)
-    tallies = {label: _grounding_tally() for label, _ in runs} if grounds else {}
-    far = 0  # inputs the model's domain record finds unlike its training data
-    progress = Progress(len(items), label=f"{name}: decoding")
-    try:
-        for start in range(0, len(items), BATCH):
-            batch, medias = [], []
-            for item in items[start:start + BATCH]:
-                try:
-                    medias.append(kind.fit(kind.read(item.source, config), model))
-                    batch.append(item)
-                except MediaError as e:
-                    why = str(e).removeprefix(item.source).lstrip(": ")  # the example names the item already
-                    unread.add(f"unreadable {kind.noun}" if kind.name != "translate" else "unusable sentence",
-                               f"{Path(item.id).name if kind.name != 'translate' else item.id}: {why}")
-            if batch:
-                for label, settings in runs:
-                    results = run_all(kind, model, medias, settings, batch=len(batch))
-                    captions[label] += [r.best.tokens for r in results]
-                    texts[label] += [r.best.text for r in results]
-                    if label == "greedy":
-                        far += sum(r.note is not None for r in results)
-                    if grounds:
-                        for item, media, result in zip(batch, medias, results):
-                            tallies[label].add(grounds, item.source, tuple(media.rgb.shape[:2]), result.best)
-                scored += batch
-            progress.advance(min(BATCH, len(items) - start))
-    finally:
-        progress.close()
-    for line in unread.lines():
-        print(f"attnviewer: {name}: left out: {line}", file=sys.stderr)
-    row = {"scored": len(scored), "left out": unread.lines(), "unlike the training data": far}
-    if far:
-        print(f"attnviewer: note: {far} of {len(scored)} inputs look unlike the data {name} was trained on",
-              file=sys.stderr)
-    if not scored:
-        from ..errors import DataError
-
-        raise DataError(f"{args.data}: none of the {len(items)} {args.split} items could be read for {name}")
-    refs = [it.references for it in scored]
-    if kind.name == "translate":
-        from ..evaluation.metrics import standard_translation_metrics, translation_metrics
-
-        written = reference_texts(Path(args.data), scored)
-        row["scores"] = {}
-        for label, cs in captions.items():
-            standard, row["sacrebleu signatures"] = standard_translation_metrics(written, texts[label])
-            on_tokens = translation_metrics(refs, [" ".join(c) for c in cs])["BLEU"]
-            row["scores"][label] = dict(standard, **{"BLEU (corpus tokens)": on_tokens})
-    else:
-        from ..evaluation.metrics import caption_metrics
-
-        print(f"{name}: scoring {len(scored)} captions per decoding", flush=True)
-        done = caption_metrics(refs, captions)
-        row["scores"], row["notes"], row["computed by"] = done.scores, done.notes, done.computed_by()
-    if grounds:
-        row["grounding"] = {label: t.report() for label, t in tallies.items()}
-    return row
-
-
-def reference_texts(data: Path, items: list) -> list[list[str]]:
-    """The target sentences of these pairs as the file writes them (case, punctuation): what
-    sacreBLEU's standard figure compares with. The reader keeps only their lower-cased words, so
-    the lines it named the items after are read again, by the reader's own row reader."""
-    import csv
-
-    from ..data.corpus import Problems
-    from ..data.readers import _rows
-
-    wanted: dict[Path, set[str]] = {}
-    for item in items:  # "line 7", or "test.tsv line 7" in a folder of splits
-        name, _, _ = item.id.rpartition(" line ")
-        wanted.setdefault(data / name if name else data, set()).add(item.id)
-    text: dict[str, str] = {}
-    for path, ids in wanted.items():
-        label = f"{path.name} line" if path != data else "line"
-        for where, row in _rows(path, Problems(), "\t", csv.QUOTE_NONE, label):
-            if where in ids:
-                text[where] = row[1]
-    gone = [item.id for item in items if item.id not in text]
-    if gone:
-        from ..errors import DataError
-
-        raise DataError(f"{data}: changed while it was evaluated ({gone[0]} is no longer a sentence pair)")
-    return [[text[item.id]] for item in items]
-
-
-def _grounding_tally():
-    from ..evaluation.grounding import GroundingTally
-
-    return GroundingTally()
 
 
 def print_tables(report: dict, runs: list, task: str) -> None:
