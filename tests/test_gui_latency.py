@@ -105,13 +105,13 @@ def test_torch_libraries_load_before_torch_is_imported():
     torch then imports and computes."""
     code = (
         "import sys\n"
-        "from attnviewer.engine.worker import _load_torch_libraries\n"
-        "loaded = _load_torch_libraries()\n"
+        "from attnviewer.engine.torch_import import load_torch_libraries\n"
+        "loaded = load_torch_libraries()\n"
         "assert loaded and 'torch' not in sys.modules, (loaded, 'torch' in sys.modules)\n"
         "maps = open('/proc/self/maps').read()\n"
         "assert 'libtorch_cpu' in maps and 'libtorch_python' in maps\n"
-        "from attnviewer.engine.worker import _import_torch\n"
-        "torch = _import_torch()\n"
+        "from attnviewer.engine.torch_import import import_torch\n"
+        "torch = import_torch()\n"
         "print(float(torch.ones(3).sum()))\n"
     )
     if not sys.platform.startswith("linux"):

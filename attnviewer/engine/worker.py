@@ -22,15 +22,15 @@ from ..settings import DecodeSettings
 from ..errors import AttnViewerError, first_line, printable
 from ..files import file_stamp
 from .exports import ExportCancelled, ExportRequest, open_result, render_preview, write_export
-from .torch_import import import_torch as _import_torch, load_torch_libraries as _load_torch_libraries  # noqa: F401
+from .torch_import import import_torch as _import_torch
 from .torch_import import HEADER_CHECK, import_model_code as _import_model_code, quiet_import as _quiet_import
 
 log = logging.getLogger(__name__)
 WARM_UP_DELAY_MS = 2000  # after the first caption: the export look-ups wait until the window is idle
 MODEL_CACHE_SIZE = 3
 LOADER_THREAD = "attnviewer-model-loader"
-LOAD_POLL_S = 0.05
-WHATIF = "whatif"  # the slot of what-if probes (Engine.probe)  # how often a job waiting for its model checks whether it was superseded
+LOAD_POLL_S = 0.05  # how often a job waiting for its model checks whether it was superseded
+WHATIF = "whatif"  # the slot of what-if probes (Engine.probe)
 
 
 @dataclass
@@ -236,7 +236,7 @@ class Worker(QObject):
 
     def _probe(self, job: Job, kind, model, media, fitted) -> None:
         """A what-if probe: its answer, or nothing if it was superseded meanwhile."""
-        from .probes import ATTRIBUTE, MASK, run_probe
+        from .probes import ATTRIBUTE, MASK, Branch, run_probe
 
         for name in ("attnviewer.whatif.masking", "cv2") + (("captum.attr",) if job.probe.what == ATTRIBUTE else ()):
             try:
@@ -248,7 +248,7 @@ class Worker(QObject):
         answer = run_probe(kind, model, fitted, job.settings, job.probe, job.cancel.is_set,
                            encoded=self._encoding(kind, model, media, fitted) if decodes else None)
         if answer is not None and not job.cancel.is_set():
-            if hasattr(answer, "result"):
+            if isinstance(answer, Branch):
                 answer.result.model = job.model
             self.probed.emit(job.id, job.slot, answer)
 

@@ -22,7 +22,9 @@ from PySide6.QtWidgets import (
     QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget, QAbstractItemView,
 )
 
-from ..whatif.tree import CUT, FINISHED, PRUNED, STYLE, best_path, rows_of
+from ..whatif.attribution import METHOD_NAMES
+from ..whatif.tree import BOX_H, BOX_W, COLUMN, CUT, FINISHED, ROW, START, STYLE, best_path, edge_style, \
+    node_label, node_tip, rows_of
 from .lens_controls import map_picture
 
 LABEL_ROWS = 18  # px under a strip of places for their labels (source words, frame times)
@@ -152,7 +154,6 @@ class TreeView(QGraphicsView):
     score); drag to pan, wheel to zoom. A click on a node emits its id."""
 
     node_clicked = Signal(int)
-    COLUMN, ROW, BOX_W, BOX_H = 120, 24, 104, 18
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -161,6 +162,7 @@ class TreeView(QGraphicsView):
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.tree, self.boxes, self.branches = None, {}, []
+        self._pressed = QPointF()  # where the last press was: a release near it is a click, not a pan
         self.setToolTip("drag to pan · wheel to zoom · click a node: its words and maps")
 
     def show_tree(self, tree, best: list[str] | None, branches=()) -> None:
@@ -179,22 +181,15 @@ class TreeView(QGraphicsView):
 
         def at(node_id: int) -> QPointF:
             if node_id < 0:
-                return QPointF(0, root * self.ROW)
-            return QPointF((tree.nodes[node_id].step + 1) * self.COLUMN, rows[node_id] * self.ROW)
+                return QPointF(0, root * ROW)
+            return QPointF((tree.nodes[node_id].step + 1) * COLUMN, rows[node_id] * ROW)
 
         for n in tree.of(0):  # edges under the boxes
-            a, b = at(n.parent), at(n.id)
-            path = QPainterPath(QPointF(a.x() + self.BOX_W, a.y()))
-            path.cubicTo(b.x() - 8, a.y(), a.x() + self.BOX_W + 8, b.y(), b.x(), b.y())
-            colour = "#1f5fbf" if n.id in thick else ("#cccccc" if n.state == PRUNED else "#777777")
-            scene.addPath(path, QPen(QColor(colour), 2.5 if n.id in thick else 1))
-        self._box(at(-1), "<start>", "#e8eefc", "#1f5fbf", "#000000", font, -1, "the start")
+            colour, width = edge_style(n, n.id in thick)
+            self._edge(at(n.parent), at(n.id), QPen(QColor(colour), width))
+        self._box(at(-1), "<start>", *START, font, -1, "the start")
         for n in tree.of(0):
-            fill, stroke, ink = STYLE[n.state]
-            shown = n.final if n.final is not None else n.score
-            tip = f"word {n.step + 1}: {n.word} ({n.state}; log prob {n.score:.3f}" + (
-                f", ranked by {n.final:.3f})" if n.final is not None else ")")
-            self._box(at(n.id), f"{n.word}  {shown:.2f}", fill, stroke, ink, font, n.id, tip,
+            self._box(at(n.id), node_label(n), *STYLE[n.state], font, n.id, node_tip(n),
                       dashed=n.state == CUT, bold=n.state in (FINISHED, CUT))
         for i, (label, ids, words) in enumerate(self.branches):
             self._branch(tree, at, n_rows + i, label, ids, words, font)
@@ -214,24 +209,25 @@ class TreeView(QGraphicsView):
         t = 0
         while t < len(ids) and ids[t] in children.get(node, {}):  # on the tree
             nxt = children[node][ids[t]]
-            a, b = at(node), at(nxt)
-            path = QPainterPath(QPointF(a.x() + self.BOX_W, a.y()))
-            path.cubicTo(b.x() - 8, a.y(), a.x() + self.BOX_W + 8, b.y(), b.x(), b.y())
-            self.scene().addPath(path, pen)
+            self._edge(at(node), at(nxt), pen)
             node, t = nxt, t + 1
         last = at(node)
         for j in range(t, len(ids)):  # off it
-            here = QPointF((j + 1) * self.COLUMN, row * self.ROW)
-            path = QPainterPath(QPointF(last.x() + self.BOX_W, last.y()))
-            path.cubicTo(here.x() - 8, last.y(), last.x() + self.BOX_W + 8, here.y(), here.x(), here.y())
-            self.scene().addPath(path, pen)
+            here = QPointF((j + 1) * COLUMN, row * ROW)
+            self._edge(last, here, pen)
             word = words[j] if j < len(words) else str(ids[j])
-            self._box(here, word, "#f3e5f5", BRANCH_INK, "#000000", font, -2 - j, f"{label}: word {j + 1}, {word}",
+            self._box(here, word[:22], "#f3e5f5", BRANCH_INK, "#000000", font, -2 - j, f"{label}: word {j + 1}, {word}",
                       dashed=True)
             last = here
         tag = self.scene().addSimpleText(f"\N{GREEK SMALL LETTER PSI} {label}", font)
         tag.setBrush(QBrush(QColor(BRANCH_INK)))
-        tag.setPos(last.x() + self.BOX_W + 8, last.y() - tag.boundingRect().height() / 2)
+        tag.setPos(last.x() + BOX_W + 8, last.y() - tag.boundingRect().height() / 2)
+
+    def _edge(self, a: QPointF, b: QPointF, pen: QPen) -> None:
+        """The curve from the right of a's box to the left of b's (as the SVG draws it)."""
+        path = QPainterPath(QPointF(a.x() + BOX_W, a.y()))
+        path.cubicTo(b.x() - 8, a.y(), a.x() + BOX_W + 8, b.y(), b.x(), b.y())
+        self.scene().addPath(path, pen)
 
     def _box(self, centre: QPointF, text: str, fill, stroke, ink, font, node_id: int, tip: str,
              dashed: bool = False, bold: bool = False) -> None:
@@ -240,9 +236,9 @@ class TreeView(QGraphicsView):
         pen = QPen(QColor(stroke), 2 if bold else 1)
         if dashed:
             pen.setStyle(Qt.PenStyle.DashLine)
-        box = QRectF(centre.x(), centre.y() - self.BOX_H / 2, self.BOX_W, self.BOX_H)
+        box = QRectF(centre.x(), centre.y() - BOX_H / 2, BOX_W, BOX_H)
         self.scene().addRect(box, pen, QBrush(QColor(fill))).setToolTip(tip)
-        label = self.scene().addSimpleText(text[:22], font)
+        label = self.scene().addSimpleText(text, font)
         label.setBrush(QBrush(QColor(ink)))
         label.setPos(centre.x() + 5, centre.y() - label.boundingRect().height() / 2)
         label.setToolTip(tip)
@@ -255,7 +251,7 @@ class TreeView(QGraphicsView):
         return next((i for i, box in self.boxes.items() if i >= 0 and box.contains(at)), None)
 
     def mouseReleaseEvent(self, event) -> None:
-        moved = (event.position() - self._pressed).manhattanLength() if hasattr(self, "_pressed") else 0
+        moved = (event.position() - self._pressed).manhattanLength()
         super().mouseReleaseEvent(event)
         if moved < 4 and event.button() == Qt.MouseButton.LeftButton:
             node_id = self.node_at(event.position().toPoint())
@@ -307,7 +303,7 @@ class WhatIfPane(QWidget):
         lay.addWidget(self.answer)
         self._rows: list = []
         self._look = self._small = self._labels = None
-        self._edit_for = None  # (word index, hypothesis) the editor's map was taken from
+        self._edit_for = None  # (word index, word, map shape) the editor's map was taken from
         self.attribution = None  # the last whatif Attribution shown
 
     # -- tabs ------------------------------------------------------------------------------------
@@ -458,8 +454,7 @@ class WhatIfPane(QWidget):
 
     def show_attribution(self, found, lines: list[str]) -> None:
         self.answer.setText("\n".join(lines))
-        name = {"saliency": "saliency", "ig": "integrated gradients"}[found.method]
-        self.probe_map.title = f"{name} (Spearman {found.spearman:+.2f})"
+        self.probe_map.title = f"{METHOD_NAMES[found.method]} (Spearman {found.spearman:+.2f})"
         self.probe_map.show_map(found.map, self._look, self._small, self._labels)
         self.attribution = found
         self.export_button.setEnabled(True)

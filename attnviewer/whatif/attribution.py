@@ -22,6 +22,7 @@ from .edits import edits
 from .masking import prefix_log_probs
 
 METHODS = ("saliency", "ig")
+METHOD_NAMES = {"saliency": "saliency", "ig": "integrated gradients"}  # as figures and lines name them
 
 
 @dataclass
@@ -48,7 +49,7 @@ class Attribution:
 
     def lines(self, printable=str, number: int | None = None) -> list[str]:
         n = self.step + 1 if number is None else number
-        name = {"saliency": "saliency", "ig": "integrated gradients"}[self.method]
+        name = METHOD_NAMES[self.method]
         out = [f"word {n} {printable(self.word)!r} (p {np.exp(self.value):.2f}): {name} of its log probability w.r.t. the "
                f"{self.what}: Spearman {self.spearman:+.2f} with its attention; peaks "
                + ("at the same place" if self.same_peak else
@@ -155,7 +156,7 @@ def attribution_figure(kind, media, result, found: Attribution, path, style, hyp
                        entropies=None)
         return replace(result, hypotheses=[word], places=None, lens=None, heads_shape=None, written=None)
 
-    name = {"saliency": "saliency", "ig": "integrated gradients"}[found.method]
+    name = METHOD_NAMES[found.method]
     others = [(one(found.map), 0, f"{name} (w.r.t. the {found.what}; Spearman {found.spearman:+.2f})", media)]
     opts = WriteOptions(title=f"word {t + 1} {found.word!r}: attention and {name}", others=others)
     return kind.write("comparison", media, one(found.attention), path, style, opts)

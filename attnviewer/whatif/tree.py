@@ -124,6 +124,25 @@ class BeamTree:
 COLUMN, ROW, BOX_W, BOX_H = 120, 24, 104, 18
 STYLE = {KEPT: ("#ffffff", "#333333", "#000000"), FINISHED: ("#d9f2d9", "#1a7f1a", "#000000"),
          CUT: ("#fff0d0", "#b36b00", "#000000"), PRUNED: ("#f2f2f2", "#bbbbbb", "#999999")}
+START = ("#e8eefc", "#1f5fbf", "#000000")  # the start's fill, stroke and ink
+BEST_INK = "#1f5fbf"
+
+
+def node_label(n: Node) -> str:
+    """What a node's box says: its word and its score (a finished node's: the one it is ranked by)."""
+    return f"{n.word}  {n.final if n.final is not None else n.score:.2f}"[:22]
+
+
+def node_tip(n: Node) -> str:
+    return f"step {n.step + 1}: {n.word} ({n.state}; log prob {n.score:.3f}" + (
+        f", ranked by {n.final:.3f})" if n.final is not None else ")")
+
+
+def edge_style(n: Node, on_best: bool) -> tuple[str, float]:
+    """The colour and width of the edge into a node: the best path thick, pruned candidates faint."""
+    if on_best:
+        return BEST_INK, 2.5
+    return ("#cccccc" if n.state == PRUNED else "#777777"), 1
 
 
 def rows_of(tree: BeamTree, item: int = 0) -> tuple[dict[int, float], float, int]:
@@ -180,24 +199,20 @@ def svg(tree: BeamTree, item: int = 0, best: list[str] | None = None, title: str
            f'<text x="10" y="16" font-size="12">{escape(title)}</text>']
     for n in nodes:  # edges first, under the boxes
         (x0, y0), (x1, y1) = at(n.parent), at(n.id)
-        thick = n.id in best_ids
-        colour = "#1f5fbf" if thick else ("#cccccc" if n.state == PRUNED else "#777777")
+        colour, width = edge_style(n, n.id in best_ids)
         out.append(f'<path d="M{x0 + BOX_W:.1f},{y0:.1f} C{x1 - 8:.1f},{y0:.1f} {x0 + BOX_W + 8:.1f},{y1:.1f} '
-                   f'{x1:.1f},{y1:.1f}" fill="none" stroke="{colour}" stroke-width="{2.5 if thick else 1}"/>')
+                   f'{x1:.1f},{y1:.1f}" fill="none" stroke="{colour}" stroke-width="{width}"/>')
     x, y0 = at(-1)
     out.append(f'<g class="node start"><rect x="{x}" y="{y0 - BOX_H / 2:.1f}" width="{BOX_W}" height="{BOX_H}" rx="4" '
-               f'fill="#e8eefc" stroke="#1f5fbf"/><text x="{x + 5}" y="{y0 + 4:.1f}">&lt;start&gt;</text></g>')
+               f'fill="{START[0]}" stroke="{START[1]}"/><text x="{x + 5}" y="{y0 + 4:.1f}">&lt;start&gt;</text></g>')
     for n in nodes:
         x, yy = at(n.id)
         fill, stroke, ink = STYLE[n.state]
-        label = f"{n.word}  {n.final if n.final is not None else n.score:.2f}"
         dash = ' stroke-dasharray="3,2"' if n.state == CUT else ""
-        tip = f"step {n.step + 1}: {n.word} ({n.state}; log prob {n.score:.3f}" + (
-            f", ranked by {n.final:.3f})" if n.final is not None else ")")
-        out.append(f'<g class="node {n.state}" data-step="{n.step + 1}"><title>{escape(tip)}</title>'
+        out.append(f'<g class="node {n.state}" data-step="{n.step + 1}"><title>{escape(node_tip(n))}</title>'
                    f'<rect x="{x}" y="{yy - BOX_H / 2:.1f}" width="{BOX_W}" height="{BOX_H}" rx="4" fill="{fill}" '
                    f'stroke="{stroke}" stroke-width="{2 if n.state in (FINISHED, CUT) else 1}"{dash}/>'
-                   f'<text x="{x + 5}" y="{yy + 4:.1f}" fill="{ink}">{escape(label[:22])}</text></g>')
+                   f'<text x="{x + 5}" y="{yy + 4:.1f}" fill="{ink}">{escape(node_label(n))}</text></g>')
     out.append("</svg>")
     return "\n".join(out)
 
