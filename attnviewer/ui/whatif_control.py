@@ -15,8 +15,7 @@ from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog
 
-from ..engine.probes import ATTRIBUTE, FORCE, INTERVENE, MASK, NODE, TARGET, Probe
-from ..engine.worker import WHATIF
+from ..engine.probes import ATTRIBUTE, FORCE, INTERVENE, MASK, NODE, TARGET, Branch, Probe
 from ..errors import AttnViewerError, printable
 from ..target_words import first_piece
 from ..whatif.tree import FINISHED
@@ -44,6 +43,8 @@ class WhatIf(QObject):
         self.job: int | None = None  # the probe running (or last run)
         self.about: int | None = None  # the first column's job whose words it asks about
         self.tree = None  # (job, BeamTree) of the first column's last beam search
+        self.asked: Probe | None = None  # the question running (or last asked)
+        self.answered: Probe | None = None  # the question whose masking or attribution the panel shows
         p = self.pane
         p.mask_asked.connect(lambda: self.ask_word(MASK))
         p.attribute_asked.connect(lambda method: self.ask_word(ATTRIBUTE, method))
@@ -104,7 +105,7 @@ class WhatIf(QObject):
         model = st.result.model
         self.job = w.engine.probe(inp.kind, inp.source, model, settings, probe, controls.device_name(),
                                   trust_pickle=model in self.side.jobs.trusted, options=inp.option_dict)
-        self.about = st.job
+        self.about, self.asked = st.job, probe
         self.pane.say(RUNNING[probe.what])
         w.statusBar().showMessage(RUNNING[probe.what])
         return self.job
@@ -157,7 +158,7 @@ class WhatIf(QObject):
 
         found = self.pane.attribution
         source = self.window._export_source()
-        if found is None or source is None:
+        if found is None or source is None or self.answered is None:
             return
         path, _ = QFileDialog.getSaveFileName(self.window, "Export the attribution figure",
                                               f"{source.stem}-word{found.step + 1}-{found.method}.png",
@@ -165,13 +166,10 @@ class WhatIf(QObject):
         if path:
             o = source.overlay
             style = FigureStyle(cmap=o.cmap, opacity=o.opacity, smoothing=o.smoothing)
-            self.window.engine.export(ExportRequest("attribution", path, source.media, self._asked_result(found),
-                                                    style, extra=found))
+            # the result the attribution was asked about (the hypothesis shown may have changed since)
+            self.window.engine.export(ExportRequest("attribution", path, source.media, self.answered.result, style,
+                                                    extra=found))
             self.window.statusBar().showMessage(f"exporting {printable(path)}…")
-
-    def _asked_result(self, found):
-        result, i = self.side.state.shown
-        return replace(result, hypotheses=[result.hypotheses[i]])
 
     # -- answers ---------------------------------------------------------------------------------
 
@@ -187,13 +185,14 @@ class WhatIf(QObject):
         if job != self.job or self.about != st.job:
             return  # asked about words no longer on screen
         self.window.statusBar().clearMessage()
-        if hasattr(answer, "result"):  # a branch
+        if isinstance(answer, Branch):
             before = [s.token for s in st.words]
             st.add_branch(answer)
             after = [s.token for s in st.words]
             self.pane.say(f"{answer.label}: {answer.result.hypotheses[0].listed} — {changes(before, after)}")
             self.window.redraw()
             return
+        self.answered = self.asked
         self.show()
         self.pane.tabs.setCurrentIndex(2)
         if hasattr(answer, "survives"):
