@@ -127,3 +127,13 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def drained(gen) -> tuple[list, object]:
+    """(everything a generator yielded, what it returned): a decoding's streamed steps and result."""
+    out = []
+    while True:
+        try:
+            out.append(next(gen))
+        except StopIteration as stop:
+            return out, stop.value

@@ -13,7 +13,7 @@ from attnviewer.errors import SettingsError
 from attnviewer.models.words import PAD, SPECIALS, START
 from attnviewer.types import Beam, Hypothesis, Step
 
-from .helpers import random_regions, tiny_captioner
+from .helpers import drained, random_regions, tiny_captioner
 
 MAX_LEN = 7
 BATCH = 4
@@ -38,14 +38,8 @@ def state_of(model, regions):
 
 def go(model, regions, stream=False, **settings):
     """(streamed steps, final hypotheses) for these settings."""
-    steps: list[Step] = []
     with torch.no_grad():
-        gen = decode(model, state_of(model, regions), DecodeSettings(**settings), stream=stream)
-        while True:
-            try:
-                steps.append(next(gen))
-            except StopIteration as stop:
-                return steps, stop.value
+        return drained(decode(model, state_of(model, regions), DecodeSettings(**settings), stream=stream))
 
 
 def rescore(model, region, token_ids, ended):
@@ -473,14 +467,7 @@ def test_a_narrowing_beam_computes_only_its_live_hypotheses(kind):
     counting = _Counting(model)
     settings = DecodeSettings("beam", beam=4, length_penalty=0.0, shrink_beam=True)
     with torch.no_grad():
-        steps: list[Step] = []
-        gen = decode(counting, states(list(range(BATCH))), settings)
-        while True:
-            try:
-                steps.append(next(gen))
-            except StopIteration as stop:
-                together = stop.value
-                break
+        steps, together = drained(decode(counting, states(list(range(BATCH))), settings))
         alone = [run(decode(model, states([b]), settings, stream=False))[0] for b in range(BATCH)]
     live = [sum(len(s.beams) for s in steps if s.index == t) for t in range(len(counting.rows))]
     assert counting.rows[0] == (BATCH, BATCH)

@@ -14,6 +14,8 @@ from attnviewer.kinds import IMAGE
 from attnviewer.settings import DecodeSettings
 from attnviewer.whatif.scores import map_entropy
 
+from .helpers import drained
+
 
 @pytest.fixture(scope="module")
 def shapes(samples):
@@ -44,14 +46,7 @@ def test_each_word_has_its_output_entropy_from_the_model(shapes, method):
 
 def test_streamed_steps_carry_the_same_entropies(shapes):
     model, image = shapes
-    decoding = pipeline.run(IMAGE, model, image, DecodeSettings("beam", beam=3))
-    streamed = []
-    while True:
-        try:
-            streamed.append(next(decoding))
-        except StopIteration as stop:
-            result = stop.value
-            break
+    streamed, result = drained(pipeline.run(IMAGE, model, image, DecodeSettings("beam", beam=3)))
     assert streamed[0].entropy == pytest.approx(result.best.entropies[0], abs=1e-6)
     assert all(s.entropy is not None for s in streamed)
 
