@@ -71,7 +71,6 @@ class CaptionPane(QWidget):
         self.remove.setAutoRaise(True)
         self.remove.setEnabled(False)
         self.remove.clicked.connect(lambda: self.branch_removed.emit(self.hypotheses.currentRow()))
-        self._first_branch = 0  # the row of the first branch in the hypotheses list
 
         self.lower = lower = QSplitter(Qt.Orientation.Horizontal)
         # the what-if controls sit in the lists' header rows: the attention above keeps its height
@@ -173,7 +172,6 @@ class CaptionPane(QWidget):
     def show_hypotheses(self, hyps: list[Hypothesis], selected: int, live_beams=None, branches=()) -> None:
         """The final hypotheses, then the what-if branches ((label, Hypothesis)), `selected` marked."""
         self.hypotheses.clear()
-        self._first_branch = len(hyps)
         if hyps:
             for h in hyps:
                 self.hypotheses.addItem(f"{h.score:7.3f}  {h.listed}")
@@ -186,7 +184,7 @@ class CaptionPane(QWidget):
         elif live_beams:
             for b in live_beams:
                 self.hypotheses.addItem(f"{b.score:7.3f}  {' '.join(b.tokens)}  …")
-        self.remove.setEnabled(bool(branches) and selected >= self._first_branch)
+        self.remove.setEnabled(bool(branches) and selected >= len(hyps))  # (the branches follow the hypotheses)
 
     def token_texts(self) -> list[str]:
         return [t for t, _ in self._shown]
