@@ -56,6 +56,7 @@ def swapped(stepper, step: int, weights):
                             "for this model family; it has none here")
     ids = {id(m) for m in cross}
     calls, active = [0], [False]
+    spread: dict[int, torch.Tensor] = {}  # n tokens -> the weights over them, made once for every layer
     own_step = stepper.step
 
     def step_told(*args, **kwargs):
@@ -71,7 +72,10 @@ def swapped(stepper, step: int, weights):
             out, w = original(module, query, key, value, attention_mask, *args, **kwargs)
             if not active[0] or id(module) not in ids:
                 return out, w
-            tokens = _token_weights(stepper.input_places[0], weights, value.shape[-2]).to(value)
+            n = value.shape[-2]
+            if n not in spread:
+                spread[n] = _token_weights(stepper.input_places[0], weights, n)
+            tokens = spread[n].to(value)
             new_w = tokens.expand(*w.shape[:-1], -1).contiguous()
             new_out = torch.matmul(new_w, value).transpose(1, 2).contiguous()
             if new_out.shape != out.shape:
