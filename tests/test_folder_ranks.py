@@ -15,7 +15,7 @@ from PIL import Image
 
 from attnviewer.cli import main
 from attnviewer.cli.ranks import NEEDS, owner
-from attnviewer.training.distributed import World, world_from_env
+from attnviewer.torchrun import World, world_from_env
 
 N_IMAGES = 8
 KINDS = (".json", ".npz", ".png")

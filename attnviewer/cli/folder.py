@@ -44,7 +44,7 @@ from pathlib import Path
 
 from ..errors import MediaError, OutputError, SettingsError, first_line, printable
 from ..media.images import IMAGE_SUFFIXES
-from ..training.distributed import World, rank_device, world_from_env
+from ..torchrun import World, rank_device, world_from_env
 from ..types import model_label
 from . import ranks
 

@@ -1,7 +1,7 @@
 """Which share of a folder this process captions when several run at once (under torchrun).
 
 `torchrun` (python -m torch.distributed.run) starts one process per rank with RANK, WORLD_SIZE and
-LOCAL_RANK in its environment (read by training/distributed.world_from_env, needing only NEEDS).
+LOCAL_RANK in its environment (read by torchrun.world_from_env, needing only NEEDS).
 The ranks of `attnviewer caption DIR --out OUTDIR` never talk to each other (no process group): an
 image belongs to the rank given by a stable hash (SHA-256) of its output name, modulo WORLD_SIZE.
 So:
@@ -19,10 +19,10 @@ from __future__ import annotations
 import hashlib
 import os
 
-from ..training.distributed import World, world_from_env
+from ..torchrun import RANK_KEYS, World, world_from_env
 
 # The ranks never meet, so torchrun's rendezvous variables (MASTER_ADDR, MASTER_PORT) are not needed
-NEEDS = ("RANK", "WORLD_SIZE")
+NEEDS = RANK_KEYS
 
 
 def owner(name: str, world: int) -> int:
