@@ -10,7 +10,7 @@ at once without streaming (the CLI, folders). Both build their Results through t
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generator
 
 import numpy as np
@@ -109,18 +109,20 @@ def lensed_hypothesis(hyp, places, lens: Lens):
 @dataclass
 class Encoded:
     """The encoder's work on one input: the decoder's first state, the places a transformer's
-    tokens map to, the domain note. `reusable`: decoding leaves the state as it was (plain tensors;
-    a transformer's key/value cache grows in place), so a what-if edit can start from it again."""
+    tokens map to, the domain note. `reusable`: decoding leaves the state as it was (plain tensors,
+    and a transformer's key/value cache not started yet: decoding makes its own and grows that in
+    place), so a what-if edit can start from it again."""
 
     state: dict
     places: list
     remark: str | None
+    attributes: dict = field(default_factory=dict)  # the model's own per-input values (its input_attributes)
 
     @property
     def reusable(self) -> bool:
         import torch
 
-        return all(isinstance(v, torch.Tensor) for v in self.state.values())
+        return all(isinstance(v, torch.Tensor) or getattr(v, "unstarted", False) for v in self.state.values())
 
 
 def encode(kind: Kind, model, media) -> Encoded:
@@ -130,7 +132,8 @@ def encode(kind: Kind, model, media) -> Encoded:
     media = kind.fit(media, model)
     with torch.inference_mode():
         state = model.init_state(kind.inputs(model, [media], next(model.parameters()).device))
-        return Encoded(state, _places(model), note(kind, model, media, state))
+        attributes = {name: getattr(model, name) for name in getattr(model, "input_attributes", ())}
+        return Encoded(state, _places(model), note(kind, model, media, state), attributes)
 
 
 def run(kind: Kind, model, media, settings: DecodeSettings, lens: Lens = DEFAULT_LENS, constrain=None,
@@ -148,6 +151,9 @@ def run(kind: Kind, model, media, settings: DecodeSettings, lens: Lens = DEFAULT
     with torch.inference_mode():
         if encoded is None:
             encoded = encode(kind, model, media)
+        else:  # what encoding this input set on the model, again: another input may have been encoded since
+            for name, value in encoded.attributes.items():
+                setattr(model, name, value)
         state, places, remark = encoded.state, encoded.places, encoded.remark
         decoding = decode(model, state, settings, stream=True, constrain=constrain, tree=tree)
         hyps = (yield from _lensed(decoding, model, places, lens))[0]

@@ -199,9 +199,13 @@ def test_an_answer_about_words_no_longer_on_screen_is_dropped(qtbot, window):
     assert "saliency of" not in window.whatif.pane.answer.text()
 
 
-def test_a_probe_before_the_words_are_written_is_one_line_and_a_transformer_is_edited_too(qtbot, window):
+def test_a_probe_before_the_words_are_written_is_one_line_and_a_transformer_is_edited_too(qtbot, window, monkeypatch):
+    from attnviewer import pipeline
+
     window.whatif.ask_word("mask")  # nothing open
     assert window.last_error.startswith("what if:") and "\n" not in window.last_error
+    encodings = []
+    monkeypatch.setattr(pipeline, "encode", lambda *a, encode=pipeline.encode: encodings.append(1) or encode(*a))
     bundled(window)
     window.sides["main"].controls.set_model("caption-shapes-vit")  # a transformers folder
     st = caption_done(qtbot, window, IMAGE)
@@ -213,6 +217,7 @@ def test_a_probe_before_the_words_are_written_is_one_line_and_a_transformer_is_e
     pane.redecode_button.click()
     answered(qtbot, window, 1)
     assert st.words[1].attention[place] == pytest.approx(1.0, abs=1e-5)  # every layer and head, as told
+    assert len(encodings) == 1  # the edit re-decoded from the kept encoding: the image was encoded once
     window.whatif.pane.mask_button.click()  # masking works for transformers
     answered(qtbot, window, text="masked its top region")
 

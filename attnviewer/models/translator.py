@@ -71,6 +71,7 @@ class TranslatorConfig:
 class Translator(nn.Module):
     kind = "translate"
     per_input_state = ("keys", "values", "mask", "lengths")  # the same for every hypothesis of a sentence
+    input_attributes = ("_source_len",)  # set by init_state; a kept encoding puts it back (pipeline.Encoded)
 
     def __init__(self, config: TranslatorConfig, vocab: dict[str, list[str]]):
         super().__init__()

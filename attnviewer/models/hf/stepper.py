@@ -54,6 +54,12 @@ class CacheRows:
     def __init__(self, cache):
         self.cache = cache
 
+    @property
+    def unstarted(self) -> bool:
+        """No word read yet: decoding makes a new cache rather than growing this one, so an
+        encoding whose state holds it can be decoded from again (a what-if edit)."""
+        return self.cache is None
+
     def index_select(self, dim: int, index: Tensor) -> "CacheRows":
         if self.cache is not None:
             self.cache.reorder_cache(index)
@@ -82,6 +88,7 @@ class Stepper(nn.Module):
     attends_after_reading = True  # a step's attention depends on the word it reads (the query)
     scores_per_search = True  # beam search passes beam=True: the rules then apply as generate()'s beam search does
     per_input_state = ()
+    input_attributes = ("input_places", "attention_shape", "_copies")  # set by encoding an input (pipeline.Encoded)
 
     def __init__(self, hf: nn.Module, family: str, kind: str, tokenizer, config: HFConfig,
                  start_id: int, end_id: int, banned: list[int] | None = None, forced_first: int | None = None,
