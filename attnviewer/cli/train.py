@@ -1,20 +1,17 @@
 """`attnviewer train caption|video|translate`: train a model on generated data (with --data, on a
-real corpus: train_corpus.py)."""
+real corpus: train_corpus.py). These modules parse and print; what each command trains is one
+entry of training/commands.py."""
 from __future__ import annotations
 
 import argparse
 
 from .options import add_training
-from .ranks import NEEDS
-from .train_corpus import add_caption_data
+from .train_corpus import add_caption_data, say
 from .train_video_translate import add_pairs_data, add_video_data
 
 
 def train(args: argparse.Namespace) -> int:
-    from ..errors import SettingsError
-    from ..models.registry import pick_device
-    from ..training.distributed import world_from_env
-    from .outputs import check_outputs, check_writable
+    from ..training import commands
 
     if args.task in ARCH_DEFAULTS:  # the defaults differ with the architecture
         arch_defaults = ARCH_DEFAULTS[args.task][getattr(args, "arch", "lstm")]
@@ -29,33 +26,33 @@ def train(args: argparse.Namespace) -> int:
         from .train_video_translate import train_translate_corpus, train_video_corpus
 
         return (train_video_corpus if args.task == "video" else train_translate_corpus)(args)
-    if world_from_env(needs=NEEDS).distributed:  # N processes writing the same file: refused, not wasted
-        raise SettingsError("training on generated data runs in one process; under torchrun give --data")
     if args.task == "caption":  # on generated scenes, the defaults left open for --data are these
         defaults = dict(epochs=45, lr=1e-3, ds_lambda=0.0, image_size=160)
         vars(args).update({k: v for k, v in defaults.items() if getattr(args, k) is None})
-    device = str(pick_device(args.device))
     common = dict(out=args.out, train_size=args.train_size, val_size=args.val_size, epochs=args.epochs,
                   batch_size=args.batch_size, lr=args.lr, score=args.score, seed=args.seed,
-                  init_seed=args.init_seed, device=device, minutes=args.minutes)
+                  init_seed=args.init_seed, minutes=args.minutes)
     if args.task == "caption":
-        from ..training.image import TrainSettings as Settings, train_captioner as trainer
-
+        entry = commands.caption
         extra = dict(ds_lambda=args.ds_lambda, hard=args.hard, encoder=args.encoder, deep_output=args.deep_output,
                      image_size=args.image_size, cache_dir=args.cache_dir)
     elif args.task == "video":
-        from ..training.video import VideoTrainSettings as Settings, train_video_captioner as trainer
-
+        entry = commands.video
         extra = dict(summary_start=args.summary_start, change_features=args.change_features)
     else:
-        from ..training.text import TranslateTrainSettings as Settings, train_translator as trainer
-
+        entry = commands.translate
         extra = dict(attention=args.attention, encoder=args.encoder, reverse_source=args.reverse_source)
-    settings = Settings(**common, **extra).validate()
-    check_outputs([settings.out], getattr(args, "overwrite", False))  # exists: refused without --overwrite
-    check_writable(settings.out)
-    trainer(settings, log=lambda m: print(m, flush=True))
+    entry({**common, **extra}, args.device, lambda out: check_new_output(out, getattr(args, "overwrite", False)),
+          say)
     return 0
+
+
+def check_new_output(out: str, overwrite: bool) -> None:
+    """An --out that exists is refused without --overwrite; one that cannot be written, always."""
+    from .outputs import check_outputs, check_writable
+
+    check_outputs([out], overwrite)
+    check_writable(out)
 
 
 # Defaults that differ with --arch (the LSTM captioner's epochs, rate and image size are filled in
@@ -72,29 +69,20 @@ def train_transformer(args: argparse.Namespace) -> int:
     """`--arch transformer`: a small ViT + GPT-2 captioner or Marian translator trained from scratch
     on the generated data, written as a transformers folder (training/transformers.py)."""
     from ..errors import SettingsError
-    from ..models.registry import pick_device
-    from ..training.distributed import world_from_env
+    from ..training import commands
 
     if args.data:
         raise SettingsError("--arch transformer trains on the generated data only; leave out --data")
-    if world_from_env(needs=NEEDS).distributed:
-        raise SettingsError("--arch transformer trains in one process; run it without torchrun")
-    common = dict(out=args.out, train_size=args.train_size, batch_size=args.batch_size, lr=args.lr,
+    values = dict(out=args.out, train_size=args.train_size, batch_size=args.batch_size, lr=args.lr,
                   val_size=args.val_size, epochs=args.epochs, seed=args.seed, init_seed=args.init_seed,
-                  device=str(pick_device(args.device)), minutes=args.minutes, max_steps=args.max_steps,
-                  hidden=args.hidden, encoder_layers=args.encoder_layers, decoder_layers=args.decoder_layers,
-                  heads=args.heads, ffn=args.ffn, threads=args.threads, overwrite=args.overwrite)
-    log = lambda m: print(m, flush=True)  # noqa: E731
+                  minutes=args.minutes, max_steps=args.max_steps, hidden=args.hidden,
+                  encoder_layers=args.encoder_layers, decoder_layers=args.decoder_layers, heads=args.heads,
+                  ffn=args.ffn, threads=args.threads, overwrite=args.overwrite)
     if args.task == "caption":
-        from ..training.transformers import CaptionTransformerSettings, train_caption_transformer
-
-        settings = CaptionTransformerSettings(**common, image_size=args.image_size, patch_size=args.patch_size)
-        train_caption_transformer(settings.validate(), log)
+        commands.caption_transformer(dict(values, image_size=args.image_size, patch_size=args.patch_size),
+                                     args.device, say)
     else:
-        from ..training.transformers import TranslateTransformerSettings, train_translate_transformer
-
-        settings = TranslateTransformerSettings(**common)
-        train_translate_transformer(settings.validate(), log)
+        commands.translate_transformer(values, args.device, say)
     return 0
 
 

@@ -1,9 +1,9 @@
 """`attnviewer train caption --data ANNOTATIONS --out FILE`: training on a real corpus through the
-shared loop (training/loop.py), alone or under torchrun (training/distributed.py).
+shared loop (training/loop.py), alone or under torchrun, by training/commands.caption_corpus.
 
-add_loop() holds the options of the loop every `train ... --data` command shares; loop_settings()
-turns them into LoopSettings. Ctrl-C and SIGTERM save the training state and exit with 130 and
-143; `--resume` continues from it.
+add_loop() holds the options of the loop every `train ... --data` command shares; loop_values()
+turns them into LoopSettings' fields. Ctrl-C and SIGTERM save the training state and exit with 130
+and 143; `--resume` continues from it.
 """
 from __future__ import annotations
 
@@ -38,15 +38,12 @@ def add_loop(p: argparse.ArgumentParser) -> None:
                    help="at the end, draw the loss and validation curves to OUT's name with .curves.png")
 
 
-def loop_settings(args: argparse.Namespace, device: str, epochs: int, lr: float):
-    from ..training.loop import LoopSettings
-
-    return LoopSettings(out=args.out, epochs=epochs, batch_size=args.batch_size, lr=lr, seed=args.seed,
-                        device=device, clip=args.clip, amp=args.amp, val_every=args.val_every,
-                        patience=args.patience, save_every=args.save_every, resume=args.resume,
-                        scheduled_sampling=args.scheduled_sampling, max_steps=args.max_steps,
-                        minutes=args.minutes, select=args.select, tensorboard=args.tensorboard,
-                        plot=args.plot).validate()
+def loop_values(args: argparse.Namespace, epochs: int, lr: float) -> dict:
+    """LoopSettings' fields from the options (the device is the entry's to pick, per rank)."""
+    return dict(out=args.out, epochs=epochs, batch_size=args.batch_size, lr=lr, seed=args.seed, clip=args.clip,
+                amp=args.amp, val_every=args.val_every, patience=args.patience, save_every=args.save_every,
+                resume=args.resume, scheduled_sampling=args.scheduled_sampling, max_steps=args.max_steps,
+                minutes=args.minutes, select=args.select, tensorboard=args.tensorboard, plot=args.plot)
 
 
 def add_caption_data(p: argparse.ArgumentParser) -> None:
@@ -65,64 +62,43 @@ def add_caption_data(p: argparse.ArgumentParser) -> None:
 
 def train_caption_corpus(args: argparse.Namespace) -> int:
     """Train a captioner on --data; exit status 0, or 130/143 when stopped by Ctrl-C/SIGTERM."""
-    from ..training.image_corpus import CaptionCorpusSettings, ImageCaptionTask
+    from ..training import commands
 
-    settings = CaptionCorpusSettings(
+    corpus = dict(
         data=args.data, images=args.images, min_count=args.min_count,
         image_size=224 if args.image_size is None else args.image_size, encoder=args.encoder,
         fine_tune_encoder=args.fine_tune_encoder, ds_lambda=1.0 if args.ds_lambda is None else args.ds_lambda,
         score=args.score, hidden_dim=args.hidden_dim, dropout=args.dropout, val_size=args.val_size,
         features_dir=args.features_dir, seed=init_seed(args),
         workers=args.workers,
-    ).validate()
-    return fit_task(args, lambda log, device: ImageCaptionTask(settings, device, log),
-                    epochs=20 if args.epochs is None else args.epochs, lr=4e-4 if args.lr is None else args.lr)
+    )
+    loop = loop_values(args, epochs=20 if args.epochs is None else args.epochs, lr=4e-4 if args.lr is None else args.lr)
+    return fit_task(commands.caption_corpus, corpus, loop, args)
 
 
-def fit_task(args: argparse.Namespace, make_task, epochs: int, lr: float) -> int:
-    """Train the task make_task(log, device) builds through the loop, alone or as one rank under
-    torchrun; exit status 0, or 130/143 when stopped by Ctrl-C/SIGTERM. The process group and the
-    rank's device are set up here, the one place, before the task is built (its features may be
-    extracted by one rank while the others wait at a barrier)."""
-    from ..models.registry import pick_device
-    from ..training import distributed
-    from ..training.loop import fit, selection
-    from .outputs import check_outputs, check_writable
-
-    world = distributed.world_from_env()
-    device = distributed.rank_device(world, str(pick_device(args.device)))
-    loop = loop_settings(args, device, epochs=epochs, lr=lr)
-    selection(task_class(args.task), loop.select)  # a wrong --select is told before features are made
-    if not args.resume:  # resuming replaces the best model it wrote itself
-        check_outputs([loop.out], getattr(args, "overwrite", False))
-    check_folder_can_exist(loop.out)
-    check_writable(loop.out)
-    log = (lambda m: print(m, flush=True)) if world.main else (lambda m: None)
-    distributed.start(world, device)
-    task = None
-    try:
-        task = make_task(log, device)
-        summary = fit(task, loop, log)
-    except RuntimeError as e:  # torch's refused allocations (CPU and CUDA): the one memory message
-        if any(s in str(e) for s in ("not enough memory", "DefaultCPUAllocator", "out of memory")):
-            raise MemoryError from None
-        raise
-    finally:
-        if hasattr(task, "close"):  # what a task keeps on the disk while it trains (translate's ids)
-            task.close()
-        distributed.finish(world)
+def fit_task(entry, corpus: dict, loop: dict, args: argparse.Namespace) -> int:
+    """Run a `train TASK --data` entry of training/commands.py (it trains alone or as one rank
+    under torchrun, and only rank 0 logs); exit status 0, or 130/143 when stopped by
+    Ctrl-C/SIGTERM."""
+    summary = entry(corpus, loop, args.device, lambda out: check_out(out, args), say)
     return 128 + summary["signal"] if summary["stopped"] == "interrupted" else 0
 
 
-def task_class(task: str):
-    """The loop's Task class of `train TASK --data`."""
-    if task == "caption":
-        from ..training.image_corpus import ImageCaptionTask as cls
-    elif task == "video":
-        from ..training.video_corpus import VideoCorpusTask as cls
-    else:
-        from ..training.text_corpus import TranslationCorpusTask as cls
-    return cls
+def say(line: str) -> None:
+    """A line of the trainers' progress, printed as it comes."""
+    print(line, flush=True)
+
+
+def check_out(out: str, args: argparse.Namespace) -> None:
+    """Once the settings are valid, before any work: an --out that exists is refused without
+    --overwrite (a resumed run replaces the best model it wrote itself), one whose folder cannot be
+    made or written, always."""
+    from .outputs import check_outputs, check_writable
+
+    if not args.resume:
+        check_outputs([out], getattr(args, "overwrite", False))
+    check_folder_can_exist(out)
+    check_writable(out)
 
 
 def check_folder_can_exist(out) -> None:

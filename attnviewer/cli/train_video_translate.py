@@ -1,6 +1,7 @@
 """`attnviewer train video --data ANNOTATIONS --clips ROOT --out FILE` and `attnviewer train
 translate --data PAIRS.tsv|DIR --out FILE`: the video captioner and the translator trained on a
-real corpus through the shared loop (training/loop.py; its options are train_corpus.add_loop's).
+real corpus through the shared loop (training/loop.py; its options are train_corpus.add_loop's), by
+training/commands.video_corpus and translate_corpus.
 Without --data both commands train on generated data as before (train.py).
 """
 from __future__ import annotations
@@ -39,29 +40,25 @@ def add_pairs_data(p: argparse.ArgumentParser) -> None:
 
 
 def train_video_corpus(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from ..training import commands
+    from .train_corpus import fit_task, init_seed, loop_values
 
-    from ..training.video_corpus import VideoCorpusSettings, VideoCorpusTask
-    from .train_corpus import fit_task, init_seed
-
-    settings = VideoCorpusSettings(
+    corpus = dict(
         data=args.data, clips=args.clips or str(Path(args.data).parent), features_dir=args.features_dir,
         min_count=args.min_count, max_len=args.max_len, frame_size=args.frame_size, val_size=args.val_size,
         score=args.score, hidden_dim=args.hidden_dim, summary_start=args.summary_start,
         change_features=args.change_features, seed=init_seed(args),
-    ).validate()
-    return fit_task(args, lambda log, device: VideoCorpusTask(settings, log, device), args.epochs, args.lr)
+    )
+    return fit_task(commands.video_corpus, corpus, loop_values(args, args.epochs, args.lr), args)
 
 
 def train_translate_corpus(args: argparse.Namespace) -> int:
-    from ..training.text_corpus import TranslateCorpusSettings, TranslationCorpusTask
-    from .train_corpus import fit_task, init_seed
+    from ..training import commands
+    from .train_corpus import fit_task, init_seed, loop_values
 
-    settings = TranslateCorpusSettings(
+    corpus = dict(
         data=args.data, min_count=args.min_count, max_source_len=args.max_source_len,
         max_target_len=args.max_target_len, val_size=args.val_size, score=args.score, attention=args.attention,
         encoder=args.encoder, reverse_source=args.reverse_source, hidden_dim=args.hidden_dim, seed=init_seed(args),
-    ).validate()
-    ids_dir = Path(args.out).absolute().parent  # the training pairs' ids, on the model's disk while it trains
-    return fit_task(args, lambda log, device: TranslationCorpusTask(settings, log, ids_dir), args.epochs, args.lr)
-
+    )
+    return fit_task(commands.translate_corpus, corpus, loop_values(args, args.epochs, args.lr), args)

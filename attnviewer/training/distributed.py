@@ -1,16 +1,15 @@
 """Data-parallel training under torchrun: the process group.
 
 Which rank this process is comes from torchrun's environment, read by ../torchrun.py (World,
-world_from_env, rank_device; the loop and the features read world_from_env here). The group uses
-NCCL when the ranks train on CUDA (each on cuda:LOCAL_RANK) and gloo on CPUs. Rank 0 validates,
-saves and logs; the others only train (the loop in loop.py decides that). Torch is imported only
-inside the functions that need it.
+world_from_env, rank_device). The group uses NCCL when the ranks train on CUDA (each on
+cuda:LOCAL_RANK) and gloo on CPUs. Rank 0 validates, saves and logs; the others only train (the
+loop in loop.py decides that). Torch is imported only inside the functions that need it.
 """
 from __future__ import annotations
 
 import datetime
 
-from ..torchrun import World, world_from_env  # noqa: F401 (world_from_env: read through here by the loop)
+from ..torchrun import World
 
 # Rank 0 (or each machine's local rank 0) may extract features while the others wait at a
 # barrier: far longer than torch's default 30 minutes must be allowed for that.

@@ -39,6 +39,7 @@ import numpy as np
 
 from ..errors import AttnViewerError, first_line
 from ..files import atomic_path
+from ..torchrun import world_from_env
 from . import distributed
 from .progress import Progress
 
@@ -118,7 +119,7 @@ def extract(ids: Sequence[str], load: Callable[[int], np.ndarray], encode: Calla
             batch: int = 64, workers: int | None = None, log: Callable[[str], None] = print) -> FeatureStore:
     """The features of items 0..len(ids)-1, computed where not already on disk (see the module);
     under torchrun by each machine's local rank 0 while the other ranks wait."""
-    world = distributed.world_from_env()
+    world = world_from_env()
     if world.distributed and world.local_rank != 0:
         distributed.barrier(world)
         return _extract(ids, load, encode, folder, key, row_shape, name, batch, workers, lambda line: None)

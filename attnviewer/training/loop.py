@@ -53,7 +53,8 @@ from torch import Tensor, nn
 
 from ..errors import SettingsError, first_line
 from ..files import atomic_path, special_kind
-from . import distributed, example_dropout
+from ..torchrun import world_from_env
+from . import example_dropout
 from .features import module_digest
 from .progress import Progress
 from .resume_state import STATE_VERSION, check_fits, check_plain, damaged, write_state
@@ -257,7 +258,7 @@ def fit(task: Task, settings: LoopSettings, log: Callable[[str], None] = print) 
     examples_per_second (of this run's training steps, reading their batches included,
     validation and saving not)."""
     s = settings.validate()
-    world = distributed.world_from_env()
+    world = world_from_env()
     select = selection(task, s.select)
     with _Stop() as stop:
         return _fit(task, s, world, torch.device(s.device), stop, log if world.main else (lambda line: None), select)
