@@ -1,8 +1,8 @@
 """The layout's rules, stated as import-linter contracts in pyproject.toml (layers; Qt only in
 ui/, engine/ and app.py; the window never imports torch, the models or the decoders; the eval and
-train commands parse and print), checked here
-so that a change that breaks a layer fails CI; and at run time, the window's modules import
-without pulling torch in (the window must appear before any model loads)."""
+train commands parse and print), checked here so that a change that breaks a layer fails CI; and
+at run time, the window's modules import without pulling torch in (the window must appear before
+any model loads)."""
 import subprocess
 import sys
 from pathlib import Path
