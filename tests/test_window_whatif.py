@@ -177,8 +177,15 @@ def test_scoring_a_sentence_and_masking_a_source_word(qtbot, window):
 
 
 def test_masking_a_videos_frames_and_forcing_a_word(qtbot, window):
+    from PySide6.QtCore import QPointF
+
     st = video_done(qtbot, window)
+    window.whatif.show()
     window.go_to(1)
+    editor = window.whatif.pane.editor  # the sampled frames drawn above the strip's cells, clickable
+    assert len(editor.frames) == len(editor.map) == len(st.result.frame_times)
+    n, top = len(editor.frames), editor.fontMetrics().height() + 12
+    assert editor.place_at(QPointF(editor.width() * 2.5 / n, top)) == (2,)
     window.whatif.ask_word("mask")
     answered(qtbot, window, text="frames")
     other = next(word for word, _p in st.current.alternatives if word != st.current.token)

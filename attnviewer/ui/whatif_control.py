@@ -224,8 +224,9 @@ class WhatIf(QObject):
         result = st.result
         places = labels or (result.source_tokens if result is not None else None) or (
             [f"{t:.1f}s" for t in result.frame_times] if result is not None and result.frame_times else None)
+        clip = getattr(side.attention, "clip", None)  # a video's: its sampled frames above the strip
         self.pane.show_words(words, st.index, self.window.overlay_controls.settings(),
-                             getattr(side.attention, "_small", None), places)
+                             getattr(side.attention, "_small", None), places, getattr(clip, "frames", None))
         tree = self.tree[1] if self.tree is not None and self.tree[0] == st.job else None
         best = result.hypotheses[0].tokens if result is not None and result.hypotheses else None
         branches = [(b.label, list(b.result.hypotheses[0].token_ids), list(b.result.hypotheses[0].tokens))

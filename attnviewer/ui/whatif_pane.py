@@ -25,16 +25,19 @@ from PySide6.QtWidgets import (
 from ..whatif.attribution import METHOD_NAMES
 from ..whatif.tree import BOX_H, BOX_W, COLUMN, CUT, FINISHED, ROW, START, STYLE, best_path, edge_style, \
     node_label, node_tip, rows_of
+from .attention_pane import to_pixmap
 from .lens_controls import map_picture
 
 LABEL_ROWS = 18  # px under a strip of places for their labels (source words, frame times)
+STRIP_H = 90  # px of a strip's colours (40 under a video's frames)
 BRANCH_INK = "#8e24aa"  # what-if branches in the beam tree
 
 
 class MapView(QWidget):
-    """One map drawn as the heads grid draws it (over the image's thumbnail, or a strip of places),
-    with the places' labels under a strip. Editable: a click puts all the weight on the place, a
-    drag paints weight on, a right-drag erases it (`edited` after each change)."""
+    """One map drawn as the heads grid draws it (over the image's thumbnail, or a strip of places:
+    a video's sampled frames above their cells), with the places' labels under a strip. Editable: a
+    click (on a cell or its frame) puts all the weight on the place, a drag paints weight on, a
+    right-drag erases it (`edited` after each change)."""
 
     edited = Signal()
 
@@ -45,6 +48,8 @@ class MapView(QWidget):
         self.labels: list[str] = []
         self._look, self._small = None, None
         self._picture: QImage | None = None
+        self._clip = None  # the clip's frames array the pixmaps were made from (once a clip)
+        self.frames: list = []  # a video's frames above the strip, one QPixmap a cell
         self._dragged = False
         self.setMinimumSize(160, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -52,9 +57,14 @@ class MapView(QWidget):
             self.setCursor(Qt.CursorShape.CrossCursor)
             self.setToolTip("click: all the weight on one place · drag: paint weight on · right-drag: erase")
 
-    def show_map(self, weights, look, small=None, labels=None) -> None:
+    def show_map(self, weights, look, small=None, labels=None, frames=None) -> None:
+        """`frames`: a video's sampled frames (T, H, W, 3), one above each cell of the strip."""
         self.map = None if weights is None else np.array(weights, dtype=np.float64)
         self._look, self._small, self.labels = look, small, list(labels or [])
+        if frames is None or self.map is None or self.map.ndim != 1 or len(frames) != len(self.map):
+            self._clip, self.frames = None, []
+        elif self._clip is not frames:
+            self._clip, self.frames = frames, [to_pixmap(np.ascontiguousarray(f)) for f in frames]
         self._draw()
 
     def _draw(self) -> None:
@@ -68,7 +78,8 @@ class MapView(QWidget):
         self.update()
 
     def _area(self) -> QRectF:
-        """Where the picture is drawn: the widget less the title (and the labels of a strip)."""
+        """Where the picture is drawn (with a video's frames above it): the widget less the title
+        (and the labels of a strip)."""
         top = self.fontMetrics().height() + 4
         bottom = LABEL_ROWS if self.map is not None and self.map.ndim == 1 else 0
         area = QRectF(0, top, self.width(), max(1, self.height() - top - bottom))
@@ -79,7 +90,12 @@ class MapView(QWidget):
             scale = min(area.width() / pw, area.height() / ph)
             w, h = pw * scale, ph * scale
             return QRectF(area.x() + (area.width() - w) / 2, area.y(), w, h)
-        return QRectF(area.x(), area.y(), area.width(), min(area.height(), 90))
+        if self.frames:  # the frames at the cells' width, as tall as the space allows
+            cell = area.width() / len(self.map)
+            first = self.frames[0]
+            tall = min(cell * first.height() / max(first.width(), 1), area.height() - 40, 2 * STRIP_H)
+            return QRectF(area.x(), area.y(), area.width(), max(tall, 0) + 40)
+        return QRectF(area.x(), area.y(), area.width(), min(area.height(), STRIP_H))
 
     def paintEvent(self, _event) -> None:
         p = QPainter(self)
@@ -89,7 +105,19 @@ class MapView(QWidget):
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "—")
             return
         area = self._area()
-        p.drawImage(area, self._picture)
+        if self.frames:
+            strip = QRectF(area.x(), area.bottom() - 40, area.width(), 40)
+            cell = area.width() / len(self.map)
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            for i, pix in enumerate(self.frames):
+                box = QRectF(area.x() + i * cell + 1, area.y(), cell - 2, strip.y() - area.y() - 2)
+                scale = min(box.width() / pix.width(), box.height() / pix.height())
+                w, h = pix.width() * scale, pix.height() * scale
+                p.drawPixmap(QRectF(box.x() + (box.width() - w) / 2, box.bottom() - h, w, h), pix, QRectF(pix.rect()))
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)  # cells with sharp edges
+            p.drawImage(strip, self._picture)
+        else:
+            p.drawImage(area, self._picture)
         if self.map.ndim == 1 and self.labels:
             n = len(self.map)
             cell = area.width() / n
@@ -302,7 +330,7 @@ class WhatIfPane(QWidget):
         lay.addWidget(self.tabs, 1)
         lay.addWidget(self.answer)
         self._rows: list = []
-        self._look = self._small = self._labels = None
+        self._drawing = (None, None, None, None)  # look, thumbnail, places, frames: as show_words was told
         self._edit_for = None  # (word index, word, map shape) the editor's map was taken from
         self.attribution = None  # the last whatif Attribution shown
 
@@ -405,9 +433,10 @@ class WhatIfPane(QWidget):
 
     # -- what the window shows -------------------------------------------------------------------
 
-    def show_words(self, words: list, index: int, look, small=None, labels=None) -> None:
+    def show_words(self, words: list, index: int, look, small=None, labels=None, frames=None) -> None:
         """The words on screen (Steps) and the current one: the scores table, the attention beside
-        probes, the editor's starting map (kept while the user edits the same word)."""
+        probes, the editor's starting map (kept while the user edits the same word). `small`: an
+        image's thumbnail under its maps; `labels`: a strip's places; `frames`: a video's frames."""
         rows = [(w.token, w.prob, w.entropy, w.attention_entropy) for w in words]
         if rows != self._rows:
             self._rows = rows
@@ -423,19 +452,19 @@ class WhatIfPane(QWidget):
             self.scores.selectRow(index)
         self.word.setText("No word yet: open an input" if step is None else
                           f"<b>Word {index + 1}: “{step.token}”</b> (p {step.prob:.2f}) — what if…")
-        self._look, self._small, self._labels = look, small, labels
+        self._drawing = (look, small, labels, frames)
         att = None if step is None else np.asarray(step.attention)
-        self.attention_map.show_map(att, look, small, labels)
+        self.attention_map.show_map(att, *self._drawing)
         key = None if step is None else (index, step.token, att.shape)
         if key != self._edit_for:
             self._edit_for = key
-            self.editor.show_map(att, look, small, labels)
+            self.editor.show_map(att, *self._drawing)
         for b in (self.mask_button, self.saliency_button, self.ig_button, self.redecode_button):
             b.setEnabled(step is not None)
 
     def reset_edit(self) -> None:
         self._edit_for = None
-        self.editor.show_map(self.attention_map.map, self._look, self._small, self._labels)
+        self.editor.show_map(self.attention_map.map, *self._drawing)
 
     def show_tree(self, tree, best: list[str] | None, note: str, branches=()) -> None:
         """Draw a tree once, and again when its branches change (the user's pan and zoom stay
@@ -448,21 +477,21 @@ class WhatIfPane(QWidget):
     def show_masking(self, masking, line: str) -> None:
         self.answer.setText(line)
         self.probe_map.title = f"masked: {masking.region}"
-        self.probe_map.show_map(masking.where.astype(np.float64), self._look, self._small, self._labels)
+        self.probe_map.show_map(masking.where.astype(np.float64), *self._drawing)
         self.attribution = None
         self.export_button.setEnabled(False)
 
     def show_attribution(self, found, lines: list[str]) -> None:
         self.answer.setText("\n".join(lines))
         self.probe_map.title = f"{METHOD_NAMES[found.method]} (Spearman {found.spearman:+.2f})"
-        self.probe_map.show_map(found.map, self._look, self._small, self._labels)
+        self.probe_map.show_map(found.map, *self._drawing)
         self.attribution = found
         self.export_button.setEnabled(True)
 
     def clear_answer(self) -> None:
         self.answer.setText("")
         self.probe_map.title = "—"
-        self.probe_map.show_map(None, self._look, self._small)
+        self.probe_map.show_map(None, *self._drawing)
         self.attribution = None
         self.export_button.setEnabled(False)
 
