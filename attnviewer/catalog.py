@@ -3,9 +3,13 @@ user names. Read from the files' safetensors headers only: no torch, so the wind
 from __future__ import annotations
 
 import json
+import os
+import time
+from functools import lru_cache
 from pathlib import Path
 
 from .errors import CheckpointError, SettingsError
+from .files import file_stamp
 from .headers import read_header, read_metadata, safetensors_metadata, sniff  # noqa: F401  (re-exported)
 from .model_folders import folder_kind, is_model_folder
 from .resources import resource_dir
@@ -15,20 +19,68 @@ SCORES = ("content", "additive", "location", "general", "dot", "scaled_dot")
 ATTN_ACTIVATIONS = ("tanh", "relu")  # of the additive score (the Show-Attend-Tell tutorial's is relu)
 
 
+@lru_cache(maxsize=None)
 def models_dir() -> Path:
+    """resources/models (resolved once: where the package lives does not change while it runs)."""
     return resource_dir() / "models"
 
 
 def bundled(kind: str | None = None) -> dict[str, Path]:
     """Bundled model names -> files (or transformers folders), e.g. 'caption-shapes',
     'caption-shapes-vit'; only those of one kind (caption, translate, video) if a kind is given."""
-    folder = models_dir()
-    models = {p.stem: p for p in sorted(folder.glob("*.safetensors"))}
-    try:
-        models.update({p.name: p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and is_model_folder(p)})
-    except OSError:
-        pass
+    models = dict(_listing(models_dir()))
     return models if kind is None else {n: p for n, p in models.items() if kind_of(str(p)) == kind}
+
+
+# Opening one input asked for the folder's listing 13 times and read each model's header up to
+# 3 times, all on the GUI thread (10-20 ms of its CPU in one turn): both are kept while what they
+# were read from is unchanged. A stamp younger than RACY_S is not trusted (a file written within
+# the filesystem's clock tick of the reading leaves the stamp as it was), so it is read again.
+RACY_S = 2.0
+_LISTINGS: dict[Path, tuple[tuple, dict[str, Path]]] = {}  # folder -> (its stamp, name -> path)
+_HEADERS: dict[str, tuple[tuple, dict | None]] = {}  # file -> (its stamp, its header's metadata)
+MAX_HEADERS = 256
+
+
+def _listing(folder: Path) -> dict[str, Path]:
+    """The models folder's model files (by stem) and transformers folders (by name), listed again
+    when the folder changed (a file added, removed or renamed) or one of its subfolders did (a
+    config.json put in one)."""
+    kept = _LISTINGS.get(folder)
+    if kept is not None and kept[0] == _folder_stamp(folder, kept[0][1]):
+        return kept[1]
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        entries = []
+    models = {p.stem: p for p in entries if p.suffix == ".safetensors"}
+    models.update({p.name: p for p in entries if not p.name.startswith(".") and is_model_folder(p)})
+    subfolders = tuple(p for p in entries if not p.name.startswith(".") and p.is_dir())
+    stamp = _folder_stamp(folder, subfolders)
+    if stamp is not None and not _racy(stamp[0], *stamp[2]):
+        _LISTINGS[folder] = (stamp, models)
+    return models
+
+
+def _folder_stamp(folder: Path, subfolders: tuple) -> tuple | None:
+    """(the folder's mtime, its subfolders, each one's mtime); None if the folder cannot be stat-ed."""
+    try:
+        return folder.stat().st_mtime_ns, subfolders, tuple(_mtime(p) for p in subfolders)
+    except OSError:
+        return None
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def _racy(*mtimes_ns) -> bool:
+    """Whether a stamp is too young to tell a later change within the same clock tick."""
+    now = time.time_ns()
+    return any(m is None or now - m < RACY_S * 1e9 for m in mtimes_ns)
 
 
 def kind_of(name_or_path: str) -> str | None:
@@ -59,9 +111,21 @@ def _kind_in(meta: dict | None) -> str | None:
 def _metadata_of(name_or_path: str) -> dict | None:
     """The header's metadata of a bundled model or a checkpoint file; None if unreadable."""
     try:
-        return safetensors_metadata(resolve(name_or_path))
+        path = str(resolve(name_or_path))
+        if os.path.isdir(path):
+            return None  # a transformers folder: no header (its config.json says what it is)
+        stamp = file_stamp(path)
+        kept = _HEADERS.get(path)
+        if kept is not None and stamp is not None and kept[0] == stamp:
+            return kept[1]
+        meta = safetensors_metadata(path)
     except (OSError, ValueError, CheckpointError):
         return None
+    if stamp is not None and not _racy(stamp[3]):
+        if len(_HEADERS) >= MAX_HEADERS:
+            _HEADERS.clear()  # (the engine thread reads too: no iterating over it here)
+        _HEADERS[path] = (stamp, meta)
+    return meta
 
 
 def resolve(name_or_path: str) -> Path:
