@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QFileDialog
 from attnviewer.resources import sample_dir
 from attnviewer.settings import DecodeSettings
 
-from .helpers import GUI_TIMEOUT, caption_done
+from .helpers import GUI_TIMEOUT, caption_done, wait_finished
 from .test_window_kinds import sentence_done, video_done
 
 IMAGE = sample_dir() / "shapes-1.png"
@@ -275,3 +275,43 @@ def test_esc_stops_a_question_and_its_answer_never_comes(qtbot, window):
     second = window.whatif.ask_word("mask")  # the engine takes questions in turn: the first one is over by then
     qtbot.waitUntil(lambda: second in heard.jobs, timeout=GUI_TIMEOUT)
     assert first not in heard.jobs and "integrated" not in window.whatif.pane.answer.text()
+
+
+def test_the_second_column_is_asked_about_too_compare_and_the_reversed_clip(qtbot, window):
+    """Compare's other model: a word forced in its panel is its branch, its beam tree is drawn; the
+    reversed clip: masking asks the first column's model about the clip played backwards."""
+    bundled(window, DecodeSettings("beam", beam=3, max_len=20))
+    main_st = caption_done(qtbot, window, IMAGE)
+    compare = window.sides["compare"]
+    compare.controls.set_model("caption-shapes")
+    compare.controls.set_settings(DecodeSettings("beam", beam=2, max_len=20))
+    window.compare_action.trigger()
+    wait_finished(qtbot, window, "compare")
+    window.whatif.show()
+    pane = window.whatif.pane
+    assert pane.column_row.isVisible()
+    pane.column.setCurrentIndex(pane.column.findData("compare"))
+    # the tree shown is the second column's search (its job), not the first's
+    qtbot.waitUntil(lambda: window.whatif.tree is not None and window.whatif.tree[0] == compare.state.job,
+                    timeout=GUI_TIMEOUT)
+    window.go_to(1)
+    st = compare.state
+    other = next(word for word, _p in st.current.alternatives if word != st.current.token)
+    compare.caption.force_asked.emit(other, True)
+    qtbot.waitUntil(lambda: len(st.branches) == 1, timeout=GUI_TIMEOUT)
+    assert st.words[1].token == other and not main_st.branches  # the second column's branch only
+    window.compare_action.trigger()  # the column closes: the questions go back to the first
+    assert not pane.column_row.isVisible() and window.whatif.side is window.sides["main"]
+
+
+def test_masking_the_reversed_clip_asks_the_first_columns_model_about_it_backwards(qtbot, window):
+    video_done(qtbot, window)
+    window.reverse_action.trigger()  # Ctrl+R
+    wait_finished(qtbot, window, "compare")
+    window.whatif.show()
+    window.whatif.choose("compare")
+    window.go_to(0)
+    assert window.whatif.ask_word("mask") is not None
+    answered(qtbot, window, text="frames")
+    assert window.whatif.answered_column == "compare"
+    assert window.whatif.answered.result.settings.get("reversed") is True

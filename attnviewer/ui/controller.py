@@ -167,6 +167,9 @@ class CaptionState:
 # -- the window's jobs ---------------------------------------------------------------------------
 
 
+COMPARE, REVERSED = "compare", "reversed"  # what the second column shows (None: it is closed)
+
+
 @dataclass(frozen=True)
 class Input:
     """What the user asked to see: an input of one kind (a file, or a sentence) and how to read it."""
@@ -174,6 +177,10 @@ class Input:
     kind: str  # a kinds.KINDS name
     source: str
     options: tuple = ()  # sorted (name, value) pairs: e.g. (("reverse", True),)
+
+    def reversed(self) -> "Input":
+        """The same input read backwards (a video's clip played in reverse: the second column's)."""
+        return Input(self.kind, self.source, tuple(sorted(dict(self.options, reverse=True).items())))
 
     @property
     def option_dict(self) -> dict:

@@ -32,7 +32,7 @@ from ..engine.worker import WHATIF, Engine
 from ..types import Result, Step
 from .attention_pane import OverlayControls, OverlaySettings
 from .caption_pane import CaptionPane
-from .controller import Input, SideJobs, WindowJobs
+from .controller import COMPARE, REVERSED, Input, SideJobs, WindowJobs
 from .decoding_controls import DecodingControls
 from .lens_controls import HeadsGrid, LensControls, map_picture
 from .lensing import LensView, head_maps, lensed_result, shape_of
@@ -46,7 +46,6 @@ CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth")
 MAX_RECENT = 10
 RESULTS_KEY = "results/folder"  # where results were last opened or saved
 PLAY_INTERVAL_MS = 700
-COMPARE, REVERSED = "compare", "reversed"  # what the second column shows (None: it is closed)
 FIRST_PANE_STEP_MS = 16  # panes built ahead start a frame after the input was opened
 HINT = ("<h3>Open something to look at</h3>"
         "<p><b>An image or a video</b>: File → Open (Ctrl+O), or drop a file on the window.<br>"
@@ -572,7 +571,7 @@ class MainWindow(QMainWindow):
     def _input_for(self, side: Side) -> Input | None:
         inp = self.jobs.current()
         if inp is not None and side.slot == "compare" and self.compare_mode == REVERSED:
-            return Input(inp.kind, inp.source, tuple(sorted(dict(inp.options, reverse=True).items())))
+            return inp.reversed()
         return inp
 
     def rerun(self, side: Side) -> int | None:
@@ -968,6 +967,7 @@ class MainWindow(QMainWindow):
         if mode is None or mode != old:
             self.engine.cancel("compare")
             compare.jobs.drop_pending()
+        self.whatif.redraw()  # its column choice shows while there is a second column
         if mode is None:
             return
         self._share_width(*((VIEWS[self.medium].share, VIEWS[self.medium].least) if self.medium else (0.2,)))

@@ -2,9 +2,10 @@
 if panel's probes), submitted to the engine as probes about the words on screen, and the answers
 put back: a branch beside the hypotheses, a masking, an attribution, the beam tree.
 
-An answer is dropped when the words it was asked about are no longer the first column's (a new
-input, another model or setting): the same job-id rule as decoding, one level up. Only the first
-column is probed (Compare shows another model's words; probe it by making it the first).
+The questions ask about one column's words: the first, or the second while the window has one
+(Compare's other model, or the reversed clip, read by the first column's model). An answer is
+dropped when the words it was asked about are no longer that column's (a new input, another model
+or setting): the same job-id rule as decoding, one level up.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ..engine.probes import ATTRIBUTE, FORCE, INTERVENE, MASK, NODE, TARGET, Bra
 from ..errors import AttnViewerError, printable
 from ..target_words import first_piece
 from ..whatif.tree import FINISHED
+from .controller import REVERSED
 from .whatif_pane import WhatIfPane
 
 RUNNING = {FORCE: "writing the forced word and going on…", NODE: "reading the words of that node…",
@@ -41,10 +43,12 @@ class WhatIf(QObject):
         self.pane.resize(1100, 460)
         self.pane.hide()
         self.job: int | None = None  # the probe running (or last run)
-        self.about: int | None = None  # the first column's job whose words it asks about
-        self.tree = None  # (job, BeamTree) of the first column's last beam search
+        self.column = "main"  # the column the questions ask about (the pane's choice)
+        self.about: tuple | None = None  # (column, its job) whose words the probe running asks about
+        self.trees: dict = {}  # column -> (job, BeamTree) of its last beam search
         self.asked: Probe | None = None  # the question running (or last asked)
         self.answered: Probe | None = None  # the question whose masking or attribution the panel shows
+        self.answered_column = "main"  # the column it asked about
         p = self.pane
         p.mask_asked.connect(lambda: self.ask_word(MASK))
         p.attribute_asked.connect(lambda method: self.ask_word(ATTRIBUTE, method))
@@ -52,10 +56,11 @@ class WhatIf(QObject):
         p.score_asked.connect(lambda text: self.ask(Probe(TARGET, word=text)))
         p.node_clicked.connect(self.node)
         p.attribution_export_asked.connect(self.export_attribution)
-        main = window.sides["main"].caption
-        main.force_asked.connect(self.force)
-        main.branch_removed.connect(self.remove_branch)
-        window.sides["compare"].caption.without_whatif()
+        p.column_chosen.connect(self.choose)
+        for column in ("main", "compare"):  # forcing a word in a column's panel asks about that column
+            caption = window.sides[column].caption
+            caption.force_asked.connect(lambda word, exact, c=column: self.choose(c) or self.force(word, exact))
+            caption.branch_removed.connect(lambda row, c=column: self.remove_branch(row, c))
 
     @property
     def window(self):
@@ -63,7 +68,19 @@ class WhatIf(QObject):
 
     @property
     def side(self):
-        return self.window.sides["main"]
+        """The column the questions ask about (the first when the window has no second)."""
+        return self.window.sides[self.column if self.window.compare_mode is not None else "main"]
+
+    @property
+    def tree(self):
+        """(job, BeamTree) of the chosen column's last beam search, or None."""
+        return self.trees.get(self.side.slot)
+
+    def choose(self, column: str) -> None:
+        if column != self.column:
+            self.column = column
+            self.pane.clear_answer()
+            self.redraw()
 
     def toggle(self) -> None:
         self.show(not self.pane.isVisible())
@@ -90,13 +107,15 @@ class WhatIf(QObject):
         return result, hyp, step
 
     def ask(self, probe: Probe) -> int | None:
-        """Submit a probe about the first column's words on screen; its job id (None: nothing to ask)."""
-        w, st = self.window, self.side.state
-        inp = w.jobs.shown
+        """Submit a probe about the chosen column's words on screen; its job id (None: nothing to ask)."""
+        w, side = self.window, self.side
+        st, inp = side.state, w.jobs.shown
         if inp is None or st.result is None or st.running:
             w.show_error("what if: let the model finish writing first, then ask")
             return None
-        controls = self.side.controls
+        controls = side.controls
+        if side.slot == "compare" and w.compare_mode == REVERSED:  # the first column's model reads it reversed
+            inp, controls = inp.reversed(), w.sides["main"].controls
         try:
             settings = controls.settings().validate()
         except AttnViewerError as e:
@@ -105,7 +124,7 @@ class WhatIf(QObject):
         model = st.result.model
         self.job = w.engine.probe(inp.kind, inp.source, model, settings, probe, controls.device_name(),
                                   trust_pickle=model in self.side.jobs.trusted, options=inp.option_dict)
-        self.about, self.asked = st.job, probe
+        self.about, self.asked = (side.slot, st.job), probe
         self.pane.say(RUNNING[probe.what])
         w.statusBar().showMessage(RUNNING[probe.what])
         return self.job
@@ -134,9 +153,10 @@ class WhatIf(QObject):
 
     def node(self, node_id: int) -> int | None:
         """A beam tree node: the words of its path (an ending node's end left out) as a branch."""
-        if self.tree is None or self.tree[0] != self.side.state.job:
+        kept = self.tree
+        if kept is None or kept[0] != self.side.state.job:
             return None
-        tree = self.tree[1]
+        tree = kept[1]
         n = tree.nodes[node_id]
         path = tree.path(n)
         if n.state == FINISHED:
@@ -147,8 +167,8 @@ class WhatIf(QObject):
         label = f"beam tree, word {n.step + 1} ({n.state})"
         return self.ask(Probe(NODE, prefix=[p.word_id for p in path], label=label))
 
-    def remove_branch(self, row: int) -> None:
-        if self.side.state.remove_branch(row):
+    def remove_branch(self, row: int, column: str = "main") -> None:
+        if self.window.sides[column].state.remove_branch(row):
             self.window.redraw()
 
     def export_attribution(self) -> None:
@@ -167,7 +187,8 @@ class WhatIf(QObject):
             o = source.overlay
             style = FigureStyle(cmap=o.cmap, opacity=o.opacity, smoothing=o.smoothing)
             # the result the attribution was asked about (the hypothesis shown may have changed since)
-            self.window.engine.export(ExportRequest("attribution", path, source.media, self.answered.result, style,
+            media = self.window.sides[self.answered_column].attention.media  # (the reversed clip's, say)
+            self.window.engine.export(ExportRequest("attribution", path, media, self.answered.result, style,
                                                     extra=found))
             self.window.statusBar().showMessage(f"exporting {printable(path)}…")
 
@@ -175,14 +196,17 @@ class WhatIf(QObject):
 
     @Slot(int, str, object)
     def on_tree(self, job: int, slot: str, tree) -> None:
-        if slot == "main":
-            self.tree = (job, tree)
+        if slot in self.window.sides:
+            self.trees[slot] = (job, tree)
             self.redraw()
 
     @Slot(int, str, object)
     def on_probed(self, job: int, slot: str, answer) -> None:
-        st = self.side.state
-        if job != self.job or self.about != st.job:
+        if job != self.job or self.about is None:
+            return
+        column, about = self.about
+        st = self.window.sides[column].state
+        if about != st.job:
             return  # asked about words no longer on screen
         self.window.statusBar().clearMessage()
         if isinstance(answer, Branch):
@@ -192,7 +216,7 @@ class WhatIf(QObject):
             self.pane.say(f"{answer.label}: {answer.result.hypotheses[0].listed} — {changes(before, after)}")
             self.window.redraw()
             return
-        self.answered = self.asked
+        self.answered, self.answered_column = self.asked, column
         self.show()
         self.pane.tabs.setCurrentIndex(2)
         if hasattr(answer, "survives"):
@@ -211,15 +235,20 @@ class WhatIf(QObject):
             self.window.show_error(message)
 
     def redraw(self, words=None, labels=None) -> None:
-        """The panel follows the first column's words and current word (only while it is open)."""
+        """The panel follows the chosen column's words and current word (only while it is open).
+        `words`, `labels`: the first column's, as the window drew them."""
         if not self.pane.isVisible():
             return
-        side = self.side
+        w, side = self.window, self.side
         st = side.state
-        if self.about is not None and self.about != st.job:  # answers about words no longer shown go
+        second = w.sides["compare"].state.result if w.compare_mode is not None else None
+        self.pane.show_columns(None if w.compare_mode is None else
+                               "the reversed clip" if w.compare_mode == REVERSED else
+                               second.title if second is not None else "Compare", side.slot)
+        if self.about is not None and self.about != (side.slot, st.job):  # answers about words no longer shown go
             self.about = None
             self.pane.clear_answer()
-        if words is None:
+        if words is None or side.slot != "main":
             words, labels = side.drawn()
         result = st.result
         places = labels or (result.source_tokens if result is not None else None) or (
@@ -227,7 +256,8 @@ class WhatIf(QObject):
         clip = getattr(side.attention, "clip", None)  # a video's: its sampled frames above the strip
         self.pane.show_words(words, st.index, self.window.overlay_controls.settings(),
                              getattr(side.attention, "_small", None), places, getattr(clip, "frames", None))
-        tree = self.tree[1] if self.tree is not None and self.tree[0] == st.job else None
+        kept = self.tree
+        tree = kept[1] if kept is not None and kept[0] == st.job else None
         best = result.hypotheses[0].tokens if result is not None and result.hypotheses else None
         branches = [(b.label, list(b.result.hypotheses[0].token_ids), list(b.result.hypotheses[0].tokens))
                     for b in st.branches]

@@ -18,7 +18,7 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPainterPath
 from PySide6.QtWidgets import (
-    QGraphicsScene, QGraphicsView, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QTableWidget,
+    QComboBox, QGraphicsScene, QGraphicsView, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QTableWidget,
     QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget, QAbstractItemView,
 )
 
@@ -309,11 +309,24 @@ class WhatIfPane(QWidget):
     redecode_asked = Signal(object)  # the edited map (numpy, the attention's shape)
     score_asked = Signal(str)  # a sentence
     node_clicked = Signal(int)  # a beam tree node's id
+    column_chosen = Signal(str)  # which column the questions ask about: "main" or "compare"
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.word = QLabel("No word yet: open an input")
         self.word.setWordWrap(True)
+        self.column = QComboBox()  # shown while the window has a second column
+        self.column.addItem("the first column", "main")
+        self.column.addItem("the second column", "compare")
+        self.column.setToolTip("whose words the questions ask about")
+        self.column.currentIndexChanged.connect(lambda _i: self.column_chosen.emit(self.column.currentData()))
+        self.column_row = QWidget()
+        row = QHBoxLayout(self.column_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("Ask about"))
+        row.addWidget(self.column)
+        row.addStretch(1)
+        self.column_row.hide()
         self.answer = QLabel()  # the last probe's answer, or what is running
         self.answer.setObjectName("answer")
         self.answer.setWordWrap(True)
@@ -326,6 +339,7 @@ class WhatIfPane(QWidget):
         self.tabs.addTab(self._target_tab(), "Score a sentence")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.column_row)
         lay.addWidget(self.word)
         lay.addWidget(self.tabs, 1)
         lay.addWidget(self.answer)
@@ -461,6 +475,15 @@ class WhatIfPane(QWidget):
             self.editor.show_map(att, *self._drawing)
         for b in (self.mask_button, self.saliency_button, self.ig_button, self.redecode_button):
             b.setEnabled(step is not None)
+
+    def show_columns(self, second: str | None, chosen: str) -> None:
+        """The column choice: hidden without a second column (`second`: its title, or None)."""
+        self.column_row.setVisible(second is not None)
+        if second is not None:
+            self.column.setItemText(1, f"the second column: {second}")
+        self.column.blockSignals(True)
+        self.column.setCurrentIndex(self.column.findData(chosen))
+        self.column.blockSignals(False)
 
     def reset_edit(self) -> None:
         self._edit_for = None
