@@ -158,12 +158,6 @@ class CaptionPane(QWidget):
                     item.setFont(0, font)
                 self.alternatives.addTopLevelItem(item)
 
-    def without_whatif(self) -> None:
-        """A column the what-if questions do not ask about (Compare): no forcing box, no removing."""
-        self.force_box.hide()
-        self.remove.hide()
-        self.alternatives.setToolTip("")
-
     def _force_typed(self) -> None:
         text = self.force_box.text().strip()
         if text:
