@@ -17,7 +17,7 @@ state reordered to one row per word instead, k per input.
 """
 from __future__ import annotations
 
-from typing import Generator
+from typing import Generator, NamedTuple
 
 import numpy as np
 import torch
@@ -249,7 +249,7 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
     computed = np.arange(batch) * k  # the first step is the same for all k beams: run it once
     prev = torch.full((batch,), model.start_id, dtype=torch.long, device=device)
     trace = _Trace(model.vocab, model.attention_shape, length_penalty)
-    finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    finished: list[list[_Ended]] = [[] for _ in range(batch)]
     width = np.full(batch, k)  # shrink: the live hypotheses of each open input
 
     parents = owner = None  # until the first step: one state row per input
@@ -293,10 +293,11 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
         if tree is not None:
             tree.expand(t, items, k, top_s, beam_i, tok_i, live, ending, keep, ~dead if shrink else None)
 
-        # Hypotheses that end here join the finished list.
+        # Hypotheses that end here join the finished list, as their place in the trace: only the
+        # best k of an input are ever written out (the trace's steps so far never change again).
         # (Every input in the batch is still open: those with k finished ones leave it below.)
         for r, j in np.argwhere(ending):
-            finished[items[r]].append(trace.hypothesis(r * k + beam_i[r, j], float(top_s[r, j])))
+            finished[items[r]].append(trace.ended(r * k + beam_i[r, j], float(top_s[r, j])))
 
         scores = top_s[in_rows, keep]
         if shrink:
@@ -316,7 +317,7 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
             # At the length limit the beams still going end too and compete with those that ended
             # (as generate()'s length criterion finishes them, with the same score).
             for r, b in enumerate(items):
-                finished[b] += [trace.hypothesis(r * k + j, float(scores[r, j]), ended=False)
+                finished[b] += [trace.ended(r * k + j, float(scores[r, j]), ended=False)
                                 for j in range(k) if np.isfinite(scores[r, j])]
                 if tree is not None:
                     tree.cut(b, [j for j in range(k) if np.isfinite(scores[r, j])])
@@ -358,10 +359,10 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
         if shrink and not finished[b]:
             for j in range(k):
                 if np.isfinite(scores[r, j]):  # (not the placeholder beams of a tiny vocabulary)
-                    finished[b].append(trace.hypothesis(r * k + j, float(scores[r, j]), ended=False))
+                    finished[b].append(trace.ended(r * k + j, float(scores[r, j]), ended=False))
                     if tree is not None:
                         tree.cut(b, [j])
-    return [sorted(f, key=lambda h: h.score, reverse=True)[:k] for f in finished]
+    return [[trace.written(h) for h in sorted(f, key=lambda h: h.score, reverse=True)[:k]] for f in finished]
 
 
 def _best_candidates(scores, computed, top_v, top_w, k):
@@ -383,7 +384,7 @@ def _best_candidates(scores, computed, top_v, top_w, k):
     return summed[rows, order], order // n_top, words[rows, order]
 
 
-def _open(finished: list[Hypothesis], k: int, best_live: float, length: int, max_len: int, length_penalty: float,
+def _open(finished: list["_Ended"], k: int, best_live: float, length: int, max_len: int, length_penalty: float,
           early_stopping) -> bool:
     """Whether an input's search goes on: fewer than k ended, or (early_stopping False or
     "never") its best live hypothesis could still score above the k-th best ended one."""
@@ -395,6 +396,16 @@ def _open(finished: list[Hypothesis], k: int, best_live: float, length: int, max
         length = max_len  # the longest it may grow: the best it could score
     kth = sorted((h.score for h in finished), reverse=True)[k - 1]
     return best_live / length ** length_penalty > kth
+
+
+class _Ended(NamedTuple):
+    """A hypothesis that ended, not yet written out: its score (as _hypothesis computes it) and
+    its place in the trace (the slot after its last step, and the number of steps)."""
+    score: float
+    log_prob: float
+    slot: int
+    steps: int
+    ended: bool
 
 
 class _Trace:
@@ -443,9 +454,10 @@ class _Trace:
         for history in (self.parent, self.tok, self.prob):
             history[-1] = history[-1][slots]
 
-    def walk(self, slot: int):
-        """(step, slot after the step, parent's row in the step's outputs) from the last step back."""
-        for t in range(len(self.tok) - 1, -1, -1):
+    def walk(self, slot: int, steps: int | None = None):
+        """(step, slot after the step, parent's row in the step's outputs) from the last step (of
+        the first `steps`) back."""
+        for t in range((len(self.tok) if steps is None else steps) - 1, -1, -1):
             parent = int(self.parent[t][slot])
             yield t, slot, int(self.row[t][parent])
             slot = parent
@@ -453,9 +465,19 @@ class _Trace:
     def words(self, slot: int) -> list[str]:
         return [self.vocab[self.tok[t][s]] for t, s, _ in self.walk(slot)][::-1]
 
-    def hypothesis(self, slot: int, log_prob: float, ended: bool = True) -> Hypothesis:
-        """The hypothesis whose history ends in `slot` of the slots after the last step."""
-        path = list(self.walk(slot))[::-1]
+    def ended(self, slot: int, log_prob: float, ended: bool = True) -> "_Ended":
+        """The hypothesis in `slot` after the last step, ending there (<end> read, or cut at the
+        length limit: `ended` False): its score as `hypothesis` gives it, and where to read it."""
+        steps = len(self.tok)
+        return _Ended(log_prob / max(1, steps + ended) ** self.length_penalty, log_prob, slot, steps, ended)
+
+    def written(self, h: "_Ended") -> Hypothesis:
+        return self.hypothesis(h.slot, h.log_prob, h.ended, h.steps)
+
+    def hypothesis(self, slot: int, log_prob: float, ended: bool = True, steps: int | None = None) -> Hypothesis:
+        """The hypothesis whose history ends in `slot` of the slots after the last step (of the
+        first `steps`)."""
+        path = list(self.walk(slot, steps))[::-1]
         ids = [int(self.tok[t][s]) for t, s, _ in path]
         alts = [self.alts[t][r] for t, _, r in path]
         att = np.stack([self.att[t][r] for t, _, r in path]) if path else np.zeros(0)
