@@ -27,6 +27,10 @@ from torch import Tensor, nn
 from ..catalog import ATTN_ACTIVATIONS as ACTIVATIONS, SCORES  # noqa: E402  (one list of names, importable without torch)
 
 CACHE_BLOCK_BYTES = 1 << 19  # additive scores: the largest intermediate block worked on at once
+# Rows of unequal groups per input: an input's keys or values up to this many elements are copied
+# to each of its rows and worked on in one batch (a per-input loop of small operations cost twice
+# as much at 12-13 positions x 128-192, as the video and text models have); larger ones are not.
+GATHER_ELEMENTS = 8192
 
 
 class AttentionOutput(NamedTuple):
@@ -120,7 +124,13 @@ class Attention(nn.Module):
         return e.reshape(-1, prepared.shape[1])
 
     def _by_owner(self, q: Tensor, prepared: Tensor, owner: Tensor) -> Tensor:
-        """Scores of (projected) queries sorted by their owner: one input's rows at a time."""
+        """Scores of (projected) queries sorted by their owner: small keys copied to each row's,
+        larger ones one input's rows at a time."""
+        if prepared[0].numel() <= GATHER_ELEMENTS:
+            keys = prepared.index_select(0, owner)
+            if self.score_name == "additive":
+                return self._squash_(keys.add_(q[:, None])) @ self.v.weight[0]
+            return torch.bmm(keys, q[:, :, None]).squeeze(2)
         runs = list(_runs(owner, q))
         if self.score_name != "additive":
             return torch.cat([qi @ prepared[i].T for i, qi in runs])
@@ -166,13 +176,21 @@ class Attention(nn.Module):
             if owner is None:
                 context = (weights.view(inputs, -1, weights.shape[1]) @ values).reshape(rows, -1)
             else:
-                context = torch.cat([w @ values[i] for i, w in _runs(owner, weights)])
+                context = context_by_owner(weights, values, owner)
             return AttentionOutput(weights, context)
         dist = torch.distributions.Categorical(probs=weights)
         where = dist.sample()
         if owner is None:
             owner = torch.arange(rows, device=values.device) // (rows // inputs)
         return AttentionOutput(weights, values[owner, where], where, dist.log_prob(where))
+
+
+def context_by_owner(weights: Tensor, values: Tensor, owner: Tensor) -> Tensor:
+    """The context of weight rows (B, N) sorted by their input, `owner` (B,): small values copied
+    to each row's (GATHER_ELEMENTS), larger ones one input's rows at a time."""
+    if values[0].numel() <= GATHER_ELEMENTS:
+        return torch.bmm(weights[:, None], values.index_select(0, owner)).squeeze(1)
+    return torch.cat([w @ values[i] for i, w in _runs(owner, weights)])
 
 
 def _runs(owner: Tensor, rows: Tensor):

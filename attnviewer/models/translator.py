@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .attention import Attention, _runs
+from .attention import Attention, context_by_owner
 from .forcing import forced
 from .words import PAD, SPECIALS, UNK, encode_words, padded, set_vocabulary, word_log_probs
 
@@ -182,7 +182,7 @@ class Translator(nn.Module):
         if owner is None:
             context = (weights.view(values.shape[0], -1, values.shape[1]) @ values).reshape(h.shape[0], -1)
         else:
-            context = torch.cat([w @ values[i] for i, w in _runs(owner, weights)])
+            context = context_by_owner(weights, values, owner)
         attentional = torch.tanh(self.combine(torch.cat([context, h], dim=1)))
         new = dict(state, h=h, c=c, feed=attentional)
         return self.fc(self.dropout(attentional)), weights, new
