@@ -51,3 +51,25 @@ def test_clicking_a_words_picture_says_which_word(qtbot, make, strip):
         with qtbot.waitSignal(pane.word_clicked, timeout=2000) as clicked:
             QTest.mouseClick(strip.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, where)
         assert clicked.args == [row]
+
+
+def test_many_changed_pictures_are_listed_at_once_and_drawn_over_the_next_turns(qtbot):
+    """A final hypothesis (or another look) changes every word's picture: the words are all listed
+    at once, a few pictures drawn in this turn of the event loop and the rest in the next ones,
+    never all in one turn of the GUI thread."""
+    from attnviewer.ui.attention_pane import PICTURES_PER_TURN
+
+    pane, words = image_pane()
+    qtbot.addWidget(pane)
+    many = [Step(i, f"w{i}", i, 0.9, [(f"w{i}", 0.9)], words[i % len(words)].attention) for i in range(12)]
+    pane.show_words(many, 0, OverlaySettings())
+    strip = pane.strip
+    drawn = lambda: sum(not strip.item(i).icon().isNull() for i in range(strip.count()))  # noqa: E731
+    assert [strip.item(i).text() for i in range(strip.count())] == [w.token for w in many]
+    assert drawn() == PICTURES_PER_TURN
+    qtbot.waitUntil(lambda: drawn() == len(many), timeout=5000)
+    pane.show_words(many, 3, OverlaySettings(cmap="gray"))  # every picture changes again
+    assert drawn() == len(many)  # the old pictures stay until their new ones are drawn
+    qtbot.waitUntil(lambda: strip._keys == [(w.token, w.attention.tobytes(), ("gray", 0.6, "gaussian")) for w in many],
+                    timeout=5000)
+    assert strip.currentRow() == 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QSlider,
@@ -102,10 +102,16 @@ class OverlayControls(QWidget):
                                self.smoothing.currentText(), self.grid.isChecked(), self.peak.isChecked())
 
 
+PICTURES_PER_TURN = 3  # a strip's pictures drawn in one event-loop turn (~1.5 ms of GUI CPU each)
+
+
 class WordStrip(QListWidget):
     """One small picture per word (a thumbnail, a curve), clickable (`word_clicked`: its index);
     only words whose picture changed are redrawn: while the model writes, that is just the newest
-    word."""
+    word. Every word is listed at once; when many pictures changed at once (the final hypothesis,
+    words that came while the window was busy, another look) PICTURES_PER_TURN are drawn now and
+    the rest in the next turns of the event loop: drawn together they held the GUI thread for 10-30
+    ms in one turn."""
 
     word_clicked = Signal(int)
 
@@ -121,34 +127,53 @@ class WordStrip(QListWidget):
         self.setFixedHeight(height + 42)
         self.setMovement(QListView.Movement.Static)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self._keys: list = []
+        self._keys: list = []  # per item: what its picture shows (None: not drawn yet)
+        self._rest = None  # (words, look, picture): pictures left for the next turns
+        self._later = QTimer(self, singleShot=True, interval=0)
+        self._later.timeout.connect(self._draw_rest)
 
     def forget(self) -> None:
         """No words (not reset(): QAbstractItemView's own, which clear() calls)."""
         self._keys = []
+        self._rest = None
         self.clear()
 
     def show_words(self, words: list[Step], current: int, look: tuple, picture) -> None:
         """picture(step) -> RGB array of that word; `look` (the settings drawn with) is part of
         what decides whether a word's picture changed."""
         for i, w in enumerate(words):
-            key = (w.token, w.attention.tobytes(), look)
-            if i < len(self._keys) and self._keys[i] == key:
-                continue
-            icon = thumbnail_icon(picture(w))
             if i < self.count():
-                self.item(i).setIcon(icon)
-                self.item(i).setText(w.token)
-                self._keys[i] = key
+                if self.item(i).text() != w.token:
+                    self.item(i).setText(w.token)
             else:
-                self.addItem(QListWidgetItem(icon, w.token))
-                self._keys.append(key)
+                self.addItem(QListWidgetItem(w.token))
+                self._keys.append(None)
         while self.count() > len(words):
             self.takeItem(self.count() - 1)
             self._keys.pop()
+        self._rest = (words, look, picture)
+        self._draw_rest()
         if 0 <= current < self.count():
             self.setCurrentRow(current)
             self.scrollToItem(self.item(current))
+
+    def _draw_rest(self) -> None:
+        """Up to PICTURES_PER_TURN pictures that changed; the next turn draws more, if any are left."""
+        if self._rest is None:
+            return
+        words, look, picture = self._rest
+        drawn = 0
+        for i, w in enumerate(words[:self.count()]):
+            key = (w.token, w.attention.tobytes(), look)
+            if self._keys[i] == key:
+                continue
+            if drawn == PICTURES_PER_TURN:
+                self._later.start()
+                return
+            self.item(i).setIcon(thumbnail_icon(picture(w)))
+            self._keys[i] = key
+            drawn += 1
+        self._rest = None
 
 
 class AttentionPane(QWidget):
@@ -195,7 +220,7 @@ class AttentionPane(QWidget):
         """One thumbnail per word: the image with that word's attention."""
         if self._small is not None:
             self.strip.show_words(words, current, (s.cmap, s.opacity, s.smoothing), lambda w: blend(
-                self._small, overlay_rgba(w.attention, s.cmap, s.opacity, s.smoothing)))
+                self._small, overlay_rgba(w.attention, s.cmap, s.opacity, s.smoothing, size=self._small.shape[:2])))
 
 
 def _thumbnail_base(rgb: np.ndarray) -> np.ndarray:
