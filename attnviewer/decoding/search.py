@@ -488,14 +488,20 @@ class _Trace:
     def hypothesis(self, slot: int, log_prob: float, ended: bool = True, steps: int | None = None) -> Hypothesis:
         """The hypothesis whose history ends in `slot` of the slots after the last step (of the
         first `steps`)."""
-        path = list(self.walk(slot, steps))[::-1]
-        read = [self.read_step(t) for t, _, _ in path]
-        ids = [step[2][s] for step, (_, s, _) in zip(read, path)]
-        alts = [self.alts[t][r] for t, _, r in path]
-        att = np.stack([self.att[t][r] for t, _, r in path]) if path else np.zeros(0)
-        probs = [step[3][s] for step, (_, s, _) in zip(read, path)]
-        hyp = _hypothesis(self.vocab, self.shape, ids, log_prob, probs, alts, att, self.length_penalty, ended)
-        hyp.entropies = [step[4][r] for step, (_, _, r) in zip(read, path)]
+        ids, probs, ents, alts, atts = [], [], [], [], []
+        for t in range((len(self.tok) if steps is None else steps) - 1, -1, -1):  # from the last step back
+            parents, rows, tok, prob, ent = self.read_step(t)
+            r = rows[parents[slot]]
+            ids.append(tok[slot])
+            probs.append(prob[slot])
+            ents.append(ent[r])
+            alts.append(self.alts[t][r])
+            atts.append(self.att[t][r])
+            slot = parents[slot]
+        att = np.stack(atts[::-1]) if atts else np.zeros(0)
+        hyp = _hypothesis(self.vocab, self.shape, ids[::-1], log_prob, probs[::-1], alts[::-1], att,
+                          self.length_penalty, ended)
+        hyp.entropies = ents[::-1]
         return hyp
 
     def steps(self, t, scores, items, open_rows, k):
