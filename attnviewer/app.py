@@ -15,11 +15,13 @@ def collect_on_gui_thread(app):
     run on whichever thread allocates: the engine's, mid-decode, where a full collection held the
     GIL 100-170 ms (the window stalled with it) and freed Qt objects waiting in cycles on the wrong
     thread. Here each tick collects the generations whose counts passed Python's own thresholds
-    (pyqtgraph's GarbageCollector does the same); after a full collection its survivors are frozen
-    (gc.freeze: the model, the input, the window's panes live on), so the next full collection
-    scans only what came since and stays a few ms. Not while a quiet import runs: its garbage is
-    frozen when it ends, as is what start-up made, at the first tick (a first collection of it all
-    took 60-90 ms). Returns the collector (a child of the app)."""
+    (pyqtgraph's GarbageCollector does the same). Not while a quiet import runs: what it built is
+    frozen when it ends (gc.freeze: kept out of every collection), as is what start-up made, at
+    the first tick (a first collection of it all took 60-90 ms): modules and the window live as
+    long as the app. A full collection's survivors are not frozen: an input, a result or a pane
+    alive then may become cyclic garbage later, and frozen it would never be freed; the
+    collections scan the objects made since start-up (about 25,000 with an input open).
+    Returns the collector (a child of the app)."""
     import gc
 
     from PySide6.QtCore import QObject, QTimer, Slot
@@ -42,8 +44,6 @@ def collect_on_gui_thread(app):
             if not due:
                 return
             gc.collect(due[-1])
-            if due[-1] == 2:
-                gc.freeze()
 
     gc.disable()
     collector = Collector(app)
