@@ -414,7 +414,7 @@ class _Trace:
 
     Step t keeps, by the slots after it: the parent slot, the word and its probability; and by the
     rows the model computed (`row`: slot -> row), for the parents of the hypotheses that go on
-    only (no other history can reach the step): the attention, the top words and the entropy.
+    only (no other history can reach the step): the attention and the entropy (the top words: of every row).
     """
 
     def __init__(self, vocab, shape, length_penalty):
@@ -443,12 +443,16 @@ class _Trace:
             ent = np.zeros(n_rows, dtype=np.float32)
             ent[rows] = entropy(log_probs.index_select(0, torch.from_numpy(rows).to(device))).cpu().numpy()
         self.ent.append(ent)
-        # each needed row's top words as (word, probability), made once here rather than per hypothesis
-        alts: list = [None] * n_rows
-        ids, probs = alt_i.cpu().numpy()[rows].tolist(), alt_p.exp().cpu().numpy()[rows].tolist()
-        for r, ids_r, probs_r in zip(rows.tolist(), ids, probs):
-            alts[r] = list(zip([self.vocab[i] for i in ids_r], probs_r))
-        self.alts.append(alts)
+        # every row's top words and their probabilities; as (word, probability) once a history reads them
+        self.alts.append((alt_i.cpu().numpy(), alt_p.exp().cpu().numpy(), {}))
+
+    def alternatives(self, t: int, r: int) -> list[tuple[str, float]]:
+        """Row r of step t's top words as (word, probability), made once (hypotheses share them)."""
+        ids, probs, made = self.alts[t]
+        got = made.get(r)
+        if got is None:
+            got = made[r] = list(zip([self.vocab[i] for i in ids[r].tolist()], probs[r].tolist()))
+        return got
 
     def keep_rows(self, slots: np.ndarray) -> None:
         """The batch shrank: the slots after the last step are now these of them."""
@@ -495,7 +499,7 @@ class _Trace:
             ids.append(tok[slot])
             probs.append(prob[slot])
             ents.append(ent[r])
-            alts.append(self.alts[t][r])
+            alts.append(self.alternatives(t, r))
             atts.append(self.att[t][r])
             slot = parents[slot]
         att = np.stack(atts[::-1]) if atts else np.zeros(0)
@@ -512,6 +516,6 @@ class _Trace:
             p = int(self.row[last][self.parent[-1][best]])
             beams = [Beam(self.words(r * k + j), float(scores[r, j])) for j in range(k) if np.isfinite(scores[r, j])]
             yield Step(
-                t, self.vocab[tok[best]], int(tok[best]), float(self.prob[-1][best]), self.alts[last][p],
+                t, self.vocab[tok[best]], int(tok[best]), float(self.prob[-1][best]), self.alternatives(last, p),
                 self.att[-1][p].reshape(self.shape), beams=beams, item=items[r], entropy=float(self.ent[-1][p]),
             )
