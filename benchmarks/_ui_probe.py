@@ -359,6 +359,8 @@ def window_event(self, ev):
     end_cpu = time.thread_time()
     intervals.append((label, start, now()))
     cpu.append((label, start, end_cpu - c))
+    if ev.type() == QEvent.Type.UpdateRequest and "media_read" in marks and args.mode == "engine":
+        mark("media_painted")  # the first repaint after the input was read (the baseline paints none)
     # each widget's paint: from its Paint event to the next one (children paint after parents)
     for (name, t, c0), (_, _, c1) in zip(paints, paints[1:] + [("", 0.0, end_cpu)]):
         cpu.append((f"paint {name}", t, c1 - c0))

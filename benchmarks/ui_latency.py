@@ -39,6 +39,7 @@ first line, before any import):
   window shown       the window's first paint has finished (a posted event queued below the
                      repaint priority runs after it);
   first word         the first redraw() that shows a word has been painted;
+  input painted      (engine) from the input read (media_ready) to the window's paint of it done;
   player ready       (video) from the clip read to the window's player showing its first frame:
                      the player has the clip's packet list then (its own, or the engine's);
   peak memory        the process's peak resident size (getrusage) when the last word is painted:
@@ -69,6 +70,8 @@ listed while reading the clip, so it lists the clip's 15,000 packets again on it
 its decoder starts without waiting for the engine's loading of torch's libraries (see
 engine/loader_lock.py); its column and the ratio shared / unshared say what the change did.
 --quick: a 30 s clip, a 1 s 240x180 playback clip, one run of each (well under a minute).
+The app's modules are compiled to bytecode first (compileall, into their __pycache__ folders),
+as an installed wheel has them, whatever PYTHONDONTWRITEBYTECODE says.
 Timings depend on the machine and on other load (the load average is printed): compare the
 columns of one invocation, not numbers across machines.
 """
@@ -131,6 +134,16 @@ def pick_model(name: str | None, kind: str = "image") -> str | None:
     print(f"{kind}: the bundled model {default!r} is not installed yet: pass a checkpoint file "
           f"instead{hint}; the {kind} rows stay empty", flush=True)
     return None
+
+
+def compile_bytecode() -> None:
+    """The app's modules compiled to bytecode (in their __pycache__ folders) before any child
+    runs, as an installed wheel has them: where PYTHONDONTWRITEBYTECODE is set, every child
+    compiled each module it imported, on the GUI thread too (importing the video pane's modules
+    took 17-22 ms of its CPU against 3-7 ms)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "attnviewer")], env=env,
+                   capture_output=True, check=False)
 
 
 def load() -> str:
@@ -205,6 +218,8 @@ def figures(run: dict) -> dict:
         f["first word"] = max(m["first_word_painted"], m.get("window_shown", 0.0))
     if "stream_painted" in m:  # the final caption painted, not only drawn
         m = dict(m, stream_end=m["stream_painted"])
+    if "media_painted" in m and "media_read" in m:
+        f["input painted"] = (m["media_painted"] - m["media_read"]) * 1000
     if "player_ready" in m and "media_read" in m:
         f["player seconds"] = m["player_ready"] - m["media_read"]
     for phase, (a, b) in PHASES.items():
@@ -225,6 +240,7 @@ def figures(run: dict) -> dict:
 ROWS = [  # the image table (label, key, unit)
     ("window shown, from process start", "window shown", "s"),
     ("first word on screen, from process start", "first word", "s"),
+    ("input painted (image read -> its paint done)", "input painted", "ms"),
     ("model load: longest GUI gap", "load max gap", "ms"),
     ("model load: median GUI gap", "load median gap", "ms"),
     ("streaming: longest GUI gap", "stream max gap", "ms"),
@@ -245,6 +261,7 @@ def kind_rows(noun: str, doing: str) -> list[tuple[str, str, str]]:
         ("whole job: median GUI gap", "job median gap", "ms"),
         ("whole job: GUI-thread CPU within the longest gap", "job longest gap cpu", "ms"),
         ("whole job: most GUI-thread CPU within one gap", "job max gap cpu", "ms"),
+        (f"input painted ({noun} read -> its paint done)", "input painted", "ms"),
         (f"reading the {noun}: longest GUI gap", "read max gap", "ms"),
         ("model load: longest GUI gap", "model max gap", "ms"),
         (f"{doing}: longest GUI gap", "stream max gap", "ms"),
@@ -797,6 +814,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"at the start: {load()}")
     print("times from start: from the parent's time.time() just before spawning each child process\n")
 
+    compile_bytecode()
     done: dict[str, dict] = {}
     play_med = None
     with tempfile.TemporaryDirectory(prefix="attnviewer-ui-latency-inputs-") as tmp:

@@ -118,3 +118,53 @@ print(whole, float(torch.nn.functional.softmax(torch.zeros(4), 0).sum()))
 """
     assert run_fresh(code).splitlines()[-1].split() == ["True", "1.0"]
 
+
+def test_the_first_input_is_painted_before_the_engine_imports_torch():
+    """torch's import holds the GIL for long stretches: the engine starts it only once the window
+    has painted the input it read, so the image shows at once instead of waiting for the import."""
+    code = """
+import tempfile
+from PySide6.QtCore import QEvent, QObject, QSettings, QTimer, Slot
+from attnviewer.app import make_application
+from attnviewer.engine import worker
+from attnviewer.resources import sample_dir
+from attnviewer.ui.main_window import MainWindow
+
+app = make_application(["test"])
+events = []
+import_torch = worker._import_torch
+
+def noted_import():
+    events.append("torch import")
+    return import_torch()
+
+worker._import_torch = noted_import
+
+class Watch(QObject):
+    def eventFilter(self, obj, ev):
+        if ev.type() == QEvent.Type.UpdateRequest and obj is window and events[-1:] == ["input read"]:
+            events.append("window repainted")
+        return False
+
+    @Slot(int, str, object)
+    def read(self, job, slot, media):
+        events.append("input read")
+
+    @Slot(int, str, object)
+    def finished(self, job, slot, result):
+        app.quit()
+
+window = MainWindow(settings=QSettings(tempfile.mkdtemp() + "/settings.ini", QSettings.Format.IniFormat))
+watch = Watch()
+window.installEventFilter(watch)
+window.engine.media_ready.connect(watch.read)
+window.engine.finished.connect(watch.finished)
+window.engine.failed.connect(watch.finished)
+window.show()
+window.open_file(str(sample_dir() / "shapes-1.png"))
+QTimer.singleShot(200000, app.quit)
+app.exec()
+print("; ".join(events))
+"""
+    events = run_fresh(code).splitlines()[-1].split("; ")
+    assert events[:3] == ["input read", "window repainted", "torch import"]

@@ -10,7 +10,9 @@ and jobs superseded while queued are skipped. The window drops anything of an ol
 from __future__ import annotations
 
 import logging
+import sys
 import threading
+import time
 import weakref
 from concurrent.futures import Future, TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ MODEL_CACHE_SIZE = 3
 LOADER_THREAD = "attnviewer-model-loader"
 LOAD_POLL_S = 0.05  # how often a job waiting for its model checks whether it was superseded
 WHATIF = "whatif"  # the slot of what-if probes (Engine.probe)
+PAINT_WAIT_S = 0.5  # the longest a job waits for the window to paint its input before torch's import
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     stopped: bool = False  # cancelled by the user's Stop (not superseded): a model it loads stops too
     probe: object = None  # a what-if probe (engine/probes.py) instead of a plain decoding
+    painted: threading.Event = field(default_factory=threading.Event, repr=False)  # the window painted its input
 
 
 class Cancelled(Exception):
@@ -91,6 +95,7 @@ class Worker(QObject):
         self._encoded = None  # (model, media as read, pipeline.Encoded): the last input's encoding
         self.latest_preview = 0  # newest preview id; written by the GUI thread
         self._warm = False  # the export dialog's slow look-ups done once, here, not on the GUI thread
+        self.wait_for_paint = False  # set by a window that reports its input painted (Engine.media_painted)
 
     @Slot(object)
     def export(self, req: ExportRequest) -> None:
@@ -174,6 +179,8 @@ class Worker(QObject):
         if job.cancel.is_set():
             return
         self.media_ready.emit(job.id, job.slot, media)
+        if self.wait_for_paint and "torch" not in sys.modules:
+            self._await_paint(job)
         torch = self._torch()
         model = self._model(job, kind)
         if job.cancel.is_set():
@@ -218,6 +225,17 @@ class Worker(QObject):
         if not self._warm:  # once the window has painted the caption and gone quiet
             self._warm = True
             QTimer.singleShot(WARM_UP_DELAY_MS, _warm_exports)
+
+    def _await_paint(self, job: Job) -> None:
+        """Before torch's import, the window's paint of the input just read: the import holds the
+        GIL for stretches of 50-250 ms (its extension module's initialisation), and the window,
+        painting the image meanwhile, showed it up to 240 ms late. At most PAINT_WAIT_S."""
+        deadline = time.monotonic() + PAINT_WAIT_S
+        while not job.painted.wait(LOAD_POLL_S):
+            if job.cancel.is_set():
+                raise Cancelled
+            if time.monotonic() > deadline:
+                return
 
     def _encoding(self, kind, model, media, fitted, warn=None):
         """The input's encoding by the model: kept from the last job when it was of the same input
@@ -502,6 +520,12 @@ class Engine(QObject):
         self._ids += 1
         return self._start(Job(self._ids, kind, source, model, settings, device, WHATIF, trust_pickle,
                                dict(options or {}), probe=probe))
+
+    def media_painted(self, job_id: int) -> None:
+        """The window has painted the input a job read (media_ready): its torch import may start."""
+        for job in list(self._running.values()):
+            if job.id == job_id and isinstance(job, Job):
+                job.painted.set()
 
     def warm(self) -> None:
         """Have the engine thread import torch now (see Worker.warm)."""

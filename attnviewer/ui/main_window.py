@@ -30,6 +30,7 @@ from ..resources import sample_dir
 from ..settings import DecodeSettings
 from ..engine.worker import WHATIF, Engine
 from ..types import Result, Step
+from .after_repaint import AfterRepaint
 from .attention_pane import OverlayControls, OverlaySettings
 from .caption_pane import CaptionPane
 from .controller import COMPARE, REVERSED, Input, SideJobs, WindowJobs
@@ -182,6 +183,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.qsettings = _stored(settings)
         self.engine = engine or Engine(self)
+        self.engine.worker.wait_for_paint = True  # torch's import waits for the input's paint (on_media_ready)
+        self._after_repaint = AfterRepaint(self)
         self.models = ModelList(self.qsettings, user_models_folder(), self)  # both columns' model boxes
         # what was dropped from it stays in the status bar for a minute: the "working…" of the
         # first caption would replace a plain message at once
@@ -611,6 +614,8 @@ class MainWindow(QMainWindow):
 
     @Slot(int, str, object)
     def on_media_ready(self, job: int, slot: str, media) -> None:
+        # once what this asks to repaint is painted, the engine may import torch (Worker._await_paint)
+        self._after_repaint.call(partial(self.engine.media_painted, job))
         side = self.sides.get(slot)
         if side is None or not side.jobs.media_ready(job, media):  # (a probe reads the input shown)
             return
