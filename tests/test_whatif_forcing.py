@@ -153,3 +153,11 @@ def test_target_words_are_the_models_vocabulary():
     _, model, _ = loaded("lstm-image")
     with pytest.raises(SettingsError, match="<end>"):
         text_ids(model, "a <end> circle")
+
+
+@pytest.mark.parametrize("empty", ["", "   "])
+def test_an_empty_target_is_refused_not_ignored(capsys, empty):
+    code = main(["caption", SAMPLES + "shapes-1.png", "--target", empty])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.err.strip().endswith("--target: no words given"), captured.err
+    assert captured.out == ""

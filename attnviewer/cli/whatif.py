@@ -19,6 +19,8 @@ def check(args: argparse.Namespace, settings) -> None:
     """Before anything loads: the options agree with each other and the decoding settings."""
     from ..whatif.forcing import parse_forces
 
+    if getattr(args, "target", None) is not None and not args.target.strip():  # "" too: never silently ignored
+        raise SettingsError("--target: no words given")
     if getattr(args, "force", None):
         parse_forces(args.force)
         if args.target:
