@@ -57,3 +57,22 @@ def test_transformer_folders_attend_where_told_on_the_cli(capsys):
     assert main(["caption", "resources/samples/shapes-1.png", "--model", "caption-shapes-vit", "--greedy",
                  "--attend", "2=1,1"]) == 0
     assert "attention replaced at step 2" in capsys.readouterr().out
+
+
+def test_an_attended_step_where_the_caption_ended_says_so(capsys):
+    """The model wrote the end at the changed step: no word shows the edited map, and the line says why."""
+    pytest.importorskip("transformers")
+    assert main(["caption", "resources/samples/shapes-1.png", "--model", "caption-shapes-vit", "--greedy",
+                 "--attend", "3=2,2"]) == 0
+    out = capsys.readouterr().out
+    assert len(out.splitlines()[0].split(": ", 1)[1].split()) == 2  # "a purple": ended at step 3
+    assert "attention replaced at step 3, where the model then wrote the end: --attend 3=2,2" in out
+    assert main(["caption", "resources/samples/shapes-1.png", "--greedy", "--attend", "2=1,1"]) == 0
+    assert "wrote the end" not in capsys.readouterr().out
+
+
+def test_attend_help_names_the_transformers_too(capsys):
+    with pytest.raises(SystemExit):
+        main(["caption", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(LSTM models)" not in text and "The LSTM models and transformers" in text

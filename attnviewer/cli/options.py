@@ -220,8 +220,10 @@ def add_whatif(p: argparse.ArgumentParser, sentences: bool = False) -> None:
                    help="force WORD at step N (from 1; repeat for several); the words before follow the model's own "
                         "output and the rest are decoded with the chosen settings (subword models count pieces)")
     g.add_argument("--attend", metavar="N=PLACE",
-                   help="attention intervention (LSTM models): at step N put all the attention on PLACE (an "
-                        "image's ROW,COL cell, a frame, a source word; from 1) and decode on from there")
+                   help="attention intervention: at step N put all the attention on PLACE (an image's ROW,COL cell, a "
+                        "frame, a source word; from 1) and decode on from there. The LSTM models and transformers "
+                        "(refused in one line where a model's attention cannot be swapped, e.g. BLIP, or a video's "
+                        "tokens are tubelets)")
     g.add_argument("--beam-tree", metavar="OUT", help="draw the beam search's tree of hypotheses (.svg)")
     g.add_argument("--html", metavar="OUT",
                    help="write one self-contained interactive page (.html): input, words, each word's map, hypotheses")

@@ -108,7 +108,11 @@ def report(args: argparse.Namespace, result, log=print) -> None:
     elif result.settings.get("forced"):
         log(f"  forced: {printable(result.settings['forced'])}")
     elif result.settings.get("intervened"):
-        log(f"  attention replaced at {result.settings['intervened']}: --attend {printable(args.attend)}")
+        where = result.settings["intervened"]
+        step = int(where.split()[-1]) if where.split()[-1].isdigit() else None
+        if step is not None and result.best.ended and len(result.best.tokens) == step - 1:
+            where += ", where the model then wrote the end"  # no word of the caption shows the edited map
+        log(f"  attention replaced at {where}: --attend {printable(args.attend)}")
     if getattr(args, "scores", False):
         from ..whatif.scores import score_lines
 
