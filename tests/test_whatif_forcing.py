@@ -140,7 +140,7 @@ def test_gold_file_of_other_sentences_is_refused(tmp_path, capsys):
     gold = tmp_path / "gold.txt"
     gold.write_text("0-0\n1-1\n")
     assert main(["translate", "the cat sees a dog", "--gold-align", str(gold)]) == 2
-    assert "2 lines for 1 sentences" in capsys.readouterr().err
+    assert "2 lines for 1 sentence (" in capsys.readouterr().err
     gold.write_text("0-0 9-1\n")
     assert main(["translate", "the cat sees a dog", "--gold-align", str(gold)]) == 2
     assert "link 9-1 is past the sentence" in capsys.readouterr().err
@@ -161,3 +161,14 @@ def test_an_empty_target_is_refused_not_ignored(capsys, empty):
     captured = capsys.readouterr()
     assert code == 2 and captured.err.strip().endswith("--target: no words given"), captured.err
     assert captured.out == ""
+
+
+def test_alignment_lines_read_as_english_and_align_with_the_other_outputs(tmp_path, capsys):
+    """One sentence: 'over 1 sentence'; the Pharaoh file's line is indented as every '  wrote' line."""
+    gold = tmp_path / "gold.txt"
+    gold.write_text("0-0 1-1 2-2\n")
+    out = tmp_path / "ph.txt"
+    assert main(["translate", "the cat sees a dog", "--greedy", "--pharaoh", str(out), "--gold-align", str(gold)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.endswith(" over 1 sentence") for line in lines), lines
+    assert f"  wrote {out}" in lines and f"wrote {out}" not in [line.strip() for line in lines if line[:1] != " "]

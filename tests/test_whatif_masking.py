@@ -130,3 +130,11 @@ def test_a_sentence_fill_for_a_video_is_one_line(capsys):
     clip = str(sample_dir() / "clip-1.mp4")
     assert main(["video", clip, "--greedy", "--mask-top", "--mask-fill", "unk", "--device", "cpu"]) == 2
     assert capsys.readouterr().err.strip() == "attnviewer: error: --mask-fill unk: a video is masked with mean or blur"
+
+
+def test_an_image_fill_for_an_image_says_an_image(capsys):
+    from attnviewer.resources import sample_dir
+
+    image = str(sample_dir() / "shapes-1.png")
+    assert main(["caption", image, "--greedy", "--mask-top", "--mask-fill", "unk", "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.strip().endswith("--mask-fill unk: an image is masked with mean or blur")

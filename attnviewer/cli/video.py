@@ -54,7 +54,7 @@ def video(args: argparse.Namespace) -> int:
 
 def add_parser(sub) -> None:
     vi = sub.add_parser("video", help="caption a video clip and show when each word looked")
-    vi.add_argument("clip", metavar="CLIP", help="a video file (MP4, MKV, WebM, AVI, MOV, GIF)")
+    vi.add_argument("clip", metavar="CLIP", help="a video file (MP4, MKV, WebM, AVI, MOV, M4V, GIF)")
     add_decoding(vi, "video-shapes")
     vi.add_argument("--reverse", action="store_true",
                     help="caption the clip played backwards (the arrow of time: direction words should flip)")

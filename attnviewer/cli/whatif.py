@@ -135,8 +135,8 @@ class Alignments:
             check_outputs([self.out], args.overwrite)
         self.gold = read_pharaoh(args.gold_align) if getattr(args, "gold_align", None) else None
         if self.gold is not None and len(self.gold) != n_sentences:
-            raise SettingsError(f"--gold-align {args.gold_align}: {len(self.gold)} lines for {n_sentences} sentences "
-                                "(one line of links per sentence)")
+            raise SettingsError(f"--gold-align {args.gold_align}: {_count(len(self.gold), 'line')} for "
+                                f"{_count(n_sentences, 'sentence')} (one line of links per sentence)")
         self.gold_name = getattr(args, "gold_align", None)
         self.links: list[set] = []
 
@@ -159,8 +159,13 @@ class Alignments:
 
         if self.gold is not None:
             log(f"alignment error rate (AER) against {printable(str(self.gold_name))}: "
-                f"{alignment_error(self.links, self.gold):.3f} over {len(self.links)} sentences")
+                f"{alignment_error(self.links, self.gold):.3f} over {_count(len(self.links), 'sentence')}")
         if self.out is not None:
             with OutputSet() as files:
                 files.temporary(self.out).write_text("".join(pharaoh(links) + "\n" for links in self.links))
-            log(f"wrote {printable(self.out)}")
+            log(f"  wrote {printable(self.out)}")  # as every other file written
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 sentence', '2 sentences'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -238,5 +238,6 @@ def check_fill(kind, fill: str | None) -> str:
     if fill is None:
         return e.fills[0]
     if fill not in e.fills:
-        raise SettingsError(f"--mask-fill {fill}: a {kind.noun} is masked with {' or '.join(e.fills)}")
+        article = "an" if kind.noun[:1] in "aeiou" else "a"
+        raise SettingsError(f"--mask-fill {fill}: {article} {kind.noun} is masked with {' or '.join(e.fills)}")
     return fill
