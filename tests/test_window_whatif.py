@@ -315,3 +315,15 @@ def test_masking_the_reversed_clip_asks_the_first_columns_model_about_it_backwar
     answered(qtbot, window, text="frames")
     assert window.whatif.answered_column == "compare"
     assert window.whatif.answered.result.settings.get("reversed") is True
+
+
+
+def test_the_attention_editor_takes_the_places_names_that_come_after_its_map_and_keeps_the_edit(qtbot, window):
+    st = sentence_done(qtbot, window)
+    pane = window.whatif.pane
+    look = window.overlay_controls.settings()
+    pane.show_words(st.words, 2, look)  # the map first (while streaming the source words may not be named yet)
+    pane.editor.put_all_on((0,))
+    pane.show_words(st.words, 2, look, None, list(st.result.source_tokens))
+    assert pane.editor.labels == list(st.result.source_tokens)  # each cell under its word
+    assert pane.editor.map[0] == 1.0 and pane.editor.map[1:].sum() == 0  # the user's edit kept

@@ -252,7 +252,7 @@ class WhatIf(QObject):
             words, labels = side.drawn()
         result = st.result
         places = labels or (result.source_tokens if result is not None else None) or (
-            [f"{t:.1f}s" for t in result.frame_times] if result is not None and result.frame_times else None)
+            [f"{t:.2f}s" for t in result.frame_times] if result is not None and result.frame_times else None)
         clip = getattr(side.attention, "clip", None)  # a video's: its sampled frames above the strip
         self.pane.show_words(words, st.index, self.window.overlay_controls.settings(),
                              getattr(side.attention, "_small", None), places, getattr(clip, "frames", None))

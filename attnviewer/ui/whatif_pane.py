@@ -190,6 +190,8 @@ class TreeView(QGraphicsView):
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.tree, self.boxes, self.branches = None, {}, []
+        self._best: set = set()  # the best path's node ids: the first view follows it
+        self._placed = True  # whether the view was placed over the tree drawn (done once shown)
         self._pressed = QPointF()  # where the last press was: a release near it is a click, not a pan
         self.setToolTip("drag to pan · wheel to zoom · click a node: its words and maps")
 
@@ -203,7 +205,7 @@ class TreeView(QGraphicsView):
         if tree is None or not tree.of(0):
             return
         rows, root, n_rows = rows_of(tree, 0)
-        thick = best_path(tree, 0, best)
+        thick = self._best = best_path(tree, 0, best)
         font = QFont(self.font())
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
 
@@ -222,9 +224,35 @@ class TreeView(QGraphicsView):
         for i, (label, ids, words) in enumerate(self.branches):
             self._branch(tree, at, n_rows + i, label, ids, words, font)
         self.setSceneRect(scene.itemsBoundingRect().adjusted(-10, -10, 10, 10))
+        self._placed = False
+        if self.isVisible():
+            self._place()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._placed:  # drawn while its tab was hidden: the viewport's size is known only now
+            self._place()
+
+    def _place(self) -> None:
+        """The first view of a tree: whole if it fits at 60% or more; else at full size from the
+        start on the left, with as much of the best path as fits (it climbs or falls from there)."""
+        self._placed = True
+        rect, port = self.sceneRect(), self.viewport().size()
+        fits = min(port.width() / rect.width(), port.height() / rect.height())
         self.resetTransform()
-        start = self.boxes[-1]  # the start on the left, its row in the middle
-        self.centerOn(start.x() + self.viewport().width() / 2 - 10, start.center().y())
+        if fits >= 0.6:
+            self.scale(min(fits, 1.0), min(fits, 1.0))
+            self.centerOn(rect.center())
+            return
+        start = self.boxes[-1]
+        seen = [b for i, b in self.boxes.items() if i in self._best and b.x() < start.x() + port.width()] + [start]
+        top, bottom = min(b.top() for b in seen), max(b.bottom() for b in seen)
+        half = port.height() / 2 - 10
+        if bottom - top <= 2 * half:
+            y = (top + bottom) / 2
+        else:  # the path leaves the view: the start at its edge, the path across it
+            y = start.bottom() - half if top < start.top() else start.top() + half
+        self.centerOn(start.x() + port.width() / 2 - 10, y)
 
     def _branch(self, tree, at, row: int, label: str, ids: list[int], words: list[str], font) -> None:
         """One branch: its path through the tree's nodes drawn purple, its words off the tree in
@@ -473,6 +501,8 @@ class WhatIfPane(QWidget):
         if key != self._edit_for:
             self._edit_for = key
             self.editor.show_map(att, *self._drawing)
+        else:  # the user's edit stays; the places' labels, frames and colours follow (they may come later)
+            self.editor.show_map(self.editor.map, *self._drawing)
         for b in (self.mask_button, self.saliency_button, self.ig_button, self.redecode_button):
             b.setEnabled(step is not None)
 
