@@ -132,7 +132,7 @@ class CaptionPane(QWidget):
 
     def show_words(self, words: list[Step], current: int) -> None:
         """Rebuild the tokens only when they changed; move the highlight to the current word."""
-        shown = [(w.token, round(w.prob, 3)) for w in words]
+        shown = [(w.token, w.prob) for w in words]  # (not rounded here: 0.72537 shows 0.73, as everywhere)
         if shown != self._shown:
             self._shown = shown
             self.tokens.clear()

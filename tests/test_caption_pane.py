@@ -1,0 +1,15 @@
+"""The caption panel's numbers are the ones every other display shows (rounded once)."""
+import numpy as np
+
+from attnviewer.types import Step
+from attnviewer.ui.caption_pane import CaptionPane
+
+
+def test_a_words_probability_is_rounded_once_as_the_matrix_the_cli_and_the_json_round_it(qtbot):
+    pane = CaptionPane()
+    qtbot.addWidget(pane)
+    words = [Step(0, "vogeli", 7, 0.72537, [("vogeli", 0.72537)], np.full(3, 1 / 3)),
+             Step(1, "lo", 8, 0.0049, [("lo", 0.0049)], np.full(3, 1 / 3))]
+    pane.show_words(words, 0)
+    assert [pane.tokens.item(i).text() for i in range(2)] == ["vogeli\n0.73", "lo\n0.00"]
+    assert "probability 0.725" in pane.tokens.item(0).toolTip()
