@@ -69,3 +69,24 @@ def test_settings_that_cannot_train_get_one_line(tmp_path, capsys, args, says):
 def test_a_checkpoint_name_that_is_not_safetensors_is_refused(tmp_path, capsys):
     assert cli.main(["train", "caption", "--out", str(tmp_path / "m.pt")]) == 2
     assert ".safetensors" in capsys.readouterr().err
+
+
+def test_an_out_in_a_missing_folder_is_refused_as_other_outputs_are(tmp_path, capsys):
+    out = tmp_path / "nonexistent" / "deeper" / "m.safetensors"
+    for task in ("translate", "caption"):
+        assert cli.main(["train", task, "--out", str(out), "--train-size", "100", "--epochs", "1"]) == 2
+        err = capsys.readouterr().err
+        assert err.strip() == f"attnviewer: error: {out}: folder {out.parent} does not exist"
+        assert not (tmp_path / "nonexistent").exists()
+
+
+@pytest.mark.parametrize("task", ["translate", "caption"])
+def test_train_help_gives_every_option_its_meaning_and_default(capsys, task):
+    with pytest.raises(SystemExit):
+        cli.main(["train", task, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("--train-size", "--epochs", "--batch-size", "--lr", "--init-seed", "--encoder"):
+        said = text.split("options:", 1)[1].split(f" {option} ", 1)[1].split(" --", 1)[0]
+        assert "default" in said, (option, said)
+    assert "--hidden HIDDEN --arch transformer only: the width" in text
+    assert "--hidden-dim HIDDEN_DIM --arch lstm with --data only:" in text

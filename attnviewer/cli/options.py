@@ -100,18 +100,26 @@ def checked_lens(lens, layers: int, heads: int, where: str):
 
 
 def add_training(p: argparse.ArgumentParser, train_size: int, val_size: int, epochs: int, batch_size: int,
-                 lr: float, what: str) -> None:
-    """The options every train command has; `what` names its examples (scenes, pairs, clips)."""
-    p.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
-    p.add_argument("--train-size", type=int, default=train_size)
+                 lr: float, what: str, varies: dict[str, str] | None = None) -> None:
+    """The options every train command has; `what` names its examples (scenes, pairs, clips).
+    varies: the help's default of an option whose default depends on --arch or --data."""
+    varies = varies or {}
+    p.add_argument("--out", required=True,
+                   help="checkpoint to write (.safetensors; its folder must exist); --arch transformer: a folder")
+    p.add_argument("--train-size", type=int, default=train_size,
+                   help=f"generated {what} to train on ({varies.get('train_size', f'default {train_size}')})")
     p.add_argument("--val-size", type=int, default=val_size,
-                   help=f"held-out {what} scored while training; the best check is kept")
-    p.add_argument("--epochs", type=int, default=epochs)
-    p.add_argument("--batch-size", type=int, default=batch_size)
-    p.add_argument("--lr", type=float, default=lr)
-    p.add_argument("--score", default="additive", help="attention score function")
-    p.add_argument("--seed", type=int, default=0, help=f"seed of the generated {what} (and of the weights)")
-    p.add_argument("--init-seed", type=int, help=f"another seed for the weights and batch order, same {what}")
+                   help=f"held-out {what} scored while training; the best check is kept (default {val_size})")
+    p.add_argument("--epochs", type=int, default=epochs,
+                   help=f"passes over the training {what} ({varies.get('epochs', f'default {epochs}')})")
+    p.add_argument("--batch-size", type=int, default=batch_size,
+                   help=f"{what} a training step ({varies.get('batch_size', f'default {batch_size}')})")
+    p.add_argument("--lr", type=float, default=lr,
+                   help=f"learning rate ({varies.get('lr', f'default {lr:g}')})")
+    p.add_argument("--score", default="additive", help="attention score function (default additive)")
+    p.add_argument("--seed", type=int, default=0, help=f"seed of the generated {what} (and of the weights; default 0)")
+    p.add_argument("--init-seed", type=int, help=f"another seed for the weights and batch order, same {what} "
+                                                 "(default: --seed)")
     p.add_argument("--minutes", type=float, help="stop after this many minutes")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the checkpoint if --out exists (a symlink there is replaced, not written through)")

@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 
 from .options import add_training
-from .train_corpus import add_caption_data, say
+from .train_corpus import add_caption_data, check_folder_can_exist, say
 from .train_video_translate import add_pairs_data, add_video_data
 
 
 def train(args: argparse.Namespace) -> int:
     from ..training import commands
 
+    check_folder(args.out)
     if args.task in ARCH_DEFAULTS:  # the defaults differ with the architecture
         arch_defaults = ARCH_DEFAULTS[args.task][getattr(args, "arch", "lstm")]
         vars(args).update({k: v for k, v in arch_defaults.items() if getattr(args, k) is None})
@@ -45,6 +46,18 @@ def train(args: argparse.Namespace) -> int:
     entry({**common, **extra}, args.device, lambda out: check_new_output(out, getattr(args, "overwrite", False)),
           say)
     return 0
+
+
+def check_folder(out: str) -> None:
+    """--out's folder must exist, as for every other output (a typo never makes a tree of folders)."""
+    from pathlib import Path
+
+    from ..errors import OutputError
+
+    check_folder_can_exist(out)  # a file on the way: named as such
+    folder = Path(out).parent
+    if str(folder) and not folder.is_dir():
+        raise OutputError(f"{out}: folder {folder} does not exist")
 
 
 def check_new_output(out: str, overwrite: bool) -> None:
@@ -95,7 +108,9 @@ def add_transformer(p: argparse.ArgumentParser, images: bool) -> None:
                         + " saved as a transformers folder --out (default lstm)")
     if images:
         g.add_argument("--patch-size", type=int, default=16, help="ViT patch side in pixels (default 16)")
-    g.add_argument("--hidden", type=int, default=128, help="transformer width (default 128)")
+    g.add_argument("--hidden", type=int, default=128,
+                   help="--arch transformer only: the width of every layer (default 128; the LSTM's size "
+                        "with --data is --hidden-dim)")
     g.add_argument("--encoder-layers", type=int, default=4 if images else 3, help="(default %(default)s)")
     g.add_argument("--decoder-layers", type=int, default=3, help="(default 3)")
     g.add_argument("--heads", type=int, default=4, help="attention heads a layer (default 4)")
@@ -108,7 +123,11 @@ def add_parser(sub) -> None:
     tr = sub.add_parser("train", help="train a model on generated data, or on your dataset (--data)")
     tr_sub = tr.add_subparsers(dest="task", required=True)
     tc = tr_sub.add_parser("caption", help="train the image captioner on generated scenes, or on your images (--data)")
-    add_training(tc, 20_000, 500, 45, 128, 1e-3, "scenes")
+    add_training(tc, 20_000, 500, 45, 128, 1e-3, "scenes", {
+        "epochs": "default 45 on scenes, 20 with --data, 8 with --arch transformer",
+        "batch_size": "default 128, 32 with --arch transformer",
+        "lr": "default 1e-3 on scenes, 4e-4 with --data, 7e-4 with --arch transformer",
+        "train_size": "default 20000; with --data, every image of the corpus"})
     # by --arch: lstm 20k scenes, batch 128, 45 epochs and 1e-3 on scenes (20 and 4e-4 with --data);
     # transformer 20k scenes, batch 32, 8 epochs, 7e-4, 96 px
     tc.set_defaults(epochs=None, lr=None, train_size=None, batch_size=None)
@@ -118,14 +137,17 @@ def add_parser(sub) -> None:
     tc.add_argument("--hard", action="store_true", help="stochastic hard attention (REINFORCE)")
     tc.add_argument("--deep-output", action=argparse.BooleanOptionalAction, default=False,
                     help="Show-Attend-Tell's deep output layer: words read from [previous word, state, context]")
-    tc.add_argument("--encoder", default="efficientnet-lite0", choices=("efficientnet-lite0", "small-cnn"))
+    tc.add_argument("--encoder", default="efficientnet-lite0", choices=("efficientnet-lite0", "small-cnn"),
+                    help="LSTM captioner's image encoder: the pretrained EfficientNet-Lite0 or a small CNN trained "
+                         "from scratch with the decoder (default efficientnet-lite0)")
     tc.add_argument("--image-size", type=int, help="side of the square images (default 160 on scenes, 224 with --data)")
     tc.add_argument("--cache-dir", help="where encoder features are cached")
     add_caption_data(tc)
     add_transformer(tc, images=True)
 
     tv = tr_sub.add_parser("video", help="train the video captioner on generated clips, or on your clips (--data)")
-    add_training(tv, 6000, 300, 20, 64, 2e-3, "clips")
+    add_training(tv, 6000, 300, 20, 64, 2e-3, "clips", {"train_size": "default 6000; with --data, every clip of "
+                                                                       "the corpus"})
     tv.add_argument("--summary-start", action="store_true",
                     help="plain S2VT: the decoder starts from the encoder's summary")
     tv.add_argument("--change-features", action=argparse.BooleanOptionalAction, default=True,
@@ -133,9 +155,13 @@ def add_parser(sub) -> None:
     add_video_data(tv)
 
     tt = tr_sub.add_parser("translate", help="train the translator on the generated language pair, or on your sentence pairs (--data)")
-    add_training(tt, 100_000, 500, 5, 64, 2e-3, "pairs")
-    tt.add_argument("--attention", default="global", choices=("global", "local"), help="Luong's global or local-p")
-    tt.add_argument("--encoder", default="bigru", choices=("bigru", "gru"))
+    add_training(tt, 100_000, 500, 5, 64, 2e-3, "pairs", {
+        "epochs": "default 5, 4 with --arch transformer", "lr": "default 2e-3, 1e-3 with --arch transformer",
+        "train_size": "default 100000, 40000 with --arch transformer; with --data, every pair of the corpus"})
+    tt.add_argument("--attention", default="global", choices=("global", "local"),
+                    help="Luong's global or local-p (default global)")
+    tt.add_argument("--encoder", default="bigru", choices=("bigru", "gru"),
+                    help="LSTM translator's encoder: a bidirectional GRU or a forward one (default bigru)")
     tt.add_argument("--reverse-source", action="store_true", help="the encoder reads the source backwards")
     tt.set_defaults(epochs=None, lr=None, train_size=None)  # by --arch: 5, 2e-3, 100k (lstm); 4, 1e-3, 40k
     add_pairs_data(tt)

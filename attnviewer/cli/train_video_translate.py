@@ -20,7 +20,8 @@ def add_video_data(p: argparse.ArgumentParser) -> None:
     g.add_argument("--features-dir", help="where frame features are stored (default ~/.cache/attnviewer/features)")
     g.add_argument("--frame-size", type=int, default=160,
                    help="side of the square frames the image encoder reads with --data (default 160)")
-    g.add_argument("--hidden-dim", type=int, default=256, help="decoder size with --data (default 256)")
+    g.add_argument("--hidden-dim", type=int, default=256,
+                   help="--arch lstm with --data only: the LSTM decoder's size (default 256)")
     g.add_argument("--max-len", type=int, default=20, help="longest caption in words with --data (default 20)")
     add_loop(p)
 
@@ -35,7 +36,9 @@ def add_pairs_data(p: argparse.ArgumentParser) -> None:
                    help="pairs with a longer source are dropped and counted (default 50 words)")
     g.add_argument("--max-target-len", type=int, default=50,
                    help="pairs with a longer target are dropped and counted (default 50 words)")
-    g.add_argument("--hidden-dim", type=int, default=256, help="encoder and decoder size with --data (default 256)")
+    g.add_argument("--hidden-dim", type=int, default=256,
+                   help="--arch lstm with --data only: the encoder's and decoder's size "
+                        "(default 256; a transformer's is --hidden)")
     add_loop(p)
 
 
