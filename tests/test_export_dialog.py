@@ -85,8 +85,10 @@ def test_preview_updates_when_an_option_changes(qtbot, window, samples):
         dlg.select(choice)
         if choice == "result":
             assert "hypothes" in dlg.preview.text()
+            assert not dlg.zoom.isEnabled()  # words: nothing to zoom
         else:
             qtbot.waitUntil(lambda: dlg.previews > shown, timeout=GUI_TIMEOUT)
+            assert dlg.zoom.isEnabled() and dlg.preview_note.text().startswith("preview, rendered at ")
     dlg.close()
 
 

@@ -414,6 +414,7 @@ class ExportDialog(QDialog):
         self.preview.setText(text)
         self._fit_preview()
         self.preview_note.setText("")
+        self.zoom.setEnabled(False)  # words: nothing to zoom
 
     @Slot(int, object)
     def on_preview_ready(self, request_id: int, rgb) -> None:
@@ -422,7 +423,8 @@ class ExportDialog(QDialog):
         self.preview_pixmap = to_pixmap(rgb)
         self.previews += 1
         h, w = rgb.shape[:2]
-        self.preview_note.setText(f"preview, reduced ({w}×{h} px)")
+        self.preview_note.setText(f"preview, rendered at {w}×{h} px")  # (the file is drawn at its own size)
+        self.zoom.setEnabled(True)
         self._fit_preview()
 
     @Slot(int, str)
