@@ -217,9 +217,12 @@ def test_video_command_writes_a_result_that_reopens_and_figures_with_a_panel_per
     (["caption", "{image}", "--model", "video-shapes"], "captions videos"),
     (["video", "{missing}"], "no such file"),
     (["caption", "{clip}"], "is a video, not an image"),
+    (["video", "{still}"], "give it an image's suffix (.png, .jpg) to caption it as an image"),  # a PNG named .mp4
 ])
 def test_bad_video_input_gives_one_line(argv, message, capsys, tmp_path):
-    argv = [a.format(image=sample_dir() / "shapes-1.png", clip=CLIP, missing=tmp_path / "none.mp4") for a in argv]
+    (tmp_path / "still.mp4").write_bytes((sample_dir() / "shapes-1.png").read_bytes())
+    argv = [a.format(image=sample_dir() / "shapes-1.png", clip=CLIP, missing=tmp_path / "none.mp4",
+                     still=tmp_path / "still.mp4") for a in argv]
     assert main(argv + ["--device", "cpu"]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import MediaError, first_line, printable
 from ..files import atomic_path, file_stamp
+from .images import VIDEO_SUFFIXES
 
 MAX_FRAME_PIXELS = 8192 * 4320  # an 8K frame; a frame's size is what decoding allocates
 DISPLAY_SIDE = 256  # long side of the frames kept for display and figures
@@ -141,6 +142,9 @@ def _open(path: Path):
         raise MediaError(f"{path}: cannot read it as a video: damaged, truncated or not a video ({_reason(e)})") from None
     if container.format.name.endswith("_pipe") or container.format.name == "image2":
         container.close()
+        if path.suffix.lower() in VIDEO_SUFFIXES:  # (the window opens a file by its suffix)
+            raise MediaError(f"{path}: is a still image, not a video, though its name ends in {path.suffix}: "
+                             "give it an image's suffix (.png, .jpg) to caption it as an image")
         raise MediaError(f"{path}: is a still image, not a video; caption it with `attnviewer caption`")
     if not container.streams.video:
         container.close()

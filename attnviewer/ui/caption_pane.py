@@ -168,7 +168,7 @@ class CaptionPane(QWidget):
         self.hypotheses.clear()
         if hyps:
             for h in hyps:
-                self.hypotheses.addItem(f"{h.score:7.3f}  {h.listed}")
+                self.hypotheses.addItem(f"{round(h.score, 3) + 0.0:7.3f}  {h.listed}")  # never "-0.000"
             for label, h in branches:
                 item = QListWidgetItem(f"{BRANCH} {label}: {h.listed}")
                 item.setToolTip(f"what if — {label}\n{h.listed}\n(score {h.score:.3f}; Remove branch takes it away)")

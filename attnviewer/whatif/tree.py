@@ -130,7 +130,8 @@ BEST_INK = "#1f5fbf"
 
 def node_label(n: Node) -> str:
     """What a node's box says: its word and its score (a finished node's: the one it is ranked by)."""
-    return f"{n.word}  {n.final if n.final is not None else n.score:.2f}"[:22]
+    score = n.final if n.final is not None else n.score
+    return f"{n.word}  {round(score, 2) + 0.0:.2f}"[:22]  # (+ 0.0: a score that rounds to 0 is not "-0.00")
 
 
 def node_tip(n: Node) -> str:
