@@ -8,7 +8,8 @@ They work for any model exposing
     model.vocab, model.start_id, model.end_id, model.attention_shape, model.config.max_len
 
 where every tensor of `state` has the batch first (so beam search can reorder it). Beam search
-passes `parents` (B,), the state row each word continues (the state keeps each parent once), and
+passes `parents` (B,), the state row each word continues (the state keeps each parent once; None
+where each word continues its own row, in order), and
 `owner`, the input of each state row (None: equal groups of consecutive rows); a model that
 shares nothing among them can start its step with index_select(0, parents). The words are the
 live hypotheses only, so inputs may have unequal numbers of them (a beam that narrowed). A model
@@ -347,12 +348,15 @@ def beam_search(model, state, k, max_len, length_penalty=1.0, n_alt=5, stream=Tr
         # The next step continues these parents; the state keeps each once (the words of one
         # parent share its attention). Per-input entries (the regions) need no reordering.
         kept, inverse = np.unique(source, return_inverse=True)
-        parents = torch.from_numpy(inverse.reshape(-1)).to(device)
+        inverse = inverse.reshape(-1)
+        # (Each word continuing a parent of its own, in order, as at k = 1, needs no `parents`.)
+        parents = None if np.array_equal(inverse, np.arange(len(inverse))) else torch.from_numpy(inverse).to(device)
         owner = np.searchsorted(open_rows, was_computed[kept] // k)
         # (Inputs with as many parents each, as always at k = 1, need no owner: equal groups.)
         owner = None if len(set(np.bincount(owner).tolist())) == 1 else torch.from_numpy(owner).to(device)
-        kept = torch.from_numpy(kept).to(device)
-        state = {n: v if n in static else v.index_select(0, kept) for n, v in state.items()}
+        if len(kept) < len(was_computed):  # (every row of this step's outputs kept: nothing to reorder)
+            kept = torch.from_numpy(kept).to(device)
+            state = {n: v if n in static else v.index_select(0, kept) for n, v in state.items()}
 
     # Shrinking search: inputs with no ended hypothesis at max_len keep their live beams (unended).
     for r, b in enumerate(items):

@@ -166,7 +166,7 @@ class Translator(nn.Module):
         attending, so nothing is shared: the rows are gathered first. A sentence whose beam
         narrowed has fewer words than another: then each word's sentence is passed on.
         """
-        words_owner = None
+        words_owner = owner  # (parents None: each word continues its own row)
         if parents is not None:
             words_owner = _words_owner(state["keys"].shape[0], state["h"].shape[0], parents, owner)
             state = {n: v if n in self.per_input_state else v.index_select(0, parents) for n, v in state.items()}
