@@ -188,10 +188,45 @@ def lens_label(result: Result) -> str | None:
         return None
 
 
+def whatif_marks(result: Result) -> list[str]:
+    """What makes a result other than the model's own reading of its input, as its settings record
+    it (whatif/forcing.py, intervention.py; a clip read backwards): 'word 3 forced to “triangle”',
+    'attention at word 3 set by hand', 'a given sentence scored', 'clip played backwards'."""
+    settings = result.settings or {}
+    marks = []
+    forced = settings.get("forced")
+    if isinstance(forced, str) and forced:
+        pairs = [item.split("=", 1) for item in forced.split(" ") if "=" in item]
+        marks += [f"word {n} forced to \u201c{w}\u201d" for n, w in pairs] or [f"forced {forced}"]
+    at = settings.get("intervened")
+    if isinstance(at, str) and at:
+        marks.append(f"attention at word {at.split()[-1]} set by hand" if at.startswith("step ")
+                     else f"attention set by hand at {at}")
+    if settings.get("target"):
+        marks.append("a given sentence scored, not the model's own")
+    if settings.get("reversed"):
+        marks.append("clip played backwards")
+    return marks
+
+
+def whatif_note(result: Result) -> str | None:
+    """The marks as one line ('word 3 forced to “triangle”; ...'); None for a plain result."""
+    return "; ".join(whatif_marks(result)) or None
+
+
+def marked(text: str, result: Result) -> str:
+    """`text` with each of the result's what-if marks it does not say yet added."""
+    for mark in whatif_marks(result):
+        text = text if mark in text else f"{text}, {mark}"
+    return text
+
+
 def titled(result: Result, title: str | None = None) -> str:
-    """A figure's default title: the model and decoding (or `title`), and a transformer's lens."""
+    """A figure's default title: the model and decoding (or `title`), a transformer's lens, and what
+    a what-if or reversed run changed (such a result never passes for the model's own reading)."""
     text = title or result.title
     lens = lens_label(result)
     text = f"{text}, {lens}" if lens and lens not in text else text
+    text = marked(text, result)
     cut = result.best.cut if result.hypotheses else None
     return f"{text}; {cut}" if cut and cut not in text else text

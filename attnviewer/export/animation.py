@@ -26,6 +26,7 @@ TEXT = (25, 25, 25)
 DONE_TEXT = (90, 90, 90)
 HIGHLIGHT = (255, 226, 110)
 PROB_TEXT = (120, 120, 120)
+NOTE_TEXT = (190, 40, 30)  # the what-if note: not the model's own reading
 
 
 def _fonts(style: FigureStyle, px: int):
@@ -73,11 +74,19 @@ def text_setup(style: FigureStyle, size: int):
     return px, _fonts(style, px), round(px * 0.6), round(px * 1.45)
 
 
-def caption_layouts(hyp: Hypothesis, fonts, width: float, style: FigureStyle) -> list:
-    """The caption so far at each word (the word highlighted); one "(no words)" line if empty."""
+def caption_layouts(hyp: Hypothesis, fonts, width: float, style: FigureStyle, note: str | None = None) -> list:
+    """The caption so far at each word (the word highlighted); one "(no words)" line if empty.
+    note: a line above every frame's caption (what a what-if or reversed run changed: types.whatif_note)."""
     if not hyp.tokens:
-        return [[[(0.0, "(no words)", fonts[0], PROB_TEXT, False)]]]
-    return [_layout(hyp.tokens, i, hyp.probs, fonts, width, style.show_prob) for i in range(len(hyp.tokens))]
+        layouts = [[[(0.0, "(no words)", fonts[0], PROB_TEXT, False)]]]
+    else:
+        layouts = [_layout(hyp.tokens, i, hyp.probs, fonts, width, style.show_prob) for i in range(len(hyp.tokens))]
+    if not note:
+        return layouts
+    small = fonts[2]
+    head = [[(x, t, f, NOTE_TEXT, False) for x, t, f, _, _ in line]
+            for line in _layout(note.split(" "), None, [], (small, small, small), width, False)]
+    return [head + lay for lay in layouts]
 
 
 def frame_size(image_shape: tuple[int, ...], size: int) -> tuple[int, int]:
@@ -88,7 +97,7 @@ def frame_size(image_shape: tuple[int, ...], size: int) -> tuple[int, int]:
 
 
 def animation_frames(image: np.ndarray, hyp: Hypothesis, style: FigureStyle | None = None,
-                     size: int = 512) -> Iterator[np.ndarray]:
+                     size: int = 512, note: str | None = None) -> Iterator[np.ndarray]:
     """(H, W, 3) uint8 frames, one per word (one plain frame for an empty caption)."""
     from PIL import Image, ImageDraw
 
@@ -98,7 +107,7 @@ def animation_frames(image: np.ndarray, hyp: Hypothesis, style: FigureStyle | No
     picture = cv2.resize(np.ascontiguousarray(image[..., :3]), (pw, ph),
                          interpolation=cv2.INTER_CUBIC if big else cv2.INTER_AREA)
     px, fonts, margin, line_h = text_setup(style, size)
-    layouts = caption_layouts(hyp, fonts, pw - 2 * margin, style)
+    layouts = caption_layouts(hyp, fonts, pw - 2 * margin, style, note)
     band = 2 * margin + max(len(lay) for lay in layouts) * line_h - round(px * 0.3)
     height = band + ph
     height += height % 2
@@ -156,13 +165,13 @@ def mp4_encoder() -> str | None:
 
 
 def write_animation(image: np.ndarray, hyp: Hypothesis, out: str | Path, style: FigureStyle | None = None,
-                    seconds: float = 1.0, size: int = 512, on_frame=None) -> Path:
+                    seconds: float = 1.0, size: int = 512, on_frame=None, note: str | None = None) -> Path:
     """The caption word by word as a GIF or an MP4, `seconds` per word, frames `size` px on the long side.
 
     on_frame(done, total) is called after each frame is drawn; raising from it stops the export
     and leaves no file behind (the app reports progress and cancels with it).
     """
-    return write_frames(lambda: animation_frames(image, hyp, style, size), len(hyp.tokens), out, seconds, size,
+    return write_frames(lambda: animation_frames(image, hyp, style, size, note), len(hyp.tokens), out, seconds, size,
                         on_frame)
 
 

@@ -28,7 +28,7 @@ def _fills(weights: np.ndarray, style: FigureStyle) -> list[tuple[int, int, int]
 
 
 def translation_frames(source_tokens: list[str], hyp: Hypothesis, style: FigureStyle | None = None,
-                       size: int = 512) -> Iterator[np.ndarray]:
+                       size: int = 512, note: str | None = None) -> Iterator[np.ndarray]:
     """(H, W, 3) uint8 frames `size` px wide, one per target word (one for an empty translation)."""
     from PIL import Image, ImageDraw
 
@@ -40,7 +40,7 @@ def translation_frames(source_tokens: list[str], hyp: Hypothesis, style: FigureS
     room = width - 2 * margin
     source = _layout(source_tokens, None, [], fonts, room, False)
     words = hyp.tokens
-    targets = caption_layouts(hyp, fonts, room, style)
+    targets = caption_layouts(hyp, fonts, room, style, note)
     target_top = margin + label_h + len(source) * line_h + margin + label_h
     height = target_top + max(len(t) for t in targets) * line_h + margin
     height += height % 2
@@ -57,7 +57,7 @@ def translation_frames(source_tokens: list[str], hyp: Hypothesis, style: FigureS
 
 def write_translation_animation(source_tokens: list[str], hyp: Hypothesis, out: str | Path,
                                 style: FigureStyle | None = None, seconds: float = 1.0, size: int = 512,
-                                on_frame=None) -> Path:
+                                on_frame=None, note: str | None = None) -> Path:
     """The translation word by word as a GIF or MP4, `seconds` per word, frames `size` px wide."""
-    return write_frames(lambda: translation_frames(source_tokens, hyp, style, size), len(hyp.tokens), out,
+    return write_frames(lambda: translation_frames(source_tokens, hyp, style, size, note), len(hyp.tokens), out,
                         seconds, size, on_frame)

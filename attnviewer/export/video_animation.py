@@ -18,7 +18,7 @@ from .temporal_figures import _check, checked_details, word_where
 
 
 def video_frames(frames: np.ndarray, hyp: Hypothesis, style: FigureStyle | None = None,
-                 size: int = 512, details: np.ndarray | None = None) -> Iterator[np.ndarray]:
+                 size: int = 512, details: np.ndarray | None = None, note: str | None = None) -> Iterator[np.ndarray]:
     """(H, W, 3) uint8 pictures `size` px wide, one per word (one for an empty caption); given
     `details` (words, frames, rows, cols), where in each frame the word looked over the frames."""
     from dataclasses import replace
@@ -39,7 +39,7 @@ def video_frames(frames: np.ndarray, hyp: Hypothesis, style: FigureStyle | None 
     thumb_h = max(2, round(thumb_w * h / w))
     bar_h = round(thumb_h * 0.9)
     words = hyp.tokens
-    layouts = caption_layouts(hyp, fonts, width - 2 * margin, style)
+    layouts = caption_layouts(hyp, fonts, width - 2 * margin, style, note)
     text_h = max(len(lay) for lay in layouts) * line_h
     big_top = margin + text_h + margin
     strip_top = big_top + big_h + margin
@@ -75,7 +75,7 @@ def video_frames(frames: np.ndarray, hyp: Hypothesis, style: FigureStyle | None 
 
 def write_video_animation(frames: np.ndarray, hyp: Hypothesis, out: str | Path, style: FigureStyle | None = None,
                           seconds: float = 1.0, size: int = 512, on_frame=None,
-                          details: np.ndarray | None = None) -> Path:
+                          details: np.ndarray | None = None, note: str | None = None) -> Path:
     """The video's caption word by word as a GIF or MP4, `seconds` per word, `size` px wide."""
-    return write_frames(lambda: video_frames(frames, hyp, style, size, details), len(hyp.tokens), out, seconds, size,
-                        on_frame)
+    return write_frames(lambda: video_frames(frames, hyp, style, size, details, note), len(hyp.tokens), out, seconds,
+                        size, on_frame)

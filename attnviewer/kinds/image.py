@@ -5,7 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..media.images import IMAGE_SUFFIXES
-from ..types import Result
+from ..types import Result, whatif_note
 from .base import (ANIMATION, ANIMATION_STYLE, COMPARISON_LABEL, FIGURE, PAGE, RESULT, TEXT_STYLE, Kind, Output,
                    WriteOptions, animation_frame)
 
@@ -61,7 +61,7 @@ class ImageKind(Kind):
             from ..export.animation import write_animation
 
             write_animation(media.rgb, hyp, path, style, seconds=opts.seconds, size=opts.frame_size,
-                            on_frame=opts.progress)
+                            on_frame=opts.progress, note=whatif_note(result))
         elif output == "comparison":
             from ..export.comparison import comparison_figure
 
@@ -84,7 +84,8 @@ class ImageKind(Kind):
         if output == "animation":
             from ..export.animation import animation_frames
 
-            return animation_frame(animation_frames(image, hyp, style, min(opts.frame_size, 480)), hyp, opts)
+            return animation_frame(animation_frames(image, hyp, style, min(opts.frame_size, 480), whatif_note(result)),
+                                   hyp, opts)
         if output == "comparison":
             from ..export.comparison import comparison_figure
 

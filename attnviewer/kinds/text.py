@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..types import Result
+from ..types import Result, whatif_note
 from .base import (ANIMATION, ANIMATION_STYLE, COMPARISON_LABEL, FIGURE, PAGE, RESULT, TEXT_STYLE, Kind, Output,
                    WriteOptions, animation_frame)
 
@@ -98,7 +98,7 @@ class TextKind(Kind):
             from ..export.translation_animation import write_translation_animation
 
             write_translation_animation(result.source_tokens, hyp, path, style, seconds=opts.seconds,
-                                        size=opts.frame_size, on_frame=opts.progress)
+                                        size=opts.frame_size, on_frame=opts.progress, note=whatif_note(result))
         elif output == "comparison":
             from ..export.comparison import comparison_figure
 
@@ -118,7 +118,8 @@ class TextKind(Kind):
         if output == "animation":
             from ..export.translation_animation import translation_frames
 
-            frames = translation_frames(result.source_tokens, hyp, style, min(opts.frame_size, 480))
+            frames = translation_frames(result.source_tokens, hyp, style, min(opts.frame_size, 480),
+                                        whatif_note(result))
             return animation_frame(frames, hyp, opts)
         if output == "comparison":
             from ..export.comparison import comparison_figure

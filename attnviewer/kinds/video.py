@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from ..types import Result
+from ..types import Result, whatif_note
 from .base import (ANIMATION, ANIMATION_STYLE, COMPARISON_LABEL, FIGURE, PAGE, RESULT, TEXT_STYLE, Kind, Output,
                    WriteOptions, animation_frame)
 
@@ -83,7 +83,7 @@ class VideoKind(Kind):
             from ..export.video_animation import write_video_animation
 
             write_video_animation(media.frames, hyp, path, style, seconds=opts.seconds, size=opts.frame_size,
-                                  on_frame=opts.progress, details=frame_details(result, hyp))
+                                  on_frame=opts.progress, details=frame_details(result, hyp), note=whatif_note(result))
         elif output == "comparison":
             from ..export.comparison import comparison_figure
 
@@ -108,7 +108,7 @@ class VideoKind(Kind):
             from ..export.video_animation import video_frames
 
             return animation_frame(video_frames(media.frames, hyp, style, min(opts.frame_size, 480),
-                                                frame_details(result, hyp)), hyp, opts)
+                                                frame_details(result, hyp), whatif_note(result)), hyp, opts)
         if output == "comparison":
             from ..export.comparison import comparison_figure
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..types import Result, titled
+from ..types import Result, marked, titled
 
 FRAME_SIDE = 160  # the long side of each video frame on the page
 IMAGE_SIDE = 768  # and of an image
@@ -56,7 +56,8 @@ def _hypothesis(h) -> dict:
 
 
 def page(media, result: Result, title: str | None = None) -> str:
-    data = {"title": title or titled(result), "source": result.source, "input": _input(media, result),
+    source = f"{result.source} played backwards" if (result.settings or {}).get("reversed") else result.source
+    data = {"title": marked(title or titled(result), result), "source": source, "input": _input(media, result),
             "hypotheses": [_hypothesis(h) for h in result.hypotheses]}
     blob = json.dumps(data, ensure_ascii=True).replace("</", "<\\/")  # no end of the script inside
     return _TEMPLATE.replace("__DATA__", blob)
