@@ -131,7 +131,7 @@ def test_text_comparison_puts_the_matrices_side_by_side(tmp_path, sentences):
     entries = [(a, 0, None), (b, 1, None)]
     comparison_figure("text", None, entries, tmp_path / "c.svg", STYLE, title="SOV or general")
     texts = svg_texts(tmp_path / "c.svg")
-    assert {a.title, b.title, "SOV or general", "attention weight"} <= set(texts)
+    assert {a.title, b.title, "SOV or general", "attention, each row to its own peak"} <= set(texts)  # --scale max
     for word in SENTENCE.split():  # the same source words across both matrices
         assert texts.count(word) == 2 * SENTENCE.split().count(word)
     for hyp in (a.best, b.hypotheses[1]):

@@ -14,7 +14,7 @@ def export(args: argparse.Namespace) -> int:
     from ..errors import OutputError, SettingsError, printable
     from ..export.data import load_result
     from ..kinds import WriteOptions, for_result, lens_label, titled
-    from .options import figure_style, lens_option
+    from .options import figure_style, lens_option, note_matrix_opacity
     from .outputs import check_plans, shown_result, word_index, write
 
     style = figure_style(args)
@@ -42,6 +42,7 @@ def export(args: argparse.Namespace) -> int:
 
     out = plan(kind, requested, ["-"])[0]
     check_plans([out], args.overwrite)
+    note_matrix_opacity(args, kind.medium == "text" and "figure" in out)
     if not 1 <= args.hypothesis <= len(result.hypotheses):
         raise SettingsError(f"--hypothesis {args.hypothesis}: {args.result} holds {len(result.hypotheses)} "
                             f"hypotheses (numbered from 1)")
@@ -64,7 +65,7 @@ def compare(args: argparse.Namespace, style) -> int:
     from ..errors import OutputError, SettingsError, printable
     from ..export.data import load_result
     from ..kinds import WriteOptions, for_result
-    from .options import lens_option
+    from .options import lens_option, note_matrix_opacity
     from .outputs import check_plans, plan, shown_result, write
 
     a_path, b_path = args.result, args.compare
@@ -89,6 +90,7 @@ def compare(args: argparse.Namespace, style) -> int:
                           f"{_a(b_kind.noun)} (`{b_kind.command}`); a comparison draws two results of the same input")
     out = plan(kind, {"comparison": args.figure}, ["-"])[0]
     check_plans([out], args.overwrite)
+    note_matrix_opacity(args, kind.medium == "text")
     for path, result in ((a_path, a), (b_path, b)):
         if not 1 <= args.hypothesis <= len(result.hypotheses):
             raise SettingsError(f"--hypothesis {args.hypothesis}: {path} holds {len(result.hypotheses)} "

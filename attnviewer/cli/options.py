@@ -133,13 +133,15 @@ def add_style(p: argparse.ArgumentParser, images: bool = True) -> None:
     if images:
         g.add_argument("--columns", type=int, default=5, metavar="N", help="panels per row of the figure (default 5)")
     g.add_argument("--cmap", default="jet", metavar="NAME", help="matplotlib colormap of the attention (default jet)")
-    g.add_argument("--opacity", type=float, default=0.6, metavar="A",
-                   help="overlay opacity where the attention peaks, 0..1 (default 0.6)")
+    g.add_argument("--opacity", type=float, default=OPACITY, metavar="A",
+                   help="overlay opacity where the attention peaks, 0..1 (default 0.6); a translation's "
+                        "alignment matrix has no overlay and ignores it (a one-line note says so)")
     if images:
         g.add_argument("--smoothing", default="gaussian", choices=("nearest", "bilinear", "gaussian"),
                        help="how the attention grid is drawn over the image (default gaussian)")
     g.add_argument("--scale", default="max", choices=("max", "fixed"),
-                   help="max: each map to its own peak; fixed: weights 0..1 on one scale (default max)")
+                   help="max: each map to its own peak (the alignment matrix: each row); fixed: weights 0..1 on "
+                        "one scale (default max)")
     g.add_argument("--panel-size", type=float, default=2.2, metavar="INCHES", help="width of one panel (default 2.2)")
     g.add_argument("--dpi", type=int, default=150, help="PNG resolution, and of images inside SVG/PDF (default 150)")
     g.add_argument("--font", default="sans-serif", metavar="FAMILY", help="font family (default sans-serif)")
@@ -191,6 +193,18 @@ def decode_settings(args: argparse.Namespace):
     s.max_len = args.max_len
     s.min_len, s.no_repeat_ngram = getattr(args, "min_len", 0), getattr(args, "no_repeat_ngram", 0)
     return s.validate()
+
+
+OPACITY = 0.6  # --opacity's default
+
+
+def note_matrix_opacity(args: argparse.Namespace, matrix: bool) -> None:
+    """One line on stderr where --opacity was set for an alignment matrix, which has no overlay."""
+    import sys
+
+    if matrix and args.opacity != OPACITY:
+        print(f"attnviewer: note: --opacity {args.opacity:g} does not change the alignment matrix (its cells "
+              "are opaque; it fades overlays and the animation's words)", file=sys.stderr)
 
 
 def figure_style(args: argparse.Namespace):

@@ -18,7 +18,8 @@ def translate(args: argparse.Namespace) -> int:
     from ..media.text import check_argument, numbered_lines
     from . import probes, ranks, whatif
     from .folder import Progress, Terminated, _on_sigterm as on_sigterm
-    from .options import decode_settings, figure_style, lens_option, model_lens, model_name, refuse_lens_without_heads
+    from .options import (decode_settings, figure_style, lens_option, model_lens, model_name, note_matrix_opacity,
+                          refuse_lens_without_heads)
     from .folder import remove_stale_temporaries
     from .outputs import check_animation, check_outputs, plan
 
@@ -45,6 +46,7 @@ def translate(args: argparse.Namespace) -> int:
     asked = whatif.plan(argparse.Namespace(**dict(vars(args), overwrite=True)), names)
     if args.figure is None and args.values:
         raise OutputError("--values prints the weights in the figure's cells; add --figure OUT")
+    note_matrix_opacity(args, args.figure is not None)
     for it, main, more in zip(items, plans, asked):
         it.outputs, it.whatif = main, more
     check_animation(items[0].outputs.get("animation"))

@@ -35,6 +35,17 @@ def alignment_matrix(hyp: Hypothesis, source_tokens: list[str], specials: bool =
     return att
 
 
+ROW_PEAK_LABEL = "attention, each row to its own peak"
+
+
+def row_colours(m: np.ndarray, style: FigureStyle) -> tuple[np.ndarray, str]:
+    """(what each cell's colour shows, 0..1; the colour bar's label). --scale max scales each row (one
+    word's map) to its own peak, as the window's tiles draw each word; fixed keeps the weights."""
+    if style.scale == "fixed" or not m.size:
+        return np.clip(m, 0.0, 1.0), "attention weight"
+    return m / np.maximum(m.max(axis=1, keepdims=True), 1e-6), ROW_PEAK_LABEL
+
+
 def columns(hyp: Hypothesis, source_tokens: list[str], specials: bool = False) -> list[str]:
     """The matrix's column labels: the source words, and the specials' column where it is drawn."""
     drawn = specials and hyp.sinks is not None and len(hyp.sinks) == len(hyp.tokens)
@@ -58,8 +69,8 @@ def alignment_figure(hyp: Hypothesis, source_tokens: list[str], out: str | Path 
     with matplotlib.rc_context(_rc(style)):
         fig = _new_figure(cols * cell + 1.2, rows * cell + 0.6, style.dpi)
         ax = fig.add_axes([0.0, 0.0, cols * cell / (cols * cell + 1.2), rows * cell / (rows * cell + 0.6)])
-        vmax = 1.0 if style.scale == "fixed" else max(float(m.max()), 1e-6)
-        image = ax.imshow(m, cmap=style.cmap, vmin=0.0, vmax=vmax, aspect="equal", interpolation="nearest")
+        shown, bar_label = row_colours(m, style)
+        image = ax.imshow(shown, cmap=style.cmap, vmin=0.0, vmax=1.0, aspect="equal", interpolation="nearest")
         ax.set_xticks(range(cols), source_tokens, rotation=60, ha="left", rotation_mode="anchor")
         ax.set_yticks(range(rows), [_label(hyp, i, style) for i in range(rows)])
         ax.xaxis.tick_top()
@@ -72,13 +83,13 @@ def alignment_figure(hyp: Hypothesis, source_tokens: list[str], out: str | Path 
             spine.set_visible(False)
         if values:
             cmap = matplotlib.colormaps[style.cmap]
-            for (j, i), w in np.ndenumerate(m):
+            for (j, i), w in np.ndenumerate(m):  # the weight itself, whatever the colour's scale
                 if w >= 0.005:
-                    dark = np.dot(cmap(w / vmax)[:3], (0.299, 0.587, 0.114)) < 0.5
+                    dark = np.dot(cmap(shown[j, i])[:3], (0.299, 0.587, 0.114)) < 0.5
                     ax.text(i, j, f"{w:.2f}".lstrip("0"), ha="center", va="center",
                             fontsize=style.font_size * 0.6, color="white" if dark else "black")
         bar = fig.colorbar(image, ax=ax, fraction=0.04 if cols > 8 else 0.08, pad=0.03)
-        bar.set_label("attention weight")
+        bar.set_label(bar_label)
         bar.outline.set_visible(False)
         if title:
             ax.set_xlabel(title, labelpad=style.font_size * 0.6)

@@ -4,7 +4,8 @@ models, or one model on the clip played forwards and backwards, drawn for a pape
     image: one row of panels per result (the image, then each word's attention), headed by its label
     video: the sampled frames once on top, then a block of attention curves per result, all on the
            file's time axis (a reversed result's steps are put back in file order)
-    text:  the alignment matrices side by side, one colour scale, each titled with its label
+    text:  the alignment matrices side by side, one colour bar (--scale max: each row to its own
+           peak), each titled with its label
 
 Rendered like the other figures (matplotlib's Agg canvas, FigureStyle, words as text in SVG and
 PDF, written atomically); with out None, returned as an RGB picture (the Export dialog's preview).
@@ -230,7 +231,7 @@ def _fit_widths(fig, texts, rooms: list[float]) -> None:
 def _text(entries, out, style: FigureStyle, title: str | None, values: bool):
     import matplotlib
 
-    from .alignment_figure import alignment_matrix
+    from .alignment_figure import alignment_matrix, row_colours
 
     for result, _, label in entries:
         if not result.source_tokens:
@@ -240,7 +241,6 @@ def _text(entries, out, style: FigureStyle, title: str | None, values: bool):
     cell = style.font_size * 2.0 / 72  # as alignment_figure: a row fits a line of text
     em = style.font_size * 0.62 / 72  # an average glyph's width
     line = _title_line(style)
-    vmax = 1.0 if style.scale == "fixed" else max([float(m.max()) for m, _, _, _ in mats if m.size] + [1e-6])
     cos, sin = np.cos(np.radians(60)), np.sin(np.radians(60))
     # inches each matrix needs: its target words at the left, source words running up-right past its edge
     lefts, spills, words, x = [], [], [], MARGIN
@@ -268,7 +268,8 @@ def _text(entries, out, style: FigureStyle, title: str | None, values: bool):
             rows, cols = m.shape
             ax = fig.add_axes([left / width, (top - max(rows, 1) * cell) / height, max(cols, 1) * cell / width,
                                max(rows, 1) * cell / height])
-            image = ax.imshow(m if rows else np.zeros((1, cols)), cmap=style.cmap, vmin=0.0, vmax=vmax,
+            shown, bar_label = row_colours(m, style)  # --scale max: each row to its own peak, as alone
+            image = ax.imshow(shown if rows else np.zeros((1, cols)), cmap=style.cmap, vmin=0.0, vmax=1.0,
                               aspect="auto", interpolation="nearest")
             ax.set_xticks(range(cols), source, rotation=60, ha="left", rotation_mode="anchor")
             ax.set_yticks(range(rows), [_label(hyp, i, style) for i in range(rows)])
@@ -283,7 +284,7 @@ def _text(entries, out, style: FigureStyle, title: str | None, values: bool):
             if values:
                 for (j, i), wt in np.ndenumerate(m):
                     if wt >= 0.005:
-                        dark = np.dot(cmap(wt / vmax)[:3], (0.299, 0.587, 0.114)) < 0.5
+                        dark = np.dot(cmap(shown[j, i])[:3], (0.299, 0.587, 0.114)) < 0.5
                         ax.text(i, j, f"{wt:.2f}".lstrip("0"), ha="center", va="center",
                                 fontsize=style.font_size * 0.6, color="white" if dark else "black")
             titles.append(ax.set_title(label, loc="left", pad=style.font_size * 0.5, **_bold(style)))
@@ -291,6 +292,6 @@ def _text(entries, out, style: FigureStyle, title: str | None, values: bool):
         bar_h = max(max(len(hyp.tokens), 1) for _, _, hyp, _ in mats) * cell
         cax = fig.add_axes([bar_left / width, (top - bar_h) / height, 0.12 / width, bar_h / height])
         bar = fig.colorbar(image, cax=cax)
-        bar.set_label("attention weight")
+        bar.set_label(bar_label)
         bar.outline.set_visible(False)
         return save_figure(fig, out, style.dpi, tight=True)

@@ -130,13 +130,15 @@ class TextKind(Kind):
         raise NotImplementedError(output)
 
 
+MATRIX_STYLE = (TEXT_STYLE - {"opacity"}) | {"values"}  # a matrix's cells are opaque: no overlay to fade
+
 TEXT = TextKind(
     name="translate", medium="text", noun="sentence", uses="translates sentences", command="attnviewer translate",
     default_model="translate-sov",
     outputs={o.id: o for o in (
-        Output("figure", "Alignment matrix", FIGURE, TEXT_STYLE | {"values"}),
+        Output("figure", "Alignment matrix", FIGURE, MATRIX_STYLE),
         Output("animation", "Animation, word by word (GIF or MP4)", ANIMATION, ANIMATION_STYLE),
-        Output("comparison", COMPARISON_LABEL, FIGURE, TEXT_STYLE | {"values"}),
+        Output("comparison", COMPARISON_LABEL, FIGURE, MATRIX_STYLE),
         RESULT,
         PAGE,
     )},
