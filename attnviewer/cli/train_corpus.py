@@ -55,7 +55,8 @@ def add_caption_data(p: argparse.ArgumentParser) -> None:
                    help="train the backbone too, from the images at every step (no feature file)")
     g.add_argument("--features-dir", help="where encoder features are stored (default ~/.cache/attnviewer/features)")
     g.add_argument("--hidden-dim", type=int, default=512,
-                   help="--arch lstm with --data only: the LSTM decoder's size (default 512; a transformer's is --hidden)")
+                   help="--arch lstm with --data only: the LSTM decoder's size (default 512; a transformer's is "
+                        "--hidden)")
     g.add_argument("--dropout", type=float, default=0.5, help="dropout before the word layer with --data (default 0.5)")
     g.add_argument("--workers", type=int, help="threads reading images (default: up to 8)")
     add_loop(p)
