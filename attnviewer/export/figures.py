@@ -12,6 +12,7 @@ interrupted export never leaves a broken file.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -174,7 +175,8 @@ class _Grid:
     MARGIN = 0.05  # around the whole figure
     GAP = 0.08  # between columns
 
-    def __init__(self, style: FigureStyle, panels: int, aspect: float, columns: int | None = None):
+    def __init__(self, style: FigureStyle, panels: int, aspect: float, columns: int | None = None,
+                 head_lines: int = 0):
         aspect = min(max(aspect, 1 / MAX_PANEL_ASPECT), MAX_PANEL_ASPECT)
         self.cols = max(1, min(columns or style.columns, panels))
         self.rows = -(-panels // self.cols)
@@ -182,14 +184,16 @@ class _Grid:
         self.ph = style.panel_inches * aspect
         self.title_h = style.font_size * 1.55 / 72  # one line of text with its padding
         self.row_gap = style.font_size * 0.25 / 72 + 0.04
+        self.head = head_lines * style.font_size * 1.3 / 72 + (self.row_gap if head_lines else 0.0)  # a title above all
         self.width = 2 * self.MARGIN + self.cols * self.pw + (self.cols - 1) * self.GAP
-        self.height = 2 * self.MARGIN + self.rows * (self.title_h + self.ph) + (self.rows - 1) * self.row_gap
+        self.height = (2 * self.MARGIN + self.head + self.rows * (self.title_h + self.ph)
+                       + (self.rows - 1) * self.row_gap)
 
     def rect(self, k: int) -> list[float]:
         """[left, bottom, width, height] in figure fractions of panel k (row-major)."""
         r, c = divmod(k, self.cols)
         left = self.MARGIN + c * (self.pw + self.GAP)
-        top = self.height - self.MARGIN - r * (self.title_h + self.ph + self.row_gap) - self.title_h
+        top = self.height - self.MARGIN - self.head - r * (self.title_h + self.ph + self.row_gap) - self.title_h
         return [left / self.width, (top - self.ph) / self.height, self.pw / self.width, self.ph / self.height]
 
 
@@ -220,6 +224,33 @@ def _panel(fig, rect, image, overlay, label: str, style: FigureStyle):
     return ax, t
 
 
+def _text_width(text: str, style: FigureStyle) -> float:
+    """Inches `text` takes at the style's font and size."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    width, _, _ = TextToPath().get_text_width_height_descent(
+        text, FontProperties(family=style.font_family, size=style.font_size), ismath=False)
+    return width / 72
+
+
+def _wider(text: str, style: FigureStyle, room: float) -> bool:
+    return _text_width(text, style) > room * 0.98
+
+
+def _title_lines(text: str, style: FigureStyle, room: float) -> list[str]:
+    """`text` in lines of at most `room` inches, broken at spaces (a word longer than the room keeps
+    a line of its own)."""
+    lines, line = [], ""
+    for word in re.split(r"(?<= )", text):
+        if line and _wider(line + word.rstrip(), style, room):
+            lines.append(line.rstrip())
+            line = word.lstrip()
+        else:
+            line += word
+    return lines + ([line.rstrip()] if line.strip() else [])
+
+
 def _fit_titles(fig, titles) -> None:
     """Shrink any title wider than its panel until it fits (long words, long model names)."""
     renderer = fig.canvas.get_renderer()
@@ -243,9 +274,15 @@ def caption_figure(image: np.ndarray, hyp: Hypothesis, out: str | Path | None, s
     image = _display_copy(np.asarray(image), int(style.panel_inches * style.dpi * 1.5))
     h, w = image.shape[:2]
     grid = _Grid(style, 1 + len(hyp.tokens), h / w)
+    head = _title_lines(title, style, grid.width - 2 * grid.MARGIN) if title and _wider(title, style, grid.pw) else []
+    if head:  # a title wider than the first panel: above the whole figure, at full size (wrapped if need be)
+        grid = _Grid(style, 1 + len(hyp.tokens), h / w, head_lines=len(head))
     with matplotlib.rc_context(_rc(style)), _quiet():
         fig = _new_figure(grid.width, grid.height, style.dpi)
-        titles = [_panel(fig, grid.rect(0), image, None, title or "input", style)]
+        for k, line in enumerate(head):
+            fig.text(grid.MARGIN / grid.width, 1 - (grid.MARGIN + k * style.font_size * 1.3 / 72) / grid.height, line,
+                     ha="left", va="top", fontsize=style.font_size)
+        titles = [_panel(fig, grid.rect(0), image, None, "input" if head else title or "input", style)]
         for i in range(len(hyp.tokens)):
             titles.append(_panel(fig, grid.rect(i + 1), image, overlay_rgba(hyp.attention[i], (h, w), style),
                                  _label(hyp, i, style), style))
