@@ -33,7 +33,7 @@ MODEL_CACHE_SIZE = 3
 LOADER_THREAD = "attnviewer-model-loader"
 LOAD_POLL_S = 0.05  # how often a job waiting for its model checks whether it was superseded
 WHATIF = "whatif"  # the slot of what-if probes (Engine.probe)
-PAINT_WAIT_S = 0.5  # the longest a job waits for the window to paint its input before torch's import
+PAINT_WAIT_S = 1.0  # the longest a job waits for the window to paint its input before torch's import
 
 
 @dataclass

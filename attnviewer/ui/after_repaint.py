@@ -1,31 +1,35 @@
-"""Call something once a window's next repaint is done (its paint of a new input, say)."""
+"""Call something once a window has painted what was changed before the call."""
 from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject
 
-_CALL = QEvent.Type(QEvent.registerEventType())
+_ARM, _CALL = QEvent.Type(QEvent.registerEventType()), QEvent.Type(QEvent.registerEventType())
 
 
 class AfterRepaint(QObject):
-    """Lives on the GUI thread, watching one window. call(fn) runs fn after the window's next
-    repaint (its UpdateRequest: every widget changed meanwhile is painted in it), or at once when
-    the window is not exposed (no repaint comes). A posted event of lower priority than the
-    repaint is not enough: one posted while Qt delivers a batch of events (a queued scene update
-    of pyqtgraph asks for the repaint) comes after the whole batch, so it ran before the paint."""
+    """Lives on the GUI thread, watching one window. call(fn) runs fn after the window's first
+    repaint (its UpdateRequest: every widget changed is painted in it) that comes after the events
+    already queued, or at once when the window is hidden (no repaint comes; one shown but not yet
+    exposed, its first paint to come, is waited for: whoever waits on fn sets its own limit). Those events go
+    first because a change asks for its repaint through them (pyqtgraph's scene update is a queued
+    call): a repaint already under way would paint without it. A posted event of lower priority
+    than the repaint is not enough either: one posted while Qt delivers a batch of events comes
+    after the whole batch, so it ran before the paint."""
 
     def __init__(self, window):
         super().__init__(window)
         self._window = window
+        self._arming: list = []  # behind the events queued before the call
         self._waiting: list = []  # for the next repaint
         self._ready: list = []  # its repaint has begun: run once it is over
         window.installEventFilter(self)
 
     def call(self, fn) -> None:
-        handle = self._window.windowHandle()
-        if not self._window.isVisible() or handle is None or not handle.isExposed():
-            fn()  # hidden, minimised or covered: Qt paints nothing until it is exposed again
+        if not self._window.isVisible():
+            fn()  # no window on screen: no repaint comes
             return
-        self._waiting.append(fn)
+        self._arming.append(fn)
+        QCoreApplication.postEvent(self, QEvent(_ARM))
 
     def eventFilter(self, watched, ev) -> bool:
         if ev.type() == QEvent.Type.UpdateRequest and watched is self._window and self._waiting:
@@ -35,6 +39,10 @@ class AfterRepaint(QObject):
         return False
 
     def event(self, ev) -> bool:
+        if ev.type() == _ARM:
+            if self._arming:
+                self._waiting.append(self._arming.pop(0))
+            return True
         if ev.type() == _CALL:
             ready, self._ready = self._ready, []
             for fn in ready:

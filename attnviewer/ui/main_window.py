@@ -614,8 +614,11 @@ class MainWindow(QMainWindow):
 
     @Slot(int, str, object)
     def on_media_ready(self, job: int, slot: str, media) -> None:
-        # once what this asks to repaint is painted, the engine may import torch (Worker._await_paint)
+        self._show_read(job, slot, media)
+        # once what that changed is painted, the engine may import torch (Worker._await_paint)
         self._after_repaint.call(partial(self.engine.media_painted, job))
+
+    def _show_read(self, job: int, slot: str, media) -> None:
         side = self.sides.get(slot)
         if side is None or not side.jobs.media_ready(job, media):  # (a probe reads the input shown)
             return
