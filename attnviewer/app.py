@@ -19,8 +19,9 @@ def collect_on_gui_thread(app):
     frozen when it ends (gc.freeze: kept out of every collection), as is what start-up made, at
     the first tick (a first collection of it all took 60-90 ms): modules and the window live as
     long as the app. A full collection's survivors are not frozen: an input, a result or a pane
-    alive then may become cyclic garbage later, and frozen it would never be freed; the
-    collections scan the objects made since start-up (about 25,000 with an input open).
+    alive then may become cyclic garbage later, and frozen it would never be freed. A full
+    collection scans what was made since start-up (about 25,000 objects with an input open: 22-28
+    ms of GUI CPU on 2 shared cores), and is rare: none in 100 inputs of benchmarks/session_memory.py.
     Returns the collector (a child of the app)."""
     import gc
 
