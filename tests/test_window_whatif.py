@@ -6,6 +6,7 @@ import pytest
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QFileDialog
 
+from attnviewer.kinds import titled
 from attnviewer.resources import sample_dir
 from attnviewer.settings import DecodeSettings
 
@@ -63,6 +64,8 @@ def test_forcing_a_top_word_adds_a_branch_with_its_own_words_and_maps_and_it_can
     assert words[:2] == [original[0], other]  # the prefix kept, the forced word written
     assert st.branch is st.branches[0] and st.index == 1  # shown, at the word where it leaves the original
     assert listed(window)[-1].startswith("ψ forced 2=") and other in listed(window)[-1]
+    # exported as shown, its figures say what was changed (as the CLI's --force results do)
+    assert titled(st.branch.result).endswith(f"word 2 forced to “{other}”")
     assert not np.allclose(st.words[2].attention, st.result.best.attention[2]) or words[2:] != original[2:]
     assert caption.remove.isEnabled()
     caption.remove.click()
@@ -169,7 +172,8 @@ def test_scoring_a_sentence_and_masking_a_source_word(qtbot, window):
     window.whatif.pane.target.returnPressed.emit()
     answered(qtbot, window, 1)
     assert [s.token for s in st.words] == gold.split()
-    assert st.branches[0].label == f"scored: {gold}"
+    assert listed(window)[-1] == f"ψ scored: {gold}"  # the sentence once
+    assert "a given sentence scored" in titled(st.branches[0].result)
     window.sides["main"].state.select_hypothesis(0)
     window.go_to(0)
     window.whatif.pane.mask_button.click()

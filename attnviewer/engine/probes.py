@@ -72,8 +72,9 @@ def run_probe(kind, model, media, settings, probe: Probe, cancelled: Callable[[]
         ids = [vocabulary_id(model, probe.word)] if probe.exact else forcing.text_ids(model, probe.word, "forced word")
         words = {probe.step + i: tid for i, tid in enumerate(ids)}
         constraint, s = forcing.planned(model, settings, words, probe.prefix)
-        label = probe.label or f"forced {forcing.forced_label(model, words)}"
-        return _branch(kind, model, media, s, constraint, cancelled, lens, label, probe.step, encoded)
+        forced = forcing.forced_label(model, words)
+        return _branch(kind, model, media, s, constraint, cancelled, lens, probe.label or f"forced {forced}",
+                       probe.step, encoded, {"forced": forced})
     if probe.what == NODE:
         constraint = forcing.Forced(dict(enumerate(probe.prefix)))
         s = DecodeSettings("greedy", max_len=max(1, len(probe.prefix)))
@@ -81,18 +82,21 @@ def run_probe(kind, model, media, settings, probe: Probe, cancelled: Callable[[]
                        len(probe.prefix) - 1, encoded)
     if probe.what == TARGET:
         constraint, s = forcing.target_plan(model, forcing.text_ids(model, probe.word, "the sentence to score"))
-        return _branch(kind, model, media, s, constraint, cancelled, lens, probe.label or f"scored: {probe.word}", 0,
-                       encoded)
+        return _branch(kind, model, media, s, constraint, cancelled, lens, probe.label or "scored", 0,
+                       encoded, {"target": probe.word})
     if probe.what == INTERVENE:
         constraint, s, w = intervention.planned(model, settings, probe.step, probe.weights, probe.prefix)
         with intervention.swapped(model, probe.step, w):
             return _branch(kind, model, media, s, constraint, cancelled, lens,
-                           probe.label or f"attention edited at word {probe.step + 1}", probe.step, encoded)
+                           probe.label or f"attention edited at word {probe.step + 1}", probe.step, encoded,
+                           {"intervened": f"step {probe.step + 1}"})
     raise SettingsError(f"unknown probe {probe.what!r}")
 
 
 def _branch(kind, model, media, settings, constraint, cancelled, lens, label: str, step: int,
-            encoded=None) -> Branch | None:
+            encoded=None, marks: dict | None = None) -> Branch | None:
+    """The decoding a question asks for, as a Branch; `marks`: what its Result's settings record it
+    changed (as the CLI's what-if results do: figures, pages and titles say so)."""
     from .. import pipeline
 
     gen = pipeline.run(kind, model, media, settings, lens=lens, constrain=constraint, encoded=encoded)
@@ -103,4 +107,5 @@ def _branch(kind, model, media, settings, constraint, cancelled, lens, label: st
         try:
             next(gen)
         except StopIteration as stop:
+            stop.value.settings.update(marks or {})
             return Branch(label, stop.value, step)
