@@ -59,6 +59,30 @@ def test_video_words_stream_with_attention_over_the_frames(qtbot, window):
     assert window.media_pane("video").strip.weights is not None
 
 
+@pytest.mark.parametrize("first", ["video", "text"])
+def test_a_video_or_sentence_opened_first_gets_its_share_of_the_width(qtbot, window, first):
+    """The first thing opened gets its room as a later one does (a video first kept an image's
+    narrow column: a 15 px scrub bar, frame times cut to '.08'), and a restart keeps it."""
+    from attnviewer.ui.kind_views import VIEWS
+
+    video_done(qtbot, window) if first == "video" else sentence_done(qtbot, window)
+    sizes = window.splitter.sizes()
+    share = VIEWS[first].share
+    assert sizes[0] >= 0.9 * share * sum(sizes)  # (an image keeps 0.16 of it)
+    window.splitter.setSizes([sizes[0] + 40, sizes[1] - 40, 0])  # the user's own widths are kept ...
+    window.close()
+    from attnviewer.ui.main_window import MainWindow
+
+    again = MainWindow(settings=window.qsettings)
+    qtbot.addWidget(again)
+    again.resize(1280, 800)
+    again.show()
+    before = again.splitter.sizes()[0]
+    again._show_media_pane(first)  # ... at the next start, for the medium they were made for
+    assert again.splitter.sizes()[0] == before
+    again.close()
+
+
 def test_clicking_a_word_seeks_the_player_to_its_most_attended_frame(qtbot, window):
     state = video_done(qtbot, window)
     media = window.media_pane("video")
@@ -414,3 +438,9 @@ def test_the_window_says_when_an_input_is_far_from_the_models_training_data(qtbo
     assert note.isVisibleTo(window) and "unlike" in note.text() and "caption-shapes" in note.text()
     sentence_done(qtbot, window, "quantum chromodynamics explains hadron confinement nicely")
     assert note.isVisibleTo(window) and "6 of 6 words unknown" in note.text()
+
+
+def test_a_captioner_opened_while_a_sentence_is_shown_says_what_to_open_first(qtbot, window, tiny_checkpoint):
+    sentence_done(qtbot, window)
+    window.open_checkpoint(str(tiny_checkpoint))
+    assert window.last_error.endswith("the window shows a sentence now: open an image first, then this model")

@@ -200,6 +200,7 @@ class MainWindow(QMainWindow):
         self.last_error = ""
         self.export_dialog = None
         self.medium = None  # the medium the media pane shows (None: the hint)
+        self._sized_for = "image"  # the medium the columns' widths were shared for (at start: an image's)
         self._pane_media: dict[str, object] = {}  # medium -> the input its media pane was last given
         self._trials: dict[int, tuple[str, str]] = {}  # job -> (model file opened for it, the model before)
 
@@ -560,8 +561,10 @@ class MainWindow(QMainWindow):
         if kind not in KINDS:
             kind = None  # a header's unknown kind: loading the checkpoint says what is wrong, in one line
         if kind is not None and current is not None and kind != current.kind:
-            self.show_error(f"{Path(path).name}: a model that {KINDS[kind].uses}; the window shows "
-                            f"{KINDS[current.kind].noun}s now: open one first")
+            noun = KINDS[kind].noun
+            self.show_error(f"{Path(path).name}: a model that {KINDS[kind].uses}; the window shows a "
+                            f"{KINDS[current.kind].noun} now: open {'an' if noun[0] in 'aeiou' else 'a'} {noun} "
+                            "first, then this model")
             return
         if kind is not None:
             side.controls.set_kind(kind)  # an empty window takes the checkpoint's kind
@@ -708,8 +711,9 @@ class MainWindow(QMainWindow):
             self._add_recent(inp.source)
 
     def _show_media_pane(self, medium: str | None) -> None:
-        if medium is not None and medium != self.medium and self.medium is not None:
-            self._share_width(VIEWS[medium].share, VIEWS[medium].least)  # a video's player needs more room
+        if medium is not None and medium != self._sized_for:  # a video's player needs more room
+            self._share_width(VIEWS[medium].share, VIEWS[medium].least)
+            self._sized_for = medium
         self.medium = medium
         self.media_stack.setCurrentWidget(self.hint if medium is None else self.media_pane(medium))
         look = VIEWS[medium].look if medium else frozenset()
@@ -760,7 +764,8 @@ class MainWindow(QMainWindow):
             side.caption.show_note(_note_of(result))
             self.redraw()
             self._update_status()
-            self.statusBar().showMessage(result.best.listed, 5000)
+            if side is self.sides["main"]:  # (the second column's caption is in its own panel)
+                self.statusBar().showMessage(result.best.listed, 5000)
 
     @Slot(int, str, str)
     def on_failed(self, job: int, slot: str, message: str) -> None:
@@ -1178,6 +1183,9 @@ class MainWindow(QMainWindow):
             state = self.qsettings.blob(key)
             if state is not None:
                 splitter.restoreState(state)
+        sized_for = self.qsettings.text("splitter_medium")  # what the widths restored were shared for
+        if sized_for in VIEWS and self.qsettings.blob("splitter") is not None:
+            self._sized_for = sized_for
         if self.qsettings.problems:  # read once, at start: the user learns what was dropped
             first, more = self.qsettings.problems[0], len(self.qsettings.problems) - 1
             QTimer.singleShot(0, lambda: self.on_models_dropped(first + (f" (and {more} more)" if more else "")))
@@ -1195,6 +1203,7 @@ class MainWindow(QMainWindow):
         self.qsettings.setValue("geometry", self.saveGeometry())
         for key, splitter in self._splitters().items():
             self.qsettings.setValue(key, splitter.saveState())
+        self.qsettings.setValue("splitter_medium", self._sized_for)
         self.qsettings.setValue("overlay", asdict(self.overlay_controls.settings()))
         self.qsettings.sync()
         self._pane_steps.clear()  # a pane built after this would start a player nobody stops
