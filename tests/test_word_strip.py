@@ -59,15 +59,25 @@ def test_many_changed_pictures_are_listed_at_once_and_drawn_over_the_next_turns(
     never all in one turn of the GUI thread."""
     from attnviewer.ui.attention_pane import PICTURES_PER_TURN
 
+    from attnviewer.ui.attention_pane import THUMB
+
     pane, words = image_pane()
     qtbot.addWidget(pane)
+    pane.resize(900, 600)
+    pane.show()
+    qtbot.waitExposed(pane)
     many = [Step(i, f"w{i}", i, 0.9, [(f"w{i}", 0.9)], words[i % len(words)].attention) for i in range(12)]
     pane.show_words(many, 0, OverlaySettings())
     strip = pane.strip
-    drawn = lambda: sum(not strip.item(i).icon().isNull() for i in range(strip.count()))  # noqa: E731
+    drawn = lambda: sum(key is not None for key in strip._keys)  # noqa: E731
     assert [strip.item(i).text() for i in range(strip.count())] == [w.token for w in many]
     assert drawn() == PICTURES_PER_TURN
     qtbot.waitUntil(lambda: drawn() == len(many), timeout=5000)
+    # each word keeps a picture's room, side by side (listed before its picture, it was laid out
+    # narrow and the pictures drawn later overlapped their neighbours)
+    rects = [strip.visualItemRect(strip.item(i)) for i in range(strip.count())]
+    assert all(r.width() >= THUMB for r in rects)
+    assert all(a.right() < b.left() for a, b in zip(rects, rects[1:]))
     pane.show_words(many, 3, OverlaySettings(cmap="gray"))  # every picture changes again
     assert drawn() == len(many)  # the old pictures stay until their new ones are drawn
     qtbot.waitUntil(lambda: strip._keys == [(w.token, w.attention.tobytes(), ("gray", 0.6, "gaussian")) for w in many],

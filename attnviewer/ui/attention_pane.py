@@ -127,6 +127,9 @@ class WordStrip(QListWidget):
         self.setFixedHeight(height + 42)
         self.setMovement(QListView.Movement.Static)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        blank = QPixmap(width, height)
+        blank.fill(Qt.GlobalColor.transparent)
+        self._blank = QIcon(blank)  # a word listed before its picture is drawn takes the picture's room
         self._keys: list = []  # per item: what its picture shows (None: not drawn yet)
         self._rest = None  # (words, look, picture): pictures left for the next turns
         self._later = QTimer(self, singleShot=True, interval=0)
@@ -146,7 +149,7 @@ class WordStrip(QListWidget):
                 if self.item(i).text() != w.token:
                     self.item(i).setText(w.token)
             else:
-                self.addItem(QListWidgetItem(w.token))
+                self.addItem(QListWidgetItem(self._blank, w.token))  # (an item's size is fixed when added)
                 self._keys.append(None)
         while self.count() > len(words):
             self.takeItem(self.count() - 1)
