@@ -223,8 +223,8 @@ def test_an_out_under_a_file_is_refused_before_training(tmp_path):
     blocker = tmp_path / "models"
     blocker.write_text("a file where a folder should be")
     code, said, err = train("translate", blocker / "run" / "tr")
-    assert code == 2 and error_lines(err) == [f"attnviewer: error: {blocker / 'run' / 'tr'}: {blocker} is a file, "
-                                              "not a folder"], err
+    assert code == 2 and error_lines(err) == [f"attnviewer: error: {blocker / 'run' / 'tr'}: cannot write, {blocker} "
+                                              "is a file, not a folder"], err  # (as every train command says it)
     assert "parameters on" not in said and blocker.read_text() == "a file where a folder should be"
 
 
