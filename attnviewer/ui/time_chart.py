@@ -108,13 +108,15 @@ class TimeChart(QWidget):
         r = self.plot_rect()
         axis, faint = QColor("#5f6368"), QColor("#e0e0e0")
         metrics = p.fontMetrics()
-        for y in Y_TICKS:  # weights: faint grid lines, labels at the left
+        crowded = r.height() / (len(Y_TICKS) - 1) < metrics.height()  # a short chart: every other label
+        for k, y in enumerate(Y_TICKS):  # weights: faint grid lines, labels at the left
             yy = r.bottom() - y * r.height()
             p.setPen(QPen(faint, 1))
             p.drawLine(QPointF(r.left(), yy), QPointF(r.right(), yy))
             p.setPen(axis)
-            p.drawText(QRectF(0, yy - 8, MARGIN_L - 6, 16), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                       f"{y:g}")
+            if not (crowded and k % 2):
+                    p.drawText(QRectF(0, yy - 8, MARGIN_L - 6, 16),
+                           Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{y:g}")
         p.setPen(QPen(axis, 1))
         p.drawLine(r.bottomLeft(), r.bottomRight())
         p.drawLine(r.bottomLeft(), r.topLeft())
@@ -127,12 +129,13 @@ class TimeChart(QWidget):
                                tick_label(t))
         p.drawText(QRectF(r.left(), self.height() - metrics.height() - 1, r.width(), metrics.height()),
                    Qt.AlignmentFlag.AlignHCenter, "time (s)")
-        p.save()
-        p.translate(10, r.center().y())
-        p.rotate(-90)
-        p.drawText(QRectF(-r.height() / 2, -metrics.height() / 2, r.height(), metrics.height()),
-                   Qt.AlignmentFlag.AlignCenter, "attention")
-        p.restore()
+        if r.height() >= metrics.horizontalAdvance("attention") + 8:  # (the title says it where it would not fit)
+            p.save()
+            p.translate(10, r.center().y())
+            p.rotate(-90)
+            p.drawText(QRectF(-r.height() / 2, -metrics.height() / 2, r.height(), metrics.height()),
+                       Qt.AlignmentFlag.AlignCenter, "attention")
+            p.restore()
 
     def _paint_word(self, p: QPainter, r: QRectF) -> None:
         xs, ys = self.pixels(self.times, self.weights)
