@@ -4,6 +4,7 @@
 # Usage: scripts/train-bundled.sh [OUTDIR] [extra args for every run, e.g. --device cuda]
 set -euo pipefail
 out=${1:-resources/models}; shift || true
+mkdir -p "$out"  # (train refuses an --out in a folder that does not exist)
 py=${PYTHON:-python}
 # --init-seed 1: of the weight initialisations tried for the main model, the one that pointed best
 # on the validation scenes (the notes of issue 4 list them); all three models use it.
