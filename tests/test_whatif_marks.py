@@ -94,3 +94,12 @@ def test_the_note_is_a_line_above_every_frame(tmp_path):
     assert len(noted) == len(plain) and all(n.shape[0] > p.shape[0] for n, p in zip(noted, plain))
     assert all(note_pixels(n, 20) > 10 for n in noted) and not any(note_pixels(p, 20) for p in plain)
     assert NOTE_TEXT[0] > 150
+
+
+def test_the_single_word_figure_of_a_forced_word_says_it_was_forced(tmp_path, capsys):
+    forced, plain = tmp_path / "w.svg", tmp_path / "plain.svg"
+    assert main(["caption", SAMPLES + "shapes-1.png", "--force", "2=triangle", "--word", "2",
+                 "--figure", str(forced)]) == 0
+    assert main(["caption", SAMPLES + "shapes-1.png", "--word", "2", "--figure", str(plain)]) == 0
+    assert any("word 2 forced to “triangle”" in t for t in svg_texts(forced))
+    assert not any("forced" in t for t in svg_texts(plain))

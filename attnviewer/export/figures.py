@@ -279,9 +279,7 @@ def caption_figure(image: np.ndarray, hyp: Hypothesis, out: str | Path | None, s
         grid = _Grid(style, 1 + len(hyp.tokens), h / w, head_lines=len(head))
     with matplotlib.rc_context(_rc(style)), _quiet():
         fig = _new_figure(grid.width, grid.height, style.dpi)
-        for k, line in enumerate(head):
-            fig.text(grid.MARGIN / grid.width, 1 - (grid.MARGIN + k * style.font_size * 1.3 / 72) / grid.height, line,
-                     ha="left", va="top", fontsize=style.font_size)
+        _draw_head(fig, grid, head, style)
         titles = [_panel(fig, grid.rect(0), image, None, "input" if head else title or "input", style)]
         for i in range(len(hyp.tokens)):
             titles.append(_panel(fig, grid.rect(i + 1), image, overlay_rgba(hyp.attention[i], (h, w), style),
@@ -290,10 +288,18 @@ def caption_figure(image: np.ndarray, hyp: Hypothesis, out: str | Path | None, s
         return save_figure(fig, out, style.dpi)
 
 
+def _draw_head(fig, grid: _Grid, lines: list[str], style: FigureStyle) -> None:
+    """The lines above a whole figure (a title wider than its first panel, a what-if note)."""
+    for k, line in enumerate(lines):
+        fig.text(grid.MARGIN / grid.width, 1 - (grid.MARGIN + k * style.font_size * 1.3 / 72) / grid.height, line,
+                 ha="left", va="top", fontsize=style.font_size)
+
+
 def word_figure(image: np.ndarray, hyp: Hypothesis, index: int, out: str | Path | None,
-                style: FigureStyle | None = None, title: str | None = None) -> Path | np.ndarray:
-    """One word (index from 0) alone: its attention over the image, the word (and probability) above.
-    Written to `out`; with out None, returned as an RGB picture."""
+                style: FigureStyle | None = None, title: str | None = None, note: str | None = None) -> Path | np.ndarray:
+    """One word (index from 0) alone: its attention over the image, the word (and probability) above,
+    and above the whole `note` (what a what-if run changed: types.whatif_note) unless a title is
+    given. Written to `out`; with out None, returned as an RGB picture."""
     import matplotlib
 
     style = (style or FigureStyle()).validate()
@@ -303,8 +309,11 @@ def word_figure(image: np.ndarray, hyp: Hypothesis, index: int, out: str | Path 
     image = _display_copy(np.asarray(image), int(style.panel_inches * style.dpi * 1.5))
     h, w = image.shape[:2]
     grid = _Grid(style, 1, h / w)
+    head = _title_lines(note, style, grid.width - 2 * grid.MARGIN) if note and not title else []
+    grid = _Grid(style, 1, h / w, head_lines=len(head))
     with matplotlib.rc_context(_rc(style)), _quiet():
         fig = _new_figure(grid.width, grid.height, style.dpi)
+        _draw_head(fig, grid, head, style)
         panel = _panel(fig, grid.rect(0), image, overlay_rgba(hyp.attention[index], (h, w), style),
                        title or _label(hyp, index, style), style)
         _fit_titles(fig, [panel])

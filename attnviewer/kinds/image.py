@@ -54,7 +54,8 @@ class ImageKind(Kind):
         if output == "figure":
             figures.caption_figure(media.rgb, hyp, path, style, title=opts.title)
         elif output == "word":
-            figures.word_figure(media.rgb, hyp, opts.word or 0, path, style, title=opts.word_title)
+            figures.word_figure(media.rgb, hyp, opts.word or 0, path, style, title=opts.word_title,
+                                note=whatif_note(result))
         elif output == "overlay":
             figures.write_overlay(media.rgb, hyp.attention[opts.word or 0], path, style)
         elif output == "animation":
