@@ -444,3 +444,11 @@ def test_a_captioner_opened_while_a_sentence_is_shown_says_what_to_open_first(qt
     sentence_done(qtbot, window)
     window.open_checkpoint(str(tiny_checkpoint))
     assert window.last_error.endswith("the window shows a sentence now: open an image first, then this model")
+
+
+def test_a_translator_opened_while_an_image_is_shown_says_what_to_open_first(qtbot, window, samples):
+    from attnviewer.resources import resource_dir
+
+    caption_done(qtbot, window, samples[0])
+    window.open_checkpoint(str(resource_dir() / "models" / "translate-sov.safetensors"))
+    assert window.last_error.endswith("the window shows an image now: open a sentence first, then this model")

@@ -73,6 +73,11 @@ class Kind:
     suffixes: tuple[str, ...] = ()  # files it opens (a sentence is typed, not opened)
     outputs: dict[str, Output] = field(default_factory=dict)
 
+    @property
+    def a_noun(self) -> str:
+        """'an image', 'a video', 'a sentence': the noun with its article, in messages."""
+        return f"{'an' if self.noun[:1] in 'aeiou' else 'a'} {self.noun}"
+
     # -- inputs ----------------------------------------------------------------------------------
 
     def accepts(self, source: str) -> bool:

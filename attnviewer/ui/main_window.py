@@ -561,10 +561,8 @@ class MainWindow(QMainWindow):
         if kind not in KINDS:
             kind = None  # a header's unknown kind: loading the checkpoint says what is wrong, in one line
         if kind is not None and current is not None and kind != current.kind:
-            noun = KINDS[kind].noun
-            self.show_error(f"{Path(path).name}: a model that {KINDS[kind].uses}; the window shows a "
-                            f"{KINDS[current.kind].noun} now: open {'an' if noun[0] in 'aeiou' else 'a'} {noun} "
-                            "first, then this model")
+            self.show_error(f"{Path(path).name}: a model that {KINDS[kind].uses}; the window shows "
+                            f"{KINDS[current.kind].a_noun} now: open {KINDS[kind].a_noun} first, then this model")
             return
         if kind is not None:
             side.controls.set_kind(kind)  # an empty window takes the checkpoint's kind

@@ -238,6 +238,5 @@ def check_fill(kind, fill: str | None) -> str:
     if fill is None:
         return e.fills[0]
     if fill not in e.fills:
-        article = "an" if kind.noun[:1] in "aeiou" else "a"
-        raise SettingsError(f"--mask-fill {fill}: {article} {kind.noun} is masked with {' or '.join(e.fills)}")
+        raise SettingsError(f"--mask-fill {fill}: {kind.a_noun} is masked with {' or '.join(e.fills)}")
     return fill
