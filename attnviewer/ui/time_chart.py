@@ -115,7 +115,7 @@ class TimeChart(QWidget):
             p.drawLine(QPointF(r.left(), yy), QPointF(r.right(), yy))
             p.setPen(axis)
             if not (crowded and k % 2):
-                    p.drawText(QRectF(0, yy - 8, MARGIN_L - 6, 16),
+                p.drawText(QRectF(0, yy - 8, MARGIN_L - 6, 16),
                            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{y:g}")
         p.setPen(QPen(axis, 1))
         p.drawLine(r.bottomLeft(), r.bottomRight())

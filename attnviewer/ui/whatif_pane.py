@@ -29,7 +29,8 @@ from .attention_pane import to_pixmap
 from .lens_controls import map_picture
 
 LABEL_ROWS = 18  # px under a strip of places for their labels (source words, frame times)
-STRIP_H = 90  # px of a strip's colours (40 under a video's frames)
+STRIP_H = 90  # px of a strip's colours
+UNDER_FRAMES_H = 40  # px of them under a video's frames
 BRANCH_INK = "#8e24aa"  # what-if branches in the beam tree
 
 
@@ -93,8 +94,8 @@ class MapView(QWidget):
         if self.frames:  # the frames at the cells' width, as tall as the space allows
             cell = area.width() / len(self.map)
             first = self.frames[0]
-            tall = min(cell * first.height() / max(first.width(), 1), area.height() - 40, 2 * STRIP_H)
-            return QRectF(area.x(), area.y(), area.width(), max(tall, 0) + 40)
+            tall = min(cell * first.height() / max(first.width(), 1), area.height() - UNDER_FRAMES_H, 2 * STRIP_H)
+            return QRectF(area.x(), area.y(), area.width(), max(tall, 0) + UNDER_FRAMES_H)
         return QRectF(area.x(), area.y(), area.width(), min(area.height(), STRIP_H))
 
     def paintEvent(self, _event) -> None:
@@ -106,7 +107,7 @@ class MapView(QWidget):
             return
         area = self._area()
         if self.frames:
-            strip = QRectF(area.x(), area.bottom() - 40, area.width(), 40)
+            strip = QRectF(area.x(), area.bottom() - UNDER_FRAMES_H, area.width(), UNDER_FRAMES_H)
             cell = area.width() / len(self.map)
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             for i, pix in enumerate(self.frames):
