@@ -74,6 +74,8 @@ parser.add_argument("--sample", action="store_true",
                     help="a helper thread notes every thread's Python frame each millisecond (costs GIL turns)")
 parser.add_argument("--unshared", action="store_true",
                     help="engine, video: the player lists the packets itself (the index the engine listed is not passed)")
+parser.add_argument("--unheld", action="store_true",
+                    help="engine: the window never holds the engine while drawing; words coalesce for 15 ms (as before)")
 parser.add_argument("--warm", action="store_true",
                     help="torch imported before the input is opened (the engine's warm(), or the GUI thread's "
                          "import for the baseline): an input opened in a running app")
@@ -636,6 +638,14 @@ if args.sample:
 settings_file = Path(tmp.name) / "settings.ini"
 window = MainWindow(settings=QSettings(str(settings_file), QSettings.Format.IniFormat))
 mark("window_built")
+if args.unheld:  # the design before the engine gave way to the window's drawing
+    class NeverHeld(threading.Event):
+        def clear(self):  # neither the window nor the engine's own words hold it
+            pass
+
+    window.engine.worker.window_idle = NeverHeld()
+    window.engine.worker.window_idle.set()
+    window._redraw_timer.setInterval(15)
 main_side = window.sides["main"]
 main_side.controls.set_kind(args.kind)
 main_side.controls.set_model(args.model)
@@ -685,7 +695,7 @@ faulthandler.cancel_dump_traceback_later()
 memory["peak at close"] = peak_rss_mb()
 
 out = {
-    "mode": args.mode, "unshared": args.unshared, "marks": marks, "ticks": ticks, "tick_cpu": tick_cpu, "steps": steps_at, "redraws": redraws,
+    "mode": args.mode, "unshared": args.unshared, "unheld": args.unheld, "marks": marks, "ticks": ticks, "tick_cpu": tick_cpu, "steps": steps_at, "redraws": redraws,
     "intervals": intervals, "cpu": cpu, "samples": samples, "errors": errors, "clean_shutdown": clean["value"], "playback": playback,
     "memory": memory,
 }

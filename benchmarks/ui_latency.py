@@ -4,7 +4,7 @@ running everything on the GUI thread.
     python benchmarks/ui_latency.py [--kinds image,video,text] [--runs N] [--quick] [--warm]
                                     [--model NAME|PATH] [--image PNG] [--video FILE] [--clip-frames N]
                                     [--video-model NAME] [--text-model NAME] [--sentence TEXT]
-                                    [--profile] [--sample] [--no-play] [--unshared]
+                                    [--profile] [--sample] [--no-play] [--unshared] [--unheld]
 
 Every run is a fresh Python process (benchmarks/_ui_probe.py) with QT_QPA_PLATFORM=offscreen and
 its settings in a temporary ini file, so the user's settings are never touched. Two designs,
@@ -69,6 +69,10 @@ before the packet index was shared: the window's player opened without the index
 listed while reading the clip, so it lists the clip's 15,000 packets again on its own thread, and
 its decoder starts without waiting for the engine's loading of torch's libraries (see
 engine/loader_lock.py); its column and the ratio shared / unshared say what the change did.
+--unheld: (every kind) a third design, alternating with the others: the engine design as it was
+before the window held the engine while drawing (Engine.hold: the engine waits between words and
+between stretches of reading while the window draws a word or builds a pane ahead, so the GUI
+thread's Python does not take turns for the GIL with the engine's); words coalesced for 15 ms.
 --quick: a 30 s clip, a 1 s 240x180 playback clip, one run of each (well under a minute).
 The app's modules are compiled to bytecode first (compileall, into their __pycache__ folders),
 as an installed wheel has them, whatever PYTHONDONTWRITEBYTECODE says.
@@ -100,7 +104,14 @@ from attnviewer.resources import sample_dir  # noqa: E402
 DEFAULT_MODEL = "caption-shapes"
 MODES = ("engine", "baseline")
 UNSHARED = "unshared"  # --unshared: the engine design before the index was shared (player lists itself)
-MODE_NAMES = {"engine": "engine", "baseline": "GUI-thread baseline", UNSHARED: "engine, index not shared"}
+UNHELD = "unheld"  # --unheld: the engine design before the window held the engine while drawing
+MODE_NAMES = {"engine": "engine", "baseline": "GUI-thread baseline", UNSHARED: "engine, index not shared",
+              UNHELD: "engine, never held"}
+# the extra designs: the flag passed to the probe, the ratio's name and what a ratio below 1 says
+EXTRAS = {UNSHARED: ("shared / unshared", "engine / engine with the player listing the packets itself: "
+                                          "below 1, sharing the index helped."),
+          UNHELD: ("held / unheld", "engine / engine that never waits for the window's drawing (and "
+                                    "coalesces words for 15 ms): below 1, holding it helped.")}
 KINDS = ("image", "video", "text")
 KIND_NAME = {"image": "caption", "video": "video", "text": "translate"}  # the engine's job kinds
 DEFAULT_MODELS = {"image": DEFAULT_MODEL, "video": "video-shapes", "text": "translate-sov"}
@@ -158,7 +169,7 @@ def run_child(mode: str, model: str, image: str, timeout: float, profile: str | 
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     with tempfile.TemporaryDirectory(prefix="attnviewer-ui-latency-") as tmp:
         out = Path(tmp) / "result.json"
-        cmd = [sys.executable, str(PROBE), "--mode", "engine" if mode == UNSHARED else mode,
+        cmd = [sys.executable, str(PROBE), "--mode", "engine" if mode in EXTRAS else mode,
                "--kind", KIND_NAME[kind], "--model", model,
                "--source", image, "--max-len", str(max_len or 0), "--out", str(out), "--timeout", str(timeout)]
         if profile:
@@ -169,8 +180,8 @@ def run_child(mode: str, model: str, image: str, timeout: float, profile: str | 
             cmd += ["--warm"]
         if sample:
             cmd += ["--sample"]
-        if mode == UNSHARED:
-            cmd += ["--unshared"]
+        if mode in EXTRAS:
+            cmd += ["--" + mode]
         t0 = time.time()
         cmd += ["--t0", repr(t0)]
         try:  # the child also stops itself (faulthandler) before this limit
@@ -307,23 +318,21 @@ def print_rows(header: tuple, rows: list[tuple]) -> None:
 
 def print_table(figs: dict[str, list[dict]], table: list[tuple[str, str, str]] = ROWS) -> dict[str, dict]:
     med = {mode: {key: median_of(figs[mode], key) for _, key, _ in table} for mode in figs}
-    unshared = UNSHARED in figs
+    extras = [m for m in EXTRAS if m in figs]
     header = ("metric (median of runs)", "engine", "GUI-thread baseline", "ratio")
-    if unshared:
-        header += (MODE_NAMES[UNSHARED], "shared / unshared")
+    for m in extras:
+        header += (MODE_NAMES[m], EXTRAS[m][0])
     rows = []
     for label, key, unit in table:
         e, b = med["engine"][key], med["baseline"][key]
         row = (label, fmt(e, unit), fmt(b, unit), ratio(e, b))
-        if unshared:
-            u = med[UNSHARED][key]
-            row += (fmt(u, unit), ratio(e, u))
+        for m in extras:
+            row += (fmt(med[m][key], unit), ratio(e, med[m][key]))
         rows.append(row)
     print_rows(header, rows)
     print("ratio = engine / baseline: below 1, the engine design is faster or smoother.")
-    if unshared:
-        print("shared / unshared = engine / engine with the player listing the packets itself: below 1, "
-              "sharing the index helped.")
+    for m in extras:
+        print(f"{EXTRAS[m][0]} = {EXTRAS[m][1]}")
     return med
 
 
@@ -562,7 +571,7 @@ def make_play_clip(path: Path, seconds: float, size: tuple[int, int]) -> Path:
 
 def measure_kind(kind: str, model: str, source: str, args, play: str | None = None) -> dict:
     """Runs, table, targets and diagnostics of one kind; returns its runs and medians."""
-    modes = MODES + ((UNSHARED,) if kind == "video" and args.unshared else ())
+    modes = MODES + ((UNSHARED,) if kind == "video" and args.unshared else ()) + ((UNHELD,) if args.unheld else ())
     runs: dict[str, list[dict]] = {m: [] for m in modes}
     failures = []
     max_len = IMAGE_MAX_LEN if kind == "image" else 0
@@ -778,6 +787,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--unshared", action="store_true",
                    help="video: also the engine design with the player listing the clip's packets itself (the "
                         "index the engine listed not shared), alternating with the others: before/after sharing")
+    p.add_argument("--unheld", action="store_true",
+                   help="also the engine design whose engine never waits for the window's drawing (Engine.hold "
+                        "does nothing, words coalesce for 15 ms), alternating with the others: before/after holding")
     p.add_argument("--json", metavar="OUT", help="also write every run's raw records")
     args = p.parse_args(argv)
     asked = [k.strip() for k in args.kinds.split(",") if k.strip()]

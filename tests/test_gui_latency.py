@@ -79,11 +79,12 @@ def test_video_attention_pane_shows_the_word_and_its_top_frames(qtbot):
 
 
 def test_a_videos_panes_are_built_before_its_first_word(qtbot, window):
-    """Opening a video builds its panes while the clip is read; the screen changes only with
+    """Opening a video builds its panes before the clip is read; the screen changes only with
     the first word (what was there stays until then)."""
     main = window.sides["main"]
     assert "video" not in window.media_panes and "video" not in main.panes
     window._prepare_panes("video")
+    window._build_panes_ahead()  # as opening it does
     qtbot.waitUntil(lambda: "video" in window.media_panes and "video" in main.panes, timeout=10_000)
     assert window.medium is None and main.medium == "image"  # nothing shown changed
     pane = window.media_panes["video"]
@@ -119,3 +120,47 @@ def test_torch_libraries_load_before_torch_is_imported():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "3.0"
+
+
+def test_the_engine_computes_the_next_word_only_once_the_window_has_painted_the_last(qtbot, window, samples,
+                                                                                     monkeypatch):
+    """The engine's Python and the GUI thread's took turns for the GIL: 10-16 ms of drawing a
+    word took 35-55 ms. Now each word sent holds the engine until the window has painted it."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from attnviewer import pipeline
+    from attnviewer.engine import worker
+    from .helpers import caption_done
+
+    monkeypatch.setattr(worker, "HOLD_MAX_S", 120.0)  # the order asked for, not the limit of a busy machine
+    events = []  # ("compute", n): the engine starts word n + 1; ("paint", n): the window paints n words
+    run = pipeline.run
+
+    def noted_run(*args, **kwargs):
+        gen, n = run(*args, **kwargs), 0
+        try:
+            while True:
+                events.append(("compute", n))
+                step = next(gen)
+                n += 1
+                yield step
+        except StopIteration as stop:
+            return stop.value
+
+    monkeypatch.setattr(pipeline, "run", noted_run)
+    main = window.sides["main"].state
+
+    class Paints(QObject):
+        def eventFilter(self, obj, ev):
+            if ev.type() == QEvent.Type.UpdateRequest and obj is window and main.running:
+                events.append(("paint", len(main.words)))
+            return False
+
+    paints = Paints()
+    window.installEventFilter(paints)
+    caption_done(qtbot, window, samples[0])
+    computed = [n for what, n in events if what == "compute"]
+    assert len(computed) >= 3  # a few words: each after the last one's paint
+    for i, (what, n) in enumerate(events):
+        if what == "compute" and n > 0:
+            assert any(w == "paint" and m >= n for w, m in events[:i]), f"word {n + 1} computed before word {n} was painted"

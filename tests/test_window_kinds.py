@@ -298,6 +298,7 @@ def test_a_window_closed_while_a_videos_panes_are_being_built_leaves_no_player_r
 
     caption_done(qtbot, window, samples[0])
     window._prepare_panes("video")  # as opening a clip does: one piece per event-loop turn from now
+    window._build_panes_ahead()
     window.close()  # before they are all built (a clip that failed at once, then the window closed)
     qtbot.wait(300)
     assert "video" not in window.media_panes

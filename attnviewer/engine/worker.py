@@ -34,6 +34,7 @@ LOADER_THREAD = "attnviewer-model-loader"
 LOAD_POLL_S = 0.05  # how often a job waiting for its model checks whether it was superseded
 WHATIF = "whatif"  # the slot of what-if probes (Engine.probe)
 PAINT_WAIT_S = 1.0  # the longest a job waits for the window to paint its input before torch's import
+HOLD_MAX_S = 0.25  # the longest the engine gives way to the window's drawing (Engine.hold) at one time
 
 
 @dataclass
@@ -95,7 +96,10 @@ class Worker(QObject):
         self._encoded = None  # (model, media as read, pipeline.Encoded): the last input's encoding
         self.latest_preview = 0  # newest preview id; written by the GUI thread
         self._warm = False  # the export dialog's slow look-ups done once, here, not on the GUI thread
-        self.wait_for_paint = False  # set by a window that reports its input painted (Engine.media_painted)
+        # set by a window that reports what it painted: the input (Engine.media_painted), each word (Engine.release)
+        self.wait_for_paint = False
+        self.window_idle = threading.Event()  # cleared while the window draws (Engine.hold): see _give_way
+        self.window_idle.set()
 
     @Slot(object)
     def export(self, req: ExportRequest) -> None:
@@ -126,6 +130,7 @@ class Worker(QObject):
     def scan_cache(self) -> None:
         """The supported models in the user's Hugging Face cache, read from disk here (each
         snapshot's config, tokenizer files and weight headers: too slow for the GUI thread)."""
+        self._give_way()  # (started with the window: the panes it builds for the first input go first)
         from ..model_folders import cache_label, cached_folders, folder_kind
         from ..errors import CheckpointError
 
@@ -170,6 +175,7 @@ class Worker(QObject):
             self.failed.emit(job.id, job.slot, _unexpected(e))
 
     def _run(self, job: Job) -> None:
+        self._give_way(job)  # the panes the window builds for this input go first (imports here too hold the GIL)
         from .. import domain, kinds, pipeline
 
         kind = kinds.get(job.kind)
@@ -181,6 +187,7 @@ class Worker(QObject):
         self.media_ready.emit(job.id, job.slot, media)
         if self.wait_for_paint and "torch" not in sys.modules:
             self._await_paint(job)
+        self._give_way(job)
         torch = self._torch()
         model = self._model(job, kind)
         if job.cancel.is_set():
@@ -206,6 +213,7 @@ class Worker(QObject):
                 if job.cancel.is_set():
                     gen.close()
                     return
+                self._give_way(job)
                 try:
                     step = next(gen)
                 except StopIteration as stop:
@@ -217,6 +225,8 @@ class Worker(QObject):
                     places = getattr(model, "input_places", None)  # set by the model's init_state
                     if step.heads is not None and places:
                         self.places.emit(job.id, job.slot, places[0])
+                if self.wait_for_paint:  # the next word waits until the window has drawn this one
+                    self.window_idle.clear()
                 self.step.emit(job.id, job.slot, step)
         result.model = job.model
         self.finished.emit(job.id, job.slot, result)
@@ -233,6 +243,19 @@ class Worker(QObject):
         deadline = time.monotonic() + PAINT_WAIT_S
         while not job.painted.wait(LOAD_POLL_S):
             if job.cancel.is_set():
+                raise Cancelled
+            if time.monotonic() > deadline:
+                return
+
+    def _give_way(self, job: Job | None = None) -> None:
+        """Wait, between two words or two stretches of reading, while the window draws (its last
+        word, the panes it builds ahead): the engine's Python holds the GIL in turn with the GUI
+        thread, which stretched 10-16 ms of drawing into 35-55 ms gaps. At most HOLD_MAX_S."""
+        if self.window_idle.is_set():
+            return
+        deadline = time.monotonic() + HOLD_MAX_S
+        while not self.window_idle.wait(LOAD_POLL_S / 2):
+            if job is not None and job.cancel.is_set():
                 raise Cancelled
             if time.monotonic() > deadline:
                 return
@@ -281,6 +304,7 @@ class Worker(QObject):
             def progress(done: int, total: int) -> None:
                 if job.cancel.is_set():
                     raise Cancelled
+                self._give_way(job)
                 self.progress.emit(job.id, job.slot, done, total)
 
             self._last_media = (key, pipeline.read(kind, job.source, job.model, progress=progress, **job.options))
@@ -445,6 +469,7 @@ class Engine(QObject):
         super().__init__(parent)
         self._ids = 0
         self._running: dict[str, Job] = {}
+        self._holds: set[str] = set()  # why the window holds the engine (hold/release)
         self.thread = QThread()
         self.thread.setObjectName("attnviewer-engine")
         self.worker = Worker()
@@ -526,6 +551,22 @@ class Engine(QObject):
         for job in list(self._running.values()):
             if job.id == job_id and isinstance(job, Job):
                 job.painted.set()
+
+    def hold(self, reason: str) -> None:
+        """The window is drawing (`reason`: its newest word, the panes it builds ahead): the engine
+        waits at its next word or stretch of reading until every reason is released (at most
+        HOLD_MAX_S each time). Called on the GUI thread only. With wait_for_paint, each word sent
+        holds the engine until the window releases "words" (a word it drops included)."""
+        self._holds.add(reason)
+        self.worker.window_idle.clear()
+
+    def release(self, reason: str) -> None:
+        self._holds.discard(reason)
+        if not self._holds:
+            self.worker.window_idle.set()
+
+    def holding(self, reason: str) -> bool:
+        return reason in self._holds
 
     def warm(self) -> None:
         """Have the engine thread import torch now (see Worker.warm)."""

@@ -47,7 +47,8 @@ CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth")
 MAX_RECENT = 10
 RESULTS_KEY = "results/folder"  # where results were last opened or saved
 PLAY_INTERVAL_MS = 700
-FIRST_PANE_STEP_MS = 16  # panes built ahead start a frame after the input was opened
+FIRST_PAINT_POLL_MS = 16  # an input opened at start-up checks this often for the window's first paint
+WORDS, PANES = "words", "panes"  # why the window holds the engine (Engine.hold)
 HINT = ("<h3>Open something to look at</h3>"
         "<p><b>An image or a video</b>: File → Open (Ctrl+O), or drop a file on the window.<br>"
         "<b>A sentence</b>: File → Translate a sentence (Ctrl+T).<br>"
@@ -248,8 +249,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_label)
 
         self._pane_steps: list = []  # _prepare_panes: what is left to build, a piece per turn
-        self._pane_waits = 0  # times the pieces waited for the window's first paint (-1: done)
-        self._redraw_timer = QTimer(self, singleShot=True, interval=15)  # coalesce bursts of words
+        self._building = False  # _build_panes_ahead: the pieces are being built
+        # words that came together are drawn once (the engine waits for each word's paint: no bursts)
+        self._redraw_timer = QTimer(self, singleShot=True, interval=0)
         self._redraw_timer.timeout.connect(self.redraw)
         self._play_timer = QTimer(self, interval=PLAY_INTERVAL_MS)
         self._play_timer.timeout.connect(self._play_tick)
@@ -399,19 +401,26 @@ class MainWindow(QMainWindow):
         return self.media_panes[medium]
 
     def _prepare_panes(self, medium: str) -> None:
-        """Build a medium's panes while its input is read, one piece per event-loop turn: their
-        modules (then the modules a pane module lists in PRELOAD), each column's attention pane,
-        the media pane. All at once at the first word, a video's took ~80 ms of GUI-thread CPU."""
+        """What to build of a medium's panes before its first word, one piece per event-loop turn
+        (_build_panes_ahead): their modules (then the modules a pane module lists in PRELOAD),
+        each column's attention pane, the media pane. All at once at the first word, a video's
+        took ~80 ms of GUI-thread CPU."""
         if medium in self.media_panes and all(medium in s.panes for s in self._active_sides()):
             return
         names = list(dict.fromkeys(f"{__package__}.{spec.split(':')[0]}"
                                    for spec in (VIEWS[medium].media, VIEWS[medium].attention)))
         steps = [partial(self._import_step, n) for n in names]
-        steps += [partial(side.pane, medium) for side in self._active_sides()] + [partial(self.media_pane, medium)]
-        idle = not self._pane_steps
-        self._pane_steps = steps
-        if idle:  # after what opening the input queued (a repaint, due timers): it ran long already
-            QTimer.singleShot(FIRST_PANE_STEP_MS, self, self._next_pane_step)
+        self._pane_steps = steps + [partial(side.pane, medium) for side in self._active_sides()] \
+            + [partial(self.media_pane, medium)]
+
+    def _build_panes_ahead(self) -> None:
+        """Build the prepared pieces while the engine waits (before reading the input, or between
+        words): a piece built while the engine read or imported took turns with it for the GIL,
+        13-18 ms of work in 40-50 ms."""
+        if self._pane_steps and not self._building:
+            self._building = True
+            self.engine.hold(PANES)
+            QTimer.singleShot(1, self, self._next_pane_step)  # a timer: due timers and input go first
 
     def _import_step(self, name: str) -> None:
         from importlib import import_module
@@ -424,17 +433,13 @@ class MainWindow(QMainWindow):
         return self.isVisible() and handle is not None and not handle.isExposed()
 
     def _next_pane_step(self) -> None:
-        if self._unpainted() and self._pane_waits < 10:
-            self._pane_waits += 1  # the window's first paint (tens of ms) comes first, then a pause
-            QTimer.singleShot(FIRST_PANE_STEP_MS, self, self._next_pane_step)
+        if not self._pane_steps:
+            self._building = False
+            self.engine.release(PANES)
             return
-        if self._pane_waits > 0:
-            self._pane_waits = -1
-            QTimer.singleShot(FIRST_PANE_STEP_MS, self, self._next_pane_step)
-            return
-        if self._pane_steps:
-            self._pane_steps.pop(0)()
-            QTimer.singleShot(1, self, self._next_pane_step)  # a timer: due timers and input go first
+        step = self._pane_steps.pop(0)
+        QTimer.singleShot(1, self, self._next_pane_step)
+        step()
 
     # -- opening things --------------------------------------------------------------------------
 
@@ -496,7 +501,11 @@ class MainWindow(QMainWindow):
             other = catalog.comparison(main.model_name())  # something worth comparing for this kind too
             if other:
                 compare.set_model(other)
-        self._after_first_paint(self._rerun_active)
+        self._after_first_paint(self._start_input)
+
+    def _start_input(self) -> None:
+        self._build_panes_ahead()  # first: the engine reads the input once they are built
+        self._rerun_active()
 
     def _rerun_active(self) -> None:
         for side in self._active_sides():
@@ -507,7 +516,7 @@ class MainWindow(QMainWindow):
         since the engine's first reading (imports of the media libraries) holds the GIL in long
         stretches and made the first paint take 100+ ms instead of a few."""
         if self._unpainted() and tries < 20:
-            QTimer.singleShot(FIRST_PANE_STEP_MS, self, partial(self._after_first_paint, then, tries + 1))
+            QTimer.singleShot(FIRST_PAINT_POLL_MS, self, partial(self._after_first_paint, then, tries + 1))
             return
         then()
 
@@ -750,7 +759,10 @@ class MainWindow(QMainWindow):
         side = self.sides[slot]
         self._commit(side, job)
         if side.state.accept_step(job, step):
+            self.engine.hold(WORDS)  # released once the word is painted (redraw)
             self.schedule_redraw()
+        else:
+            self.engine.release(WORDS)  # (the engine holds itself at each word it sends)
 
     @Slot(int, str, object)
     def on_finished(self, job: int, slot: str, result: Result) -> None:
@@ -879,6 +891,8 @@ class MainWindow(QMainWindow):
                 pane.set_labels(main_labels)
             pane.show_words(main_words, main.index, look)
         self.whatif.redraw(main_words, main_labels)
+        if self.engine.holding(WORDS):
+            self._after_repaint.call(partial(self.engine.release, WORDS))
 
     def on_lens_changed(self) -> None:
         """Another layer or heads (or the raw subwords): every word's map is drawn again from the
