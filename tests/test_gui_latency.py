@@ -164,3 +164,19 @@ def test_the_engine_computes_the_next_word_only_once_the_window_has_painted_the_
     for i, (what, n) in enumerate(events):
         if what == "compute" and n > 0:
             assert any(w == "paint" and m >= n for w, m in events[:i]), f"word {n + 1} computed before word {n} was painted"
+
+
+@pytest.mark.parametrize("minimized", [True, False])
+def test_a_window_that_paints_nothing_does_not_hold_the_engine(qtbot, window, samples, monkeypatch, minimized):
+    """No paint comes to a minimized window, nor after a redraw that changed nothing on screen:
+    the engine must not wait for one at every word (each release tested alone)."""
+    from attnviewer.engine import worker
+    from attnviewer.ui import main_window
+    from .helpers import caption_done
+
+    monkeypatch.setattr(worker, "HOLD_MAX_S", 120.0)  # only the window's own release can end a hold
+    monkeypatch.setattr(window._after_repaint, "call", lambda fn: None)  # no paint ever comes
+    monkeypatch.setattr(window, "_unpainted", lambda: minimized)
+    monkeypatch.setattr(main_window, "RELEASE_LATEST_MS", 10 if not minimized else 3_600_000)
+    state = caption_done(qtbot, window, samples[0])
+    assert len(state.words) >= 2

@@ -49,6 +49,7 @@ RESULTS_KEY = "results/folder"  # where results were last opened or saved
 PLAY_INTERVAL_MS = 700
 FIRST_PAINT_POLL_MS = 16  # an input opened at start-up checks this often for the window's first paint
 WORDS, PANES = "words", "panes"  # why the window holds the engine (Engine.hold)
+RELEASE_LATEST_MS = 100  # a word's hold on the engine ends by then even if no paint came
 HINT = ("<h3>Open something to look at</h3>"
         "<p><b>An image or a video</b>: File → Open (Ctrl+O), or drop a file on the window.<br>"
         "<b>A sentence</b>: File → Translate a sentence (Ctrl+T).<br>"
@@ -891,8 +892,13 @@ class MainWindow(QMainWindow):
                 pane.set_labels(main_labels)
             pane.show_words(main_words, main.index, look)
         self.whatif.redraw(main_words, main_labels)
-        if self.engine.holding(WORDS):
-            self._after_repaint.call(partial(self.engine.release, WORDS))
+        if self.engine.holding(WORDS):  # the engine waits for this word's paint
+            release = partial(self.engine.release, WORDS)
+            if self._unpainted():  # minimized: no paint comes
+                release()
+            else:  # (and at the latest after a while: a redraw that changed nothing asks for no paint)
+                self._after_repaint.call(release)
+                QTimer.singleShot(RELEASE_LATEST_MS, self, release)
 
     def on_lens_changed(self) -> None:
         """Another layer or heads (or the raw subwords): every word's map is drawn again from the
