@@ -75,7 +75,7 @@ parser.add_argument("--sample", action="store_true",
 parser.add_argument("--unshared", action="store_true",
                     help="engine, video: the player lists the packets itself (the index the engine listed is not passed)")
 parser.add_argument("--unheld", action="store_true",
-                    help="engine: the window never holds the engine while drawing; words coalesce for 15 ms (as before)")
+                    help="engine: the window never holds the engine while drawing (as before)")
 parser.add_argument("--warm", action="store_true",
                     help="torch imported before the input is opened (the engine's warm(), or the GUI thread's "
                          "import for the baseline): an input opened in a running app")
@@ -645,7 +645,6 @@ if args.unheld:  # the design before the engine gave way to the window's drawing
 
     window.engine.worker.window_idle = NeverHeld()
     window.engine.worker.window_idle.set()
-    window._redraw_timer.setInterval(15)
 main_side = window.sides["main"]
 main_side.controls.set_kind(args.kind)
 main_side.controls.set_model(args.model)

@@ -71,8 +71,8 @@ its decoder starts without waiting for the engine's loading of torch's libraries
 engine/loader_lock.py); its column and the ratio shared / unshared say what the change did.
 --unheld: (every kind) a third design, alternating with the others: the engine design as it was
 before the window held the engine while drawing (Engine.hold: the engine waits between words and
-between stretches of reading while the window draws a word or builds a pane ahead, so the GUI
-thread's Python does not take turns for the GIL with the engine's); words coalesced for 15 ms.
+between stretches of reading while the window redraws the words and paints them, or builds a pane
+ahead, so the GUI thread's Python does not take turns for the GIL with the engine's).
 --quick: a 30 s clip, a 1 s 240x180 playback clip, one run of each (well under a minute).
 The app's modules are compiled to bytecode first (compileall, into their __pycache__ folders),
 as an installed wheel has them, whatever PYTHONDONTWRITEBYTECODE says.
@@ -110,8 +110,8 @@ MODE_NAMES = {"engine": "engine", "baseline": "GUI-thread baseline", UNSHARED: "
 # the extra designs: the flag passed to the probe, the ratio's name and what a ratio below 1 says
 EXTRAS = {UNSHARED: ("shared / unshared", "engine / engine with the player listing the packets itself: "
                                           "below 1, sharing the index helped."),
-          UNHELD: ("held / unheld", "engine / engine that never waits for the window's drawing (and "
-                                    "coalesces words for 15 ms): below 1, holding it helped.")}
+          UNHELD: ("held / unheld", "engine / engine that never waits for the window's drawing: "
+                                    "below 1, holding it helped.")}
 KINDS = ("image", "video", "text")
 KIND_NAME = {"image": "caption", "video": "video", "text": "translate"}  # the engine's job kinds
 DEFAULT_MODELS = {"image": DEFAULT_MODEL, "video": "video-shapes", "text": "translate-sov"}
@@ -789,7 +789,7 @@ def main(argv: list[str] | None = None) -> int:
                         "index the engine listed not shared), alternating with the others: before/after sharing")
     p.add_argument("--unheld", action="store_true",
                    help="also the engine design whose engine never waits for the window's drawing (Engine.hold "
-                        "does nothing, words coalesce for 15 ms), alternating with the others: before/after holding")
+                        "does nothing), alternating with the others: before/after holding")
     p.add_argument("--json", metavar="OUT", help="also write every run's raw records")
     args = p.parse_args(argv)
     asked = [k.strip() for k in args.kinds.split(",") if k.strip()]

@@ -96,8 +96,7 @@ class Worker(QObject):
         self._encoded = None  # (model, media as read, pipeline.Encoded): the last input's encoding
         self.latest_preview = 0  # newest preview id; written by the GUI thread
         self._warm = False  # the export dialog's slow look-ups done once, here, not on the GUI thread
-        # set by a window that reports what it painted: the input (Engine.media_painted), each word (Engine.release)
-        self.wait_for_paint = False
+        self.wait_for_paint = False  # set by a window that reports its input painted (Engine.media_painted)
         self.window_idle = threading.Event()  # cleared while the window draws (Engine.hold): see _give_way
         self.window_idle.set()
 
@@ -225,8 +224,6 @@ class Worker(QObject):
                     places = getattr(model, "input_places", None)  # set by the model's init_state
                     if step.heads is not None and places:
                         self.places.emit(job.id, job.slot, places[0])
-                if self.wait_for_paint:  # the next word waits until the window has drawn this one
-                    self.window_idle.clear()
                 self.step.emit(job.id, job.slot, step)
         result.model = job.model
         self.finished.emit(job.id, job.slot, result)
@@ -248,8 +245,8 @@ class Worker(QObject):
                 return
 
     def _give_way(self, job: Job | None = None) -> None:
-        """Wait, between two words or two stretches of reading, while the window draws (its last
-        word, the panes it builds ahead): the engine's Python holds the GIL in turn with the GUI
+        """Wait, between two words or two stretches of reading, while the window draws (the words
+        so far, the panes it builds ahead): the engine's Python took turns for the GIL with the GUI
         thread, which stretched 10-16 ms of drawing into 35-55 ms gaps. At most HOLD_MAX_S."""
         if self.window_idle.is_set():
             return
@@ -555,8 +552,7 @@ class Engine(QObject):
     def hold(self, reason: str) -> None:
         """The window is drawing (`reason`: its newest word, the panes it builds ahead): the engine
         waits at its next word or stretch of reading until every reason is released (at most
-        HOLD_MAX_S each time). Called on the GUI thread only. With wait_for_paint, each word sent
-        holds the engine until the window releases "words" (a word it drops included)."""
+        HOLD_MAX_S each time). Called on the GUI thread only."""
         self._holds.add(reason)
         self.worker.window_idle.clear()
 
@@ -564,9 +560,6 @@ class Engine(QObject):
         self._holds.discard(reason)
         if not self._holds:
             self.worker.window_idle.set()
-
-    def holding(self, reason: str) -> bool:
-        return reason in self._holds
 
     def warm(self) -> None:
         """Have the engine thread import torch now (see Worker.warm)."""

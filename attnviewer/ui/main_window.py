@@ -49,7 +49,7 @@ RESULTS_KEY = "results/folder"  # where results were last opened or saved
 PLAY_INTERVAL_MS = 700
 FIRST_PAINT_POLL_MS = 16  # an input opened at start-up checks this often for the window's first paint
 WORDS, PANES = "words", "panes"  # why the window holds the engine (Engine.hold)
-RELEASE_LATEST_MS = 100  # a word's hold on the engine ends by then even if no paint came
+RELEASE_LATEST_MS = 100  # a redraw's hold on the engine ends by then even if no paint came
 HINT = ("<h3>Open something to look at</h3>"
         "<p><b>An image or a video</b>: File → Open (Ctrl+O), or drop a file on the window.<br>"
         "<b>A sentence</b>: File → Translate a sentence (Ctrl+T).<br>"
@@ -251,8 +251,7 @@ class MainWindow(QMainWindow):
 
         self._pane_steps: list = []  # _prepare_panes: what is left to build, a piece per turn
         self._building = False  # _build_panes_ahead: the pieces are being built
-        # words that came together are drawn once (the engine waits for each word's paint: no bursts)
-        self._redraw_timer = QTimer(self, singleShot=True, interval=0)
+        self._redraw_timer = QTimer(self, singleShot=True, interval=15)  # coalesce bursts of words
         self._redraw_timer.timeout.connect(self.redraw)
         self._play_timer = QTimer(self, interval=PLAY_INTERVAL_MS)
         self._play_timer.timeout.connect(self._play_tick)
@@ -760,10 +759,7 @@ class MainWindow(QMainWindow):
         side = self.sides[slot]
         self._commit(side, job)
         if side.state.accept_step(job, step):
-            self.engine.hold(WORDS)  # released once the word is painted (redraw)
             self.schedule_redraw()
-        else:
-            self.engine.release(WORDS)  # (the engine holds itself at each word it sends)
 
     @Slot(int, str, object)
     def on_finished(self, job: int, slot: str, result: Result) -> None:
@@ -868,6 +864,9 @@ class MainWindow(QMainWindow):
             self._redraw_timer.start()
 
     def redraw(self) -> None:
+        """Every column's words (and the media pane's), with the engine held until they are
+        painted: it computes the next words between redraws, never during one."""
+        self.engine.hold(WORDS)
         look = self.overlay_controls.settings()
         main = self.sides["main"].state
         main_words, main_labels = main.words, None
@@ -892,13 +891,12 @@ class MainWindow(QMainWindow):
                 pane.set_labels(main_labels)
             pane.show_words(main_words, main.index, look)
         self.whatif.redraw(main_words, main_labels)
-        if self.engine.holding(WORDS):  # the engine waits for this word's paint
-            release = partial(self.engine.release, WORDS)
-            if self._unpainted():  # minimized: no paint comes
-                release()
-            else:  # (and at the latest after a while: a redraw that changed nothing asks for no paint)
-                self._after_repaint.call(release)
-                QTimer.singleShot(RELEASE_LATEST_MS, self, release)
+        release = partial(self.engine.release, WORDS)
+        if self._unpainted():  # minimized: no paint comes
+            release()
+        else:  # (and at the latest after a while: a redraw that changed nothing asks for no paint)
+            self._after_repaint.call(release)
+            QTimer.singleShot(RELEASE_LATEST_MS, self, release)
 
     def on_lens_changed(self) -> None:
         """Another layer or heads (or the raw subwords): every word's map is drawn again from the
