@@ -186,7 +186,7 @@ class Worker(QObject):
         self.media_ready.emit(job.id, job.slot, media)
         if self.wait_for_paint and "torch" not in sys.modules:
             self._await_paint(job)
-        self._give_way(job)
+        self._give_way(job)  # (a redraw, panes still being built)
         torch = self._torch()
         model = self._model(job, kind)
         if job.cancel.is_set():
@@ -550,7 +550,7 @@ class Engine(QObject):
                 job.painted.set()
 
     def hold(self, reason: str) -> None:
-        """The window is drawing (`reason`: its newest word, the panes it builds ahead): the engine
+        """The window is drawing (`reason`: the words it redraws, the panes it builds ahead): the engine
         waits at its next word or stretch of reading until every reason is released (at most
         HOLD_MAX_S each time). Called on the GUI thread only."""
         self._holds.add(reason)

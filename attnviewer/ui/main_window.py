@@ -867,6 +867,17 @@ class MainWindow(QMainWindow):
         """Every column's words (and the media pane's), with the engine held until they are
         painted: it computes the next words between redraws, never during one."""
         self.engine.hold(WORDS)
+        try:
+            self._draw_words()
+        finally:
+            release = partial(self.engine.release, WORDS)
+            if self._unpainted():  # minimized: no paint comes
+                release()
+            else:  # (and at the latest after a while: a redraw that changed nothing asks for no paint)
+                self._after_repaint.call(release)
+                QTimer.singleShot(RELEASE_LATEST_MS, self, release)
+
+    def _draw_words(self) -> None:
         look = self.overlay_controls.settings()
         main = self.sides["main"].state
         main_words, main_labels = main.words, None
@@ -891,12 +902,6 @@ class MainWindow(QMainWindow):
                 pane.set_labels(main_labels)
             pane.show_words(main_words, main.index, look)
         self.whatif.redraw(main_words, main_labels)
-        release = partial(self.engine.release, WORDS)
-        if self._unpainted():  # minimized: no paint comes
-            release()
-        else:  # (and at the latest after a while: a redraw that changed nothing asks for no paint)
-            self._after_repaint.call(release)
-            QTimer.singleShot(RELEASE_LATEST_MS, self, release)
 
     def on_lens_changed(self) -> None:
         """Another layer or heads (or the raw subwords): every word's map is drawn again from the
