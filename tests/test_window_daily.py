@@ -431,3 +431,14 @@ def test_open_result_starts_in_the_last_results_folder_else_documents(qtbot, win
     qtbot.waitUntil(lambda: window.jobs.opening is None, timeout=GUI_TIMEOUT)
     window.choose_result()
     assert asked[-1] == str(results)
+
+
+def test_the_status_bar_does_not_say_decoding_once_both_columns_are_done(qtbot, window, samples):
+    """The second column's "decoding" stayed in the status bar after it finished (nothing cleared
+    it: only the first column's end wrote there)."""
+    caption_done(qtbot, window, samples[0])
+    window.compare_action.trigger()  # Ctrl+K: the second column captions the image too
+    wait_finished(qtbot, window, "compare")
+    qtbot.wait(50)
+    message = window.statusBar().currentMessage()
+    assert message != "decoding" and not message.startswith(("reading", "loading")), message

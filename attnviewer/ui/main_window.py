@@ -251,6 +251,7 @@ class MainWindow(QMainWindow):
 
         self._pane_steps: list = []  # _prepare_panes: what is left to build, a piece per turn
         self._building = False  # _build_panes_ahead: the pieces are being built
+        self._job_status: tuple | None = None  # (job, text) last shown in the status bar by on_status
         self._redraw_timer = QTimer(self, singleShot=True, interval=15)  # coalesce bursts of words
         self._redraw_timer.timeout.connect(self.redraw)
         self._play_timer = QTimer(self, interval=PLAY_INTERVAL_MS)
@@ -646,6 +647,7 @@ class MainWindow(QMainWindow):
     def on_status(self, job: int, slot: str, text: str) -> None:
         if job == self._pending(slot):
             self.statusBar().showMessage(text)
+            self._job_status = (job, text)
             if not text.startswith("reading"):
                 self.read_progress.hide()
 
@@ -773,6 +775,8 @@ class MainWindow(QMainWindow):
             self._update_status()
             if side is self.sides["main"]:  # (the second column's caption is in its own panel)
                 self.statusBar().showMessage(result.best.listed, 5000)
+            elif self._job_status == (job, self.statusBar().currentMessage()):
+                self.statusBar().clearMessage()  # its "decoding" would stay there
 
     @Slot(int, str, str)
     def on_failed(self, job: int, slot: str, message: str) -> None:
