@@ -178,12 +178,25 @@ def test_a_window_that_paints_nothing_does_not_hold_the_engine(qtbot, window, sa
     """No paint comes to a minimized window, nor after a redraw that changed nothing on screen:
     the engine must not wait for one at every word (each release tested alone)."""
     from attnviewer.engine import worker
-    from attnviewer.ui import main_window
     from .helpers import caption_done
 
     monkeypatch.setattr(worker, "HOLD_MAX_S", 120.0)  # only the window's own release can end a hold
     monkeypatch.setattr(window._after_repaint, "call", lambda fn: None)  # no paint ever comes
     monkeypatch.setattr(window, "_unpainted", lambda: minimized)
-    monkeypatch.setattr(main_window, "RELEASE_LATEST_MS", 10 if not minimized else 3_600_000)
+    window._release_timer.setInterval(10 if not minimized else 3_600_000)
     state = caption_done(qtbot, window, samples[0])
     assert len(state.words) >= 2
+
+
+def test_an_older_redraws_paint_does_not_release_the_engine_held_by_a_newer_one(window, monkeypatch):
+    """While words stream (or the user steps through them) redraws follow each other: the first
+    one's paint let the engine compute while the next was still to be painted."""
+    paints = []
+    monkeypatch.setattr(window._after_repaint, "call", paints.append)  # paints come when the test says
+    idle = window.engine.worker.window_idle
+    window.redraw()
+    window.redraw()
+    paints[0]()  # the first redraw painted
+    assert not idle.is_set()  # the second is not: the engine still waits
+    paints[1]()
+    assert idle.is_set()

@@ -48,8 +48,8 @@ MAX_RECENT = 10
 RESULTS_KEY = "results/folder"  # where results were last opened or saved
 PLAY_INTERVAL_MS = 700
 FIRST_PAINT_POLL_MS = 16  # an input opened at start-up checks this often for the window's first paint
-WORDS, PANES = "words", "panes"  # why the window holds the engine (Engine.hold)
-RELEASE_LATEST_MS = 100  # a redraw's hold on the engine ends by then even if no paint came
+HOLD_WORDS, HOLD_PANES = "words", "panes"  # why the window holds the engine (Engine.hold)
+RELEASE_LATEST_MS = 50  # a redraw's hold on the engine ends by then even if no paint came
 HINT = ("<h3>Open something to look at</h3>"
         "<p><b>An image or a video</b>: File → Open (Ctrl+O), or drop a file on the window.<br>"
         "<b>A sentence</b>: File → Translate a sentence (Ctrl+T).<br>"
@@ -252,6 +252,9 @@ class MainWindow(QMainWindow):
         self._pane_steps: list = []  # _prepare_panes: what is left to build, a piece per turn
         self._building = False  # _build_panes_ahead: the pieces are being built
         self._job_status: tuple | None = None  # (job, text) last shown in the status bar by on_status
+        self._redraws = 0  # redraws so far: only the newest one's paint releases the engine
+        self._release_timer = QTimer(self, singleShot=True, interval=RELEASE_LATEST_MS)
+        self._release_timer.timeout.connect(lambda: self._release_words(self._redraws))
         self._redraw_timer = QTimer(self, singleShot=True, interval=15)  # coalesce bursts of words
         self._redraw_timer.timeout.connect(self.redraw)
         self._play_timer = QTimer(self, interval=PLAY_INTERVAL_MS)
@@ -407,6 +410,7 @@ class MainWindow(QMainWindow):
         each column's attention pane, the media pane. All at once at the first word, a video's
         took ~80 ms of GUI-thread CPU."""
         if medium in self.media_panes and all(medium in s.panes for s in self._active_sides()):
+            self._pane_steps = []  # another medium's pieces: this input need not wait for them
             return
         names = list(dict.fromkeys(f"{__package__}.{spec.split(':')[0]}"
                                    for spec in (VIEWS[medium].media, VIEWS[medium].attention)))
@@ -420,7 +424,7 @@ class MainWindow(QMainWindow):
         13-18 ms of work in 40-50 ms."""
         if self._pane_steps and not self._building:
             self._building = True
-            self.engine.hold(PANES)
+            self.engine.hold(HOLD_PANES)
             QTimer.singleShot(1, self, self._next_pane_step)  # a timer: due timers and input go first
 
     def _import_step(self, name: str) -> None:
@@ -436,7 +440,7 @@ class MainWindow(QMainWindow):
     def _next_pane_step(self) -> None:
         if not self._pane_steps:
             self._building = False
-            self.engine.release(PANES)
+            self.engine.release(HOLD_PANES)
             return
         step = self._pane_steps.pop(0)
         QTimer.singleShot(1, self, self._next_pane_step)
@@ -870,16 +874,23 @@ class MainWindow(QMainWindow):
     def redraw(self) -> None:
         """Every column's words (and the media pane's), with the engine held until they are
         painted: it computes the next words between redraws, never during one."""
-        self.engine.hold(WORDS)
+        self.engine.hold(HOLD_WORDS)
+        self._redraws += 1
         try:
             self._draw_words()
         finally:
-            release = partial(self.engine.release, WORDS)
-            if self._unpainted():  # minimized: no paint comes
-                release()
+            if self._unpainted() or self.isMinimized():  # no paint comes
+                self._release_words(self._redraws)
             else:  # (and at the latest after a while: a redraw that changed nothing asks for no paint)
-                self._after_repaint.call(release)
-                QTimer.singleShot(RELEASE_LATEST_MS, self, release)
+                self._after_repaint.call(partial(self._release_words, self._redraws))
+                self._release_timer.start()
+
+    def _release_words(self, redraw: int) -> None:
+        """The engine goes on once the newest redraw is painted: an older one's paint would let
+        it compute while the newer one is still to be painted."""
+        if redraw == self._redraws:
+            self._release_timer.stop()
+            self.engine.release(HOLD_WORDS)
 
     def _draw_words(self) -> None:
         look = self.overlay_controls.settings()
