@@ -35,6 +35,7 @@ LOAD_POLL_S = 0.05  # how often a job waiting for its model checks whether it wa
 WHATIF = "whatif"  # the slot of what-if probes (Engine.probe)
 PAINT_WAIT_S = 1.0  # the longest a job waits for the window to paint its input before torch's import
 HOLD_MAX_S = 0.25  # the longest the engine gives way to the window's drawing (Engine.hold) at one time
+PARK_WAIT_S = 0.004  # the longest a redraw waits for the engine to finish the word under way (Engine.park)
 
 
 @dataclass
@@ -99,6 +100,8 @@ class Worker(QObject):
         self.wait_for_paint = False  # set by a window that reports its input painted (Engine.media_painted)
         self.window_idle = threading.Event()  # cleared while the window draws (Engine.hold): see _give_way
         self.window_idle.set()
+        self.parked = threading.Event()  # set while no job runs here, or one waits in _give_way (Engine.park)
+        self.parked.set()
 
     @Slot(object)
     def export(self, req: ExportRequest) -> None:
@@ -163,6 +166,7 @@ class Worker(QObject):
     def run(self, job: Job) -> None:
         if self.latest.get(job.slot) != job.id or job.cancel.is_set():
             return  # superseded while it waited in the queue
+        self.parked.clear()
         try:
             self._run(job)
         except Cancelled:
@@ -172,6 +176,8 @@ class Worker(QObject):
         except Exception as e:  # keep the app alive; the message names what broke
             log.exception("job %s failed", job.id)
             self.failed.emit(job.id, job.slot, _unexpected(e))
+        finally:
+            self.parked.set()
 
     def _run(self, job: Job) -> None:
         self._give_way(job)  # the panes the window builds for this input go first (imports here too hold the GIL)
@@ -251,11 +257,17 @@ class Worker(QObject):
         if self.window_idle.is_set():
             return
         deadline = time.monotonic() + HOLD_MAX_S
-        while not self.window_idle.wait(LOAD_POLL_S / 2):
-            if job is not None and job.cancel.is_set():
-                raise Cancelled
-            if time.monotonic() > deadline:
-                return
+        in_job = not self.parked.is_set()
+        self.parked.set()
+        try:
+            while not self.window_idle.wait(LOAD_POLL_S / 2):
+                if job is not None and job.cancel.is_set():
+                    raise Cancelled
+                if time.monotonic() > deadline:
+                    return
+        finally:
+            if in_job:  # (the cache's scan runs outside a job: it stays parked)
+                self.parked.clear()
 
     def _encoding(self, kind, model, media, fitted, warn=None):
         """The input's encoding by the model: kept from the last job when it was of the same input
@@ -555,6 +567,12 @@ class Engine(QObject):
         HOLD_MAX_S each time). Called on the GUI thread only."""
         self._holds.add(reason)
         self.worker.window_idle.clear()
+
+    def park(self) -> None:
+        """After hold: wait (PARK_WAIT_S at most, on the GUI thread) for the engine to finish the
+        word under way and stop, so that what the window draws next runs alone: holding alone, the
+        word under way when a redraw began was still computed beside it."""
+        self.worker.parked.wait(PARK_WAIT_S)
 
     def release(self, reason: str) -> None:
         self._holds.discard(reason)

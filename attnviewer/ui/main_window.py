@@ -875,6 +875,7 @@ class MainWindow(QMainWindow):
         """Every column's words (and the media pane's), with the engine held until they are
         painted: it computes the next words between redraws, never during one."""
         self.engine.hold(HOLD_WORDS)
+        self.engine.park()
         self._redraws += 1
         try:
             self._draw_words()
