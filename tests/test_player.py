@@ -406,3 +406,19 @@ def test_format_time():
 
     assert [format_time(s) for s in (0, 1.25, 2, 61.999, 600.5)] == \
         ["0:00.00", "0:01.25", "0:02.00", "1:02.00", "10:00.50"]
+
+
+def test_a_seek_asked_while_the_window_draws_is_decoded_once_it_is_done(qtbot, player, clip, monkeypatch):
+    """The window's redraw of the words seeks the player; its decoder's Python took turns for the
+    GIL with the rest of that redraw and its paint. It decodes once the window says it is done."""
+    monkeypatch.setattr(player_mod, "GIVE_WAY_S", 120.0)  # the order asked for, not the limit
+    idle = threading.Event()
+    idle.set()
+    player.give_way_to(idle)
+    rec = opened(qtbot, player, clip)
+    idle.clear()  # the window draws
+    player.seek(1.2)
+    qtbot.wait(300)
+    assert rec.last == 0  # not decoded while the window draws
+    idle.set()
+    shows(qtbot, player, rec, 12)

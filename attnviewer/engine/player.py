@@ -48,6 +48,7 @@ QUEUE_SIZE = 8  # frames decoded ahead while playing
 CACHE_BYTES = 48 * 2**20  # decoded (YUV) frames kept for stepping back
 POLL_MS = 5  # how often the GUI looks for an answer while it waits for one
 JOIN_TIMEOUT_S = 10.0
+GIVE_WAY_S = 0.05  # the longest the decoder waits for the window's drawing (FramePlayer.give_way_to)
 
 
 @dataclass(frozen=True, eq=False)
@@ -219,6 +220,7 @@ class _Decoder:
         self._streaming = False
         self._sent: int | None = None  # index of the last frame sent (or skipped) for _serving
         self._at_end = False
+        self.window_idle: threading.Event | None = None  # FramePlayer.give_way_to
 
     # ---- GUI thread side ----
     def send(self, *cmd) -> None:
@@ -275,6 +277,8 @@ class _Decoder:
                     cmd = self.commands.get()
                 if cmd is None or self.stop.is_set():
                     return
+                if self.window_idle is not None:  # the window is drawing: decode once it is done
+                    self.window_idle.wait(GIVE_WAY_S)
                 try:
                     if cmd == "next":
                         self._stream_one()
@@ -419,6 +423,7 @@ class FramePlayer(QObject):
         super().__init__(parent)
         self.max_side, self.queue_size = max_side, queue_size
         self._decoders: list[_Decoder] = []  # started, not yet shut down (the newest last)
+        self._window_idle: threading.Event | None = None  # give_way_to
         self._finalizer = weakref.finalize(self, _shutdown_all, self._decoders)
         self._gen = 0
         self._open_gen = 0
@@ -465,6 +470,14 @@ class FramePlayer(QObject):
 
     def reset_counts(self) -> None:
         self.shown = self.dropped = 0
+
+    def give_way_to(self, window_idle: threading.Event) -> None:
+        """Decode only while this event is set (at most GIVE_WAY_S later): the window's redraw of
+        the words seeks the player, and the decoder's Python took turns for the GIL with the rest
+        of that redraw and its paint (Engine.hold clears the event while the window draws)."""
+        self._window_idle = window_idle
+        for dec in self._decoders:
+            dec.window_idle = window_idle
 
     # ---- requests ----
     def start(self) -> None:
@@ -571,6 +584,7 @@ class FramePlayer(QObject):
         if self._decoders and not self._decoders[-1].exiting:
             return self._decoders[-1]
         dec = _Decoder(self.max_side, self.queue_size)
+        dec.window_idle = self._window_idle
         dec.thread.start()
         self._decoders.append(dec)
         return dec

@@ -498,6 +498,7 @@ class Engine(QObject):
         self.places, self.loading, self.cached_models = self.worker.places, self.worker.loading, self.worker.cached_models
         self.load_progress = self.worker.load_progress
         self.note = self.worker.note
+        self.window_idle = self.worker.window_idle  # set while the window is not drawing (hold/release)
         self.tree, self.probed = self.worker.tree, self.worker.probed
         self.devices = self.worker.devices
         w = self.worker

@@ -398,6 +398,8 @@ class MainWindow(QMainWindow):
         if medium not in self.media_panes:
             pane = build(VIEWS[medium].media)
             self.media_panes[medium] = pane
+            if hasattr(pane, "give_way_to"):  # a video's player
+                pane.give_way_to(self.engine.window_idle)
             self.media_stack.addWidget(pane)
             self._connect_pane(pane)
             if hasattr(pane, "set_samples"):

@@ -243,6 +243,10 @@ class VideoMediaPane(QWidget):
     def close_media(self) -> None:
         self.player.shutdown()
 
+    def give_way_to(self, window_idle) -> None:
+        """The player decodes only while the window is not drawing (see FramePlayer.give_way_to)."""
+        self.player.player.give_way_to(window_idle)
+
     def show_words(self, words: list[Step], index: int, look) -> None:
         self._words = words
         step = words[index] if 0 <= index < len(words) else None
