@@ -34,12 +34,19 @@ def output_paths(out: str | None, names: list[str], suffixes: tuple[str, ...], w
     out_path = Path(out)
     if out_path.suffix.lower() not in suffixes:
         raise OutputError(f"{out}: unsupported {what} format; use one of {', '.join(suffixes)}")
-    if not (out_path.parent if str(out_path.parent) else Path(".")).is_dir():
-        raise OutputError(f"{out}: folder {out_path.parent} does not exist")
+    check_folder_exists(out)
     if len(names) == 1:
         return [out_path]
     tags = [str(i) for i in range(1, len(names) + 1)] if numbered else [Path(p).stem for p in names]
     return [out_path.with_name(f"{out_path.stem}-{t}{out_path.suffix}") for t in tags]
+
+
+def check_folder_exists(out) -> None:
+    """OutputError when OUT's folder does not exist: outputs never make folders (a typo never
+    makes a tree of them)."""
+    folder = Path(out).parent
+    if not folder.is_dir():
+        raise OutputError(f"{out}: folder {folder} does not exist")
 
 
 def plan(kind, requested: dict[str, str | None], names: list[str], numbered: bool = False) -> list[dict]:

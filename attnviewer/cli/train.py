@@ -49,15 +49,11 @@ def train(args: argparse.Namespace) -> int:
 
 
 def check_folder(out: str) -> None:
-    """--out's folder must exist, as for every other output (a typo never makes a tree of folders)."""
-    from pathlib import Path
-
-    from ..errors import OutputError
+    """--out's folder must exist, as for every other output."""
+    from .outputs import check_folder_exists
 
     check_folder_can_exist(out)  # a file on the way: named as such
-    folder = Path(out).parent
-    if str(folder) and not folder.is_dir():
-        raise OutputError(f"{out}: folder {folder} does not exist")
+    check_folder_exists(out)
 
 
 def check_new_output(out: str, overwrite: bool) -> None:
