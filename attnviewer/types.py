@@ -188,6 +188,19 @@ def lens_label(result: Result) -> str | None:
         return None
 
 
+def intervened_at(step: int) -> str:
+    """What a result's settings record ("intervened") for an attention set by hand at `step` (from 0)."""
+    return f"step {step + 1}"
+
+
+def intervened_word(result: Result) -> int | None:
+    """The word (from 1) whose attention a what-if run set by hand (intervened_at), or None."""
+    at = (result.settings or {}).get("intervened")
+    if isinstance(at, str) and at.startswith("step ") and at[5:].isdigit():
+        return int(at[5:])
+    return None
+
+
 def whatif_marks(result: Result) -> list[str]:
     """What makes a result other than the model's own reading of its input, as its settings record
     it (whatif/forcing.py, intervention.py; a clip read backwards): 'word 3 forced to “triangle”',
@@ -200,8 +213,8 @@ def whatif_marks(result: Result) -> list[str]:
         marks += [f"word {n} forced to \u201c{w}\u201d" for n, w in pairs] or [f"forced {forced}"]
     at = settings.get("intervened")
     if isinstance(at, str) and at:
-        marks.append(f"attention at word {at.split()[-1]} set by hand" if at.startswith("step ")
-                     else f"attention set by hand at {at}")
+        word = intervened_word(result)
+        marks.append(f"attention at word {word} set by hand" if word is not None else f"attention set by hand at {at}")
     if settings.get("target"):
         marks.append("a given sentence scored, not the model's own")
     if settings.get("reversed"):

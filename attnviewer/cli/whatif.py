@@ -108,8 +108,9 @@ def report(args: argparse.Namespace, result, log=print) -> None:
     elif result.settings.get("forced"):
         log(f"  forced: {printable(result.settings['forced'])}")
     elif result.settings.get("intervened"):
-        where = result.settings["intervened"]
-        step = int(where.split()[-1]) if where.split()[-1].isdigit() else None
+        from ..types import intervened_word
+
+        where, step = result.settings["intervened"], intervened_word(result)
         if step is not None and result.best.ended and len(result.best.tokens) == step - 1:
             where += ", where the model then wrote the end"  # no word of the caption shows the edited map
         log(f"  attention replaced at {where}: --attend {printable(args.attend)}")

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import SettingsError
 from ..settings import DecodeSettings
+from ..types import intervened_at
 
 FORCE, NODE, TARGET, INTERVENE, MASK, ATTRIBUTE = "force", "node", "target", "intervene", "mask", "attribute"
 
@@ -89,7 +90,7 @@ def run_probe(kind, model, media, settings, probe: Probe, cancelled: Callable[[]
         with intervention.swapped(model, probe.step, w):
             return _branch(kind, model, media, s, constraint, cancelled, lens,
                            probe.label or f"attention edited at word {probe.step + 1}", probe.step, encoded,
-                           {"intervened": f"step {probe.step + 1}"})
+                           {"intervened": intervened_at(probe.step)})
     raise SettingsError(f"unknown probe {probe.what!r}")
 
 

@@ -20,7 +20,7 @@ from .. import pipeline
 from ..errors import SettingsError
 from ..lens import DEFAULT as DEFAULT_LENS
 from ..settings import DecodeSettings
-from ..types import Result
+from ..types import Result, intervened_at
 from .forcing import Forced, _longer
 
 
@@ -147,5 +147,5 @@ def intervene(kind, model, media, settings: DecodeSettings, step: int, weights, 
     constraint, s, w = planned(model, settings, step, weights, prefix)
     with swapped(model, step, w):
         result = pipeline.run_all(kind, model, [media], s, lens=lens, constrain=constraint)[0]
-    result.settings["intervened"] = f"step {step + 1}"
+    result.settings["intervened"] = intervened_at(step)
     return result
