@@ -188,6 +188,9 @@ def lens_label(result: Result) -> str | None:
         return None
 
 
+BACKWARDS = "clip played backwards"  # the mark of a result read from a reversed clip
+
+
 def intervened_at(step: int) -> str:
     """What a result's settings record ("intervened") for an attention set by hand at `step` (from 0)."""
     return f"step {step + 1}"
@@ -218,7 +221,7 @@ def whatif_marks(result: Result) -> list[str]:
     if settings.get("target"):
         marks.append("a given sentence scored, not the model's own")
     if settings.get("reversed"):
-        marks.append("clip played backwards")
+        marks.append(BACKWARDS)
     return marks
 
 
@@ -227,10 +230,10 @@ def whatif_note(result: Result) -> str | None:
     return "; ".join(whatif_marks(result)) or None
 
 
-def marked(text: str, result: Result) -> str:
-    """`text` with each of the result's what-if marks it does not say yet added."""
+def marked(text: str, result: Result, leave_out: str | None = None) -> str:
+    """`text` with each of the result's what-if marks it does not say yet added (but `leave_out`)."""
     for mark in whatif_marks(result):
-        text = text if mark in text else f"{text}, {mark}"
+        text = text if mark in text or mark == leave_out else f"{text}, {mark}"
     return text
 
 

@@ -33,12 +33,10 @@ def is_reversed(result: Result) -> bool:
 def comparison_label(result: Result, label: str | None = None) -> str:
     """The label of a result in the comparison: its title by default, "(reversed)" added for a
     result of the clip played backwards."""
-    from ..types import titled, whatif_marks
+    from ..types import BACKWARDS, marked, titled
 
-    text = label or titled(result).replace(", clip played backwards", "")  # said as "(reversed)" here
-    for mark in whatif_marks(result):  # a forced or edited branch never passes for the model's own reading
-        if mark != "clip played backwards" and mark not in text:
-            text = f"{text}, {mark}"
+    # a forced or edited branch never passes for the model's own reading; backwards is said as "(reversed)" here
+    text = marked(label, result, leave_out=BACKWARDS) if label else titled(result).replace(f", {BACKWARDS}", "")
     if is_reversed(result) and "reversed" not in text.lower() and "backwards" not in text.lower():
         text += " (reversed)"
     return text
