@@ -184,7 +184,8 @@ class _Grid:
         self.ph = style.panel_inches * aspect
         self.title_h = style.font_size * 1.55 / 72  # one line of text with its padding
         self.row_gap = style.font_size * 0.25 / 72 + 0.04
-        self.head = head_lines * style.font_size * 1.3 / 72 + (self.row_gap if head_lines else 0.0)  # a title above all
+        self.head_line = style.font_size * 1.3 / 72  # a line of the head: the lines above the whole figure
+        self.head = head_lines * self.head_line + (self.row_gap if head_lines else 0.0)
         self.width = 2 * self.MARGIN + self.cols * self.pw + (self.cols - 1) * self.GAP
         self.height = (2 * self.MARGIN + self.head + self.rows * (self.title_h + self.ph)
                        + (self.rows - 1) * self.row_gap)
@@ -291,7 +292,7 @@ def caption_figure(image: np.ndarray, hyp: Hypothesis, out: str | Path | None, s
 def _draw_head(fig, grid: _Grid, lines: list[str], style: FigureStyle) -> None:
     """The lines above a whole figure (a title wider than its first panel, a what-if note)."""
     for k, line in enumerate(lines):
-        fig.text(grid.MARGIN / grid.width, 1 - (grid.MARGIN + k * style.font_size * 1.3 / 72) / grid.height, line,
+        fig.text(grid.MARGIN / grid.width, 1 - (grid.MARGIN + k * grid.head_line) / grid.height, line,
                  ha="left", va="top", fontsize=style.font_size)
 
 
