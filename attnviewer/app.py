@@ -1,5 +1,5 @@
-"""Start the desktop app. torch is not imported here: the engine imports it on its own thread
-after the window is on screen (engine/torch_import.py says why not sooner)."""
+"""Start the desktop app. torch is not imported here: the engine imports it in its own process
+(engine/engine.py) while the window starts."""
 from __future__ import annotations
 
 import sys
@@ -89,8 +89,8 @@ def check_display() -> None:
 
 
 def route_warnings(window):
-    """Python warnings from any thread (torch loading a model on the engine thread, numpy, matplotlib
-    drawing an export) go to the window's status bar and to the log, one escaped line each, never to
+    """Python warnings from any thread, and the engine's process (torch loading a model, numpy,
+    matplotlib drawing an export) go to the window's status bar and to the log, one escaped line each, never to
     stderr as Python's two-line dump. Returns the bridge (a child of the window)."""
     import logging
     import warnings
@@ -119,11 +119,17 @@ def route_warnings(window):
             pass
 
     warnings.showwarning = show_warning
+    engine = getattr(window, "engine", None)
+    if engine is not None:  # the engine's process sends its warnings as lines
+        engine.warned.connect(lambda text: (log.warning("warning: %s", text), bridge.show(text)))
     return bridge
 
 
 def run(path: str | None = None, argv: list[str] | None = None, text: str | None = None) -> int:
     check_display()
+    from .engine.process import start_early
+
+    start_early()  # torch's import in the engine's process, beside the window's own start-up
     app = make_application(argv)
     from .ui.main_window import MainWindow
 

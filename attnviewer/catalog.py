@@ -123,7 +123,7 @@ def _metadata_of(name_or_path: str) -> dict | None:
         return None
     if stamp is not None and not _racy(stamp[3]):
         if len(_HEADERS) >= MAX_HEADERS:
-            _HEADERS.clear()  # (the engine thread reads too: no iterating over it here)
+            _HEADERS.clear()  # (another thread may read too: no iterating over it here)
         _HEADERS[path] = (stamp, meta)
     return meta
 

@@ -74,8 +74,6 @@ parser.add_argument("--sample", action="store_true",
                     help="a helper thread notes every thread's Python frame each millisecond (costs GIL turns)")
 parser.add_argument("--unshared", action="store_true",
                     help="engine, video: the player lists the packets itself (the index the engine listed is not passed)")
-parser.add_argument("--unheld", action="store_true",
-                    help="engine: the window never holds the engine while drawing (as before)")
 parser.add_argument("--warm", action="store_true",
                     help="torch imported before the input is opened (the engine's warm(), or the GUI thread's "
                          "import for the baseline): an input opened in a running app")
@@ -128,6 +126,13 @@ def _on_gc(phase, info):
 
 gc.callbacks.append(_on_gc)
 
+try:  # as the app's run() does before it imports Qt: the engine's process starts (a checkout from
+    from attnviewer.engine.process import start_early  # noqa: E402  before it ran the engine on a thread)
+except ImportError:
+    start_early = None
+if args.mode == "engine" and start_early is not None:
+    start_early()
+    mark("engine_started")
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, Qt, QTimer, Slot  # noqa: E402
 
 mark("qt_imported")
@@ -219,7 +224,6 @@ def player_timed(player_module):
             return shared_open(self, path)
 
         player_module.FramePlayer.open = open_unshared
-        player_module.LIBRARIES = threading.Lock()  # and starts its decoder without waiting for the engine's
 
 
 def frames_timed(frames_module):
@@ -313,10 +317,14 @@ timed_any_thread(worker_module, "_import_torch", "import torch")  # the worker l
 timed_any_thread(pipeline, "read", "read the input")
 timed_any_thread(pipeline, "load_model", "load the model")
 
-# The engine warms the export dialog's look-ups (fonts, the MP4 encoder) on its thread 2 s after
-# the first caption; --play waits for that to be over, so that it falls in no design's playback.
+# The window warms the export dialog's look-ups (fonts, the MP4 encoder) on a thread 2 s after the
+# first caption; --play waits for that to be over, so that it falls in no design's playback.
 warmed = threading.Event()
-_warm_exports = worker_module._warm_exports
+try:
+    from attnviewer.engine import engine as warming_module  # noqa: E402
+except ImportError:  # (a checkout whose engine thread warmed them)
+    warming_module = worker_module
+_warm_exports = warming_module._warm_exports
 
 
 def warm_exports_noted():
@@ -326,7 +334,7 @@ def warm_exports_noted():
         warmed.set()
 
 
-worker_module._warm_exports = warm_exports_noted
+warming_module._warm_exports = warm_exports_noted
 
 _redraw = MainWindow.redraw
 
@@ -466,6 +474,8 @@ class Recorder(QObject):
         if slot == "main":
             marks["stream_end"] = now()  # the window's own slot (and its redraw) ran before this one
             marks["caption"] = " ".join(result.best.tokens)
+            if args.mode == "engine":
+                engine_peak_mb()
             memory["peak at last word"] = peak_rss_mb()
             post_marker("stream_painted")
             self.finish()
@@ -515,7 +525,8 @@ clean = {"value": None}
 def close():
     tick_timer.stop()
     window.close()  # closeEvent: cancel, quit the engine thread, wait for it
-    clean["value"] = not window.engine.thread.isRunning()
+    engine_peak_mb()  # (before its process ends)
+    clean["value"] = not window.engine.running()
     app.quit()
 
 
@@ -566,10 +577,23 @@ memory: dict = {}
 
 
 def peak_rss_mb() -> float:
-    """The process's peak resident size so far, MB (Linux reports kB)."""
+    """The app's peak resident size so far, MB: this process's (Linux reports kB), and the engine's
+    process's as last read (engine_peak_mb)."""
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + memory.get("engine process", 0.0)
+
+
+def engine_peak_mb() -> float:
+    """The engine's process's peak resident size so far (VmHWM), MB; 0 where it runs on a thread."""
+    popen = getattr(getattr(window.engine, "_host", None), "popen", None)
+    try:
+        status = Path(f"/proc/{popen.pid}/status").read_text()
+    except (AttributeError, OSError):
+        return 0.0
+    kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+    memory["engine process"] = max(memory.get("engine process", 0.0), kb / 1024)
+    return memory["engine process"]
 
 
 def play_all():
@@ -638,13 +662,6 @@ if args.sample:
 settings_file = Path(tmp.name) / "settings.ini"
 window = MainWindow(settings=QSettings(str(settings_file), QSettings.Format.IniFormat))
 mark("window_built")
-if args.unheld:  # the design before the engine gave way to the window's drawing
-    class NeverHeld(threading.Event):
-        def clear(self):  # neither the window nor the engine's own words hold it
-            pass
-
-    window.engine.worker.window_idle = NeverHeld()
-    window.engine.worker.window_idle.set()
 main_side = window.sides["main"]
 main_side.controls.set_kind(args.kind)
 main_side.controls.set_model(args.model)
@@ -665,8 +682,10 @@ window.show()
 mark("show_returned")
 if args.warm:
     if args.mode == "engine":
+        devices = []
+        window.engine.devices.connect(devices.append)  # once the engine has imported torch
         window.engine.warm()
-        while window.engine.worker._devices is None:  # the engine thread is importing torch
+        while not devices:
             app.processEvents()
             time.sleep(0.005)
     else:
@@ -694,7 +713,7 @@ faulthandler.cancel_dump_traceback_later()
 memory["peak at close"] = peak_rss_mb()
 
 out = {
-    "mode": args.mode, "unshared": args.unshared, "unheld": args.unheld, "marks": marks, "ticks": ticks, "tick_cpu": tick_cpu, "steps": steps_at, "redraws": redraws,
+    "mode": args.mode, "unshared": args.unshared, "marks": marks, "ticks": ticks, "tick_cpu": tick_cpu, "steps": steps_at, "redraws": redraws,
     "intervals": intervals, "cpu": cpu, "samples": samples, "errors": errors, "clean_shutdown": clean["value"], "playback": playback,
     "memory": memory,
 }

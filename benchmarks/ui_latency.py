@@ -1,10 +1,10 @@
-"""How responsive the window stays, for images, videos and sentences: the engine thread against
-running everything on the GUI thread.
+"""How responsive the window stays, for images, videos and sentences: the engine (in its own
+process) against running everything on the GUI thread.
 
     python benchmarks/ui_latency.py [--kinds image,video,text] [--runs N] [--quick] [--warm]
                                     [--model NAME|PATH] [--image PNG] [--video FILE] [--clip-frames N]
                                     [--video-model NAME] [--text-model NAME] [--sentence TEXT]
-                                    [--profile] [--sample] [--no-play] [--unshared] [--unheld]
+                                    [--profile] [--sample] [--no-play] [--unshared] [--against TREE]
 
 Every run is a fresh Python process (benchmarks/_ui_probe.py) with QT_QPA_PLATFORM=offscreen and
 its settings in a temporary ini file, so the user's settings are never touched. Two designs,
@@ -12,7 +12,8 @@ alternating, --runs times each; medians are reported:
 
   engine    the app as it is: garbage is collected by the GUI thread's timer only; the window is
             shown and opens the input (open_file, or translate for a sentence); the job goes to the
-            engine thread, which reads the input, imports torch, loads the model and streams a
+            engine's process (started before the window, as the app does), which reads the input,
+            imports torch, loads the model and streams a
             beam-5 decode as signals; the window coalesces redraws.
   baseline  the naive design: the GUI thread reads the input, imports torch, loads the model and
             runs the one decode path itself (attnviewer.pipeline: read, load_model, run),
@@ -69,10 +70,10 @@ before the packet index was shared: the window's player opened without the index
 listed while reading the clip, so it lists the clip's 15,000 packets again on its own thread, and
 its decoder starts without waiting for the engine's loading of torch's libraries (see
 engine/loader_lock.py); its column and the ratio shared / unshared say what the change did.
---unheld: (every kind) a third design, alternating with the others: the engine design as it was
-before the window held the engine while drawing (Engine.hold: the engine waits between words and
-between stretches of reading while the window redraws the words and paints them, or builds a pane
-ahead, so the GUI thread's Python does not take turns for the GIL with the engine's).
+--against TREE: (every kind) a third design, alternating with the others: the engine design of
+another checkout of the app (e.g. `git worktree add /tmp/before COMMIT`), run by that checkout's
+own probe with its own code; its column and the ratio now / before say what the changes between
+them did.
 --quick: a 30 s clip, a 1 s 240x180 playback clip, one run of each (well under a minute).
 The app's modules are compiled to bytecode first (compileall, into their __pycache__ folders),
 as an installed wheel has them, whatever PYTHONDONTWRITEBYTECODE says.
@@ -104,14 +105,14 @@ from attnviewer.resources import sample_dir  # noqa: E402
 DEFAULT_MODEL = "caption-shapes"
 MODES = ("engine", "baseline")
 UNSHARED = "unshared"  # --unshared: the engine design before the index was shared (player lists itself)
-UNHELD = "unheld"  # --unheld: the engine design before the window held the engine while drawing
+AGAINST = "before"  # --against TREE: the engine design of another checkout
 MODE_NAMES = {"engine": "engine", "baseline": "GUI-thread baseline", UNSHARED: "engine, index not shared",
-              UNHELD: "engine, never held"}
+              AGAINST: "engine of --against"}
 # the extra designs: the flag passed to the probe, the ratio's name and what a ratio below 1 says
 EXTRAS = {UNSHARED: ("shared / unshared", "engine / engine with the player listing the packets itself: "
                                           "below 1, sharing the index helped."),
-          UNHELD: ("held / unheld", "engine / engine that never waits for the window's drawing: "
-                                    "below 1, holding it helped.")}
+          AGAINST: ("now / before", "engine / the engine of the --against checkout: below 1, this "
+                                   "checkout's is faster or smoother.")}
 KINDS = ("image", "video", "text")
 KIND_NAME = {"image": "caption", "video": "video", "text": "translate"}  # the engine's job kinds
 DEFAULT_MODELS = {"image": DEFAULT_MODEL, "video": "video-shapes", "text": "translate-sov"}
@@ -147,13 +148,13 @@ def pick_model(name: str | None, kind: str = "image") -> str | None:
     return None
 
 
-def compile_bytecode() -> None:
+def compile_bytecode(tree: Path = REPO) -> None:
     """The app's modules compiled to bytecode (in their __pycache__ folders) before any child
     runs, as an installed wheel has them: where PYTHONDONTWRITEBYTECODE is set, every child
     compiled each module it imported, on the GUI thread too (importing the video pane's modules
     took 17-22 ms of its CPU against 3-7 ms)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "attnviewer")], env=env,
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "attnviewer")], env=env,
                    capture_output=True, check=False)
 
 
@@ -164,12 +165,14 @@ def load() -> str:
 
 def run_child(mode: str, model: str, image: str, timeout: float, profile: str | None = None,
               kind: str = "image", max_len: int = IMAGE_MAX_LEN, play: str | None = None, warm: bool = False,
-              sample: bool = False) -> dict:
-    """One probe run; `image` is the input: an image or video file, or the sentence."""
+              sample: bool = False, against: str | None = None) -> dict:
+    """One probe run; `image` is the input: an image or video file, or the sentence. The design
+    AGAINST runs the probe and the code of the `against` checkout."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    tree = Path(against) if mode == AGAINST else REPO
     with tempfile.TemporaryDirectory(prefix="attnviewer-ui-latency-") as tmp:
         out = Path(tmp) / "result.json"
-        cmd = [sys.executable, str(PROBE), "--mode", "engine" if mode in EXTRAS else mode,
+        cmd = [sys.executable, str(tree / "benchmarks" / PROBE.name), "--mode", "engine" if mode in EXTRAS else mode,
                "--kind", KIND_NAME[kind], "--model", model,
                "--source", image, "--max-len", str(max_len or 0), "--out", str(out), "--timeout", str(timeout)]
         if profile:
@@ -180,12 +183,12 @@ def run_child(mode: str, model: str, image: str, timeout: float, profile: str | 
             cmd += ["--warm"]
         if sample:
             cmd += ["--sample"]
-        if mode in EXTRAS:
+        if mode == UNSHARED:
             cmd += ["--" + mode]
         t0 = time.time()
         cmd += ["--t0", repr(t0)]
         try:  # the child also stops itself (faulthandler) before this limit
-            proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout + 30)
+            proc = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True, timeout=timeout + 30)
         except subprocess.TimeoutExpired:  # run() has killed it
             return {"mode": mode, "errors": [f"killed after {timeout + 30:.0f} s"], "marks": {}}
         if proc.returncode != 0 or not out.exists():
@@ -571,7 +574,7 @@ def make_play_clip(path: Path, seconds: float, size: tuple[int, int]) -> Path:
 
 def measure_kind(kind: str, model: str, source: str, args, play: str | None = None) -> dict:
     """Runs, table, targets and diagnostics of one kind; returns its runs and medians."""
-    modes = MODES + ((UNSHARED,) if kind == "video" and args.unshared else ()) + ((UNHELD,) if args.unheld else ())
+    modes = MODES + ((UNSHARED,) if kind == "video" and args.unshared else ()) + ((AGAINST,) if args.against else ())
     runs: dict[str, list[dict]] = {m: [] for m in modes}
     failures = []
     max_len = IMAGE_MAX_LEN if kind == "image" else 0
@@ -580,11 +583,11 @@ def measure_kind(kind: str, model: str, source: str, args, play: str | None = No
         for mode in modes:  # alternate, so that load from other jobs spreads over all
             run = run_child(mode, model, source, args.timeout + (play_time if mode == "engine" else 0),
                             kind=kind, max_len=max_len, play=play if mode == "engine" else None, warm=args.warm,
-                            sample=args.sample)
+                            sample=args.sample, against=args.against)
             ok = not run["errors"] and "stream_end" in run["marks"]
             status = "ok" if ok else "FAILED: " + "; ".join(run["errors"])
             if ok and run.get("clean_shutdown") is not True:
-                status = "ok, but the engine thread was still running after window.close()"
+                status = "ok, but the engine was still running after window.close()"
             print(f"run {i + 1}/{args.runs} {kind} {mode:8}: {status}  [{load()}]", flush=True)
             (runs[mode] if ok else failures).append(run)
     figs = {mode: [figures(r) for r in runs[mode]] for mode in modes}
@@ -605,7 +608,7 @@ def measure_kind(kind: str, model: str, source: str, args, play: str | None = No
     if kind == "video":
         print_listings(runs)
     clean = sum(r.get("clean_shutdown") is True for m in modes for r in runs[m])
-    print(f"\nengine thread stopped by window.close(): {clean} of {sum(len(v) for v in runs.values())} runs")
+    print(f"\nengine stopped by window.close(): {clean} of {sum(len(v) for v in runs.values())} runs")
     if not args.quick:
         print_diagnostics(runs, figs)
     return out
@@ -787,9 +790,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--unshared", action="store_true",
                    help="video: also the engine design with the player listing the clip's packets itself (the "
                         "index the engine listed not shared), alternating with the others: before/after sharing")
-    p.add_argument("--unheld", action="store_true",
-                   help="also the engine design whose engine never waits for the window's drawing (Engine.hold "
-                        "does nothing), alternating with the others: before/after holding")
+    p.add_argument("--against", metavar="TREE",
+                   help="also the engine design of another checkout of the app (its own probe and code), "
+                        "alternating with the others: before/after")
     p.add_argument("--json", metavar="OUT", help="also write every run's raw records")
     args = p.parse_args(argv)
     asked = [k.strip() for k in args.kinds.split(",") if k.strip()]
@@ -827,6 +830,8 @@ def main(argv: list[str] | None = None) -> int:
     print("times from start: from the parent's time.time() just before spawning each child process\n")
 
     compile_bytecode()
+    if args.against:
+        compile_bytecode(Path(args.against))
     done: dict[str, dict] = {}
     play_med = None
     with tempfile.TemporaryDirectory(prefix="attnviewer-ui-latency-inputs-") as tmp:

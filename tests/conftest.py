@@ -6,6 +6,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # nor the processes tests start (the CLI, benchmarks): with two workers, two threads each would
 # oversubscribe the two cores of a small CI machine
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# The windows of tests run their engine on a thread of the test process, where a test can change the
+# engine's code (an engine process per window would also import torch again each time); the tests
+# of the engine's own process ask for it (tests/test_engine_process.py).
+os.environ.setdefault("ATTNVIEWER_ENGINE", "thread")
 # The window lists the user's models folder (under the data dir): tests see an empty one of their own.
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="attnviewer-test-data-")
 
@@ -69,7 +73,7 @@ def window(qtbot, tmp_path, tiny_checkpoint):
     w.sides["main"].controls.set_settings(DecodeSettings("greedy", max_len=6))
     yield w
     w.close()
-    assert not w.engine.thread.isRunning(), "the engine thread outlived the window"
+    assert not w.engine.running(), "the engine outlived the window"
     import threading
 
     from attnviewer.engine.player import THREAD_NAME

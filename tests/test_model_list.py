@@ -49,7 +49,7 @@ def open_window(qtbot, tmp_path, data_home):
     yield make
     for w in windows:
         w.close()
-        assert not w.engine.thread.isRunning()
+        assert not w.engine.running()
 
 
 @pytest.fixture(scope="module")

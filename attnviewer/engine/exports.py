@@ -7,10 +7,11 @@ import threading
 from dataclasses import dataclass, field
 
 from ..kinds import WriteOptions
+from .wire import Cancellable
 
 
 @dataclass
-class ExportRequest:
+class ExportRequest(Cancellable):
     """One file job for the worker: write (or, with preview=True, render small) one output of a
     result's kind ("figure", "word", "overlay", "animation", "top_frames", "result": see the kind's
     `outputs`), or (output "open") reopen a saved result with its input. Only plain data."""

@@ -1,4 +1,4 @@
-"""The what-if probes the window asks for (issue 22), run on the engine thread like a decoding:
+"""The what-if probes the window asks for (issue 22), run by the engine like a decoding:
 force a word, walk to a beam tree's node, score a given sentence, replace a step's attention,
 mask a word's top places, attribute a word to its input. Plain Python (no Qt): the worker routes
 a job with a probe here and emits what comes back.

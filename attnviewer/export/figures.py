@@ -71,7 +71,7 @@ GENERIC_FONTS = ("sans-serif", "serif", "monospace")
 @lru_cache(maxsize=1)
 def font_families() -> tuple[str, ...]:
     """Generic families first, then the families matplotlib has a file for (slow the first time:
-    the engine thread asks once, after the first caption, so the Export dialog opens at once)."""
+    the window asks once on a thread, after the first caption, so the Export dialog opens at once)."""
     from matplotlib import font_manager
 
     names = sorted({f.name for f in font_manager.fontManager.ttflist}, key=str.lower)

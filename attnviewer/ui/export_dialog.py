@@ -1,6 +1,6 @@
 """File → Export figure…: what to export, how it looks, a live preview, and the export itself.
 
-Both the preview and the export run on the engine thread (ExportRequest); the dialog only sends
+Both the preview and the export run in the engine (ExportRequest); the dialog only sends
 requests and shows what comes back, dropping previews older than the newest it asked for. An
 option change re-renders the preview after a short pause (debounced), at a low DPI. The preview
 fits the dialog and grows with it, or is zoomed (the Zoom box, or Ctrl+wheel over it) and scrolled.
@@ -513,7 +513,7 @@ class ExportDialog(QDialog):
         return self.choices[choice].suffixes == (".png", ".svg", ".pdf")
 
     def save(self) -> None:
-        """Ask where, confirm replacing what exists, then export on the engine thread."""
+        """Ask where, confirm replacing what exists, then export in the engine."""
         if self.export_id is not None:
             return
         choice = self.choice()

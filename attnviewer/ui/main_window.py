@@ -10,6 +10,7 @@ what was on screen.
 from __future__ import annotations
 
 import html
+import threading
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -28,7 +29,7 @@ from ..model_folders import is_model_folder
 from ..kinds import KINDS, OPENABLE, for_file, for_result, titled
 from ..resources import sample_dir
 from ..settings import DecodeSettings
-from ..engine.worker import WHATIF, Engine
+from ..engine.engine import WHATIF, Engine
 from ..types import Result, Step
 from .after_repaint import AfterRepaint
 from .attention_pane import OverlayControls, OverlaySettings
@@ -48,8 +49,7 @@ MAX_RECENT = 10
 RESULTS_KEY = "results/folder"  # where results were last opened or saved
 PLAY_INTERVAL_MS = 700
 FIRST_PAINT_POLL_MS = 16  # an input opened at start-up checks this often for the window's first paint
-HOLD_WORDS, HOLD_PANES = "words", "panes"  # why the window holds the engine (Engine.hold)
-RELEASE_LATEST_MS = 50  # a redraw's hold on the engine ends by then even if no paint came
+RELEASE_LATEST_MS = 50  # a redraw's hold on the video player ends by then even if no paint came
 HINT = ("<h3>Open something to look at</h3>"
         "<p><b>An image or a video</b>: File → Open (Ctrl+O), or drop a file on the window.<br>"
         "<b>A sentence</b>: File → Translate a sentence (Ctrl+T).<br>"
@@ -185,7 +185,6 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.qsettings = _stored(settings)
         self.engine = engine or Engine(self)
-        self.engine.worker.wait_for_paint = True  # torch's import waits for the input's paint (on_media_ready)
         self._after_repaint = AfterRepaint(self)
         self.models = ModelList(self.qsettings, user_models_folder(), self)  # both columns' model boxes
         # what was dropped from it stays in the status bar for a minute: the "working…" of the
@@ -252,7 +251,9 @@ class MainWindow(QMainWindow):
         self._pane_steps: list = []  # _prepare_panes: what is left to build, a piece per turn
         self._building = False  # _build_panes_ahead: the pieces are being built
         self._job_status: tuple | None = None  # (job, text) last shown in the status bar by on_status
-        self._redraws = 0  # redraws so far: only the newest one's paint releases the engine
+        self._redraws = 0  # redraws so far: only the newest one's paint lets the video player decode again
+        self._idle = threading.Event()  # cleared while the window draws words: the player's decoder waits
+        self._idle.set()
         self._release_timer = QTimer(self, singleShot=True, interval=RELEASE_LATEST_MS)
         self._release_timer.timeout.connect(lambda: self._release_words(self._redraws))
         self._redraw_timer = QTimer(self, singleShot=True, interval=15)  # coalesce bursts of words
@@ -399,7 +400,7 @@ class MainWindow(QMainWindow):
             pane = build(VIEWS[medium].media)
             self.media_panes[medium] = pane
             if hasattr(pane, "give_way_to"):  # a video's player
-                pane.give_way_to(self.engine.window_idle)
+                pane.give_way_to(self._idle)
             self.media_stack.addWidget(pane)
             self._connect_pane(pane)
             if hasattr(pane, "set_samples"):
@@ -421,12 +422,10 @@ class MainWindow(QMainWindow):
             + [partial(self.media_pane, medium)]
 
     def _build_panes_ahead(self) -> None:
-        """Build the prepared pieces while the engine waits (before reading the input, or between
-        words): a piece built while the engine read or imported took turns with it for the GIL,
-        13-18 ms of work in 40-50 ms."""
+        """Build the prepared pieces, one per turn of the event loop, while the engine reads the input
+        in its own process: at its first word, the window only fills them."""
         if self._pane_steps and not self._building:
             self._building = True
-            self.engine.hold(HOLD_PANES)
             QTimer.singleShot(1, self, self._next_pane_step)  # a timer: due timers and input go first
 
     def _import_step(self, name: str) -> None:
@@ -442,7 +441,6 @@ class MainWindow(QMainWindow):
     def _next_pane_step(self) -> None:
         if not self._pane_steps:
             self._building = False
-            self.engine.release(HOLD_PANES)
             return
         step = self._pane_steps.pop(0)
         QTimer.singleShot(1, self, self._next_pane_step)
@@ -508,20 +506,16 @@ class MainWindow(QMainWindow):
             other = catalog.comparison(main.model_name())  # something worth comparing for this kind too
             if other:
                 compare.set_model(other)
-        self._after_first_paint(self._start_input)
-
-    def _start_input(self) -> None:
-        self._build_panes_ahead()  # first: the engine reads the input once they are built
         self._rerun_active()
+        self._after_first_paint(self._build_panes_ahead)
 
     def _rerun_active(self) -> None:
         for side in self._active_sides():
             self.rerun(side)
 
     def _after_first_paint(self, then, tries: int = 0) -> None:
-        """Run `then` once the window has been painted: an input opened at start-up waits for it,
-        since the engine's first reading (imports of the media libraries) holds the GIL in long
-        stretches and made the first paint take 100+ ms instead of a few."""
+        """Run `then` once the window has been painted: the panes of an input opened at start-up
+        are built after it (a piece built before would hold the first paint up)."""
         if self._unpainted() and tries < 20:
             QTimer.singleShot(FIRST_PAINT_POLL_MS, self, partial(self._after_first_paint, then, tries + 1))
             return
@@ -627,13 +621,11 @@ class MainWindow(QMainWindow):
             sides.append(self.sides["compare"])
         return sides
 
-    # -- engine signals (queued from the engine thread) ------------------------------------------
+    # -- engine signals (read from the engine's process on the GUI thread) ------------------------
 
     @Slot(int, str, object)
     def on_media_ready(self, job: int, slot: str, media) -> None:
         self._show_read(job, slot, media)
-        # once what that changed is painted, the engine may import torch (Worker._await_paint)
-        self._after_repaint.call(partial(self.engine.media_painted, job))
 
     def _show_read(self, job: int, slot: str, media) -> None:
         side = self.sides.get(slot)
@@ -874,10 +866,10 @@ class MainWindow(QMainWindow):
             self._redraw_timer.start()
 
     def redraw(self) -> None:
-        """Every column's words (and the media pane's), with the engine held until they are
-        painted: it computes the next words between redraws, never during one."""
-        self.engine.hold(HOLD_WORDS)
-        self.engine.park()
+        """Every column's words (and the media pane's), with the video player's decoder held until
+        they are painted: a redraw seeks the player, and its decoding shared the GUI thread's
+        interpreter lock with the redraw's paint."""
+        self._idle.clear()
         self._redraws += 1
         try:
             self._draw_words()
@@ -889,11 +881,11 @@ class MainWindow(QMainWindow):
                 self._release_timer.start()
 
     def _release_words(self, redraw: int) -> None:
-        """The engine goes on once the newest redraw is painted: an older one's paint would let
-        it compute while the newer one is still to be painted."""
+        """The player decodes again once the newest redraw is painted: an older one's paint would
+        let it decode while the newer one is still to be painted."""
         if redraw == self._redraws:
             self._release_timer.stop()
-            self.engine.release(HOLD_WORDS)
+            self._idle.set()
 
     def _draw_words(self) -> None:
         look = self.overlay_controls.settings()
@@ -1103,7 +1095,7 @@ class MainWindow(QMainWindow):
 
     def export_figure(self, path: str) -> None:
         """The main figure of the hypothesis on screen, in the overlay's colours, written on the
-        engine thread (the Export dialog offers every kind and option)."""
+        engine (the Export dialog offers every kind and option)."""
         from ..engine.exports import ExportRequest
         from ..export.figures import FigureStyle
         from ..kinds import WriteOptions
@@ -1131,7 +1123,7 @@ class MainWindow(QMainWindow):
             self.open_result(path)
 
     def open_result(self, path: str) -> None:
-        """Reopen a saved result (and re-read its input) on the engine thread; on success it is
+        """Reopen a saved result (and re-read its input) in the engine; on success it is
         shown as if just decoded, on failure the screen stays as it was."""
         self.qsettings.setValue(RESULTS_KEY, str(Path(path).parent))
         self.jobs.opening = self.engine.open_result(str(path))

@@ -6,7 +6,7 @@ the models in the user's models folder (`attnviewer/models` in the platform's da
 dropped on the window) whose header says that kind. Kinds are read from the files' safetensors
 headers by catalog (a transformers model folder, opened like a file: from its config.json and
 weight headers, model_folders.inspect; one that is refused is not listed), then the supported
-models in the user's Hugging Face cache (listed by the engine thread: `set_cached`). No torch on the GUI thread, and each header once while its file stays the same
+models in the user's Hugging Face cache (listed by the engine: `set_cached`). No torch on the GUI thread, and each header once while its file stays the same
 (the boxes are listed again at every change).
 
 Remembered across restarts (QSettings, `models/...`): the model files opened, and the model last

@@ -32,7 +32,7 @@ class WhatIf(QObject):
     def __init__(self, window):
         super().__init__(window)
         # weakly: a window <-> WhatIf cycle would leave the closed window to the garbage collector,
-        # which may run on the engine thread, and a Qt window deleted there crashes the process
+        # which may run on another thread (the player's), and a Qt window deleted there crashes the process
         self._window = weakref.ref(window)
         # a window of its own beside the main one (as the heads grid is): under the columns it
         # squeezed the attention, what the app is for, to a strip; this one can go to a second screen
@@ -172,7 +172,7 @@ class WhatIf(QObject):
             self.window.redraw()
 
     def export_attribution(self) -> None:
-        """The word's attention and attribution in one figure, written on the engine thread."""
+        """The word's attention and attribution in one figure, written by the engine."""
         from ..engine.exports import ExportRequest
         from ..export.figures import FigureStyle
 

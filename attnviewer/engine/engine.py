@@ -1,0 +1,246 @@
+"""The window's side of the engine: submits jobs, cancels superseded ones, hands back what the
+engine says as Qt signals on the GUI thread, shuts the engine down cleanly.
+
+The engine (engine/host.py, engine/worker.py) runs in a process of its own: torch's import, the
+models and the search no longer take turns with the window for one interpreter's lock, so the
+window never waits for them (it did: 17-75 ms gaps that no pacing between the two removed), and a
+crash of the engine (a native library's fault, the system's out-of-memory killer) ends its jobs
+with a message instead of ending the app. The window's process never imports torch.
+
+`ATTNVIEWER_ENGINE=thread` runs the same engine on a thread of the window's process instead
+(engine/process.py).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+
+from PySide6.QtCore import QObject, QSocketNotifier, Signal
+
+from . import process
+from .exports import ExportRequest
+from .worker import WHATIF, Job
+from .wire import Receiver
+from ..settings import DecodeSettings
+
+log = logging.getLogger(__name__)
+QUIT_WAIT_S = 3.0  # how long shutdown waits for the engine to stop before ending its process
+READ_SLICE_S = 0.008  # the longest one read of the engine's messages keeps the GUI thread
+WARM_UP_DELAY_MS = 2000  # after the first caption: the export look-ups wait until the window has painted it
+__all__ = ["Engine", "WHATIF"]
+
+
+class Engine(QObject):
+    """Owned by the window (GUI thread). Its signals are the worker's outputs (worker.OUTPUTS)."""
+
+    media_ready = Signal(int, str, object)
+    status = Signal(int, str, str)
+    progress = Signal(int, str, int, int)
+    step = Signal(int, str, object)
+    places = Signal(int, str, object)
+    note = Signal(int, str, str)
+    loading = Signal(int, str, str)
+    load_progress = Signal(int, str, int, int)
+    cached_models = Signal(list)
+    finished = Signal(int, str, object)
+    tree = Signal(int, str, object)
+    probed = Signal(int, str, object)
+    failed = Signal(int, str, str)
+    devices = Signal(list)
+    exported = Signal(int, str)
+    export_failed = Signal(int, str)
+    export_cancelled = Signal(int, str)
+    export_progress = Signal(int, int, int)
+    preview_ready = Signal(int, object)
+    preview_failed = Signal(int, str)
+    result_opened = Signal(int, object, object)
+    warned = Signal(str)  # a warning in the engine's process, one line (app.route_warnings shows it)
+
+    def __init__(self, parent: QObject | None = None, in_thread: bool | None = None):
+        super().__init__(parent)
+        self.in_thread = process.in_thread() if in_thread is None else in_thread
+        self._ids = 0
+        self._running: dict[str, Job | ExportRequest] = {}  # slot (or "export") -> its newest job
+        self.latest: dict[str, int] = {}  # slot -> newest job id
+        self._closed = False
+        self._reading = False
+        self._warmed = False
+        self.finished.connect(self._warm_exports)
+        self._start_host()
+
+    # -- the engine's process (or thread) ----------------------------------------------------------
+
+    def _start_host(self) -> None:
+        self._conn, self._host = process.start(self.in_thread)
+        self._receiver = Receiver()
+        self._notifier = QSocketNotifier(self._conn.fileno(), QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._read)
+        # If the window is never closed (the app quits, the interpreter exits), still stop it.
+        self._finalizer = weakref.finalize(self, _quit, self._conn, self._host)
+
+    def running(self) -> bool:
+        """Whether the engine's process (or thread) is still alive."""
+        return self._host.alive()
+
+    def _read(self) -> None:
+        """The engine's messages, as the signals of the same names (for at most READ_SLICE_S: the
+        rest at the next turn of the event loop, which calls again while any are waiting)."""
+        if self._reading or self._closed:
+            return
+        self._reading = True
+        until = time.monotonic() + READ_SLICE_S
+        try:
+            while not self._closed and self._conn.poll() and time.monotonic() < until:
+                name, args = self._conn.recv()
+                getattr(self, name).emit(*self._receiver.args(args))
+        except (EOFError, OSError):
+            self._lost()
+        finally:
+            self._reading = False
+
+    def _lost(self) -> None:
+        """The engine's process ended by itself (a crash): its jobs end with a message, and a new
+        engine starts for what the window asks next (its models load again)."""
+        if self._closed:
+            return
+        self._notifier.setEnabled(False)
+        code = self._host.wait(1.0)
+        why = f"the engine stopped unexpectedly (exit code {code})" if code is not None else "the engine stopped unexpectedly"
+        log.error("%s", why)
+        running, self._running = self._running, {}
+        self._finalizer.detach()
+        self._conn.close()
+        self._start_host()
+        for slot, job in running.items():
+            if isinstance(job, ExportRequest):
+                self.export_failed.emit(job.id, f"{why}; try again")
+            else:
+                self.failed.emit(job.id, slot, f"{why}; it has started again: try again")
+
+    def _send(self, name: str, *args) -> None:
+        if self._closed:
+            return
+        try:
+            self._conn.send((name, args))
+        except (OSError, ValueError):  # the engine is gone: _read says so
+            log.debug("the engine did not take %s", name)
+
+    # -- what the window asks --------------------------------------------------------------------
+
+    def export(self, request: ExportRequest) -> int:
+        """Queue an export (or a preview, or opening a result) for the engine; returns its id.
+        A preview supersedes the previous preview; an export can be stopped with cancel_export."""
+        self._ids += 1
+        request.id = self._ids
+        if not request.preview and request.output != "open":
+            self._running["export"] = request  # shutdown() cancels it with the caption jobs
+        self._send("export", request)
+        return request.id
+
+    def cancel_export(self, request_id: int | None = None) -> None:
+        """Stop the running export (between animation frames; a figure in progress finishes)."""
+        req = self._running.get("export")
+        if req is not None and (request_id is None or req.id == request_id):
+            self.cancel("export")
+
+    def open_result(self, path: str) -> int:
+        """Load a saved result and its input in the engine: result_opened or export_failed."""
+        return self.export(ExportRequest("open", str(path)))
+
+    def claim(self, slot: str, job: int) -> None:
+        """Make `job` (an opened result) the slot's newest: its running caption is cancelled."""
+        self.cancel(slot)
+        self.latest[slot] = job
+        self._send("claim", slot, job)
+
+    def submit(self, kind: str, source: str, model: str, settings: DecodeSettings, device: str = "auto",
+               slot: str = "main", trust_pickle: bool = False, options: dict | None = None) -> int:
+        """Start a job; the running job of the same slot is cancelled. Returns the new job id."""
+        self._ids += 1
+        return self._start(Job(self._ids, kind, source, model, settings, device, slot, trust_pickle, dict(options or {})))
+
+    def probe(self, kind: str, source: str, model: str, settings: DecodeSettings, probe, device: str = "auto",
+              trust_pickle: bool = False, options: dict | None = None) -> int:
+        """Ask the model a what-if question about an input (engine/probes.py) in the "whatif" slot:
+        a newer probe supersedes it, a decoding of the columns does not. Answers come by `probed`
+        (or `failed`); the job's id is returned."""
+        self._ids += 1
+        return self._start(Job(self._ids, kind, source, model, settings, device, WHATIF, trust_pickle,
+                               dict(options or {}), probe=probe))
+
+    def _start(self, job: Job) -> int:
+        self.cancel(job.slot)
+        self._running[job.slot] = job
+        self.latest[job.slot] = job.id
+        self._send("job", job)
+        return job.id
+
+    def warm(self) -> None:
+        """Have the engine import torch now, if it has not yet (its process does at its start)."""
+        self._send("warm")
+
+    def scan_cache(self) -> None:
+        """Have the engine list the models in the Hugging Face cache (cached_models)."""
+        self._send("scan")
+
+    def latest_job(self, slot: str = "main") -> int | None:
+        return self.latest.get(slot)
+
+    def cancel(self, slot: str = "main") -> None:
+        job = self._running.pop(slot, None)
+        if job is not None:
+            self._send("cancel", job.id)
+
+    def stop(self) -> None:
+        """The user's Stop: every running job ends, and a model they were loading stops loading."""
+        for slot, job in list(self._running.items()):
+            if slot != "export":
+                self._running.pop(slot)
+                self._send("stop", job.id)
+
+    def shutdown(self) -> None:
+        """Cancel everything and wait for the engine to stop (its process ended if it does not)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._notifier.setEnabled(False)
+        self._running.clear()
+        self._finalizer()
+
+    def _warm_exports(self) -> None:
+        """After the first caption, once the window has painted it: the Export dialog's slow
+        look-ups (font list, MP4 encoder probe; cached, ~0.5 s together), on a thread of the
+        window's process (the dialog runs there), so that it does not stall when it first opens."""
+        if not self._warmed:
+            self._warmed = True
+            timer = threading.Timer(WARM_UP_DELAY_MS / 1000, _warm_exports)
+            timer.daemon = True
+            timer.start()
+
+
+def _quit(conn, host_) -> None:
+    """Ask the engine to quit and close the window's end (what the engine still sends fails at
+    once instead of waiting for a reader); wait for it (QUIT_WAIT_S); end its process if it does not."""
+    try:
+        conn.send(("quit", ()))
+    except (OSError, ValueError):
+        pass
+    conn.close()
+    host_.wait(QUIT_WAIT_S)
+    if host_.alive():
+        host_.end()  # (a model load that cannot stop half-way)
+
+
+def _warm_exports() -> None:
+    """(Measured: run right after the caption, its imports held the GUI up to 64 ms while the last
+    words were painted, against 21 ms without; hence the delay.)"""
+    from ..export.animation import mp4_encoder
+    from ..export.figures import font_families
+
+    try:
+        font_families()
+        mp4_encoder()
+    except Exception:  # the dialog asks again and reports it; nothing to show here
+        log.exception("warming the export look-ups failed")

@@ -1,0 +1,168 @@
+"""The engine's side of the wire (engine/wire.py): the worker's process, or a thread of the window's
+(tests that change the engine's code in their own process). No Qt here.
+
+One thread receives the window's messages: a job or an export is queued for the worker, a
+"cancel" sets the event the running job checks between words (a busy worker never reads its
+queue). The worker runs the queue in order on the serving thread. What it emits goes back as a
+message of the same name. As the engine's process starts, a thread of its own imports torch and the
+model code while the window starts and the first input is read: the import no longer shares the
+window's interpreter (its lock, its garbage collector), so nothing waits for the window any more.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import warnings
+from functools import partial
+
+from .wire import Sender
+
+log = logging.getLogger(__name__)
+RECEIVER_THREAD = "attnviewer-engine-receiver"
+IMPORT_THREAD = "attnviewer-torch-import"
+
+
+class Host:
+    """The worker, its queue and the jobs the window may still cancel."""
+
+    def __init__(self, sender: Sender):
+        from .worker import OUTPUTS, Worker  # (here: the engine's process starts torch's import first)
+
+        self.worker = Worker()
+        for name in OUTPUTS:
+            getattr(self.worker, name).connect(partial(sender.send, name))
+        self.todo: queue.Queue = queue.Queue()
+        self.live: dict[int, object] = {}  # id -> a queued or running Job or ExportRequest
+
+    def receive(self, conn) -> None:
+        """The window's messages until it quits or its end of the connection closes."""
+        while True:
+            try:
+                name, args = conn.recv()
+            except (EOFError, OSError):  # the window's process is gone: stop too
+                name, args = "quit", ()
+            if not self.handle(name, *args):
+                return
+
+    def handle(self, name: str, *args) -> bool:
+        """One message; False when it was the last."""
+        w = self.worker
+        if name == "job":
+            job = args[0]
+            w.latest[job.slot] = job.id
+            self._queue(job.id, job, partial(w.run, job))
+        elif name == "export":
+            req = args[0]
+            if req.preview:
+                w.latest_preview = req.id
+            self._queue(req.id, req, partial(w.export, req))
+        elif name in ("cancel", "stop"):
+            item = self.live.get(args[0])
+            if item is not None:
+                if name == "stop":
+                    item.stopped = True
+                item.cancel.set()
+        elif name == "claim":  # a result opened from a file is the slot's newest
+            slot, job = args
+            w.latest[slot] = job
+        elif name == "scan":
+            self.todo.put((None, w.scan_cache))
+        elif name == "warm":
+            self.todo.put((None, w.warm))
+        elif name == "quit":
+            for item in list(self.live.values()):
+                item.cancel.set()
+            self.todo.put(None)
+            return False
+        return True
+
+    def _queue(self, key: int, item, run) -> None:
+        self.live[key] = item
+        self.todo.put((key, run))
+
+    def work(self) -> None:
+        """Run the queue until the window quits."""
+        while (entry := self.todo.get()) is not None:
+            key, run = entry
+            try:
+                run()
+            except Exception:  # (the worker reports its jobs' failures itself)
+                log.exception("the engine's %s failed", getattr(run, "func", run))
+            finally:
+                self.live.pop(key, None)
+
+
+def serve(conn, ahead: threading.Thread | None = None) -> None:
+    """The engine: receive on a thread, work on this one, until the window quits. `ahead`: the
+    thread importing torch and the model code as the engine's process started; once it is done,
+    the window is told the devices torch offers."""
+    sender = Sender(conn)
+    host = Host(sender)
+    if ahead is not None:
+        warnings.showwarning = partial(_tell_warning, sender)
+        threading.Thread(target=_devices, args=(ahead, host.worker), daemon=True).start()
+    threading.Thread(target=host.receive, args=(conn,), name=RECEIVER_THREAD, daemon=True).start()
+    host.work()
+
+
+def _import_ahead() -> None:
+    from .torch_import import import_model_code, import_torch
+
+    try:
+        import_torch()
+        import_model_code()
+    except Exception:  # (torch missing or broken: the first job's own import says so in one line)
+        log.debug("importing torch ahead failed", exc_info=True)
+
+
+def _devices(ahead: threading.Thread, worker) -> None:
+    ahead.join()
+    try:
+        worker.warm()
+    except Exception:
+        log.debug("importing torch ahead failed", exc_info=True)
+
+
+def _tell_warning(sender: Sender, message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning in the engine's process (torch loading a model, numpy, matplotlib drawing an
+    export): one escaped line, shown by the window's status bar and written to its log."""
+    from ..errors import warning_line
+
+    try:
+        sender.send("warned", warning_line(message, category))
+    except (OSError, ValueError):  # the window is gone
+        pass
+
+
+# What reading an input of any kind and the window's messages need, imported before torch's import
+# starts beside them: two threads importing at once can hand each other half-built modules (Python
+# accepts a partially initialized module where waiting would deadlock: "partially initialized
+# module 'typing'" ended the engine's start once). Alone, 0.3-0.5 s, while the window imports Qt.
+READING = ("attnviewer.engine.worker", "attnviewer.engine.probes", "attnviewer.domain", "attnviewer.kinds",
+           "attnviewer.pipeline", "attnviewer.models.header", "attnviewer.media.frames", "attnviewer.media.text",
+           "PIL.Image", "av")
+
+
+def main(argv: list[str]) -> None:
+    """`python -m attnviewer.engine.host FD`: the engine's process, FD its end of the connection.
+    What reading needs is imported first (READING); then torch's import starts on a thread of its
+    own, and the engine serves the window beside it."""
+    import importlib
+
+    for name in READING:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # (reading an input of that kind will say so)
+            log.debug("importing %s ahead failed", name, exc_info=True)
+    ahead = threading.Thread(target=_import_ahead, name=IMPORT_THREAD, daemon=True)
+    ahead.start()
+    from multiprocessing.connection import Connection
+
+    serve(Connection(int(argv[0])), ahead)
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

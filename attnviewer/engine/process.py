@@ -1,0 +1,94 @@
+"""Where the engine runs: a process of its own (the app), or a thread of the window's process
+(ATTNVIEWER_ENGINE=thread: tests that change the engine's code in their own process, a debugger).
+No Qt here: the app starts the engine's process before it imports Qt and the window (start_early),
+so that torch's import (2-3 s) runs beside theirs (0.7-0.9 s).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+HOST_ENV = "ATTNVIEWER_ENGINE"  # "process" (the default) or "thread"
+HOST_THREAD = "attnviewer-engine"
+_early: "tuple[Connection, _Process] | None" = None  # started by start_early, taken by the first engine
+
+
+def in_thread() -> bool:
+    return os.environ.get(HOST_ENV) == "thread"
+
+
+def start(thread: bool) -> "tuple[Connection, _Process | _Thread]":
+    """The window's end of the connection, and the engine at the other end (the one start_early
+    started, if any)."""
+    global _early
+    if not thread and _early is not None:
+        started, _early = _early, None
+        return started
+    ours, theirs = socket.socketpair()
+    here = Connection(ours.detach())
+    if thread:
+        return here, _Thread(Connection(theirs.detach()))
+    try:
+        return here, _Process(theirs)
+    finally:
+        theirs.close()  # the engine's process holds its own copy: its end closes when it ends
+
+
+def start_early() -> None:
+    """Start the engine's process now, for the window made next (its engine takes it)."""
+    global _early
+    if _early is None and not in_thread():
+        _early = start(thread=False)
+
+
+class _Process:
+    """The engine in a process of its own: `python -m attnviewer.engine.host FD`, FD its end of the
+    connection (not multiprocessing's spawn: that runs the starting program's main module again)."""
+
+    def __init__(self, theirs: socket.socket):
+        package_parent = str(Path(__file__).resolve().parents[2])  # (attnviewer run from a checkout)
+        path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
+        self.popen = subprocess.Popen([sys.executable, "-m", "attnviewer.engine.host", str(theirs.fileno())],
+                                      pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                                      env=dict(os.environ, PYTHONPATH=path))
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def wait(self, seconds: float) -> int | None:
+        """Its exit code, once it has ended within `seconds`; None if it still runs."""
+        try:
+            return self.popen.wait(seconds)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def end(self) -> None:
+        self.popen.terminate()
+        if self.wait(1.0) is None:
+            self.popen.kill()
+            self.popen.wait()
+
+
+class _Thread:
+    """The engine on a thread of the window's process."""
+
+    def __init__(self, conn: Connection):
+        from . import host
+
+        self.thread = threading.Thread(target=host.serve, args=(conn,), name=HOST_THREAD, daemon=True)
+        self.thread.start()
+
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def wait(self, seconds: float) -> int | None:
+        self.thread.join(seconds)
+        return None
+
+    def end(self) -> None:
+        self.thread.join()  # a thread cannot be ended: its job stops at its next word, a load at its end

@@ -1,0 +1,167 @@
+"""The engine in a process of its own (engine/engine.py, host.py, process.py, wire.py): the window's
+process runs no model and never imports torch; a crash of the engine ends its job with a one-line
+message and the next input works; what crosses between them keeps an input's identity and never
+carries a cancel event. The window tests run in fresh interpreters (the app's own set-up: no
+ATTNVIEWER_ENGINE); no timing assertions."""
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from multiprocessing import Pipe
+
+import numpy as np
+
+from attnviewer.engine.exports import ExportRequest
+from attnviewer.engine.wire import Receiver, Sender
+from attnviewer.engine.worker import Job
+from attnviewer.media.images import LoadedImage
+from attnviewer.settings import DecodeSettings
+
+
+def run_app(code: str) -> list[str]:
+    """`code` after a window on the sample models, in a fresh interpreter with the engine in its
+    own process; its printed lines."""
+    prelude = """
+import os, sys, tempfile
+from PySide6.QtCore import QSettings, QTimer
+from attnviewer.app import make_application
+from attnviewer.engine.process import start_early
+from attnviewer.resources import sample_dir
+from attnviewer.ui.main_window import MainWindow
+
+start_early()  # as the app's run() does, before the window
+app = make_application(["test"])
+window = MainWindow(settings=QSettings(tempfile.mkdtemp() + "/settings.ini", QSettings.Format.IniFormat))
+window.show()
+QTimer.singleShot(240000, app.quit)  # (a safety limit for a stuck run, never reached)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "ATTNVIEWER_ENGINE"}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    out = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout.strip().splitlines()
+
+
+def test_the_window_runs_no_model_and_never_imports_torch():
+    lines = run_app("""
+engine_pid = window.engine._host.popen.pid
+done = []
+
+def finished(job, slot, result):
+    done.append(result.text)
+    if len(done) == 1:
+        window.translate("the red circle is left of the blue square")
+    else:
+        done.append(window.engine.running())  # (quitting closes the window)
+        app.quit()
+
+window.engine.finished.connect(finished)
+window.engine.failed.connect(lambda job, slot, message: (print("failed:", message), app.quit()))
+window.open_file(str(sample_dir() / "shapes-1.png"))
+app.exec()
+alive = done[2]
+window.close()
+print(done[0]); print(done[1])
+print(engine_pid != os.getpid(), alive, "torch" in sys.modules, "attnviewer.pipeline" in sys.modules)
+print(window.engine.running())
+""")
+    caption, translation, facts, after_close = lines[-4:]
+    assert len(caption.split()) >= 3 and len(translation.split()) >= 3, lines
+    assert facts == "True True False False"  # another process; alive; no torch, no pipeline here
+    assert after_close == "False"  # closing the window ends the engine's process
+
+
+def test_an_engine_that_crashes_ends_its_job_with_a_message_and_the_next_input_works():
+    """A crash in the engine's process (a native library's fault, the out-of-memory killer) used to
+    end the app with everything on screen; now the job fails with one line, the words on screen
+    stay, and a new engine captions the next input."""
+    lines = run_app("""
+import signal
+state = window.sides["main"].state
+seen = []
+
+def finished(job, slot, result):
+    seen.append(("finished", result.text))
+    if len(seen) == 1:  # the second image: its engine is killed once it has read it
+        window.open_file(str(sample_dir() / "shapes-2.png"))
+    else:
+        app.quit()
+
+def read(job, slot, media):
+    if len(seen) == 1 and media.path.endswith("shapes-2.png"):
+        os.kill(window.engine._host.popen.pid, signal.SIGKILL)
+
+def failed(job, slot, message):
+    seen.append(("failed", message))
+    on_screen = state.result.text if state.result else None
+    seen.append(("on screen", on_screen))
+    window.open_file(str(sample_dir() / "shapes-3.png"))
+
+window.engine.finished.connect(finished)
+window.engine.failed.connect(failed)
+window.engine.media_ready.connect(read)
+window.open_file(str(sample_dir() / "shapes-1.png"))
+app.exec()
+for what, text in seen:
+    print(what + ": " + str(text))
+print("banner: " + window.last_error)
+window.close()
+""")
+    said = dict(line.split(": ", 1) for line in lines[-5:])
+    assert said["failed"].startswith("the engine stopped unexpectedly (exit code -9)"), lines
+    assert "Traceback" not in "\n".join(lines)
+    assert said["banner"] == said["failed"]
+    first = lines[-5].split(": ", 1)[1]
+    assert said["on screen"] == first  # the first caption stayed
+    assert len(said["finished"].split()) >= 3  # the last line: the third image, captioned by a new engine
+
+
+def test_an_input_sent_again_reaches_the_window_as_the_same_object():
+    """The engine hands back the very input it read when a job re-reads it unchanged (a re-run with
+    other settings); the window keeps its panes for the same object, so identity must cross."""
+    ours, theirs = Pipe()
+    sender, receiver = Sender(theirs), Receiver()
+    image = LoadedImage("a.png", np.zeros((4, 4, 3), np.uint8), (4, 4))
+    other = LoadedImage("b.png", np.zeros((4, 4, 3), np.uint8), (4, 4))
+    got = []
+    for media in (image, image, other, image):
+        sender.send("media_ready", 1, "main", media)
+        name, args = ours.recv()
+        got.append(receiver.args(args)[2])
+    assert got[0] is got[1] is got[3] and got[2] is not got[0]
+    assert got[2].path == "b.png" and got[0].path == "a.png"
+
+
+def test_a_job_or_an_export_crosses_without_its_cancel_event():
+    """Each process has its own cancel event: a job cancelled before it was sent arrives runnable
+    (the window sends "cancel" for it), and a lock never has to be pickled."""
+    job = Job(3, "caption", "a.png", "m", DecodeSettings("greedy"))
+    req = ExportRequest("figure", "out.png")
+    job.cancel.set()
+    req.cancel.set()
+    for item in (job, req):
+        copy = pickle.loads(pickle.dumps(item))
+        assert isinstance(copy.cancel, type(threading.Event())) and not copy.cancel.is_set()
+    assert pickle.loads(pickle.dumps(job)).settings == job.settings
+
+
+def test_the_engine_started_early_is_the_one_the_window_uses():
+    """The app starts the engine's process before it imports Qt and builds the window (torch's import
+    runs beside theirs); the window's engine takes that process instead of starting another."""
+    code = """
+from PySide6.QtCore import QCoreApplication
+from attnviewer.engine import process
+process.start_early()
+early = process._early[1].popen.pid
+from attnviewer.engine.engine import Engine
+app = QCoreApplication([])
+engine = Engine()
+print(engine._host.popen.pid == early, process._early is None)
+engine.shutdown()
+print(engine.running())
+"""
+    env = {k: v for k, v in os.environ.items() if k != "ATTNVIEWER_ENGINE"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["True", "True", "False"]
