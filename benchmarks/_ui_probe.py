@@ -18,10 +18,8 @@ baseline: the naive design: the GUI thread itself reads the input, imports torch
           every Step through the window's slots and redraw(), with processEvents() between steps
           (and not before the first: the window is first painted with the first word).
 --unshared: (engine, video) the window's player is opened without the packet index the engine
-          listed, so it lists the clip's packets again on its own thread, and starts its decoder
-          without waiting for the engine's loading of torch's libraries (a lock of its own, not
-          engine/loader_lock's): the design before the index was shared, for a before/after in
-          one invocation (the app has no such switch).
+          listed, so it lists the clip's packets again on its own thread: the design before the
+          index was shared, for a before/after in one invocation (the app has no such switch).
 --play:   (engine, video) once the caption is painted, the window's own video player (its video
           media pane's PlayerWidget) plays CLIP to its end at the file's rate, then the naive
           player of benchmarks/player.py (each frame decoded in the GUI thread's tick) plays it

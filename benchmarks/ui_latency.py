@@ -67,9 +67,8 @@ were doing meanwhile (it takes GIL turns itself: use it to explain gaps, not to 
 --no-play: skip the playback part of the video runs.
 --unshared: (video) a third design, alternating with the other two: the engine design as it was
 before the packet index was shared: the window's player opened without the index the engine
-listed while reading the clip, so it lists the clip's 15,000 packets again on its own thread, and
-its decoder starts without waiting for the engine's loading of torch's libraries (see
-engine/loader_lock.py); its column and the ratio shared / unshared say what the change did.
+listed while reading the clip, so it lists the clip's 15,000 packets again on its own thread;
+its column and the ratio shared / unshared say what the change did.
 --against TREE: (every kind) a third design, alternating with the others: the engine design of
 another checkout of the app (e.g. `git worktree add /tmp/before COMMIT`), run by that checkout's
 own probe with its own code; its column and the ratio now / before say what the changes between

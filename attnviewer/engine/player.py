@@ -38,7 +38,6 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from ..errors import MediaError, first_line
 from ..media.frames import PacketIndex, _open, _reason, index_packets
-from .loader_lock import LIBRARIES
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +92,7 @@ class _Reader:
         self.info = VideoInfo(str(self.path), float(times[-1] + 1 / fps), fps, index.frame_count, size, times)
         self.box = _open(self.path)
         self.stream = self.box.streams.video[0]
-        self._start_decoder(check)
+        self._start_decoder()
         self._frames = None  # the decoding iterator
         self.last: int | None = None  # index of the frame it decoded last
         self._cache: OrderedDict[int, object] = OrderedDict()
@@ -105,23 +104,13 @@ class _Reader:
         self._cache.clear()
         self.box.close()
 
-    def _start_decoder(self, check=lambda: None) -> None:
-        """Open the codec (it starts its threads) now, and not while the engine maps torch's
-        libraries: waiting for that on the loader lock, PyAV would hold the GIL (loader_lock.py).
-        check() runs while it waits, so a player closed meanwhile stops at once."""
-        try:
-            while not LIBRARIES.acquire(timeout=0.05):
-                check()
-        except BaseException:  # stopped while waiting
-            self.box.close()
-            raise
+    def _start_decoder(self) -> None:
+        """Open the codec (it starts its threads) now: a damaged stream says so here, in one line."""
         try:
             self.stream.codec_context.open(strict=False)
         except self._av.error.FFmpegError as e:
             self.box.close()
             raise MediaError(f"{self.path}: cannot decode its video stream ({_reason(e)})") from None
-        finally:
-            LIBRARIES.release()
 
     def frame_at(self, index: int, check=lambda: None):
         """The decoded frame `index` (an av.VideoFrame), from the cache or by decoding: forward

@@ -1,23 +1,18 @@
-"""Importing torch and the model code on the engine's threads without stalling the window; no Qt here.
+"""Importing torch and the model code on the engine's threads; no Qt here.
 
 One import at a time of torch and one of the model code (never a half-imported module handed to a
 second thread), each with the garbage collector paused and what it built frozen afterwards.
 
-Tried and measured (benchmarks/ui_latency.py, 3 alternated runs of each kind, 2 cores): importing
-torch on a thread of its own from the process's start, to overlap it with the window's start-up
-and the input's read. Mapping torch's libraries holds the C library's loader lock for 0.3-1 s, and
-whatever loads a library or starts a thread meanwhile waits for it holding the GIL: during the
-window's own imports, the window showed 1.1-1.7x later; during the input's read (PIL, PyAV) or
-the first paint of the image, the window stalled 80-800 ms. The first word came no sooner (ratios
-0.87-1.09). So the engine maps them after the input is read and shown, as before.
+History: with the engine on a thread of the window's process, importing torch from the process's
+start (to overlap it with the window's start-up) was measured and dropped: the libraries' mapping
+and the import's C initialisation held the window's GIL, and the window showed 1.1-1.7x later. In
+its own process (engine/host.py) the engine starts the import at once: the window does not feel it.
 """
 from __future__ import annotations
 
 import gc
 import os
 import threading
-
-from .loader_lock import LIBRARIES
 
 # What the engine imports for a first job of any kind: the checkpoint's header check (pydantic),
 # the models and the search; imported on the engine thread before its model loader thread starts, one
@@ -47,7 +42,8 @@ def load_torch_libraries() -> list[str]:
     """Map torch's shared libraries (libtorch_cpu and the rest, hundreds of MB) before `import
     torch`, through the C library's dlopen, which ctypes calls with the GIL released: their
     relocation and static constructors (0.3 s on a quiet machine, over 1 s on a loaded one) then
-    no longer stall the window, and the import finds them mapped. Same libraries, same order and
+    no longer stall the engine's other threads (the window's messages, the input's read), and
+    the import finds them mapped. Same libraries, same order and
     flags as torch's own import (its global dependencies, then its extension). Linux only; any
     failure is left to the import to report. Returns the paths mapped."""
     import ctypes
@@ -69,13 +65,12 @@ def load_torch_libraries() -> list[str]:
                       if (folder / f"_C{s}").exists()), None)
     wanted = [(folder / "lib" / "libtorch_global_deps.so", os.RTLD_GLOBAL | os.RTLD_NOW),
               (extension, sys.getdlopenflags())]
-    with LIBRARIES:  # no decoder starts its threads meanwhile (they would wait holding the GIL)
-        return [str(path) for path, flags in wanted if path is not None and dlopen(os.fsencode(path), flags)]
+    return [str(path) for path, flags in wanted if path is not None and dlopen(os.fsencode(path), flags)]
 
 
 def import_torch():
     """Import torch with the garbage collector paused: its import allocates so much that full
-    collections (100+ ms each, holding the GIL) would stall the window several times."""
+    collections (100+ ms each, holding the GIL) would stall the engine's other threads."""
     return quiet_import("torch", load_torch_libraries)
 
 
