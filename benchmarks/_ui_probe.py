@@ -575,23 +575,35 @@ memory: dict = {}
 
 
 def peak_rss_mb() -> float:
-    """The app's peak resident size so far, MB: this process's (Linux reports kB), and the engine's
-    process's as last read (engine_peak_mb)."""
+    """The app's peak resident size so far, MB: this process's, and the engine's process's as last
+    read (engine_peak_mb). Linux's VmHWM, not getrusage's ru_maxrss: that one starts from the
+    peak of the process this one was forked from (the benchmark's parent, hundreds of MB after a
+    few kinds' records), which a window without torch stays below."""
+    return _peak_mb("self") or resource_peak_mb()
+
+
+def resource_peak_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + memory.get("engine process", 0.0)
 
 
-def engine_peak_mb() -> float:
-    """The engine's process's peak resident size so far (VmHWM), MB; 0 where it runs on a thread."""
-    popen = getattr(getattr(window.engine, "_host", None), "popen", None)
+def _peak_mb(pid) -> float:
+    """A process's VmHWM in MB (0 where /proc cannot say); for "self", plus the engine's."""
     try:
-        status = Path(f"/proc/{popen.pid}/status").read_text()
-    except (AttributeError, OSError):
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
         return 0.0
     kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
-    memory["engine process"] = max(memory.get("engine process", 0.0), kb / 1024)
-    return memory["engine process"]
+    return kb / 1024 + (memory.get("engine process", 0.0) if pid == "self" and kb else 0.0)
+
+
+def engine_peak_mb() -> float:
+    """The engine's process's peak resident size so far, MB; 0 where it runs on a thread."""
+    popen = getattr(getattr(window.engine, "_host", None), "popen", None)
+    if popen is not None:
+        memory["engine process"] = max(memory.get("engine process", 0.0), _peak_mb(popen.pid))
+    return memory.get("engine process", 0.0)
 
 
 def play_all():

@@ -165,3 +165,50 @@ print(engine.running())
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == ["True", "True", "False"]
+
+
+def test_an_engine_that_cannot_start_fails_each_job_with_one_line_and_is_not_restarted():
+    """A broken installation (here: an interpreter that exits at once) must not start engines in a
+    loop: the first job, and each after it, fail with the one line that says so."""
+    code = """
+import sys, tempfile
+from PySide6.QtCore import QSettings, QTimer
+from attnviewer.app import make_application
+from attnviewer.engine import process
+from attnviewer.resources import sample_dir
+from attnviewer.ui.main_window import MainWindow
+
+started = []
+real = process._Process.__init__
+def counted(self, theirs):
+    started.append(1)
+    real(self, theirs)
+process._Process.__init__ = counted
+sys.executable = "/bin/false"  # the engine's interpreter
+app = make_application(["test"])
+window = MainWindow(settings=QSettings(tempfile.mkdtemp() + "/settings.ini", QSettings.Format.IniFormat))
+window.show()
+said = []
+
+def failed(job, slot, message):
+    said.append(message)
+    if len(said) == 1:
+        window.translate("the red circle is left of the blue square")
+    else:
+        app.quit()
+
+window.engine.failed.connect(failed)
+window.open_file(str(sample_dir() / "shapes-1.png"))
+QTimer.singleShot(60000, app.quit)
+app.exec()
+print(len(started)); print(said[0]); print(said[1]); print(window.last_error)
+window.close()
+"""
+    env = {k: v for k, v in os.environ.items() if k != "ATTNVIEWER_ENGINE"}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    started, first, second, banner = out.stdout.strip().splitlines()[-4:]
+    assert started == "1"
+    assert first == second == banner
+    assert first.startswith("the engine could not start (exit code 1)")

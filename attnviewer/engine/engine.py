@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import partial
 import time
 import weakref
 
-from PySide6.QtCore import QObject, QSocketNotifier, Signal
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
 
 from . import process
 from .exports import ExportRequest
@@ -66,6 +67,8 @@ class Engine(QObject):
         self.latest: dict[str, int] = {}  # slot -> newest job id
         self._closed = False
         self._reading = False
+        self._heard = False  # the engine has sent something (it started): see _lost
+        self.broken: str | None = None  # why the engine could not start: every job fails with it
         self._warmed = False
         self.finished.connect(self._warm_exports)
         self._start_host()
@@ -74,7 +77,7 @@ class Engine(QObject):
 
     def _start_host(self) -> None:
         self._conn, self._host = process.start(self.in_thread)
-        self._receiver = Receiver()
+        self._receiver, self._heard = Receiver(), False
         self._notifier = QSocketNotifier(self._conn.fileno(), QSocketNotifier.Type.Read, self)
         self._notifier.activated.connect(self._read)
         # If the window is never closed (the app quits, the interpreter exits), still stop it.
@@ -94,6 +97,7 @@ class Engine(QObject):
         try:
             while not self._closed and self._conn.poll() and time.monotonic() < until:
                 name, args = self._conn.recv()
+                self._heard = True
                 getattr(self, name).emit(*self._receiver.args(args))
         except (EOFError, OSError):
             self._lost()
@@ -102,22 +106,41 @@ class Engine(QObject):
 
     def _lost(self) -> None:
         """The engine's process ended by itself (a crash): its jobs end with a message, and a new
-        engine starts for what the window asks next (its models load again)."""
+        engine starts for what the window asks next (its models load again). One that ended before
+        it said anything could not start at all: another would end the same way, so every job
+        fails with that line instead (`broken`)."""
         if self._closed:
             return
         self._notifier.setEnabled(False)
         code = self._host.wait(1.0)
-        why = f"the engine stopped unexpectedly (exit code {code})" if code is not None else "the engine stopped unexpectedly"
-        log.error("%s", why)
+        said = f" (exit code {code})" if code is not None else ""
         running, self._running = self._running, {}
         self._finalizer.detach()
         self._conn.close()
-        self._start_host()
+        if self._heard:
+            why = f"the engine stopped unexpectedly{said}"
+            self._start_host()
+            then = "it has started again: try again"
+        else:
+            why = self.broken = f"the engine could not start{said}; its messages are in the terminal the app was started from"
+            self._closed = True
+            then = ""
+        log.error("%s", why)
         for slot, job in running.items():
-            if isinstance(job, ExportRequest):
-                self.export_failed.emit(job.id, f"{why}; try again")
-            else:
-                self.failed.emit(job.id, slot, f"{why}; it has started again: try again")
+            self._fail(job, slot, f"{why}; {then}" if then else why)
+
+    def _fail(self, job, slot: str, message: str) -> None:
+        if isinstance(job, ExportRequest):
+            self.export_failed.emit(job.id, message)
+        else:
+            self.failed.emit(job.id, slot, message)
+
+    def _refused(self, job, slot: str) -> bool:
+        """A job asked of an engine that could not start: it fails at once (after this call)."""
+        if self.broken is None:
+            return False
+        QTimer.singleShot(0, self, partial(self._fail, job, slot, self.broken))
+        return True
 
     def _send(self, name: str, *args) -> None:
         if self._closed:
@@ -134,6 +157,8 @@ class Engine(QObject):
         A preview supersedes the previous preview; an export can be stopped with cancel_export."""
         self._ids += 1
         request.id = self._ids
+        if self._refused(request, "export"):
+            return request.id
         if not request.preview and request.output != "open":
             self._running["export"] = request  # shutdown() cancels it with the caption jobs
         self._send("export", request)
@@ -171,6 +196,8 @@ class Engine(QObject):
                                dict(options or {}), probe=probe))
 
     def _start(self, job: Job) -> int:
+        if self._refused(job, job.slot):
+            return job.id
         self.cancel(job.slot)
         self._running[job.slot] = job
         self.latest[job.slot] = job.id
