@@ -12,9 +12,9 @@ COLLECT_MS = 100  # how often the GUI thread runs the garbage collector's young 
 
 def collect_on_gui_thread(app):
     """Python's garbage collector run by a timer of the GUI thread only. Automatic collections
-    run on whichever thread allocates: the engine's, mid-decode, where a full collection held the
-    GIL 100-170 ms (the window stalled with it) and freed Qt objects waiting in cycles on the wrong
-    thread. Here each tick collects the generations whose counts passed Python's own thresholds
+    run on whichever thread allocates (the video player's decoder; the engine's, when it ran in this
+    process: a full collection there held the GIL 100-170 ms mid-decode, the window stalled with
+    it) and free Qt objects waiting in cycles on the wrong thread. Here each tick collects the generations whose counts passed Python's own thresholds
     (pyqtgraph's GarbageCollector does the same). Not while a quiet import runs: what it built is
     frozen when it ends (gc.freeze: kept out of every collection), as is what start-up made, at
     the first tick (a first collection of it all took 60-90 ms): modules and the window live as
@@ -59,8 +59,8 @@ def make_application(argv: list[str] | None = None, collect: bool = True):
     `collect`: garbage collections on the GUI thread's timer only (collect_on_gui_thread)."""
     from PySide6.QtWidgets import QApplication
 
-    # Hand the GIL over more often than every 5 ms: the window stays smooth while the engine
-    # thread computes (throughput of the model barely changes).
+    # Hand the GIL over more often than every 5 ms: the window stays smooth while the video
+    # player's decoder (or an engine run on a thread: ATTNVIEWER_ENGINE=thread) works.
     sys.setswitchinterval(0.002)
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("attnviewer")
