@@ -129,7 +129,7 @@ def run(path: str | None = None, argv: list[str] | None = None, text: str | None
     check_display()
     from .engine.process import start_early
 
-    start_early()  # torch's import in the engine's process, beside the window's own start-up
+    start_early(path)  # torch's import in the engine's process, beside the window's own start-up
     app = make_application(argv)
     from .ui.main_window import MainWindow
 

@@ -129,7 +129,7 @@ try:  # as the app's run() does before it imports Qt: the engine's process start
 except ImportError:
     start_early = None
 if args.mode == "engine" and start_early is not None:
-    start_early()
+    start_early(None if args.kind == "translate" else args.source)  # (the file the app is started on)
     mark("engine_started")
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, Qt, QTimer, Slot  # noqa: E402
 

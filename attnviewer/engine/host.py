@@ -23,6 +23,7 @@ from .wire import Sender
 log = logging.getLogger(__name__)
 RECEIVER_THREAD = "attnviewer-engine-receiver"
 IMPORT_THREAD = "attnviewer-torch-import"
+FIRST_READ_WAIT_S = 3.0  # the longest torch's import waits for the read of a video the app started on
 
 
 class Host:
@@ -95,12 +96,16 @@ class Host:
                 self.live.pop(key, None)
 
 
-def serve(conn, ahead: threading.Thread | None = None) -> None:
+def serve(conn, ahead: threading.Thread | None = None, first_read: threading.Event | None = None) -> None:
     """The engine: receive on a thread, work on this one, until the window quits. `ahead`: the
     thread importing torch and the model code as the engine's process started; once it is done,
-    the window is told the devices torch offers."""
+    the window is told the devices torch offers. `first_read`: set once the first input is read
+    (or could not be)."""
     sender = Sender(conn)
     host = Host(sender)
+    if first_read is not None:
+        for name in ("media_ready", "failed"):
+            getattr(host.worker, name).connect(lambda *args: first_read.set())
     if ahead is not None:
         warnings.showwarning = partial(_tell_warning, sender)
         threading.Thread(target=_devices, args=(ahead, host.worker), daemon=True).start()
@@ -108,9 +113,10 @@ def serve(conn, ahead: threading.Thread | None = None) -> None:
     host.work()
 
 
-def _import_ahead() -> None:
+def _import_ahead(first_read: threading.Event) -> None:
     from .torch_import import import_model_code, import_torch
 
+    first_read.wait(FIRST_READ_WAIT_S)
     try:
         _leave_a_core(import_torch())
         import_model_code()
@@ -157,21 +163,34 @@ READING = ("attnviewer.engine.worker", "attnviewer.engine.probes", "attnviewer.d
 
 
 def main(argv: list[str]) -> None:
-    """`python -m attnviewer.engine.host FD`: the engine's process, FD its end of the connection.
-    What reading needs is imported first (READING); then torch's import starts on a thread of its
-    own, and the engine serves the window beside it."""
+    """`python -m attnviewer.engine.host FD [FIRST]`: the engine's process, FD its end of the
+    connection, FIRST the file the window opens first if the app was started on one. What reading
+    needs is imported first (READING); then torch's import starts on a thread of its own, and the
+    engine serves the window beside it. Only if FIRST is a video does the import wait for its read
+    (FIRST_READ_WAIT_S at most): PyAV hands the interpreter's lock back and forth at every packet
+    and frame, and beside the import's long C stretches a 10-minute clip took 2.5 s to read
+    instead of 0.15 s; an image or a sentence is read as fast beside it."""
     import importlib
+
+    from multiprocessing.connection import Connection
 
     for name in READING:
         try:
             importlib.import_module(name)
         except ImportError:  # (reading an input of that kind will say so)
             log.debug("importing %s ahead failed", name, exc_info=True)
-    ahead = threading.Thread(target=_import_ahead, name=IMPORT_THREAD, daemon=True)
+    first_read = threading.Event()
+    if len(argv) < 2 or not _is_video(argv[1]):
+        first_read.set()
+    ahead = threading.Thread(target=_import_ahead, args=(first_read,), name=IMPORT_THREAD, daemon=True)
     ahead.start()
-    from multiprocessing.connection import Connection
+    serve(Connection(int(argv[0])), ahead, first_read)
 
-    serve(Connection(int(argv[0])), ahead)
+
+def _is_video(path: str) -> bool:
+    from ..kinds import KINDS
+
+    return path.lower().endswith(KINDS["video"].suffixes)
 
 
 if __name__ == "__main__":

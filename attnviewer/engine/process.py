@@ -22,9 +22,9 @@ def in_thread() -> bool:
     return os.environ.get(HOST_ENV) == "thread"
 
 
-def start(thread: bool) -> "tuple[Connection, _Process | _Thread]":
+def start(thread: bool, first: str | None = None) -> "tuple[Connection, _Process | _Thread]":
     """The window's end of the connection, and the engine at the other end (the one start_early
-    started, if any)."""
+    started, if any). `first`: the input the window will open first, if known (see host.main)."""
     global _early
     if not thread and _early is not None:
         started, _early = _early, None
@@ -34,26 +34,29 @@ def start(thread: bool) -> "tuple[Connection, _Process | _Thread]":
     if thread:
         return here, _Thread(Connection(theirs.detach()))
     try:
-        return here, _Process(theirs)
+        return here, _Process(theirs, first)
     finally:
         theirs.close()  # the engine's process holds its own copy: its end closes when it ends
 
 
-def start_early() -> None:
-    """Start the engine's process now, for the window made next (its engine takes it)."""
+def start_early(first: str | None = None) -> None:
+    """Start the engine's process now, for the window made next (its engine takes it); `first`:
+    the file the window will open first (the app's command line), if any."""
     global _early
     if _early is None and not in_thread():
-        _early = start(thread=False)
+        _early = start(thread=False, first=first)
 
 
 class _Process:
-    """The engine in a process of its own: `python -m attnviewer.engine.host FD`, FD its end of the
-    connection (not multiprocessing's spawn: that runs the starting program's main module again)."""
+    """The engine in a process of its own: `python -m attnviewer.engine.host FD [FIRST]`, FD its end
+    of the connection (not multiprocessing's spawn: that runs the starting program's main module
+    again)."""
 
-    def __init__(self, theirs: socket.socket):
+    def __init__(self, theirs: socket.socket, first: str | None = None):
         package_parent = str(Path(__file__).resolve().parents[2])  # (attnviewer run from a checkout)
         path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
-        self.popen = subprocess.Popen([sys.executable, "-m", "attnviewer.engine.host", str(theirs.fileno())],
+        argv = [sys.executable, "-m", "attnviewer.engine.host", str(theirs.fileno())] + ([first] if first else [])
+        self.popen = subprocess.Popen(argv,
                                       pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
                                       env=dict(os.environ, PYTHONPATH=path))
 
