@@ -19,9 +19,9 @@ from attnviewer.media.images import LoadedImage
 from attnviewer.settings import DecodeSettings
 
 
-def run_app(code: str) -> list[str]:
+def run_app(code: str, cwd=None) -> list[str]:
     """`code` after a window on the sample models, in a fresh interpreter with the engine in its
-    own process; its printed lines."""
+    own process (started from the folder `cwd`); its printed lines."""
     prelude = """
 import os, sys, tempfile
 from PySide6.QtCore import QSettings, QTimer
@@ -38,7 +38,8 @@ QTimer.singleShot(240000, app.quit)  # (a safety limit for a stuck run, never re
 """
     env = {k: v for k, v in os.environ.items() if k != "ATTNVIEWER_ENGINE"}
     env["QT_QPA_PLATFORM"] = "offscreen"
-    out = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=300, env=env)
+    out = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=300, env=env,
+                         cwd=cwd)
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout.strip().splitlines()
 
@@ -180,9 +181,9 @@ from attnviewer.ui.main_window import MainWindow
 
 started = []
 real = process._Process.__init__
-def counted(self, theirs):
+def counted(self, *args):
     started.append(1)
-    real(self, theirs)
+    real(self, *args)
 process._Process.__init__ = counted
 sys.executable = "/bin/false"  # the engine's interpreter
 app = make_application(["test"])
@@ -236,3 +237,130 @@ def test_torch_waits_for_the_read_of_a_video_the_app_starts_on_and_for_nothing_e
     ours.send(("quit", ()))
     server.join(30)
     assert not server.is_alive()
+
+
+def test_a_module_in_the_folder_the_app_starts_from_does_not_replace_one_in_the_engine(tmp_path):
+    """`python -m` puts the current folder first on the module path: a user's torch.py (or
+    signal.py, queue.py) there was imported by the engine instead of the real one."""
+    (tmp_path / "torch.py").write_text("raise ImportError('the folder the app was started from')\n")
+    lines = run_app("""
+def done(job, slot, result):
+    print("caption: " + result.text); app.quit()
+
+window.engine.finished.connect(done)
+window.engine.failed.connect(lambda job, slot, message: (print("failed: " + message), app.quit()))
+window.open_file(str(sample_dir() / "shapes-1.png"))
+app.exec()
+window.close()
+""", cwd=tmp_path)
+    assert lines[-1].startswith("caption: ") and len(lines[-1].split()) >= 4, lines
+
+
+def test_what_was_asked_of_a_crashed_engine_is_answered(tmp_path):
+    """A preview, a result opened and a caption asked just as the engine died each get their one
+    line (the Export dialog's "rendering…" and the status bar's "opening…" waited for ever)."""
+    lines = run_app("""
+import signal
+from attnviewer.engine.exports import ExportRequest
+answers = []
+
+def captioned(job, slot, result):
+    if answers:
+        return
+    answers.append("caption")
+    window.engine.export(ExportRequest("figure", preview=True))  # never answered: the engine is dead
+    window.engine.open_result("%s")
+    os.kill(window.engine._host.popen.pid, signal.SIGKILL)
+
+window.engine.finished.connect(captioned)
+window.engine.preview_failed.connect(lambda i, m: answers.append("preview: " + m))
+window.engine.export_failed.connect(lambda i, m: answers.append("open: " + m))
+window.open_file(str(sample_dir() / "shapes-1.png"))
+
+def check():
+    if len(answers) >= 3:
+        app.quit()
+    else:
+        QTimer.singleShot(50, check)
+
+check()
+app.exec()
+for a in answers:
+    print(a)
+window.close()
+""" % (tmp_path / "result.json"))
+    said = {line.split(": ", 1)[0]: line.split(": ", 1)[-1] for line in lines[-3:]}
+    assert set(said) == {"caption", "preview", "open"}, lines
+    assert said["preview"].startswith("the engine stopped unexpectedly") and said["open"] == said["preview"]
+
+
+def test_ctrl_c_in_the_terminal_leaves_the_engine_to_the_window():
+    """Ctrl+C reaches every process of the terminal's group: the engine printed a KeyboardInterrupt
+    and died (the window then said it stopped unexpectedly)."""
+    lines = run_app("""
+import signal, time
+said = []
+
+def captioned(job, slot, result):
+    said.append(result.text)
+    if len(said) == 1:
+        os.kill(window.engine._host.popen.pid, signal.SIGINT)
+        QTimer.singleShot(500, lambda: window.open_file(str(sample_dir() / "shapes-2.png")))
+    else:
+        app.quit()
+
+window.engine.finished.connect(captioned)
+window.engine.failed.connect(lambda job, slot, message: (said.append("failed: " + message), app.quit()))
+window.open_file(str(sample_dir() / "shapes-1.png"))
+app.exec()
+print(len(said), said[-1])
+window.close()
+""")
+    assert lines[-1].startswith("2 ") and "failed" not in lines[-1], lines
+
+
+def test_a_request_that_cannot_be_pickled_fails_with_one_line(qtbot):
+    """What cannot cross to the engine (here a probe holding a lambda) fails at once in one line
+    instead of leaving its job running for ever."""
+    from attnviewer.engine.engine import Engine
+
+    engine = Engine(in_thread=True)
+    try:
+        with qtbot.waitSignal(engine.failed, timeout=10000) as failed:
+            job = engine.probe("caption", "a.png", "caption-shapes", DecodeSettings("greedy"), probe=lambda: None)
+        assert failed.args[0] == job and failed.args[2].startswith("could not hand this to the engine (")
+        assert job not in engine._open and "whatif" not in engine._running
+    finally:
+        engine.shutdown()
+
+
+def test_a_slot_running_a_nested_event_loop_does_not_spin_the_engines_reader(qtbot):
+    """A slot of an engine signal that runs a nested event loop (a dialog's exec) had the socket
+    notifier fire over and over with the message still unread: 100% of a core."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from attnviewer.engine.engine import Engine
+
+    engine = Engine(in_thread=True)
+    calls = []
+    real = engine._read
+
+    def counted():
+        calls.append(1)
+        real()
+
+    engine._notifier.activated.disconnect()
+    engine._notifier.activated.connect(counted)
+
+    def nested(*args):
+        loop = QEventLoop()
+        QTimer.singleShot(300, loop.quit)
+        loop.exec()
+
+    engine.status.connect(nested)
+    try:
+        with qtbot.waitSignal(engine.failed, timeout=20000):
+            engine.submit("translate", "", "translate-sov", DecodeSettings("greedy"))  # status, then failed
+        assert len(calls) < 50, len(calls)
+    finally:
+        engine.shutdown()

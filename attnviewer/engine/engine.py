@@ -24,11 +24,16 @@ from . import process
 from .exports import ExportRequest
 from .worker import WHATIF, Job
 from .wire import Receiver
+from ..errors import first_line
 from ..settings import DecodeSettings
 
 log = logging.getLogger(__name__)
 QUIT_WAIT_S = 3.0  # how long shutdown waits for the engine to stop before ending its process
 READ_SLICE_S = 0.008  # the longest one read of the engine's messages keeps the GUI thread
+# The last message of an item (a job, an export, a preview): after it, a crash has nothing to fail.
+FINAL = {"finished": "job", "failed": "job", "probed": "job", "exported": "export", "export_failed": "export",
+         "export_cancelled": "export", "result_opened": "export", "preview_ready": "preview",
+         "preview_failed": "preview"}
 WARM_UP_DELAY_MS = 2000  # after the first caption: the export look-ups wait until the window has painted it
 __all__ = ["Engine", "WHATIF"]
 
@@ -64,6 +69,7 @@ class Engine(QObject):
         self.in_thread = process.in_thread() if in_thread is None else in_thread
         self._ids = 0
         self._running: dict[str, Job | ExportRequest] = {}  # slot (or "export") -> its newest job
+        self._open: dict[int, tuple[str, str]] = {}  # id -> (job, export or preview; slot): no answer yet
         self.latest: dict[str, int] = {}  # slot -> newest job id
         self._closed = False
         self._reading = False
@@ -89,20 +95,33 @@ class Engine(QObject):
 
     def _read(self) -> None:
         """The engine's messages, as the signals of the same names (for at most READ_SLICE_S: the
-        rest at the next turn of the event loop, which calls again while any are waiting)."""
+        rest at the next turn of the event loop, which calls again while any are waiting). The
+        notifier is off meanwhile: a slot that runs a nested event loop would have it fire
+        without end."""
         if self._reading or self._closed:
             return
         self._reading = True
+        self._notifier.setEnabled(False)
         until = time.monotonic() + READ_SLICE_S
         try:
             while not self._closed and self._conn.poll() and time.monotonic() < until:
-                name, args = self._conn.recv()
+                try:
+                    name, args = self._conn.recv()
+                except (EOFError, OSError):
+                    raise
+                except Exception:  # a message that does not unpickle here: dropped, said in the log
+                    log.exception("a message from the engine could not be read")
+                    continue
                 self._heard = True
+                if name in FINAL:
+                    self._open.pop(args[0], None)
                 getattr(self, name).emit(*self._receiver.args(args))
         except (EOFError, OSError):
             self._lost()
         finally:
             self._reading = False
+            if not self._closed:
+                self._notifier.setEnabled(True)
 
     def _lost(self) -> None:
         """The engine's process ended by itself (a crash): its jobs end with a message, and a new
@@ -114,7 +133,7 @@ class Engine(QObject):
         self._notifier.setEnabled(False)
         code = self._host.wait(1.0)
         said = f" (exit code {code})" if code is not None else ""
-        running, self._running = self._running, {}
+        items, self._open, self._running = self._open, {}, {}
         self._finalizer.detach()
         self._conn.close()
         if self._heard:
@@ -126,29 +145,47 @@ class Engine(QObject):
             self._closed = True
             then = ""
         log.error("%s", why)
-        for slot, job in running.items():
-            self._fail(job, slot, f"{why}; {then}" if then else why)
+        for key, (what, slot) in items.items():
+            self._fail(key, what, slot, f"{why}; {then}" if then else why)
 
-    def _fail(self, job, slot: str, message: str) -> None:
-        if isinstance(job, ExportRequest):
-            self.export_failed.emit(job.id, message)
+    def _fail(self, key: int, what: str, slot: str, message: str) -> None:
+        """An item's failure, as the signal its asker waits for."""
+        if what == "preview":
+            self.preview_failed.emit(key, message)
+        elif what == "export":
+            self.export_failed.emit(key, message)
         else:
-            self.failed.emit(job.id, slot, message)
+            self.failed.emit(key, slot, message)
 
-    def _refused(self, job, slot: str) -> bool:
-        """A job asked of an engine that could not start: it fails at once (after this call)."""
+    def _ask(self, key: int, what: str, slot: str, item) -> bool:
+        """Send a job, an export or a preview, recorded until its last message comes; where that
+        cannot be (an engine that could not start, an item that does not pickle) it fails at once
+        (after this call, as an answer would). False then."""
         if self.broken is None:
-            return False
-        QTimer.singleShot(0, self, partial(self._fail, job, slot, self.broken))
-        return True
+            if what == "preview":  # (a newer preview supersedes it: no answer will come)
+                self._open = {k: v for k, v in self._open.items() if v[0] != "preview"}
+            self._open[key] = (what, slot)
+            error = self._send(what if what != "preview" else "export", item)
+            if error is None:
+                return True
+            self._open.pop(key, None)
+        else:
+            error = self.broken
+        QTimer.singleShot(0, self, partial(self._fail, key, what, slot, error))
+        return False
 
-    def _send(self, name: str, *args) -> None:
+    def _send(self, name: str, *args) -> str | None:
+        """None, or why the message could not be sent (one line)."""
         if self._closed:
-            return
+            return self.broken or "the engine has stopped"
         try:
             self._conn.send((name, args))
         except (OSError, ValueError):  # the engine is gone: _read says so
             log.debug("the engine did not take %s", name)
+        except Exception as e:  # (something in it that cannot be pickled)
+            log.exception("could not send %s to the engine", name)
+            return f"could not hand this to the engine ({type(e).__name__}: {first_line(e)})"
+        return None
 
     # -- what the window asks --------------------------------------------------------------------
 
@@ -157,11 +194,9 @@ class Engine(QObject):
         A preview supersedes the previous preview; an export can be stopped with cancel_export."""
         self._ids += 1
         request.id = self._ids
-        if self._refused(request, "export"):
-            return request.id
-        if not request.preview and request.output != "open":
+        if self._ask(request.id, "preview" if request.preview else "export", "export", request) \
+                and not request.preview and request.output != "open":
             self._running["export"] = request  # shutdown() cancels it with the caption jobs
-        self._send("export", request)
         return request.id
 
     def cancel_export(self, request_id: int | None = None) -> None:
@@ -196,12 +231,10 @@ class Engine(QObject):
                                dict(options or {}), probe=probe))
 
     def _start(self, job: Job) -> int:
-        if self._refused(job, job.slot):
-            return job.id
         self.cancel(job.slot)
-        self._running[job.slot] = job
         self.latest[job.slot] = job.id
-        self._send("job", job)
+        if self._ask(job.id, "job", job.slot, job):
+            self._running[job.slot] = job
         return job.id
 
     def warm(self) -> None:
@@ -218,6 +251,8 @@ class Engine(QObject):
     def cancel(self, slot: str = "main") -> None:
         job = self._running.pop(slot, None)
         if job is not None:
+            if isinstance(job, Job):
+                self._open.pop(job.id, None)  # (a cancelled job says nothing more; an export says so)
             self._send("cancel", job.id)
 
     def stop(self) -> None:
@@ -225,6 +260,7 @@ class Engine(QObject):
         for slot, job in list(self._running.items()):
             if slot != "export":
                 self._running.pop(slot)
+                self._open.pop(job.id, None)
                 self._send("stop", job.id)
 
     def shutdown(self) -> None:

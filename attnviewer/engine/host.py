@@ -23,6 +23,7 @@ from .wire import Sender
 log = logging.getLogger(__name__)
 RECEIVER_THREAD = "attnviewer-engine-receiver"
 IMPORT_THREAD = "attnviewer-torch-import"
+ORPHAN_EXIT_S = 2.0  # after the window quit (or died), the engine's process ends within this
 FIRST_READ_WAIT_S = 3.0  # the longest torch's import waits for the read of a video the app started on
 
 
@@ -38,14 +39,17 @@ class Host:
         self.todo: queue.Queue = queue.Queue()
         self.live: dict[int, object] = {}  # id -> a queued or running Job or ExportRequest
 
-    def receive(self, conn) -> None:
-        """The window's messages until it quits or its end of the connection closes."""
+    def receive(self, conn, orphaned=None) -> None:
+        """The window's messages until it quits or its end of the connection closes; then
+        `orphaned()`, if given."""
         while True:
             try:
                 name, args = conn.recv()
             except (EOFError, OSError):  # the window's process is gone: stop too
                 name, args = "quit", ()
             if not self.handle(name, *args):
+                if orphaned is not None:
+                    orphaned()
                 return
 
     def handle(self, name: str, *args) -> bool:
@@ -109,8 +113,17 @@ def serve(conn, ahead: threading.Thread | None = None, first_read: threading.Eve
     if ahead is not None:
         warnings.showwarning = partial(_tell_warning, sender)
         threading.Thread(target=_devices, args=(ahead, host.worker), daemon=True).start()
-    threading.Thread(target=host.receive, args=(conn,), name=RECEIVER_THREAD, daemon=True).start()
+    orphaned = _exit_soon if ahead is not None else None  # (the engine's own process only)
+    threading.Thread(target=host.receive, args=(conn, orphaned), name=RECEIVER_THREAD, daemon=True).start()
     host.work()
+
+
+def _exit_soon() -> None:
+    """The window quit or is gone: what does not stop at a cancel (a model's load, a figure being
+    drawn, a masking probe) must not go on for nobody, on every core but one."""
+    timer = threading.Timer(ORPHAN_EXIT_S, os._exit, (0,))
+    timer.daemon = True
+    timer.start()
 
 
 def _import_ahead(first_read: threading.Event) -> None:
@@ -171,9 +184,11 @@ def main(argv: list[str]) -> None:
     and frame, and beside the import's long C stretches a 10-minute clip took 2.5 s to read
     instead of 0.15 s; an image or a sentence is read as fast beside it."""
     import importlib
+    import signal
 
     from multiprocessing.connection import Connection
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the terminal is the window's to handle
     for name in READING:
         try:
             importlib.import_module(name)

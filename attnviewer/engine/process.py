@@ -47,18 +47,28 @@ def start_early(first: str | None = None) -> None:
         _early = start(thread=False, first=first)
 
 
+# The engine's interpreter runs this: not `-m`, which puts the folder the app was started from first
+# on the module path (a user's signal.py or queue.py there replaced the standard one in the engine).
+BOOT = "import sys; del sys.path[0]; from attnviewer.engine.host import main; main(sys.argv[1:])"
+
+
 class _Process:
-    """The engine in a process of its own: `python -m attnviewer.engine.host FD [FIRST]`, FD its end
-    of the connection (not multiprocessing's spawn: that runs the starting program's main module
-    again)."""
+    """The engine in a process of its own: attnviewer.engine.host's main(FD [FIRST]), FD its end of
+    the connection (not multiprocessing's spawn: that runs the starting program's main module
+    again). The same attnviewer as the window's: its folder goes first on the module path, unless it
+    is where installed packages are found anyway (ahead of the standard library, they could hide
+    a part of it)."""
 
     def __init__(self, theirs: socket.socket, first: str | None = None):
-        package_parent = str(Path(__file__).resolve().parents[2])  # (attnviewer run from a checkout)
-        path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
-        argv = [sys.executable, "-m", "attnviewer.engine.host", str(theirs.fileno())] + ([first] if first else [])
-        self.popen = subprocess.Popen(argv,
-                                      pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
-                                      env=dict(os.environ, PYTHONPATH=path))
+        import site
+
+        package_parent = str(Path(__file__).resolve().parents[2])
+        installed = {str(Path(p).resolve()) for p in site.getsitepackages() + [site.getusersitepackages()]}
+        env = dict(os.environ)
+        if package_parent not in installed:  # (a checkout, or an editable install)
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
+        argv = [sys.executable, "-c", BOOT, str(theirs.fileno())] + ([first] if first else [])
+        self.popen = subprocess.Popen(argv, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env)
 
     def alive(self) -> bool:
         return self.popen.poll() is None

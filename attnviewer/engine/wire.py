@@ -15,8 +15,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-SENT_KEPT = 4  # inputs the engine's side remembers having sent (the window's side keeps more)
-RECEIVED_KEPT = 16
+SENT_KEPT = 4  # inputs the engine's side remembers having sent, and so refers back to
+RECEIVED_KEPT = SENT_KEPT  # (more would only keep inputs no longer shown: 2048 px images, 12 MB each)
 
 
 class Cancellable:
