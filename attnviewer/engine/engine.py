@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import threading
 from functools import partial
-import time
 import weakref
 
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
@@ -29,7 +28,6 @@ from ..settings import DecodeSettings
 
 log = logging.getLogger(__name__)
 QUIT_WAIT_S = 3.0  # how long shutdown waits for the engine to stop before ending its process
-READ_SLICE_S = 0.008  # the longest one read of the engine's messages keeps the GUI thread
 # The last message of an item (a job, an export, a preview): after it, a crash has nothing to fail.
 FINAL = {"finished": "job", "failed": "job", "probed": "job", "exported": "export", "export_failed": "export",
          "export_cancelled": "export", "result_opened": "export", "preview_ready": "preview",
@@ -94,30 +92,26 @@ class Engine(QObject):
         return self._host.alive()
 
     def _read(self) -> None:
-        """The engine's messages, as the signals of the same names (for at most READ_SLICE_S: the
-        rest at the next turn of the event loop, which calls again while any are waiting). The
-        notifier is off meanwhile: a slot that runs a nested event loop would have it fire
-        without end."""
+        """One message of the engine, as the signal of the same name; the next at the next turn of
+        the event loop (the notifier fires again while any wait), so that timers and paints run
+        between two (as they did between queued signals: several read at once, with their slots,
+        were 10-48 ms of GUI work in one turn). The notifier is off meanwhile: a slot that runs a
+        nested event loop would have it fire without end."""
         if self._reading or self._closed:
             return
         self._reading = True
         self._notifier.setEnabled(False)
-        until = time.monotonic() + READ_SLICE_S
         try:
-            while not self._closed and self._conn.poll() and time.monotonic() < until:
-                try:
-                    name, args = self._conn.recv()
-                except (EOFError, OSError):
-                    raise
-                except Exception:  # a message that does not unpickle here: dropped, said in the log
-                    log.exception("a message from the engine could not be read")
-                    continue
+            if self._conn.poll():
+                name, args = self._conn.recv()
                 self._heard = True
                 if name in FINAL:
                     self._open.pop(args[0], None)
                 getattr(self, name).emit(*self._receiver.args(args))
         except (EOFError, OSError):
             self._lost()
+        except Exception:  # a message that does not unpickle here: dropped, said in the log
+            log.exception("a message from the engine could not be read")
         finally:
             self._reading = False
             if not self._closed:

@@ -625,7 +625,7 @@ class MainWindow(QMainWindow):
 
     @Slot(int, str, object)
     def on_media_ready(self, job: int, slot: str, media) -> None:
-        self._show_read(job, slot, media)
+        self._holding_player(partial(self._show_read, job, slot, media))  # (a clip's strip and player open)
 
     def _show_read(self, job: int, slot: str, media) -> None:
         side = self.sides.get(slot)
@@ -869,10 +869,16 @@ class MainWindow(QMainWindow):
         """Every column's words (and the media pane's), with the video player's decoder held until
         they are painted: a redraw seeks the player, and its decoding shared the GUI thread's
         interpreter lock with the redraw's paint."""
+        self._holding_player(self._draw_words)
+
+    def _holding_player(self, draw) -> None:
+        """draw(), with the video player's decoder held until what it changed is painted (its
+        decoding takes turns with the GUI thread for the interpreter's lock: a clip's first paint
+        took 30 ms of wall time for 14 ms of work)."""
         self._idle.clear()
         self._redraws += 1
         try:
-            self._draw_words()
+            draw()
         finally:
             if self._unpainted() or self.isMinimized():  # no paint comes
                 self._release_words(self._redraws)
