@@ -200,6 +200,12 @@ def main(argv: list[str]) -> None:
     ahead = threading.Thread(target=_import_ahead, args=(first_read,), name=IMPORT_THREAD, daemon=True)
     ahead.start()
     serve(Connection(int(argv[0])), ahead, first_read)
+    # Its work is done and said: end here, without the interpreter's teardown, where a C++ thread
+    # of torch's or OpenCV's, still joinable, aborted the process ("terminate called without an
+    # active exception", exit code -6) after an image or a video.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _is_video(path: str) -> bool:
