@@ -36,7 +36,8 @@ window = MainWindow(settings=QSettings(tempfile.mkdtemp() + "/settings.ini", QSe
 window.show()
 QTimer.singleShot(240000, app.quit)  # (a safety limit for a stuck run, never reached)
 """
-    env = {k: v for k, v in os.environ.items() if k != "ATTNVIEWER_ENGINE"}
+    # (and without the suite's OMP_NUM_THREADS: the engine sets its torch's threads itself)
+    env = {k: v for k, v in os.environ.items() if k not in ("ATTNVIEWER_ENGINE", "OMP_NUM_THREADS")}
     env["QT_QPA_PLATFORM"] = "offscreen"
     out = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=300, env=env,
                          cwd=cwd)
