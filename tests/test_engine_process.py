@@ -271,9 +271,9 @@ def captioned(job, slot, result):
     if answers:
         return
     answers.append("caption")
-    window.engine.export(ExportRequest("figure", preview=True))  # never answered: the engine is dead
+    os.kill(window.engine._host.popen.pid, signal.SIGKILL)  # before the engine could answer them:
+    window.engine.export(ExportRequest("figure", preview=True))
     window.engine.open_result("%s")
-    os.kill(window.engine._host.popen.pid, signal.SIGKILL)
 
 window.engine.finished.connect(captioned)
 window.engine.preview_failed.connect(lambda i, m: answers.append("preview: " + m))
