@@ -36,10 +36,16 @@ window = MainWindow(settings=QSettings(tempfile.mkdtemp() + "/settings.ini", QSe
 window.show()
 QTimer.singleShot(240000, app.quit)  # (a safety limit for a stuck run, never reached)
 """
-    # (and without the suite's OMP_NUM_THREADS: the engine sets its torch's threads itself)
+    return run_fresh(prelude + code, cwd=cwd)
+
+
+def run_fresh(code: str, timeout: float = 300, cwd=None) -> list[str]:
+    """`code` in a fresh interpreter set up as the app is (the engine in its own process; without
+    the suite's OMP_NUM_THREADS: the engine sets its torch's threads itself), offscreen; its
+    printed lines."""
     env = {k: v for k, v in os.environ.items() if k not in ("ATTNVIEWER_ENGINE", "OMP_NUM_THREADS")}
     env["QT_QPA_PLATFORM"] = "offscreen"
-    out = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=300, env=env,
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env,
                          cwd=cwd)
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout.strip().splitlines()
@@ -165,10 +171,7 @@ print(engine._host.popen.pid == early, process._early is None)
 engine.shutdown()
 print(engine.running())
 """
-    env = {k: v for k, v in os.environ.items() if k != "ATTNVIEWER_ENGINE"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.split() == ["True", "True", "False"]
+    assert run_fresh(code, timeout=120) == ["True True", "False"]
 
 
 def test_an_engine_that_cannot_start_fails_each_job_with_one_line_and_is_not_restarted():
@@ -208,11 +211,7 @@ app.exec()
 print(len(started)); print(said[0]); print(said[1]); print(window.last_error)
 window.close()
 """
-    env = {k: v for k, v in os.environ.items() if k != "ATTNVIEWER_ENGINE"}
-    env["QT_QPA_PLATFORM"] = "offscreen"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
-    assert out.returncode == 0, out.stderr[-3000:]
-    started, first, second, banner = out.stdout.strip().splitlines()[-4:]
+    started, first, second, banner = run_fresh(code, timeout=120)[-4:]
     assert started == "1"
     assert first == second == banner
     assert first.startswith("the engine could not start (exit code 1)")

@@ -29,9 +29,8 @@ from ..settings import DecodeSettings
 log = logging.getLogger(__name__)
 QUIT_WAIT_S = 3.0  # how long shutdown waits for the engine to stop before ending its process
 # The last message of an item (a job, an export, a preview): after it, a crash has nothing to fail.
-FINAL = {"finished": "job", "failed": "job", "probed": "job", "exported": "export", "export_failed": "export",
-         "export_cancelled": "export", "result_opened": "export", "preview_ready": "preview",
-         "preview_failed": "preview"}
+FINAL = {"finished", "failed", "probed", "exported", "export_failed", "export_cancelled", "result_opened",
+         "preview_ready", "preview_failed"}
 WARM_UP_DELAY_MS = 2000  # after the first caption: the export look-ups wait until the window has painted it
 __all__ = ["Engine", "WHATIF"]
 
@@ -70,8 +69,6 @@ class Engine(QObject):
         self._open: dict[int, tuple[str, str]] = {}  # id -> (job, export or preview; slot): no answer yet
         self.latest: dict[str, int] = {}  # slot -> newest job id
         self._closed = False
-        self._reading = False
-        self._heard = False  # the engine has sent something (it started): see _lost
         self.broken: str | None = None  # why the engine could not start: every job fails with it
         self._warmed = False
         self.finished.connect(self._warm_exports)
@@ -81,7 +78,8 @@ class Engine(QObject):
 
     def _start_host(self) -> None:
         self._conn, self._host = process.start(self.in_thread)
-        self._receiver, self._heard = Receiver(), False
+        self._receiver = Receiver()
+        self._heard = False  # the engine has sent something (it started): see _lost
         self._notifier = QSocketNotifier(self._conn.fileno(), QSocketNotifier.Type.Read, self)
         self._notifier.activated.connect(self._read)
         # If the window is never closed (the app quits, the interpreter exits), still stop it.
@@ -96,10 +94,9 @@ class Engine(QObject):
         the event loop (the notifier fires again while any wait), so that timers and paints run
         between two (as they did between queued signals: several read at once, with their slots,
         were 10-48 ms of GUI work in one turn). The notifier is off meanwhile: a slot that runs a
-        nested event loop would have it fire without end."""
-        if self._reading or self._closed:
+        nested event loop would have it fire without end (and call this again within itself)."""
+        if self._closed:
             return
-        self._reading = True
         self._notifier.setEnabled(False)
         try:
             if self._conn.poll():
@@ -113,7 +110,6 @@ class Engine(QObject):
         except Exception:  # a message that does not unpickle here: dropped, said in the log
             log.exception("a message from the engine could not be read")
         finally:
-            self._reading = False
             if not self._closed:
                 self._notifier.setEnabled(True)
 

@@ -209,9 +209,9 @@ def main(argv: list[str]) -> None:
 
 
 def _is_video(path: str) -> bool:
-    from ..kinds import KINDS
+    from ..kinds import VIDEO, for_file
 
-    return path.lower().endswith(KINDS["video"].suffixes)
+    return for_file(path) is VIDEO  # (as the window will open it: by suffix, else by its first bytes)
 
 
 if __name__ == "__main__":
