@@ -28,10 +28,10 @@ from PySide6.QtCore import QSettings, QTimer
 from attnviewer.app import make_application
 from attnviewer.engine.process import start_early
 from attnviewer.resources import sample_dir
-from attnviewer.ui.main_window import MainWindow
 
 start_early()  # as the app's run() does, before the window
 app = make_application(["test"])
+from attnviewer.ui.main_window import MainWindow
 window = MainWindow(settings=QSettings(tempfile.mkdtemp() + "/settings.ini", QSettings.Format.IniFormat))
 window.show()
 QTimer.singleShot(240000, app.quit)  # (a safety limit for a stuck run, never reached)
@@ -62,6 +62,8 @@ def finished(job, slot, result):
         window.translate("the red circle is left of the blue square")
     else:
         done.append(window.engine.running())  # (quitting closes the window)
+        done.append((os.getpriority(os.PRIO_PROCESS, engine_pid) > os.getpriority(os.PRIO_PROCESS, 0),
+                     sys.modules.get("cuda.bindings.runtime") is not None))
         app.quit()
 
 window.engine.finished.connect(finished)
@@ -72,11 +74,15 @@ alive = done[2]
 window.close()
 print(done[0]); print(done[1])
 print(engine_pid != os.getpid(), alive, "torch" in sys.modules, "attnviewer.pipeline" in sys.modules)
+print(*done[3])
 print(window.engine.running(), window.engine._host.popen.returncode)
 """)
-    caption, translation, facts, after_close = lines[-4:]
+    caption, translation, facts, priority, after_close = lines[-5:]
     assert len(caption.split()) >= 3 and len(translation.split()) >= 3, lines
     assert facts == "True True False False"  # another process; alive; no torch, no pipeline here
+    # the engine yields the processor to the window (which draws first where both want a core), and
+    # the window has not loaded CUDA's bindings (pyqtgraph's, for GPU arrays it never has)
+    assert priority == "True False"
     # closing the window ends the engine's process, cleanly (an image's job left a C++ thread of
     # torch's or OpenCV's that aborted the interpreter's teardown: exit code -6)
     assert after_close == "False 0"

@@ -3,9 +3,12 @@ painted directly, a medium's panes built ahead in pieces, torch's libraries load
 released. Real widgets offscreen, a real subprocess for torch; no timing assertions."""
 import subprocess
 import sys
+import time
+from functools import partial
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QTimer
 
 from attnviewer.media.frames import read_clip
 from attnviewer.resources import sample_dir
@@ -99,6 +102,37 @@ def test_a_videos_panes_are_built_before_its_first_word(qtbot, window):
     with qtbot.waitSignal(player.opened, timeout=10_000):
         pane.player.open(CLIP)
     assert player._decoders[-1].thread is thread and len(player._decoders) == 1
+
+
+def test_a_timer_due_while_a_pane_is_built_runs_before_the_next_piece(qtbot, window):
+    """The pieces built ahead leave the event loop's due timers (the video player's next frame)
+    their turn between two pieces: the next piece used to be due before the piece it followed ran,
+    so it ran straight after, a second piece in the same gap."""
+    ran = []
+
+    def piece(name):
+        ran.append(name)
+        if name == "first":
+            time.sleep(0.005)
+            QTimer.singleShot(2, lambda: ran.append("timer"))  # due during the piece (0 ms: a posted event)
+            time.sleep(0.005)
+
+    window._pane_steps = [partial(piece, "first"), partial(piece, "second")]
+    window._build_panes_ahead()
+    qtbot.waitUntil(lambda: len(ran) == 3, timeout=5_000)
+    assert ran == ["first", "timer", "second"]
+
+
+def test_a_sentences_box_is_built_before_its_attention_panes(qtbot, window):
+    """The sentence is read at once: its box (the media pane) is the first piece built ahead,
+    so the input shows without building it in the same turn as the read."""
+    main = window.sides["main"]
+    window._prepare_panes("text")
+    built = []
+    while window._pane_steps:  # the pieces in their order, one at a time
+        window._pane_steps.pop(0)()
+        built.append(("text" in window.media_panes, "text" in main.panes))
+    assert (True, False) in built and built[-1] == (True, True)
 
 
 def test_torch_libraries_load_before_torch_is_imported():

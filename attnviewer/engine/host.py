@@ -25,6 +25,7 @@ RECEIVER_THREAD = "attnviewer-engine-receiver"
 IMPORT_THREAD = "attnviewer-torch-import"
 ORPHAN_EXIT_S = 2.0  # after the window quit (or died), the engine's process ends within this
 FIRST_READ_WAIT_S = 3.0  # the longest torch's import waits for the read of a video the app started on
+ENGINE_NICE = 10  # how far the engine's process stands back for the window's (os.nice)
 
 
 class Host:
@@ -189,6 +190,7 @@ def main(argv: list[str]) -> None:
     from multiprocessing.connection import Connection
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the terminal is the window's to handle
+    _behind_the_window()
     for name in READING:
         try:
             importlib.import_module(name)
@@ -206,6 +208,17 @@ def main(argv: list[str]) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def _behind_the_window() -> None:
+    """The engine's process yields the processor to the window's: where both want a core (two
+    cores, torch computing on one, anything else running), the scheduler gave the window's redraws
+    and paints their turn late (a redraw of 6 ms of work took 20-40 ms). Nice values count
+    within the user's session on most desktops, so other programs keep their share."""
+    try:
+        os.nice(ENGINE_NICE)
+    except OSError:  # (not allowed here: the engine runs as before)
+        log.debug("lowering the engine's priority failed", exc_info=True)
 
 
 def _is_video(path: str) -> bool:

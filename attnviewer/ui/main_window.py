@@ -410,16 +410,17 @@ class MainWindow(QMainWindow):
     def _prepare_panes(self, medium: str) -> None:
         """What to build of a medium's panes before its first word, one piece per event-loop turn
         (_build_panes_ahead): their modules (then the modules a pane module lists in PRELOAD),
-        each column's attention pane, the media pane. All at once at the first word, a video's
-        took ~80 ms of GUI-thread CPU."""
+        the media pane (the input shows in it once read: a sentence is read at once), each
+        column's attention pane. All at once at the first word, a video's took ~80 ms of GUI-thread
+        CPU."""
         if medium in self.media_panes and all(medium in s.panes for s in self._active_sides()):
             self._pane_steps = []  # another medium's pieces: this input need not wait for them
             return
         names = list(dict.fromkeys(f"{__package__}.{spec.split(':')[0]}"
                                    for spec in (VIEWS[medium].media, VIEWS[medium].attention)))
         steps = [partial(self._import_step, n) for n in names]
-        self._pane_steps = steps + [partial(side.pane, medium) for side in self._active_sides()] \
-            + [partial(self.media_pane, medium)]
+        self._pane_steps = steps + [partial(self.media_pane, medium)] \
+            + [partial(side.pane, medium) for side in self._active_sides()]
 
     def _build_panes_ahead(self) -> None:
         """Build the prepared pieces, one per turn of the event loop, while the engine reads the input
@@ -442,9 +443,11 @@ class MainWindow(QMainWindow):
         if not self._pane_steps:
             self._building = False
             return
-        step = self._pane_steps.pop(0)
-        QTimer.singleShot(1, self, self._next_pane_step)
-        step()
+        try:
+            self._pane_steps.pop(0)()
+        finally:  # due after this piece, not before it: timers that fell due while it was built
+            # (the player's next frame) go first, instead of the next piece straight after it
+            QTimer.singleShot(1, self, self._next_pane_step)
 
     # -- opening things --------------------------------------------------------------------------
 
