@@ -135,6 +135,23 @@ def test_a_sentences_box_is_built_before_its_attention_panes(qtbot, window):
     assert (True, False) in built and built[-1] == (True, True)
 
 
+def test_a_panes_first_drawing_is_rehearsed_once_its_panes_are_built(window, monkeypatch):
+    """A pane module's warm_up() (the image's: its first map of a process cost 5.5 ms of the first
+    word's redraw, OpenCV and numpy used for the first time) is the last piece built ahead."""
+    from attnviewer.ui import attention_pane, overlay, video_panes
+
+    main = window.sides["main"]
+    seen = []
+    monkeypatch.setattr(video_panes, "warm_up", lambda: seen.append("video" in main.panes), raising=False)
+    window._prepare_panes("video")
+    while window._pane_steps:
+        window._pane_steps.pop(0)()
+    assert seen == [True]
+    overlay.lookup_table.cache_clear()
+    attention_pane.warm_up()  # the image's: a map drawn with the default look
+    assert overlay.lookup_table.cache_info().currsize == 1
+
+
 def test_torch_libraries_load_before_torch_is_imported():
     """In a fresh interpreter: the libraries are mapped, no torch module is imported yet, and
     torch then imports and computes."""

@@ -411,8 +411,8 @@ class MainWindow(QMainWindow):
         """What to build of a medium's panes before its first word, one piece per event-loop turn
         (_build_panes_ahead): their modules (then the modules a pane module lists in PRELOAD),
         the media pane (the input shows in it once read: a sentence is read at once), each
-        column's attention pane. All at once at the first word, a video's took ~80 ms of GUI-thread
-        CPU."""
+        column's attention pane, then a pane module's warm_up(), if it has one. All at once at
+        the first word, a video's took ~80 ms of GUI-thread CPU."""
         if medium in self.media_panes and all(medium in s.panes for s in self._active_sides()):
             self._pane_steps = []  # another medium's pieces: this input need not wait for them
             return
@@ -432,7 +432,10 @@ class MainWindow(QMainWindow):
     def _import_step(self, name: str) -> None:
         from importlib import import_module
 
-        self._pane_steps[:0] = [partial(import_module, m) for m in getattr(import_module(name), "PRELOAD", ())]
+        module = import_module(name)
+        self._pane_steps[:0] = [partial(import_module, m) for m in getattr(module, "PRELOAD", ())]
+        if hasattr(module, "warm_up"):  # what its first word draws for the first time, once the panes are there
+            self._pane_steps.append(module.warm_up)
 
     def _unpainted(self) -> bool:
         """Shown but not exposed yet: the window's first paint is still to come."""
