@@ -145,6 +145,21 @@ def test_an_input_sent_again_reaches_the_window_as_the_same_object():
     assert got[2].path == "b.png" and got[0].path == "a.png"
 
 
+def test_a_beam_tree_crosses_with_its_words_but_without_the_models_vocabulary():
+    """Every beam search sends its tree to the window; the model's vocabulary (50,000 words) went
+    with it each time, to be unpickled on the GUI thread."""
+    from attnviewer.whatif.tree import BeamTree
+
+    tree = BeamTree([f"word{i}" for i in range(50_000)])
+    scores = np.log(np.array([[0.6, 0.3]], np.float32))
+    tree.expand(0, [0], 2, scores, np.zeros((1, 2), int), np.array([[7, 49_999]]), None,
+                np.zeros((1, 2), bool), [[0, 1]])
+    sent = pickle.dumps(tree)
+    assert len(sent) < 5_000
+    got = pickle.loads(sent)
+    assert [(n.word, n.word_id, n.state) for n in got.of(0)] == [("word7", 7, "kept"), ("word49999", 49_999, "kept")]
+
+
 def test_a_job_or_an_export_crosses_without_its_cancel_event():
     """Each process has its own cancel event: a job cancelled before it was sent arrives runnable
     (the window sends "cancel" for it), and a lock never has to be pickled."""

@@ -47,6 +47,11 @@ class BeamTree:
         self.slots: dict[int, list[int | None]] = {}  # input -> the node each beam slot continues
         self.first_item = 0  # set by pipeline.run_all for each batch of inputs
 
+    def __getstate__(self):
+        """Sent to the window without the vocabulary: each node has its word already, and a
+        50,000-word vocabulary was 0.43 MB to unpickle on the GUI thread (7 ms) with every search."""
+        return {**self.__dict__, "vocab": None}
+
     @classmethod
     def for_model(cls, model, settings) -> "BeamTree":
         """A recorder ranking finished nodes as the search will: the settings' length penalty, or
