@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -102,6 +103,41 @@ def temporary_beside(out: Path, suffix: str = ".part") -> str:
         raise OutputError(write_problem(out, e)) from None
     os.close(fd)
     return tmp
+
+
+# the temporary names of temporary_beside (.NAME.XXXXXXXX.part) and of an output set
+# (.NAME.XXXXXXXX.part.SUFFIX, a writer's own temporary inside it included)
+TEMP_NAME = re.compile(r"^\.(?P<name>.+?)\.[A-Za-z0-9_]{8}\.part(\.[A-Za-z0-9]{1,5})?$")
+
+
+def temporary_target(name: str) -> str:
+    """The output a temporary of ours is for (a writer's temporary inside a set's is unwrapped)."""
+    m = TEMP_NAME.match(name)
+    while m:
+        name = m.group("name")
+        m = TEMP_NAME.match(name)
+    return name
+
+
+def remove_temporaries(folder: Path, wanted) -> int:
+    """Remove our temporaries from `folder` where wanted(name, target) says so (name: what the
+    temporary's own name wraps; target: the output it is for); how many were removed."""
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for e in entries:
+        m = TEMP_NAME.match(e.name)
+        if not m or not wanted(m.group("name"), temporary_target(e.name)):
+            continue
+        try:
+            if e.is_file(follow_symlinks=False):
+                os.unlink(e.path)
+                removed += 1
+        except OSError:
+            pass
+    return removed
 
 
 def write_problem(out: Path, e: OSError) -> str:

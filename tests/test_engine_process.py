@@ -313,6 +313,45 @@ window.close()
     assert said["preview"].startswith("the engine stopped unexpectedly") and said["open"] == said["preview"]
 
 
+def test_an_export_cut_short_by_a_crashed_engine_leaves_no_temporary_file(tmp_path):
+    """The writer's hidden temporary (.NAME.XXXXXXXX.part) beside the target stayed when the
+    engine died mid-export; the window now removes it, and the target is not made."""
+    (tmp_path / "out").mkdir()
+    lines = run_app("""
+import signal
+from attnviewer.engine.exports import ExportRequest
+from attnviewer.kinds.base import WriteOptions
+out = "%s"
+answers = []
+
+def captioned(job, slot, result):
+    if not answers:
+        answers.append("caption")
+        window.engine.export(ExportRequest("animation", out, window.shown, result,
+                                           opts=WriteOptions(frame_size=2048)))
+
+def progress(i, done, total):
+    if answers == ["caption"]:  # a frame is drawn: its temporary is there
+        answers.append("frame")
+        print("during:", sorted(os.listdir(os.path.dirname(out))))
+        os.kill(window.engine._host.popen.pid, signal.SIGKILL)
+
+window.engine.finished.connect(captioned)
+window.engine.export_progress.connect(progress)
+window.engine.exported.connect(lambda i, path: (answers.append("exported"), app.quit()))
+window.engine.export_failed.connect(lambda i, m: (answers.append("failed: " + m), app.quit()))
+window.open_file(str(sample_dir() / "shapes-1.png"))
+app.exec()
+print(answers[-1])
+print("after:", sorted(os.listdir(os.path.dirname(out))))
+window.close()
+""" % (tmp_path / "out" / "words.gif"))
+    during, said, after = lines[-3:]
+    assert during.startswith("during: ['.words.gif.") and ".part" in during, lines
+    assert said.startswith("failed: the engine stopped unexpectedly"), lines
+    assert after == "after: []"
+
+
 def test_ctrl_c_in_the_terminal_leaves_the_engine_to_the_window():
     """Ctrl+C reaches every process of the terminal's group: the engine printed a KeyboardInterrupt
     and died (the window then said it stopped unexpectedly)."""

@@ -33,8 +33,6 @@ rerun with any number of ranks continues where the last stopped, as above.
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import signal
 import sys
 import time
@@ -43,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import MediaError, OutputError, SettingsError, first_line, printable
+from ..files import remove_temporaries
 from ..media.images import IMAGE_SUFFIXES
 from ..torchrun import World, rank_device, world_from_env
 from ..types import model_label
@@ -90,11 +89,6 @@ class Item:
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program is, so that it stops as on Ctrl-C (temporary files removed)."""
-
-
-# the temporary names of files.atomic_path (.NAME.XXXXXXXX.part) and of an output set
-# (.NAME.XXXXXXXX.part.SUFFIX, a writer's own temporary inside it included)
-_TEMP_NAME = re.compile(r"^\.(?P<name>.+?)\.[A-Za-z0-9_]{8}\.part(\.[A-Za-z0-9]{1,5})?$")
 
 
 def input_stamp(image: Path) -> dict:
@@ -150,36 +144,11 @@ def made_from_other(it: Item) -> str | None:
     return None
 
 
-def _target(name: str) -> str:
-    """The output a temporary of ours is for (a writer's temporary inside a set's is unwrapped)."""
-    m = _TEMP_NAME.match(name)
-    while m:
-        name = m.group("name")
-        m = _TEMP_NAME.match(name)
-    return name
-
-
 def remove_stale_temporaries(outdir: Path, suffixes, only: set[str] | None = None) -> int:
     """Remove `.<name>.XXXXXXXX.part` files of ours (an output suffix in <name>) from OUTDIR;
     with `only`, just those for the outputs so named (the others may be another rank's, live)."""
-    removed = 0
-    try:
-        entries = list(os.scandir(outdir))
-    except OSError:
-        return 0
-    for e in entries:
-        m = _TEMP_NAME.match(e.name)
-        if not m or not any(s in m.group("name").lower() for s in suffixes):
-            continue
-        if only is not None and _target(e.name) not in only:
-            continue
-        try:
-            if e.is_file(follow_symlinks=False):
-                os.unlink(e.path)
-                removed += 1
-        except OSError:
-            pass
-    return removed
+    return remove_temporaries(outdir, lambda name, target: any(s in name.lower() for s in suffixes)
+                              and (only is None or target in only))
 
 
 def _on_sigterm(signum, frame):

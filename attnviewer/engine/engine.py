@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from functools import partial
 import weakref
+from functools import partial
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
 
@@ -24,6 +25,7 @@ from .exports import ExportRequest
 from .worker import WHATIF, Job
 from .wire import Receiver
 from ..errors import first_line
+from ..files import remove_temporaries
 from ..settings import DecodeSettings
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ class Engine(QObject):
         self._ids = 0
         self._running: dict[str, Job | ExportRequest] = {}  # slot (or "export") -> its newest job
         self._open: dict[int, tuple[str, str]] = {}  # id -> (job, export or preview; slot): no answer yet
+        self._writing: dict[int, str] = {}  # export id -> the file it writes, until its last message
         self.latest: dict[str, int] = {}  # slot -> newest job id
         self._closed = False
         self.broken: str | None = None  # why the engine could not start: every job fails with it
@@ -104,6 +107,7 @@ class Engine(QObject):
                 self._heard = True
                 if name in FINAL:
                     self._open.pop(args[0], None)
+                    self._writing.pop(args[0], None)
                 getattr(self, name).emit(*self._receiver.args(args))
         except (EOFError, OSError):
             self._lost()
@@ -124,6 +128,9 @@ class Engine(QObject):
         code = self._host.wait(1.0)
         said = f" (exit code {code})" if code is not None else ""
         items, self._open, self._running = self._open, {}, {}
+        for path in map(Path, self._writing.values()):  # their writer died before it removed them
+            remove_temporaries(path.parent, lambda name, target, out=path.name: target == out)
+        self._writing = {}
         self._finalizer.detach()
         self._conn.close()
         if self._heard:
@@ -187,6 +194,7 @@ class Engine(QObject):
         if self._ask(request.id, "preview" if request.preview else "export", "export", request) \
                 and not request.preview and request.output != "open":
             self._running["export"] = request  # shutdown() cancels it with the caption jobs
+            self._writing[request.id] = request.path
         return request.id
 
     def cancel_export(self, request_id: int | None = None) -> None:
