@@ -97,7 +97,7 @@ def test_changing_the_lens_redraws_every_word_without_a_job(qtbot, window, sampl
         expected, sink = places.maps(word.heads, Lens(0, 1))
         np.testing.assert_allclose(shown.attention, expected, atol=1e-6)
         assert shown.sink == pytest.approx(float(sink))
-    assert side.attention.strip._keys != before_strip  # every thumbnail drawn again
+    qtbot.waitUntil(lambda: side.attention.strip._keys != before_strip, timeout=5000)  # every thumbnail again
     assert "layer 1 of 2, head 2" in side.lens_controls.info.text()
     assert "layer 1 of 2, head 2" in window.status_label.text()
     # the words themselves keep the pipeline's default lens: going back shows the first map again

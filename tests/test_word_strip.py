@@ -55,8 +55,8 @@ def test_clicking_a_words_picture_says_which_word(qtbot, make, strip):
 
 def test_many_changed_pictures_are_listed_at_once_and_drawn_over_the_next_turns(qtbot):
     """A final hypothesis (or another look) changes every word's picture: the words are all listed
-    at once, a few pictures drawn in this turn of the event loop and the rest in the next ones,
-    never all in one turn of the GUI thread."""
+    at once, and the pictures drawn over the next turns of the event loop, a few a turn, never all
+    in one turn of the GUI thread nor in the turn of the redraw that lists them."""
     from attnviewer.ui.attention_pane import PICTURES_PER_TURN
 
     from attnviewer.ui.attention_pane import THUMB
@@ -71,6 +71,8 @@ def test_many_changed_pictures_are_listed_at_once_and_drawn_over_the_next_turns(
     strip = pane.strip
     drawn = lambda: sum(key is not None for key in strip._keys)  # noqa: E731
     assert [strip.item(i).text() for i in range(strip.count())] == [w.token for w in many]
+    assert drawn() == 0
+    strip._draw_rest()  # (the next turn's)
     assert drawn() == PICTURES_PER_TURN
     qtbot.waitUntil(lambda: drawn() == len(many), timeout=5000)
     # each word keeps a picture's room, side by side (listed before its picture, it was laid out
