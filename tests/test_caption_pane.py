@@ -26,3 +26,21 @@ def test_a_hypothesis_scored_near_zero_shows_0_000_not_minus_zero(qtbot):
     hyps = [hyp("a", -0.0001), hyp("b", -1.23456)]
     pane.show_hypotheses(hyps, 0)
     assert [pane.hypotheses.item(i).text().split()[0] for i in range(2)] == ["0.000", "-1.235"]
+
+
+def test_a_word_streamed_in_writes_its_own_item_and_leaves_the_others(qtbot):
+    """While the model writes, each redraw wrote the whole token list again (2-4 ms of the GUI
+    thread per redraw); now only a new or changed word is written, and a beam's revision shows."""
+    pane = CaptionPane()
+    qtbot.addWidget(pane)
+    words = [Step(i, t, i, 0.5, [(t, 0.5)], np.full(3, 1 / 3)) for i, t in enumerate(["a", "red", "dot"])]
+    pane.show_words(words[:2], 1)
+    first = pane.tokens.item(0)
+    pane.show_words(words, 2)
+    assert pane.tokens.item(0) is first
+    assert [pane.tokens.item(i).text() for i in range(3)] == ["a\n0.50", "red\n0.50", "dot\n0.50"]
+    revised = [words[0], Step(1, "blue", 9, 0.25, [("blue", 0.25)], np.full(3, 1 / 3))]
+    pane.show_words(revised, 1)
+    assert [pane.tokens.item(i).text() for i in range(pane.tokens.count())] == ["a\n0.50", "blue\n0.25"]
+    assert pane.tokens.item(0) is first and "blue: probability 0.250" in pane.tokens.item(1).toolTip()
+    assert pane.token_texts() == ["a", "blue"]

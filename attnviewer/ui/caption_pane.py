@@ -101,7 +101,7 @@ class CaptionPane(QWidget):
         rows = self.fontMetrics().height() + 4  # a row of the lists, with its padding
         for view in (self.alternatives, self.hypotheses):  # the top words and hypotheses: six rows at least
             view.setMinimumHeight(LIST_ROWS * rows + 2 * view.frameWidth() + self.alternatives.header().sizeHint().height())
-        self._shown: list[tuple[str, float]] = []
+        self._shown: list[tuple[Step, tuple]] = []  # per token item: the step it shows, and what of it
 
     def set_title(self, title: str) -> None:
         self._title = title
@@ -131,19 +131,26 @@ class CaptionPane(QWidget):
         self.note.setVisible(bool(note))
 
     def show_words(self, words: list[Step], current: int) -> None:
-        """Rebuild the tokens only when they changed; move the highlight to the current word."""
-        shown = [(w.token, w.prob) for w in words]  # (not rounded here: 0.72537 shows 0.73, as everywhere)
-        if shown != self._shown:
-            self._shown = shown
-            self.tokens.clear()
-            for (token, prob), step in zip(shown, words):
-                item = QListWidgetItem(f"{token}\n{prob:.2f}")
+        """Write the words that changed (while the model writes: the newest), not the whole list
+        again; move the highlight to the current word."""
+        for i, step in enumerate(words):
+            shown = (step.token, step.prob, step.entropy)  # (a step's map is fixed: the same step, the same tip)
+            if i < len(self._shown) and self._shown[i][0] is step and self._shown[i][1] == shown:
+                continue
+            if i < self.tokens.count():
+                item = self.tokens.item(i)
+            else:
+                item = QListWidgetItem()
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                sure = "" if step.entropy is None else f"; entropy of the words {step.entropy:.2f}"
-                item.setToolTip(f"{token}: probability {prob:.3f}{sure}; of its attention {step.attention_entropy:.2f} "
-                                "(nats; View → What if… lists them all)")
-                item.setSizeHint(QSize(max(44, 9 * len(token) + 16), 40))
                 self.tokens.addItem(item)
+            item.setText(f"{step.token}\n{step.prob:.2f}")  # (not rounded before: 0.72537 shows 0.73, as everywhere)
+            sure = "" if step.entropy is None else f"; entropy of the words {step.entropy:.2f}"
+            item.setToolTip(f"{step.token}: probability {step.prob:.3f}{sure}; of its attention "
+                            f"{step.attention_entropy:.2f} (nats; View → What if… lists them all)")
+            item.setSizeHint(QSize(max(44, 9 * len(step.token) + 16), 40))
+        while self.tokens.count() > len(words):
+            self.tokens.takeItem(self.tokens.count() - 1)
+        self._shown = [(step, (step.token, step.prob, step.entropy)) for step in words]
         if 0 <= current < self.tokens.count():
             self.tokens.setCurrentRow(current)
             self.tokens.scrollToItem(self.tokens.item(current))
@@ -181,4 +188,4 @@ class CaptionPane(QWidget):
         self.remove.setEnabled(bool(branches) and selected >= len(hyps))  # (the branches follow the hypotheses)
 
     def token_texts(self) -> list[str]:
-        return [t for t, _ in self._shown]
+        return [step.token for step, _ in self._shown]
