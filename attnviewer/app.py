@@ -59,10 +59,6 @@ def make_application(argv: list[str] | None = None, collect: bool = True):
     `collect`: garbage collections on the GUI thread's timer only (collect_on_gui_thread)."""
     from PySide6.QtWidgets import QApplication
 
-    from .engine.process import in_thread
-
-    if not in_thread():  # (an engine on a thread of this process runs torch here: its CUDA may need them)
-        without_cuda_bindings()
     # Hand the GIL over more often than every 5 ms: the window stays smooth while the video
     # player's decoder (or an engine run on a thread: ATTNVIEWER_ENGINE=thread) works.
     sys.setswitchinterval(0.002)
@@ -127,14 +123,6 @@ def route_warnings(window):
     if engine is not None:  # the engine's process sends its warnings as lines
         engine.warned.connect(lambda text: (log.warning("warning: %s", text), bridge.show(text)))
     return bridge
-
-
-def without_cuda_bindings() -> None:
-    """pyqtgraph imports CUDA's runtime bindings, where torch's CUDA build installed them, to draw
-    arrays that live on a GPU: the window's process has none (its engine runs the models), and the
-    import was 110 ms of its start-up and 12 MB. None in sys.modules fails that import, as where
-    the bindings are absent (pyqtgraph then draws from memory, as it does here anyway)."""
-    sys.modules.setdefault("cuda.bindings.runtime", None)
 
 
 def run(path: str | None = None, argv: list[str] | None = None, text: str | None = None) -> int:

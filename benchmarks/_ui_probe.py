@@ -183,8 +183,8 @@ timed(caption_pane.CaptionPane, "show_hypotheses", "caption.show_hypotheses (bea
 timed(attention_pane.AttentionPane, "show_word", "attention.show_word (overlay)")
 timed(attention_pane.AttentionPane, "show_strip", "attention.show_strip (thumbnail strip)")
 timed(attention_pane.AttentionPane, "set_image", "attention.set_image")
-timed(views.ImageView, "set_image", "view.set_image (pyqtgraph setImage, photo)")
-timed(views.OverlayView, "set_overlay", "view.set_overlay (pyqtgraph setImage, overlay)")
+timed(views.ImageView, "set_image", "view.set_image (photo)")
+timed(views.OverlayView, "set_overlay", "view.set_overlay (map)")
 timed(attention_pane, "overlay_rgba", "overlay_rgba (map -> RGBA)")
 timed(attention_pane, "blend", "blend (thumbnail)")
 timed(attention_pane, "to_pixmap", "to_pixmap (thumbnail)")
@@ -286,9 +286,7 @@ sys.meta_path.insert(0, AfterImport({
 for _name in ("attnviewer.ui.video_panes", "attnviewer.ui.text_panes", "attnviewer.engine.player",
               "attnviewer.ui.player_widget", "attnviewer.media.frames"):
     assert _name not in sys.modules, f"{_name} imported before the probe could instrument it"
-import pyqtgraph  # noqa: E402
-
-timed(pyqtgraph.GraphicsView, "paintEvent", "pyqtgraph view paintEvent")
+timed(views.ImageView, "paintEvent", "image view paintEvent")
 
 
 

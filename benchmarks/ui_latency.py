@@ -822,8 +822,8 @@ def main(argv: list[str] | None = None) -> int:
     pyside = version("PySide6_Essentials") if version("PySide6_Essentials") != "?" else version("PySide6")
     print(f"kinds: {', '.join(asked)}; {args.runs} runs of each design{' (--quick)' if args.quick else ''}"
           f"{'; torch imported before the input opens (--warm)' if args.warm else ''}")
-    print(f"Python {platform.python_version()}, PySide6 {pyside}, pyqtgraph "
-          f"{version('pyqtgraph')}, torch {version('torch')}; {os.cpu_count()} CPUs, "
+    print(f"Python {platform.python_version()}, PySide6 {pyside}, torch {version('torch')}; "
+          f"{os.cpu_count()} CPUs, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, QT_QPA_PLATFORM=offscreen")
     print(f"at the start: {load()}")
     print("times from start: from the parent's time.time() just before spawning each child process\n")

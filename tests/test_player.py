@@ -342,7 +342,7 @@ def widget(qtbot):
 
 
 def shown_index(w) -> int | None:
-    image = w.view.image_item.image
+    image = w.view.image
     return None if image is None else index_of(image)
 
 

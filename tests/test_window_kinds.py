@@ -359,11 +359,11 @@ def test_a_new_image_resets_the_view(qtbot, window, samples, tmp_path):
     caption_done(qtbot, window, big)
     caption_done(qtbot, window, samples[1])
     view = window.sides["main"].attention.view
-    (x0, x1), (y0, y1) = view.view.viewRange()
+    (x0, x1), (y0, y1) = view.view_range()
     h, w = window.shown.rgb.shape[:2]
     assert min(x1 - x0, y1 - y0) < 1.2 * max(w, h)  # fitted to the new image (the view keeps its aspect)
     assert max(x1 - x0, y1 - y0) < 1600 / 2  # not the old photo's range
-    assert view.overlay is not None and view.overlay_item.mapRectToParent(view.overlay_item.boundingRect()).width() == w
+    assert view.overlay is not None and view.overlay_rect().width() == w
 
 
 def test_captions_and_hypotheses_are_not_clipped_in_compare_at_1280x800(qtbot, window, samples):

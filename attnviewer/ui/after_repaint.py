@@ -11,8 +11,8 @@ class AfterRepaint(QObject):
     repaint (its UpdateRequest: every widget changed is painted in it) that comes after the events
     already queued, or at once when the window is hidden (no repaint comes; one shown but not yet
     exposed, its first paint to come, is waited for: whoever waits on fn sets its own limit). Those events go
-    first because a change asks for its repaint through them (pyqtgraph's scene update is a queued
-    call): a repaint already under way would paint without it. A posted event of lower priority
+    first because a change can ask for its repaint through them (a queued call, as pyqtgraph's
+    scene did): a repaint already under way would paint without it. A posted event of lower priority
     than the repaint is not enough either: one posted while Qt delivers a batch of events comes
     after the whole batch, so it ran before the paint."""
 
