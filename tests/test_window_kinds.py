@@ -342,6 +342,30 @@ class MediaRecorder(QObject):
         self.seen.append((job, pane.shape == media.rgb.shape[:2], words_of_job))
 
 
+class PaneRecorder(QObject):
+    def __init__(self, window):
+        super().__init__()
+        self.window, self.seen = window, []
+
+    @Slot(int, str, object)
+    def on_media(self, job, slot, media):
+        self.seen.append(("text" in self.window.media_panes, self.window.medium))
+
+
+def test_a_sentence_read_before_its_box_was_built_shows_a_turn_after_the_box_is_built(qtbot, window):
+    """Building the sentence box and showing the sentence in it were one turn of the GUI thread
+    (20-30 ms) when the sentence was read before the box was built ahead: now two."""
+    rec = PaneRecorder(window)
+    window.engine.media_ready.connect(rec.on_media)  # after the window's own slot
+    window.translate("the red circle is left of the blue square")
+    window._pane_steps.clear()  # nothing built ahead: the read comes first
+    qtbot.waitUntil(lambda: bool(rec.seen), timeout=GUI_TIMEOUT)
+    built, medium = rec.seen[0]
+    assert built and medium != "text"  # built, not shown yet
+    qtbot.waitUntil(lambda: window.medium == "text", timeout=GUI_TIMEOUT)
+    wait_finished(qtbot, window)
+
+
 def test_an_image_shows_at_once_while_the_model_loads(qtbot, window, samples):
     caption_done(qtbot, window, samples[0])
     rec = MediaRecorder(window)

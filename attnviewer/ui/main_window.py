@@ -639,6 +639,10 @@ class MainWindow(QMainWindow):
             return
         if slot == "main":  # shown at once, while the model loads; put back if the job fails
             medium = _medium(side.jobs.pending_input.kind)
+            if medium not in self.media_panes:  # read before its pane was built ahead (a sentence):
+                self.media_pane(medium)  # built in this turn, shown in the next (both: 20-30 ms)
+                QTimer.singleShot(1, self, partial(self.on_media_ready, job, slot, media))
+                return
             self._show_media_pane(medium)
             self._put_media(medium, media)
             self._mark_previous()
