@@ -331,31 +331,22 @@ def test_a_reversed_result_reopens_reversed(qtbot, window, tmp_path):
 # -- fixes seen while trying the window as a new user --------------------------------------------
 
 class MediaRecorder(QObject):
-    def __init__(self, window):
+    """Connected after the window's own slot: what look(window, job, media) says once the window
+    has taken an input as read."""
+
+    def __init__(self, window, look):
         super().__init__()
-        self.window, self.seen = window, []
+        self.window, self.look, self.seen = window, look, []
 
     @Slot(int, str, object)
     def on_media(self, job, slot, media):
-        pane = self.window.media_pane("image")
-        words_of_job = self.window.sides["main"].state.job == job
-        self.seen.append((job, pane.shape == media.rgb.shape[:2], words_of_job))
-
-
-class PaneRecorder(QObject):
-    def __init__(self, window):
-        super().__init__()
-        self.window, self.seen = window, []
-
-    @Slot(int, str, object)
-    def on_media(self, job, slot, media):
-        self.seen.append(("text" in self.window.media_panes, self.window.medium))
+        self.seen.append(self.look(self.window, job, media))
 
 
 def test_a_sentence_read_before_its_box_was_built_shows_a_turn_after_the_box_is_built(qtbot, window):
     """Building the sentence box and showing the sentence in it were one turn of the GUI thread
     (20-30 ms) when the sentence was read before the box was built ahead: now two."""
-    rec = PaneRecorder(window)
+    rec = MediaRecorder(window, lambda w, job, media: ("text" in w.media_panes, w.medium))
     window.engine.media_ready.connect(rec.on_media)  # after the window's own slot
     window.translate("the red circle is left of the blue square")
     window._pane_steps.clear()  # nothing built ahead: the read comes first
@@ -368,7 +359,8 @@ def test_a_sentence_read_before_its_box_was_built_shows_a_turn_after_the_box_is_
 
 def test_an_image_shows_at_once_while_the_model_loads(qtbot, window, samples):
     caption_done(qtbot, window, samples[0])
-    rec = MediaRecorder(window)
+    rec = MediaRecorder(window, lambda w, job, media: (job, w.media_pane("image").shape == media.rgb.shape[:2],
+                                                       w.sides["main"].state.job == job))
     window.engine.media_ready.connect(rec.on_media)  # after the window's own slot
     caption_done(qtbot, window, samples[2])
     (job, shown, words_started), = rec.seen
