@@ -150,6 +150,12 @@ def test_a_panes_first_drawing_is_rehearsed_once_its_panes_are_built(window, mon
     overlay.lookup_table.cache_clear()
     attention_pane.warm_up()  # the image's: a map drawn with the default look
     assert overlay.lookup_table.cache_info().currsize == 1
+    from attnviewer.ui import views
+
+    monkeypatch.undo()
+    assert video_panes.warm_up is views.warm_up  # the player's view, painted once
+    painted = views.warm_up()
+    assert painted.pixelColor(32, 24).red() > 40  # the map over the black picture
 
 
 def test_torch_libraries_load_before_torch_is_imported():

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 from ..maps import SMOOTHING, peak
 from ..types import Step
 from .overlay import COLORMAPS, blend, overlay_rgba
+from . import views
 from .views import OverlayView
 
 THUMB = 84
@@ -229,10 +230,11 @@ class AttentionPane(QWidget):
 def warm_up() -> None:
     """Draw a map and a thumbnail once before the first word does (a piece built ahead): the
     first of a process took 5.5 ms instead of 0.7 (OpenCV's resize and blur, numpy's paths and
-    the colour table, each used for the first time)."""
+    the colour table, each used for the first time); and paint a view once (views.warm_up)."""
     att = np.full((2, 2), 0.25, np.float32)
     blend(np.zeros((THUMB, THUMB, 3), np.uint8), overlay_rgba(att, size=(THUMB, THUMB)))
     overlay_rgba(att)
+    views.warm_up()
 
 
 def _thumbnail_base(rgb: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..types import Step
+from . import views
 from .attention_pane import WordStrip, to_pixmap
 from .time_chart import TimeChart
 from .lensing import frame_details
@@ -28,6 +29,7 @@ TOP_FRAMES = 3
 PRELOAD = tuple(f"{__package__.rpartition('.')[0]}.{m}" for m in ("media.frames", "engine.player", "ui.player_widget"))
 CURVE_W, CURVE_H = 84, 44
 CLICK_HINT = "Click a frame to see which words looked at it."
+warm_up = views.warm_up  # (a piece built ahead: a view painted once before a clip's first paint)
 
 
 def _time(t: float) -> str:
