@@ -44,3 +44,22 @@ def test_a_word_streamed_in_writes_its_own_item_and_leaves_the_others(qtbot):
     assert [pane.tokens.item(i).text() for i in range(pane.tokens.count())] == ["a\n0.50", "blue\n0.25"]
     assert pane.tokens.item(0) is first and "blue: probability 0.250" in pane.tokens.item(1).toolTip()
     assert pane.token_texts() == ["a", "blue"]
+
+
+def test_the_final_hypothesis_rewrites_only_the_words_that_differ(qtbot):
+    """The final hypothesis brings new step objects for the words already shown: alike ones keep
+    their items (every item was written again at the last redraw)."""
+    pane = CaptionPane()
+    qtbot.addWidget(pane)
+    att = np.full(3, 1 / 3)
+    streamed = [Step(i, t, i, 0.5, [(t, 0.5)], att.copy()) for i, t in enumerate(["a", "red", "dot"])]
+    pane.show_words(streamed, 2)
+    items = [pane.tokens.item(i) for i in range(3)]
+    tips = [item.toolTip() for item in items]
+    final = [Step(i, t, i, 0.5, [(t, 0.5)], att.copy()) for i, t in enumerate(["a", "red", "dot"])]
+    final[2].attention = np.array([0.8, 0.1, 0.1])  # a map that differs: its tip says so
+    for item in items:
+        item.setToolTip("")  # (to see which are written again)
+    pane.show_words(final, 2)
+    assert [pane.tokens.item(i).toolTip() for i in range(3)][:2] == ["", ""]
+    assert pane.tokens.item(2).toolTip() not in ("", tips[2])

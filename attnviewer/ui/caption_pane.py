@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 
+import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidget, QListWidgetItem, QSizePolicy,
@@ -19,6 +20,13 @@ from ..types import Hypothesis, Step
 
 LIST_ROWS = 6  # rows the top words and the hypotheses show at least (a laptop's 800 px high screen)
 BRANCH = "\N{GREEK SMALL LETTER PSI}"  # marks a what-if branch among the hypotheses (a fork)
+
+
+def _same_item(old: Step, new: Step) -> bool:
+    """Whether a word's item (its text and tip) stays as it is: the same step, or one alike (the
+    final hypothesis brings new step objects for the words already shown)."""
+    return old is new or ((old.token, old.prob, old.entropy) == (new.token, new.prob, new.entropy)
+                          and np.array_equal(old.attention, new.attention))
 
 
 class CaptionPane(QWidget):
@@ -101,7 +109,7 @@ class CaptionPane(QWidget):
         rows = self.fontMetrics().height() + 4  # a row of the lists, with its padding
         for view in (self.alternatives, self.hypotheses):  # the top words and hypotheses: six rows at least
             view.setMinimumHeight(LIST_ROWS * rows + 2 * view.frameWidth() + self.alternatives.header().sizeHint().height())
-        self._shown: list[tuple[Step, tuple]] = []  # per token item: the step it shows, and what of it
+        self._shown: list[Step] = []  # the step each token item shows
 
     def set_title(self, title: str) -> None:
         self._title = title
@@ -134,8 +142,7 @@ class CaptionPane(QWidget):
         """Write the words that changed (while the model writes: the newest), not the whole list
         again; move the highlight to the current word."""
         for i, step in enumerate(words):
-            shown = (step.token, step.prob, step.entropy)  # (a step's map is fixed: the same step, the same tip)
-            if i < len(self._shown) and self._shown[i][0] is step and self._shown[i][1] == shown:
+            if i < len(self._shown) and _same_item(self._shown[i], step):
                 continue
             if i < self.tokens.count():
                 item = self.tokens.item(i)
@@ -150,7 +157,7 @@ class CaptionPane(QWidget):
             item.setSizeHint(QSize(max(44, 9 * len(step.token) + 16), 40))
         while self.tokens.count() > len(words):
             self.tokens.takeItem(self.tokens.count() - 1)
-        self._shown = [(step, (step.token, step.prob, step.entropy)) for step in words]
+        self._shown = list(words)
         if 0 <= current < self.tokens.count():
             self.tokens.setCurrentRow(current)
             self.tokens.scrollToItem(self.tokens.item(current))
@@ -188,4 +195,4 @@ class CaptionPane(QWidget):
         self.remove.setEnabled(bool(branches) and selected >= len(hyps))  # (the branches follow the hypotheses)
 
     def token_texts(self) -> list[str]:
-        return [step.token for step, _ in self._shown]
+        return [step.token for step in self._shown]
