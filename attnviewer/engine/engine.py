@@ -68,8 +68,8 @@ class Engine(QObject):
         self.in_thread = process.in_thread() if in_thread is None else in_thread
         self._ids = 0
         self._running: dict[str, Job | ExportRequest] = {}  # slot (or "export") -> its newest job
-        self._open: dict[int, tuple[str, str]] = {}  # id -> (job, export or preview; slot): no answer yet
-        self._writing: dict[int, str] = {}  # export id -> the file it writes, until its last message
+        # id -> (job, export or preview; slot; the file an export writes, else None): no answer yet
+        self._open: dict[int, tuple[str, str, str | None]] = {}
         self.latest: dict[str, int] = {}  # slot -> newest job id
         self._closed = False
         self.broken: str | None = None  # why the engine could not start: every job fails with it
@@ -107,7 +107,6 @@ class Engine(QObject):
                 self._heard = True
                 if name in FINAL:
                     self._open.pop(args[0], None)
-                    self._writing.pop(args[0], None)
                 getattr(self, name).emit(*self._receiver.args(args))
         except (EOFError, OSError):
             self._lost()
@@ -128,9 +127,8 @@ class Engine(QObject):
         code = self._host.wait(1.0)
         said = f" (exit code {code})" if code is not None else ""
         items, self._open, self._running = self._open, {}, {}
-        for path in map(Path, self._writing.values()):  # their writer died before it removed them
+        for path in (Path(p) for _, _, p in items.values() if p):  # their writer died before it removed them
             remove_temporaries(path.parent, lambda name, target, out=path.name: target == out)
-        self._writing = {}
         self._finalizer.detach()
         self._conn.close()
         if self._heard:
@@ -142,7 +140,7 @@ class Engine(QObject):
             self._closed = True
             then = ""
         log.error("%s", why)
-        for key, (what, slot) in items.items():
+        for key, (what, slot, _) in items.items():
             self._fail(key, what, slot, f"{why}; {then}" if then else why)
 
     def _fail(self, key: int, what: str, slot: str, message: str) -> None:
@@ -154,14 +152,14 @@ class Engine(QObject):
         else:
             self.failed.emit(key, slot, message)
 
-    def _ask(self, key: int, what: str, slot: str, item) -> bool:
-        """Send a job, an export or a preview, recorded until its last message comes; where that
-        cannot be (an engine that could not start, an item that does not pickle) it fails at once
-        (after this call, as an answer would). False then."""
+    def _ask(self, key: int, what: str, slot: str, item, writes: str | None = None) -> bool:
+        """Send a job, an export or a preview (`writes`: the file an export writes), recorded until
+        its last message comes; where that cannot be (an engine that could not start, an item that
+        does not pickle) it fails at once (after this call, as an answer would). False then."""
         if self.broken is None:
             if what == "preview":  # (a newer preview supersedes it: no answer will come)
                 self._open = {k: v for k, v in self._open.items() if v[0] != "preview"}
-            self._open[key] = (what, slot)
+            self._open[key] = (what, slot, writes)
             error = self._send(what if what != "preview" else "export", item)
             if error is None:
                 return True
@@ -191,10 +189,10 @@ class Engine(QObject):
         A preview supersedes the previous preview; an export can be stopped with cancel_export."""
         self._ids += 1
         request.id = self._ids
-        if self._ask(request.id, "preview" if request.preview else "export", "export", request) \
-                and not request.preview and request.output != "open":
+        writes = not request.preview and request.output != "open"
+        if self._ask(request.id, "preview" if request.preview else "export", "export", request,
+                     request.path if writes else None) and writes:
             self._running["export"] = request  # shutdown() cancels it with the caption jobs
-            self._writing[request.id] = request.path
         return request.id
 
     def cancel_export(self, request_id: int | None = None) -> None:

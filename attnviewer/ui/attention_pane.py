@@ -16,7 +16,6 @@ from ..maps import SMOOTHING, peak
 from ..types import Step
 from .overlay import COLORMAPS, blend, overlay_rgba
 from . import views
-from .views import OverlayView
 
 THUMB = 84
 
@@ -187,7 +186,7 @@ class AttentionPane(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.view = OverlayView()
+        self.view = views.OverlayView()
         self.strip = WordStrip(THUMB, THUMB)
         self.strip.word_clicked.connect(self.word_clicked)
         layout = QVBoxLayout(self)

@@ -8,6 +8,8 @@ paint two images with QPainter.
 """
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QTransform
@@ -218,10 +220,12 @@ class OverlayView(ImageView):
             p.drawEllipse(at, radius, radius)
 
 
+@cache
 def warm_up() -> QImage:
     """Paint a small view with a map, the grid and both markers once, offscreen (a piece built
     ahead): a process's first paint of a view took 12 ms instead of 0.5 (Qt's scaled drawing and
-    PySide's enum types, each used for the first time). The picture painted, for tests."""
+    PySide's enum types, each used for the first time). Once a process: the image's and the
+    video's panes both ask for it. The picture painted, for tests."""
     view = OverlayView()
     view.resize(64, 48)
     view.set_image(np.zeros((8, 8, 3), np.uint8), reset=True)
