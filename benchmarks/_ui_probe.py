@@ -3,6 +3,7 @@
     python benchmarks/_ui_probe.py --mode engine|baseline --kind caption|video|translate
                                    --model NAME|PATH --source FILE|SENTENCE [--play CLIP]
                                    --t0 SPAWN_TIME --out RESULT.json [--profile STATS] [--unshared]
+                                   [--paints] [--tree CHECKOUT]
 
 Times are seconds since --t0, the parent's time.time() taken just before it started this process
 (so interpreter start-up counts). Inside, time.perf_counter() is tied to that clock once, on the
@@ -32,8 +33,15 @@ thread's CPU time then (time.thread_time); the parent turns them into gaps, and 
 tells the GUI thread's own work from waiting (for the GIL, or for a core another process holds). Also recorded: the window's first paint, when the input was read, the video player's first
 frame (its scrub bar usable), the first word painted, and how long each part of the redraw path, each window repaint and each garbage
 collection took on the GUI thread.
-Each timed part also records the GUI thread's CPU time (time.thread_time), and each widget's paint
-within a window repaint is noted ("paint Class": from its Paint event to the next widget's).
+Each timed part also records the GUI thread's CPU time (time.thread_time). --paints: each widget's
+paint within a window repaint is noted too ("paint Class": from its Paint event to the next
+widget's), by an application-wide event filter. It has a cost of its own: PySide makes a Python
+object for every receiver and event the filter is shown (those never seen in Python before, in the
+first turns of the event loop: 10-15 ms there, the first gap doubled), so the gaps of a run with it
+overstate the app's own; without it, only the window's own events are watched.
+--tree CHECKOUT: the app measured is that checkout's (default: the one this probe is in), with this
+probe's instrumentation (timed parts missing there are skipped), so that two versions of the app
+are measured alike.
 --sample: a helper thread notes every thread's current Python line each millisecond.
 The settings live in a temporary ini file; the user's own settings are never read or written.
 """
@@ -52,7 +60,6 @@ import tempfile  # noqa: E402
 import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 BEAM = 5
 TICK_MS = 5
 SETTLE_MS = 300  # after the last word: let the final repaint land before closing
@@ -75,7 +82,11 @@ parser.add_argument("--unshared", action="store_true",
 parser.add_argument("--warm", action="store_true",
                     help="torch imported before the input is opened (the engine's warm(), or the GUI thread's "
                          "import for the baseline): an input opened in a running app")
+parser.add_argument("--paints", action="store_true",
+                    help="note each widget's paint (an application-wide event filter, with a cost of its own)")
+parser.add_argument("--tree", help="the checkout whose app is measured (default: this probe's own)")
 args = parser.parse_args()
+REPO = Path(args.tree).resolve() if args.tree else Path(__file__).resolve().parents[1]
 
 # A hard stop that needs no event loop: dump every thread's stack and exit if anything hangs
 # (or crashes: the parent prints the end of a failed run's output).
@@ -423,13 +434,13 @@ def post_marker(name: str) -> None:
 
 
 class FirstPaint(QObject):
-    """Application event filter: notes the window's first paint, then takes itself away."""
+    """The window's event filter: notes the window's first paint, then takes itself away."""
 
     def eventFilter(self, obj, ev):
         if ev.type() == QEvent.Type.Paint and "first_paint_start" not in marks:
             mark("first_paint_start")
             post_marker("window_shown")
-            app.removeEventFilter(self)
+            obj.removeEventFilter(self)
         return False
 
 
@@ -608,7 +619,7 @@ def engine_peak_mb() -> float:
 def play_all():
     """--play, once the caption is painted: the idle reference, the window's player, the naive
     GUI-thread decoder, each over the whole clip (benchmarks/player.py's own functions)."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     import player as player_bench  # benchmarks/player.py
 
     from attnviewer.engine.player import MAX_SIDE
@@ -685,17 +696,19 @@ tick_timer = QTimer(interval=TICK_MS, timerType=Qt.TimerType.PreciseTimer)
 tick_timer.timeout.connect(rec.tick)
 QTimer.singleShot(max(1000, int((args.timeout - 10) * 1000)), rec.deadline)
 
-# The app-wide filters below see every event in Python, and PySide makes the Python type of each
-# receiver and event class it meets there (with its enums) on first sight: 60-90 ms in the first
-# turns of the event loop that the app, with no such filter, never spends (before session 14,
-# pyqtgraph's import had made most of them ahead). Made here, before the measured work: 50-70 ms.
-_seen = window.findChildren(QObject) + [app, app.style()]
-for _module in (QtCore, QtGui, QtWidgets):
-    for _name in dir(_module):
-        if _name.endswith("Event"):
-            getattr(_module, _name)
-app.installEventFilter(first_paint)
-app.installEventFilter(paint_noter)
+window.installEventFilter(first_paint)
+if args.paints:
+    # An app-wide filter sees every event in Python, and PySide makes the Python type of each
+    # receiver and event class it meets there (with its enums) on first sight: 60-90 ms in the
+    # first turns of the event loop that the app, with no such filter, never spends (before session
+    # 14, pyqtgraph's import had made most of them ahead). Made here, before the measured work:
+    # 50-70 ms. (The Python objects of receivers first seen later are still made in the work.)
+    _seen = window.findChildren(QObject) + [app, app.style()]
+    for _module in (QtCore, QtGui, QtWidgets):
+        for _name in dir(_module):
+            if _name.endswith("Event"):
+                getattr(_module, _name)
+    app.installEventFilter(paint_noter)
 window.show()
 mark("show_returned")
 if args.warm:

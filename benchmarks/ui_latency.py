@@ -59,8 +59,11 @@ The baseline's GUI thread ticks only between words, so its read and load phases 
 kind and `all kinds measured: yes` when each of its rows got a value in both designs.
 Where the GUI thread's time goes (engine design): each timed part's wall time and the GUI thread's
 own CPU time (time.thread_time, which other threads and processes cannot inflate: on a loaded
-machine compare these), each widget's paint within a window repaint, the CPU per redraw and the
-largest single piece of GUI work in the job. --sample: a helper thread in the child notes every
+machine compare these), the CPU per redraw and the largest single piece of GUI work in the job;
+and, from one more engine run not counted in the tables, each widget's paint within a window
+repaint (noting those takes an application-wide event filter, and PySide makes a Python object for
+each receiver and event it shows the filter: 10-15 ms of the first turns, so the gaps come from
+runs without it). --sample: a helper thread in the child notes every
 thread's Python line each millisecond, so the longest gaps say what the engine and player threads
 were doing meanwhile (it takes GIL turns itself: use it to explain gaps, not to measure them).
 --profile: one more engine run of each kind with the GUI thread under cProfile.
@@ -70,8 +73,8 @@ before the packet index was shared: the window's player opened without the index
 listed while reading the clip, so it lists the clip's 15,000 packets again on its own thread;
 its column and the ratio shared / unshared say what the change did.
 --against TREE: (every kind) a third design, alternating with the others: the engine design of
-another checkout of the app (e.g. `git worktree add /tmp/before COMMIT`), run by that checkout's
-own probe with its own code; its column and the ratio now / before say what the changes between
+another checkout of the app (e.g. `git worktree add /tmp/before COMMIT`), run with its own code
+under this checkout's probe (both measured alike); its column and the ratio now / before say what the changes between
 them did.
 --quick: a 30 s clip, a 1 s 240x180 playback clip, one run of each (well under a minute).
 The app's modules are compiled to bytecode first (compileall, into their __pycache__ folders),
@@ -164,14 +167,15 @@ def load() -> str:
 
 def run_child(mode: str, model: str, image: str, timeout: float, profile: str | None = None,
               kind: str = "image", max_len: int = IMAGE_MAX_LEN, play: str | None = None, warm: bool = False,
-              sample: bool = False, against: str | None = None) -> dict:
+              sample: bool = False, against: str | None = None, paints: bool = False) -> dict:
     """One probe run; `image` is the input: an image or video file, or the sentence. The design
-    AGAINST runs the probe and the code of the `against` checkout."""
+    AGAINST runs the code of the `against` checkout, under this checkout's probe. `paints`: each
+    widget's paint timed too (a cost of its own: for the breakdown, not the gaps)."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     tree = Path(against) if mode == AGAINST else REPO
     with tempfile.TemporaryDirectory(prefix="attnviewer-ui-latency-") as tmp:
         out = Path(tmp) / "result.json"
-        cmd = [sys.executable, str(tree / "benchmarks" / PROBE.name), "--mode", "engine" if mode in EXTRAS else mode,
+        cmd = [sys.executable, str(PROBE), "--tree", str(tree), "--mode", "engine" if mode in EXTRAS else mode,
                "--kind", KIND_NAME[kind], "--model", model,
                "--source", image, "--max-len", str(max_len or 0), "--out", str(out), "--timeout", str(timeout)]
         if profile:
@@ -182,6 +186,8 @@ def run_child(mode: str, model: str, image: str, timeout: float, profile: str | 
             cmd += ["--warm"]
         if sample:
             cmd += ["--sample"]
+        if paints:
+            cmd += ["--paints"]
         if mode == UNSHARED:
             cmd += ["--" + mode]
         t0 = time.time()
@@ -421,10 +427,11 @@ def print_worst_gaps(runs: list[dict], figs: list[dict], phase: str, n: int = 3)
             print(f"           sampled {count:3d}x  {where}")
 
 
-def print_costs(runs: list[dict], start: str = "load_end") -> None:
+def print_costs(runs: list[dict], start: str = "load_end", only: str = "") -> None:
     """Per-call cost of each timed part of the redraw path from mark `start` to the last word, all
     runs together: wall time and the GUI thread's CPU time (thread_time: what the GUI thread itself
-    did, whatever the other threads and processes took from it meanwhile)."""
+    did, whatever the other threads and processes took from it meanwhile); `only`: the parts whose
+    label starts so."""
     per: dict[str, list[float]] = defaultdict(list)
     cpu: dict[str, list[float]] = defaultdict(list)
     for run in runs:
@@ -441,6 +448,8 @@ def print_costs(runs: list[dict], start: str = "load_end") -> None:
     print(f"    {'part':56} {'calls/run':>9} {'wall med':>8} {'wall max':>8} {'CPU med':>8} {'CPU max':>8} "
           f"{'CPU/run':>8}")
     for label in sorted(set(per) | set(cpu), key=lambda k: -sum(cpu.get(k) or per[k])):
+        if not label.startswith(only):
+            continue
         v, c = per.get(label, []), cpu.get(label, [])
         calls = len(v) or len(c)
         wall = f"{statistics.median(v):6.1f}ms {max(v):6.1f}ms" if v else f"{'':8} {'':8}"
@@ -610,6 +619,13 @@ def measure_kind(kind: str, model: str, source: str, args, play: str | None = No
     print(f"\nengine stopped by window.close(): {clean} of {sum(len(v) for v in runs.values())} runs")
     if not args.quick:
         print_diagnostics(runs, figs)
+        painted = run_child("engine", model, source, args.timeout, kind=kind, max_len=max_len, warm=args.warm,
+                            paints=True)
+        if painted["errors"] or "stream_end" not in painted["marks"]:
+            print(f"\n  engine, each widget's paint: the run failed: {'; '.join(painted['errors'])}")
+        else:
+            print("\n  engine, each widget's paint, from one more run with them timed (not in the tables):")
+            print_costs([painted], "work_start", only="paint ")
     return out
 
 
