@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
 
-from attnviewer.media.frames import read_clip
+from attnviewer.media.frames import index_packets, read_clip
 from attnviewer.resources import sample_dir
 from attnviewer.ui.attention_pane import OverlaySettings
 from attnviewer.ui.overlay import tile_colours
@@ -177,6 +177,34 @@ def test_torch_libraries_load_before_torch_is_imported():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "3.0"
+
+
+def test_the_player_maps_pyav_before_importing_it():
+    """The window's first clip: its player maps PyAV's extension modules (FFmpeg's libraries with
+    them) with the GIL released before PyAV's import, which held the GIL up to 18 ms at a stretch
+    while loading them. In a fresh interpreter, where nothing imported PyAV yet."""
+    code = (
+        "import sys\n"
+        "from attnviewer.engine import player\n"
+        "from attnviewer.engine.torch_import import map_extensions\n"
+        "calls = []\n"
+        "def noted(name):\n"
+        "    calls.append(name)\n"
+        "    mapped = map_extensions(name)\n"
+        "    assert mapped > 0 and 'av' not in sys.modules, (mapped, 'av' in sys.modules)\n"
+        "    assert 'libavcodec' in open('/proc/self/maps').read()\n"
+        "    return mapped\n"
+        "assert 'av' not in sys.modules\n"
+        "player.map_extensions = noted\n"
+        f"reader = player._Reader({str(CLIP)!r}, 64)\n"
+        "assert calls == ['av'], calls\n"
+        "print(reader.info.frame_count)\n"
+    )
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the libraries are mapped ahead on Linux only")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.strip()) == index_packets(CLIP).frame_count
 
 
 @pytest.mark.parametrize("minimized", [True, False])

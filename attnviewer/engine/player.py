@@ -31,6 +31,7 @@ import time
 import weakref
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from ..errors import MediaError, first_line
 from ..media.frames import PacketIndex, _open, _reason, index_packets
+from .torch_import import map_extensions, quiet_import
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +78,7 @@ class _Reader:
     decoding position and a cache of recent frames. Never used on the GUI thread."""
 
     def __init__(self, path: str | Path, max_side: int, check=lambda: None, index: PacketIndex | None = None):
-        import av
-
+        av = quiet_import("av", partial(map_extensions, "av"))  # (the window's first clip: no stall)
         self.path = Path(path)
         self.max_side = max_side
         self._av = av

@@ -68,6 +68,32 @@ def load_torch_libraries() -> list[str]:
     return [str(path) for path, flags in wanted if path is not None and dlopen(os.fsencode(path), flags)]
 
 
+def map_extensions(package: str) -> int:
+    """Map every extension module of a package (and the shared libraries they link) through the C
+    library's dlopen, which ctypes calls with the GIL released, before the package's import: PyAV's
+    import loads FFmpeg's libraries from inside module initialisation, holding the GIL for up to
+    18 ms at a stretch (the window stalled while its player opened a clip's first time); mapped
+    first, the import's longest hold is 3-4 ms. Linux only; any failure is left to the import to
+    report. Returns how many were mapped."""
+    import ctypes
+    import importlib.machinery
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    if not sys.platform.startswith("linux") or package in sys.modules:
+        return 0
+    try:
+        folder = Path(importlib.util.find_spec(package).submodule_search_locations[0])
+        dlopen = ctypes.CDLL(None).dlopen
+    except (ImportError, AttributeError, TypeError, OSError, IndexError):
+        return 0
+    dlopen.restype, dlopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_int]
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    modules = sorted(p for p in folder.rglob("*") if p.name.endswith(suffixes))
+    return sum(bool(dlopen(os.fsencode(path), sys.getdlopenflags())) for path in modules)
+
+
 def import_torch():
     """Import torch with the garbage collector paused: its import allocates so much that full
     collections (100+ ms each, holding the GIL) would stall the engine's other threads."""
