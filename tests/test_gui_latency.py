@@ -1,6 +1,7 @@
 """What keeps the window responsive while a video is read and captioned (issue 12): the time chart
 painted directly, a medium's panes built ahead in pieces, torch's libraries loaded with the GIL
 released. Real widgets offscreen, a real subprocess for torch; no timing assertions."""
+import os
 import subprocess
 import sys
 import time
@@ -135,27 +136,53 @@ def test_a_sentences_box_is_built_before_its_attention_panes(qtbot, window):
     assert (True, False) in built and built[-1] == (True, True)
 
 
-def test_a_panes_first_drawing_is_rehearsed_once_its_panes_are_built(window, monkeypatch):
-    """A pane module's warm_up() (the image's: its first map of a process cost 5.5 ms of the first
-    word's redraw, OpenCV and numpy used for the first time) is the last piece built ahead."""
-    from attnviewer.ui import attention_pane, overlay, video_panes
+def test_a_panes_first_drawings_are_rehearsed_once_its_panes_are_built(window, monkeypatch):
+    """A pane module's WARM_UP functions (the image's: its first map of a process cost 5.5 ms of
+    the first word's redraw, OpenCV and numpy used for the first time; a view's first paint 12 ms)
+    are the last pieces built ahead, each a piece of its own."""
+    from attnviewer.ui import attention_pane, overlay, video_panes, views
 
     main = window.sides["main"]
     seen = []
-    monkeypatch.setattr(video_panes, "warm_up", lambda: seen.append("video" in main.panes), raising=False)
+    monkeypatch.setattr(video_panes, "WARM_UP", (lambda: seen.append(("first", "video" in main.panes)),
+                                                 lambda: seen.append(("second", "video" in main.panes))))
     window._prepare_panes("video")
     while window._pane_steps:
         window._pane_steps.pop(0)()
-    assert seen == [True]
+        seen.append("piece")
+    assert seen[-4:] == [("first", True), "piece", ("second", True), "piece"]
     overlay.lookup_table.cache_clear()
-    attention_pane.warm_up()  # the image's: a map drawn with the default look
+    attention_pane.draw_a_map()  # the image's: a map drawn with the default look
     assert overlay.lookup_table.cache_info().currsize == 1
-    from attnviewer.ui import views
-
+    assert attention_pane.WARM_UP[1:] == views.WARM_UP == (views.warm_up_picture, views.warm_up)
     monkeypatch.undo()
-    assert video_panes.warm_up is views.warm_up  # the player's view, painted once
+    assert video_panes.WARM_UP is views.WARM_UP  # the player's view, painted once
     painted = views.warm_up()
     assert painted.pixelColor(32, 24).red() > 40  # the map over the black picture
+
+
+def test_the_players_style_type_is_made_in_a_piece_of_its_own():
+    """PySide makes QStyle's Python type, with its enums, on first use (15 ms): a video's pieces
+    built ahead make it alone, before the player widget's module (which uses it) is imported. In a
+    fresh interpreter, where nothing made it yet."""
+    code = (
+        "import sys\n"
+        "from PySide6 import QtWidgets\n"
+        "app = QtWidgets.QApplication([])\n"
+        "from attnviewer.ui.main_window import MainWindow\n"
+        "window = MainWindow()\n"
+        "window._prepare_panes('video')\n"
+        "states = []\n"
+        "while window._pane_steps:\n"
+        "    window._pane_steps.pop(0)()\n"
+        "    states.append(('QStyle' in vars(QtWidgets), 'attnviewer.ui.player_widget' in sys.modules))\n"
+        "print(states)\n"
+        "assert states[0] == (False, False) and (True, False) in states and states[-1] == (True, True), states\n"
+        "window.engine.shutdown()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "ATTNVIEWER_ENGINE": "thread"})
+    assert out.returncode == 0, out.stdout[-1000:] + out.stderr[-2000:]
 
 
 def test_torch_libraries_load_before_torch_is_imported():

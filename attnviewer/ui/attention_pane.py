@@ -226,14 +226,16 @@ class AttentionPane(QWidget):
                 self._small, overlay_rgba(w.attention, s.cmap, s.opacity, s.smoothing, size=self._small.shape[:2])))
 
 
-def warm_up() -> None:
-    """Draw a map and a thumbnail once before the first word does (a piece built ahead): the
-    first of a process took 5.5 ms instead of 0.7 (OpenCV's resize and blur, numpy's paths and
-    the colour table, each used for the first time); and paint a view once (views.warm_up)."""
+def draw_a_map() -> None:
+    """Draw a map and a thumbnail once before the first word does: the first of a process took
+    5.5 ms instead of 0.7 (OpenCV's resize and blur, numpy's paths and the colour table, each used
+    for the first time)."""
     att = np.full((2, 2), 0.25, np.float32)
     blend(np.zeros((THUMB, THUMB, 3), np.uint8), overlay_rgba(att, size=(THUMB, THUMB)))
     overlay_rgba(att)
-    views.warm_up()
+
+
+WARM_UP = (draw_a_map, *views.WARM_UP)  # the first word's first drawings, rehearsed: pieces built ahead
 
 
 def _thumbnail_base(rgb: np.ndarray) -> np.ndarray:

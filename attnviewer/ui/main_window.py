@@ -64,6 +64,17 @@ def _is_pickle(path: str) -> bool:
         return False  # a missing file: loading it reports that
 
 
+def _preload(name: str) -> None:
+    """Import a module, or make a name of one: "module:name" (a PySide type whose first use makes
+    its enums too)."""
+    from importlib import import_module
+
+    module, _, attribute = name.partition(":")
+    loaded = import_module(module)
+    if attribute:
+        getattr(loaded, attribute)
+
+
 def _medium(kind: str) -> str:
     return KINDS[kind].medium
 
@@ -409,10 +420,10 @@ class MainWindow(QMainWindow):
 
     def _prepare_panes(self, medium: str) -> None:
         """What to build of a medium's panes before its first word, one piece per event-loop turn
-        (_build_panes_ahead): their modules (then the modules a pane module lists in PRELOAD),
-        the media pane (the input shows in it once read: a sentence is read at once), each
-        column's attention pane, then a pane module's warm_up(), if it has one. All at once at
-        the first word, a video's took ~80 ms of GUI-thread CPU."""
+        (_build_panes_ahead): their modules (then what a pane module lists in PRELOAD), the media
+        pane (the input shows in it once read: a sentence is read at once), each column's attention
+        pane, then each of a pane module's WARM_UP functions, if it has them. All at once at the
+        first word, a video's took ~80 ms of GUI-thread CPU."""
         if medium in self.media_panes and all(medium in s.panes for s in self._active_sides()):
             self._pane_steps = []  # another medium's pieces: this input need not wait for them
             return
@@ -433,9 +444,8 @@ class MainWindow(QMainWindow):
         from importlib import import_module
 
         module = import_module(name)
-        self._pane_steps[:0] = [partial(import_module, m) for m in getattr(module, "PRELOAD", ())]
-        if hasattr(module, "warm_up"):  # what its first word draws for the first time, once the panes are there
-            self._pane_steps.append(module.warm_up)
+        self._pane_steps[:0] = [partial(_preload, m) for m in getattr(module, "PRELOAD", ())]
+        self._pane_steps.extend(getattr(module, "WARM_UP", ()))  # its first drawings, once the panes are there
 
     def _unpainted(self) -> bool:
         """Shown but not exposed yet: the window's first paint is still to come."""

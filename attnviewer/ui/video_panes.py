@@ -26,10 +26,13 @@ from .overlay import overlay_rgba, tile_colours
 
 TOP_FRAMES = 3
 # what the media pane imports when built; the window imports these ahead, one per event-loop turn
-PRELOAD = tuple(f"{__package__.rpartition('.')[0]}.{m}" for m in ("media.frames", "engine.player", "ui.player_widget"))
+# Made ahead, one piece each: QStyle's Python type (the player's icons and scrub bar; PySide makes
+# it with its enums on first use: 15 ms), then the player's modules.
+PRELOAD = ("PySide6.QtWidgets:QStyle",) + tuple(
+    f"{__package__.rpartition('.')[0]}.{m}" for m in ("media.frames", "engine.player", "ui.player_widget"))
 CURVE_W, CURVE_H = 84, 44
 CLICK_HINT = "Click a frame to see which words looked at it."
-warm_up = views.warm_up  # (a piece built ahead: a view painted once before a clip's first paint)
+WARM_UP = views.WARM_UP  # (pieces built ahead: a view painted once before a clip's first paint)
 
 
 def _time(t: float) -> str:
