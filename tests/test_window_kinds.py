@@ -83,6 +83,22 @@ def test_a_video_or_sentence_opened_first_gets_its_share_of_the_width(qtbot, win
     again.close()
 
 
+@pytest.mark.parametrize("first", ["video", "text"])
+def test_an_input_opened_in_an_empty_window_takes_its_room_at_once(qtbot, window, first):
+    """Nothing on screen: the columns make the input's room as it is opened, not as it is first
+    shown (a whole window's relayout and repaint in the same turn as the input's first paint: a
+    20-28 ms stall); the read then changes no width."""
+    from attnviewer.ui.kind_views import VIEWS
+
+    long_enough(window)
+    window.open_file(str(CLIP)) if first == "video" else window.translate(SENTENCE)
+    sizes = window.splitter.sizes()
+    assert window.shown is None and sizes[0] >= 0.9 * VIEWS[first].share * sum(sizes)
+    wait_finished(qtbot, window)
+    qtbot.waitUntil(lambda: window.shown is not None, timeout=GUI_TIMEOUT)
+    assert window.splitter.sizes() == sizes and window.medium == first
+
+
 def test_clicking_a_word_seeks_the_player_to_its_most_attended_frame(qtbot, window):
     state = video_done(qtbot, window)
     media = window.media_pane("video")

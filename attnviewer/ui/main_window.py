@@ -510,6 +510,8 @@ class MainWindow(QMainWindow):
         self.jobs.ask(inp)
         self._mark_previous()
         self._prepare_panes(_medium(inp.kind))
+        if self.medium is None:  # nothing shown: the input's room now (at start-up, before the first
+            self._size_for(_medium(inp.kind))  # paint), not with its first showing: a whole window's relayout
         if not views_of(inp.kind).reversible and self.compare_mode == REVERSED:
             self.set_compare(None)  # the arrow of time is a video's
         main, compare = self.sides["main"].controls, self.sides["compare"].controls
@@ -738,9 +740,7 @@ class MainWindow(QMainWindow):
             self._add_recent(inp.source)
 
     def _show_media_pane(self, medium: str | None) -> None:
-        if medium is not None and medium != self._sized_for:  # a video's player needs more room
-            self._share_width(VIEWS[medium].share, VIEWS[medium].least)
-            self._sized_for = medium
+        self._size_for(medium)
         self.medium = medium
         self.media_stack.setCurrentWidget(self.hint if medium is None else self.media_pane(medium))
         look = VIEWS[medium].look if medium else frozenset()
@@ -1071,6 +1071,11 @@ class MainWindow(QMainWindow):
         compare.controls.set_kind(main.kind)
         compare.controls.set_model(main.model_name())
         compare.controls.set_settings(main.settings())
+
+    def _size_for(self, medium: str | None) -> None:
+        if medium is not None and medium != self._sized_for:  # a video's player needs more room
+            self._share_width(VIEWS[medium].share, VIEWS[medium].least)
+            self._sized_for = medium
 
     def _share_width(self, share: float, least: int = 0) -> None:
         sizes = self.splitter.sizes()
