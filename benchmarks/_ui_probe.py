@@ -344,23 +344,31 @@ def warm_exports_noted():
 
 warming_module._warm_exports = warm_exports_noted
 
-_redraw = MainWindow.redraw
+# A redraw: MainWindow.redraw (everything at once), or, streaming since session 15, redraw_in_turns
+# (the lists) and then _draw_pictures_due (the pictures, a turn later): each of these is timed; a
+# redraw counts as drawn once its pictures are (_draw_pictures, or _draw_words in a checkout
+# without it), and the job's end once its last redraw is.
+REDRAW_PARTS = {"redraw": "MainWindow.redraw (all)", "redraw_in_turns": "MainWindow.redraw_in_turns (lists)",
+                "_draw_pictures_due": "MainWindow._draw_pictures_due (pictures)"}
+for _name, _label in REDRAW_PARTS.items():
+    timed(MainWindow, _name, _label)
+_drawn_part = "_draw_pictures" if hasattr(MainWindow, "_draw_pictures") else "_draw_words"
+_draw_whole = getattr(MainWindow, _drawn_part)
 
 
-def redraw(self):
-    start, c = now(), time.thread_time()
-    _redraw(self)
+def drawn_whole(self):
+    _draw_whole(self)
     end = now()
-    intervals.append(("MainWindow.redraw (all)", start, end))
-    cpu.append(("MainWindow.redraw (all)", start, time.thread_time() - c))
     words = len(self.sides["main"].state.words)
     redraws.append({"at": end, "words": words})
     if words and "first_word_drawn" not in marks:
         marks["first_word_drawn"] = end
         post_marker("first_word_painted")
+    if rec.ending and not getattr(self, "drawing", False):
+        rec.end()
 
 
-MainWindow.redraw = redraw
+setattr(MainWindow, _drawn_part, drawn_whole)
 
 _event = MainWindow.event
 _TIMED_EVENTS = {QEvent.Type.UpdateRequest: "window repaint (UpdateRequest)",
@@ -456,6 +464,7 @@ class Recorder(QObject):
     def __init__(self):
         super().__init__()
         self.done = False
+        self.ending = False  # the job finished; its last redraw's pictures are still to come
 
     @Slot()
     def tick(self):
@@ -480,13 +489,20 @@ class Recorder(QObject):
     @Slot(int, str, object)
     def on_finished(self, job, slot, result):
         if slot == "main":
-            marks["stream_end"] = now()  # the window's own slot (and its redraw) ran before this one
             marks["caption"] = " ".join(result.best.tokens)
-            if args.mode == "engine":
-                engine_peak_mb()
-            memory["peak at last word"] = peak_rss_mb()
-            post_marker("stream_painted")
-            self.finish()
+            self.ending = True
+            if not getattr(window, "drawing", False):  # the window's own slot drew it whole before this one
+                self.end()
+
+    def end(self):
+        """The last redraw is drawn (its paint follows)."""
+        self.ending = False
+        marks["stream_end"] = now()
+        if args.mode == "engine":
+            engine_peak_mb()
+        memory["peak at last word"] = peak_rss_mb()
+        post_marker("stream_painted")
+        self.finish()
 
     @Slot(int, str, str)
     def on_failed(self, job, slot, message):

@@ -54,10 +54,10 @@ GUI_TIMEOUT = 30_000  # ms: waits on the window end on a condition, this is only
 
 
 def wait_finished(qtbot, w, slot="main"):
-    """Until the newest job of a side has finished and is what the side shows."""
+    """Until the newest job of a side has finished and is what the side shows, drawn whole."""
     side = w.sides[slot]
     qtbot.waitUntil(lambda: side.jobs.pending is None and side.state.result is not None
-                    and side.state.job == w.engine.latest_job(slot), timeout=GUI_TIMEOUT)
+                    and side.state.job == w.engine.latest_job(slot) and not w.drawing, timeout=GUI_TIMEOUT)
 
 
 def caption_done(qtbot, w, path):

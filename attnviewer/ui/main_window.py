@@ -268,7 +268,8 @@ class MainWindow(QMainWindow):
         self._release_timer = QTimer(self, singleShot=True, interval=RELEASE_LATEST_MS)
         self._release_timer.timeout.connect(lambda: self._release_words(self._redraws))
         self._redraw_timer = QTimer(self, singleShot=True, interval=15)  # coalesce bursts of words
-        self._redraw_timer.timeout.connect(self.redraw)
+        self._redraw_timer.timeout.connect(self.redraw_in_turns)
+        self._pictures_due = False  # redraw_in_turns: the pictures are still to be drawn
         self._play_timer = QTimer(self, interval=PLAY_INTERVAL_MS)
         self._play_timer.timeout.connect(self._play_tick)
 
@@ -789,7 +790,7 @@ class MainWindow(QMainWindow):
             if side is not self.sides["main"] and self.sides["main"].state.index >= 0:
                 side.state.go(self.sides["main"].state.index)
             side.caption.show_note(_note_of(result))
-            self.redraw()
+            self.redraw_in_turns()
             self._update_status()
             if side is self.sides["main"]:  # (the second column's caption is in its own panel)
                 self.statusBar().showMessage(result.best.listed, 5000)
@@ -889,7 +890,28 @@ class MainWindow(QMainWindow):
         """Every column's words (and the media pane's), with the video player's decoder held until
         they are painted: a redraw seeks the player, and its decoding shared the GUI thread's
         interpreter lock with the redraw's paint."""
+        self._pictures_due = False  # (drawn here too)
         self._holding_player(self._draw_words)
+
+    def redraw_in_turns(self) -> None:
+        """Words streamed in, and a job's end: each column's words and lists in this turn, the
+        pictures (attention panes, the media pane, the what-if panel) in a turn of their own, after
+        the lists' paint (a posted event, delivered before timers) and the timers due by then. All
+        in one turn, with its paint, a clip's or a sentence's redraw took 18-27 ms of GUI work."""
+        self._holding_player(self._draw_lists)
+        if not self._pictures_due:
+            self._pictures_due = True
+            QTimer.singleShot(1, self, self._draw_pictures_due)
+
+    @property
+    def drawing(self) -> bool:
+        """Whether a redraw's pictures are still to come (redraw_in_turns)."""
+        return self._pictures_due
+
+    def _draw_pictures_due(self) -> None:
+        if self._pictures_due:
+            self._pictures_due = False
+            self._holding_player(self._draw_pictures)
 
     def _holding_player(self, draw) -> None:
         """draw(), with the video player's decoder held until what it changed is painted (its
@@ -914,18 +936,29 @@ class MainWindow(QMainWindow):
             self._idle.set()
 
     def _draw_words(self) -> None:
-        look = self.overlay_controls.settings()
-        main = self.sides["main"].state
-        main_words, main_labels = main.words, None
+        self._draw_lists()
+        self._draw_pictures()
+
+    def _draw_lists(self) -> None:
+        """Each column's words, top words and hypotheses."""
         for side in self._active_sides():  # the hidden Compare side is drawn when shown
             st = side.state
-            words, labels = side.drawn()
-            if side.slot == "main":
-                main_words, main_labels = words, labels
+            words, _ = side.drawn()
             side.caption.show_words(words, st.index)
             live = words[-1].beams if (st.running and words) else None
             side.caption.show_hypotheses(st.hypotheses, st.selected, live,
                                          [(b.label, b.result.hypotheses[0]) for b in st.branches])
+
+    def _draw_pictures(self) -> None:
+        """Each column's attention pane, the media pane and the what-if panel."""
+        look = self.overlay_controls.settings()
+        main = self.sides["main"].state
+        main_words, main_labels = main.words, None
+        for side in self._active_sides():
+            st = side.state
+            words, labels = side.drawn()
+            if side.slot == "main":
+                main_words, main_labels = words, labels
             if hasattr(side.attention, "set_labels"):
                 side.attention.set_labels(labels)
             side.attention.show_words(words, st.index, look)
