@@ -485,3 +485,17 @@ def test_a_translator_opened_while_an_image_is_shown_says_what_to_open_first(qtb
     caption_done(qtbot, window, samples[0])
     window.open_checkpoint(str(resource_dir() / "models" / "translate-sov.safetensors"))
     assert window.last_error.endswith("the window shows an image now: open a sentence first, then this model")
+
+
+def test_a_clip_is_set_on_its_pane_once_when_read_not_again_at_its_first_word(qtbot, window, monkeypatch):
+    """The clip shows once read (its strip drawn, its player opened); its first word makes it the
+    input on screen without setting it on the pane a second time (the strip and the player's
+    opening again, 2-3 ms and a repaint in the first word's turn)."""
+    from attnviewer.ui.video_panes import VideoMediaPane
+
+    set_on_pane = []
+    real = VideoMediaPane.set_media
+    monkeypatch.setattr(VideoMediaPane, "set_media", lambda self, media: (set_on_pane.append(media), real(self, media)))
+    video_done(qtbot, window)
+    assert len(set_on_pane) == 1 and set_on_pane[0] is window.shown
+    assert window.media_pane("video").player.player.info is not None

@@ -700,8 +700,9 @@ class MainWindow(QMainWindow):
         return True
 
     def _put_media(self, medium: str, media) -> None:
-        self.media_pane(medium).set_media(media)
-        self._pane_media[medium] = media
+        if self._pane_media.get(medium) is not media:  # (an input shown once read is not set again at its first word:
+            self.media_pane(medium).set_media(media)  # a clip's strip and player opened twice)
+            self._pane_media[medium] = media
 
     def _mark_previous(self) -> None:
         """Whatever is on screen belongs to the input shown, or is marked as the previous one: while
