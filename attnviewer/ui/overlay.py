@@ -7,11 +7,11 @@ the view, so a 4000 px photo costs no more to overlay than a thumbnail.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
 from ..maps import normalise, upsample
+from ..resources import resource_dir
 
 COLORMAPS = ("viridis", "inferno", "jet", "gray")
 PIXELS_PER_CELL = 16
@@ -38,13 +38,10 @@ def _colours(cmap: str, x: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def _published_table(cmap: str) -> np.ndarray:
-    """(n, 3) floats: a perceptual colour map's published table (viridis, inferno: the values
-    matplotlib's exports use too), from the CSV files pyqtgraph installs, read as data: importing
-    pyqtgraph for them was 0.5 s of the window's start-up and 40-odd MB."""
-    import importlib.util
-
-    folder = Path(importlib.util.find_spec("pyqtgraph").submodule_search_locations[0])
-    return np.loadtxt(folder / "colors" / "maps" / f"{cmap}.csv", delimiter=",", comments=";", ndmin=2)
+    """(256, 3) floats: a perceptual colour map's published table (viridis, inferno), matplotlib's
+    own values (those its exported figures use), shipped as data (resources/colormaps, written by
+    scripts/colour-tables.py): importing matplotlib for them stalls the window 0.1-0.4 s."""
+    return np.loadtxt(resource_dir() / "colormaps" / f"{cmap}.csv", delimiter=",", ndmin=2)
 
 
 @lru_cache(maxsize=16)
