@@ -294,20 +294,23 @@ def test_streamed_words_are_drawn_in_two_turns_lists_then_pictures(qtbot, window
     window.removeEventFilter(paints)
 
 
-def test_the_windows_colour_tables_ship_with_the_app_and_are_matplotlibs():
+def test_the_windows_colour_tables_ship_with_the_app_and_are_matplotlibs(monkeypatch):
     """viridis and inferno are read from the app's own resources (neither matplotlib, whose import
     stalls the window, nor pyqtgraph, no longer a dependency, is needed) and are the very colours
     of matplotlib's tables, which the exported figures use."""
     import matplotlib
 
-    code = (
-        "import sys\n"
-        "sys.modules['pyqtgraph'] = sys.modules['matplotlib'] = None  # neither can be imported\n"
-        "from attnviewer.ui.overlay import lookup_table\n"
-        "print(*lookup_table('viridis', 1.0)[255, :3], *lookup_table('inferno', 1.0)[0, :3])\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
+    from attnviewer.ui import overlay
+
     expected = [round(c * 255) for c in (*matplotlib.colormaps["viridis"].colors[-1],
                                          *matplotlib.colormaps["inferno"].colors[0])]
-    assert [int(v) for v in out.stdout.split()] == expected
+    for name in ("pyqtgraph", "matplotlib"):
+        monkeypatch.setitem(sys.modules, name, None)  # neither can be imported
+    for cached in (overlay._published_table, overlay.lookup_table):
+        cached.cache_clear()
+    try:
+        got = [*overlay.lookup_table("viridis", 1.0)[255, :3], *overlay.lookup_table("inferno", 1.0)[0, :3]]
+    finally:
+        overlay._published_table.cache_clear()
+        overlay.lookup_table.cache_clear()
+    assert [int(v) for v in got] == expected
