@@ -373,6 +373,21 @@ def test_a_sentence_read_before_its_box_was_built_shows_a_turn_after_the_box_is_
     wait_finished(qtbot, window)
 
 
+def test_a_clip_read_while_another_pane_is_on_screen_is_put_on_its_pane_then_shown_a_turn_later(qtbot, window):
+    """Setting the clip on its pane (the strip, the player opened) and showing the pane (its first
+    paint) were one turn of the GUI thread, 20 ms: now two, the pane shown in the second."""
+    rec = MediaRecorder(window, lambda w, job, media: (w._pane_media.get("video") is media, w.medium))
+    window.engine.media_ready.connect(rec.on_media)  # after the window's own slot
+    long_enough(window)
+    window.open_file(str(CLIP))
+    qtbot.waitUntil(lambda: bool(rec.seen), timeout=GUI_TIMEOUT)
+    put, medium = rec.seen[0]
+    assert put and medium is None  # on its pane, the pane not shown yet (the empty window's hint is)
+    qtbot.waitUntil(lambda: window.medium == "video", timeout=GUI_TIMEOUT)
+    assert window.media_stack.currentWidget() is window.media_pane("video")
+    wait_finished(qtbot, window)
+
+
 def test_an_image_shows_at_once_while_the_model_loads(qtbot, window, samples):
     caption_done(qtbot, window, samples[0])
     rec = MediaRecorder(window, lambda w, job, media: (job, w.media_pane("image").shape == media.rgb.shape[:2],

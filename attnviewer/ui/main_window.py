@@ -656,8 +656,17 @@ class MainWindow(QMainWindow):
                 self.media_pane(medium)  # built in this turn, shown in the next (both: 20-30 ms)
                 QTimer.singleShot(1, self, partial(self.on_media_ready, job, slot, media))
                 return
-            self._show_media_pane(medium)
             self._put_media(medium, media)
+            if self.media_stack.currentWidget() is not self.media_pane(medium):  # set on its pane in this
+                # turn, the pane shown in the next: both, with the pane's first paint, took 20 ms for a clip
+                QTimer.singleShot(1, self, partial(self._holding_player, partial(self._show_put, job, medium)))
+                return
+            self._show_put(job, medium)
+
+    def _show_put(self, job: int, medium: str) -> None:
+        """Show the media pane the main column's read input was put on, unless another was asked since."""
+        if job == self.sides["main"].jobs.pending or job == self.sides["main"].state.job:
+            self._show_media_pane(medium)
             self._mark_previous()
 
     def _pending(self, slot: str) -> int | None:
