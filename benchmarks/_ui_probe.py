@@ -325,24 +325,23 @@ timed_any_thread(worker_module, "_import_torch", "import torch")  # the worker l
 timed_any_thread(pipeline, "read", "read the input")
 timed_any_thread(pipeline, "load_model", "load the model")
 
-# The window warms the export dialog's look-ups (fonts, the MP4 encoder) on a thread 2 s after the
-# first caption; --play waits for that to be over, so that it falls in no design's playback.
+# The export dialog's look-ups (fonts, the MP4 encoder) are made 2 s after the first caption: by
+# the engine since session 15 (its export_look_ups signal), on a thread of the window's process
+# before; --play waits for them to be over, so that they fall in no design's playback.
 warmed = threading.Event()
 try:
     from attnviewer.engine import engine as warming_module  # noqa: E402
 except ImportError:  # (a checkout whose engine thread warmed them)
     warming_module = worker_module
-_warm_exports = warming_module._warm_exports
+_warm_exports = getattr(warming_module, "_warm_exports", None)
+if _warm_exports is not None and not hasattr(getattr(warming_module, "Engine", None), "export_look_ups"):
+    def warm_exports_noted():
+        try:
+            _warm_exports()
+        finally:
+            warmed.set()
 
-
-def warm_exports_noted():
-    try:
-        _warm_exports()
-    finally:
-        warmed.set()
-
-
-warming_module._warm_exports = warm_exports_noted
+    warming_module._warm_exports = warm_exports_noted
 
 # A redraw: MainWindow.redraw (everything at once), or, streaming since session 15, redraw_in_turns
 # (the lists) and then _draw_pictures_due (the pictures, a turn later): each of these is timed; a
@@ -703,6 +702,8 @@ main_side.controls.set_kind(args.kind)
 main_side.controls.set_model(args.model)
 main_side.controls.set_settings(DecodeSettings("beam", beam=BEAM, max_len=args.max_len or None))
 engine = window.engine
+if hasattr(engine, "export_look_ups"):  # (the engine makes them: see `warmed`)
+    engine.export_look_ups.connect(lambda *_: warmed.set())
 engine.status.connect(rec.on_status)
 engine.media_ready.connect(rec.on_media_ready)
 engine.step.connect(rec.on_step)

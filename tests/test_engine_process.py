@@ -62,9 +62,15 @@ def finished(job, slot, result):
         window.translate("the red circle is left of the blue square")
     else:
         done.append(window.engine.running())  # (quitting closes the window)
-        done.append((os.getpriority(os.PRIO_PROCESS, engine_pid) > os.getpriority(os.PRIO_PROCESS, 0),
-                     "pyqtgraph" in sys.modules))
-        app.quit()
+        if window.engine.look_ups is not None:
+            looked(*window.engine.look_ups)
+        else:
+            window.engine.export_look_ups.connect(looked)
+
+def looked(fonts, codec):  # the export dialog's look-ups, made by the engine after the first caption
+    done.append((os.getpriority(os.PRIO_PROCESS, engine_pid) > os.getpriority(os.PRIO_PROCESS, 0),
+                 "pyqtgraph" in sys.modules, "matplotlib" in sys.modules, len(fonts) > 3))
+    app.quit()
 
 window.engine.finished.connect(finished)
 window.engine.failed.connect(lambda job, slot, message: (print("failed:", message), app.quit()))
@@ -81,8 +87,9 @@ print(window.engine.running(), window.engine._host.popen.returncode)
     assert len(caption.split()) >= 3 and len(translation.split()) >= 3, lines
     assert facts == "True True False False"  # another process; alive; no torch, no pipeline here
     # the engine yields the processor to the window (which draws first where both want a core), and
-    # the window does without pyqtgraph (0.5 s of its start-up; its CUDA bindings, 40-odd MB)
-    assert priority == "True False"
+    # the window does without pyqtgraph (0.5 s of its start-up; its CUDA bindings, 40-odd MB), and
+    # without matplotlib: the export dialog's font list comes from the engine's process
+    assert priority == "True False False True"
     # closing the window ends the engine's process, cleanly (an image's job left a C++ thread of
     # torch's or OpenCV's that aborted the interpreter's teardown: exit code -6)
     assert after_close == "False 0"

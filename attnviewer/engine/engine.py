@@ -13,7 +13,6 @@ with a message instead of ending the app. The window's process never imports tor
 from __future__ import annotations
 
 import logging
-import threading
 import weakref
 from functools import partial
 from pathlib import Path
@@ -54,6 +53,7 @@ class Engine(QObject):
     probed = Signal(int, str, object)
     failed = Signal(int, str, str)
     devices = Signal(list)
+    export_look_ups = Signal(object, object)
     exported = Signal(int, str)
     export_failed = Signal(int, str)
     export_cancelled = Signal(int, str)
@@ -74,6 +74,8 @@ class Engine(QObject):
         self._closed = False
         self.broken: str | None = None  # why the engine could not start: every job fails with it
         self._warmed = False
+        self.look_ups: tuple | None = None  # (font families, MP4 encoder or None), once the engine sent them
+        self.export_look_ups.connect(lambda fonts, codec: setattr(self, "look_ups", (tuple(fonts), codec)))
         self.finished.connect(self._warm_exports)
         self._start_host()
 
@@ -269,14 +271,12 @@ class Engine(QObject):
         self._finalizer()
 
     def _warm_exports(self) -> None:
-        """After the first caption, once the window has painted it: the Export dialog's slow
-        look-ups (font list, MP4 encoder probe; cached, ~0.5 s together), on a thread of the
-        window's process (the dialog runs there), so that it does not stall when it first opens."""
+        """After the first caption, once the window has painted it: the engine makes the Export
+        dialog's slow look-ups (font list, MP4 encoder probe: ~0.4 s) and sends them (look_ups),
+        so that the dialog does not stall when it first opens."""
         if not self._warmed:
             self._warmed = True
-            timer = threading.Timer(WARM_UP_DELAY_MS / 1000, _warm_exports)
-            timer.daemon = True
-            timer.start()
+            QTimer.singleShot(WARM_UP_DELAY_MS, self, partial(self._send, "look_up_exports"))
 
 
 def _quit(conn, host_) -> None:
@@ -290,16 +290,3 @@ def _quit(conn, host_) -> None:
     host_.wait(QUIT_WAIT_S)
     if host_.alive():
         host_.end()  # (a model load that cannot stop half-way)
-
-
-def _warm_exports() -> None:
-    """(Measured: run right after the caption, its imports held the GUI up to 64 ms while the last
-    words were painted, against 21 ms without; hence the delay.)"""
-    from ..export.animation import mp4_encoder
-    from ..export.figures import font_families
-
-    try:
-        font_families()
-        mp4_encoder()
-    except Exception:  # the dialog asks again and reports it; nothing to show here
-        log.exception("warming the export look-ups failed")

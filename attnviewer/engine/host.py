@@ -78,6 +78,8 @@ class Host:
             self.todo.put((None, w.scan_cache))
         elif name == "warm":
             self.todo.put((None, w.warm))
+        elif name == "look_up_exports":
+            self.todo.put((None, w.look_up_exports))
         elif name == "quit":
             for item in list(self.live.values()):
                 item.cancel.set()

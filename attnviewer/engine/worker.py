@@ -69,6 +69,7 @@ OUTPUTS = (
     "probed",  # job id, slot, a probe's answer (probes.Branch, Masking, Attribution)
     "failed",  # job id, slot, message for the user
     "devices",  # the devices torch can use, once it is imported
+    "export_look_ups",  # (font families, MP4 encoder or None): the Export dialog's slow look-ups
     # file jobs (ExportRequest); the int is the request id
     "exported",  # path written (for a result: its JSON)
     "export_failed",  # message for the user (also: a result that cannot be opened)
@@ -150,6 +151,18 @@ class Worker:
         except OSError:
             log.exception("reading the Hugging Face cache failed")
         self.cached_models.emit(found)
+
+    def look_up_exports(self) -> None:
+        """The Export dialog's slow look-ups (matplotlib's font list, an MP4 encoder that works:
+        ~0.4 s), made in the engine's process: made on a thread of the window's, they held its GIL
+        27-41 ms at a stretch (the font cache's parsing), 2 s after the first caption."""
+        from ..export.animation import mp4_encoder
+        from ..export.figures import font_families
+
+        try:
+            self.export_look_ups.emit(font_families(), mp4_encoder())
+        except Exception:  # the dialog looks them up itself and reports what fails
+            log.exception("looking up the export options failed")
 
     def warm(self) -> None:
         """Import torch and the model code now (the host does it as the engine starts, on a thread

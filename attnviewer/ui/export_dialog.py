@@ -129,7 +129,7 @@ class ExportDialog(QDialog):
             self.kind_group.addButton(b, i)
             self.kind_buttons[cid] = b
             what_lay.addWidget(b)
-        self.mp4_codec = mp4_encoder()
+        fonts, self.mp4_codec = self.engine.look_ups or (None, mp4_encoder())  # (the engine's, once sent)
         if self.mp4_codec is None and "mp4" in self.kind_buttons:
             mp4 = self.kind_buttons["mp4"]
             mp4.setEnabled(False)
@@ -155,7 +155,7 @@ class ExportDialog(QDialog):
         self.dpi.setToolTip("dots per inch of PNG files, and of the pictures inside SVG and PDF")
         self.font = QComboBox()
         self.font.setEditable(True)
-        self.font.addItems(list(font_families()))
+        self.font.addItems(list(fonts or font_families()))
         self.font.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.font_size = QDoubleSpinBox(minimum=4, maximum=72, singleStep=1, decimals=1, suffix=" pt")
         self.show_prob = QCheckBox("show each word's probability")
