@@ -46,26 +46,18 @@ def load_torch_libraries() -> list[str]:
     the import finds them mapped. Same libraries, same order and
     flags as torch's own import (its global dependencies, then its extension). Linux only; any
     failure is left to the import to report. Returns the paths mapped."""
-    import ctypes
     import importlib.machinery
-    import importlib.util
     import sys
-    from pathlib import Path
 
-    if not sys.platform.startswith("linux") or "torch" in sys.modules:
+    ahead = _ahead_of_import("torch")
+    if ahead is None:
         return []
-    try:
-        spec = importlib.util.find_spec("torch")
-        folder = Path(spec.origin).parent
-        dlopen = ctypes.CDLL(None).dlopen
-    except (ImportError, AttributeError, TypeError, OSError):
-        return []
-    dlopen.restype, dlopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_int]
+    folder, dlopen = ahead
     extension = next((folder / f"_C{s}" for s in importlib.machinery.EXTENSION_SUFFIXES
                       if (folder / f"_C{s}").exists()), None)
     wanted = [(folder / "lib" / "libtorch_global_deps.so", os.RTLD_GLOBAL | os.RTLD_NOW),
               (extension, sys.getdlopenflags())]
-    return [str(path) for path, flags in wanted if path is not None and dlopen(os.fsencode(path), flags)]
+    return [str(path) for path, flags in wanted if path is not None and dlopen(path, flags)]
 
 
 def map_extensions(package: str) -> int:
@@ -75,23 +67,36 @@ def map_extensions(package: str) -> int:
     18 ms at a stretch (the window stalled while its player opened a clip's first time); mapped
     first, the import's longest hold is 3-4 ms. Linux only; any failure is left to the import to
     report. Returns how many were mapped."""
-    import ctypes
     import importlib.machinery
+    import sys
+
+    ahead = _ahead_of_import(package)
+    if ahead is None:
+        return 0
+    folder, dlopen = ahead
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    modules = sorted(p for p in folder.rglob("*") if p.name.endswith(suffixes))
+    return sum(dlopen(path, sys.getdlopenflags()) for path in modules)
+
+
+def _ahead_of_import(package: str):
+    """(the package's folder, dlopen(path, flags) -> mapped?) to map its libraries before its
+    import, through the C library's dlopen (ctypes calls it with the GIL released); None where that
+    cannot be: not Linux, the package already imported, or not found."""
+    import ctypes
     import importlib.util
     import sys
     from pathlib import Path
 
     if not sys.platform.startswith("linux") or package in sys.modules:
-        return 0
+        return None
     try:
         folder = Path(importlib.util.find_spec(package).submodule_search_locations[0])
         dlopen = ctypes.CDLL(None).dlopen
     except (ImportError, AttributeError, TypeError, OSError, IndexError):
-        return 0
+        return None
     dlopen.restype, dlopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_int]
-    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
-    modules = sorted(p for p in folder.rglob("*") if p.name.endswith(suffixes))
-    return sum(bool(dlopen(os.fsencode(path), sys.getdlopenflags())) for path in modules)
+    return folder, lambda path, flags: bool(dlopen(os.fsencode(path), flags))
 
 
 def import_torch():
