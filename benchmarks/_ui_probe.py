@@ -355,8 +355,8 @@ _drawn_part = "_draw_pictures" if hasattr(MainWindow, "_draw_pictures") else "_d
 _draw_whole = getattr(MainWindow, _drawn_part)
 
 
-def drawn_whole(self):
-    _draw_whole(self)
+def drawn_whole(self, *drawn):
+    _draw_whole(self, *drawn)
     end = now()
     words = len(self.sides["main"].state.words)
     redraws.append({"at": end, "words": words})

@@ -946,27 +946,35 @@ class MainWindow(QMainWindow):
             self._idle.set()
 
     def _draw_words(self) -> None:
-        self._draw_lists()
-        self._draw_pictures()
+        drawn = self._drawn()  # (once for both)
+        self._draw_lists(drawn)
+        self._draw_pictures(drawn)
 
-    def _draw_lists(self) -> None:
+    def _drawn(self) -> dict[str, tuple[list, list[str] | None]]:
+        """Each shown column's words through its lens, with their labels (Side.drawn), by slot; the
+        hidden Compare side is drawn when shown."""
+        return {side.slot: side.drawn() for side in self._active_sides()}
+
+    def _draw_lists(self, drawn: dict | None = None) -> None:
         """Each column's words, top words and hypotheses."""
-        for side in self._active_sides():  # the hidden Compare side is drawn when shown
+        drawn = drawn or self._drawn()
+        for side in self._active_sides():
             st = side.state
-            words, _ = side.drawn()
+            words, _ = drawn[side.slot]
             side.caption.show_words(words, st.index)
             live = words[-1].beams if (st.running and words) else None
             side.caption.show_hypotheses(st.hypotheses, st.selected, live,
                                          [(b.label, b.result.hypotheses[0]) for b in st.branches])
 
-    def _draw_pictures(self) -> None:
+    def _draw_pictures(self, drawn: dict | None = None) -> None:
         """Each column's attention pane, the media pane and the what-if panel."""
+        drawn = drawn or self._drawn()
         look = self.overlay_controls.settings()
         main = self.sides["main"].state
         main_words, main_labels = main.words, None
         for side in self._active_sides():
             st = side.state
-            words, labels = side.drawn()
+            words, labels = drawn[side.slot]
             if side.slot == "main":
                 main_words, main_labels = words, labels
             if hasattr(side.attention, "set_labels"):
