@@ -347,8 +347,8 @@ if _warm_exports is not None and not hasattr(getattr(warming_module, "Engine", N
 # (the lists) and then _draw_pictures_due (the pictures, a turn later): each of these is timed; a
 # redraw counts as drawn once its pictures are (_draw_pictures, or _draw_words in a checkout
 # without it), and the job's end once its last redraw is.
-REDRAW_PARTS = {"redraw": "MainWindow.redraw (all)", "redraw_in_turns": "MainWindow.redraw_in_turns (lists)",
-                "_draw_pictures_due": "MainWindow._draw_pictures_due (pictures)"}
+REDRAW_PARTS = {"redraw": "MainWindow.redraw (all)", "redraw_in_turns": "MainWindow.redraw_in_turns: lists",
+                "_draw_pictures_due": "MainWindow.redraw_in_turns: pictures (_draw_pictures_due)"}
 for _name, _label in REDRAW_PARTS.items():
     timed(MainWindow, _name, _label)
 _drawn_part = "_draw_pictures" if hasattr(MainWindow, "_draw_pictures") else "_draw_words"

@@ -468,7 +468,7 @@ def cpu_figures(runs: list[dict]) -> dict[str, float | None]:
         for label, a, c in run.get("cpu", []):
             if m["work_start"] <= a <= m["stream_end"] + 0.2 and not label.startswith("paint "):
                 pieces.append(c * 1000)  # "paint X" parts are inside a repaint, counted there
-                if label.startswith(("MainWindow.redraw", "MainWindow._draw_pictures_due")):  # each turn of one
+                if label.startswith("MainWindow.redraw"):  # (a streamed redraw: each of its two turns)
                     redraws.append(c * 1000)
     return {"redraw median": statistics.median(redraws) if redraws else None,
             "redraw max": max(redraws, default=None), "largest piece": max(pieces, default=None)}
@@ -489,7 +489,7 @@ def print_gc(runs: list[dict]) -> None:
 def print_diagnostics(results: dict[str, list[dict]], figs: dict[str, list[dict]]) -> None:
     print("\nwhere the GUI thread's time goes (timed inside the child; labels nest, so a redraw's"
           "\nparts are also counted in 'MainWindow.redraw ...' (a streamed redraw: its lists in one turn,"
-          "\n'_draw_pictures_due' a turn later); a gap's untimed rest is Qt's own"
+          "\nits pictures a turn later); a gap's untimed rest is Qt's own"
           "\nwork or waiting for the GIL held by the other thread):")
     for mode in results:
         runs = results[mode]

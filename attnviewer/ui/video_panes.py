@@ -25,9 +25,9 @@ from .lensing import frame_details
 from .overlay import overlay_rgba, tile_colours
 
 TOP_FRAMES = 3
-# what the media pane imports when built; the window imports these ahead, one per event-loop turn
-# Made ahead, one piece each: QStyle's Python type (the player's icons and scrub bar; PySide makes
-# it with its enums on first use: 15 ms), then the player's modules.
+# What the media pane needs when built, made ahead by the window, one piece per event-loop turn:
+# QStyle's Python type (the player's icons and scrub bar; PySide makes it with its enums on first
+# use: 15 ms), then the player's modules.
 PRELOAD = ("PySide6.QtWidgets:QStyle",) + tuple(
     f"{__package__.rpartition('.')[0]}.{m}" for m in ("media.frames", "engine.player", "ui.player_widget"))
 CURVE_W, CURVE_H = 84, 44

@@ -225,24 +225,28 @@ def warm_up_picture() -> QImage:
     """Paint a small view of a picture once, offscreen: a process's first paint of a view took 12
     ms instead of 0.5 (Qt's scaled drawing and PySide's enum types, each used for the first time),
     6 ms of it the picture's. Once a process: the image's and the video's panes both ask for it."""
-    return _painted(ImageView())
+    return _painted(_small(ImageView))
 
 
 @cache
 def warm_up() -> QImage:
     """The same with a map, the grid and both markers (2 ms more the first time). The picture
     painted, for tests."""
-    view = OverlayView()
-    view.set_image(np.zeros((8, 8, 3), np.uint8), reset=True)
+    view = _small(OverlayView)
     view.set_overlay(np.full((4, 4, 4), 128, np.uint8), grid=(2, 2), show_grid=True, peak=(0, 0), sample=(1, 1))
     return _painted(view)
 
 
-def _painted(view: ImageView) -> QImage:
+def _small(kind: type[ImageView]) -> ImageView:
+    """A 64 x 48 view of a black picture, never shown."""
+    view = kind()
     view.resize(64, 48)
-    if view.image is None:
-        view.set_image(np.zeros((8, 8, 3), np.uint8), reset=True)
-    picture = QImage(64, 48, QImage.Format.Format_RGB32)
+    view.set_image(np.zeros((8, 8, 3), np.uint8), reset=True)
+    return view
+
+
+def _painted(view: ImageView) -> QImage:
+    picture = QImage(view.width(), view.height(), QImage.Format.Format_RGB32)
     view.render(picture)
     return picture
 
