@@ -135,15 +135,12 @@ def run(path: str | None = None, argv: list[str] | None = None, text: str | None
 
     window = MainWindow()
     route_warnings(window)
-    window.show()
-    if text is not None:
-        window.translate(text)
-    elif path is None:
+    if path is None and text is None:
         from .resources import sample_dir
 
         samples = sorted(sample_dir().glob("*.png"))
-        if samples:
-            window.open_file(str(samples[0]))
-    else:
-        window.open_file(path)
+        path = str(samples[0]) if samples else None
+    window.show()
+    if path is not None or text is not None:
+        window.start_on(path, text)
     return app.exec()

@@ -745,7 +745,9 @@ ticks.append(marks["work_start"])  # a pseudo-tick: the first gap runs from here
 tick_cpu.append(time.thread_time())
 start_profile()
 if args.mode == "engine":  # as app.run does: right after show(), before the event loop
-    if args.kind == "translate":
+    if hasattr(window, "start_on"):  # (opened after the first paint)
+        window.start_on(*((None, args.source) if args.kind == "translate" else (args.source, None)))
+    elif args.kind == "translate":
         window.translate(args.source)
     else:
         window.open_file(args.source)

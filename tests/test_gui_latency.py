@@ -161,26 +161,50 @@ def test_a_panes_first_drawings_are_rehearsed_once_its_panes_are_built(window, m
     assert painted.pixelColor(32, 24).red() > 40  # the map over the black picture
 
 
-def test_the_players_style_type_is_made_in_a_piece_of_its_own():
-    """PySide makes QStyle's Python type, with its enums, on first use (15 ms): a video's pieces
-    built ahead make it alone, before the player widget's module (which uses it) is imported. In a
-    fresh interpreter, where nothing made it yet."""
+def test_the_players_style_type_is_made_before_any_window_is_up():
+    """PySide makes QStyle's Python type, with its enums, on first use (12-18 ms of Python that
+    cannot be split): made as the window's module is imported, before a window is up, not as a
+    piece while an opened clip is read (a piece of its own was 16 ms). In a fresh interpreter,
+    where nothing made it yet."""
     code = (
-        "import sys\n"
         "from PySide6 import QtWidgets\n"
         "app = QtWidgets.QApplication([])\n"
-        "from attnviewer.ui.main_window import MainWindow\n"
-        "window = MainWindow()\n"
-        "window._prepare_panes('video')\n"
-        "states = []\n"
-        "while window._pane_steps:\n"
-        "    window._pane_steps.pop(0)()\n"
-        "    states.append(('QStyle' in vars(QtWidgets), 'attnviewer.ui.player_widget' in sys.modules))\n"
-        "print(states)\n"
-        "assert states[0] == (False, False) and (True, False) in states and states[-1] == (True, True), states\n"
-        "window.engine.shutdown()\n"
+        "assert 'QStyle' not in vars(QtWidgets)\n"
+        "from attnviewer.ui import main_window, video_panes\n"
+        "assert 'QStyle' in vars(QtWidgets)\n"
+        "assert not any('QStyle' in m for m in video_panes.PRELOAD), video_panes.PRELOAD\n"
     )
     in_a_fresh_interpreter(code, QT_QPA_PLATFORM="offscreen", ATTNVIEWER_ENGINE="thread")
+
+
+def test_a_call_apart_waits_a_turn_after_the_windows_repaint(qtbot, window):
+    """A piece built ahead or a redraw's pictures, due in the turn that paints what was changed
+    just before them, used to run straight after that paint (19 ms in one turn: a repaint of 9, a
+    video attention pane of 6): they wait a turn, and a timer due with them goes first."""
+    from PySide6.QtCore import QEvent, QObject
+
+    qtbot.waitExposed(window)
+    order = []
+
+    class Paints(QObject):
+        def eventFilter(self, watched, event):
+            if event.type() == QEvent.Type.UpdateRequest and watched is window:
+                order.append("paint")
+            return False
+
+    paints = Paints()
+    window.installEventFilter(paints)
+    window._after_repaint.call_apart(lambda: order.append("apart"))
+    window.statusBar().showMessage("a change to paint")  # painted in the next turn
+    QTimer.singleShot(1, lambda: order.append("turn"))  # due with the call
+    qtbot.waitUntil(lambda: "apart" in order, timeout=5000)
+    window.removeEventFilter(paints)
+    assert order.index("paint") < order.index("turn") < order.index("apart"), order
+    order.clear()
+    window._after_repaint.call_apart(lambda: order.append("apart"))  # nothing to paint: no wait
+    QTimer.singleShot(1, lambda: order.append("turn"))
+    qtbot.waitUntil(lambda: len(order) == 2, timeout=5000)
+    assert order == ["apart", "turn"]
 
 
 def in_a_fresh_interpreter(code: str, **env) -> str:

@@ -99,6 +99,33 @@ def test_an_input_opened_in_an_empty_window_takes_its_room_at_once(qtbot, window
     assert window.splitter.sizes() == sizes and window.medium == first
 
 
+@pytest.mark.parametrize("first", ["video", "text"])
+def test_what_the_app_starts_on_opens_after_the_windows_first_paint(qtbot, tmp_path, first):
+    """The file or sentence on the command line: its room is made as the window is shown (one
+    layout with the first paint), and it opens once the window is painted, not before (its controls
+    held the first paint up: 17-20 ms in the first turn)."""
+    from PySide6.QtCore import QSettings
+
+    from attnviewer.ui.kind_views import VIEWS
+    from attnviewer.ui.main_window import MainWindow
+
+    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    long_enough(w)
+    opened = []
+    real = w.open_input
+    w.open_input = lambda inp: (opened.append(w.windowHandle().isExposed()), real(inp))
+    w.show()
+    w.start_on(str(CLIP)) if first == "video" else w.start_on(text=SENTENCE)
+    sizes = w.splitter.sizes()
+    assert not opened and sizes[0] >= 0.9 * VIEWS[first].share * sum(sizes)
+    qtbot.waitUntil(lambda: bool(opened), timeout=GUI_TIMEOUT)
+    assert opened == [True]  # painted first
+    wait_finished(qtbot, w)
+    qtbot.waitUntil(lambda: w.shown is not None and w.medium == first, timeout=GUI_TIMEOUT)
+    w.close()
+
+
 def test_clicking_a_word_seeks_the_player_to_its_most_attended_frame(qtbot, window):
     state = video_done(qtbot, window)
     media = window.media_pane("video")

@@ -1,7 +1,7 @@
 """Call something once a window has painted what was changed before the call."""
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 
 _ARM, _CALL = QEvent.Type(QEvent.registerEventType()), QEvent.Type(QEvent.registerEventType())
 
@@ -22,6 +22,7 @@ class AfterRepaint(QObject):
         self._arming: list = []  # behind the events queued before the call
         self._waiting: list = []  # for the next repaint
         self._ready: list = []  # its repaint has begun: run once it is over
+        self.repaints = 0  # the window's repaints so far (their UpdateRequests)
         window.installEventFilter(self)
 
     def call(self, fn) -> None:
@@ -31,8 +32,26 @@ class AfterRepaint(QObject):
         self._arming.append(fn)
         QCoreApplication.postEvent(self, QEvent(_ARM))
 
+    def call_apart(self, fn) -> None:
+        """Run fn in a later turn of the event loop than this one (a 1 ms timer: the timers due by
+        then and input go first), and not in the turn of a repaint of the window: one that came
+        before fn's timer (the window painting what was changed just before) puts fn off a turn,
+        so that input can go between the two instead of waiting for both."""
+        seen = self.repaints
+
+        def due() -> None:
+            if self.repaints != seen:
+                QTimer.singleShot(1, self, fn)
+            else:
+                fn()
+
+        QTimer.singleShot(1, self, due)
+
     def eventFilter(self, watched, ev) -> bool:
-        if ev.type() == QEvent.Type.UpdateRequest and watched is self._window and self._waiting:
+        if ev.type() != QEvent.Type.UpdateRequest or watched is not self._window:
+            return False
+        self.repaints += 1
+        if self._waiting:
             self._ready += self._waiting
             self._waiting = []
             QCoreApplication.postEvent(self, QEvent(_CALL))  # delivered after this repaint

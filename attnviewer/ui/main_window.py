@@ -75,6 +75,12 @@ def _preload(name: str) -> None:
         getattr(loaded, attribute)
 
 
+# PySide makes QStyle's Python type on its first use with all its enums (566 members, 12-18 ms of
+# pure Python that cannot be split): made here, with the window's own types, before any window is
+# up, not while a clip opened later is read (the player's icons and scrub bar use it).
+_preload("PySide6.QtWidgets:QStyle")
+
+
 def _medium(kind: str) -> str:
     return KINDS[kind].medium
 
@@ -269,7 +275,7 @@ class MainWindow(QMainWindow):
         self._release_timer.timeout.connect(lambda: self._release_words(self._redraws))
         self._redraw_timer = QTimer(self, singleShot=True, interval=15)  # coalesce bursts of words
         self._redraw_timer.timeout.connect(self.redraw_in_turns)
-        self._pictures_due = False  # redraw_in_turns: the pictures are still to be drawn
+        self._pictures_due = 0  # redraw_in_turns: the redraw whose pictures are still to come (0: none)
         self._play_timer = QTimer(self, interval=PLAY_INTERVAL_MS)
         self._play_timer.timeout.connect(self._play_tick)
 
@@ -460,8 +466,9 @@ class MainWindow(QMainWindow):
         try:
             self._pane_steps.pop(0)()
         finally:  # due after this piece, not before it: timers that fell due while it was built
-            # (the player's next frame) go first, instead of the next piece straight after it
-            QTimer.singleShot(1, self, self._next_pane_step)
+            # (the player's next frame) go first, instead of the next piece straight after it; and
+            # not in the turn that paints what it changed (both in one turn: 17-19 ms)
+            self._after_repaint.call_apart(self._next_pane_step)
 
     # -- opening things --------------------------------------------------------------------------
 
@@ -506,6 +513,15 @@ class MainWindow(QMainWindow):
 
     def translate(self, text: str) -> None:
         self.open_input(Input(typed_kind(), text))
+
+    def start_on(self, path: str | None = None, text: str | None = None) -> None:
+        """Open what the app was started on (a file, or a sentence), called right after show(): the
+        columns are shared for its medium now, laid out with the first paint, and the input opens
+        once the window is painted (opened before, its controls held the first paint up)."""
+        kind = typed_kind() if text is not None else for_file(path).name
+        self._size_for(_medium(kind))
+        opening = partial(self.translate, text) if text is not None else partial(self.open_file, path)
+        QTimer.singleShot(0, self, partial(self._after_first_paint, opening))
 
     def open_input(self, inp: Input) -> None:
         self.jobs.ask(inp)
@@ -900,27 +916,27 @@ class MainWindow(QMainWindow):
         """Every column's words (and the media pane's), with the video player's decoder held until
         they are painted: a redraw seeks the player, and its decoding shared the GUI thread's
         interpreter lock with the redraw's paint."""
-        self._pictures_due = False  # (drawn here too)
+        self._pictures_due = 0  # (drawn here too)
         self._holding_player(self._draw_words)
 
     def redraw_in_turns(self) -> None:
         """Words streamed in, and a job's end: each column's words and lists in this turn, the
-        pictures (attention panes, the media pane, the what-if panel) in a turn of their own, after
-        the lists' paint (a posted event, delivered before timers) and the timers due by then. All
-        in one turn, with its paint, a clip's or a sentence's redraw took 18-27 ms of GUI work."""
+        pictures (attention panes, the media pane, the what-if panel) in a later turn of their own,
+        not the one that paints the lists (AfterRepaint.call_apart; lists drawn again meanwhile, at
+        the job's end, are painted first too). All in one turn, with its paint, a clip's or a
+        sentence's redraw took 18-27 ms of GUI work."""
         self._holding_player(self._draw_lists)
-        if not self._pictures_due:
-            self._pictures_due = True
-            QTimer.singleShot(1, self, self._draw_pictures_due)
+        self._pictures_due = self._redraws  # (the newest lists' pictures only)
+        self._after_repaint.call_apart(partial(self._draw_pictures_due, self._redraws))
 
     @property
     def drawing(self) -> bool:
         """Whether a redraw's pictures are still to come (redraw_in_turns)."""
-        return self._pictures_due
+        return bool(self._pictures_due)
 
-    def _draw_pictures_due(self) -> None:
-        if self._pictures_due:
-            self._pictures_due = False
+    def _draw_pictures_due(self, lists: int) -> None:
+        if self._pictures_due == lists:
+            self._pictures_due = 0
             self._holding_player(self._draw_pictures)
 
     def _holding_player(self, draw) -> None:

@@ -25,10 +25,8 @@ from .lensing import frame_details
 from .overlay import overlay_rgba, tile_colours
 
 TOP_FRAMES = 3
-# What the media pane needs when built, made ahead by the window, one piece per event-loop turn:
-# QStyle's Python type (the player's icons and scrub bar; PySide makes it with its enums on first
-# use: 15 ms), then the player's modules.
-PRELOAD = ("PySide6.QtWidgets:QStyle",) + tuple(
+# The player's modules: imported ahead by the window, one piece per event-loop turn.
+PRELOAD = tuple(
     f"{__package__.rpartition('.')[0]}.{m}" for m in ("media.frames", "engine.player", "ui.player_widget"))
 CURVE_W, CURVE_H = 84, 44
 CLICK_HINT = "Click a frame to see which words looked at it."
