@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget,
 )
@@ -29,6 +29,7 @@ TOP_FRAMES = 3
 PRELOAD = tuple(
     f"{__package__.rpartition('.')[0]}.{m}" for m in ("media.frames", "engine.player", "ui.player_widget"))
 CURVE_W, CURVE_H = 84, 44
+TEXT_H, BAR_H = 14, 26  # a strip cell's time label and its attention bar, under the frame
 CLICK_HINT = "Click a frame to see which words looked at it."
 WARM_UP = views.WARM_UP  # (pieces built ahead: a view painted once before a clip's first paint)
 
@@ -107,14 +108,15 @@ class FrameStrip(QWidget):
         self.overlays: list[np.ndarray] | None = None  # the current word's where-in-frame maps, RGBA
         self._overlay_images: list[QImage] = []
         self.selected: int | None = None
-        self._scaled: tuple | None = None  # ((width, height), pixmaps scaled to it): a word repaints only bars
+        self._backdrop: QPixmap | None = None  # the frames and their times, drawn once per clip and size
+        self._places: list[QRectF] = []  # where each frame's picture is on it
         self.setMinimumHeight(90)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def set_clip(self, frames: np.ndarray | None, times: list[float]) -> None:
         self.frames = [] if frames is None else [to_pixmap(f) for f in frames]
         self.times = list(times)
-        self._scaled = None
+        self._backdrop = None
         self.weights = self.colours = self.peak = self.selected = None
         self.set_overlays(None)
 
@@ -150,28 +152,16 @@ class FrameStrip(QWidget):
 
     def paintEvent(self, event) -> None:
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor("#202124"))
-        n = len(self.frames)
-        if not n:
-            p.end()
-            return
-        text_h, bar_h = 14, 26
-        p.setFont(self._small_font())
+        p.drawPixmap(0, 0, self._frames_drawn())
         top = max(float(self.weights.max()), 1e-6) if self.weights is not None else 1.0
-        for k, scaled in enumerate(self._pictures(text_h + bar_h + 4)):
+        for k, place in enumerate(self._places):
             r = self.cell(k).adjusted(2, 2, -2, -2)
-            pic_h = r.height() - text_h - bar_h - 4
-            x = r.x() + (r.width() - scaled.width()) / 2
-            p.drawPixmap(int(x), int(r.y()), scaled)
             if self._overlay_images:
                 p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-                p.drawImage(QRectF(int(x), int(r.y()), scaled.width(), scaled.height()), self._overlay_images[k])
-            p.setPen(QColor("#e8eaed"))
-            p.drawText(QRectF(r.x(), r.y() + pic_h, r.width(), text_h), Qt.AlignmentFlag.AlignCenter,
-                       f"{self.times[k]:.2f}s" if k < len(self.times) else "")
+                p.drawImage(place, self._overlay_images[k])
             if self.weights is not None:
                 frac = float(self.weights[k]) / top
-                bar = QRectF(r.x() + 3, r.bottom() - bar_h * frac, r.width() - 6, bar_h * frac)
+                bar = QRectF(r.x() + 3, r.bottom() - BAR_H * frac, r.width() - 6, BAR_H * frac)
                 p.fillRect(bar, QColor(*self.colours[k]))
             if k == self.peak:
                 p.setPen(QPen(QColor("#fbbc04"), 3))
@@ -183,14 +173,32 @@ class FrameStrip(QWidget):
                 p.drawRect(r.adjusted(2, 2, -2, -2))
         p.end()
 
-    def _pictures(self, below: int) -> list:
-        """The frames scaled to their cells, scaled again only when the strip's size changes."""
-        r = self.cell(0).adjusted(2, 2, -2, -2)
-        size = (int(r.width()), int(r.height() - below))
-        if self._scaled is None or self._scaled[0] != size:
-            self._scaled = (size, [pix.scaled(*size, Qt.AspectRatioMode.KeepAspectRatio,
-                                              Qt.TransformationMode.SmoothTransformation) for pix in self.frames])
-        return self._scaled[1]
+    def _frames_drawn(self) -> QPixmap:
+        """The frames scaled to their cells, with their times, on the strip's background: drawn
+        again only when the clip or the strip's size changes, so that a word paints only its bars
+        and marks over it (the frames and their text each time: 1.2-3.5 ms a paint)."""
+        ratio = self.devicePixelRatioF()
+        if self._backdrop is not None and self._backdrop.size() == self.size() * ratio:
+            return self._backdrop
+        self._backdrop = QPixmap(self.size() * ratio)
+        self._backdrop.setDevicePixelRatio(ratio)
+        p = QPainter(self._backdrop)
+        p.fillRect(QRectF(0, 0, self.width(), self.height()), QColor("#202124"))
+        p.setFont(self._small_font())
+        p.setPen(QColor("#e8eaed"))
+        self._places = []
+        for k, pix in enumerate(self.frames):
+            r = self.cell(k).adjusted(2, 2, -2, -2)
+            pic_h = r.height() - TEXT_H - BAR_H - 4
+            scaled = pix.scaled(int(r.width()), int(pic_h), Qt.AspectRatioMode.KeepAspectRatio,
+                                Qt.TransformationMode.SmoothTransformation)
+            place = QRectF(int(r.x() + (r.width() - scaled.width()) / 2), int(r.y()), scaled.width(), scaled.height())
+            p.drawPixmap(place.topLeft(), scaled)
+            self._places.append(place)
+            p.drawText(QRectF(r.x(), r.y() + pic_h, r.width(), TEXT_H), Qt.AlignmentFlag.AlignCenter,
+                       f"{self.times[k]:.2f}s" if k < len(self.times) else "")
+        p.end()
+        return self._backdrop
 
     def mousePressEvent(self, event) -> None:
         n = len(self.frames)
