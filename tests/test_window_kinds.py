@@ -406,6 +406,7 @@ def test_a_clip_read_while_another_pane_is_on_screen_is_put_on_its_pane_then_sho
     rec = MediaRecorder(window, lambda w, job, media: (w._pane_media.get("video") is media, w.medium))
     window.engine.media_ready.connect(rec.on_media)  # after the window's own slot
     long_enough(window)
+    window.media_pane("video")  # built ahead, as the pieces do (on a loaded machine, the read can come first)
     window.open_file(str(CLIP))
     qtbot.waitUntil(lambda: bool(rec.seen), timeout=GUI_TIMEOUT)
     put, medium = rec.seen[0]
