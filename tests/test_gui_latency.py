@@ -177,6 +177,32 @@ def test_the_players_style_type_is_made_before_any_window_is_up():
     in_a_fresh_interpreter(code, QT_QPA_PLATFORM="offscreen", ATTNVIEWER_ENGINE="thread")
 
 
+def test_a_videos_last_piece_imports_pyav_on_a_thread_of_its_own():
+    """PyAV's import (75-90 ms of Python holding the GIL once its libraries are mapped) ran at the
+    player's first open, beside the first words of a clip opened in a running window (30-50 ms
+    gaps): the video's pieces built ahead end by starting it on a thread of its own. In a fresh
+    interpreter, where nothing imported PyAV yet."""
+    code = (
+        "import sys, threading\n"
+        "from PySide6 import QtWidgets\n"
+        "app = QtWidgets.QApplication([])\n"
+        "from attnviewer.ui.main_window import MainWindow\n"
+        "window = MainWindow()\n"
+        "window._prepare_panes('video')\n"
+        "while window._pane_steps:\n"
+        "    assert 'av' not in sys.modules\n"
+        "    window._pane_steps.pop(0)()\n"
+        "from attnviewer.engine import player\n"
+        "thread = player._pyav_thread\n"
+        "assert thread is not None and thread is not threading.main_thread()\n"
+        "thread.join(60)\n"
+        "assert 'av' in sys.modules\n"
+        "window.media_pane('video').player.shutdown()\n"
+        "window.close(); window.engine.shutdown()\n"
+    )
+    in_a_fresh_interpreter(code, QT_QPA_PLATFORM="offscreen", ATTNVIEWER_ENGINE="thread")
+
+
 def test_a_call_apart_waits_a_turn_after_the_windows_repaint(qtbot, window):
     """A piece built ahead or a redraw's pictures, due in the turn that paints what was changed
     just before them, used to run straight after that paint (19 ms in one turn: a repaint of 9, a

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import queue
+import sys
 import threading
 import time
 import weakref
@@ -69,6 +70,33 @@ class VideoInfo:
         return min(max(i, 0), self.frame_count - 1)
 
 
+def import_pyav() -> object:
+    """PyAV, imported on this thread if no thread did yet (its libraries mapped first, without the
+    GIL: the window's first clip does not stall on their loading)."""
+    return quiet_import("av", partial(map_extensions, "av"))
+
+
+def import_pyav_ahead() -> None:
+    """Import PyAV on a thread of its own now, before a clip is opened: after its libraries are
+    mapped, the import is still 75-90 ms of Python holding the GIL, which the first clip's open ran
+    beside the first words of a clip opened in a running window (30-50 ms gaps). A failed import
+    is left for that open to report."""
+    global _pyav_thread
+    if _pyav_thread is None and "av" not in sys.modules:
+        _pyav_thread = threading.Thread(target=_import_pyav_quietly, name="attnviewer-import-pyav", daemon=True)
+        _pyav_thread.start()
+
+
+def _import_pyav_quietly() -> None:
+    try:
+        import_pyav()
+    except Exception:  # noqa: BLE001  (the player's open imports it again and says what is wrong)
+        log.debug("importing PyAV ahead failed", exc_info=True)
+
+
+_pyav_thread: threading.Thread | None = None
+
+
 class _Stopped(Exception):
     """The request being served was superseded, or the player is closing."""
 
@@ -78,7 +106,7 @@ class _Reader:
     decoding position and a cache of recent frames. Never used on the GUI thread."""
 
     def __init__(self, path: str | Path, max_side: int, check=lambda: None, index: PacketIndex | None = None):
-        av = quiet_import("av", partial(map_extensions, "av"))  # (the window's first clip: no stall)
+        av = import_pyav()
         self.path = Path(path)
         self.max_side = max_side
         self._av = av

@@ -31,7 +31,17 @@ PRELOAD = tuple(
 CURVE_W, CURVE_H = 84, 44
 TEXT_H, BAR_H = 14, 26  # a strip cell's time label and its attention bar, under the frame
 CLICK_HINT = "Click a frame to see which words looked at it."
-WARM_UP = views.WARM_UP  # (pieces built ahead: a view painted once before a clip's first paint)
+
+
+def _import_pyav_ahead() -> None:
+    from ..engine.player import import_pyav_ahead
+
+    import_pyav_ahead()
+
+
+# Pieces built ahead, last: a view painted once before a clip's first paint; PyAV's import started
+# on a thread of its own (engine.player.import_pyav_ahead), not at the player's first open.
+WARM_UP = views.WARM_UP + (_import_pyav_ahead,)
 
 
 def _time(t: float) -> str:
