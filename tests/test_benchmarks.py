@@ -34,6 +34,16 @@ def test_ui_latency_benchmark_quick_measures_every_kind():
     assert "all kinds measured: yes" in run.stdout, failed + "\n" + run.stdout[-4000:]
 
 
+def test_running_window_benchmark_measures_a_clip_opened_after_an_image():
+    """The clip opened in a window that shows the sample image's words: one run writes the same
+    caption and gives every row of the table a value."""
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "running_window.py"), "--runs", "1",
+                          "--clip-frames", "250"], capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    assert "the same words in every run: yes" in run.stdout
+    assert "longest GUI gap" in run.stdout and "opened -> caption painted" in run.stdout
+
+
 def test_player_benchmark_quick_accounts_for_every_frame():
     run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "player.py"), "--quick"],
                          capture_output=True, text=True, timeout=120)

@@ -674,8 +674,10 @@ class MainWindow(QMainWindow):
                 return
             self._put_media(medium, media)
             if self.media_stack.currentWidget() is not self.media_pane(medium):  # set on its pane in this
-                # turn, the pane shown in the next: both, with the pane's first paint, took 20 ms for a clip
-                QTimer.singleShot(1, self, partial(self._holding_player, partial(self._show_put, job, medium)))
+                # turn, with the columns shared for it (the pane shown repainted at its new width), the
+                # pane shown in a later one: the three, with both paints, took 20-34 ms for a clip
+                self._size_for(medium)
+                self._after_repaint.call_apart(partial(self._holding_player, partial(self._show_put, job, medium)))
                 return
             self._show_put(job, medium)
 
