@@ -45,7 +45,7 @@ def child(args) -> None:
 
     from attnviewer.app import make_application
 
-    app = make_application([])
+    app = make_application([])  # noqa: F841  (held: the application lives as long as the window)
     from attnviewer.settings import DecodeSettings
     from attnviewer.ui.main_window import MainWindow
 
