@@ -156,7 +156,7 @@ def test_a_panes_first_drawings_are_rehearsed_once_its_panes_are_built(window, m
     assert overlay.lookup_table.cache_info().currsize == 1
     assert attention_pane.WARM_UP[1:] == views.WARM_UP == (views.warm_up_picture, views.warm_up)
     monkeypatch.undo()
-    assert video_panes.WARM_UP is views.WARM_UP  # the player's view, painted once
+    assert video_panes.WARM_UP[:-1] == views.WARM_UP  # the player's view, painted once (then PyAV's import)
     painted = views.warm_up()
     assert painted.pixelColor(32, 24).red() > 40  # the map over the black picture
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 
 _ARM, _CALL = QEvent.Type(QEvent.registerEventType()), QEvent.Type(QEvent.registerEventType())
+APART_TURNS = 3  # call_apart: the most turns a call waits for one without a repaint
 
 
 class AfterRepaint(QObject):
@@ -32,16 +33,17 @@ class AfterRepaint(QObject):
         self._arming.append(fn)
         QCoreApplication.postEvent(self, QEvent(_ARM))
 
-    def call_apart(self, fn) -> None:
+    def call_apart(self, fn, turns: int = APART_TURNS) -> None:
         """Run fn in a later turn of the event loop than this one (a 1 ms timer: the timers due by
         then and input go first), and not in the turn of a repaint of the window: one that came
-        before fn's timer (the window painting what was changed just before) puts fn off a turn,
-        so that input can go between the two instead of waiting for both."""
+        before fn's timer (the window painting what was changed just before) puts fn off a turn, so
+        that input can go between the two instead of waiting for both; at most `turns` times (while
+        a clip is read, its progress repaints a small part of the window every few ms)."""
         seen = self.repaints
 
         def due() -> None:
-            if self.repaints != seen:
-                QTimer.singleShot(1, self, fn)
+            if self.repaints != seen and turns > 0:
+                self.call_apart(fn, turns - 1)
             else:
                 fn()
 
