@@ -9,7 +9,7 @@ from functools import partial
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QTimer
+from PySide6.QtCore import QEvent, QObject, QPoint, QTimer
 
 from attnviewer.media.frames import index_packets, read_clip
 from attnviewer.resources import sample_dir
@@ -203,23 +203,27 @@ def test_a_videos_last_piece_imports_pyav_on_a_thread_of_its_own():
     in_a_fresh_interpreter(code, QT_QPA_PLATFORM="offscreen", ATTNVIEWER_ENGINE="thread")
 
 
+class WindowPaints(QObject):
+    """Notes "paint" in `order` at each repaint of the window (its UpdateRequest)."""
+
+    def __init__(self, window, order: list):
+        super().__init__()
+        self.window, self.order = window, order
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched, event):
+        if event.type() == QEvent.Type.UpdateRequest and watched is self.window:
+            self.order.append("paint")
+        return False
+
+
 def test_a_call_apart_waits_a_turn_after_the_windows_repaint(qtbot, window):
     """A piece built ahead or a redraw's pictures, due in the turn that paints what was changed
     just before them, used to run straight after that paint (19 ms in one turn: a repaint of 9, a
     video attention pane of 6): they wait a turn, and a timer due with them goes first."""
-    from PySide6.QtCore import QEvent, QObject
-
     qtbot.waitExposed(window)
     order = []
-
-    class Paints(QObject):
-        def eventFilter(self, watched, event):
-            if event.type() == QEvent.Type.UpdateRequest and watched is window:
-                order.append("paint")
-            return False
-
-    paints = Paints()
-    window.installEventFilter(paints)
+    paints = WindowPaints(window, order)
     window._after_repaint.call_apart(lambda: order.append("apart"))
     window.statusBar().showMessage("a change to paint")  # painted in the next turn
     QTimer.singleShot(1, lambda: order.append("turn"))  # due with the call
@@ -316,22 +320,12 @@ def test_streamed_words_are_drawn_in_two_turns_lists_then_pictures(qtbot, window
     and the pictures (attention pane, media pane) in the next, after the lists' paint: all in one
     turn with its paint, a clip's or a sentence's took 18-27 ms. A redraw asked for by the user
     (stepping through the words) still draws everything at once."""
-    from PySide6.QtCore import QEvent, QObject
-
     from .helpers import caption_done
 
     caption_done(qtbot, window, samples[0])
     side = window.sides["main"]
     order = []
-
-    class Paints(QObject):
-        def eventFilter(self, watched, event):
-            if event.type() == QEvent.Type.UpdateRequest and watched is window:
-                order.append("paint")
-            return False
-
-    paints = Paints()
-    window.installEventFilter(paints)
+    paints = WindowPaints(window, order)
     for owner, name in ((side.caption, "show_words"), (side.attention, "show_words")):
         real = getattr(owner, name)
         monkeypatch.setattr(owner, name, lambda *a, _real=real, _who=owner, **k: (
