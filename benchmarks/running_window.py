@@ -129,11 +129,13 @@ def child(args) -> None:
 
 
 def one_run(tree: Path, then: str, source: str) -> dict:
+    from ui_latency import child_env
+
     with tempfile.TemporaryDirectory(prefix="attnviewer-running-") as tmp:
         out = Path(tmp) / "run.json"
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--tree", str(tree), "--then", then,
                "--source", source, "--out", str(out)]
-        proc = subprocess.run(cmd, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"), cwd=tree,
+        proc = subprocess.run(cmd, env=child_env(), cwd=tree,
                               capture_output=True, text=True, timeout=300)
         if proc.returncode != 0 or not out.exists():
             raise SystemExit(f"a run failed ({tree}):\n" + (proc.stdout + proc.stderr)[-2000:])

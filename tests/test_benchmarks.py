@@ -102,3 +102,14 @@ def test_decode_floor_benchmark_finds_the_search_equal_to_its_references():
     assert "MISMATCH" not in run.stdout
     for kind in ("image", "video", "text", "sat"):
         assert sum(line.split("|")[0].strip() == kind for line in run.stdout.splitlines()) == 4, run.stdout
+
+
+def test_the_window_benchmarks_run_the_app_engine_in_its_own_process(monkeypatch):
+    """The suite runs its windows with the engine on a thread (ATTNVIEWER_ENGINE=thread); the
+    benchmarks' children, started from it, must still run the app's own design."""
+    monkeypatch.setenv("ATTNVIEWER_ENGINE", "thread")
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import ui_latency
+
+    env = ui_latency.child_env()
+    assert env["ATTNVIEWER_ENGINE"] == "process" and env["QT_QPA_PLATFORM"] == "offscreen"

@@ -198,6 +198,28 @@ print(engine.running())
     assert run_fresh(code, timeout=120) == ["True True", "False"]
 
 
+def test_an_engine_on_a_thread_has_what_it_reads_with_imported_before_its_thread_starts():
+    """ATTNVIEWER_ENGINE=thread (tests, a debugger): pydantic imported on the engine's thread beside
+    the window's imports failed a first job now and then ("partially initialized module
+    'pydantic._internal._validators'": PySide's import hook asks each new module for __wrapped__,
+    and pydantic's modules answer by importing). The window's thread imports it, as the engine's
+    own process does, before the engine's thread starts."""
+    code = """
+import sys
+from PySide6.QtCore import QCoreApplication
+from attnviewer.engine import process
+app = QCoreApplication([])
+print("pydantic._internal._validators" in sys.modules)
+here, engine = process.start(thread=True)
+print("pydantic._internal._validators" in sys.modules, "attnviewer.models.header" in sys.modules)
+here.send(("quit", ()))
+engine.end()
+"""
+    env = dict(os.environ, ATTNVIEWER_ENGINE="thread", QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.stdout.split() == ["False", "True", "True"], out.stderr[-3000:]
+
+
 def test_an_engine_that_cannot_start_fails_each_job_with_one_line_and_is_not_restarted():
     """A broken installation (here: an interpreter that exits at once) must not start engines in a
     loop: the first job, and each after it, fail with the one line that says so."""

@@ -178,6 +178,17 @@ READING = ("attnviewer.engine.worker", "attnviewer.engine.probes", "attnviewer.d
            "PIL.Image", "av")
 
 
+def import_reading() -> None:
+    """READING, imported on this thread before the engine's other threads start."""
+    import importlib
+
+    for name in READING:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # (reading an input of that kind will say so)
+            log.debug("importing %s ahead failed", name, exc_info=True)
+
+
 def main(argv: list[str]) -> None:
     """`python -m attnviewer.engine.host FD [FIRST]`: the engine's process, FD its end of the
     connection, FIRST the file the window opens first if the app was started on one. What reading
@@ -186,18 +197,13 @@ def main(argv: list[str]) -> None:
     (FIRST_READ_WAIT_S at most): PyAV hands the interpreter's lock back and forth at every packet
     and frame, and beside the import's long C stretches a 10-minute clip took 2.5 s to read
     instead of 0.15 s; an image or a sentence is read as fast beside it."""
-    import importlib
     import signal
 
     from multiprocessing.connection import Connection
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the terminal is the window's to handle
     _behind_the_window()
-    for name in READING:
-        try:
-            importlib.import_module(name)
-        except ImportError:  # (reading an input of that kind will say so)
-            log.debug("importing %s ahead failed", name, exc_info=True)
+    import_reading()
     first_read = threading.Event()
     if len(argv) < 2 or not _is_video(argv[1]):
         first_read.set()

@@ -93,6 +93,13 @@ class _Thread:
     def __init__(self, conn: Connection):
         from . import host
 
+        # What the engine reads with is imported here, before its thread starts, as its own process
+        # does: PySide's import hook looks at the source of each module imported once Qt is in the
+        # process (inspect.getsource, which asks a module for __wrapped__), and pydantic's modules
+        # answer that by importing one of theirs: pydantic imported on the engine's thread beside
+        # the window's imports failed a first job, now and then, with "partially initialized
+        # module 'pydantic._internal._validators'".
+        host.import_reading()
         self.thread = threading.Thread(target=host.serve, args=(conn,), name=HOST_THREAD, daemon=True)
         self.thread.start()
 
