@@ -200,7 +200,9 @@ def test_a_videos_last_piece_imports_pyav_on_a_thread_of_its_own():
         "window.media_pane('video').player.shutdown()\n"
         "window.close(); window.engine.shutdown()\n"
     )
-    in_a_fresh_interpreter(code, QT_QPA_PLATFORM="offscreen", ATTNVIEWER_ENGINE="thread")
+    # The app's engine, in its own process: one on a thread of the window's imports what it reads
+    # with (PyAV too) before it starts.
+    in_a_fresh_interpreter(code, QT_QPA_PLATFORM="offscreen", ATTNVIEWER_ENGINE="process")
 
 
 class WindowPaints(QObject):
