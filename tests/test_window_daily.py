@@ -144,9 +144,11 @@ def test_an_images_caption_is_marked_as_previous_while_a_new_video_is_read_and_d
     seen = Seen(window, lambda w: w.sides["main"].caption.previous)
     window.engine.media_ready.connect(seen.on_media)
     window.open_file(str(CLIP))
-    # at once, while the clip is read: the image and its caption are the previous input's
-    assert window.sides["main"].caption.previous == samples[0].name
-    assert veiled(image_pane)
+    # while the clip is read (a turn after the open's own changes are painted: the veils repaint
+    # the panes beneath them): the image and its caption are the previous input's
+    assert window.sides["main"].caption.previous is None
+    qtbot.waitUntil(lambda: window.sides["main"].caption.previous == samples[0].name, timeout=GUI_TIMEOUT)
+    assert veiled(image_pane) and window.jobs.shown.source == str(samples[0])
     wait_finished(qtbot, window)
     qtbot.waitUntil(lambda: window.shown is not None and window.shown.path == str(CLIP), timeout=GUI_TIMEOUT)
     job = window.sides["main"].state.job
@@ -161,8 +163,8 @@ def test_a_failed_input_brings_the_screen_back_unmarked(qtbot, window, samples, 
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not a picture")
     window.open_file(str(bad))
-    assert window.sides["main"].caption.previous == samples[0].name
     qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=GUI_TIMEOUT)
+    qtbot.wait(100)  # the marks, due a few turns after the open, do not come back after the failure
     assert window.sides["main"].caption.previous is None
     assert not veiled(window.media_pane("image"))
 

@@ -525,7 +525,8 @@ class MainWindow(QMainWindow):
 
     def open_input(self, inp: Input) -> None:
         self.jobs.ask(inp)
-        self._mark_previous()
+        self._after_repaint.call_apart(self._mark_previous)  # the veils' repaint (the panes beneath them
+        # painted again) in a turn of its own, not with the controls' changes below
         self._prepare_panes(_medium(inp.kind))
         if self.medium is None:  # nothing shown: the input's room now (at start-up, before the first
             self._size_for(_medium(inp.kind))  # paint), not with its first showing: a whole window's relayout
