@@ -239,6 +239,26 @@ def test_a_call_apart_waits_a_turn_after_the_windows_repaint(qtbot, window):
     assert order == ["apart", "turn"]
 
 
+def test_two_calls_apart_due_together_run_in_turns_of_their_own(qtbot, window):
+    """An input's veils and a piece built ahead, both due a turn after the open, ran one after the
+    other and then the repaint of both (19-20 ms): the second waits until the first's changes are
+    painted."""
+    qtbot.waitExposed(window)
+    qtbot.wait(50)  # (nothing left to paint from the window's start)
+    order = []
+    paints = WindowPaints(window, order)
+
+    def first():
+        order.append("first")
+        window.statusBar().showMessage("the first one's change")
+
+    window._after_repaint.call_apart(first)
+    window._after_repaint.call_apart(lambda: order.append("second"))
+    qtbot.waitUntil(lambda: "second" in order, timeout=5000)
+    window.removeEventFilter(paints)
+    assert order.index("first") < order.index("paint") < order.index("second"), order
+
+
 def in_a_fresh_interpreter(code: str, **env) -> str:
     """Run `code` in a new Python (nothing imported or made yet); its output. It must succeed."""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,

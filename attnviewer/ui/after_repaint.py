@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 
-_ARM, _CALL = QEvent.Type(QEvent.registerEventType()), QEvent.Type(QEvent.registerEventType())
+_ARM, _CALL, _TURN = (QEvent.Type(QEvent.registerEventType()) for _ in range(3))
 APART_TURNS = 3  # call_apart: the most turns a call waits for one without a repaint
 
 
@@ -24,6 +24,7 @@ class AfterRepaint(QObject):
         self._waiting: list = []  # for the next repaint
         self._ready: list = []  # its repaint has begun: run once it is over
         self.repaints = 0  # the window's repaints so far (their UpdateRequests)
+        self._apart_ran = False  # a call_apart ran in this turn (cleared by an event posted then)
         window.installEventFilter(self)
 
     def call(self, fn) -> None:
@@ -38,14 +39,18 @@ class AfterRepaint(QObject):
         then and input go first), and not in the turn of a repaint of the window: one that came
         before fn's timer (the window painting what was changed just before) puts fn off a turn, so
         that input can go between the two instead of waiting for both; at most `turns` times (while
-        a clip is read, its progress repaints a small part of the window every few ms)."""
+        a clip is read, its progress repaints a small part of the window every few ms). Nor in the
+        turn of another call_apart: two due together (an input's veils and a piece built ahead) ran
+        one after the other, then the repaint of both."""
         seen = self.repaints
 
         def due() -> None:
-            if self.repaints != seen and turns > 0:
+            if (self.repaints != seen or self._apart_ran) and turns > 0:
                 self.call_apart(fn, turns - 1)
-            else:
-                fn()
+                return
+            self._apart_ran = True
+            QCoreApplication.postEvent(self, QEvent(_TURN))  # delivered in the next turn
+            fn()
 
         QTimer.singleShot(1, self, due)
 
@@ -63,6 +68,9 @@ class AfterRepaint(QObject):
         if ev.type() == _ARM:
             if self._arming:
                 self._waiting.append(self._arming.pop(0))
+            return True
+        if ev.type() == _TURN:
+            self._apart_ran = False
             return True
         if ev.type() == _CALL:
             ready, self._ready = self._ready, []

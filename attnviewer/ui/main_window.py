@@ -532,18 +532,26 @@ class MainWindow(QMainWindow):
             self._size_for(_medium(inp.kind))  # paint), not with its first showing: a whole window's relayout
         if not views_of(inp.kind).reversible and self.compare_mode == REVERSED:
             self.set_compare(None)  # the arrow of time is a video's
+        self.sides["main"].controls.set_kind(inp.kind)
+        follows = partial(self._compare_follows, inp.kind, self.sides["compare"].controls.kind != inp.kind)
+        if self.compare_mode is None:  # the hidden column's lists in a turn of their own, not in the open's
+            self._after_repaint.call_apart(follows)
+        else:
+            follows()
+        self._rerun_active()
+        self._after_first_paint(self._build_panes_ahead)
+
+    def _compare_follows(self, kind: str, new_kind: bool) -> None:
+        """The second column lists the models of the input's kind: the main column's model reversed,
+        else something worth comparing with it for a kind new to the column."""
         main, compare = self.sides["main"].controls, self.sides["compare"].controls
-        new_kind = compare.kind != inp.kind
-        for side in self.sides.values():
-            side.controls.set_kind(inp.kind)
+        compare.set_kind(kind)
         if self.compare_mode == REVERSED:
             self._follow_main(self.sides["compare"])
         elif new_kind and compare.model_name() == main.model_name():
             other = catalog.comparison(main.model_name())  # something worth comparing for this kind too
             if other:
                 compare.set_model(other)
-        self._rerun_active()
-        self._after_first_paint(self._build_panes_ahead)
 
     def _rerun_active(self) -> None:
         for side in self._active_sides():
