@@ -7,7 +7,10 @@ to another file, a FIFO, a folder, a file of megabytes, values of the wrong type
 - before every write the path is checked again, so the settings never go through a link that
   appeared while the app ran (QSettings replaces the file atomically, at the path we leave it);
 - every value is read through a typed accessor with limits; a value of the wrong type is dropped
-  and said once in `problems`, which the window shows in its status bar. Nothing here raises.
+  and said once in `problems`, which the window shows in its status bar. Nothing here raises;
+- what is set is written WRITE_AFTER_MS later in a turn of the event loop of its own (QSettings
+  writes in the turn after a change, with the window's repaint: 3-9 ms more in the turn of an
+  input's opening); sync() and the object's end write at once.
 """
 from __future__ import annotations
 
@@ -17,13 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QTimer
 
 from ..errors import printable
 
 MAX_FILE_BYTES = 1 << 20  # the app writes a few KB; a larger file is not ours to parse
 MAX_TEXT = 4096  # one saved path or name
 MAX_ITEMS = 200  # one saved list (recent files: 10; opened models: tens)
+WRITE_AFTER_MS = 500  # changes written together, this long after the first one
 
 
 def default_path() -> Path:
@@ -79,6 +83,7 @@ class StoredSettings(QSettings):
         # file of a fresh private folder then, and are not kept
         target = self.path if self.writable else Path(tempfile.mkdtemp(prefix="attnviewer-settings-")) / "unused.ini"
         super().__init__(str(target), QSettings.Format.IniFormat, parent)
+        self._later = _WriteLater(self)
 
     # -- writes --------------------------------------------------------------------------------------
 
@@ -182,3 +187,24 @@ def typed(value, kind: type):
     if kind is str:
         return value if isinstance(value, str) and len(value) <= MAX_TEXT else None
     return None
+
+
+class _WriteLater(QObject):
+    """Holds QSettings' own write (its UpdateRequest to itself) and writes WRITE_AFTER_MS later."""
+
+    def __init__(self, settings: "StoredSettings"):
+        super().__init__(settings)
+        self._settings, self._due = settings, False
+        settings.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() != QEvent.Type.UpdateRequest:
+            return False
+        if not self._due:
+            self._due = True
+            QTimer.singleShot(WRITE_AFTER_MS, self, self._write)
+        return True
+
+    def _write(self) -> None:
+        self._due = False
+        self._settings.sync()
