@@ -194,7 +194,7 @@ class _WriteLater(QObject):
 
     def __init__(self, settings: "StoredSettings"):
         super().__init__(settings)
-        self._settings, self._due = settings, False
+        self._due = False
         settings.installEventFilter(self)
 
     def eventFilter(self, watched, event) -> bool:
@@ -207,4 +207,4 @@ class _WriteLater(QObject):
 
     def _write(self) -> None:
         self._due = False
-        self._settings.sync()
+        self.parent().sync()  # (StoredSettings.sync: the path checked first)
