@@ -148,7 +148,8 @@ def test_an_images_caption_is_marked_as_previous_while_a_new_video_is_read_and_d
     # the panes beneath them): the image and its caption are the previous input's
     assert window.sides["main"].caption.previous is None
     qtbot.waitUntil(lambda: window.sides["main"].caption.previous == samples[0].name, timeout=GUI_TIMEOUT)
-    assert veiled(image_pane) and window.jobs.shown.source == str(samples[0])
+    qtbot.waitUntil(lambda: veiled(image_pane), timeout=GUI_TIMEOUT)  # (the veils a turn after the words)
+    assert window.jobs.shown.source == str(samples[0])
     wait_finished(qtbot, window)
     qtbot.waitUntil(lambda: window.shown is not None and window.shown.path == str(CLIP), timeout=GUI_TIMEOUT)
     job = window.sides["main"].state.job

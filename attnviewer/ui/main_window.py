@@ -525,8 +525,11 @@ class MainWindow(QMainWindow):
 
     def open_input(self, inp: Input) -> None:
         self.jobs.ask(inp)
-        self._after_repaint.call_apart(self._mark_previous)  # the veils' repaint (the panes beneath them
-        # painted again) in a turn of its own, not with the controls' changes below
+        # what is shown marked as the previous input's in turns of their own, not with the controls'
+        # changes below: the captions' titles and greying, then the veils (translucent: showing them
+        # repaints the panes beneath)
+        self._after_repaint.call_apart(partial(self._mark_previous, veils=False))
+        self._after_repaint.call_apart(self._mark_previous)
         self._prepare_panes(_medium(inp.kind))
         if self.medium is None:  # nothing shown: the input's room now (at start-up, before the first
             self._size_for(_medium(inp.kind))  # paint), not with its first showing: a whole window's relayout
@@ -740,16 +743,20 @@ class MainWindow(QMainWindow):
             self.media_pane(medium).set_media(media)  # a clip's strip and player opened twice)
             self._pane_media[medium] = media
 
-    def _mark_previous(self) -> None:
+    def _mark_previous(self, veils: bool = True) -> None:
         """Whatever is on screen belongs to the input shown, or is marked as the previous one: while
         another input is read (or a sentence is being typed) the columns' words are greyed and
-        titled with the input they belong to, and so is the media pane while it still shows it."""
+        titled with the input they belong to, and so is the media pane while it still shows it.
+        `veils`: False marks the words only (the veils a turn later)."""
         shown, asked = self.jobs.shown, self.jobs.asked
         old = shown is not None and ((asked is not None and asked != shown)
                                      or (self.medium is not None and self.medium != _medium(shown.kind)))
         name = input_name(shown, PREVIOUS_CHARS) if old else None
         for side in self.sides.values():
             side.caption.set_previous(name)
+        if not veils:
+            return
+        for side in self.sides.values():
             veil(side.stack, f"previous input: {name}" if old else None)
         for medium, pane in self.media_panes.items():
             still = old and medium == self.medium and self._pane_media.get(medium) is self.shown
