@@ -39,12 +39,13 @@ QTimer.singleShot(240000, app.quit)  # (a safety limit for a stuck run, never re
     return run_fresh(prelude + code, cwd=cwd)
 
 
-def run_fresh(code: str, timeout: float = 300, cwd=None) -> list[str]:
+def run_fresh(code: str, timeout: float = 300, cwd=None, **env_set) -> list[str]:
     """`code` in a fresh interpreter set up as the app is (the engine in its own process; without
-    the suite's OMP_NUM_THREADS: the engine sets its torch's threads itself), offscreen; its
-    printed lines."""
+    the suite's OMP_NUM_THREADS: the engine sets its torch's threads itself), offscreen, with
+    `env_set` on top; its printed lines."""
     env = {k: v for k, v in os.environ.items() if k not in ("ATTNVIEWER_ENGINE", "OMP_NUM_THREADS")}
     env["QT_QPA_PLATFORM"] = "offscreen"
+    env.update(env_set)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env,
                          cwd=cwd)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -215,9 +216,7 @@ print("pydantic._internal._validators" in sys.modules, "attnviewer.models.header
 here.send(("quit", ()))
 engine.end()
 """
-    env = dict(os.environ, ATTNVIEWER_ENGINE="thread", QT_QPA_PLATFORM="offscreen")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
-    assert out.stdout.split() == ["False", "True", "True"], out.stderr[-3000:]
+    assert run_fresh(code, timeout=120, ATTNVIEWER_ENGINE="thread") == ["False", "True True"]
 
 
 def test_an_engine_that_cannot_start_fails_each_job_with_one_line_and_is_not_restarted():
