@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QObject, Qt, Slot
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog, QWidget
 
 from attnviewer import catalog
 from attnviewer.resources import sample_dir
 from attnviewer.settings import DecodeSettings
-from attnviewer.ui.veil import veiled
+from attnviewer.ui.veil import veil, veiled
 
 from .helpers import GUI_TIMEOUT, caption_done, wait_finished
 from .test_window_kinds import CLIP, SENTENCE, long_enough, sentence_done, video_done
@@ -157,6 +157,22 @@ def test_an_images_caption_is_marked_as_previous_while_a_new_video_is_read_and_d
     assert [shown for j, what, shown in seen.at if j == job and what == "media"] == [samples[0].name]
     assert window.sides["main"].caption.previous is None
     assert not veiled(window.media_pane("video")) and not veiled(image_pane)
+
+
+def test_a_veils_line_over_a_narrow_pane_is_wrapped_not_cut(qtbot):
+    """The image's column beside a sentence is narrow: the veil's line was cut at both ends
+    ("ıput: shapes-1.png — the new one is"). It wraps inside the pane's margins."""
+    pane = QWidget()
+    qtbot.addWidget(pane)
+    pane.resize(220, 200)
+    pane.show()
+    veil(pane, "previous input: shapes-1.png — the new one is being read")
+    image = pane.grab().toImage()
+    dark = [(x, y) for y in range(image.height()) for x in range(image.width())
+            if image.pixelColor(x, y).lightness() < 120]
+    xs, ys = [x for x, _ in dark], [y for _, y in dark]
+    assert min(xs) > 8 and max(xs) < 212  # inside the margins, nothing drawn up to the edges
+    assert max(ys) - min(ys) > 20  # on two lines
 
 
 def test_a_failed_input_brings_the_screen_back_unmarked(qtbot, window, samples, tmp_path):

@@ -30,8 +30,9 @@ class Veil(QWidget):
         p.fillRect(self.rect(), TINT)
         if self.text:
             p.setPen(QColor("#3c4043"))
-            p.drawText(self.rect().adjusted(8, 6, -8, -6), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignHCenter,
-                       self.text)
+            flags = Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignHCenter
+            # wrapped: over a narrow pane (an image's column beside a sentence) the line was cut at both ends
+            p.drawText(self.rect().adjusted(8, 6, -8, -6), int(flags) | int(Qt.TextFlag.TextWordWrap), self.text)
         p.end()
 
 
