@@ -205,6 +205,41 @@ def test_a_videos_last_piece_imports_pyav_on_a_thread_of_its_own():
     in_a_fresh_interpreter(code, QT_QPA_PLATFORM="offscreen", ATTNVIEWER_ENGINE="process")
 
 
+def test_pyav_is_imported_once_the_window_idles_after_a_caption(tmp_path):
+    """A clip opened in a running window began PyAV's import with its open: the import took 6-11 ms
+    of the GIL in each of the open's longest gaps. Once a caption is written and the window has had
+    nothing to do for a while, the import runs on a thread of its own; not before that wait."""
+    code = (
+        "import sys, time\n"
+        "from PySide6 import QtWidgets\n"
+        "from PySide6.QtCore import QSettings\n"
+        "app = QtWidgets.QApplication([])\n"
+        "from attnviewer.ui import main_window\n"
+        "main_window.PYAV_AFTER_MS = 300\n"
+        f"window = main_window.MainWindow(settings=QSettings({str(tmp_path / 'settings.ini')!r}, "
+        "QSettings.Format.IniFormat))\n"
+        "window.show()\n"
+        f"window.open_file({str(sample_dir() / 'shapes-1.png')!r})\n"
+        "side = window.sides['main']\n"
+        "def spin(until, seconds):\n"
+        "    limit = time.monotonic() + seconds\n"
+        "    while not until() and time.monotonic() < limit:\n"
+        "        app.processEvents(); time.sleep(0.002)\n"
+        "spin(lambda: side.state.result is not None, 120)\n"
+        "assert side.state.result is not None, 'no caption'\n"
+        "written = time.monotonic()\n"
+        "assert 'av' not in sys.modules\n"
+        "from attnviewer.engine import player\n"
+        "spin(lambda: player._pyav_thread is not None, 30)\n"
+        "assert player._pyav_thread is not None, 'not started'\n"
+        "assert time.monotonic() - written >= 0.3\n"
+        "player._pyav_thread.join(60)\n"
+        "assert 'av' in sys.modules\n"
+        "window.close(); window.engine.shutdown()\n"
+    )
+    in_a_fresh_interpreter(code, QT_QPA_PLATFORM="offscreen", ATTNVIEWER_ENGINE="process")
+
+
 class WindowPaints(QObject):
     """Notes "paint" in `order` at each repaint of the window (its UpdateRequest)."""
 

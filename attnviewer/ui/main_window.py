@@ -10,6 +10,7 @@ what was on screen.
 from __future__ import annotations
 
 import html
+import sys
 import threading
 from dataclasses import asdict
 from functools import partial
@@ -50,6 +51,7 @@ RESULTS_KEY = "results/folder"  # where results were last opened or saved
 PLAY_INTERVAL_MS = 700
 FIRST_PAINT_POLL_MS = 16  # an input opened at start-up checks this often for the window's first paint
 RELEASE_LATEST_MS = 50  # a redraw's hold on the video player ends by then even if no paint came
+PYAV_AFTER_MS = 2000  # a caption written, the window idle this long: PyAV's import starts (_import_pyav_when_idle)
 HINT = ("<h3>Open something to look at</h3>"
         "<p><b>An image or a video</b>: File → Open (Ctrl+O), or drop a file on the window.<br>"
         "<b>A sentence</b>: File → Translate a sentence (Ctrl+T).<br>"
@@ -278,6 +280,8 @@ class MainWindow(QMainWindow):
         self._pictures_due = 0  # redraw_in_turns: the redraw whose pictures are still to come (0: none)
         self._play_timer = QTimer(self, interval=PLAY_INTERVAL_MS)
         self._play_timer.timeout.connect(self._play_tick)
+        self._pyav_timer = QTimer(self, singleShot=True, interval=PYAV_AFTER_MS)
+        self._pyav_timer.timeout.connect(self._import_pyav_when_idle)
 
         self.whatif = WhatIf(self)  # the What if panel and the probes it asks (View → What if…)
         self._build_menus()
@@ -840,6 +844,20 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(result.best.listed, 5000)
             elif self._job_status == (job, self.statusBar().currentMessage()):
                 self.statusBar().clearMessage()  # its "decoding" would stay there
+            if "av" not in sys.modules:
+                self._pyav_timer.start()
+
+    def _import_pyav_when_idle(self) -> None:
+        """PyAV's import, on a thread of its own, once the window has had nothing to do for a while
+        after a caption: 75-90 ms of Python holding the GIL that a clip opened later no longer
+        shares its turns with (begun at the clip's open, it took 6-11 ms of the GIL in each of the
+        open's longest gaps). Not while the window works: it would share those turns instead."""
+        if self.drawing or any(side.jobs.pending is not None for side in self.sides.values()):
+            self._pyav_timer.start()
+            return
+        from ..engine.player import import_pyav_ahead
+
+        import_pyav_ahead()
 
     @Slot(int, str, str)
     def on_failed(self, job: int, slot: str, message: str) -> None:
