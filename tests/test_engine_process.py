@@ -286,6 +286,40 @@ def test_torch_waits_for_the_read_of_a_video_the_app_starts_on_and_for_nothing_e
     assert not server.is_alive()
 
 
+def test_an_engine_started_on_an_image_imports_torch_before_pyav_and_still_reads_a_video():
+    """PyAV's import (40-60 ms) went before torch's whatever the app started on, and so before the
+    first word of an image or a sentence: it now waits for a video. A video opened next is read
+    and captioned, PyAV imported after torch's import (never beside it)."""
+    code = """
+import os, socket, sys, threading
+from multiprocessing.connection import Connection
+from attnviewer.engine import host
+from attnviewer.engine.worker import Job
+from attnviewer.resources import sample_dir
+from attnviewer.settings import DecodeSettings
+
+first = []
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name in ("torch", "av") and name not in first:
+            first.append(name)
+sys.meta_path.insert(0, Watch())
+ours, theirs = socket.socketpair()
+window = Connection(os.dup(ours.fileno()))
+
+def the_window():
+    window.send(("job", (Job(1, "video", str(sample_dir() / "clip-1.mp4"), "video-shapes", DecodeSettings("greedy")),)))
+    while (said := window.recv())[0] not in ("finished", "failed"):
+        pass
+    print(" ".join(first), said[0], flush=True)
+    window.send(("quit", ()))
+
+threading.Thread(target=the_window, daemon=True).start()
+host.main([str(theirs.fileno()), str(sample_dir() / "shapes-1.png")])
+"""
+    assert run_fresh(code, timeout=180)[-1] == "torch av finished"
+
+
 def test_a_module_in_the_folder_the_app_starts_from_does_not_replace_one_in_the_engine(tmp_path):
     """`python -m` puts the current folder first on the module path: a user's torch.py (or
     signal.py, queue.py) there was imported by the engine instead of the real one."""

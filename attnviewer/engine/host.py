@@ -169,20 +169,25 @@ def _tell_warning(sender: Sender, message, category, filename, lineno, file=None
         pass
 
 
-# What reading an input of any kind and the window's messages need, imported before torch's import
-# starts beside them: two threads importing at once can hand each other half-built modules (Python
-# accepts a partially initialized module where waiting would deadlock: "partially initialized
-# module 'typing'" ended the engine's start once). Alone, 0.3-0.5 s, while the window imports Qt.
+# What reading an input and the window's messages need, imported before torch's import starts
+# beside them: two threads importing at once can hand each other half-built modules (Python accepts
+# a partially initialized module where waiting would deadlock: "partially initialized module
+# 'typing'" ended the engine's start once). Alone, 0.25-0.45 s, while the window imports Qt.
 READING = ("attnviewer.engine.worker", "attnviewer.engine.probes", "attnviewer.domain", "attnviewer.kinds",
            "attnviewer.pipeline", "attnviewer.models.header", "attnviewer.media.frames", "attnviewer.media.text",
-           "PIL.Image", "av")
+           "PIL.Image")
+# What a video's read needs besides: imported with READING when the app starts on a video (and by
+# an engine on the window's thread); otherwise by a video's job, after torch's import
+# (Worker._video_reading): 40-60 ms sooner to torch, and to the first word of an image or a sentence.
+VIDEO_READING = ("av",)
 
 
-def import_reading() -> None:
-    """READING, imported on this thread before the engine's other threads start."""
+def import_reading(video: bool = True) -> None:
+    """READING (and VIDEO_READING, if `video`), imported on this thread before the engine's other
+    threads start."""
     import importlib
 
-    for name in READING:
+    for name in READING + (VIDEO_READING if video else ()):
         try:
             importlib.import_module(name)
         except ImportError:  # (reading an input of that kind will say so)
@@ -203,9 +208,10 @@ def main(argv: list[str]) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the terminal is the window's to handle
     _behind_the_window()
-    import_reading()
+    first_is_video = len(argv) >= 2 and _is_video(argv[1])
+    import_reading(video=first_is_video)
     first_read = threading.Event()
-    if len(argv) < 2 or not _is_video(argv[1]):
+    if not first_is_video:
         first_read.set()
     ahead = threading.Thread(target=_import_ahead, args=(first_read,), name=IMPORT_THREAD, daemon=True)
     ahead.start()

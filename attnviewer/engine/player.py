@@ -32,7 +32,6 @@ import time
 import weakref
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +39,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from ..errors import MediaError, first_line
 from ..media.frames import PacketIndex, _open, _reason, index_packets
-from .torch_import import map_extensions, quiet_import
+from .torch_import import import_pyav
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +67,6 @@ class VideoInfo:
         """The last frame whose time is <= seconds (the first frame for times before it)."""
         i = int(np.searchsorted(self.times, seconds + 1e-6, side="right")) - 1
         return min(max(i, 0), self.frame_count - 1)
-
-
-def import_pyav() -> object:
-    """PyAV, imported on this thread if no thread did yet (its libraries mapped first, without the
-    GIL: the window's first clip does not stall on their loading)."""
-    return quiet_import("av", partial(map_extensions, "av"))
 
 
 def import_pyav_ahead() -> None:

@@ -129,6 +129,14 @@ def quiet_import(name: str, before=None):
         return sys.modules[name]
 
 
+def import_pyav() -> object:
+    """PyAV, imported on this thread if no thread did yet (its libraries mapped first, without the
+    GIL: the window's first clip does not stall on their loading)."""
+    from functools import partial
+
+    return quiet_import("av", partial(map_extensions, "av"))
+
+
 def import_model_code() -> None:
     """The model code (MODEL_MODULES), each module imported quietly, one thread at a time."""
     for name in MODEL_MODULES:

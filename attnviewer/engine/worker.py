@@ -11,6 +11,7 @@ of an older job id.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from concurrent.futures import Future, TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -19,8 +20,8 @@ from ..settings import DecodeSettings
 from ..errors import AttnViewerError, first_line, printable
 from ..files import file_stamp
 from .exports import ExportCancelled, ExportRequest, open_result, render_preview, write_export
-from .torch_import import import_torch as _import_torch
-from .torch_import import HEADER_CHECK, import_model_code as _import_model_code, quiet_import as _quiet_import
+from .torch_import import HEADER_CHECK, import_model_code as _import_model_code, import_pyav as _import_pyav
+from .torch_import import import_torch as _import_torch, quiet_import as _quiet_import
 from .wire import Cancellable
 
 log = logging.getLogger(__name__)
@@ -179,6 +180,13 @@ class Worker:
                 self.devices.emit(self._devices)
         return torch
 
+    def _video_reading(self) -> None:
+        """PyAV, for a video's read, if the engine did not import it as it started (host.VIDEO_READING):
+        after torch's import, never beside it (two threads importing at once: see host.READING)."""
+        if "av" not in sys.modules:
+            self._torch()
+            _import_pyav()
+
     def run(self, job: Job) -> None:
         if self.latest.get(job.slot) != job.id or job.cancel.is_set():
             return  # superseded while it waited in the queue
@@ -198,6 +206,8 @@ class Worker:
         kind = kinds.get(job.kind)
         self.status.emit(job.id, job.slot, f"reading {printable(_short(job.source))}")
         _quiet_import(HEADER_CHECK)  # (the read checks the model's header) one thread at a time: see torch_import
+        if kind.name == "video":
+            self._video_reading()
         media = self._media(job, kind)
         if job.cancel.is_set():
             return
