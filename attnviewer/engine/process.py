@@ -10,8 +10,10 @@ import socket
 import subprocess
 import sys
 import threading
-from multiprocessing.connection import Connection
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 HOST_ENV = "ATTNVIEWER_ENGINE"  # "process" (the default) or "thread"
 HOST_THREAD = "attnviewer-engine"
@@ -30,13 +32,15 @@ def start(thread: bool, first: str | None = None) -> "tuple[Connection, _Process
         started, _early = _early, None
         return started
     ours, theirs = socket.socketpair()
+    if not thread:
+        try:
+            engine = _Process(theirs, first)
+        finally:
+            theirs.close()  # the engine's process holds its own copy: its end closes when it ends
+    from multiprocessing.connection import Connection  # (9 ms: once the engine's process is started)
+
     here = Connection(ours.detach())
-    if thread:
-        return here, _Thread(Connection(theirs.detach()))
-    try:
-        return here, _Process(theirs, first)
-    finally:
-        theirs.close()  # the engine's process holds its own copy: its end closes when it ends
+    return here, (_Thread(Connection(theirs.detach())) if thread else engine)
 
 
 def start_early(first: str | None = None) -> None:
@@ -62,8 +66,8 @@ class _Process:
     def __init__(self, theirs: socket.socket, first: str | None = None):
         import site
 
-        package_parent = str(Path(__file__).resolve().parents[2])
-        installed = {str(Path(p).resolve()) for p in site.getsitepackages() + [site.getusersitepackages()]}
+        package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+        installed = {os.path.realpath(p) for p in site.getsitepackages() + [site.getusersitepackages()]}
         env = dict(os.environ)
         if package_parent not in installed:  # (a checkout, or an editable install)
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
