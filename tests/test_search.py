@@ -253,6 +253,20 @@ def test_beam_steps_carry_the_live_beams(model, regions):
         assert len(items) == len(set(items))
 
 
+@pytest.mark.parametrize("k", [2, 5])
+def test_each_streamed_beam_is_a_history_the_search_kept(model, regions, k):
+    """Every returned hypothesis grew from live beams: its first t+1 words were one of the beams
+    streamed for its input at step t, at every step (some inputs end early and leave the batch,
+    which renumbers the beams of those still open)."""
+    steps, results = go(model, regions, stream=True, method="beam", beam=k)
+    live = {(s.item, s.index): {tuple(beam.tokens) for beam in s.beams} for s in steps}
+    assert len({len(hyps[0].tokens) for hyps in results}) > 1  # inputs finish at different steps
+    for item, hyps in enumerate(results):
+        for h in hyps:
+            for t in range(len(h.tokens)):
+                assert tuple(h.tokens[:t + 1]) in live[(item, t)], (item, t, h.tokens)
+
+
 def test_max_len_is_respected(model, regions):
     for max_len in (1, 3):
         for settings in (dict(method="greedy"), dict(method="beam", beam=3), dict(method="sample", seed=0)):

@@ -425,6 +425,7 @@ class _Trace:
         self.vocab, self.shape, self.length_penalty = vocab, shape, length_penalty
         self.parent, self.tok, self.prob, self.row, self.att, self.alts, self.ent = [], [], [], [], [], [], []
         self._lists: dict[int, tuple[list, ...]] = {}  # step -> its histories as lists (read_step)
+        self._words: tuple[int, list] | None = None  # (step, each slot's words after it): slot_words
 
     def add(self, parent, tok, log_probs, row, att, alt_p, alt_i, parents) -> None:
         """parent, tok: numpy arrays by slot; log_probs, att, alt_p, alt_i: the model's tensors by
@@ -463,6 +464,8 @@ class _Trace:
         for history in (self.parent, self.tok, self.prob):
             history[-1] = history[-1][slots]
         self._lists.pop(len(self.tok) - 1, None)
+        if self._words is not None and self._words[0] == len(self.tok) - 1:
+            self._words = (self._words[0], [self._words[1][i] for i in slots.tolist()])
 
     def read_step(self, t: int) -> tuple[list, ...]:
         """Step t's parent, row, word, probability and entropy as Python lists, made once: a
@@ -472,17 +475,18 @@ class _Trace:
             got = self._lists[t] = tuple(h[t].tolist() for h in (self.parent, self.row, self.tok, self.prob, self.ent))
         return got
 
-    def walk(self, slot: int, steps: int | None = None):
-        """(step, slot after the step, parent's row in the step's outputs) from the last step (of
-        the first `steps`) back."""
-        for t in range((len(self.tok) if steps is None else steps) - 1, -1, -1):
-            parents, rows = self.read_step(t)[:2]
-            parent = parents[slot]
-            yield t, slot, rows[parent]
-            slot = parent
-
-    def words(self, slot: int) -> list[str]:
-        return [self.vocab[self.read_step(t)[2][s]] for t, s, _ in self.walk(slot)][::-1]
+    def slot_words(self) -> list[tuple[str, ...]]:
+        """The words of every slot after the last step: each slot's are its parent's after the step
+        before (kept from the call at that step, as streaming calls it at every step) and its word.
+        A walk back from every live beam at every step grew with the square of the length."""
+        t, words = self._words if self._words is not None else (-1, None)
+        vocab = self.vocab
+        while t < len(self.tok) - 1:
+            t += 1
+            parents, _, tok = self.read_step(t)[:3]
+            words = [(vocab[w],) for w in tok] if t == 0 else [words[p] + (vocab[w],) for p, w in zip(parents, tok)]
+        self._words = (t, words)
+        return words
 
     def ended(self, slot: int, log_prob: float, ended: bool = True) -> "_Ended":
         """The hypothesis in `slot` after the last step, ending there (<end> read, or cut at the
@@ -515,10 +519,11 @@ class _Trace:
     def steps(self, t, scores, items, open_rows, k):
         """One Step per open input: the best live beam's newest word, with every live beam."""
         tok, last = self.tok[-1], len(self.tok) - 1
+        words = self.slot_words() if open_rows else []
         for r in open_rows:
             best = r * k
             p = int(self.row[last][self.parent[-1][best]])
-            beams = [Beam(self.words(r * k + j), float(scores[r, j])) for j in range(k) if np.isfinite(scores[r, j])]
+            beams = [Beam(list(words[r * k + j]), float(scores[r, j])) for j in range(k) if np.isfinite(scores[r, j])]
             yield Step(
                 t, self.vocab[tok[best]], int(tok[best]), float(self.prob[-1][best]), self.alternatives(last, p),
                 self.att[-1][p].reshape(self.shape), beams=beams, item=items[r], entropy=float(self.ent[-1][p]),
