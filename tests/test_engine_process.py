@@ -286,10 +286,10 @@ def test_torch_waits_for_the_read_of_a_video_the_app_starts_on_and_for_nothing_e
     assert not server.is_alive()
 
 
-def test_an_engine_started_on_an_image_imports_torch_before_pyav_and_still_reads_a_video():
-    """PyAV's import (40-60 ms) went before torch's whatever the app started on, and so before the
-    first word of an image or a sentence: it now waits for a video. A video opened next is read
-    and captioned, PyAV imported after torch's import (never beside it)."""
+def a_video_after_an_image(setup: str = "") -> list[str]:
+    """An engine's process started on an image (host.main, `setup` run first), then asked to caption
+    a video: what it imported first of torch and PyAV, the messages that ended the read and the
+    job, and the job's failure if it failed ("-" if not), as one printed line split at " | "."""
     code = """
 import os, socket, sys, threading
 from multiprocessing.connection import Connection
@@ -297,7 +297,7 @@ from attnviewer.engine import host
 from attnviewer.engine.worker import Job
 from attnviewer.resources import sample_dir
 from attnviewer.settings import DecodeSettings
-
+""" + setup + """
 first = []
 class Watch:
     def find_spec(self, name, path=None, target=None):
@@ -309,15 +309,35 @@ window = Connection(os.dup(ours.fileno()))
 
 def the_window():
     window.send(("job", (Job(1, "video", str(sample_dir() / "clip-1.mp4"), "video-shapes", DecodeSettings("greedy")),)))
-    while (said := window.recv())[0] not in ("finished", "failed"):
-        pass
-    print(" ".join(first), said[0], flush=True)
+    said = []
+    while not said or said[-1][0] not in ("finished", "failed"):
+        name, args = window.recv()
+        if name in ("media_ready", "finished", "failed"):
+            said.append((name, args))
+    failure = said[-1][1][2] if said[-1][0] == "failed" else "-"
+    print(" ".join(first), "|", " ".join(name for name, _ in said), "|", failure, flush=True)
     window.send(("quit", ()))
 
 threading.Thread(target=the_window, daemon=True).start()
 host.main([str(theirs.fileno()), str(sample_dir() / "shapes-1.png")])
 """
-    assert run_fresh(code, timeout=180)[-1] == "torch av finished"
+    return run_fresh(code, timeout=180)[-1].split(" | ")
+
+
+def test_an_engine_started_on_an_image_imports_torch_before_pyav_and_still_reads_a_video():
+    """PyAV's import (40-60 ms) went before torch's whatever the app started on, and so before the
+    first word of an image or a sentence: it now waits for a video. A video opened next is read
+    and captioned, PyAV imported after torch's import (never beside it)."""
+    imported, said, failure = a_video_after_an_image()
+    assert (imported, said, failure) == ("torch av", "media_ready finished", "-")
+
+
+def test_a_video_after_an_image_is_read_even_where_torch_cannot_be_imported():
+    """Its read waits for torch's import: a torch that fails to import must not keep the clip from
+    the screen. It is read and shown, and the job ends with one line."""
+    imported, said, failure = a_video_after_an_image("sys.modules['torch'] = None  # (import torch fails)\n")
+    assert said == "media_ready failed"
+    assert failure and "\n" not in failure and "torch" in failure
 
 
 def test_a_module_in_the_folder_the_app_starts_from_does_not_replace_one_in_the_engine(tmp_path):

@@ -184,7 +184,10 @@ class Worker:
         """PyAV, for a video's read, if the engine did not import it as it started (host.VIDEO_READING):
         after torch's import, never beside it (two threads importing at once: see host.READING)."""
         if "av" not in sys.modules:
-            self._torch()
+            try:
+                self._torch()
+            except Exception:  # (torch broken: no import under way now; the model's load says what is wrong)
+                log.debug("torch's import failed before a video's read", exc_info=True)
             _import_pyav()
 
     def run(self, job: Job) -> None:
