@@ -172,7 +172,11 @@ class Worker:
 
     def _torch(self):
         """torch, imported on this thread; the first time, the devices it offers are announced."""
-        torch = _import_torch()
+        try:
+            torch = _import_torch()
+        except (ImportError, OSError) as e:  # a broken installation, not a bug: say what to do
+            raise AttnViewerError(f"PyTorch cannot be imported here ({printable(first_line(e))}); "
+                                  "install it again into the environment the app runs in") from None
         _import_model_code()  # all of it before a loader thread starts: never two threads importing at once
         with self._devices_lock:  # (the host's import thread and the first job may both get here)
             if self._devices is None:
