@@ -38,6 +38,25 @@ def printable(text) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def broken_package(e: ImportError) -> str | None:
+    """The installed package an import failed in (missing, broken, or of a version without what
+    is asked of it), or None where the app's own code is at fault (a bug)."""
+    name = e.name
+    if name is None:  # raised inside a package's own import: the module that raised it
+        tb = e.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        name = tb.tb_frame.f_globals.get("__name__") if tb is not None else None
+    package = (name or "").split(".")[0]
+    return package if package and package not in ("attnviewer", "__main__") else None
+
+
+def broken_install(package: str, e: BaseException) -> str:
+    """What to say when an installed package cannot be imported: a broken installation, not a bug."""
+    return (f"{package} cannot be imported here ({printable(first_line(e))}); "
+            "install it again into the environment attnviewer runs in")
+
+
 def warning_line(message, category: type | None = None) -> str:
     """A Python warning (torch, numpy, matplotlib, Pillow, ...) as one printable line for the
     user: its first line, escaped, without torch's "(Triggered internally at ...)" tail, cut

@@ -10,7 +10,7 @@ import argparse
 import sys
 from importlib import import_module
 
-from ..errors import AttnViewerError, first_line, printable
+from ..errors import AttnViewerError, broken_install, broken_package, first_line, printable
 from .warning_lines import one_line_warnings
 
 EXIT_USER_ERROR = 2
@@ -72,6 +72,12 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 141
+    except ImportError as e:
+        package = broken_package(e)
+        if package is None:  # (ours: a bug, main_entry's internal error)
+            raise
+        print(f"attnviewer: error: {broken_install(package, e)}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except MemoryError:
         print("attnviewer: error: out of memory (try a smaller input, batch or model)", file=sys.stderr)
         return EXIT_USER_ERROR

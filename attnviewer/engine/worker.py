@@ -17,7 +17,7 @@ from concurrent.futures import Future, TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 from ..settings import DecodeSettings
-from ..errors import AttnViewerError, first_line, printable
+from ..errors import AttnViewerError, broken_install, first_line, printable
 from ..files import file_stamp
 from .exports import ExportCancelled, ExportRequest, open_result, render_preview, write_export
 from .torch_import import HEADER_CHECK, import_model_code as _import_model_code, import_pyav as _import_pyav
@@ -175,8 +175,7 @@ class Worker:
         try:
             torch = _import_torch()
         except (ImportError, OSError) as e:  # a broken installation, not a bug: say what to do
-            raise AttnViewerError(f"PyTorch cannot be imported here ({printable(first_line(e))}); "
-                                  "install it again into the environment the app runs in") from None
+            raise AttnViewerError(broken_install("torch", e)) from None
         _import_model_code()  # all of it before a loader thread starts: never two threads importing at once
         with self._devices_lock:  # (the host's import thread and the first job may both get here)
             if self._devices is None:
