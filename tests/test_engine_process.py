@@ -332,17 +332,28 @@ def test_an_engine_started_on_an_image_imports_torch_before_pyav_and_still_reads
     assert (imported, said, failure) == ("torch av", "media_ready finished", "-")
 
 
+def broken(package: str) -> str:
+    """Code that makes `import package` fail afterwards as a damaged installation's does."""
+    return ("import pathlib, tempfile\n"
+            f"fake = pathlib.Path(tempfile.mkdtemp()) / {package!r}\n"
+            "fake.mkdir()\n"
+            "(fake / '__init__.py').write_text(\"raise ImportError('libfoo.so: cannot open shared object file')\")\n"
+            "sys.path.insert(0, str(fake.parent))\n")
+
+
 def test_a_video_after_an_image_is_read_even_where_torch_cannot_be_imported():
     """Its read waits for torch's import: a torch that fails to import must not keep the clip from
-    the screen. It is read and shown, and the job ends with one line."""
-    broken = ("import pathlib, tempfile\n"
-              "fake = pathlib.Path(tempfile.mkdtemp()) / 'torch'\n"
-              "fake.mkdir()\n"
-              "(fake / '__init__.py').write_text(\"raise ImportError('libtorch_cpu.so: cannot open shared object file')\")\n"
-              "sys.path.insert(0, str(fake.parent))\n")
-    imported, said, failure = a_video_after_an_image(broken)
+    the screen. It is read and shown, and the job ends with one line saying what to do."""
+    imported, said, failure = a_video_after_an_image(broken("torch"))
     assert said == "media_ready failed"
-    assert failure.startswith("torch cannot be imported here (libtorch_cpu.so") and "\n" not in failure
+    assert failure.startswith("torch cannot be imported here (libfoo.so") and "\n" not in failure
+    assert "install it again" in failure
+
+
+def test_a_video_where_pyav_cannot_be_imported_ends_with_one_line():
+    imported, said, failure = a_video_after_an_image(broken("av"))
+    assert said == "failed"
+    assert failure.startswith("av cannot be imported here (libfoo.so") and "\n" not in failure
 
 
 def test_a_module_in_the_folder_the_app_starts_from_does_not_replace_one_in_the_engine(tmp_path):

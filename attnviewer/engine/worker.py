@@ -191,7 +191,10 @@ class Worker:
                 self._torch()
             except Exception:  # (torch broken: no import under way now; the model's load says what is wrong)
                 log.debug("torch's import failed before a video's read", exc_info=True)
-            _import_pyav()
+            try:
+                _import_pyav()
+            except (ImportError, OSError) as e:
+                raise AttnViewerError(broken_install("av", e)) from None
 
     def run(self, job: Job) -> None:
         if self.latest.get(job.slot) != job.id or job.cancel.is_set():
