@@ -3,6 +3,8 @@ status 2, where Qt would abort the process) and what it imports before the windo
 import subprocess
 import sys
 
+import pytest
+
 from attnviewer import app
 from attnviewer.cli import EXIT_USER_ERROR, main
 
@@ -54,3 +56,14 @@ def test_the_window_path_imports_none_of_the_headless_commands():
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.splitlines() == ["['attnviewer.cli.warning_lines'] x.png None", "0",
                                        "['attnviewer.cli.warning_lines'] None None", "0", "False", "True"]
+
+
+def test_a_mistake_on_the_window_command_shows_every_command(capsys):
+    """The window's path parses with the gui command alone: its mistakes are told by the whole
+    parser, whose usage names every command, as before."""
+    with pytest.raises(SystemExit) as stop:
+        main(["gui", "--bogus"])
+    assert stop.value.code == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert "{gui,caption,translate,video,export,train,eval,import}" in err
+    assert err.rstrip().endswith("unrecognized arguments: --bogus")

@@ -52,8 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    window = not argv or argv[0] == "gui"
-    args = (window_parser()[0] if window else build_parser()).parse_args(argv or ["gui"])
+    args, unknown = None, []
+    if not argv or argv[0] == "gui":  # the window's command: none of the headless commands' modules
+        args, unknown = window_parser()[0].parse_known_args(argv or ["gui"])
+    if args is None or unknown:  # a headless command, or a mistake: the error then names every command
+        args = build_parser().parse_args(argv)
     try:
         if args.command == "gui":
             from ..app import run
