@@ -120,6 +120,14 @@ def mount_tmpfs(folder, size: str) -> str | None:
     return None if r.returncode == 0 else f"mount -t tmpfs failed: {r.stderr.strip() or r.returncode}"
 
 
+def damaged_package(folder, package: str, reason: str) -> str:
+    """`folder`, made to hold a `package` whose import fails with ImportError(reason), as a damaged
+    installation's does, once the folder is first on the module path."""
+    (folder / package).mkdir()
+    (folder / package / "__init__.py").write_text(f"raise ImportError({reason!r})\n")
+    return str(folder)
+
+
 @pytest.fixture
 def one_torch_thread():
     """Tiny models on shared cores: one thread each avoids oversubscription."""

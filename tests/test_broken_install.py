@@ -11,19 +11,14 @@ import pytest
 from attnviewer.errors import broken_package
 from attnviewer.resources import sample_dir
 
-
-def broken_torch(folder) -> str:
-    """A folder that, first on the module path, makes `import torch` fail as a damaged install does."""
-    (folder / "torch").mkdir()
-    (folder / "torch" / "__init__.py").write_text(
-        "raise ImportError('libtorch_cpu.so: cannot open shared object file: No such file or directory')\n")
-    return str(folder)
+from .helpers import damaged_package
 
 
 @pytest.mark.parametrize("command", [["caption", str(sample_dir() / "shapes-1.png")],
                                      ["video", str(sample_dir() / "clip-1.mp4")]])
 def test_a_command_with_a_broken_torch_says_to_install_it_again(tmp_path, command):
-    env = {**os.environ, "PYTHONPATH": broken_torch(tmp_path)}
+    damaged = damaged_package(tmp_path, "torch", "libtorch_cpu.so: cannot open shared object file: No such file or directory")
+    env = {**os.environ, "PYTHONPATH": damaged}
     out = subprocess.run([sys.executable, "-m", "attnviewer", *command], capture_output=True, text=True,
                          timeout=120, env=env, cwd=tmp_path)
     assert out.returncode == 2, out.stderr

@@ -18,6 +18,8 @@ from attnviewer.engine.worker import Job
 from attnviewer.media.images import LoadedImage
 from attnviewer.settings import DecodeSettings
 
+from .helpers import damaged_package
+
 
 def run_app(code: str, cwd=None) -> list[str]:
     """`code` after a window on the sample models, in a fresh interpreter with the engine in its
@@ -332,26 +334,22 @@ def test_an_engine_started_on_an_image_imports_torch_before_pyav_and_still_reads
     assert (imported, said, failure) == ("torch av", "media_ready finished", "-")
 
 
-def broken(package: str) -> str:
+def broken(folder, package: str) -> str:
     """Code that makes `import package` fail afterwards as a damaged installation's does."""
-    return ("import pathlib, tempfile\n"
-            f"fake = pathlib.Path(tempfile.mkdtemp()) / {package!r}\n"
-            "fake.mkdir()\n"
-            "(fake / '__init__.py').write_text(\"raise ImportError('libfoo.so: cannot open shared object file')\")\n"
-            "sys.path.insert(0, str(fake.parent))\n")
+    return f"sys.path.insert(0, {damaged_package(folder, package, 'libfoo.so: cannot open shared object file')!r})\n"
 
 
-def test_a_video_after_an_image_is_read_even_where_torch_cannot_be_imported():
+def test_a_video_after_an_image_is_read_even_where_torch_cannot_be_imported(tmp_path):
     """Its read waits for torch's import: a torch that fails to import must not keep the clip from
     the screen. It is read and shown, and the job ends with one line saying what to do."""
-    imported, said, failure = a_video_after_an_image(broken("torch"))
+    imported, said, failure = a_video_after_an_image(broken(tmp_path, "torch"))
     assert said == "media_ready failed"
     assert failure.startswith("torch cannot be imported here (libfoo.so") and "\n" not in failure
     assert "install it again" in failure
 
 
-def test_a_video_where_pyav_cannot_be_imported_ends_with_one_line():
-    imported, said, failure = a_video_after_an_image(broken("av"))
+def test_a_video_where_pyav_cannot_be_imported_ends_with_one_line(tmp_path):
+    imported, said, failure = a_video_after_an_image(broken(tmp_path, "av"))
     assert said == "failed"
     assert failure.startswith("av cannot be imported here (libfoo.so") and "\n" not in failure
 
